@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+const adminUsage = `Usage: gatehouse admin <task> [flags]
+
+Tasks:
+  create-account   create an account of any role (admin, distributor, subdistributor, installer)
+  reset-password   set a new password for an account (and end its sessions)
+  list-accounts    list accounts, optionally of one role
+  add-firmware     add an entry to the firmware catalogue
+  create-token     create a long-lived API token for an account
+  migrate          apply database migrations (serve does this too)
+
+Every task takes --data and --db. Run "gatehouse admin <task> -h" for its flags.
+`
+
+// runAdmin runs one administrative task as the system actor.
+func runAdmin(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, adminUsage)
+		if len(args) == 0 {
+			return errors.New("no admin task given")
+		}
+		return nil
+	}
+	task, args := args[0], args[1:]
+	fs := newFlagSet("admin "+task, stderr, "admin "+task+" [flags]")
+	var d dbFlags
+	d.register(fs, getenv)
+	var do func(ctx context.Context, st *store.Store) error
+	switch task {
+	case "create-account":
+		var a model.Account
+		var role, parent, password string
+		fs.StringVar(&role, "role", "", "admin, distributor, subdistributor or installer (required)")
+		fs.StringVar(&a.Username, "username", "", "login name (required)")
+		fs.StringVar(&password, "password", getenv("GATEHOUSE_ADMIN_PASSWORD"), "password; generated and printed when empty (env GATEHOUSE_ADMIN_PASSWORD)")
+		fs.StringVar(&parent, "parent", "", "login name of the parent account (required below admin)")
+		fs.StringVar(&a.Name, "name", "", "display name")
+		fs.StringVar(&a.Email, "email", "", "email address")
+		fs.StringVar(&a.Phone, "phone", "", "phone number")
+		fs.StringVar(&a.Company, "company", "", "company")
+		fs.StringVar(&a.TimeZone, "time-zone", "", "installer: IANA time zone (default UTC)")
+		fs.StringVar(&a.Language, "language", "", "installer: email language (en, zh-CN, es, de, fr, ru)")
+		fs.BoolVar(&a.PaymentEnabled, "payment", false, "sub-distributor: switch the payment feature on")
+		fs.BoolVar(&a.PayByDistributor, "pay-by-distributor", false, "sub-distributor: the distributor pays")
+		do = func(ctx context.Context, st *store.Store) error {
+			a.Role = model.Role(role)
+			if parent != "" {
+				p, _, err := st.AccountForLogin(ctx, parent)
+				if err != nil {
+					return fmt.Errorf("--parent %q: no such account", parent)
+				}
+				a.ParentID = p.ID
+			} else if a.Role != model.RoleAdmin {
+				return fmt.Errorf("--parent is required for a %s", role)
+			}
+			pw, generated, err := passwordOrGenerate(password)
+			if err != nil {
+				return err
+			}
+			hash, err := auth.HashPassword(pw)
+			if err != nil {
+				return err
+			}
+			if err := st.CreateAccount(ctx, &a, hash); err != nil {
+				return describe(err)
+			}
+			fmt.Fprintf(stdout, "created %s %q (id %d)\n", a.Role.Label(), a.Username, a.ID)
+			if generated {
+				fmt.Fprintf(stdout, "password: %s\n", pw)
+			}
+			return nil
+		}
+	case "reset-password":
+		var username, password string
+		fs.StringVar(&username, "username", "", "login name (required)")
+		fs.StringVar(&password, "password", getenv("GATEHOUSE_ADMIN_PASSWORD"), "new password; generated and printed when empty (env GATEHOUSE_ADMIN_PASSWORD)")
+		do = func(ctx context.Context, st *store.Store) error {
+			a, _, err := st.AccountForLogin(ctx, username)
+			if err != nil {
+				return fmt.Errorf("--username %q: no such account", username)
+			}
+			pw, generated, err := passwordOrGenerate(password)
+			if err != nil {
+				return err
+			}
+			hash, err := auth.HashPassword(pw)
+			if err != nil {
+				return err
+			}
+			if err := st.SetPassword(ctx, a.ID, hash); err != nil {
+				return describe(err)
+			}
+			fmt.Fprintf(stdout, "password of %q reset; its sessions have ended\n", a.Username)
+			if generated {
+				fmt.Fprintf(stdout, "password: %s\n", pw)
+			}
+			return nil
+		}
+	case "list-accounts":
+		var role string
+		fs.StringVar(&role, "role", "", "only this role")
+		do = func(ctx context.Context, st *store.Store) error {
+			if role != "" && !model.Role(role).Valid() {
+				return fmt.Errorf("--role must be admin, distributor, subdistributor or installer")
+			}
+			tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tUSERNAME\tNAME\tPARENT")
+			for page := 1; ; page++ {
+				l, err := st.ListAccounts(ctx, model.AccountFilter{Role: model.Role(role), Page: model.Page{Page: page, PerPage: model.MaxPerPage}})
+				if err != nil {
+					return err
+				}
+				for _, a := range l.Items {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\n", a.ID, a.Role, a.Username, a.Name, a.ParentID)
+				}
+				if page >= l.Pages() {
+					break
+				}
+			}
+			return tw.Flush()
+		}
+	case "add-firmware":
+		var f model.Firmware
+		fs.StringVar(&f.Version, "version", "", "firmware version (required)")
+		fs.StringVar(&f.Model, "model", "", "device model (required)")
+		fs.StringVar(&f.ChangeLog, "change-log", "", "change log text")
+		fs.StringVar(&f.FileURL, "file-url", "", "http(s) URL of the firmware file (required)")
+		fs.StringVar(&f.Checksum, "checksum", "", "SHA-256 of the file in hex (required)")
+		do = func(ctx context.Context, st *store.Store) error {
+			if err := st.CreateFirmware(ctx, &f); err != nil {
+				return describe(err)
+			}
+			fmt.Fprintf(stdout, "added firmware %s for %s (id %d)\n", f.Version, f.Model, f.ID)
+			return nil
+		}
+	case "create-token":
+		var username, name string
+		var days int
+		fs.StringVar(&username, "username", "", "account the token acts as (required)")
+		fs.StringVar(&name, "name", "script", "a name to recognise the token by")
+		fs.IntVar(&days, "expires-in-days", 0, "days until the token expires (0: never)")
+		do = func(ctx context.Context, st *store.Store) error {
+			a, _, err := st.AccountForLogin(ctx, username)
+			if err != nil {
+				return fmt.Errorf("--username %q: no such account", username)
+			}
+			if days < 0 {
+				return fmt.Errorf("--expires-in-days must not be negative")
+			}
+			svc := &auth.Service{Store: st, Config: auth.DefaultConfig}
+			tok, _, err := svc.CreateAPIToken(model.WithActor(ctx, model.ActorOf(a)), name, time.Duration(days)*24*time.Hour)
+			if err != nil {
+				return describe(err)
+			}
+			fmt.Fprintln(stdout, tok)
+			return nil
+		}
+	case "migrate":
+		do = func(ctx context.Context, st *store.Store) error {
+			fmt.Fprintln(stdout, "database is up to date")
+			return nil // Open migrated it
+		}
+	default:
+		fmt.Fprint(stderr, adminUsage)
+		return fmt.Errorf("unknown admin task %q", task)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	st, err := openStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return do(model.WithActor(ctx, model.System), st)
+}
+
+func passwordOrGenerate(pw string) (string, bool, error) {
+	if pw == "" {
+		return auth.NewToken()[:20], true, nil
+	}
+	var v model.Validator
+	model.ValidatePassword(&v, "password", pw)
+	if err := v.Err(); err != nil {
+		return "", false, describe(err)
+	}
+	return pw, false, nil
+}
+
+// describe turns a domain error into a message naming each bad flag.
+func describe(err error) error {
+	if model.ErrorCode(err) == model.EINTERNAL {
+		return err
+	}
+	fields := model.ErrorFields(err)
+	if len(fields) == 0 {
+		return errors.New(model.ErrorMessage(err))
+	}
+	var parts []string
+	for f, m := range fields {
+		if f == "parent_id" {
+			f = "parent"
+		}
+		parts = append(parts, fmt.Sprintf("--%s %s", strings.ReplaceAll(f, "_", "-"), m))
+	}
+	return errors.New(strings.Join(parts, "; "))
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("serve", stderr, "serve [flags]\n\nEvery flag can also be set by the environment variable named in its text.")
+	var d dbFlags
+	d.register(fs, getenv)
+	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT (env GATEHOUSE_ADDR)")
+	logLevel := fs.String("log-level", envOr(getenv, "GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
+	trustProxy := fs.Bool("trust-proxy", envOr(getenv, "GATEHOUSE_TRUST_PROXY", "false") == "true", "take client address and scheme from X-Forwarded-For / -Proto (env GATEHOUSE_TRUST_PROXY)")
+	tlsCert := fs.String("tls-cert", getenv("GATEHOUSE_TLS_CERT"), "TLS certificate file; serve HTTPS (env GATEHOUSE_TLS_CERT)")
+	tlsKey := fs.String("tls-key", getenv("GATEHOUSE_TLS_KEY"), "TLS key file (env GATEHOUSE_TLS_KEY)")
+	idle := fs.Duration("session-idle", envDuration(getenv, "GATEHOUSE_SESSION_IDLE", auth.DefaultConfig.IdleTimeout), "a session unused this long ends (env GATEHOUSE_SESSION_IDLE)")
+	absolute := fs.Duration("session-max", envDuration(getenv, "GATEHOUSE_SESSION_MAX", auth.DefaultConfig.AbsoluteTimeout), "a session ends this long after login (env GATEHOUSE_SESSION_MAX)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX"); err != nil {
+		return err
+	}
+	if *idle <= 0 || *absolute <= 0 {
+		return fmt.Errorf("--session-idle and --session-max must be positive")
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	st, err := openStore(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cfg := auth.DefaultConfig
+	cfg.IdleTimeout, cfg.AbsoluteTimeout = *idle, *absolute
+	au := &auth.Service{Store: st, Config: cfg, Log: log}
+	au.StartJanitor(ctx, 10*time.Minute)
+	srv, err := server.New(server.Config{Addr: *addr, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, log)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	return srv.Run(ctx, func(a string) {
+		log.Info("gatehouse serving", "url", scheme+"://"+a+"/", "database", st.Dialect())
+		fmt.Fprintf(stdout, "Gatehouse is serving at %s://%s/\n", scheme, a)
+	})
+}
+
+// envDuration reads a duration default from the environment; a value that
+// is not a duration is reported by checkEnvDurations rather than ignored.
+func envDuration(getenv func(string) string, key string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(getenv(key)); err == nil && d > 0 {
+		return d
+	}
+	return def
+}
+
+func checkEnvDurations(getenv func(string) string, keys ...string) error {
+	for _, k := range keys {
+		if v := getenv(k); v != "" {
+			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+				return fmt.Errorf("%s=%q is not a positive duration such as 2h or 30m", k, v)
+			}
+		}
+	}
+	return nil
+}
+
+func openStore(ctx context.Context, d dbFlags) (*store.Store, error) {
+	dsn := d.db
+	if dsn == "" {
+		dsn = store.DefaultDSN(d.data)
+	}
+	return store.Open(ctx, dsn)
+}

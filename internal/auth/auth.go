@@ -1,0 +1,232 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Prefixes tell the two kinds of bearer token apart at a glance.
+const (
+	SessionPrefix  = "ghs_"
+	APITokenPrefix = "gha_"
+)
+
+// Config holds the session and throttling limits.
+type Config struct {
+	IdleTimeout     time.Duration // a session unused this long ends
+	AbsoluteTimeout time.Duration // a session ends this long after login, used or not
+	MaxFailures     int           // failed logins per user name or address ...
+	FailureWindow   time.Duration // ... within this window before 429
+}
+
+// DefaultConfig is used unless flags say otherwise.
+var DefaultConfig = Config{
+	IdleTimeout:     2 * time.Hour,
+	AbsoluteTimeout: 7 * 24 * time.Hour,
+	MaxFailures:     10,
+	FailureWindow:   15 * time.Minute,
+}
+
+// Service authenticates people and requests.
+type Service struct {
+	Store  *store.Store
+	Config Config
+	Log    *slog.Logger
+}
+
+// Identity is who a request comes from, as the middleware found it.
+type Identity struct {
+	Account *model.Account // the signed-in account
+	Session *model.Session // nil for API tokens
+	Token   string         // the raw session token, for logout
+	Bearer  bool           // authenticated by Authorization header: no CSRF needed
+}
+
+// ThrottledError is returned when too many logins failed; RetryAfter says
+// when the oldest counted failure leaves the window.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string { return "too many failed logins" }
+
+// RetryAfterSeconds is the Retry-After header value.
+func (e *ThrottledError) RetryAfterSeconds() int {
+	return max(1, int(math.Ceil(e.RetryAfter.Seconds())))
+}
+
+// Login checks a user name and password and opens a session. It returns the
+// raw session token.
+func (s *Service) Login(ctx context.Context, username, password, ip, userAgent string) (string, *model.Session, *model.Account, error) {
+	username = strings.TrimSpace(username)
+	var v model.Validator
+	v.Check(username != "", "username", "is required")
+	v.Check(password != "", "password", "is required")
+	if err := v.Err(); err != nil {
+		return "", nil, nil, err
+	}
+	now := s.Store.Now()
+	since := now.Add(-s.Config.FailureWindow)
+	byUser, byIP, oldest, err := s.Store.LoginFailures(ctx, username, ip, since)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if byUser >= s.Config.MaxFailures || byIP >= s.Config.MaxFailures {
+		return "", nil, nil, &ThrottledError{RetryAfter: oldest.Add(s.Config.FailureWindow).Sub(now)}
+	}
+	acc, hash, err := s.Store.AccountForLogin(ctx, username)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		CheckPassword(dummyHash, password)
+		hash = ""
+	} else if err != nil {
+		return "", nil, nil, err
+	}
+	ok := false
+	if hash != "" {
+		if ok, err = CheckPassword(hash, password); err != nil {
+			s.Log.Error("password hash unreadable", "account", acc.ID, "err", err)
+		}
+	}
+	if !ok || acc.Disabled {
+		if err := s.Store.RecordLoginFailure(ctx, username, ip, now); err != nil {
+			return "", nil, nil, err
+		}
+		return "", nil, nil, model.Errorf(model.EUNAUTHORIZED, "Wrong user name or password.")
+	}
+	if err := s.Store.ClearLoginFailures(ctx, username, since); err != nil {
+		return "", nil, nil, err
+	}
+	tok := SessionPrefix + NewToken()
+	se := &model.Session{
+		TokenHash: HashToken(tok), AccountID: acc.ID, CSRFToken: NewToken(), UserAgent: truncate(userAgent, 256), IP: ip,
+		Created: now, LastSeen: now, Expires: now.Add(s.Config.AbsoluteTimeout),
+	}
+	if err := s.Store.CreateSession(ctx, se); err != nil {
+		return "", nil, nil, err
+	}
+	actx := model.WithActor(ctx, model.ActorOf(acc))
+	if err := s.Store.Audit(actx, "auth.login", "account", acc.ID, map[string]any{"ip": ip}); err != nil {
+		return "", nil, nil, err
+	}
+	return tok, se, acc, nil
+}
+
+// Authenticate resolves a session or API token. Expired sessions are deleted
+// and answer ENOTFOUND like unknown ones.
+func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, error) {
+	now := s.Store.Now()
+	if strings.HasPrefix(tok, APITokenPrefix) {
+		acc, err := s.Store.AccountByAPIToken(ctx, HashToken(tok), now)
+		if err != nil {
+			return nil, err
+		}
+		return &Identity{Account: acc}, nil
+	}
+	hash := HashToken(tok)
+	se, acc, err := s.Store.SessionByHash(ctx, hash)
+	if err != nil {
+		return nil, err
+	}
+	if now.After(se.Expires) || now.Sub(se.LastSeen) > s.Config.IdleTimeout {
+		if err := s.Store.DeleteSession(ctx, hash); err != nil {
+			return nil, err
+		}
+		return nil, model.NotFound("session")
+	}
+	// Writing last-seen on every request would make each read a write; a
+	// minute of slack in the idle expiry is fine.
+	if now.Sub(se.LastSeen) > time.Minute {
+		if err := s.Store.TouchSession(ctx, hash, now); err != nil {
+			return nil, err
+		}
+	}
+	return &Identity{Account: acc, Session: se, Token: tok}, nil
+}
+
+// Logout ends a session.
+func (s *Service) Logout(ctx context.Context, id *Identity) error {
+	if id == nil || id.Session == nil {
+		return nil
+	}
+	if err := s.Store.DeleteSession(ctx, id.Session.TokenHash); err != nil {
+		return err
+	}
+	return s.Store.Audit(ctx, "auth.logout", "account", id.Account.ID, nil)
+}
+
+// CreateAPIToken makes a long-lived bearer token for the actor of ctx and
+// returns it; only its hash is kept.
+func (s *Service) CreateAPIToken(ctx context.Context, name string, ttl time.Duration) (string, *model.APIToken, error) {
+	tok := APITokenPrefix + NewToken()
+	t := &model.APIToken{Name: name}
+	if ttl > 0 {
+		e := s.Store.Now().Add(ttl)
+		t.Expires = &e
+	}
+	if err := s.Store.CreateAPIToken(ctx, t, HashToken(tok)); err != nil {
+		return "", nil, err
+	}
+	return tok, t, nil
+}
+
+// CSRFValid compares a submitted CSRF token with the session's.
+func CSRFValid(se *model.Session, submitted string) bool {
+	return se != nil && submitted != "" && subtle.ConstantTimeCompare([]byte(se.CSRFToken), []byte(submitted)) == 1
+}
+
+// StartJanitor deletes stale sessions and old login failures periodically
+// until ctx ends.
+func (s *Service) StartJanitor(ctx context.Context, every time.Duration) {
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				now := s.Store.Now()
+				if _, err := s.Store.DeleteStaleSessions(ctx, now, now.Add(-s.Config.IdleTimeout)); err != nil && ctx.Err() == nil {
+					s.Log.Error("session cleanup", "err", err)
+				}
+			}
+		}
+	}()
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+type identityKey struct{}
+
+// WithIdentity stores the request's identity in ctx.
+func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// IdentityFrom returns the request's identity, or nil when anonymous.
+func IdentityFrom(ctx context.Context) *Identity {
+	id, _ := ctx.Value(identityKey{}).(*Identity)
+	return id
+}
+
+// ClientIP is the address a request came from (the server rewrites
+// RemoteAddr from X-Forwarded-For only when told to trust a proxy).
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,181 @@
+// Package demo fills an empty database with a realistic, deterministic data
+// set: the same options always give the same rows.
+package demo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Options size the data set.
+type Options struct {
+	Password string // of every demo account
+	Users    int    // end users, about
+	Devices  int    // devices, about
+	Seed     uint64
+	Now      time.Time // the data set's "today"
+}
+
+// Defaults of the demo data set.
+const (
+	DefaultUsers        = 10_000
+	DefaultDevices      = 5_000
+	distributors        = 2
+	subsPerDistributor  = 3
+	installersPerSub    = 20
+	communitiesPerInst  = 2
+	officesPerInst      = 1
+	homesPerInst        = 3
+	buildingsPerCommty  = 3
+	floorsPerBuilding   = 4
+	aptsPerFloor        = 4
+	departmentsPerOffic = 3
+	chunk               = 20_000 // rows per bulk transaction
+)
+
+// Well-known logins of the demo data set.
+const (
+	AdminUser          = "demo-admin"
+	DistributorUser    = "demo-distributor"
+	SubdistributorUser = "demo-subdistributor"
+	InstallerUser      = "demo-installer"
+)
+
+// Result tells what was created.
+type Result struct {
+	Accounts, Projects, EndUsers, Devices, ThirdParty, Firmware int
+}
+
+// Load fills st, which must hold no accounts, and writes progress to out.
+func Load(ctx context.Context, st *store.Store, o Options, out io.Writer) (*Result, error) {
+	ctx = model.WithActor(ctx, model.System)
+	if n, err := st.CountAccounts(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, model.Errorf(model.ECONFLICT, "The database already holds %d accounts: the demo fills only an empty database. Use a new --data directory or database.", n)
+	}
+	if o.Users <= 0 {
+		o.Users = DefaultUsers
+	}
+	if o.Devices <= 0 {
+		o.Devices = DefaultDevices
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now().UTC().Truncate(time.Second)
+	}
+	g := &gen{st: st, o: o, rng: rand.New(rand.NewPCG(o.Seed, 0x6a7e)), out: out, res: &Result{}}
+	hash, err := auth.HashPassword(o.Password)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.accounts(ctx, hash); err != nil {
+		return nil, err
+	}
+	if err := g.firmware(ctx); err != nil {
+		return nil, err
+	}
+	if err := g.projects(ctx); err != nil {
+		return nil, err
+	}
+	return g.res, nil
+}
+
+type gen struct {
+	st         *store.Store
+	o          Options
+	rng        *rand.Rand
+	out        io.Writer
+	res        *Result
+	installers []*model.Account
+}
+
+func (g *gen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
+
+func (g *gen) account(ctx context.Context, a *model.Account, hash string) error {
+	if err := g.st.CreateAccount(ctx, a, hash); err != nil {
+		return fmt.Errorf("create %s: %w", a.Username, err)
+	}
+	g.res.Accounts++
+	return nil
+}
+
+func (g *gen) accounts(ctx context.Context, hash string) error {
+	admin := &model.Account{Role: model.RoleAdmin, Username: AdminUser, Name: "Platform Admin", Email: "admin@gatehouse.example"}
+	if err := g.account(ctx, admin, hash); err != nil {
+		return err
+	}
+	for d := 0; d < distributors; d++ {
+		dist := &model.Account{Role: model.RoleDistributor, ParentID: admin.ID, Username: fmt.Sprintf("distributor-%d", d+1),
+			Name: distributorNames[d], Company: distributorNames[d], Email: fmt.Sprintf("sales@distributor%d.example", d+1), Phone: g.phone()}
+		if d == 0 {
+			dist.Username = DistributorUser
+		}
+		if err := g.account(ctx, dist, hash); err != nil {
+			return err
+		}
+		for s := 0; s < subsPerDistributor; s++ {
+			name := subNames[d*subsPerDistributor+s]
+			sub := &model.Account{Role: model.RoleSubdistributor, ParentID: dist.ID, Username: fmt.Sprintf("subdistributor-%d-%d", d+1, s+1),
+				Name: name, Company: name, Email: fmt.Sprintf("office@sub%d%d.example", d+1, s+1), Phone: g.phone(),
+				PaymentEnabled: s != 2, PayByDistributor: s == 1}
+			if d == 0 && s == 0 {
+				sub.Username = SubdistributorUser
+			}
+			if err := g.account(ctx, sub, hash); err != nil {
+				return err
+			}
+			for i := 0; i < installersPerSub; i++ {
+				company := fmt.Sprintf("%s %s", g.pick(lastNames), g.pick(installerSuffixes))
+				inst := &model.Account{Role: model.RoleInstaller, ParentID: sub.ID, Username: fmt.Sprintf("installer-%d-%d-%02d", d+1, s+1, i+1),
+					Name: company, Company: company, Email: fmt.Sprintf("team@installer%d%d%02d.example", d+1, s+1, i+1), Phone: g.phone(),
+					Business: []string{model.BusinessIntercom, model.BusinessSmartHome}[i%2], TimeZone: g.pick(timeZones),
+					Language: model.Languages[i%len(model.Languages)], ChargeMode: []string{model.ChargeInstaller, model.ChargeEndUser}[i%2],
+					ConnectType: []string{model.ConnectDefault, model.ConnectUDP, model.ConnectTCP, model.ConnectTLS}[i%4], RTPConfusion: i%7 == 3,
+					AccessWithoutPassword: i%3 == 0}
+				if d == 0 && s == 0 && i == 0 {
+					inst.Username = InstallerUser
+				}
+				if err := g.account(ctx, inst, hash); err != nil {
+					return err
+				}
+				g.installers = append(g.installers, inst)
+			}
+		}
+	}
+	fmt.Fprintf(g.out, "accounts: %d\n", g.res.Accounts)
+	return nil
+}
+
+func (g *gen) firmware(ctx context.Context) error {
+	day := 0
+	for _, m := range models {
+		for v := 0; v < 4; v++ {
+			version := fmt.Sprintf("%s.%d.%d.%d", m.prefix, 30+v/2, v%3, 10+v*7)
+			sum := sha256.Sum256([]byte(m.name + version))
+			f := &model.Firmware{Version: version, Model: m.name, FileURL: fmt.Sprintf("https://firmware.gatehouse.example/%s/%s.rom", m.name, version),
+				Checksum: hex.EncodeToString(sum[:]), ChangeLog: changeLogs[(day+v)%len(changeLogs)]}
+			if err := g.st.CreateFirmware(ctx, f); err != nil {
+				return err
+			}
+			g.res.Firmware++
+			day++
+		}
+	}
+	fmt.Fprintf(g.out, "firmware: %d\n", g.res.Firmware)
+	return nil
+}
+
+func (g *gen) phone() string {
+	return fmt.Sprintf("+%d %d %04d %04d", 1+g.rng.IntN(98), 10+g.rng.IntN(89), g.rng.IntN(10000), g.rng.IntN(10000))
+}
+
+func (g *gen) person() string { return g.pick(firstNames) + " " + g.pick(lastNames) }

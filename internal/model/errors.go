@@ -1,0 +1,111 @@
+// Package model holds Gatehouse's domain types, their validation rules and the
+// error codes every layer speaks. It imports nothing from the rest of the app.
+package model
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes, one per way a request can fail. The HTTP adapter maps each to
+// a status; nothing else in the app should know about statuses.
+const (
+	ENOTFOUND     = "not_found"
+	EINVALID      = "invalid"
+	ECONFLICT     = "conflict"
+	EFORBIDDEN    = "forbidden"
+	EUNAUTHORIZED = "unauthorized"
+	ETOOMANY      = "too_many_requests"
+	EINTERNAL     = "internal"
+)
+
+// Error is a domain error: a code, a message meant for the user and, for
+// invalid input, the offending fields (field name → message).
+type Error struct {
+	Code    string
+	Message string
+	Fields  map[string]string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf builds a domain error with a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// NotFound is the one answer for a missing row and for a row outside the
+// caller's subtree: a foreign id must not be distinguishable from a missing one.
+func NotFound(what string) *Error { return Errorf(ENOTFOUND, "%s not found", what) }
+
+// ErrorCode returns the code of err, EINTERNAL for errors that are not ours.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-facing message of err; internal errors get a
+// generic text so that no SQL or stack detail reaches a user.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}
+
+// ErrorFields returns the per-field messages of an invalid-input error.
+func ErrorFields(err error) map[string]string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
+}
+
+// Validator collects field errors so a form can report all of them at once.
+type Validator struct{ fields map[string]string }
+
+// Add records a message for field unless one is already recorded.
+func (v *Validator) Add(field, format string, args ...any) {
+	if v.fields == nil {
+		v.fields = map[string]string{}
+	}
+	if _, ok := v.fields[field]; !ok {
+		v.fields[field] = fmt.Sprintf(format, args...)
+	}
+}
+
+// Check adds the message when ok is false.
+func (v *Validator) Check(ok bool, field, format string, args ...any) {
+	if !ok {
+		v.Add(field, format, args...)
+	}
+}
+
+// Err returns an EINVALID error naming every failed field, or nil.
+func (v *Validator) Err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	msg := "Invalid input."
+	if len(v.fields) == 1 {
+		for f, m := range v.fields {
+			msg = fmt.Sprintf("%s: %s", f, m)
+		}
+	}
+	return &Error{Code: EINVALID, Message: msg, Fields: v.fields}
+}
+
+// Invalid is an EINVALID error about one field.
+func Invalid(field, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Code: EINVALID, Message: field + ": " + msg, Fields: map[string]string{field: msg}}
+}

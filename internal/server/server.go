@@ -1,0 +1,337 @@
+// Package server wires Gatehouse's HTTP surface: every route in one place,
+// the authentication and CSRF wrappers, the one error adapter, metrics and
+// graceful shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/web"
+)
+
+// SessionCookie is the name of the portal's session cookie.
+const SessionCookie = "gatehouse_session"
+
+// Config is what `gatehouse serve` passes in.
+type Config struct {
+	Addr       string
+	TrustProxy bool // take the client address and scheme from X-Forwarded-* headers
+	TLSCert    string
+	TLSKey     string
+}
+
+// Server is the HTTP side of one Gatehouse node.
+type Server struct {
+	cfg       Config
+	store     *store.Store
+	auth      *auth.Service
+	log       *slog.Logger
+	api       *api.API
+	web       *web.Web
+	metrics   *metrics
+	mux       *http.ServeMux
+	apiRoutes []string
+}
+
+// New builds the server and its routes.
+func New(cfg Config, st *store.Store, au *auth.Service, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, store: st, auth: au, log: log, metrics: newMetrics(), mux: http.NewServeMux()}
+	s.api = &api.API{Store: st, Auth: au, SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
+	var err error
+	s.web, err = web.New(st, au, s.setSessionCookie, s.clearSessionCookie)
+	if err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// Handler is the whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.observe(s.mux) }
+
+// APIRoutes lists the registered API patterns ("GET /api/v1/…"), for the
+// test that holds the OpenAPI document to them.
+func (s *Server) APIRoutes() []string { return slices.Clone(s.apiRoutes) }
+
+var (
+	admins          = []model.Role{model.RoleAdmin}
+	distributors    = []model.Role{model.RoleAdmin, model.RoleDistributor}
+	subdistributors = []model.Role{model.RoleSubdistributor}
+)
+
+func (s *Server) routes() {
+	m := s.mux
+	a, w := s.api, s.web
+
+	// Operations.
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.Handle("GET /metrics", s.metrics.handler())
+
+	// JSON API.
+	s.handleAPI("POST /api/v1/auth/login", s.apiPublic(a.Login))
+	s.handleAPI("POST /api/v1/auth/logout", s.apiAuth(a.Logout))
+	s.handleAPI("GET /api/v1/me", s.apiAuth(a.Me))
+	s.handleAPI("GET /api/v1/tokens", s.apiAuth(a.ListTokens))
+	s.handleAPI("POST /api/v1/tokens", s.apiAuth(a.CreateToken))
+	s.handleAPI("DELETE /api/v1/tokens/{id}", s.apiAuth(a.DeleteToken))
+	s.handleAPI("GET /api/v1/firmware", s.apiAuth(a.ListFirmware))
+	s.handleAPI("POST /api/v1/firmware", s.apiAuth(a.CreateFirmware, admins...))
+	s.handleAPI("GET /api/v1/firmware/{id}", s.apiAuth(a.GetFirmware))
+	s.handleAPI("GET /api/v1/distributors", s.apiAuth(a.ListDistributors, admins...))
+	s.handleAPI("POST /api/v1/distributors", s.apiAuth(a.CreateDistributor, admins...))
+	s.handleAPI("GET /api/v1/subdistributors", s.apiAuth(a.ListSubdistributors, distributors...))
+	s.handleAPI("POST /api/v1/subdistributors", s.apiAuth(a.CreateSubdistributor, distributors...))
+	s.handleAPI("GET /api/v1/subdistributors/{id}", s.apiAuth(a.GetSubdistributor, distributors...))
+	s.handleAPI("PATCH /api/v1/subdistributors/{id}", s.apiAuth(a.UpdateSubdistributor, distributors...))
+	s.handleAPI("GET /api/v1/audit", s.apiAuth(a.ListAudit))
+	s.handleAPI("GET /api/v1/openapi.json", http.HandlerFunc(api.OpenAPI))
+	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
+		return model.Errorf(model.ENOTFOUND, "No such API route.")
+	}))
+
+	// Portal.
+	m.Handle("GET /static/", w.Static())
+	m.Handle("GET /login", s.pagePublic(w.LoginPage))
+	m.Handle("POST /login", s.pagePublic(w.Login))
+	m.Handle("POST /logout", s.page(w.Logout))
+	m.Handle("GET /{$}", s.page(w.Home))
+	m.Handle("GET /firmware", s.page(w.FirmwareList))
+	m.Handle("GET /firmware/{id}", s.page(w.FirmwareDetail))
+	m.Handle("GET /audit", s.page(w.AuditList))
+	for _, mod := range web.PendingModules {
+		m.Handle("GET "+mod.Path, s.page(w.Pending(mod), mod.Roles...))
+	}
+	m.Handle("GET /distributors", s.page(w.Distributors, admins...))
+	m.Handle("POST /distributors", s.page(w.CreateDistributor, admins...))
+	m.Handle("GET /subdistributors", s.page(w.Subdistributors, distributors...))
+	m.Handle("POST /subdistributors", s.page(w.CreateSubdistributor, distributors...))
+	m.Handle("POST /subdistributors/{id}/switches", s.page(w.SubdistributorSwitches, distributors...))
+	m.Handle("/", s.pagePublic(func(http.ResponseWriter, *http.Request) error {
+		return model.Errorf(model.ENOTFOUND, "Page not found.")
+	}))
+	_ = subdistributors
+}
+
+func (s *Server) handleAPI(pattern string, h http.Handler) {
+	s.apiRoutes = append(s.apiRoutes, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "application/json")
+	if err := s.store.Ping(ctx); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"status":"unavailable","database":"down"}` + "\n"))
+		return
+	}
+	w.Write([]byte(`{"status":"ok","database":"` + string(s.store.Dialect()) + `"}` + "\n"))
+}
+
+// identify finds the identity of a request: a bearer token in the
+// Authorization header, or the session cookie. Anonymous is (nil, nil).
+func (s *Server) identify(r *http.Request, allowBearer bool) (*auth.Identity, error) {
+	if h := r.Header.Get("Authorization"); allowBearer && h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return nil, model.Errorf(model.EUNAUTHORIZED, "The Authorization header must be \"Bearer <token>\".")
+		}
+		id, err := s.auth.Authenticate(r.Context(), strings.TrimSpace(tok))
+		if model.ErrorCode(err) == model.ENOTFOUND {
+			return nil, model.Errorf(model.EUNAUTHORIZED, "The token is invalid or expired.")
+		} else if err != nil {
+			return nil, err
+		}
+		id.Bearer = true
+		return id, nil
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	id, err := s.auth.Authenticate(r.Context(), c.Value)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		return nil, nil
+	}
+	return id, err
+}
+
+func unsafeMethod(m string) bool {
+	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
+}
+
+// authorize authenticates r, checks CSRF for cookie-authenticated unsafe
+// requests and the role, and returns r with the identity and actor in ctx.
+func (s *Server) authorize(r *http.Request, allowBearer bool, roles []model.Role) (*http.Request, error) {
+	id, err := s.identify(r, allowBearer)
+	if err != nil {
+		return nil, err
+	}
+	if id == nil {
+		return nil, model.Errorf(model.EUNAUTHORIZED, "Sign in first.")
+	}
+	if !id.Bearer && unsafeMethod(r.Method) {
+		tok := r.Header.Get("X-CSRF-Token")
+		if tok == "" {
+			tok = r.PostFormValue("csrf_token")
+		}
+		if !auth.CSRFValid(id.Session, tok) {
+			return nil, model.Errorf(model.EFORBIDDEN, "Missing or wrong CSRF token: reload the page and try again.")
+		}
+	}
+	if len(roles) > 0 && !slices.Contains(roles, id.Account.Role) {
+		return nil, model.Errorf(model.EFORBIDDEN, "This is not available to a %s account.", id.Account.Role.Label())
+	}
+	ctx := auth.WithIdentity(r.Context(), id)
+	ctx = model.WithActor(ctx, model.ActorOf(id.Account))
+	return r.WithContext(ctx), nil
+}
+
+func (s *Server) apiPublic(h api.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if unsafeMethod(r.Method) && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			s.writeAPIError(w, r, model.Errorf(model.EFORBIDDEN, "Cross-site requests are refused."))
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeAPIError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) apiAuth(h api.Handler, roles ...model.Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r2, err := s.authorize(r, true, roles)
+		if err == nil {
+			err = h(w, r2)
+		}
+		if err != nil {
+			s.writeAPIError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) pagePublic(h web.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if unsafeMethod(r.Method) && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+			s.writePageError(w, r, model.Errorf(model.EFORBIDDEN, "Cross-site requests are refused."))
+			return
+		}
+		setPageHeaders(w)
+		if err := h(w, r); err != nil {
+			s.writePageError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) page(h web.Handler, roles ...model.Role) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w)
+		r2, err := s.authorize(r, false, roles)
+		if err == nil {
+			err = h(w, r2)
+		}
+		if err != nil {
+			if r2 != nil {
+				r = r2
+			}
+			s.writePageError(w, r, err)
+		}
+	})
+}
+
+func setPageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+}
+
+// secure reports whether the client reached us over TLS.
+func (s *Server) secure(r *http.Request) bool {
+	return r.TLS != nil || (s.cfg.TrustProxy && r.Header.Get("X-Forwarded-Proto") == "https")
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
+}
+
+func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
+}
+
+func urlQueryEscape(s string) string { return url.QueryEscape(s) }
+
+// proxyHeaders takes the client address from X-Forwarded-For when the node
+// runs behind a trusted proxy.
+func (s *Server) proxyHeaders(next http.Handler) http.Handler {
+	if !s.cfg.TrustProxy {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			ip := strings.TrimSpace(strings.Split(xff, ",")[0])
+			if net.ParseIP(ip) != nil {
+				r.RemoteAddr = net.JoinHostPort(ip, "0")
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Run serves until ctx ends, then drains requests for up to 15 seconds.
+func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           s.proxyHeaders(s.Handler()),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+const accountCols = `a.id, a.role, a.username, a.name, a.email, a.phone, a.company, a.parent_id,
+	a.distributor_id, a.subdistributor_id, a.disabled, a.business, a.time_zone, a.language,
+	a.charge_mode, a.connect_type, a.rtp_confusion, a.access_without_password,
+	a.payment_enabled, a.pay_by_distributor, a.created_at, a.updated_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanAccount(r scanner) (*model.Account, error) {
+	var a model.Account
+	err := r.Scan(&a.ID, &a.Role, &a.Username, &a.Name, &a.Email, &a.Phone, &a.Company, nid(&a.ParentID),
+		nid(&a.DistributorID), nid(&a.SubdistributorID), &a.Disabled, &a.Business, &a.TimeZone, &a.Language,
+		&a.ChargeMode, &a.ConnectType, &a.RTPConfusion, &a.AccessWithoutPassword,
+		&a.PaymentEnabled, &a.PayByDistributor, &a.Created, &a.Updated)
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// CreateAccount adds an account under a.ParentID, which must be in the
+// actor's subtree and of a role allowed to hold a.Role. Only the system actor
+// (the command line) creates admins.
+func (s *Store) CreateAccount(ctx context.Context, a *model.Account, passwordHash string) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	a.Normalize()
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		if a.Role == model.RoleAdmin {
+			if act != model.System {
+				return model.Errorf(model.EFORBIDDEN, "Only the command line creates admin accounts.")
+			}
+			a.ParentID = 0
+		} else {
+			parent, err := s.getAccount(ctx, tx, act, a.ParentID)
+			if err != nil {
+				return model.Invalid("parent_id", "no such account")
+			}
+			if !slices.Contains(a.Role.ParentRoles(), parent.Role) {
+				return model.Invalid("parent_id", "a %s cannot be created under a %s", a.Role.Label(), parent.Role.Label())
+			}
+			if act.Role != model.RoleAdmin && rank(act.Role) >= rank(a.Role) {
+				return model.Errorf(model.EFORBIDDEN, "A %s cannot create a %s.", act.Role.Label(), a.Role.Label())
+			}
+			a.DistributorID, a.SubdistributorID = parent.DistributorID, parent.SubdistributorID
+		}
+		now := s.now()
+		a.Created, a.Updated = now, now
+		err := tx.queryRow(ctx, `INSERT INTO accounts (role, username, password_hash, name, email, phone, company,
+			parent_id, distributor_id, subdistributor_id, business, time_zone, language, charge_mode, connect_type,
+			rtp_confusion, access_without_password, payment_enabled, pay_by_distributor, created_at, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+			a.Role, a.Username, passwordHash, a.Name, a.Email, a.Phone, a.Company,
+			nullID(a.ParentID), nullID(a.DistributorID), nullID(a.SubdistributorID), a.Business, a.TimeZone, a.Language,
+			a.ChargeMode, a.ConnectType, a.RTPConfusion, a.AccessWithoutPassword, a.PaymentEnabled, a.PayByDistributor,
+			now, now).Scan(&a.ID)
+		if isUniqueViolation(err) {
+			return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("The account name %q is taken.", a.Username),
+				Fields: map[string]string{"username": "is taken"}}
+		} else if err != nil {
+			return err
+		}
+		// An account is its own distributor / sub-distributor at that level.
+		switch a.Role {
+		case model.RoleDistributor:
+			a.DistributorID = a.ID
+			_, err = tx.exec(ctx, `UPDATE accounts SET distributor_id = id WHERE id = ?`, a.ID)
+		case model.RoleSubdistributor:
+			a.SubdistributorID = a.ID
+			_, err = tx.exec(ctx, `UPDATE accounts SET subdistributor_id = id WHERE id = ?`, a.ID)
+		}
+		if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "account.create", "account", a.ID, map[string]any{"username": a.Username, "role": a.Role})
+	})
+}
+
+func rank(r model.Role) int { return slices.Index(model.Roles, r) }
+
+// GetAccount returns an account of the actor's subtree.
+func (s *Store) GetAccount(ctx context.Context, id int64) (*model.Account, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.getAccount(ctx, s.db, act, id)
+}
+
+func (s *Store) getAccount(ctx context.Context, q any, act *model.Actor, id int64) (*model.Account, error) {
+	cond, args := accountScope(act, "a")
+	query := s.q(`SELECT ` + accountCols + ` FROM accounts a WHERE a.id = ? AND ` + cond)
+	args = append([]any{id}, args...)
+	var row scanner
+	switch q := q.(type) {
+	case *Tx:
+		row = q.tx.QueryRowContext(ctx, query, args...)
+	case querier:
+		row = q.QueryRowContext(ctx, query, args...)
+	}
+	a, err := scanAccount(row)
+	if isNoRows(err) {
+		return nil, model.NotFound("account")
+	}
+	return a, err
+}
+
+// ListAccounts lists accounts of the actor's subtree.
+func (s *Store) ListAccounts(ctx context.Context, f model.AccountFilter) (model.List[*model.Account], error) {
+	out := model.List[*model.Account]{Page: f.Page.Page, PerPage: f.PerPage, Items: []*model.Account{}}
+	act, err := actor(ctx)
+	if err != nil {
+		return out, err
+	}
+	cond, args := accountScope(act, "a")
+	where := []string{cond}
+	if f.Role != "" {
+		where = append(where, "a.role = ?")
+		args = append(args, f.Role)
+	}
+	if f.ParentID != 0 {
+		where = append(where, "a.parent_id = ?")
+		args = append(args, f.ParentID)
+	}
+	if f.Search != "" {
+		where = append(where, `(lower(a.username) LIKE ? ESCAPE '\' OR lower(a.name) LIKE ? ESCAPE '\' OR lower(a.email) LIKE ? ESCAPE '\')`)
+		p := likeContains(f.Search)
+		args = append(args, p, p, p)
+	}
+	w := strings.Join(where, " AND ")
+	if err := s.queryRow(ctx, `SELECT count(*) FROM accounts a WHERE `+w, args...).Scan(&out.Total); err != nil {
+		return out, err
+	}
+	rows, err := s.query(ctx, `SELECT `+accountCols+` FROM accounts a WHERE `+w+` ORDER BY a.created_at DESC, a.id DESC LIMIT ? OFFSET ?`,
+		append(args, f.PerPage, f.Offset())...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, a)
+	}
+	return out, rows.Err()
+}
+
+// SetSubdistributorSwitches sets the payment feature and "Pay by
+// Distributor" of a sub-distributor; only its distributor (or the admin) may.
+func (s *Store) SetSubdistributorSwitches(ctx context.Context, id int64, paymentEnabled, payByDistributor bool) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		a, err := s.getAccount(ctx, tx, act, id)
+		if err != nil {
+			return err
+		}
+		if a.Role != model.RoleSubdistributor {
+			return model.NotFound("sub-distributor")
+		}
+		if act.Role != model.RoleAdmin && act.Role != model.RoleDistributor {
+			return model.Errorf(model.EFORBIDDEN, "Only the distributor switches the payment feature.")
+		}
+		if _, err := tx.exec(ctx, `UPDATE accounts SET payment_enabled = ?, pay_by_distributor = ?, updated_at = ? WHERE id = ?`,
+			paymentEnabled, payByDistributor, s.now(), id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "subdistributor.switches", "account", id, map[string]any{
+			"payment_enabled": paymentEnabled, "pay_by_distributor": payByDistributor,
+			"was_payment_enabled": a.PaymentEnabled, "was_pay_by_distributor": a.PayByDistributor})
+	})
+}
+
+// SetPassword replaces the password hash of an account of the actor's
+// subtree (the actor's own included) and ends its sessions.
+func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		if _, err := s.getAccount(ctx, tx, act, id); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, s.now(), id); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE account_id = ?`, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "account.password", "account", id, nil)
+	})
+}
+
+// AccountForLogin returns the account and password hash for a user name.
+// It is the one unscoped account read: it serves the login, before any actor
+// exists.
+func (s *Store) AccountForLogin(ctx context.Context, username string) (*model.Account, string, error) {
+	row := s.queryRow(ctx, `SELECT `+accountCols+`, a.password_hash FROM accounts a WHERE lower(a.username) = lower(?)`, username)
+	var a model.Account
+	var hash string
+	err := row.Scan(&a.ID, &a.Role, &a.Username, &a.Name, &a.Email, &a.Phone, &a.Company, nid(&a.ParentID),
+		nid(&a.DistributorID), nid(&a.SubdistributorID), &a.Disabled, &a.Business, &a.TimeZone, &a.Language,
+		&a.ChargeMode, &a.ConnectType, &a.RTPConfusion, &a.AccessWithoutPassword,
+		&a.PaymentEnabled, &a.PayByDistributor, &a.Created, &a.Updated, &hash)
+	if isNoRows(err) {
+		return nil, "", model.NotFound("account")
+	}
+	return &a, hash, err
+}
+
+// CountAccounts counts every account: the demo refuses a non-empty database.
+func (s *Store) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+// The firmware catalogue is the platform's: every signed-in account reads
+// it, only the admin adds to it.
+
+const firmwareCols = `id, version, model, change_log, file_url, checksum, created_at`
+
+func scanFirmware(r scanner) (*model.Firmware, error) {
+	var f model.Firmware
+	err := r.Scan(&f.ID, &f.Version, &f.Model, &f.ChangeLog, &f.FileURL, &f.Checksum, &f.Created)
+	return &f, err
+}
+
+// CreateFirmware adds a catalogue entry (admin only).
+func (s *Store) CreateFirmware(ctx context.Context, f *model.Firmware) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if act.Role != model.RoleAdmin {
+		return model.Errorf(model.EFORBIDDEN, "Only the admin adds firmware.")
+	}
+	f.Normalize()
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		f.Created = s.now()
+		err := tx.queryRow(ctx, `INSERT INTO firmware (version, model, change_log, file_url, checksum, created_at)
+			VALUES (?,?,?,?,?,?) RETURNING id`, f.Version, f.Model, f.ChangeLog, f.FileURL, f.Checksum, f.Created).Scan(&f.ID)
+		if isUniqueViolation(err) {
+			return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("Firmware %s for %s already exists.", f.Version, f.Model),
+				Fields: map[string]string{"version": "already exists for this model"}}
+		} else if err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "firmware.create", "firmware", f.ID, map[string]any{"version": f.Version, "model": f.Model})
+	})
+}
+
+// GetFirmware returns one catalogue entry.
+func (s *Store) GetFirmware(ctx context.Context, id int64) (*model.Firmware, error) {
+	if _, err := actor(ctx); err != nil {
+		return nil, err
+	}
+	f, err := scanFirmware(s.queryRow(ctx, `SELECT `+firmwareCols+` FROM firmware WHERE id = ?`, id))
+	if isNoRows(err) {
+		return nil, model.NotFound("firmware")
+	}
+	return f, err
+}
+
+// ListFirmware searches the catalogue by version and model (case-insensitive
+// "contains"), newest first.
+func (s *Store) ListFirmware(ctx context.Context, f model.FirmwareFilter) (model.List[*model.Firmware], error) {
+	out := model.List[*model.Firmware]{Page: f.Page.Page, PerPage: f.PerPage, Items: []*model.Firmware{}}
+	if _, err := actor(ctx); err != nil {
+		return out, err
+	}
+	where, args := []string{"1=1"}, []any{}
+	if v := strings.TrimSpace(f.Version); v != "" {
+		where = append(where, `lower(version) LIKE ? ESCAPE '\'`)
+		args = append(args, likeContains(v))
+	}
+	if m := strings.TrimSpace(f.Model); m != "" {
+		where = append(where, `lower(model) LIKE ? ESCAPE '\'`)
+		args = append(args, likeContains(m))
+	}
+	w := strings.Join(where, " AND ")
+	if err := s.queryRow(ctx, `SELECT count(*) FROM firmware WHERE `+w, args...).Scan(&out.Total); err != nil {
+		return out, err
+	}
+	rows, err := s.query(ctx, `SELECT `+firmwareCols+` FROM firmware WHERE `+w+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+		append(args, f.PerPage, f.Offset())...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		fw, err := scanFirmware(rows)
+		if err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, fw)
+	}
+	return out, rows.Err()
+}

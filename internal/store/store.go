@@ -1,0 +1,243 @@
+// Package store keeps all of Gatehouse's data behind one API over
+// database/sql, for SQLite (embedded default) and PostgreSQL. Every method that
+// serves a person reads the actor from ctx and limits its query to the
+// actor's subtree of the tenancy tree (see scope.go): tenancy lives here, not
+// in handlers.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers "sqlite"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Dialect names the SQL back end.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Store is the one data access object of the app.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	now     func() time.Time
+}
+
+// IsPostgresDSN reports whether dsn selects PostgreSQL.
+func IsPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// DefaultDSN is the SQLite database inside the data directory.
+func DefaultDSN(dataDir string) string { return filepath.Join(dataDir, "gatehouse.db") }
+
+// Open connects to dsn (a postgres:// URL, or a SQLite file path), and
+// brings the schema up to date.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	s := &Store{now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	var err error
+	if IsPostgresDSN(dsn) {
+		s.dialect = Postgres
+		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(20)
+			s.db.SetMaxIdleConns(10)
+		}
+	} else {
+		s.dialect = SQLite
+		path := strings.TrimPrefix(dsn, "file:")
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("create data directory: %w", err)
+			}
+		}
+		// WAL lets readers run beside the one writer; _txlock=immediate takes
+		// the write lock at BEGIN so concurrent writers wait (busy_timeout)
+		// instead of failing on a lock upgrade.
+		q := "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)" +
+			"&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+		s.db, err = sql.Open("sqlite", "file:"+path+q)
+		if err == nil {
+			s.db.SetMaxOpenConns(8)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := s.db.PingContext(pctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate applies every migration not yet applied.
+func (s *Store) Migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return err
+	}
+	d := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		d = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(d, s.db, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// Close releases the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Dialect of the store.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// DB exposes the handle for health checks and the demo loader.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// SetClock replaces the clock, for tests of expiry.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Now is the store's clock (UTC).
+func (s *Store) Now() time.Time { return s.now() }
+
+// q rewrites the ? placeholders of a query for the dialect. Queries in this
+// package never contain a literal question mark.
+func (s *Store) q(query string) string {
+	if s.dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		} else {
+			b.WriteByte(query[i])
+		}
+	}
+	return b.String()
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx is a transaction with the store's placeholder rewriting.
+type Tx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.s.q(query), args...)
+}
+func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.s.q(query), args...)
+}
+func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+// inTx runs fn in one transaction: all its writes land, or none do.
+func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(&Tx{tx: stx, s: s}); err != nil {
+		stx.Rollback()
+		return err
+	}
+	return stx.Commit()
+}
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.q(query), args...)
+}
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.q(query), args...)
+}
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.q(query), args...)
+}
+
+// isUniqueViolation recognises a unique-constraint error of either back end.
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505")
+}
+
+// nullID maps the zero id to SQL NULL.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// idScanner scans a nullable id column into an int64 (0 for NULL).
+type idScanner struct{ p *int64 }
+
+func (n idScanner) Scan(v any) error {
+	var ni sql.NullInt64
+	if err := ni.Scan(v); err != nil {
+		return err
+	}
+	*n.p = ni.Int64
+	return nil
+}
+
+func nid(p *int64) idScanner { return idScanner{p} }
+
+// likeContains builds a case-insensitive "contains" pattern, escaping the
+// LIKE wildcards of the user's text (used with ESCAPE '\').
+func likeContains(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(strings.ToLower(s)) + "%"
+}
+
+var errNoRows = sql.ErrNoRows
+
+func isNoRows(err error) bool { return errors.Is(err, errNoRows) }

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+type accountsData struct {
+	Role   model.Role
+	Search string
+	List   model.List[*model.Account]
+	Pager  Pager
+	Form   accountForm
+	Export string
+}
+
+type accountForm struct {
+	Username, Name, Company, Email, Phone string
+	PaymentEnabled, PayByDistributor      bool
+}
+
+func (w *Web) accountList(rw http.ResponseWriter, r *http.Request, role model.Role, title, key, tmpl, apiPath string, form accountForm, formErr error) error {
+	var v model.Validator
+	q := r.URL.Query()
+	f := model.AccountFilter{Role: role, Search: strings.TrimSpace(q.Get("search")), Page: model.ParsePage(q, &v)}
+	p := w.page(r, title, key, nil)
+	status := http.StatusOK
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if formErr != nil {
+		status, p.Error, p.Fields = http.StatusBadRequest, model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		if model.ErrorCode(formErr) == model.ECONFLICT {
+			status = http.StatusConflict
+		}
+	}
+	l, err := w.store.ListAccounts(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	p.Data = accountsData{Role: role, Search: f.Search, List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total),
+		Form: form, Export: exportURL(r, apiPath)}
+	return w.render(rw, status, tmpl, p)
+}
+
+// createAccount adds an account of role under the signed-in account from
+// the form; on bad input the list is shown again with the form filled in.
+func (w *Web) createAccount(rw http.ResponseWriter, r *http.Request, role model.Role) (accountForm, error) {
+	form := accountForm{
+		Username: r.PostFormValue("username"), Name: r.PostFormValue("name"), Company: r.PostFormValue("company"),
+		Email: r.PostFormValue("email"), Phone: r.PostFormValue("phone"),
+		PaymentEnabled: r.PostFormValue("payment_enabled") == "on", PayByDistributor: r.PostFormValue("pay_by_distributor") == "on",
+	}
+	pw := r.PostFormValue("password")
+	var v model.Validator
+	model.ValidatePassword(&v, "password", pw)
+	if err := v.Err(); err != nil {
+		return form, err
+	}
+	acc := &model.Account{Role: role, Username: form.Username, Name: form.Name, Company: form.Company, Email: form.Email,
+		Phone: form.Phone, ParentID: identity(r).Account.ID, PaymentEnabled: form.PaymentEnabled, PayByDistributor: form.PayByDistributor}
+	acc.Normalize()
+	if err := acc.Validate(); err != nil {
+		return form, err
+	}
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return form, err
+	}
+	return form, w.store.CreateAccount(r.Context(), acc, hash)
+}
+
+// Distributors lists the admin's distributors.
+func (w *Web) Distributors(rw http.ResponseWriter, r *http.Request) error {
+	return w.accountList(rw, r, model.RoleDistributor, "Distributors", "distributors", "accounts", "/api/v1/distributors", accountForm{}, nil)
+}
+
+// CreateDistributor adds a distributor.
+func (w *Web) CreateDistributor(rw http.ResponseWriter, r *http.Request) error {
+	form, err := w.createAccount(rw, r, model.RoleDistributor)
+	if isUserError(err) {
+		return w.accountList(rw, r, model.RoleDistributor, "Distributors", "distributors", "accounts", "/api/v1/distributors", form, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/distributors", "Distributor "+form.Username+" created.")
+}
+
+// Subdistributors lists the distributor's sub-distributors with their switches.
+func (w *Web) Subdistributors(rw http.ResponseWriter, r *http.Request) error {
+	return w.accountList(rw, r, model.RoleSubdistributor, "Sub-distributors", "subdistributors", "accounts", "/api/v1/subdistributors", accountForm{}, nil)
+}
+
+// CreateSubdistributor adds a sub-distributor.
+func (w *Web) CreateSubdistributor(rw http.ResponseWriter, r *http.Request) error {
+	form, err := w.createAccount(rw, r, model.RoleSubdistributor)
+	if isUserError(err) {
+		return w.accountList(rw, r, model.RoleSubdistributor, "Sub-distributors", "subdistributors", "accounts", "/api/v1/subdistributors", form, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/subdistributors", "Sub-distributor "+form.Username+" created.")
+}
+
+// SubdistributorSwitches sets the payment feature and "Pay by Distributor".
+func (w *Web) SubdistributorSwitches(rw http.ResponseWriter, r *http.Request) error {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return model.NotFound("sub-distributor")
+	}
+	pe, pbd := r.PostFormValue("payment_enabled") == "on", r.PostFormValue("pay_by_distributor") == "on"
+	if err := w.store.SetSubdistributorSwitches(r.Context(), id, pe, pbd); err != nil {
+		return err
+	}
+	acc, err := w.store.GetAccount(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/subdistributors", "Saved the switches of "+acc.Username+".")
+}
+
+func isUserError(err error) bool {
+	c := model.ErrorCode(err)
+	return c == model.EINVALID || c == model.ECONFLICT
+}
+
+type auditData struct {
+	List   model.List[*model.AuditEntry]
+	Pager  Pager
+	Filter model.AuditFilter
+	Export string
+}
+
+// AuditList shows the audit log of the account's subtree.
+func (w *Web) AuditList(rw http.ResponseWriter, r *http.Request) error {
+	var v model.Validator
+	q := r.URL.Query()
+	f := model.AuditFilter{Action: strings.TrimSpace(q.Get("action")), ObjectType: strings.TrimSpace(q.Get("object_type")),
+		ObjectID: strings.TrimSpace(q.Get("object_id")), Page: model.ParsePage(q, &v)}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	l, err := w.store.ListAudit(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	p := w.page(r, "Audit Log", "audit", auditData{List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Filter: f,
+		Export: exportURL(r, "/api/v1/audit")})
+	return w.render(rw, http.StatusOK, "audit", p)
+}

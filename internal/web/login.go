@@ -1,0 +1,87 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+type loginData struct {
+	Username string
+	Next     string
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+// LoginPage shows the login form; a signed-in visitor goes home.
+func (w *Web) LoginPage(rw http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie("gatehouse_session"); err == nil && c.Value != "" {
+		if _, err := w.auth.Authenticate(r.Context(), c.Value); err == nil {
+			return redirect(rw, r, safeNext(r.URL.Query().Get("next")), "")
+		}
+	}
+	return w.render(rw, http.StatusOK, "login", w.page(r, "Log in", "", loginData{Next: r.URL.Query().Get("next")}))
+}
+
+// Login checks the form and opens a session.
+func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
+	username, password := r.PostFormValue("username"), r.PostFormValue("password")
+	next := safeNext(r.PostFormValue("next"))
+	tok, se, _, err := w.auth.Login(r.Context(), username, password, auth.ClientIP(r), r.UserAgent())
+	if err != nil {
+		p := w.page(r, "Log in", "", loginData{Username: username, Next: next})
+		status := http.StatusUnauthorized
+		var te *auth.ThrottledError
+		switch {
+		case errors.As(err, &te):
+			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
+			status, p.Error = http.StatusTooManyRequests, "Too many failed logins. Try again later."
+		case model.ErrorCode(err) == model.EINVALID:
+			status, p.Error, p.Fields = http.StatusBadRequest, "Enter your user name and password.", model.ErrorFields(err)
+		case model.ErrorCode(err) == model.EUNAUTHORIZED:
+			p.Error = model.ErrorMessage(err)
+		default:
+			return err
+		}
+		return w.render(rw, status, "login", p)
+	}
+	w.setCookie(rw, r, tok, se.Expires)
+	http.Redirect(rw, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// Logout ends the session and returns to the login page.
+func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) error {
+	if err := w.auth.Logout(r.Context(), identity(r)); err != nil {
+		return err
+	}
+	w.clearCookie(rw, r)
+	http.Redirect(rw, r, "/login", http.StatusSeeOther)
+	return nil
+}
+
+// Home is the landing page: the account's modules.
+func (w *Web) Home(rw http.ResponseWriter, r *http.Request) error {
+	p := w.page(r, "Home", "home", nil)
+	var cards []Module
+	for _, n := range p.Nav {
+		m := Module{NavItem: n}
+		for _, pm := range PendingModules {
+			if pm.Key == n.Key {
+				m = pm
+			}
+		}
+		cards = append(cards, m)
+	}
+	p.Data = cards
+	return w.render(rw, http.StatusOK, "home", p)
+}
