@@ -19,6 +19,9 @@ func scanProject(r scanner) (*model.Project, error) {
 // it is an installer, else id, which must be an installer of its subtree.
 func (s *Store) installerFor(ctx context.Context, tx *Tx, act *model.Actor, id int64) (*model.Account, error) {
 	if act.Role == model.RoleInstaller {
+		if id != 0 && id != act.AccountID {
+			return nil, model.Invalid("installer_id", "no such installer")
+		}
 		id = act.AccountID
 	}
 	a, err := s.getAccount(ctx, tx, act, id)
