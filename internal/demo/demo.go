@@ -155,21 +155,31 @@ func (g *gen) accounts(ctx context.Context, hash string) error {
 	return nil
 }
 
+// firmware loads the catalogue with release dates spread over two years, as
+// a real catalogue has (CreateFirmware would stamp them all "now").
 func (g *gen) firmware(ctx context.Context) error {
-	day := 0
-	for _, m := range models {
-		for v := 0; v < 4; v++ {
-			version := fmt.Sprintf("%s.%d.%d.%d", m.prefix, 30+v/2, v%3, 10+v*7)
+	id, err := g.nextID(ctx, "firmware")
+	if err != nil {
+		return err
+	}
+	fw := g.batch(ctx, "firmware", "id", "version", "model", "change_log", "file_url", "checksum", "created_at")
+	const releases = 4
+	for i, m := range models {
+		for v := 0; v < releases; v++ {
+			version := fmt.Sprintf("%s.%d.%d.%d", m.prefix, 30+v/2, v%2, 10+v*7+i)
 			sum := sha256.Sum256([]byte(m.name + version))
-			f := &model.Firmware{Version: version, Model: m.name, FileURL: fmt.Sprintf("https://firmware.gatehouse.example/%s/%s.rom", m.name, version),
-				Checksum: hex.EncodeToString(sum[:]), ChangeLog: changeLogs[(day+v)%len(changeLogs)]}
-			if err := g.st.CreateFirmware(ctx, f); err != nil {
+			age := time.Duration((releases-v)*150+i*7) * 24 * time.Hour
+			if err := fw.add(id, version, m.name, changeLogs[(i+v)%len(changeLogs)],
+				fmt.Sprintf("https://firmware.gatehouse.example/%s/%s.rom", m.name, version), hex.EncodeToString(sum[:]), g.o.Now.Add(-age)); err != nil {
 				return err
 			}
-			g.res.Firmware++
-			day++
+			id++
 		}
 	}
+	if err := fw.flush(); err != nil {
+		return err
+	}
+	g.res.Firmware = fw.n
 	fmt.Fprintf(g.out, "firmware: %d\n", g.res.Firmware)
 	return nil
 }
