@@ -113,3 +113,21 @@ func rows(t *testing.T, db *sql.DB, q string) string {
 	}
 	return strings.Join(out, ";")
 }
+
+// TestDemoLargerThanOneChunk loads more rows than one bulk transaction holds,
+// so children are flushed while their parents are still being generated.
+func TestDemoLargerThanOneChunk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 50,000 users")
+	}
+	st := testutil.NewStore(t, "sqlite")
+	res, err := demo.Load(context.Background(), st, demo.Options{Password: "demo-password", Users: 50_000, Devices: 25_000}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var apts int
+	st.DB().QueryRow("SELECT count(*) FROM apartments").Scan(&apts)
+	if res.EndUsers < 50_000 || res.Devices != 25_000 || apts < 50_000 {
+		t.Errorf("sizes: %+v, %d apartments", res, apts)
+	}
+}

@@ -45,6 +45,9 @@ type batch struct {
 	cols []string
 	rows [][]any
 	n    int
+	// parents are flushed before this batch, so foreign keys always point
+	// at rows already written.
+	parents []*batch
 }
 
 func (g *gen) batch(ctx context.Context, tbl string, cols ...string) *batch {
@@ -61,6 +64,11 @@ func (b *batch) add(row ...any) error {
 }
 
 func (b *batch) flush() error {
+	for _, p := range b.parents {
+		if err := p.flush(); err != nil {
+			return err
+		}
+	}
 	err := b.g.st.BulkInsert(b.ctx, b.tbl, b.cols, b.rows)
 	b.rows = b.rows[:0]
 	return err
@@ -92,6 +100,9 @@ func (g *gen) projects(ctx context.Context) error {
 	buildings := g.batch(ctx, "buildings", "id", "project_id", "name")
 	apartments := g.batch(ctx, "apartments", "id", "building_id", "floor", "number", "name", "family_member_limit")
 	departments := g.batch(ctx, "departments", "id", "project_id", "name")
+	buildings.parents = []*batch{projects}
+	apartments.parents = []*batch{buildings}
+	departments.parents = []*batch{projects}
 	created := func() time.Time { return g.o.Now.Add(-time.Duration(30+g.rng.IntN(900)) * 24 * time.Hour) }
 	for _, inst := range g.installers {
 		for c := 0; c < communitiesPerInst; c++ {
