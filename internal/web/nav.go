@@ -63,6 +63,14 @@ var (
 	navAudit    = NavItem{"audit", "Audit Log", "/audit"}
 )
 
+// builtModules describe the modules that work today, for the home page.
+var builtModules = map[string]string{
+	"firmware":        "The device firmware available for your installers: versions, models and change logs.",
+	"audit":           "Who did what, when, and on whose behalf, in your part of the platform.",
+	"distributors":    "Create and list distributors.",
+	"subdistributors": "Create and list sub-distributors; switch the payment feature and Pay by Distributor.",
+}
+
 // navFor lists the modules of an account's portal, in the guide's order.
 func navFor(a *model.Account) []NavItem {
 	switch a.Role {

@@ -40,11 +40,16 @@ type Web struct {
 
 var funcs = template.FuncMap{
 	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-	"date": func(t *time.Time) string {
-		if t == nil {
-			return "-"
+	"date": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return v.UTC().Format("2006-01-02")
+		case *time.Time:
+			if v != nil {
+				return v.UTC().Format("2006-01-02")
+			}
 		}
-		return t.UTC().Format("2006-01-02")
+		return "-"
 	},
 	"role":  func(r model.Role) string { return r.Label() },
 	"first": func(s string, n int) string { return truncateRunes(s, n) },
