@@ -68,11 +68,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			} else if a.Role != model.RoleAdmin {
 				return fmt.Errorf("--parent is required for a %s", role)
 			}
-			pw, generated, err := passwordOrGenerate(password)
-			if err != nil {
-				return err
-			}
-			hash, err := auth.HashPassword(pw)
+			pw, hash, generated, err := newPassword(password)
 			if err != nil {
 				return err
 			}
@@ -94,11 +90,7 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			if err != nil {
 				return fmt.Errorf("--username %q: no such account", username)
 			}
-			pw, generated, err := passwordOrGenerate(password)
-			if err != nil {
-				return err
-			}
-			hash, err := auth.HashPassword(pw)
+			pw, hash, generated, err := newPassword(password)
 			if err != nil {
 				return err
 			}
@@ -193,16 +185,18 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 	return do(model.WithActor(ctx, model.System), st)
 }
 
-func passwordOrGenerate(pw string) (string, bool, error) {
+// newPassword validates pw, or generates one when it is empty, and hashes it.
+func newPassword(pw string) (password, hash string, generated bool, err error) {
 	if pw == "" {
-		return auth.NewToken()[:20], true, nil
+		pw, generated = auth.NewToken()[:20], true
 	}
 	var v model.Validator
 	model.ValidatePassword(&v, "password", pw)
 	if err := v.Err(); err != nil {
-		return "", false, describe(err)
+		return "", "", false, describe(err)
 	}
-	return pw, false, nil
+	hash, err = auth.HashPassword(pw)
+	return pw, hash, generated, err
 }
 
 // describe turns a domain error into a message naming each bad flag.

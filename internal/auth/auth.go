@@ -196,6 +196,10 @@ func (s *Service) StartJanitor(ctx context.Context, every time.Duration) {
 				if _, err := s.Store.DeleteStaleSessions(ctx, now, now.Add(-s.Config.IdleTimeout)); err != nil && ctx.Err() == nil {
 					s.Log.Error("session cleanup", "err", err)
 				}
+				// Failures older than the window no longer count.
+				if err := s.Store.ClearLoginFailures(ctx, "", now.Add(-s.Config.FailureWindow)); err != nil && ctx.Err() == nil {
+					s.Log.Error("login failure cleanup", "err", err)
+				}
 			}
 		}
 	}()

@@ -66,9 +66,8 @@ func (s *Server) Handler() http.Handler { return s.observe(s.mux) }
 func (s *Server) APIRoutes() []string { return slices.Clone(s.apiRoutes) }
 
 var (
-	admins          = []model.Role{model.RoleAdmin}
-	distributors    = []model.Role{model.RoleAdmin, model.RoleDistributor}
-	subdistributors = []model.Role{model.RoleSubdistributor}
+	admins       = []model.Role{model.RoleAdmin}
+	distributors = []model.Role{model.RoleAdmin, model.RoleDistributor}
 )
 
 func (s *Server) routes() {
@@ -121,7 +120,6 @@ func (s *Server) routes() {
 	m.Handle("/", s.pagePublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "Page not found.")
 	}))
-	_ = subdistributors
 }
 
 func (s *Server) handleAPI(pattern string, h http.Handler) {

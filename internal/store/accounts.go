@@ -47,7 +47,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *model.Account, passwordHas
 			}
 			a.ParentID = 0
 		} else {
-			parent, err := s.getAccount(ctx, tx, act, a.ParentID)
+			parent, err := s.getAccount(ctx, tx.tx, act, a.ParentID)
 			if err != nil {
 				return model.Invalid("parent_id", "no such account")
 			}
@@ -102,18 +102,9 @@ func (s *Store) GetAccount(ctx context.Context, id int64) (*model.Account, error
 	return s.getAccount(ctx, s.db, act, id)
 }
 
-func (s *Store) getAccount(ctx context.Context, q any, act *model.Actor, id int64) (*model.Account, error) {
+func (s *Store) getAccount(ctx context.Context, q querier, act *model.Actor, id int64) (*model.Account, error) {
 	cond, args := accountScope(act, "a")
-	query := s.q(`SELECT ` + accountCols + ` FROM accounts a WHERE a.id = ? AND ` + cond)
-	args = append([]any{id}, args...)
-	var row scanner
-	switch q := q.(type) {
-	case *Tx:
-		row = q.tx.QueryRowContext(ctx, query, args...)
-	case querier:
-		row = q.QueryRowContext(ctx, query, args...)
-	}
-	a, err := scanAccount(row)
+	a, err := scanAccount(q.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts a WHERE a.id = ? AND `+cond), append([]any{id}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("account")
 	}
@@ -122,10 +113,9 @@ func (s *Store) getAccount(ctx context.Context, q any, act *model.Actor, id int6
 
 // ListAccounts lists accounts of the actor's subtree.
 func (s *Store) ListAccounts(ctx context.Context, f model.AccountFilter) (model.List[*model.Account], error) {
-	out := model.List[*model.Account]{Page: f.Page.Page, PerPage: f.PerPage, Items: []*model.Account{}}
 	act, err := actor(ctx)
 	if err != nil {
-		return out, err
+		return model.List[*model.Account]{}, err
 	}
 	cond, args := accountScope(act, "a")
 	where := []string{cond}
@@ -142,24 +132,7 @@ func (s *Store) ListAccounts(ctx context.Context, f model.AccountFilter) (model.
 		p := likeContains(f.Search)
 		args = append(args, p, p, p)
 	}
-	w := strings.Join(where, " AND ")
-	if err := s.queryRow(ctx, `SELECT count(*) FROM accounts a WHERE `+w, args...).Scan(&out.Total); err != nil {
-		return out, err
-	}
-	rows, err := s.query(ctx, `SELECT `+accountCols+` FROM accounts a WHERE `+w+` ORDER BY a.created_at DESC, a.id DESC LIMIT ? OFFSET ?`,
-		append(args, f.PerPage, f.Offset())...)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return out, err
-		}
-		out.Items = append(out.Items, a)
-	}
-	return out, rows.Err()
+	return list(ctx, s, "accounts a", strings.Join(where, " AND "), "a.created_at DESC, a.id DESC", accountCols, args, f.Page, scanAccount)
 }
 
 // SetSubdistributorSwitches sets the payment feature and "Pay by
@@ -170,7 +143,7 @@ func (s *Store) SetSubdistributorSwitches(ctx context.Context, id int64, payment
 		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		a, err := s.getAccount(ctx, tx, act, id)
+		a, err := s.getAccount(ctx, tx.tx, act, id)
 		if err != nil {
 			return err
 		}
@@ -198,7 +171,7 @@ func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		if _, err := s.getAccount(ctx, tx, act, id); err != nil {
+		if _, err := s.getAccount(ctx, tx.tx, act, id); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, s.now(), id); err != nil {

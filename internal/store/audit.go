@@ -52,10 +52,9 @@ func (s *Store) Audit(ctx context.Context, action, objectType string, objectID a
 
 // ListAudit lists the audit entries of the actor's subtree, newest first.
 func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) (model.List[*model.AuditEntry], error) {
-	out := model.List[*model.AuditEntry]{Page: f.Page.Page, PerPage: f.PerPage, Items: []*model.AuditEntry{}}
 	act, err := actor(ctx)
 	if err != nil {
-		return out, err
+		return model.List[*model.AuditEntry]{}, err
 	}
 	cond, args := auditScope(act)
 	where := []string{cond}
@@ -71,28 +70,17 @@ func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) (model.List[
 		where = append(where, "l.object_id = ?")
 		args = append(args, f.ObjectID)
 	}
-	w := strings.Join(where, " AND ")
-	if err := s.queryRow(ctx, `SELECT count(*) FROM audit_log l WHERE `+w, args...).Scan(&out.Total); err != nil {
-		return out, err
+	return list(ctx, s, "audit_log l", strings.Join(where, " AND "), "l.id DESC", auditCols, args, f.Page, scanAudit)
+}
+
+const auditCols = `l.id, l.at, l.actor_id, l.actor, l.real_actor, l.account_id, l.account, l.action, l.object_type, l.object_id, l.details`
+
+func scanAudit(r scanner) (*model.AuditEntry, error) {
+	var e model.AuditEntry
+	var details string
+	if err := r.Scan(&e.ID, &e.At, nid(&e.ActorID), &e.Actor, &e.RealActor, nid(&e.AccountID), &e.Account,
+		&e.Action, &e.ObjectType, &e.ObjectID, &details); err != nil {
+		return nil, err
 	}
-	rows, err := s.query(ctx, `SELECT l.id, l.at, l.actor_id, l.actor, l.real_actor, l.account_id, l.account,
-		l.action, l.object_type, l.object_id, l.details FROM audit_log l WHERE `+w+` ORDER BY l.id DESC LIMIT ? OFFSET ?`,
-		append(args, f.PerPage, f.Offset())...)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var e model.AuditEntry
-		var details string
-		if err := rows.Scan(&e.ID, &e.At, nid(&e.ActorID), &e.Actor, &e.RealActor, nid(&e.AccountID), &e.Account,
-			&e.Action, &e.ObjectType, &e.ObjectID, &details); err != nil {
-			return out, err
-		}
-		if err := json.Unmarshal([]byte(details), &e.Details); err != nil {
-			return out, err
-		}
-		out.Items = append(out.Items, &e)
-	}
-	return out, rows.Err()
+	return &e, json.Unmarshal([]byte(details), &e.Details)
 }

@@ -61,9 +61,8 @@ func (s *Store) GetFirmware(ctx context.Context, id int64) (*model.Firmware, err
 // ListFirmware searches the catalogue by version and model (case-insensitive
 // "contains"), newest first.
 func (s *Store) ListFirmware(ctx context.Context, f model.FirmwareFilter) (model.List[*model.Firmware], error) {
-	out := model.List[*model.Firmware]{Page: f.Page.Page, PerPage: f.PerPage, Items: []*model.Firmware{}}
 	if _, err := actor(ctx); err != nil {
-		return out, err
+		return model.List[*model.Firmware]{}, err
 	}
 	where, args := []string{"1=1"}, []any{}
 	if v := strings.TrimSpace(f.Version); v != "" {
@@ -74,22 +73,5 @@ func (s *Store) ListFirmware(ctx context.Context, f model.FirmwareFilter) (model
 		where = append(where, `lower(model) LIKE ? ESCAPE '\'`)
 		args = append(args, likeContains(m))
 	}
-	w := strings.Join(where, " AND ")
-	if err := s.queryRow(ctx, `SELECT count(*) FROM firmware WHERE `+w, args...).Scan(&out.Total); err != nil {
-		return out, err
-	}
-	rows, err := s.query(ctx, `SELECT `+firmwareCols+` FROM firmware WHERE `+w+` ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
-		append(args, f.PerPage, f.Offset())...)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		fw, err := scanFirmware(rows)
-		if err != nil {
-			return out, err
-		}
-		out.Items = append(out.Items, fw)
-	}
-	return out, rows.Err()
+	return list(ctx, s, "firmware", strings.Join(where, " AND "), "created_at DESC, id DESC", firmwareCols, args, f.Page, scanFirmware)
 }

@@ -24,7 +24,7 @@ func (s *Store) installerFor(ctx context.Context, tx *Tx, act *model.Actor, id i
 		}
 		id = act.AccountID
 	}
-	a, err := s.getAccount(ctx, tx, act, id)
+	a, err := s.getAccount(ctx, tx.tx, act, id)
 	if err != nil || a.Role != model.RoleInstaller {
 		return nil, model.Invalid("installer_id", "no such installer")
 	}

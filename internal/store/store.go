@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers "sqlite"
@@ -241,3 +242,28 @@ func likeContains(s string) string {
 var errNoRows = sql.ErrNoRows
 
 func isNoRows(err error) bool { return errors.Is(err, errNoRows) }
+
+// list runs the count and the page query of a list with the same WHERE
+// clause and arguments, scanning each row with scan. Every list of the store
+// goes through here, so paging and totals behave alike everywhere.
+func list[T any](ctx context.Context, s *Store, from, where, orderBy, cols string, args []any, p model.Page,
+	scan func(scanner) (T, error)) (model.List[T], error) {
+	out := model.List[T]{Page: p.Page, PerPage: p.PerPage, Items: []T{}}
+	if err := s.queryRow(ctx, `SELECT count(*) FROM `+from+` WHERE `+where, args...).Scan(&out.Total); err != nil {
+		return out, err
+	}
+	rows, err := s.query(ctx, `SELECT `+cols+` FROM `+from+` WHERE `+where+` ORDER BY `+orderBy+` LIMIT ? OFFSET ?`,
+		append(args, p.PerPage, p.Offset())...)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		it, err := scan(rows)
+		if err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, it)
+	}
+	return out, rows.Err()
+}
