@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -50,7 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.IdleTimeout, cfg.AbsoluteTimeout = *idle, *absolute
 	au := &auth.Service{Store: st, Config: cfg, Log: log}
 	au.StartJanitor(ctx, 10*time.Minute)
-	srv, err := server.New(server.Config{Addr: *addr, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, log)
+	srv, err := server.New(server.Config{Addr: *addr, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, mail.NewOutbox(filepath.Join(d.data, "outbox"), "Gatehouse <noreply@gatehouse.invalid>"), log)
 	if err != nil {
 		return err
 	}

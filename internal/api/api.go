@@ -15,14 +15,17 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // API holds what the handlers need.
 type API struct {
-	Store *store.Store
-	Auth  *auth.Service
+	Store     *store.Store
+	Auth      *auth.Service
+	Mail      mail.Sender
+	PublicURL string // where users reach this server, for links in emails
 	// SetSessionCookie and ClearSessionCookie are the server's cookie policy.
 	SetSessionCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearSessionCookie func(w http.ResponseWriter, r *http.Request)

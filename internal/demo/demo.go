@@ -140,7 +140,7 @@ func (g *gen) accounts(ctx context.Context, hash string) error {
 					Business: []string{model.BusinessIntercom, model.BusinessSmartHome}[i%2], TimeZone: g.pick(timeZones),
 					Language: model.Languages[i%len(model.Languages)], ChargeMode: []string{model.ChargeInstaller, model.ChargeEndUser}[i%2],
 					ConnectType: []string{model.ConnectDefault, model.ConnectUDP, model.ConnectTCP, model.ConnectTLS}[i%4], RTPConfusion: i%7 == 3,
-					AccessWithoutPassword: i%3 == 0}
+					AccessWithoutPassword: i%3 == 1} // demo-installer (i == 0) starts with it off
 				if d == 0 && s == 0 && i == 0 {
 					inst.Username = InstallerUser
 				}

@@ -60,7 +60,7 @@ func (r Role) ParentRoles() []Role {
 // Installer profile enums, from the guide's "Add Installer Account" table.
 const (
 	BusinessIntercom  = "intercom"
-	BusinessSmartHome = "smarthome"
+	BusinessSmartHome = "smart_home"
 
 	ChargeInstaller = "installer"
 	ChargeEndUser   = "enduser"
@@ -161,7 +161,7 @@ func (a *Account) Validate() error {
 	}
 	v.Check(ValidPhone(a.Phone), "phone", "may hold only digits, spaces and + - ( ), at most 32")
 	if a.Role == RoleInstaller {
-		v.Check(a.Business == BusinessIntercom || a.Business == BusinessSmartHome, "business", "must be intercom or smarthome")
+		v.Check(a.Business == BusinessIntercom || a.Business == BusinessSmartHome, "business", "must be intercom or smart_home")
 		_, err := time.LoadLocation(a.TimeZone)
 		v.Check(err == nil && a.TimeZone != "" && a.TimeZone != "Local", "time_zone", "must be an IANA time zone such as Europe/Berlin")
 		v.Check(contains(Languages, a.Language), "language", "must be one of %s", strings.Join(Languages, ", "))

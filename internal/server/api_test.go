@@ -120,7 +120,7 @@ func TestSessionExpiryAndRestart(t *testing.T) {
 		tok := e.token("demo-distributor")
 		// A second server on the same database knows the session: they are
 		// stored, not held in memory.
-		srv2, err := server.New(server.Config{}, e.st, e.auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		srv2, err := server.New(server.Config{}, e.st, e.auth, e.mail, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +207,7 @@ func TestCSRF(t *testing.T) {
 
 func TestSecureCookieBehindTLSProxy(t *testing.T) {
 	e := newEnv(t, "sqlite")
-	srv, _ := server.New(server.Config{TrustProxy: true}, e.st, e.auth, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv, _ := server.New(server.Config{TrustProxy: true}, e.st, e.auth, e.mail, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest("POST", "/api/v1/auth/login", strings.NewReader(`{"username":"demo-admin","password":"demo-password"}`))
 	req.Header.Set("X-Forwarded-Proto", "https")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
+	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -26,13 +27,15 @@ const demoPassword = "demo-password"
 
 // env is a running server on a real database holding a small demo data set.
 type env struct {
-	t    testing.TB
-	st   *store.Store
-	auth *auth.Service
-	srv  *server.Server
-	ts   *httptest.Server
-	url  string
-	log  *bytes.Buffer
+	t      testing.TB
+	st     *store.Store
+	auth   *auth.Service
+	srv    *server.Server
+	ts     *httptest.Server
+	url    string
+	log    *bytes.Buffer
+	mail   mail.Sender
+	outbox string
 }
 
 func newEnv(t testing.TB, backend string) *env {
@@ -44,13 +47,15 @@ func newEnv(t testing.TB, backend string) *env {
 	var logBuf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 	au := &auth.Service{Store: st, Config: auth.DefaultConfig, Log: log}
-	srv, err := server.New(server.Config{}, st, au, log)
+	outbox := t.TempDir()
+	mailer := mail.NewOutbox(outbox, "Gatehouse <noreply@test.invalid>")
+	srv, err := server.New(server.Config{}, st, au, mailer, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, st: st, auth: au, srv: srv, ts: ts, url: ts.URL, log: &logBuf}
+	return &env{t: t, st: st, auth: au, srv: srv, ts: ts, url: ts.URL, log: &logBuf, mail: mailer, outbox: outbox}
 }
 
 // resp is a response with its body read.

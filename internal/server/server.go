@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/web"
@@ -27,7 +28,8 @@ const SessionCookie = "gatehouse_session"
 // Config is what `gatehouse serve` passes in.
 type Config struct {
 	Addr       string
-	TrustProxy bool // take the client address and scheme from X-Forwarded-* headers
+	PublicURL  string // where users reach this server (links in emails); default http://Addr
+	TrustProxy bool   // take the client address and scheme from X-Forwarded-* headers
 	TLSCert    string
 	TLSKey     string
 }
@@ -46,11 +48,17 @@ type Server struct {
 }
 
 // New builds the server and its routes.
-func New(cfg Config, st *store.Store, au *auth.Service, log *slog.Logger) (*Server, error) {
+func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log *slog.Logger) (*Server, error) {
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.Addr
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, store: st, auth: au, log: log, metrics: newMetrics(), mux: http.NewServeMux()}
-	s.api = &api.API{Store: st, Auth: au, SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
+	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL,
+		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
-	s.web, err = web.New(st, au, s.setSessionCookie, s.clearSessionCookie)
+	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL,
+		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie})
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +104,13 @@ func (s *Server) routes() {
 	s.handleAPI("PATCH /api/v1/subdistributors/{id}", s.apiAuth(a.UpdateSubdistributor, distributors...))
 	s.handleAPI("GET /api/v1/audit", s.apiAuth(a.ListAudit))
 	s.handleAPI("GET /api/v1/openapi.json", http.HandlerFunc(api.OpenAPI))
+
+	// Modules, each registering its API routes and pages in its own file.
+	s.routesInstallers()
+	s.routesEndUsers()
+	s.routesSettings()
+	s.routesInstallerPortal()
+
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")
 	}))

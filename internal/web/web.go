@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -29,10 +30,22 @@ var staticFS embed.FS
 // Handler is a portal handler that reports failure as an error.
 type Handler func(w http.ResponseWriter, r *http.Request) error
 
+// Deps is what the portal needs from the server.
+type Deps struct {
+	Store       *store.Store
+	Auth        *auth.Service
+	Mail        mail.Sender
+	PublicURL   string // where users reach this server, for links in emails
+	SetCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
+	ClearCookie func(w http.ResponseWriter, r *http.Request)
+}
+
 // Web holds the portal's dependencies and parsed templates.
 type Web struct {
 	store       *store.Store
 	auth        *auth.Service
+	mail        mail.Sender
+	publicURL   string
 	setCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	clearCookie func(w http.ResponseWriter, r *http.Request)
 	pages       map[string]*template.Template
@@ -56,9 +69,9 @@ var funcs = template.FuncMap{
 }
 
 // New parses the templates: each page is the layout plus its own file.
-func New(st *store.Store, au *auth.Service, setCookie func(http.ResponseWriter, *http.Request, string, time.Time),
-	clearCookie func(http.ResponseWriter, *http.Request)) (*Web, error) {
-	w := &Web{store: st, auth: au, setCookie: setCookie, clearCookie: clearCookie, pages: map[string]*template.Template{}}
+func New(d Deps) (*Web, error) {
+	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, setCookie: d.SetCookie,
+		clearCookie: d.ClearCookie, pages: map[string]*template.Template{}}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
