@@ -45,6 +45,7 @@ type Server struct {
 	metrics   *metrics
 	mux       *http.ServeMux
 	apiRoutes []string
+	pages     map[string]bool
 }
 
 // New builds the server and its routes.
@@ -53,7 +54,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		cfg.PublicURL = "http://" + cfg.Addr
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
-	s := &Server{cfg: cfg, store: st, auth: au, log: log, metrics: newMetrics(), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, store: st, auth: au, log: log, metrics: newMetrics(), mux: http.NewServeMux(), pages: map[string]bool{}}
 	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
@@ -125,7 +126,10 @@ func (s *Server) routes() {
 	m.Handle("GET /firmware/{id}", s.page(w.FirmwareDetail))
 	m.Handle("GET /audit", s.page(w.AuditList))
 	for _, mod := range web.PendingModules {
-		m.Handle("GET "+mod.Path, s.page(w.Pending(mod), mod.Roles...))
+		// A module built since keeps its own route.
+		if !s.pages["GET "+mod.Path] {
+			m.Handle("GET "+mod.Path, s.page(w.Pending(mod), mod.Roles...))
+		}
 	}
 	m.Handle("GET /distributors", s.page(w.Distributors, admins...))
 	m.Handle("POST /distributors", s.page(w.CreateDistributor, admins...))
@@ -135,6 +139,12 @@ func (s *Server) routes() {
 	m.Handle("/", s.pagePublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "Page not found.")
 	}))
+}
+
+// handlePage registers a portal page.
+func (s *Server) handlePage(pattern string, h http.Handler) {
+	s.pages[pattern] = true
+	s.mux.Handle(pattern, h)
 }
 
 func (s *Server) handleAPI(pattern string, h http.Handler) {
