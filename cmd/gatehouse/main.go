@@ -62,13 +62,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // dbFlags are the storage flags every command shares.
 type dbFlags struct {
-	data string
-	db   string
+	data      string
+	db        string
+	secretKey string
 }
 
 func (d *dbFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&d.data, "data", envOr(getenv, "GATEHOUSE_DATA", "./data"), "data directory: SQLite database, mail outbox (env GATEHOUSE_DATA)")
 	fs.StringVar(&d.db, "db", getenv("GATEHOUSE_DB"), "database: a postgres:// URL, or a SQLite file (default <data>/gatehouse.db) (env GATEHOUSE_DB)")
+	// Secret from the environment only: a flag would show in the process list.
+	d.secretKey = getenv("GATEHOUSE_SECRET_KEY")
 }
 
 func envOr(getenv func(string) string, key, def string) string {

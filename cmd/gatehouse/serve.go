@@ -86,10 +86,24 @@ func checkEnvDurations(getenv func(string) string, keys ...string) error {
 	return nil
 }
 
+// openStore opens the database and loads the key that seals secrets at rest
+// (GATEHOUSE_SECRET_KEY, else <data>/secret.key, made on first use).
 func openStore(ctx context.Context, d dbFlags) (*store.Store, error) {
 	dsn := d.db
 	if dsn == "" {
 		dsn = store.DefaultDSN(d.data)
 	}
-	return store.Open(ctx, dsn)
+	key, err := store.LoadOrCreateSecretKey(d.secretKey, d.data)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.SetSecretKey(key); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
 }

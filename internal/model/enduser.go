@@ -33,3 +33,33 @@ type EndUser struct {
 	AppExpires     *time.Time  `json:"app_expires_at"`
 	PremiumExpires *time.Time  `json:"premium_expires_at"`
 }
+
+// EndUserKind selects one of the guide's three end-user lists.
+type EndUserKind string
+
+const (
+	KindVilla     EndUserKind = "villa"     // single-tenant homes
+	KindCommunity EndUserKind = "community" // community residents and property managers
+	KindOffice    EndUserKind = "office"    // office staff
+)
+
+// EndUserFilter is the User module's end-user search: Account Type (All,
+// Family Master, Family Member) and Search Type + text, as the guide says.
+type EndUserFilter struct {
+	Kind        EndUserKind
+	AccountType string // "", "all", "family_master", "family_member"
+	SearchType  string // sip, name, email, mobile, installer, family_master (villa/community); office instead of family_master for office
+	Q           string
+	InstallerID int64 // optional narrowing (installer portal)
+	ProjectID   int64 // optional narrowing
+	Page
+}
+
+// EndUserRow is an end user as the lists show it, with the names the guide's
+// columns need.
+type EndUserRow struct {
+	EndUser
+	Installer    string `json:"installer"`
+	Project      string `json:"project"` // community or office name; "" for villas
+	FamilyMaster string `json:"family_master"`
+}

@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"crypto/cipher"
 	"database/sql"
 	"embed"
 	"errors"
@@ -40,6 +41,7 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	now     func() time.Time
+	aead    cipher.AEAD // seals secrets at rest; see crypto.go
 }
 
 // IsPostgresDSN reports whether dsn selects PostgreSQL.

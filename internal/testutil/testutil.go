@@ -4,6 +4,7 @@
 package testutil
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -61,6 +62,9 @@ func NewStore(t testing.TB, backend string) *store.Store {
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatalf("open %s store: %v", backend, err)
+	}
+	if err := st.SetSecretKey(bytes.Repeat([]byte{7}, 32)); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
