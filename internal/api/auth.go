@@ -47,7 +47,7 @@ func (a *API) Logout(w http.ResponseWriter, r *http.Request) error {
 
 // Me returns the signed-in account.
 func (a *API) Me(w http.ResponseWriter, r *http.Request) error {
-	acc, err := a.Store.GetAccount(r.Context(), identity(r).Account.ID)
+	acc, err := a.Store.GetAccount(r.Context(), identity(r).Effective().ID)
 	if err != nil {
 		return err
 	}

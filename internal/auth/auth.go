@@ -45,10 +45,31 @@ type Service struct {
 
 // Identity is who a request comes from, as the middleware found it.
 type Identity struct {
-	Account *model.Account // the signed-in account
-	Session *model.Session // nil for API tokens
-	Token   string         // the raw session token, for logout
-	Bearer  bool           // authenticated by Authorization header: no CSRF needed
+	Account  *model.Account // the signed-in account
+	ActingAs *model.Account // the installer it works as ("access without password"), or nil
+	Session  *model.Session // nil for API tokens
+	Token    string         // the raw session token, for logout
+	Bearer   bool           // authenticated by Authorization header: no CSRF needed
+}
+
+// Effective is the account the request works as: the installer while
+// acting as one, else the signed-in account.
+func (id *Identity) Effective() *model.Account {
+	if id.ActingAs != nil {
+		return id.ActingAs
+	}
+	return id.Account
+}
+
+// Actor is the tenancy identity of the request; while acting as an
+// installer it is the installer, with the real account recorded for audit.
+func (id *Identity) Actor() *model.Actor {
+	if id.ActingAs == nil {
+		return model.ActorOf(id.Account)
+	}
+	a := model.ActorOf(id.ActingAs)
+	a.Real = model.ActorOf(id.Account)
+	return a
 }
 
 // ThrottledError is returned when too many logins failed; RetryAfter says
@@ -140,6 +161,19 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, erro
 		}
 		return nil, model.NotFound("session")
 	}
+	id := &Identity{Account: acc, Session: se, Token: tok}
+	if se.ActingAsID != 0 {
+		// Access without password ends when the installer revokes it or
+		// leaves the account's subtree.
+		inst, err := s.Store.GetInstaller(model.WithActor(ctx, model.ActorOf(acc)), se.ActingAsID)
+		if err != nil || !inst.AccessWithoutPassword {
+			if err := s.Store.DeleteSession(ctx, hash); err != nil {
+				return nil, err
+			}
+			return nil, model.NotFound("session")
+		}
+		id.ActingAs = inst
+	}
 	// Writing last-seen on every request would make each read a write; a
 	// minute of slack in the idle expiry is fine.
 	if now.Sub(se.LastSeen) > time.Minute {
@@ -147,7 +181,19 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, erro
 			return nil, err
 		}
 	}
-	return &Identity{Account: acc, Session: se, Token: tok}, nil
+	return id, nil
+}
+
+// Impersonate opens a session, at most an hour long, in which the actor of
+// ctx works as an installer that granted access without password. It
+// returns the raw token.
+func (s *Service) Impersonate(ctx context.Context, installerID int64, ip, userAgent string) (string, *model.Session, error) {
+	tok := SessionPrefix + NewToken()
+	se := &model.Session{TokenHash: HashToken(tok), CSRFToken: NewToken(), IP: ip, UserAgent: truncate(userAgent, 256)}
+	if err := s.Store.CreateImpersonationSession(ctx, installerID, se); err != nil {
+		return "", nil, err
+	}
+	return tok, se, nil
 }
 
 // Logout ends a session.

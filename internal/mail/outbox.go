@@ -1,17 +1,22 @@
 package mail
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 )
 
 // Outbox writes each message as an .eml file into a directory: the default
-// when no SMTP server is configured.
+// when no SMTP server is configured. File names start with the UTC time to
+// the nanosecond and a sequence number, so they sort in sending order; a
+// random suffix keeps them unique across processes sharing the directory.
+// A file appears whole or not at all (written aside, then renamed).
 type Outbox struct {
 	Dir  string
 	From string
@@ -21,19 +26,48 @@ type Outbox struct {
 // NewOutbox returns an outbox writing to dir.
 func NewOutbox(dir, from string) *Outbox { return &Outbox{Dir: dir, From: from} }
 
+// String describes the outbox for the log.
+func (o *Outbox) String() string { return "outbox " + o.Dir }
+
 // Send writes m to a new file.
 func (o *Outbox) Send(ctx context.Context, m Message) error {
-	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := time.Now().UTC()
-	name := fmt.Sprintf("%s-%04d.eml", now.Format("20060102T150405.000000000"), o.seq.Add(1))
-	var b strings.Builder
-	fmt.Fprintf(&b, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n",
-		o.From, strings.Join(m.To, ", "), m.Subject, now.Format(time.RFC1123Z))
-	if m.ReplyTo != "" {
-		fmt.Fprintf(&b, "Reply-To: %s\r\n", m.ReplyTo)
+	msg, err := compose(o.From, m, now)
+	if err != nil {
+		return err
 	}
-	b.WriteString("\r\n" + strings.ReplaceAll(m.Text, "\n", "\r\n"))
-	return os.WriteFile(filepath.Join(o.Dir, name), []byte(b.String()), 0o640)
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		return fmt.Errorf("mail: render message: %w", err)
+	}
+	if err := os.MkdirAll(o.Dir, 0o750); err != nil {
+		return fmt.Errorf("mail: outbox: %w", err)
+	}
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s-%06d-%s.eml", now.Format("20060102T150405.000000000Z"), o.seq.Add(1), hex.EncodeToString(rnd[:]))
+	tmp, err := os.CreateTemp(o.Dir, ".writing-*.eml")
+	if err != nil {
+		return fmt.Errorf("mail: outbox: %w", err)
+	}
+	_, werr := tmp.Write(buf.Bytes())
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o640)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), filepath.Join(o.Dir, name))
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("mail: outbox: %w", werr)
+	}
+	return nil
 }

@@ -165,7 +165,7 @@ func (a *Account) Validate() error {
 		_, err := time.LoadLocation(a.TimeZone)
 		v.Check(err == nil && a.TimeZone != "" && a.TimeZone != "Local", "time_zone", "must be an IANA time zone such as Europe/Berlin")
 		v.Check(contains(Languages, a.Language), "language", "must be one of %s", strings.Join(Languages, ", "))
-		v.Check(a.ChargeMode == ChargeInstaller || a.ChargeMode == ChargeEndUser, "charge_mode", "must be installer or enduser")
+		v.Check(a.ChargeMode == ChargeInstaller || a.ChargeMode == ChargeEndUser || a.ChargeMode == ChargeDistributor, "charge_mode", "must be installer or enduser")
 		v.Check(contains([]string{ConnectDefault, ConnectUDP, ConnectTCP, ConnectTLS}, a.ConnectType), "connect_type", "must be default, udp, tcp or tls")
 	}
 	return v.Err()

@@ -426,7 +426,7 @@ func TestPortalPagesAndRoles(t *testing.T) {
 	if !strings.Contains(home, `id="logout"`) {
 		t.Error("no log out")
 	}
-	for _, p := range []string{"/project-devices", "/personal-devices", "/third-party-devices", "/users", "/settings", "/firmware", "/audit", "/firmware?model=R2&page=2&per_page=5"} {
+	for _, p := range []string{"/project-devices", "/personal-devices", "/third-party-devices", "/users/installers", "/settings", "/firmware", "/audit", "/firmware?model=R2&page=2&per_page=5"} {
 		if r := e.do(sub.c, "GET", p, nil); r.StatusCode != 200 {
 			t.Errorf("%s: %d", p, r.StatusCode)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
+	"github.com/gatehouse-dev/gatehouse/internal/mail/mailtest"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -35,7 +36,7 @@ type env struct {
 	url    string
 	log    *bytes.Buffer
 	mail   mail.Sender
-	outbox string
+	smtpd  *mailtest.Server
 }
 
 func newEnv(t testing.TB, backend string) *env {
@@ -47,15 +48,19 @@ func newEnv(t testing.TB, backend string) *env {
 	var logBuf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logBuf, nil))
 	au := &auth.Service{Store: st, Config: auth.DefaultConfig, Log: log}
-	outbox := t.TempDir()
-	mailer := mail.NewOutbox(outbox, "Gatehouse <noreply@test.invalid>")
+	// Mail goes through a real SMTP server in process.
+	smtpd := mailtest.Start(t)
+	mailer, err := mail.NewSMTP(smtpd.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv, err := server.New(server.Config{}, st, au, mailer, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, st: st, auth: au, srv: srv, ts: ts, url: ts.URL, log: &logBuf, mail: mailer, outbox: outbox}
+	return &env{t: t, st: st, auth: au, srv: srv, ts: ts, url: ts.URL, log: &logBuf, mail: mailer, smtpd: smtpd}
 }
 
 // resp is a response with its body read.

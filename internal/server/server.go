@@ -22,8 +22,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
-// SessionCookie is the name of the portal's session cookie.
-const SessionCookie = "gatehouse_session"
+// SessionCookie is the name of the portal's session cookie; ActingCookie
+// holds the session of "access without password" beside it, so that ending
+// it returns to the account's own session.
+const (
+	SessionCookie = "gatehouse_session"
+	ActingCookie  = "gatehouse_acting"
+)
 
 // Config is what `gatehouse serve` passes in.
 type Config struct {
@@ -59,7 +64,8 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
 	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL,
-		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie})
+		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie,
+		SetActingCookie: s.setActingCookie, ClearActingCookie: s.clearActingCookie})
 	if err != nil {
 		return nil, err
 	}
@@ -181,15 +187,18 @@ func (s *Server) identify(r *http.Request, allowBearer bool) (*auth.Identity, er
 		id.Bearer = true
 		return id, nil
 	}
-	c, err := r.Cookie(SessionCookie)
-	if err != nil || c.Value == "" {
-		return nil, nil
+	for _, name := range []string{ActingCookie, SessionCookie} {
+		c, err := r.Cookie(name)
+		if err != nil || c.Value == "" {
+			continue
+		}
+		id, err := s.auth.Authenticate(r.Context(), c.Value)
+		if model.ErrorCode(err) == model.ENOTFOUND {
+			continue // an ended acting session falls back to the own one
+		}
+		return id, err
 	}
-	id, err := s.auth.Authenticate(r.Context(), c.Value)
-	if model.ErrorCode(err) == model.ENOTFOUND {
-		return nil, nil
-	}
-	return id, err
+	return nil, nil
 }
 
 func unsafeMethod(m string) bool {
@@ -215,11 +224,11 @@ func (s *Server) authorize(r *http.Request, allowBearer bool, roles []model.Role
 			return nil, model.Errorf(model.EFORBIDDEN, "Missing or wrong CSRF token: reload the page and try again.")
 		}
 	}
-	if len(roles) > 0 && !slices.Contains(roles, id.Account.Role) {
-		return nil, model.Errorf(model.EFORBIDDEN, "This is not available to a %s account.", id.Account.Role.Label())
+	if role := id.Effective().Role; len(roles) > 0 && !slices.Contains(roles, role) {
+		return nil, model.Errorf(model.EFORBIDDEN, "This is not available to a %s account.", role.Label())
 	}
 	ctx := auth.WithIdentity(r.Context(), id)
-	ctx = model.WithActor(ctx, model.ActorOf(id.Account))
+	ctx = model.WithActor(ctx, id.Actor())
 	return r.WithContext(ctx), nil
 }
 
@@ -295,8 +304,24 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token 
 }
 
 func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1,
+	for _, name := range []string{SessionCookie, ActingCookie} {
+		s.clearCookie(w, r, name)
+	}
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter, r *http.Request, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
+}
+
+// setActingCookie and clearActingCookie start and end working as an installer.
+func (s *Server) setActingCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{Name: ActingCookie, Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
+}
+
+func (s *Server) clearActingCookie(w http.ResponseWriter, r *http.Request) {
+	s.clearCookie(w, r, ActingCookie)
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

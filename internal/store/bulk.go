@@ -18,27 +18,9 @@ func (s *Store) BulkInsert(ctx context.Context, table string, cols []string, row
 	if len(rows) == 0 {
 		return nil
 	}
-	per := 30000 / len(cols) // stay far below both back ends' parameter limits
-	if per > 500 {
-		per = 500
-	}
-	ph := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
 	return s.inTx(ctx, func(tx *Tx) error {
-		for start := 0; start < len(rows); start += per {
-			end := min(start+per, len(rows))
-			var b strings.Builder
-			fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ","))
-			args := make([]any, 0, (end-start)*len(cols))
-			for i, r := range rows[start:end] {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(ph)
-				args = append(args, r...)
-			}
-			if _, err := tx.exec(ctx, b.String(), args...); err != nil {
-				return fmt.Errorf("bulk insert into %s: %w", table, err)
-			}
+		if err := bulkInsert(ctx, tx, table, cols, rows); err != nil {
+			return err
 		}
 		if s.dialect == Postgres {
 			// Rows came with explicit ids: move the identity past them.
@@ -54,4 +36,27 @@ func (s *Store) MaxID(ctx context.Context, table string) (int64, error) {
 	var id int64
 	err := s.queryRow(ctx, fmt.Sprintf(`SELECT coalesce(max(id), 0) FROM %s`, table)).Scan(&id)
 	return id, err
+}
+
+// bulkInsert writes rows in multi-row INSERTs inside tx.
+func bulkInsert(ctx context.Context, tx *Tx, table string, cols []string, rows [][]any) error {
+	per := min(30000/len(cols), 500) // stay far below both back ends' parameter limits
+	ph := "(" + strings.TrimSuffix(strings.Repeat("?,", len(cols)), ",") + ")"
+	for start := 0; start < len(rows); start += per {
+		end := min(start+per, len(rows))
+		var b strings.Builder
+		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(cols, ","))
+		args := make([]any, 0, (end-start)*len(cols))
+		for i, r := range rows[start:end] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(ph)
+			args = append(args, r...)
+		}
+		if _, err := tx.exec(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("bulk insert into %s: %w", table, err)
+		}
+	}
+	return nil
 }

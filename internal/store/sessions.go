@@ -110,6 +110,10 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *model.APIToken, hash stri
 	if act.AccountID == 0 {
 		return model.Errorf(model.EFORBIDDEN, "API tokens belong to accounts.")
 	}
+	if act.Real != nil {
+		// A token would outlive the access the installer granted.
+		return model.Errorf(model.EFORBIDDEN, "API tokens cannot be made while working in another account.")
+	}
 	t.Name = strings.TrimSpace(t.Name)
 	if t.Name == "" || len(t.Name) > 64 {
 		return model.Invalid("name", "is required, at most 64 characters")

@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -268,4 +269,11 @@ func list[T any](ctx context.Context, s *Store, from, where, orderBy, cols strin
 		out.Items = append(out.Items, it)
 	}
 	return out, rows.Err()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// sortRowErrors orders an import's rejections by row number.
+func sortRowErrors(e []model.RowError) {
+	slices.SortStableFunc(e, func(a, b model.RowError) int { return a.Row - b.Row })
 }

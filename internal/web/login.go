@@ -61,8 +61,15 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 
 // Logout ends the session and returns to the login page.
 func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.auth.Logout(r.Context(), identity(r)); err != nil {
+	id := identity(r)
+	if err := w.auth.Logout(r.Context(), id); err != nil {
 		return err
+	}
+	// Logging out while working as an installer ends the own session too.
+	if c, err := r.Cookie("gatehouse_session"); err == nil && id.ActingAs != nil {
+		if err := w.store.DeleteSession(r.Context(), auth.HashToken(c.Value)); err != nil {
+			return err
+		}
 	}
 	w.clearCookie(rw, r)
 	http.Redirect(rw, r, "/login", http.StatusSeeOther)

@@ -4,6 +4,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -38,6 +39,9 @@ type Deps struct {
 	PublicURL   string // where users reach this server, for links in emails
 	SetCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearCookie func(w http.ResponseWriter, r *http.Request)
+	// SetActingCookie and ClearActingCookie start and end working as an installer.
+	SetActingCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
+	ClearActingCookie func(w http.ResponseWriter, r *http.Request)
 }
 
 // Web holds the portal's dependencies and parsed templates.
@@ -48,6 +52,8 @@ type Web struct {
 	publicURL   string
 	setCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	clearCookie func(w http.ResponseWriter, r *http.Request)
+	setActing   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
+	clearActing func(w http.ResponseWriter, r *http.Request)
 	pages       map[string]*template.Template
 }
 
@@ -71,7 +77,7 @@ var funcs = template.FuncMap{
 // New parses the templates: each page is the layout plus its own file.
 func New(d Deps) (*Web, error) {
 	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, setCookie: d.SetCookie,
-		clearCookie: d.ClearCookie, pages: map[string]*template.Template{}}
+		clearCookie: d.ClearCookie, setActing: d.SetActingCookie, clearActing: d.ClearActingCookie, pages: map[string]*template.Template{}}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -103,8 +109,9 @@ func (w *Web) Static() http.Handler {
 // Page is what every template receives.
 type Page struct {
 	Title   string
-	Active  string // nav key of the current module
-	Account *model.Account
+	Active  string         // nav key of the current module
+	Account *model.Account // the account the page works as
+	Real    *model.Account // while acting as an installer: who really is signed in
 	CSRF    string
 	Nav     []NavItem
 	Notice  string
@@ -116,11 +123,14 @@ type Page struct {
 func (w *Web) page(r *http.Request, title, active string, data any) *Page {
 	p := &Page{Title: title, Active: active, Data: data, Notice: r.URL.Query().Get("notice")}
 	if id := auth.IdentityFrom(r.Context()); id != nil {
-		p.Account = id.Account
+		p.Account = id.Effective()
+		if id.ActingAs != nil {
+			p.Real = id.Account
+		}
 		if id.Session != nil {
 			p.CSRF = id.Session.CSRFToken
 		}
-		p.Nav = navFor(id.Account)
+		p.Nav = navFor(p.Account)
 	}
 	return p
 }
@@ -205,3 +215,9 @@ func exportURL(r *http.Request, apiPath string) string {
 	q.Set("format", "csv")
 	return apiPath + "?" + q.Encode()
 }
+
+// systemCtx reads as the system: for the few reads above the actor's own
+// subtree that a page needs (an installer's parent name).
+func systemCtx(r *http.Request) context.Context { return model.WithActor(r.Context(), model.System) }
+
+func urlEscape(s string) string { return url.QueryEscape(s) }

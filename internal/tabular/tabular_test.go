@@ -1,0 +1,34 @@
+package tabular
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestReadCSVAndXLSX(t *testing.T) {
+	header := []string{"MAC", "Name"}
+	rows := [][]string{{"0C:11:05:00:00:01", "Gate"}, {"", ""}, {"0c1105000002", "Villa, north"}}
+	x, err := XLSX("MACs", header, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"csv": CSV(header, rows), "xlsx": x,
+		"semicolon": []byte("\xef\xbb\xbfMAC;Name\n0C:11:05:00:00:01;Gate\n\n0c1105000002;\"Villa, north\"\n")} {
+		got, err := Read(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(got) != 3 || got[0].Cell(0) != "MAC" || got[1].N != 2 || got[2].N != 4 || got[2].Cell(1) != "Villa, north" || got[2].Cell(5) != "" {
+			t.Errorf("%s: %+v", name, got)
+		}
+	}
+	if _, err := Read([]byte("a,\"b\nc")); err == nil || !strings.Contains(err.Error(), "row") {
+		t.Errorf("broken CSV: %v", err)
+	}
+	if _, err := Read([]byte{0xff, 0xfe, 0x00}); err == nil {
+		t.Error("binary accepted")
+	}
+	if _, err := Read(append([]byte("PK\x03\x04"), "garbage"...)); err == nil {
+		t.Error("broken XLSX accepted")
+	}
+}
