@@ -40,6 +40,7 @@ const (
 	aptsPerFloor        = 4
 	departmentsPerOffic = 3
 	chunk               = 20_000 // rows per bulk transaction
+	macsPerInstaller    = 4
 )
 
 // Well-known logins of the demo data set.
@@ -52,7 +53,7 @@ const (
 
 // Result tells what was created.
 type Result struct {
-	Accounts, Projects, EndUsers, Devices, ThirdParty, Firmware int
+	Accounts, Projects, EndUsers, Devices, ThirdParty, Firmware, LibraryMACs int
 }
 
 // Load fills st, which must hold no accounts, and writes progress to out.
@@ -84,6 +85,9 @@ func Load(ctx context.Context, st *store.Store, o Options, out io.Writer) (*Resu
 		return nil, err
 	}
 	if err := g.projects(ctx); err != nil {
+		return nil, err
+	}
+	if err := g.macLibrary(ctx); err != nil {
 		return nil, err
 	}
 	return g.res, nil
@@ -189,3 +193,28 @@ func (g *gen) phone() string {
 }
 
 func (g *gen) person() string { return g.pick(firstNames) + " " + g.pick(lastNames) }
+
+// macLibrary gives every installer a few MACs registered for single tenants
+// that no device uses yet.
+func (g *gen) macLibrary(ctx context.Context) error {
+	id, err := g.nextID(ctx, "installer_macs")
+	if err != nil {
+		return err
+	}
+	macs := g.batch(ctx, "installer_macs", "id", "installer_id", "mac", "name", "created_at")
+	for i, inst := range g.installers {
+		for j := 0; j < macsPerInstaller; j++ {
+			if err := macs.add(id, inst.ID, fmt.Sprintf("0C110C%04X%02X", i, j), fmt.Sprintf("Villa kit %d", j+1),
+				g.o.Now.Add(-time.Duration(1+g.rng.IntN(90))*24*time.Hour)); err != nil {
+				return err
+			}
+			id++
+		}
+	}
+	if err := macs.flush(); err != nil {
+		return err
+	}
+	g.res.LibraryMACs = macs.n
+	fmt.Fprintf(g.out, "MAC library entries: %d\n", macs.n)
+	return nil
+}
