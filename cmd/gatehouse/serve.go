@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
@@ -15,7 +14,7 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr, "serve [flags]\n\nEvery flag can also be set by the environment variable named in its text.")
+	fs := newFlagSet("serve", stderr, "serve [flags]\n\nEvery flag can also be set by the environment variable named in its text.\n\n"+mail.EnvHelp+"\n\nFlags:")
 	var d dbFlags
 	d.register(fs, getenv)
 	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT (env GATEHOUSE_ADDR)")
@@ -42,6 +41,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	mailer, mailVia, err := mail.FromEnv(getenv, d.data)
+	if err != nil {
+		return err
+	}
+	log.Info("mail delivery", "via", mailVia)
 
 	st, err := openStore(ctx, d)
 	if err != nil {
@@ -52,7 +56,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.IdleTimeout, cfg.AbsoluteTimeout = *idle, *absolute
 	au := &auth.Service{Store: st, Config: cfg, Log: log}
 	au.StartJanitor(ctx, 10*time.Minute)
-	srv, err := server.New(server.Config{Addr: *addr, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, mail.NewOutbox(filepath.Join(d.data, "outbox"), "Gatehouse <noreply@gatehouse.invalid>"), log)
+	srv, err := server.New(server.Config{Addr: *addr, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}

@@ -137,6 +137,14 @@ func (g *gen) accounts(ctx context.Context, hash string) error {
 			if err := g.account(ctx, sub, hash); err != nil {
 				return err
 			}
+			cs := &model.CustomerService{Email: fmt.Sprintf("support@sub%d%d.example", d+1, s+1), Phone: g.phone(),
+				Other: "Support hours: Mon–Fri 8:00–18:00", ReceiveFeedback: s != 2, Language: "en"}
+			if cs.ReceiveFeedback {
+				cs.FeedbackEmail = fmt.Sprintf("feedback@sub%d%d.example", d+1, s+1)
+			}
+			if err := g.st.PutCustomerService(ctx, sub.ID, cs); err != nil {
+				return fmt.Errorf("customer service of %s: %w", sub.Username, err)
+			}
 			for i := 0; i < installersPerSub; i++ {
 				company := fmt.Sprintf("%s %s", g.pick(lastNames), g.pick(installerSuffixes))
 				inst := &model.Account{Role: model.RoleInstaller, ParentID: sub.ID, Username: fmt.Sprintf("installer-%d-%d-%02d", d+1, s+1, i+1),
@@ -156,7 +164,21 @@ func (g *gen) accounts(ctx context.Context, hash string) error {
 		}
 	}
 	fmt.Fprintf(g.out, "accounts: %d\n", g.res.Accounts)
+	// A little feedback from the first installers to demo-subdistributor.
+	for i, f := range demoFeedback {
+		inst := g.installers[1+i%3]
+		ictx := model.WithActor(ctx, model.ActorOf(inst))
+		if _, err := g.st.CreateFeedback(ictx, &model.Feedback{Subject: f[0], Message: f[1]}); err != nil {
+			return fmt.Errorf("demo feedback: %w", err)
+		}
+	}
 	return nil
+}
+
+var demoFeedback = [][2]string{
+	{"Door phone firmware", "Is the new R29 firmware safe to roll out to a community of 300 flats, or should we wait?"},
+	{"Invoice address", "Please put our new company address on the next invoices."},
+	{"Training", "Could you run a session on batch AutoP for our two new technicians?"},
 }
 
 // firmware loads the catalogue with release dates spread over two years, as

@@ -200,8 +200,19 @@ func (g *gen) devices(ctx context.Context, comms []*community, offices []*office
 	addCam := func(installer, project, owner int64, name string) error {
 		id := tid
 		tid++
-		return cams.add(id, installer, project, nullable(owner), "camera", name, fmt.Sprintf("rtsp://10.%d.%d.%d:554/stream1", g.rng.IntN(255), g.rng.IntN(255), 2+g.rng.IntN(250)),
-			"admin", fmt.Sprintf("cam-%08x", g.rng.Uint32()), g.o.Now.Add(-time.Duration(g.rng.IntN(300*24))*time.Hour))
+		url := fmt.Sprintf("rtsp://10.%d.%d.%d:554/stream1", g.rng.IntN(255), g.rng.IntN(255), 2+g.rng.IntN(250))
+		// The bulk rows are written as they are: seal the credentials here,
+		// as the store does for every camera it adds.
+		user, err := g.st.EncryptSecret("admin")
+		if err != nil {
+			return fmt.Errorf("camera credentials: %w", err)
+		}
+		pass, err := g.st.EncryptSecret(fmt.Sprintf("cam-%08x", g.rng.Uint32()))
+		if err != nil {
+			return fmt.Errorf("camera credentials: %w", err)
+		}
+		return cams.add(id, installer, project, nullable(owner), "camera", name, url, user, pass,
+			g.o.Now.Add(-time.Duration(g.rng.IntN(300*24))*time.Hour))
 	}
 	for _, c := range comms {
 		if err := addCam(c.installer, c.project, 0, "Parking camera"); err != nil {

@@ -62,4 +62,10 @@ type EndUserRow struct {
 	Installer    string `json:"installer"`
 	Project      string `json:"project"` // community or office name; "" for villas
 	FamilyMaster string `json:"family_master"`
+	// Kind is the list the user belongs to (from its project's kind).
+	Kind EndUserKind `json:"kind"`
+	// Apartment ("Building · Floor · Number") and Department name, filled
+	// by the detail read (GetEndUserRow) only.
+	Apartment  string `json:"apartment,omitempty"`
+	Department string `json:"department,omitempty"`
 }

@@ -28,15 +28,15 @@ const demoPassword = "demo-password"
 
 // env is a running server on a real database holding a small demo data set.
 type env struct {
-	t      testing.TB
-	st     *store.Store
-	auth   *auth.Service
-	srv    *server.Server
-	ts     *httptest.Server
-	url    string
-	log    *bytes.Buffer
-	mail   mail.Sender
-	smtpd  *mailtest.Server
+	t     testing.TB
+	st    *store.Store
+	auth  *auth.Service
+	srv   *server.Server
+	ts    *httptest.Server
+	url   string
+	log   *bytes.Buffer
+	mail  mail.Sender
+	smtpd *mailtest.Server
 }
 
 func newEnv(t testing.TB, backend string) *env {

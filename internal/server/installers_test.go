@@ -188,7 +188,11 @@ func TestMACLibraryAPI(t *testing.T) {
 	}
 	rows := [][]string{{"0C110B000002", "A"}, {"0C110B000002", "again"}, {"0C:11:0B:00:00:09", "taken"}, {"12345", "short"}, {"0C110B000003", ""}}
 	x, _ := tabular.XLSX("MACs", []string{"MAC", "Name"}, rows)
-	for name, data := range map[string][]byte{"macs.csv": tabular.CSV([]string{"MAC", "Name"}, rows), "macs.xlsx": x} {
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"macs.csv", tabular.CSV([]string{"MAC", "Name"}, rows)}, {"macs.xlsx", x}} {
+		name, data := f.name, f.data
 		ct, body := multipartFile(t, name, data)
 		r := e.do(nil, "POST", fmt.Sprintf("/api/v1/installers/%d/macs/import", id), string(body), bearer(sub), "Content-Type: "+ct)
 		var want string

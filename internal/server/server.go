@@ -215,21 +215,24 @@ func (s *Server) authorize(r *http.Request, allowBearer bool, roles []model.Role
 	if id == nil {
 		return nil, model.Errorf(model.EUNAUTHORIZED, "Sign in first.")
 	}
+	// From here on the identity is known: a refusal still renders with the
+	// account's top bar and navigation.
+	ctx := auth.WithIdentity(r.Context(), id)
+	ctx = model.WithActor(ctx, id.Actor())
+	r2 := r.WithContext(ctx)
 	if !id.Bearer && unsafeMethod(r.Method) {
 		tok := r.Header.Get("X-CSRF-Token")
 		if tok == "" {
-			tok = r.PostFormValue("csrf_token")
+			tok = r2.PostFormValue("csrf_token")
 		}
 		if !auth.CSRFValid(id.Session, tok) {
-			return nil, model.Errorf(model.EFORBIDDEN, "Missing or wrong CSRF token: reload the page and try again.")
+			return r2, model.Errorf(model.EFORBIDDEN, "Missing or wrong CSRF token: reload the page and try again.")
 		}
 	}
 	if role := id.Effective().Role; len(roles) > 0 && !slices.Contains(roles, role) {
-		return nil, model.Errorf(model.EFORBIDDEN, "This is not available to a %s account.", role.Label())
+		return r2, model.Errorf(model.EFORBIDDEN, "This is not available to a %s account.", role.Label())
 	}
-	ctx := auth.WithIdentity(r.Context(), id)
-	ctx = model.WithActor(ctx, id.Actor())
-	return r.WithContext(ctx), nil
+	return r2, nil
 }
 
 func (s *Server) apiPublic(h api.Handler) http.Handler {

@@ -18,7 +18,107 @@ func scanDevice(r scanner) (*model.Device, error) {
 	return &d, err
 }
 
-// CreateDevice registers a device by MAC in a project of the actor's subtree.
+// PublicArea is the location of a community or office device that belongs
+// to no building, apartment or department.
+const PublicArea = "Public area"
+
+// validateDevice checks what a person types about a device.
+func validateDevice(d *model.Device, v *model.Validator) {
+	valid := false
+	for _, t := range model.DeviceTypes {
+		valid = valid || t == d.Type
+	}
+	v.Check(valid, "type", "must be door_phone, indoor_monitor, access_control or guard_phone")
+	d.Name, d.Model, d.Location = strings.TrimSpace(d.Name), strings.TrimSpace(d.Model), strings.TrimSpace(d.Location)
+	d.SIP = strings.TrimSpace(d.SIP)
+	v.Check(len(d.Name) <= 64, "name", "must be at most 64 characters")
+	v.Check(len(d.Model) <= 32, "model", "must be at most 32 characters")
+	v.Check(len(d.Location) <= 128, "location", "must be at most 128 characters")
+	v.Check(len(d.SIP) <= 64, "sip", "must be at most 64 characters")
+}
+
+// placeDevice checks where a device belongs — a building, an apartment
+// (whose building it takes), a department or an owner, all of its project
+// p — and returns the location that place gives it ("Building A-101", the
+// department's name, the owner's name, "Public area").
+func (s *Store) placeDevice(ctx context.Context, tx *Tx, p *model.Project, d *model.Device) (string, error) {
+	var v model.Validator
+	community, office, personal := p.Kind == model.ProjectCommunity, p.Kind == model.ProjectOffice, p.Kind == model.ProjectPersonal
+	v.Check(community || d.BuildingID == 0, "building_id", "no such building in this project: only communities have buildings")
+	v.Check(community || d.ApartmentID == 0, "apartment_id", "no such apartment in this project: only communities have apartments")
+	v.Check(office || d.DepartmentID == 0, "department_id", "no such department in this project: only offices have departments")
+	if err := v.Err(); err != nil {
+		return "", err
+	}
+	auto := PublicArea
+	if d.BuildingID != 0 {
+		var name string
+		err := tx.queryRow(ctx, `SELECT name FROM buildings WHERE id = ? AND project_id = ?`, d.BuildingID, p.ID).Scan(&name)
+		if isNoRows(err) {
+			return "", model.Invalid("building_id", "no such building in this project")
+		} else if err != nil {
+			return "", err
+		}
+		auto = name
+	}
+	if d.ApartmentID != 0 {
+		var bid int64
+		var building, number string
+		err := tx.queryRow(ctx, `SELECT b.id, b.name, a.number FROM apartments a JOIN buildings b ON b.id = a.building_id
+			WHERE a.id = ? AND b.project_id = ?`, d.ApartmentID, p.ID).Scan(&bid, &building, &number)
+		if isNoRows(err) {
+			return "", model.Invalid("apartment_id", "no such apartment in this project")
+		} else if err != nil {
+			return "", err
+		}
+		if d.BuildingID != 0 && d.BuildingID != bid {
+			return "", model.Invalid("apartment_id", "is not in building %d", d.BuildingID)
+		}
+		d.BuildingID, auto = bid, apartmentLabel(building, number)
+	}
+	if d.DepartmentID != 0 {
+		err := tx.queryRow(ctx, `SELECT name FROM departments WHERE id = ? AND project_id = ?`, d.DepartmentID, p.ID).Scan(&auto)
+		if isNoRows(err) {
+			return "", model.Invalid("department_id", "no such department in this project")
+		} else if err != nil {
+			return "", err
+		}
+	}
+	if personal && d.OwnerID == 0 {
+		// A single-tenant home's device belongs to its family master.
+		err := tx.queryRow(ctx, `SELECT id FROM end_users WHERE project_id = ? AND role = 'family_master' ORDER BY id LIMIT 1`, p.ID).Scan(&d.OwnerID)
+		if err != nil && !isNoRows(err) {
+			return "", err
+		}
+	}
+	if d.OwnerID != 0 {
+		var name string
+		var apt int64
+		err := tx.queryRow(ctx, `SELECT name, apartment_id FROM end_users WHERE id = ? AND project_id = ?`, d.OwnerID, p.ID).Scan(&name, nid(&apt))
+		if isNoRows(err) {
+			return "", model.Invalid("owner_id", "no such end user in this project")
+		} else if err != nil {
+			return "", err
+		}
+		if d.ApartmentID != 0 && apt != d.ApartmentID {
+			return "", model.Invalid("owner_id", "does not live in apartment %s", auto)
+		}
+		if personal {
+			auto = name
+		}
+	}
+	return auto, nil
+}
+
+func macConflict(mac string) error {
+	return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("MAC %s is already registered.", mac),
+		Fields: map[string]string{"mac": "is already registered"}}
+}
+
+// CreateDevice registers a device by MAC in a project of the actor's
+// subtree. A MAC is registered once on the whole platform. Where the device
+// is placed in an apartment, a department or with an owner and no location
+// is typed, the location is filled in from that place.
 func (s *Store) CreateDevice(ctx context.Context, d *model.Device) error {
 	act, err := actor(ctx)
 	if err != nil {
@@ -27,14 +127,10 @@ func (s *Store) CreateDevice(ctx context.Context, d *model.Device) error {
 	var v model.Validator
 	mac, ok := model.NormalizeMAC(d.MAC)
 	v.Check(ok, "mac", "must be 12 hex digits, e.g. 0C:11:05:AA:BB:CC")
-	d.MAC = mac
-	valid := false
-	for _, t := range model.DeviceTypes {
-		valid = valid || t == d.Type
+	if ok {
+		d.MAC = mac
 	}
-	v.Check(valid, "type", "must be door_phone, indoor_monitor, access_control or guard_phone")
-	d.Name = strings.TrimSpace(d.Name)
-	v.Check(len(d.Name) <= 64, "name", "must be at most 64 characters")
+	validateDevice(d, &v)
 	if err := v.Err(); err != nil {
 		return err
 	}
@@ -43,14 +139,28 @@ func (s *Store) CreateDevice(ctx context.Context, d *model.Device) error {
 		if err != nil {
 			return model.Invalid("project_id", "no such project")
 		}
+		auto, err := s.placeDevice(ctx, tx, p, d)
+		if err != nil {
+			return err
+		}
+		if d.Location == "" {
+			d.Location = auto
+		}
+		// Checked before the insert: a failed statement would end a
+		// PostgreSQL transaction.
+		var n int
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM devices WHERE mac = ?`, d.MAC).Scan(&n); err != nil {
+			return err
+		} else if n > 0 {
+			return macConflict(d.MAC)
+		}
 		d.InstallerID, d.Created = p.InstallerID, s.now()
 		err = tx.queryRow(ctx, `INSERT INTO devices (mac, installer_id, project_id, building_id, apartment_id, department_id,
 			owner_id, type, model, name, sip, firmware, location, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
 			d.MAC, d.InstallerID, d.ProjectID, nullID(d.BuildingID), nullID(d.ApartmentID), nullID(d.DepartmentID),
 			nullID(d.OwnerID), d.Type, d.Model, d.Name, d.SIP, d.Firmware, d.Location, d.Created).Scan(&d.ID)
 		if isUniqueViolation(err) {
-			return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("MAC %s is already registered.", d.MAC),
-				Fields: map[string]string{"mac": "is already registered"}}
+			return macConflict(d.MAC)
 		} else if err != nil {
 			return err
 		}
@@ -64,60 +174,142 @@ func (s *Store) GetDevice(ctx context.Context, mac string) (*model.Device, error
 	if err != nil {
 		return nil, err
 	}
+	return s.getDevice(ctx, s.db, act, mac)
+}
+
+func (s *Store) getDevice(ctx context.Context, q querier, act *model.Actor, mac string) (*model.Device, error) {
 	m, ok := model.NormalizeMAC(mac)
 	if !ok {
 		return nil, model.NotFound("device")
 	}
 	cond, args := installerScope(act, "d.installer_id")
-	d, err := scanDevice(s.queryRow(ctx, `SELECT `+deviceCols+` FROM devices d WHERE d.mac = ? AND `+cond, append([]any{m}, args...)...))
+	d, err := scanDevice(q.QueryRowContext(ctx, s.q(`SELECT `+deviceCols+` FROM devices d WHERE d.mac = ? AND `+cond), append([]any{m}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("device")
 	}
 	return d, err
 }
 
-// CreateThirdPartyDevice adds a camera to a project of the actor's subtree.
-func (s *Store) CreateThirdPartyDevice(ctx context.Context, d *model.ThirdPartyDevice) error {
+// UpdateDevice saves a device of the actor's subtree, found by its MAC (in
+// any notation; the MAC itself does not change): type, model, name, SIP,
+// location and where it belongs, which may be another project of the same
+// installer. A location that was filled in from the old place follows the
+// device to its new place; a typed one is kept.
+func (s *Store) UpdateDevice(ctx context.Context, mac string, d *model.Device) error {
 	act, err := actor(ctx)
 	if err != nil {
 		return err
 	}
-	d.Name = strings.TrimSpace(d.Name)
-	if d.Name == "" || len(d.Name) > 64 {
-		return model.Invalid("name", "is required, at most 64 characters")
-	}
-	if d.Kind == "" {
-		d.Kind = "camera"
+	var v model.Validator
+	validateDevice(d, &v)
+	if err := v.Err(); err != nil {
+		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		p, err := s.getProject(ctx, tx.tx, act, d.ProjectID)
+		old, err := s.getDevice(ctx, tx.tx, act, mac)
 		if err != nil {
-			return model.Invalid("project_id", "no such project")
-		}
-		d.InstallerID, d.Created = p.InstallerID, s.now()
-		if err := tx.queryRow(ctx, `INSERT INTO third_party_devices (installer_id, project_id, owner_id, kind, name, stream_url,
-			username, password, created_at) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id`, d.InstallerID, d.ProjectID, nullID(d.OwnerID),
-			d.Kind, d.Name, d.StreamURL, d.Username, d.Password, d.Created).Scan(&d.ID); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, "third_party_device.create", "third_party_device", d.ID, map[string]any{"name": d.Name})
+		if d.ProjectID == 0 {
+			d.ProjectID = old.ProjectID
+		}
+		p, err := s.getProject(ctx, tx.tx, act, d.ProjectID)
+		if err != nil || p.InstallerID != old.InstallerID {
+			return model.Invalid("project_id", "no such project")
+		}
+		oldProject, err := s.getProject(ctx, tx.tx, act, old.ProjectID)
+		if err != nil {
+			return err
+		}
+		placed := *old
+		oldAuto, err := s.placeDevice(ctx, tx, oldProject, &placed)
+		if err != nil {
+			oldAuto = "" // the old place no longer checks out: treat its location as typed
+		}
+		auto, err := s.placeDevice(ctx, tx, p, d)
+		if err != nil {
+			return err
+		}
+		if d.Location == "" || (d.Location == old.Location && old.Location == oldAuto) {
+			d.Location = auto
+		}
+		d.ID, d.MAC, d.InstallerID, d.Created = old.ID, old.MAC, old.InstallerID, old.Created
+		d.Firmware, d.Online, d.LastSeen = old.Firmware, old.Online, old.LastSeen
+		if _, err := tx.exec(ctx, `UPDATE devices SET project_id = ?, building_id = ?, apartment_id = ?, department_id = ?,
+			owner_id = ?, type = ?, model = ?, name = ?, sip = ?, location = ? WHERE id = ?`,
+			d.ProjectID, nullID(d.BuildingID), nullID(d.ApartmentID), nullID(d.DepartmentID), nullID(d.OwnerID),
+			d.Type, d.Model, d.Name, d.SIP, d.Location, d.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "device.update", "device", d.MAC, auditChanges("project_id", old.ProjectID, d.ProjectID,
+			"building_id", old.BuildingID, d.BuildingID, "apartment_id", old.ApartmentID, d.ApartmentID,
+			"department_id", old.DepartmentID, d.DepartmentID, "owner_id", old.OwnerID, d.OwnerID, "type", old.Type, d.Type,
+			"model", old.Model, d.Model, "name", old.Name, d.Name, "sip", old.SIP, d.SIP, "location", old.Location, d.Location))
 	})
 }
 
-// GetThirdPartyDevice returns a camera of the actor's subtree, without its
-// credentials.
-func (s *Store) GetThirdPartyDevice(ctx context.Context, id int64) (*model.ThirdPartyDevice, error) {
+// DeleteDevice deletes a device of the actor's subtree by MAC; the MAC may
+// then be registered again.
+func (s *Store) DeleteDevice(ctx context.Context, mac string) error {
 	act, err := actor(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	cond, args := installerScope(act, "t.installer_id")
-	var d model.ThirdPartyDevice
-	err = s.queryRow(ctx, `SELECT t.id, t.installer_id, t.project_id, t.owner_id, t.kind, t.name, t.stream_url, t.created_at
-		FROM third_party_devices t WHERE t.id = ? AND `+cond, append([]any{id}, args...)...).
-		Scan(&d.ID, &d.InstallerID, &d.ProjectID, nid(&d.OwnerID), &d.Kind, &d.Name, &d.StreamURL, &d.Created)
-	if isNoRows(err) {
-		return nil, model.NotFound("third-party device")
+	return s.inTx(ctx, func(tx *Tx) error {
+		d, err := s.getDevice(ctx, tx.tx, act, mac)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM devices WHERE id = ?`, d.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "device.delete", "device", d.MAC, map[string]any{"project_id": d.ProjectID, "type": d.Type, "name": d.Name})
+	})
+}
+
+// DeviceFilter is the installer portal's device search: one project, and
+// MAC or device name contains the text (a MAC in any notation).
+type DeviceFilter struct {
+	ProjectID int64
+	Search    string
+	model.Page
+}
+
+// DeviceRow is a device as the installer's list shows it.
+type DeviceRow struct {
+	model.Device
+	Project     string            `json:"project"`
+	ProjectKind model.ProjectKind `json:"project_kind"`
+	Owner       string            `json:"owner"`
+}
+
+// ListInstallerDevices lists the devices of the actor's subtree, newest
+// first: the installer portal's simple device list.
+func (s *Store) ListInstallerDevices(ctx context.Context, f DeviceFilter) (model.List[*DeviceRow], error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return model.List[*DeviceRow]{}, err
 	}
-	return &d, err
+	cond, args := installerScope(act, "d.installer_id")
+	where := []string{cond}
+	if f.ProjectID != 0 {
+		where = append(where, "d.project_id = ?")
+		args = append(args, f.ProjectID)
+	}
+	if q := strings.TrimSpace(f.Search); q != "" {
+		// The MAC is stored as 12 upper-case hex digits: search it without
+		// separators.
+		m := strings.NewReplacer(":", "", "-", "", ".", "").Replace(q)
+		where = append(where, `(lower(d.mac) LIKE ? ESCAPE '\' OR lower(d.name) LIKE ? ESCAPE '\')`)
+		args = append(args, likeContains(m), likeContains(q))
+	}
+	return list(ctx, s, "devices d JOIN projects p ON p.id = d.project_id LEFT JOIN end_users o ON o.id = d.owner_id",
+		strings.Join(where, " AND "), "d.created_at DESC, d.id DESC", deviceCols+`, p.name, p.kind, coalesce(o.name, '')`,
+		args, f.Page, func(r scanner) (*DeviceRow, error) {
+			var d DeviceRow
+			err := r.Scan(&d.ID, &d.MAC, &d.InstallerID, &d.ProjectID, nid(&d.BuildingID), nid(&d.ApartmentID), nid(&d.DepartmentID),
+				nid(&d.OwnerID), &d.Type, &d.Model, &d.Name, &d.SIP, &d.Firmware, &d.Location, &d.Online, &d.LastSeen, &d.Created,
+				&d.Project, &d.ProjectKind, &d.Owner)
+			return &d, err
+		})
 }

@@ -82,7 +82,9 @@ func init() {
 				return model.NotFound("forbidden by role")
 			}
 			return err
-		}, allowed: func(a *model.Account) bool { return a.Role == model.RoleSubdistributor || a.Role == model.RoleDistributor }},
+		}, allowed: func(a *model.Account) bool {
+			return a.Role == model.RoleSubdistributor || a.Role == model.RoleDistributor
+		}},
 	)
 	coveredElsewhere["ListInstallers"] = "TestInstallerList"
 	coveredElsewhere["SetAccessWithoutPassword"] = "TestAccessWithoutPassword"

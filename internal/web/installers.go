@@ -454,4 +454,3 @@ func (w *Web) SetPassword(rw http.ResponseWriter, r *http.Request) error {
 	http.Redirect(rw, r, "/login?notice="+urlEscape("Your password is set: log in as "+acc.Username+"."), http.StatusSeeOther)
 	return nil
 }
-

@@ -79,21 +79,7 @@ func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) error {
 // Home is the landing page: the account's modules.
 func (w *Web) Home(rw http.ResponseWriter, r *http.Request) error {
 	p := w.page(r, "Home", "home", nil)
-	type card struct {
-		NavItem
-		Text    string
-		Pending bool
-	}
-	var cards []card
-	for _, n := range p.Nav {
-		c := card{NavItem: n, Text: builtModules[n.Key]}
-		for _, pm := range PendingModules {
-			if pm.Key == n.Key {
-				c.Text, c.Pending = pm.Coming, true
-			}
-		}
-		cards = append(cards, c)
-	}
+	cards := modulesFor(p.Account)
 	p.Data = cards
 	return w.render(rw, http.StatusOK, "home", p)
 }

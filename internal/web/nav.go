@@ -11,84 +11,104 @@ type NavItem struct {
 	Key, Title, Path string
 }
 
-// Module is a portal module that a later release builds; until then its
-// page says so plainly.
+// Module is a module of the portal: its navigation entry, who sees it, and
+// what it holds. A Pending module is not built yet; its page says so
+// plainly until a later release registers the real one.
 type Module struct {
 	NavItem
 	Roles        []model.Role
-	PaymentGated bool   // shown only when the distributor switched payments on
-	Coming       string // what the page will hold
-}
-
-var sub = []model.Role{model.RoleSubdistributor}
-var inst = []model.Role{model.RoleInstaller}
-
-// PendingModules are the guide's modules not built yet.
-var PendingModules = []Module{
-	{NavItem{"project-devices", "Project Device", "/project-devices"}, sub, false,
-		"Community and office devices: search by MAC, SIP, manager and project, details, delete, and remote maintenance."},
-	{NavItem{"personal-devices", "Personal Device", "/personal-devices"}, sub, false,
-		"Single-tenant devices: search by MAC, device name, single-tenant manager and SIP, details, delete, and remote maintenance."},
-	{NavItem{"third-party-devices", "Third-Party Device", "/third-party-devices"}, sub, false,
-		"Third-party cameras of projects and single tenants: search, check and delete."},
-	{NavItem{"users", "User", "/users"}, sub, false,
-		"Installer accounts (add, edit, reset password, delete, MAC addresses, access without password) and the villa, community and office user lists."},
-	{NavItem{"subscriptions", "Subscriptions", "/subscriptions"}, sub, true,
-		"Activation and renewal of SmartPlus services, paid by Stripe, PayPal or coupon."},
-	{NavItem{"payments", "Payments", "/payments"}, sub, true,
-		"Transaction history: search, details, cancel, pay and invoices."},
-	{NavItem{"settings", "Setting", "/settings"}, sub, false,
-		"Customer service contacts and Receive Feedback."},
-	{NavItem{"installer-projects", "Projects", "/installer/projects"}, inst, false,
-		"Communities with buildings and apartments, offices with departments, and single-tenant homes."},
-	{NavItem{"installer-devices", "Devices", "/installer/devices"}, inst, false,
-		"Devices by MAC in your projects, and third-party cameras."},
-	{NavItem{"installer-users", "Users", "/installer/users"}, inst, false,
-		"Residents, office staff and property managers."},
-	{NavItem{"installer-settings", "Settings", "/installer/settings"}, inst, false,
-		"Your profile, access without password for your sub-distributor, and customer service contacts."},
-}
-
-func pending(key string) NavItem {
-	for _, m := range PendingModules {
-		if m.Key == key {
-			return m.NavItem
-		}
-	}
-	panic("no module " + key)
+	PaymentGated bool // shown only when the distributor switched payments on
+	Pending      bool
+	Text         string // what the module holds, for the home page
 }
 
 var (
-	navFirmware = NavItem{"firmware", "Firmware", "/firmware"}
-	navAudit    = NavItem{"audit", "Audit Log", "/audit"}
+	admin = []model.Role{model.RoleAdmin}
+	dist  = []model.Role{model.RoleDistributor}
+	sub   = []model.Role{model.RoleSubdistributor}
+	inst  = []model.Role{model.RoleInstaller}
+	all   = []model.Role{model.RoleAdmin, model.RoleDistributor, model.RoleSubdistributor, model.RoleInstaller}
 )
 
-// builtModules describe the modules that work today, for the home page.
-var builtModules = map[string]string{
-	"firmware":        "The device firmware available for your installers: versions, models and change logs.",
-	"audit":           "Who did what, when, and on whose behalf, in your part of the platform.",
-	"distributors":    "Create and list distributors.",
-	"subdistributors": "Create and list sub-distributors; switch the payment feature and Pay by Distributor.",
+// Modules in navigation order; each role sees those listing it.
+var Modules = []Module{
+	{NavItem: NavItem{"distributors", "Distributors", "/distributors"}, Roles: admin, Text: "Create and list distributors."},
+	{NavItem: NavItem{"subdistributors", "Sub-distributors", "/subdistributors"}, Roles: dist,
+		Text: "Create and list sub-distributors; switch the payment feature and Pay by Distributor."},
+
+	// The sub-distributor's eight modules, in the guide's order.
+	{NavItem: NavItem{"project-devices", "Project Device", "/project-devices"}, Roles: sub, Pending: true,
+		Text: "Community and office devices: search by MAC, SIP, manager and project, details, delete, and remote maintenance."},
+	{NavItem: NavItem{"personal-devices", "Personal Device", "/personal-devices"}, Roles: sub, Pending: true,
+		Text: "Single-tenant devices: search by MAC, device name, single-tenant manager and SIP, details, delete, and remote maintenance."},
+	{NavItem: NavItem{"third-party-devices", "Third-Party Device", "/third-party-devices"}, Roles: sub, Pending: true,
+		Text: "Third-party cameras of projects and single tenants: search, check and delete."},
+	{NavItem: NavItem{"users", "User", "/users/installers"}, Roles: sub,
+		Text: "Installers (add, edit, reset password, delete, MAC addresses, access without password) and the villa, community and office users."},
+
+	// The installer's own portal.
+	{NavItem: NavItem{"installer-projects", "Projects", "/installer/projects"}, Roles: inst,
+		Text: "Communities with buildings and apartments, offices with departments, and single-tenant homes."},
+	{NavItem: NavItem{"installer-devices", "Devices", "/installer/devices"}, Roles: inst,
+		Text: "Devices by MAC in your projects, and third-party cameras."},
+	{NavItem: NavItem{"installer-users", "Users", "/installer/users"}, Roles: inst,
+		Text: "Residents, office staff and property managers; CSV import."},
+
+	{NavItem: NavItem{"firmware", "Firmware", "/firmware"}, Roles: all,
+		Text: "The device firmware available for your installers: versions, models and change logs."},
+	{NavItem: NavItem{"subscriptions", "Subscriptions", "/subscriptions"}, Roles: sub, PaymentGated: true, Pending: true,
+		Text: "Activation and renewal of SmartPlus services, paid by Stripe, PayPal or coupon."},
+	{NavItem: NavItem{"payments", "Payments", "/payments"}, Roles: sub, PaymentGated: true, Pending: true,
+		Text: "Transaction history: search, details, cancel, pay and invoices."},
+	{NavItem: NavItem{"settings", "Setting", "/settings"}, Roles: sub,
+		Text: "Customer service contacts for your installers, Receive Feedback, and the feedback they sent."},
+	{NavItem: NavItem{"installer-support", "Support", "/installer/support"}, Roles: inst,
+		Text: "Your sub-distributor's customer service contacts, and feedback to it."},
+	{NavItem: NavItem{"installer-settings", "Settings", "/installer/settings"}, Roles: inst,
+		Text: "Your profile, and access without password for your sub-distributor."},
+	{NavItem: NavItem{"audit", "Audit Log", "/audit"}, Roles: all,
+		Text: "Who did what, when, and on whose behalf, in your part of the platform."},
 }
 
-// navFor lists the modules of an account's portal, in the guide's order.
-func navFor(a *model.Account) []NavItem {
-	switch a.Role {
-	case model.RoleAdmin:
-		return []NavItem{{"distributors", "Distributors", "/distributors"}, navFirmware, navAudit}
-	case model.RoleDistributor:
-		return []NavItem{{"subdistributors", "Sub-distributors", "/subdistributors"}, navFirmware, navAudit}
-	case model.RoleSubdistributor:
-		nav := []NavItem{pending("project-devices"), pending("personal-devices"), pending("third-party-devices"),
-			pending("users"), navFirmware}
-		if a.PaymentEnabled {
-			nav = append(nav, pending("subscriptions"), pending("payments"))
+// PendingModules are the modules a later release builds.
+var PendingModules = func() []Module {
+	var out []Module
+	for _, m := range Modules {
+		if m.Pending {
+			out = append(out, m)
 		}
-		return append(nav, pending("settings"), navAudit)
-	default:
-		return []NavItem{pending("installer-projects"), pending("installer-devices"), pending("installer-users"),
-			navFirmware, pending("installer-settings"), navAudit}
 	}
+	return out
+}()
+
+// modulesFor lists the modules of an account's portal, in order.
+func modulesFor(a *model.Account) []Module {
+	var out []Module
+	for _, m := range Modules {
+		if !hasRole(m.Roles, a.Role) || (m.PaymentGated && !a.PaymentEnabled) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func hasRole(roles []model.Role, r model.Role) bool {
+	for _, x := range roles {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// navFor is the navigation of an account's portal.
+func navFor(a *model.Account) []NavItem {
+	var out []NavItem
+	for _, m := range modulesFor(a) {
+		out = append(out, m.NavItem)
+	}
+	return out
 }
 
 // Pending serves the placeholder page of a module not built yet.
@@ -96,7 +116,7 @@ func (w *Web) Pending(m Module) Handler {
 	return func(rw http.ResponseWriter, r *http.Request) error {
 		// The account is read with the session on every request, so a
 		// switch by the distributor takes effect at once.
-		if m.PaymentGated && !identity(r).Account.PaymentEnabled {
+		if m.PaymentGated && !identity(r).Effective().PaymentEnabled {
 			return model.Errorf(model.EFORBIDDEN, "Your distributor has not switched the payment feature on.")
 		}
 		return w.render(rw, http.StatusOK, "pending", w.page(r, m.Title, m.Key, m))

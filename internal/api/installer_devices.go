@@ -1,0 +1,258 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// The installer's devices (by MAC) and third-party cameras.
+
+// ParseDeviceFilter reads the installer's device search; the portal uses it
+// too.
+func ParseDeviceFilter(r *http.Request, v *model.Validator) store.DeviceFilter {
+	q := r.URL.Query()
+	f := store.DeviceFilter{ProjectID: queryID(r, "project_id", v), Search: strings.TrimSpace(q.Get("search")), Page: model.ParsePage(q, v)}
+	v.Check(len(f.Search) <= 64, "search", "must be at most 64 characters")
+	return f
+}
+
+// ListInstallerDevices lists the caller's devices: one project, MAC or name
+// contains.
+func (a *API) ListInstallerDevices(w http.ResponseWriter, r *http.Request) error {
+	var v model.Validator
+	f := ParseDeviceFilter(r, &v)
+	format := checkFormat(r, &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	f.Page = exportPage(format, f.Page)
+	l, err := a.Store.ListInstallerDevices(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writeList(w, format, "devices", l,
+		[]string{"mac", "type", "model", "name", "location", "project", "project_kind", "owner", "sip", "firmware", "online", "created_at"},
+		func(d *store.DeviceRow) []string {
+			return []string{d.MAC, string(d.Type), d.Model, d.Name, d.Location, d.Project, string(d.ProjectKind), d.Owner, d.SIP,
+				d.Firmware, strconv.FormatBool(d.Online), formatTime(d.Created)}
+		})
+}
+
+type deviceRequest struct {
+	MAC          *string `json:"mac"`
+	ProjectID    *int64  `json:"project_id"`
+	BuildingID   *int64  `json:"building_id"`
+	ApartmentID  *int64  `json:"apartment_id"`
+	DepartmentID *int64  `json:"department_id"`
+	OwnerID      *int64  `json:"owner_id"`
+	Type         *string `json:"type"`
+	Model        *string `json:"model"`
+	Name         *string `json:"name"`
+	SIP          *string `json:"sip"`
+	Location     *string `json:"location"` // "" fills it in from where the device belongs
+}
+
+// apply sets the given fields. Where the device belongs is one place: a
+// new project clears the old project's places, a new apartment the
+// building (it takes the apartment's), a new building the apartment.
+func (req deviceRequest) apply(d *model.Device) {
+	if req.ProjectID != nil && *req.ProjectID != d.ProjectID {
+		d.ProjectID, d.BuildingID, d.ApartmentID, d.DepartmentID, d.OwnerID = *req.ProjectID, 0, 0, 0, 0
+	}
+	if req.ApartmentID != nil {
+		d.ApartmentID, d.BuildingID = *req.ApartmentID, 0
+	}
+	if req.BuildingID != nil {
+		d.BuildingID = *req.BuildingID
+		if req.ApartmentID == nil {
+			d.ApartmentID = 0
+		}
+	}
+	if req.DepartmentID != nil {
+		d.DepartmentID = *req.DepartmentID
+	}
+	if req.OwnerID != nil {
+		d.OwnerID = *req.OwnerID
+	}
+	set := func(dst, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&d.MAC, req.MAC)
+	if req.Type != nil {
+		d.Type = model.DeviceType(*req.Type)
+	}
+	set(&d.Model, req.Model)
+	set(&d.Name, req.Name)
+	set(&d.SIP, req.SIP)
+	set(&d.Location, req.Location)
+}
+
+// CreateInstallerDevice registers a device by MAC in one of the caller's
+// projects.
+func (a *API) CreateInstallerDevice(w http.ResponseWriter, r *http.Request) error {
+	var req deviceRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	d := &model.Device{}
+	req.apply(d)
+	if err := a.Store.CreateDevice(r.Context(), d); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, d)
+}
+
+// UpdateInstallerDevice changes a device found by its MAC (any notation);
+// omitted fields keep their value and the MAC itself does not change.
+func (a *API) UpdateInstallerDevice(w http.ResponseWriter, r *http.Request) error {
+	var req deviceRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	d, err := a.Store.GetDevice(r.Context(), r.PathValue("mac"))
+	if err != nil {
+		return err
+	}
+	if req.MAC != nil {
+		if m, ok := model.NormalizeMAC(*req.MAC); !ok || m != d.MAC {
+			return model.Invalid("mac", "cannot be changed: delete the device and add the new MAC")
+		}
+	}
+	req.apply(d)
+	if err := a.Store.UpdateDevice(r.Context(), d.MAC, d); err != nil {
+		return err
+	}
+	d, err = a.Store.GetDevice(r.Context(), d.MAC)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// DeleteInstallerDevice deletes a device by MAC.
+func (a *API) DeleteInstallerDevice(w http.ResponseWriter, r *http.Request) error {
+	if err := a.Store.DeleteDevice(r.Context(), r.PathValue("mac")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ListThirdPartyDevices lists the caller's cameras, never with credentials.
+func (a *API) ListThirdPartyDevices(w http.ResponseWriter, r *http.Request) error {
+	var v model.Validator
+	q := r.URL.Query()
+	f := store.CameraFilter{ProjectID: queryID(r, "project_id", &v), Name: strings.TrimSpace(q.Get("name")), Page: model.ParsePage(q, &v)}
+	v.Check(len(f.Name) <= 64, "name", "must be at most 64 characters")
+	format := checkFormat(r, &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	f.Page = exportPage(format, f.Page)
+	l, err := a.Store.ListThirdPartyDevices(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writeList(w, format, "third-party-devices", l,
+		[]string{"id", "name", "kind", "stream_url", "project", "project_kind", "manager", "owner", "has_password", "created_at"},
+		func(c *store.CameraRow) []string {
+			return []string{strconv.FormatInt(c.ID, 10), c.Name, c.Kind, c.StreamURL, c.Project, string(c.ProjectKind), c.Manager,
+				c.Owner, strconv.FormatBool(c.HasPassword), formatTime(c.Created)}
+		})
+}
+
+type cameraRequest struct {
+	ProjectID *int64  `json:"project_id"`
+	OwnerID   *int64  `json:"owner_id"`
+	Kind      *string `json:"kind"`
+	Name      *string `json:"name"`
+	StreamURL *string `json:"stream_url"`
+	Username  *string `json:"username"`
+	Password  *string `json:"password"`
+}
+
+// CreateThirdPartyDevice adds a camera; its user and password are stored
+// sealed and never answered.
+func (a *API) CreateThirdPartyDevice(w http.ResponseWriter, r *http.Request) error {
+	var req cameraRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	d := &model.ThirdPartyDevice{}
+	for _, f := range []struct{ dst, src *string }{{&d.Kind, req.Kind}, {&d.Name, req.Name}, {&d.StreamURL, req.StreamURL},
+		{&d.Username, req.Username}, {&d.Password, req.Password}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if req.ProjectID != nil {
+		d.ProjectID = *req.ProjectID
+	}
+	if req.OwnerID != nil {
+		d.OwnerID = *req.OwnerID
+	}
+	if strings.TrimSpace(d.StreamURL) == "" {
+		return model.Invalid("stream_url", "is required: the camera's RTSP URL, e.g. rtsp://10.0.0.5:554/stream1")
+	}
+	if err := a.Store.CreateThirdPartyDevice(r.Context(), d); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusCreated, d)
+}
+
+// GetThirdPartyDevice returns a camera without its credentials.
+func (a *API) GetThirdPartyDevice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id", "third-party device")
+	if err != nil {
+		return err
+	}
+	d, err := a.Store.GetThirdPartyDevice(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// UpdateThirdPartyDevice changes a camera; omitted fields keep their value,
+// an omitted password stays as it is, "" removes it.
+func (a *API) UpdateThirdPartyDevice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id", "third-party device")
+	if err != nil {
+		return err
+	}
+	var req cameraRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Kind != nil && *req.Kind != "camera" {
+		return model.Invalid("kind", "must be camera: installers add third-party cameras only")
+	}
+	if req.StreamURL != nil && strings.TrimSpace(*req.StreamURL) == "" {
+		return model.Invalid("stream_url", "is required: the camera's RTSP URL, e.g. rtsp://10.0.0.5:554/stream1")
+	}
+	d, err := a.Store.UpdateThirdPartyDevice(r.Context(), id, store.CameraUpdate{Name: req.Name, StreamURL: req.StreamURL,
+		ProjectID: req.ProjectID, OwnerID: req.OwnerID, Username: req.Username, Password: req.Password})
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, d)
+}
+
+// DeleteThirdPartyDevice deletes a camera.
+func (a *API) DeleteThirdPartyDevice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id", "third-party device")
+	if err != nil {
+		return err
+	}
+	if err := a.Store.DeleteThirdPartyDevice(r.Context(), id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

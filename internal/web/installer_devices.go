@@ -1,0 +1,495 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// The installer's devices (by MAC) and third-party cameras.
+
+// ipOption is one choice of a select; Group puts it under an optgroup.
+type ipOption struct {
+	Value, Label, Group string
+}
+
+// placeOptions lists where a device of project p may belong: the public
+// area, a building or an apartment of a community, a department of an
+// office, a user of a single-tenant home. Values are "b:ID", "a:ID", "d:ID",
+// "o:ID"; "" is the public area (a home's device goes to its family master).
+func (w *Web) ipPlaceOptions(ctx context.Context, p *model.Project) ([]ipOption, error) {
+	var out []ipOption
+	switch p.Kind {
+	case model.ProjectCommunity:
+		out = append(out, ipOption{Value: "", Label: store.PublicArea})
+		bl, err := w.store.ListBuildings(ctx, p.ID, model.Page{Page: 1, PerPage: model.MaxPerPage})
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range bl.Items {
+			out = append(out, ipOption{Value: fmt.Sprintf("b:%d", b.ID), Label: b.Name + " (entrance)", Group: "Buildings"})
+		}
+		apts, err := w.ipAllApartments(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range apts {
+			label := a.Label()
+			if a.FamilyMaster != "" {
+				label += " · " + a.FamilyMaster
+			}
+			out = append(out, ipOption{Value: fmt.Sprintf("a:%d", a.ID), Label: label, Group: "Apartments"})
+		}
+	case model.ProjectOffice:
+		out = append(out, ipOption{Value: "", Label: store.PublicArea})
+		dl, err := w.store.ListDepartments(ctx, p.ID, model.Page{Page: 1, PerPage: model.MaxPerPage})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dl.Items {
+			out = append(out, ipOption{Value: fmt.Sprintf("d:%d", d.ID), Label: d.Name, Group: "Departments"})
+		}
+	case model.ProjectPersonal:
+		out = append(out, ipOption{Value: "", Label: "The family master"})
+		l, err := w.store.ListEndUsers(ctx, model.EndUserFilter{Kind: model.KindVilla, ProjectID: p.ID, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range l.Items {
+			out = append(out, ipOption{Value: fmt.Sprintf("o:%d", u.ID), Label: u.Name + " (" + ipLabels{}.RoleLabel(u.Role) + ")", Group: "Users"})
+		}
+	}
+	return out, nil
+}
+
+// placeValue is the place option of a device.
+func ipPlaceValue(d *model.Device, kind model.ProjectKind) string {
+	switch {
+	case d.ApartmentID != 0:
+		return fmt.Sprintf("a:%d", d.ApartmentID)
+	case d.BuildingID != 0:
+		return fmt.Sprintf("b:%d", d.BuildingID)
+	case d.DepartmentID != 0:
+		return fmt.Sprintf("d:%d", d.DepartmentID)
+	case d.OwnerID != 0 && kind == model.ProjectPersonal:
+		return fmt.Sprintf("o:%d", d.OwnerID)
+	}
+	return ""
+}
+
+// setPlace puts a device where the place option says; a garbled option is
+// the field's error.
+func ipSetPlace(d *model.Device, place string) error {
+	d.BuildingID, d.ApartmentID, d.DepartmentID = 0, 0, 0
+	if place == "" {
+		return nil
+	}
+	kind, idText, _ := strings.Cut(place, ":")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if err != nil || id <= 0 {
+		return model.Invalid("place", "is not a place of this project")
+	}
+	switch kind {
+	case "b":
+		d.BuildingID = id
+	case "a":
+		d.ApartmentID = id
+	case "d":
+		d.DepartmentID = id
+	case "o":
+		d.OwnerID = id
+	default:
+		return model.Invalid("place", "is not a place of this project")
+	}
+	return nil
+}
+
+// placeField names the form's field for the store's place fields.
+func ipPlaceField(err error) error {
+	f := model.ErrorFields(err)
+	if f == nil {
+		return err
+	}
+	for _, k := range []string{"building_id", "apartment_id", "department_id", "owner_id"} {
+		if m, ok := f[k]; ok {
+			delete(f, k)
+			f["place"] = m
+		}
+	}
+	return err
+}
+
+type ipDevicesData struct {
+	ipLabels
+	Filter   store.DeviceFilter
+	List     model.List[*store.DeviceRow]
+	Pager    Pager
+	Export   string
+	Cameras  model.List[*store.CameraRow]
+	Projects []*store.ProjectRow
+}
+
+// installerProjects lists all the installer's projects, for the choosers.
+func (w *Web) installerProjectChoices(ctx context.Context) ([]*store.ProjectRow, error) {
+	var out []*store.ProjectRow
+	for page := 1; ; page++ {
+		l, err := w.store.ListProjects(ctx, store.ProjectFilter{Page: model.Page{Page: page, PerPage: model.MaxPerPage}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l.Items...)
+		if len(out) >= l.Total || len(l.Items) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// InstallerDevices lists the installer's devices (one project, MAC or name
+// contains) and its cameras.
+func (w *Web) InstallerDevices(rw http.ResponseWriter, r *http.Request) error {
+	var v model.Validator
+	f := api.ParseDeviceFilter(r, &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	l, err := w.store.ListInstallerDevices(ctx, f)
+	if err != nil {
+		return err
+	}
+	cams, err := w.store.ListThirdPartyDevices(ctx, store.CameraFilter{ProjectID: f.ProjectID, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
+	if err != nil {
+		return err
+	}
+	projects, err := w.installerProjectChoices(ctx)
+	if err != nil {
+		return err
+	}
+	d := ipDevicesData{Filter: f, List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Export: exportURL(r, "/api/v1/installer/devices"),
+		Cameras: cams, Projects: projects}
+	return w.render(rw, http.StatusOK, "installer_devices", w.page(r, "Devices", "installer-devices", d))
+}
+
+type ipDeviceFormData struct {
+	ipLabels
+	ipForm
+	Project  *model.Project
+	Projects []*store.ProjectRow // the chooser, before a project is chosen
+	Device   *model.Device       // nil for a new one
+	Places   []ipOption
+	Place    string
+}
+
+// deviceForm shows the new-device form for the project of ?project_id, or
+// the project chooser first; or a device's edit form.
+func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, dev *model.Device, form ipForm, formErr error) error {
+	ctx := r.Context()
+	d := ipDeviceFormData{ipForm: form, Device: dev}
+	title := "New device"
+	if dev != nil {
+		title, pid = "Device "+dev.MAC, dev.ProjectID
+	}
+	if pid == 0 {
+		projects, err := w.installerProjectChoices(ctx)
+		if err != nil {
+			return err
+		}
+		d.Projects = projects
+	} else {
+		pr, err := w.store.GetProject(ctx, pid)
+		if err != nil {
+			return err
+		}
+		d.Project = pr
+		if d.Places, err = w.ipPlaceOptions(ctx, pr); err != nil {
+			return err
+		}
+		if dev != nil {
+			d.Place = ipPlaceValue(dev, pr.Kind)
+		}
+		if form.Values != nil {
+			d.Place = form.Values.Get("place")
+		}
+	}
+	p := w.page(r, title, "installer-devices", nil)
+	status := http.StatusOK
+	if formErr != nil {
+		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		d.Fields = p.Fields
+	}
+	p.Data = d
+	return w.render(rw, status, "installer_device_form", p)
+}
+
+// NewInstallerDevice is the form that adds a device by MAC.
+func (w *Web) NewInstallerDevice(rw http.ResponseWriter, r *http.Request) error {
+	var v model.Validator
+	pid := ipQueryID(r, "project_id", &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return w.ipDeviceForm(rw, r, pid, nil, ipForm{}, nil)
+}
+
+func ipDeviceFromForm(r *http.Request, d *model.Device, kind model.ProjectKind) error {
+	if kind == model.ProjectPersonal {
+		d.OwnerID = 0 // the place names the owner; none is the family master
+	}
+	d.Type = model.DeviceType(r.PostFormValue("type"))
+	d.Model, d.Name, d.Location = r.PostFormValue("model"), r.PostFormValue("name"), r.PostFormValue("location")
+	return ipSetPlace(d, r.PostFormValue("place"))
+}
+
+// CreateInstallerDevice adds a device by MAC.
+func (w *Web) CreateInstallerDevice(rw http.ResponseWriter, r *http.Request) error {
+	pid := ipFormID(r, "project_id")
+	pr, err := w.store.GetProject(r.Context(), pid)
+	if err != nil {
+		return err
+	}
+	d := &model.Device{MAC: r.PostFormValue("mac"), ProjectID: pid}
+	err = ipDeviceFromForm(r, d, pr.Kind)
+	if err == nil {
+		err = ipPlaceField(w.store.CreateDevice(r.Context(), d))
+	}
+	if isUserError(err) {
+		return w.ipDeviceForm(rw, r, pid, nil, ipForm{Failed: "device", Values: r.PostForm}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/installer/devices", fmt.Sprintf("Device %s added (%s).", d.MAC, d.Location))
+}
+
+// InstallerDevice is a device's edit page.
+func (w *Web) InstallerDevice(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.store.GetDevice(r.Context(), r.PathValue("mac"))
+	if err != nil {
+		return err
+	}
+	return w.ipDeviceForm(rw, r, 0, d, ipForm{}, nil)
+}
+
+// UpdateInstallerDevice saves a device.
+func (w *Web) UpdateInstallerDevice(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.store.GetDevice(r.Context(), r.PathValue("mac"))
+	if err != nil {
+		return err
+	}
+	old := *d
+	pr, err := w.store.GetProject(r.Context(), d.ProjectID)
+	if err != nil {
+		return err
+	}
+	err = ipDeviceFromForm(r, d, pr.Kind)
+	if err == nil {
+		err = ipPlaceField(w.store.UpdateDevice(r.Context(), d.MAC, d))
+	}
+	if isUserError(err) {
+		return w.ipDeviceForm(rw, r, 0, &old, ipForm{Failed: "device", Values: r.PostForm}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/installer/devices", "Saved device "+d.MAC+".")
+}
+
+type ipConfirmData struct {
+	What, Name, Action, Back, Button string
+	Notes                            []string
+}
+
+// InstallerDeviceDelete asks before a device is deleted.
+func (w *Web) InstallerDeviceDelete(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.store.GetDevice(r.Context(), r.PathValue("mac"))
+	if err != nil {
+		return err
+	}
+	name := d.MAC
+	if d.Name != "" {
+		name += " (" + d.Name + ")"
+	}
+	c := ipConfirmData{What: "device", Name: name, Action: "/installer/devices/" + d.MAC + "/delete", Back: "/installer/devices/" + d.MAC,
+		Button: "Delete device", Notes: []string{"The MAC may be added again later."}}
+	return w.render(rw, http.StatusOK, "installer_confirm", w.page(r, "Delete device "+d.MAC, "installer-devices", c))
+}
+
+// DeleteInstallerDevice deletes a device.
+func (w *Web) DeleteInstallerDevice(rw http.ResponseWriter, r *http.Request) error {
+	d, err := w.store.GetDevice(r.Context(), r.PathValue("mac"))
+	if err != nil {
+		return err
+	}
+	if err := w.store.DeleteDevice(r.Context(), d.MAC); err != nil {
+		return err
+	}
+	return redirect(rw, r, "/installer/devices", "Deleted device "+d.MAC+".")
+}
+
+type ipCameraFormData struct {
+	ipLabels
+	ipForm
+	Project  *model.Project
+	Projects []*store.ProjectRow
+	Camera   *model.ThirdPartyDevice
+	Username string
+	Owners   []ipOption
+}
+
+func (w *Web) ipCameraForm(rw http.ResponseWriter, r *http.Request, pid int64, cam *model.ThirdPartyDevice, form ipForm, formErr error) error {
+	ctx := r.Context()
+	d := ipCameraFormData{ipForm: form, Camera: cam}
+	title := "New camera"
+	if cam != nil {
+		title, pid = "Camera "+cam.Name, cam.ProjectID
+		c, err := w.store.GetThirdPartyDeviceCredentials(ctx, cam.ID)
+		if err != nil {
+			return err
+		}
+		d.Username = c.Username
+	}
+	if pid == 0 {
+		projects, err := w.installerProjectChoices(ctx)
+		if err != nil {
+			return err
+		}
+		d.Projects = projects
+	} else {
+		pr, err := w.store.GetProject(ctx, pid)
+		if err != nil {
+			return err
+		}
+		d.Project = pr
+		if pr.Kind == model.ProjectPersonal {
+			l, err := w.store.ListEndUsers(ctx, model.EndUserFilter{Kind: model.KindVilla, ProjectID: pr.ID, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
+			if err != nil {
+				return err
+			}
+			d.Owners = append(d.Owners, ipOption{Value: "", Label: "The family master"})
+			for _, u := range l.Items {
+				d.Owners = append(d.Owners, ipOption{Value: strconv.FormatInt(u.ID, 10), Label: u.Name})
+			}
+		}
+	}
+	p := w.page(r, title, "installer-devices", nil)
+	status := http.StatusOK
+	if formErr != nil {
+		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		d.Fields = p.Fields
+	}
+	p.Data = d
+	return w.render(rw, status, "installer_camera_form", p)
+}
+
+// NewInstallerCamera is the form that adds a third-party camera.
+func (w *Web) NewInstallerCamera(rw http.ResponseWriter, r *http.Request) error {
+	var v model.Validator
+	pid := ipQueryID(r, "project_id", &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return w.ipCameraForm(rw, r, pid, nil, ipForm{}, nil)
+}
+
+func ipRequireStreamURL(u string) error {
+	if strings.TrimSpace(u) == "" {
+		return model.Invalid("stream_url", "is required: the camera's RTSP URL, e.g. rtsp://10.0.0.5:554/stream1")
+	}
+	return nil
+}
+
+// CreateInstallerCamera adds a third-party camera.
+func (w *Web) CreateInstallerCamera(rw http.ResponseWriter, r *http.Request) error {
+	pid := ipFormID(r, "project_id")
+	if _, err := w.store.GetProject(r.Context(), pid); err != nil {
+		return err
+	}
+	c := &model.ThirdPartyDevice{ProjectID: pid, OwnerID: ipFormID(r, "owner_id"), Name: r.PostFormValue("name"),
+		StreamURL: r.PostFormValue("stream_url"), Username: r.PostFormValue("username"), Password: r.PostFormValue("password")}
+	err := ipRequireStreamURL(c.StreamURL)
+	if err == nil {
+		err = w.store.CreateThirdPartyDevice(r.Context(), c)
+	}
+	if isUserError(err) {
+		return w.ipCameraForm(rw, r, pid, nil, ipForm{Failed: "camera", Values: r.PostForm}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/installer/devices", "Camera "+c.Name+" added.")
+}
+
+func (w *Web) cameraByPath(r *http.Request) (*model.ThirdPartyDevice, error) {
+	id, err := ipPathID(r, "third-party device")
+	if err != nil {
+		return nil, err
+	}
+	return w.store.GetThirdPartyDevice(r.Context(), id)
+}
+
+// InstallerCamera is a camera's edit page; its password shows as
+// "unchanged" unless a new one is typed.
+func (w *Web) InstallerCamera(rw http.ResponseWriter, r *http.Request) error {
+	c, err := w.cameraByPath(r)
+	if err != nil {
+		return err
+	}
+	return w.ipCameraForm(rw, r, 0, c, ipForm{}, nil)
+}
+
+// UpdateInstallerCamera saves a camera; an empty password field keeps the
+// stored password unless "remove the password" is ticked.
+func (w *Web) UpdateInstallerCamera(rw http.ResponseWriter, r *http.Request) error {
+	c, err := w.cameraByPath(r)
+	if err != nil {
+		return err
+	}
+	f := r.PostFormValue
+	name, url, user := f("name"), f("stream_url"), f("username")
+	u := store.CameraUpdate{Name: &name, StreamURL: &url, Username: &user}
+	if pw := f("password"); pw != "" {
+		u.Password = &pw
+	} else if f("remove_password") == "on" {
+		u.Password = &pw
+	}
+	if _, ok := r.PostForm["owner_id"]; ok {
+		owner := ipFormID(r, "owner_id")
+		u.OwnerID = &owner
+	}
+	err = ipRequireStreamURL(url)
+	if err == nil {
+		_, err = w.store.UpdateThirdPartyDevice(r.Context(), c.ID, u)
+	}
+	if isUserError(err) {
+		return w.ipCameraForm(rw, r, 0, c, ipForm{Failed: "camera", Values: r.PostForm}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/installer/devices", "Saved camera "+name+".")
+}
+
+// InstallerCameraDelete asks before a camera is deleted.
+func (w *Web) InstallerCameraDelete(rw http.ResponseWriter, r *http.Request) error {
+	c, err := w.cameraByPath(r)
+	if err != nil {
+		return err
+	}
+	d := ipConfirmData{What: "camera", Name: c.Name, Action: fmt.Sprintf("/installer/cameras/%d/delete", c.ID),
+		Back: fmt.Sprintf("/installer/cameras/%d", c.ID), Button: "Delete camera"}
+	return w.render(rw, http.StatusOK, "installer_confirm", w.page(r, "Delete camera "+c.Name, "installer-devices", d))
+}
+
+// DeleteInstallerCamera deletes a camera.
+func (w *Web) DeleteInstallerCamera(rw http.ResponseWriter, r *http.Request) error {
+	c, err := w.cameraByPath(r)
+	if err != nil {
+		return err
+	}
+	if err := w.store.DeleteThirdPartyDevice(r.Context(), c.ID); err != nil {
+		return err
+	}
+	return redirect(rw, r, "/installer/devices", "Deleted camera "+c.Name+".")
+}

@@ -1,0 +1,623 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// The installer's own portal: Projects (communities with buildings and
+// apartments, offices with departments, single-tenant homes), their users,
+// devices and cameras.
+
+// ipLabels gives templates the names people read for the portal's codes.
+type ipLabels struct{}
+
+func (ipLabels) KindLabel(k model.ProjectKind) string {
+	switch k {
+	case model.ProjectCommunity:
+		return "Community"
+	case model.ProjectOffice:
+		return "Office"
+	case model.ProjectPersonal:
+		return "Single-tenant"
+	}
+	return string(k)
+}
+
+func (l ipLabels) ManagerLabel(k model.ProjectKind) string { return l.KindLabel(k) + " Manager" }
+
+func (ipLabels) RoleLabel(r model.EndUserRole) string {
+	switch r {
+	case model.FamilyMaster:
+		return "Family Master"
+	case model.FamilyMember:
+		return "Family Member"
+	case model.OfficeStaff:
+		return "Office Staff"
+	case model.PropertyManager:
+		return "Property Manager"
+	}
+	return string(r)
+}
+
+func (ipLabels) TypeLabel(t model.DeviceType) string {
+	switch t {
+	case model.DoorPhone:
+		return "Door Phone"
+	case model.IndoorMonitor:
+		return "Indoor Monitor"
+	case model.AccessControl:
+		return "Access Control"
+	case model.GuardPhone:
+		return "Guard Phone"
+	}
+	return string(t)
+}
+
+// Kinds and DeviceTypes list the choices of the forms.
+func (ipLabels) Kinds() []model.ProjectKind {
+	return []model.ProjectKind{model.ProjectCommunity, model.ProjectOffice, model.ProjectPersonal}
+}
+func (ipLabels) DeviceTypes() []model.DeviceType { return model.DeviceTypes }
+
+// RolesFor lists the roles a project of kind k holds.
+func (ipLabels) RolesFor(k model.ProjectKind) []model.EndUserRole {
+	switch k {
+	case model.ProjectCommunity:
+		return []model.EndUserRole{model.FamilyMaster, model.FamilyMember, model.PropertyManager}
+	case model.ProjectOffice:
+		return []model.EndUserRole{model.OfficeStaff}
+	}
+	return []model.EndUserRole{model.FamilyMaster, model.FamilyMember}
+}
+
+// ipForm is a submitted form kept for re-rendering: which form failed, its
+// values and the messages per field.
+type ipForm struct {
+	Failed string
+	Values url.Values
+	Fields map[string]string
+}
+
+// Val is the submitted value of a field of form, or def when that form was
+// not the one submitted.
+func (f ipForm) Val(form, field, def string) string {
+	if f.Failed == form && f.Values != nil {
+		return f.Values.Get(field)
+	}
+	return def
+}
+
+// Err is the message for a field of form, if that form failed.
+func (f ipForm) Err(form, field string) string {
+	if f.Failed == form {
+		return f.Fields[field]
+	}
+	return ""
+}
+
+// Checked is a checkbox's state: as submitted when form failed, else def.
+func (f ipForm) Checked(form, field string, def bool) bool {
+	if f.Failed == form && f.Values != nil {
+		return f.Values.Get(field) == "on"
+	}
+	return def
+}
+
+// DateVal is a date input's value for t ("" for none).
+func (ipForm) DateVal(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// Open reports whether form was the one that failed.
+func (f ipForm) Open(form string) bool { return f.Failed == form }
+
+func ipPathID(r *http.Request, what string) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, model.NotFound(what)
+	}
+	return id, nil
+}
+
+// formID reads an optional id from a form field; garbage is no id, which
+// the store then reports as the missing place.
+func ipFormID(r *http.Request, name string) int64 {
+	id, _ := strconv.ParseInt(strings.TrimSpace(r.PostFormValue(name)), 10, 64)
+	return id
+}
+
+// userErrorStatus is the status of a form refused for its input.
+func ipErrStatus(err error) int {
+	if model.ErrorCode(err) == model.ECONFLICT {
+		return http.StatusConflict
+	}
+	return http.StatusBadRequest
+}
+
+type ipProjectsData struct {
+	ipLabels
+	ipForm
+	Filter   store.ProjectFilter
+	List     model.List[*store.ProjectRow]
+	Pager    Pager
+	Export   string
+	NewKind  model.ProjectKind
+	NewOpen  bool
+	TimeZone string
+}
+
+// InstallerProjects lists the installer's projects: search by name or
+// manager and kind; new community, office or single-tenant home.
+func (w *Web) InstallerProjects(rw http.ResponseWriter, r *http.Request) error {
+	return w.installerProjects(rw, r, ipForm{}, nil)
+}
+
+func (w *Web) installerProjects(rw http.ResponseWriter, r *http.Request, form ipForm, formErr error) error {
+	var v model.Validator
+	f := api.ParseProjectFilter(r, &v)
+	p := w.page(r, "Projects", "installer-projects", nil)
+	status := http.StatusOK
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if formErr != nil {
+		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		form.Fields = p.Fields
+	}
+	l, err := w.store.ListProjects(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	kind := model.ProjectKind(r.URL.Query().Get("new"))
+	if form.Values != nil {
+		kind = model.ProjectKind(form.Values.Get("kind"))
+	}
+	if !kind.Valid() {
+		kind = model.ProjectCommunity
+	}
+	p.Data = ipProjectsData{ipForm: form, Filter: f, List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total),
+		Export: exportURL(r, "/api/v1/projects"), NewKind: kind, NewOpen: form.Failed != "" || r.URL.Query().Has("new"),
+		TimeZone: identity(r).Account.TimeZone}
+	return w.render(rw, status, "installer_projects", p)
+}
+
+func ipProjectFromForm(r *http.Request, p *model.Project) {
+	p.Name = r.PostFormValue("name")
+	p.Manager = r.PostFormValue("manager")
+	p.Address = r.PostFormValue("address")
+	p.TimeZone = strings.TrimSpace(r.PostFormValue("time_zone"))
+}
+
+// CreateInstallerProject adds a community, office or single-tenant home.
+func (w *Web) CreateInstallerProject(rw http.ResponseWriter, r *http.Request) error {
+	p := &model.Project{Kind: model.ProjectKind(r.PostFormValue("kind"))}
+	ipProjectFromForm(r, p)
+	err := w.store.CreateProject(r.Context(), p)
+	if isUserError(err) {
+		return w.installerProjects(rw, r, ipForm{Failed: "new-project", Values: r.PostForm}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", p.ID), fmt.Sprintf("%s %s created.", ipLabels{}.KindLabel(p.Kind), p.Name))
+}
+
+// ipBuilding is a building with its apartments, for the project page.
+type ipBuilding struct {
+	*store.BuildingRow
+	Apartments []*store.ApartmentRow
+}
+
+// AptLabel names an apartment of the project by id ("Building A-101").
+func (d ipProjectData) AptLabel(id int64) string {
+	for _, a := range d.Apartments {
+		if a.ID == id {
+			return a.Label()
+		}
+	}
+	return ""
+}
+
+// DeptName names a department of the project by id.
+func (d ipProjectData) DeptName(id int64) string {
+	for _, x := range d.Departments {
+		if x.ID == id {
+			return x.Name
+		}
+	}
+	return ""
+}
+
+type ipProjectData struct {
+	ipLabels
+	ipForm
+	Project     *model.Project
+	Contents    *store.ProjectContents
+	Buildings   []ipBuilding
+	Apartments  []*store.ApartmentRow
+	Departments []*store.DepartmentRow
+	Users       model.List[*model.EndUserRow]
+	Devices     model.List[*store.DeviceRow]
+	Cameras     model.List[*store.CameraRow]
+	UsersLink   string
+}
+
+// projectUsersShown bounds the users, devices and cameras the project page
+// lists; the full lists are linked.
+const projectUsersShown = 100
+
+// allApartments reads every apartment of a community (they fill the
+// project page and the user and device forms).
+func (w *Web) ipAllApartments(ctx context.Context, pid int64) ([]*store.ApartmentRow, error) {
+	var out []*store.ApartmentRow
+	for page := 1; ; page++ {
+		l, err := w.store.ListApartments(ctx, store.ApartmentFilter{ProjectID: pid, Page: model.Page{Page: page, PerPage: model.MaxPerPage}})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l.Items...)
+		if len(out) >= l.Total || len(l.Items) == 0 {
+			return out, nil
+		}
+	}
+}
+
+func ipEndUserKind(k model.ProjectKind) model.EndUserKind {
+	switch k {
+	case model.ProjectOffice:
+		return model.KindOffice
+	case model.ProjectPersonal:
+		return model.KindVilla
+	}
+	return model.KindCommunity
+}
+
+// InstallerProject is a project's page: its fields, its buildings and
+// apartments or departments, its users, devices and cameras.
+func (w *Web) InstallerProject(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "project")
+	if err != nil {
+		return err
+	}
+	return w.installerProject(rw, r, id, ipForm{}, nil)
+}
+
+func (w *Web) installerProject(rw http.ResponseWriter, r *http.Request, id int64, form ipForm, formErr error) error {
+	ctx := r.Context()
+	pr, err := w.store.GetProject(ctx, id)
+	if err != nil {
+		return err
+	}
+	d := ipProjectData{ipForm: form, Project: pr}
+	if d.Contents, err = w.store.CountProjectContents(ctx, id); err != nil {
+		return err
+	}
+	all := model.Page{Page: 1, PerPage: model.MaxPerPage}
+	switch pr.Kind {
+	case model.ProjectCommunity:
+		bl, err := w.store.ListBuildings(ctx, id, all)
+		if err != nil {
+			return err
+		}
+		if d.Apartments, err = w.ipAllApartments(ctx, id); err != nil {
+			return err
+		}
+		for _, b := range bl.Items {
+			ib := ipBuilding{BuildingRow: b}
+			for _, a := range d.Apartments {
+				if a.BuildingID == b.ID {
+					ib.Apartments = append(ib.Apartments, a)
+				}
+			}
+			d.Buildings = append(d.Buildings, ib)
+		}
+	case model.ProjectOffice:
+		dl, err := w.store.ListDepartments(ctx, id, all)
+		if err != nil {
+			return err
+		}
+		d.Departments = dl.Items
+	}
+	shown := model.Page{Page: 1, PerPage: projectUsersShown}
+	kind := ipEndUserKind(pr.Kind)
+	if d.Users, err = w.store.ListEndUsers(ctx, model.EndUserFilter{Kind: kind, ProjectID: id, Page: shown}); err != nil {
+		return err
+	}
+	d.UsersLink = fmt.Sprintf("/installer/users?kind=%s&project_id=%d", kind, id)
+	if d.Devices, err = w.store.ListInstallerDevices(ctx, store.DeviceFilter{ProjectID: id, Page: shown}); err != nil {
+		return err
+	}
+	if d.Cameras, err = w.store.ListThirdPartyDevices(ctx, store.CameraFilter{ProjectID: id, Page: shown}); err != nil {
+		return err
+	}
+	p := w.page(r, pr.Name, "installer-projects", nil)
+	status := http.StatusOK
+	if formErr != nil {
+		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		d.Fields = p.Fields
+	}
+	p.Data = d
+	return w.render(rw, status, "installer_project", p)
+}
+
+// projectFormDone finishes a form posted from a project's page: back to
+// the page with a notice, or the page again with the form's problem.
+func (w *Web) projectFormDone(rw http.ResponseWriter, r *http.Request, pid int64, form, notice string, err error) error {
+	if isUserError(err) {
+		return w.installerProject(rw, r, pid, ipForm{Failed: form, Values: r.PostForm}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", pid), notice)
+}
+
+// UpdateInstallerProject saves a project's name, manager, address and time zone.
+func (w *Web) UpdateInstallerProject(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "project")
+	if err != nil {
+		return err
+	}
+	p, err := w.store.GetProject(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	ipProjectFromForm(r, p)
+	err = w.store.UpdateProject(r.Context(), p)
+	return w.projectFormDone(rw, r, id, "edit-project", "Saved "+p.Name+".", err)
+}
+
+type ipProjectDeleteData struct {
+	ipLabels
+	Project  *model.Project
+	Contents *store.ProjectContents
+}
+
+// InstallerProjectDelete asks before a project is deleted, showing what
+// would go with it.
+func (w *Web) InstallerProjectDelete(rw http.ResponseWriter, r *http.Request) error {
+	return w.installerProjectDelete(rw, r, http.StatusOK, "")
+}
+
+func (w *Web) installerProjectDelete(rw http.ResponseWriter, r *http.Request, status int, msg string) error {
+	id, err := ipPathID(r, "project")
+	if err != nil {
+		return err
+	}
+	pr, err := w.store.GetProject(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	c, err := w.store.CountProjectContents(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	p := w.page(r, "Delete "+pr.Name, "installer-projects", ipProjectDeleteData{Project: pr, Contents: c})
+	p.Error = msg
+	return w.render(rw, status, "installer_project_delete", p)
+}
+
+// DeleteInstallerProject deletes a project with everything in it, once the
+// confirmation is ticked.
+func (w *Web) DeleteInstallerProject(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "project")
+	if err != nil {
+		return err
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		return w.installerProjectDelete(rw, r, http.StatusBadRequest, "Tick the confirmation to delete the project and everything in it.")
+	}
+	pr, err := w.store.GetProject(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	gone, err := w.store.DeleteProject(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/installer/projects", fmt.Sprintf("Deleted %s with %d end users, %d devices and %d cameras.",
+		pr.Name, gone.EndUsers, gone.Devices, gone.Cameras))
+}
+
+// CreateInstallerBuilding adds a building to a community.
+func (w *Web) CreateInstallerBuilding(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "project")
+	if err != nil {
+		return err
+	}
+	b := &model.Building{ProjectID: id, Name: r.PostFormValue("name")}
+	err = w.store.CreateBuilding(r.Context(), b)
+	return w.projectFormDone(rw, r, id, "new-building", "Building "+strings.TrimSpace(b.Name)+" added.", err)
+}
+
+// UpdateInstallerBuilding renames a building.
+func (w *Web) UpdateInstallerBuilding(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "building")
+	if err != nil {
+		return err
+	}
+	old, err := w.store.GetBuilding(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	b := &model.Building{ID: id, Name: r.PostFormValue("name")}
+	err = w.store.UpdateBuilding(r.Context(), b)
+	return w.projectFormDone(rw, r, old.ProjectID, fmt.Sprintf("building-%d", id), "Building renamed to "+b.Name+".", err)
+}
+
+// DeleteInstallerBuilding deletes a building whose apartments are empty.
+func (w *Web) DeleteInstallerBuilding(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "building")
+	if err != nil {
+		return err
+	}
+	b, err := w.store.GetBuilding(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	err = w.store.DeleteBuilding(r.Context(), id)
+	return w.projectFormDone(rw, r, b.ProjectID, fmt.Sprintf("building-%d", id), "Building "+b.Name+" deleted.", err)
+}
+
+func ipApartmentFromForm(r *http.Request, a *model.Apartment) error {
+	a.Floor, a.Number, a.Name = r.PostFormValue("floor"), r.PostFormValue("number"), r.PostFormValue("name")
+	lim := strings.TrimSpace(r.PostFormValue("family_member_limit"))
+	if lim == "" {
+		a.FamilyMemberLimit = 0
+		return nil
+	}
+	n, err := strconv.Atoi(lim)
+	if err != nil {
+		return model.Invalid("family_member_limit", "must be a whole number from 0 to %d", model.MaxFamilyMembers)
+	}
+	a.FamilyMemberLimit = n
+	return nil
+}
+
+// CreateInstallerApartment adds an apartment to a building.
+func (w *Web) CreateInstallerApartment(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "building")
+	if err != nil {
+		return err
+	}
+	b, err := w.store.GetBuilding(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a := &model.Apartment{BuildingID: id}
+	err = ipApartmentFromForm(r, a)
+	if err == nil {
+		err = w.store.CreateApartment(r.Context(), a)
+	}
+	return w.projectFormDone(rw, r, b.ProjectID, fmt.Sprintf("new-apartment-%d", id),
+		fmt.Sprintf("Apartment %s added to %s.", strings.TrimSpace(a.Number), b.Name), err)
+}
+
+type ipApartmentData struct {
+	ipForm
+	Apartment *store.ApartmentRow
+	Project   *model.Project
+}
+
+// InstallerApartment is an apartment's edit page.
+func (w *Web) InstallerApartment(rw http.ResponseWriter, r *http.Request) error {
+	return w.installerApartment(rw, r, ipForm{}, nil)
+}
+
+func (w *Web) installerApartment(rw http.ResponseWriter, r *http.Request, form ipForm, formErr error) error {
+	id, err := ipPathID(r, "apartment")
+	if err != nil {
+		return err
+	}
+	a, err := w.store.GetApartment(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	pr, err := w.store.GetProject(r.Context(), a.ProjectID)
+	if err != nil {
+		return err
+	}
+	p := w.page(r, "Apartment "+a.Label(), "installer-projects", nil)
+	status := http.StatusOK
+	if formErr != nil {
+		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		form.Fields = p.Fields
+	}
+	p.Data = ipApartmentData{ipForm: form, Apartment: a, Project: pr}
+	return w.render(rw, status, "installer_apartment", p)
+}
+
+// UpdateInstallerApartment saves an apartment.
+func (w *Web) UpdateInstallerApartment(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "apartment")
+	if err != nil {
+		return err
+	}
+	old, err := w.store.GetApartment(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	a := &model.Apartment{ID: id}
+	err = ipApartmentFromForm(r, a)
+	if err == nil {
+		err = w.store.UpdateApartment(r.Context(), a)
+	}
+	if isUserError(err) {
+		return w.installerApartment(rw, r, ipForm{Failed: "apartment", Values: r.PostForm}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", old.ProjectID), "Saved apartment "+ipAptName(old.Building, a.Number)+".")
+}
+
+func ipAptName(building, number string) string { return building + "-" + strings.TrimSpace(number) }
+
+// DeleteInstallerApartment deletes an empty apartment.
+func (w *Web) DeleteInstallerApartment(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "apartment")
+	if err != nil {
+		return err
+	}
+	a, err := w.store.GetApartment(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	err = w.store.DeleteApartment(r.Context(), id)
+	if isUserError(err) {
+		return w.installerApartment(rw, r, ipForm{}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", a.ProjectID), "Apartment "+a.Label()+" deleted.")
+}
+
+// CreateInstallerDepartment adds a department to an office.
+func (w *Web) CreateInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "project")
+	if err != nil {
+		return err
+	}
+	d := &model.Department{ProjectID: id, Name: r.PostFormValue("name")}
+	err = w.store.CreateDepartment(r.Context(), d)
+	return w.projectFormDone(rw, r, id, "new-department", "Department "+strings.TrimSpace(d.Name)+" added.", err)
+}
+
+// UpdateInstallerDepartment renames a department.
+func (w *Web) UpdateInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "department")
+	if err != nil {
+		return err
+	}
+	old, err := w.store.GetDepartment(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	d := &model.Department{ID: id, Name: r.PostFormValue("name")}
+	err = w.store.UpdateDepartment(r.Context(), d)
+	return w.projectFormDone(rw, r, old.ProjectID, fmt.Sprintf("department-%d", id), "Department renamed to "+d.Name+".", err)
+}
+
+// DeleteInstallerDepartment deletes an empty department.
+func (w *Web) DeleteInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "department")
+	if err != nil {
+		return err
+	}
+	d, err := w.store.GetDepartment(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	err = w.store.DeleteDepartment(r.Context(), id)
+	return w.projectFormDone(rw, r, d.ProjectID, fmt.Sprintf("department-%d", id), "Department "+d.Name+" deleted.", err)
+}

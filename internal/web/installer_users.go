@@ -1,0 +1,304 @@
+package web
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/tabular"
+)
+
+// The installer's end users: added and imported on a project's page,
+// listed across projects, changed and deleted.
+
+// endUserFromForm reads the user form into u; a bad date names its field.
+func ipEndUserFromForm(r *http.Request, u *model.EndUser) error {
+	f := r.PostFormValue
+	u.Name, u.SIP, u.Email, u.Mobile, u.Phone, u.Address = f("name"), f("sip"), f("email"), f("mobile"), f("phone"), f("address")
+	u.Active, u.Premium = f("active") == "on", f("premium") == "on"
+	var v model.Validator
+	var ok bool
+	u.AppExpires, ok = store.ParseDate(f("app_expires"))
+	v.Check(ok, "app_expires", "must be a date such as 2026-12-31")
+	u.PremiumExpires, ok = store.ParseDate(f("premium_expires"))
+	v.Check(ok, "premium_expires", "must be a date such as 2026-12-31")
+	return v.Err()
+}
+
+// CreateInstallerEndUser adds a user from a project's page.
+func (w *Web) CreateInstallerEndUser(rw http.ResponseWriter, r *http.Request) error {
+	pid, err := ipPathID(r, "project")
+	if err != nil {
+		return err
+	}
+	if _, err := w.store.GetProject(r.Context(), pid); err != nil {
+		return err
+	}
+	u := &model.EndUser{ProjectID: pid, Role: model.EndUserRole(r.PostFormValue("role")),
+		ApartmentID: ipFormID(r, "apartment_id"), DepartmentID: ipFormID(r, "department_id")}
+	err = ipEndUserFromForm(r, u)
+	if err == nil {
+		err = w.store.AddEndUser(r.Context(), u)
+	}
+	return w.projectFormDone(rw, r, pid, "new-user", fmt.Sprintf("%s %s added.", ipLabels{}.RoleLabel(u.Role), u.Name), err)
+}
+
+type ipImportData struct {
+	Project *model.Project
+	File    string
+	Result  model.ImportResult
+}
+
+// ImportInstallerEndUsers imports a CSV or XLSX of users into a project and
+// shows what was imported and every rejected row with its reason.
+func (w *Web) ImportInstallerEndUsers(rw http.ResponseWriter, r *http.Request) error {
+	pid, err := ipPathID(r, "project")
+	if err != nil {
+		return err
+	}
+	pr, err := w.store.GetProject(r.Context(), pid)
+	if err != nil {
+		return err
+	}
+	data, name, err := ipUploadedUsers(r)
+	var res model.ImportResult
+	if err == nil {
+		res, err = api.ImportEndUserFile(r, w.store, pid, data)
+	}
+	if isUserError(err) {
+		return w.installerProject(rw, r, pid, ipForm{Failed: "import"}, err)
+	} else if err != nil {
+		return err
+	}
+	p := w.page(r, "Import users into "+pr.Name, "installer-projects", ipImportData{Project: pr, File: name, Result: res})
+	status := http.StatusOK
+	if res.Imported == 0 && len(res.Rejected) > 0 {
+		status = http.StatusUnprocessableEntity
+		p.Error = "No user was imported: every row was rejected."
+	}
+	return w.render(rw, status, "installer_import", p)
+}
+
+func ipUploadedUsers(r *http.Request) ([]byte, string, error) {
+	f, h, err := r.FormFile("file")
+	if err != nil {
+		return nil, "", model.Invalid("file", "is required: choose a CSV or XLSX file")
+	}
+	defer f.Close()
+	if h.Size > tabular.MaxBytes {
+		return nil, "", model.Invalid("file", "is larger than %d MB", tabular.MaxBytes>>20)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, tabular.MaxBytes+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(b) == 0 {
+		return nil, "", model.Invalid("file", "is empty")
+	}
+	return b, h.Filename, nil
+}
+
+// InstallerEndUserTemplate downloads the users import template.
+func (w *Web) InstallerEndUserTemplate(rw http.ResponseWriter, r *http.Request) error {
+	rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	rw.Header().Set("Content-Disposition", `attachment; filename="end-users-template.csv"`)
+	_, err := rw.Write(api.EndUserTemplate())
+	return err
+}
+
+type ipUsersData struct {
+	ipLabels
+	Kind        model.EndUserKind
+	Filter      model.EndUserFilter
+	SearchTypes []string
+	List        model.List[*model.EndUserRow]
+	Pager       Pager
+	Export      string
+	Project     *model.Project
+}
+
+// InstallerUsers lists the installer's end users of one kind (community,
+// office, villa) across its projects, or of one project.
+func (w *Web) InstallerUsers(rw http.ResponseWriter, r *http.Request) error {
+	var v model.Validator
+	q := r.URL.Query()
+	kind := model.EndUserKind(q.Get("kind"))
+	if kind == "" {
+		kind = model.KindCommunity
+	}
+	f := model.EndUserFilter{Kind: kind, AccountType: q.Get("account_type"), SearchType: q.Get("search_type"), Q: q.Get("q"),
+		InstallerID: identity(r).Account.ID, Page: model.ParsePage(q, &v)}
+	f.ProjectID = ipQueryID(r, "project_id", &v)
+	store.CheckEndUserFilter(&f, &v)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	d := ipUsersData{Kind: kind, Filter: f, SearchTypes: store.EndUserSearchTypes(kind)}
+	if f.ProjectID != 0 {
+		pr, err := w.store.GetProject(r.Context(), f.ProjectID)
+		if err != nil {
+			return err
+		}
+		d.Project = pr
+	}
+	l, err := w.store.ListEndUsers(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	d.List, d.Pager = l, newPager(r, f.Page.Page, f.PerPage, min(l.Total, store.EndUserCountCap))
+	d.Export = exportURL(r, "/api/v1/end-users")
+	return w.render(rw, http.StatusOK, "installer_users", w.page(r, "Users", "installer-users", d))
+}
+
+func ipQueryID(r *http.Request, name string, v *model.Validator) int64 {
+	s := strings.TrimSpace(r.URL.Query().Get(name))
+	if s == "" {
+		return 0
+	}
+	var id int64
+	_, err := fmt.Sscan(s, &id)
+	v.Check(err == nil && id > 0, name, "must be a positive whole number")
+	return id
+}
+
+type ipUserData struct {
+	ipLabels
+	ipForm
+	User        *model.EndUserRow
+	Project     *model.Project
+	Departments []*store.DepartmentRow
+}
+
+// InstallerUser is an end user's edit page.
+func (w *Web) InstallerUser(rw http.ResponseWriter, r *http.Request) error {
+	return w.installerUser(rw, r, ipForm{}, nil)
+}
+
+func (w *Web) installerUser(rw http.ResponseWriter, r *http.Request, form ipForm, formErr error) error {
+	id, err := ipPathID(r, "end user")
+	if err != nil {
+		return err
+	}
+	u, err := w.store.GetEndUserRow(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	pr, err := w.store.GetProject(r.Context(), u.ProjectID)
+	if err != nil {
+		return err
+	}
+	d := ipUserData{ipForm: form, User: u, Project: pr}
+	if u.Role == model.OfficeStaff {
+		dl, err := w.store.ListDepartments(r.Context(), pr.ID, model.Page{Page: 1, PerPage: model.MaxPerPage})
+		if err != nil {
+			return err
+		}
+		d.Departments = dl.Items
+	}
+	p := w.page(r, u.Name, "installer-users", nil)
+	status := http.StatusOK
+	if formErr != nil {
+		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		d.Fields = p.Fields
+	}
+	p.Data = d
+	return w.render(rw, status, "installer_user", p)
+}
+
+// UpdateInstallerUser saves an end user.
+func (w *Web) UpdateInstallerUser(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "end user")
+	if err != nil {
+		return err
+	}
+	u, err := w.store.GetEndUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	err = ipEndUserFromForm(r, u)
+	if u.Role == model.OfficeStaff {
+		u.DepartmentID = ipFormID(r, "department_id")
+	}
+	if err == nil {
+		err = w.store.UpdateEndUser(r.Context(), u)
+	}
+	if isUserError(err) {
+		return w.installerUser(rw, r, ipForm{Failed: "user", Values: r.PostForm}, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", u.ProjectID), "Saved "+u.Name+".")
+}
+
+type ipUserDeleteData struct {
+	ipLabels
+	User       *model.EndUserRow
+	Dependents *store.EndUserDependents
+	Members    []*model.EndUserRow
+}
+
+// InstallerUserDelete asks before an end user is deleted; for a family
+// master it names the family members that go with it.
+func (w *Web) InstallerUserDelete(rw http.ResponseWriter, r *http.Request) error {
+	return w.installerUserDelete(rw, r, http.StatusOK, "")
+}
+
+func (w *Web) installerUserDelete(rw http.ResponseWriter, r *http.Request, status int, msg string) error {
+	id, err := ipPathID(r, "end user")
+	if err != nil {
+		return err
+	}
+	u, err := w.store.GetEndUserRow(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	dep, err := w.store.CountEndUserDependents(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	d := ipUserDeleteData{User: u, Dependents: dep}
+	if dep.FamilyMembers > 0 {
+		l, err := w.store.ListEndUsers(r.Context(), model.EndUserFilter{Kind: u.Kind, AccountType: store.AccountTypeFamilyMember,
+			ProjectID: u.ProjectID, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
+		if err != nil {
+			return err
+		}
+		for _, m := range l.Items {
+			if m.FamilyMasterID == u.ID {
+				d.Members = append(d.Members, m)
+			}
+		}
+	}
+	p := w.page(r, "Delete "+u.Name, "installer-users", d)
+	p.Error = msg
+	return w.render(rw, status, "installer_user_delete", p)
+}
+
+// DeleteInstallerUser deletes an end user (a family master with its
+// members) once the confirmation is ticked.
+func (w *Web) DeleteInstallerUser(rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, "end user")
+	if err != nil {
+		return err
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		return w.installerUserDelete(rw, r, http.StatusBadRequest, "Tick the confirmation to delete the user.")
+	}
+	u, err := w.store.GetEndUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	gone, err := w.store.DeleteEndUser(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	notice := "Deleted " + u.Name + "."
+	if gone.FamilyMembers > 0 {
+		notice = fmt.Sprintf("Deleted %s and %d family members.", u.Name, gone.FamilyMembers)
+	}
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", u.ProjectID), notice)
+}
