@@ -33,13 +33,16 @@ func TestServeHelpListsEveryFlagAndVariable(t *testing.T) {
 		t.Fatalf("serve -h: %v", err)
 	}
 	for _, s := range []string{"-data", "GATEHOUSE_DATA", "-addr", "GATEHOUSE_ADDR", "127.0.0.1:8080", "-db", "GATEHOUSE_DB",
-		"./data", "postgres://", "-log-level", "-session-idle", "-session-max", "-trust-proxy", "-tls-cert"} {
+		"./data", "postgres://", "-log-level", "-public-url", "GATEHOUSE_SMTP_HOST", "-session-idle", "-session-max", "-trust-proxy", "-tls-cert"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("serve -h does not mention %s:\n%s", s, out)
 		}
 	}
 	if _, err := runCmd(t, env(nil), "bogus"); err == nil {
 		t.Error("unknown command accepted")
+	}
+	if _, err := runCmd(t, env(nil), "serve", "--data", t.TempDir(), "--public-url", "gatehouse.example"); err == nil || !strings.Contains(err.Error(), "--public-url") {
+		t.Errorf("bad public URL: %v", err)
 	}
 	if _, err := runCmd(t, env(map[string]string{"GATEHOUSE_SESSION_IDLE": "soon"}), "serve", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_SESSION_IDLE") {
 		t.Errorf("bad duration in the environment: %v", err)

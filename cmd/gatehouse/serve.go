@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
@@ -19,6 +20,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	d.register(fs, getenv)
 	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT (env GATEHOUSE_ADDR)")
 	logLevel := fs.String("log-level", envOr(getenv, "GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
+	publicURL := fs.String("public-url", getenv("GATEHOUSE_PUBLIC_URL"), "address users reach Gatehouse at, for links in mails (default http://ADDR) (env GATEHOUSE_PUBLIC_URL)")
 	trustProxy := fs.Bool("trust-proxy", envOr(getenv, "GATEHOUSE_TRUST_PROXY", "false") == "true", "take client address and scheme from X-Forwarded-For / -Proto (env GATEHOUSE_TRUST_PROXY)")
 	tlsCert := fs.String("tls-cert", getenv("GATEHOUSE_TLS_CERT"), "TLS certificate file; serve HTTPS (env GATEHOUSE_TLS_CERT)")
 	tlsKey := fs.String("tls-key", getenv("GATEHOUSE_TLS_KEY"), "TLS key file (env GATEHOUSE_TLS_KEY)")
@@ -32,6 +34,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *idle <= 0 || *absolute <= 0 {
 		return fmt.Errorf("--session-idle and --session-max must be positive")
+	}
+	if *publicURL != "" {
+		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--public-url %q must be an http(s) URL such as https://gatehouse.example.com", *publicURL)
+		}
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
@@ -56,7 +63,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.IdleTimeout, cfg.AbsoluteTimeout = *idle, *absolute
 	au := &auth.Service{Store: st, Config: cfg, Log: log}
 	au.StartJanitor(ctx, 10*time.Minute)
-	srv, err := server.New(server.Config{Addr: *addr, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, mailer, log)
+	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}
