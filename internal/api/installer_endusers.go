@@ -100,7 +100,7 @@ func (a *API) CreateEndUser(w http.ResponseWriter, r *http.Request) error {
 
 // UpdateEndUser changes an end user; omitted fields keep their value.
 func (a *API) UpdateEndUser(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "end_user_id", "end user")
+	id, err := pathID(r, "id", "end user")
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (a *API) UpdateEndUser(w http.ResponseWriter, r *http.Request) error {
 // DeleteEndUser deletes an end user (a family master with its members),
 // answering what went with it.
 func (a *API) DeleteEndUser(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "end_user_id", "end user")
+	id, err := pathID(r, "id", "end user")
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func mergeOpenAPI(fsys fs.FS) ([]byte, error) {
 			doc = part
 			continue
 		}
-		if err := mergeSection(doc, part, f, "paths"); err != nil {
+		if err := mergePaths(doc, part, f); err != nil {
 			return nil, err
 		}
 		comps, _ := part["components"].(map[string]any)
@@ -59,6 +59,31 @@ func mergeOpenAPI(fsys fs.FS) ([]byte, error) {
 		}
 	}
 	return json.MarshalIndent(doc, "", "  ")
+}
+
+// mergePaths adds a file's operations; two files may document different
+// methods of one path, never the same one.
+func mergePaths(dst, src map[string]any, file string) error {
+	add, _ := src["paths"].(map[string]any)
+	into, _ := dst["paths"].(map[string]any)
+	if into == nil {
+		into = map[string]any{}
+		dst["paths"] = into
+	}
+	for path, ops := range add {
+		have, _ := into[path].(map[string]any)
+		if have == nil {
+			into[path] = ops
+			continue
+		}
+		for method, op := range ops.(map[string]any) {
+			if _, dup := have[method]; dup {
+				return fmt.Errorf("%s: %s %s is already documented", file, method, path)
+			}
+			have[method] = op
+		}
+	}
+	return nil
 }
 
 // mergeSection adds the entries of src[key] to dst[key]; a name defined

@@ -30,13 +30,11 @@ func (s *Server) routesInstallerPortal() {
 	s.handleAPI("PATCH /api/v1/departments/{id}", s.apiAuth(a.UpdateDepartment, installerOnly...))
 	s.handleAPI("DELETE /api/v1/departments/{id}", s.apiAuth(a.DeleteDepartment, installerOnly...))
 
-	// End users: the lists and GET /end-users/{id} are the User module's
-	// (routes_endusers.go). The wildcard is named end_user_id here because
-	// the OpenAPI fragments cannot share a path yet.
+	// End users: the lists and GET /end-users/{id} are the User module's (routes_endusers.go).
 	s.handleAPI("POST /api/v1/projects/{id}/end-users", s.apiAuth(a.CreateEndUser, installerOnly...))
 	s.handleAPI("POST /api/v1/projects/{id}/end-users/import", s.apiAuth(a.ImportEndUsers, installerOnly...))
-	s.handleAPI("PATCH /api/v1/end-users/{end_user_id}", s.apiAuth(a.UpdateEndUser, installerOnly...))
-	s.handleAPI("DELETE /api/v1/end-users/{end_user_id}", s.apiAuth(a.DeleteEndUser, installerOnly...))
+	s.handleAPI("PATCH /api/v1/end-users/{id}", s.apiAuth(a.UpdateEndUser, installerOnly...))
+	s.handleAPI("DELETE /api/v1/end-users/{id}", s.apiAuth(a.DeleteEndUser, installerOnly...))
 
 	// Devices by MAC, and third-party cameras.
 	s.handleAPI("GET /api/v1/installer/devices", s.apiAuth(a.ListInstallerDevices))

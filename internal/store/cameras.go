@@ -305,9 +305,11 @@ func (s *Store) ListThirdPartyDevices(ctx context.Context, f CameraFilter) (mode
 		where = append(where, `lower(t.name) LIKE ? ESCAPE '\'`)
 		args = append(args, likeContains(q))
 	}
-	return list(ctx, s, "third_party_devices t JOIN projects p ON p.id = t.project_id LEFT JOIN end_users o ON o.id = t.owner_id",
-		strings.Join(where, " AND "), "t.created_at DESC, t.id DESC",
-		cameraCols+`, p.name, p.kind, p.manager, coalesce(o.name, ''), CASE WHEN t.password <> '' THEN 1 ELSE 0 END`,
+	// The project and owner are read for the page's rows only.
+	return list(ctx, s, "third_party_devices t", strings.Join(where, " AND "), "t.created_at DESC, t.id DESC",
+		cameraCols+`, (SELECT p.name FROM projects p WHERE p.id = t.project_id), (SELECT p.kind FROM projects p WHERE p.id = t.project_id),
+		(SELECT p.manager FROM projects p WHERE p.id = t.project_id), coalesce((SELECT o.name FROM end_users o WHERE o.id = t.owner_id), ''),
+		CASE WHEN t.password <> '' THEN 1 ELSE 0 END`,
 		args, f.Page, func(r scanner) (*CameraRow, error) {
 			var c CameraRow
 			var hasPw int

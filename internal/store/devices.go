@@ -116,7 +116,9 @@ func macConflict(mac string) error {
 }
 
 // CreateDevice registers a device by MAC in a project of the actor's
-// subtree. A MAC is registered once on the whole platform. Where the device
+// subtree. A MAC is registered once on the whole platform: a device, or an
+// entry of another installer's MAC library, holds it; the installer's own
+// library entry is what the device is added from. Where the device
 // is placed in an apartment, a department or with an owner and no location
 // is typed, the location is filled in from that place.
 func (s *Store) CreateDevice(ctx context.Context, d *model.Device) error {
@@ -147,9 +149,11 @@ func (s *Store) CreateDevice(ctx context.Context, d *model.Device) error {
 			d.Location = auto
 		}
 		// Checked before the insert: a failed statement would end a
-		// PostgreSQL transaction.
+		// PostgreSQL transaction. A MAC in another installer's MAC library
+		// is registered to that installer.
 		var n int
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM devices WHERE mac = ?`, d.MAC).Scan(&n); err != nil {
+		if err := tx.queryRow(ctx, `SELECT (SELECT count(*) FROM devices WHERE mac = ?)
+			+ (SELECT count(*) FROM installer_macs WHERE mac = ? AND installer_id <> ?)`, d.MAC, d.MAC, p.InstallerID).Scan(&n); err != nil {
 			return err
 		} else if n > 0 {
 			return macConflict(d.MAC)
@@ -303,8 +307,11 @@ func (s *Store) ListInstallerDevices(ctx context.Context, f DeviceFilter) (model
 		where = append(where, `(lower(d.mac) LIKE ? ESCAPE '\' OR lower(d.name) LIKE ? ESCAPE '\')`)
 		args = append(args, likeContains(m), likeContains(q))
 	}
-	return list(ctx, s, "devices d JOIN projects p ON p.id = d.project_id LEFT JOIN end_users o ON o.id = d.owner_id",
-		strings.Join(where, " AND "), "d.created_at DESC, d.id DESC", deviceCols+`, p.name, p.kind, coalesce(o.name, '')`,
+	// The project and owner are read for the page's rows only, so that the
+	// count and the sort touch the devices alone.
+	return list(ctx, s, "devices d", strings.Join(where, " AND "), "d.created_at DESC, d.id DESC",
+		deviceCols+`, (SELECT p.name FROM projects p WHERE p.id = d.project_id), (SELECT p.kind FROM projects p WHERE p.id = d.project_id),
+		coalesce((SELECT o.name FROM end_users o WHERE o.id = d.owner_id), '')`,
 		args, f.Page, func(r scanner) (*DeviceRow, error) {
 			var d DeviceRow
 			err := r.Scan(&d.ID, &d.MAC, &d.InstallerID, &d.ProjectID, nid(&d.BuildingID), nid(&d.ApartmentID), nid(&d.DepartmentID),

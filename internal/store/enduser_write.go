@@ -417,9 +417,13 @@ func (s *Store) ImportEndUsers(ctx context.Context, projectID int64, rows []EndU
 		if err != nil {
 			return err
 		}
+		places, err := s.loadImportPlaces(ctx, tx, p)
+		if err != nil {
+			return err
+		}
 		now := s.now()
 		for _, r := range rows {
-			u, err := s.importRow(ctx, tx, p, r)
+			u, err := s.importRow(ctx, tx, p, places, r)
 			if err == nil {
 				u.ProjectID, u.InstallerID, u.Created = p.ID, p.InstallerID, now
 				if err = s.insertEndUser(ctx, tx, u); err != nil {
@@ -514,9 +518,52 @@ func ParseDate(s string) (*time.Time, bool) {
 	return nil, false
 }
 
-// importRow turns a row into an end user of project p, resolving the
+// importPlaces are a project's apartments and departments by the names a
+// file uses, read once per import.
+type importPlaces struct {
+	apts  map[string][]importApt // apartment number → apartments
+	depts map[string]int64       // lower-case department name → id
+}
+
+type importApt struct {
+	id       int64
+	building string // lower-case
+}
+
+func (s *Store) loadImportPlaces(ctx context.Context, tx *Tx, p *model.Project) (*importPlaces, error) {
+	pl := &importPlaces{apts: map[string][]importApt{}, depts: map[string]int64{}}
+	var q string
+	switch p.Kind {
+	case model.ProjectCommunity:
+		q = `SELECT a.id, a.number, b.name FROM apartments a JOIN buildings b ON b.id = a.building_id WHERE b.project_id = ? ORDER BY a.id`
+	case model.ProjectOffice:
+		q = `SELECT id, name, '' FROM departments WHERE project_id = ? ORDER BY id`
+	default:
+		return pl, nil
+	}
+	rows, err := tx.query(ctx, q, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name, building string
+		if err := rows.Scan(&id, &name, &building); err != nil {
+			return nil, err
+		}
+		if p.Kind == model.ProjectCommunity {
+			pl.apts[name] = append(pl.apts[name], importApt{id, strings.ToLower(building)})
+		} else if _, dup := pl.depts[strings.ToLower(name)]; !dup {
+			pl.depts[strings.ToLower(name)] = id
+		}
+	}
+	return pl, rows.Err()
+}
+
+// importRow turns a row into an end user of project p, finding the
 // building, apartment and department by name within the project.
-func (s *Store) importRow(ctx context.Context, tx *Tx, p *model.Project, r EndUserImportRow) (*model.EndUser, error) {
+func (s *Store) importRow(ctx context.Context, tx *Tx, p *model.Project, places *importPlaces, r EndUserImportRow) (*model.EndUser, error) {
 	u := &model.EndUser{Name: r.Name, SIP: r.SIP, Email: r.Email, Mobile: r.Mobile, Phone: r.Phone, Address: r.Address}
 	var v model.Validator
 	role, ok := ParseRole(r.Role)
@@ -547,22 +594,21 @@ func (s *Store) importRow(ctx context.Context, tx *Tx, p *model.Project, r EndUs
 	case building != "" && number == "":
 		return nil, model.Invalid("apartment", "is required with a building: give the apartment number")
 	case number != "":
-		q, args := `SELECT a.id FROM apartments a JOIN buildings b ON b.id = a.building_id WHERE b.project_id = ? AND a.number = ?`, []any{p.ID, number}
-		if building != "" {
-			q += ` AND lower(b.name) = ?`
-			args = append(args, strings.ToLower(building))
-		}
-		ids, err := s.queryIDs(ctx, tx, q+` ORDER BY a.id LIMIT 2`, args...)
-		if err != nil {
-			return nil, err
+		var ids []int64
+		for _, a := range places.apts[number] {
+			if building == "" || a.building == strings.ToLower(building) {
+				ids = append(ids, a.id)
+			}
 		}
 		switch {
 		case len(ids) == 0 && building != "":
 			return nil, model.Invalid("apartment", "no apartment %s in building %q of this community", number, building)
 		case len(ids) == 0:
 			return nil, model.Invalid("apartment", "no apartment %s in this community", number)
-		case len(ids) > 1:
+		case len(ids) > 1 && building == "":
 			return nil, model.Invalid("building", "is required: more than one building has an apartment %s", number)
+		case len(ids) > 1:
+			return nil, model.Invalid("apartment", "building %q has more than one apartment %s", building, number)
 		}
 		u.ApartmentID = ids[0]
 	}
@@ -570,36 +616,16 @@ func (s *Store) importRow(ctx context.Context, tx *Tx, p *model.Project, r EndUs
 		if p.Kind != model.ProjectOffice {
 			return nil, model.Invalid("department", "must be empty: only offices have departments")
 		}
-		ids, err := s.queryIDs(ctx, tx, `SELECT id FROM departments WHERE project_id = ? AND lower(name) = ? ORDER BY id LIMIT 1`, p.ID, strings.ToLower(dept))
-		if err != nil {
-			return nil, err
-		}
-		if len(ids) == 0 {
+		id, ok := places.depts[strings.ToLower(dept)]
+		if !ok {
 			return nil, model.Invalid("department", "no department %q in this office", dept)
 		}
-		u.DepartmentID = ids[0]
+		u.DepartmentID = id
 	}
 	if err := s.placeEndUser(ctx, tx, p, u, 0); err != nil {
 		return nil, err
 	}
 	return u, nil
-}
-
-func (s *Store) queryIDs(ctx context.Context, tx *Tx, q string, args ...any) ([]int64, error) {
-	rows, err := tx.query(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
 }
 
 // String describes a dependents count for a confirmation.

@@ -1,14 +1,14 @@
 package store
 
 import (
-	"fmt"
-	"os"
 	"context"
+	"database/sql"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/jackc/pgx/v5"
 )
 
 const endUserCols = `u.id, u.installer_id, u.project_id, u.apartment_id, u.department_id, u.role, u.family_master_id,
@@ -261,6 +261,18 @@ func (s *Store) prefixCond(col, q string) (string, []any) {
 	return col + ` >= ? AND ` + col + ` < ?`, []any{q, q + "\U0010FFFF"}
 }
 
+// customPlan makes PostgreSQL plan a list's query for its arguments each
+// time (an unnamed statement) instead of settling, after a few runs of a
+// cached statement, on one generic plan: a "contains" text of two letters
+// and one of twelve want different plans (a generic plan reading the
+// trigram index for '%ab%' takes seconds at a million users).
+func (s *Store) customPlan(args []any) []any {
+	if s.dialect != Postgres {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeExec}, args...)
+}
+
 // endUserPrep is what a list learns before its own queries: whether
 // SQLite's trigram table pays for the search text, and the ids a search
 // by installer or by family master stands for, resolved once when they
@@ -306,7 +318,7 @@ func (s *Store) prepareEndUserSearch(ctx context.Context, act *model.Actor, f mo
 	default:
 		return pre, nil
 	}
-	rows, err := s.query(ctx, q+` LIMIT ?`, append(args, maxResolved+1)...)
+	rows, err := s.query(ctx, q+` LIMIT ?`, s.customPlan(append(args, maxResolved+1))...)
 	if err != nil {
 		return pre, err
 	}
@@ -410,7 +422,7 @@ func (s *Store) ftsSelective(ctx context.Context, f model.EndUserFilter) (bool, 
 // selective, else the date index for the page (the first rows in order
 // are found after a short walk) and the project index for the count.
 // PostgreSQL plans from its statistics and gets no hints.
-func (s *Store) endUserWhere(act *model.Actor, f model.EndUserFilter, pre endUserPrep, forCount bool) (string, []any) {
+func (s *Store) endUserWhere(act *model.Actor, f model.EndUserFilter, pre endUserPrep, forCount bool) (where string, args []any, lead string) {
 	kind, _ := endUserProjectKind(f.Kind)
 	search, searchArgs, drives := "", []any(nil), false
 	if f.Q != "" {
@@ -419,7 +431,6 @@ func (s *Store) endUserWhere(act *model.Actor, f model.EndUserFilter, pre endUse
 	// Which condition leads: "search", "project" (one project), "kind"
 	// (the projects of the kind in scope), "installer" (one installer's
 	// users in date order) or "" (the date index).
-	lead := ""
 	switch {
 	case drives:
 		lead = "search"
@@ -436,41 +447,40 @@ func (s *Store) endUserWhere(act *model.Actor, f model.EndUserFilter, pre endUse
 		}
 		return c
 	}
-	var where []string
-	var args []any
+	var conds []string
 	// The kind: on the joined project (p), or for SQLite's count as the
 	// kind's projects of the actor's subtree, which the project index
 	// then covers.
 	if forCount && s.dialect == SQLite {
 		pscope, pargs := installerScope(act, "kp.installer_id")
-		where = append(where, col("u.project_id", "kind")+` IN (SELECT kp.id FROM projects kp WHERE kp.kind = ? AND `+pscope+`)`)
-		args = append(append(args, kind), pargs...)
+		conds = append(conds, col("u.project_id", "kind")+` IN (SELECT kp.id FROM projects kp WHERE kp.kind = ? AND `+pscope+`)`)
+		args = append(append(args, string(kind)), pargs...)
 	} else {
-		where = append(where, `p.kind = ?`)
-		args = append(args, kind)
+		conds = append(conds, `p.kind = ?`)
+		args = append(args, string(kind))
 	}
 	// Tenancy, on the user's installer.
 	scope, sargs := installerScope(act, col("u.installer_id", "installer"))
-	where = append(where, scope)
+	conds = append(conds, scope)
 	args = append(args, sargs...)
 	if f.InstallerID != 0 {
-		where = append(where, col("u.installer_id", "installer")+` = ?`)
+		conds = append(conds, col("u.installer_id", "installer")+` = ?`)
 		args = append(args, f.InstallerID)
 	}
 	if f.ProjectID != 0 {
-		where = append(where, col("u.project_id", "project")+` = ?`)
+		conds = append(conds, col("u.project_id", "project")+` = ?`)
 		args = append(args, f.ProjectID)
 	}
 	switch f.AccountType {
 	case AccountTypeFamilyMaster, AccountTypeFamilyMember:
-		where = append(where, `u.role = ?`)
+		conds = append(conds, `u.role = ?`)
 		args = append(args, f.AccountType)
 	}
 	if search != "" {
-		where = append(where, search)
+		conds = append(conds, search)
 		args = append(args, searchArgs...)
 	}
-	return strings.Join(where, " AND "), args
+	return strings.Join(conds, " AND "), args, lead
 }
 
 // ListEndUsers is the User module's Villa User, Community User and Office
@@ -503,43 +513,74 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	if pre.resolved && len(pre.ids) == 0 {
 		return out, nil // no such installer or family master
 	}
-	where, args := s.endUserWhere(act, f, pre, true)
+	where, args, _ := s.endUserWhere(act, f, pre, true)
 	from := `end_users u`
 	if s.dialect != SQLite {
 		from += ` JOIN projects p ON p.id = u.project_id`
 	}
-	if os.Getenv("EU_DEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "COUNT: %s\nARGS: %#v\n", s.q(`SELECT count(*) FROM (SELECT 1 FROM `+from+` WHERE `+where+` LIMIT ?) c`), args)
-	}
 	if err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+from+` WHERE `+where+` LIMIT ?) c`,
-		append(args, EndUserCountCap+1)...).Scan(&out.Total); err != nil {
+		s.customPlan(append(args, EndUserCountCap+1))...).Scan(&out.Total); err != nil {
 		return out, err
 	}
 	if f.Page.Offset() >= out.Total && out.Total <= EndUserCountCap {
 		return out, nil // past the end: nothing to read
 	}
-	where, args = s.endUserWhere(act, f, pre, false)
-	if os.Getenv("EU_DEBUG") != "" {
-		fmt.Fprintf(os.Stderr, "PAGE: %s\nARGS: %#v\n", s.q(where), args)
+	where, args, lead := s.endUserWhere(act, f, pre, false)
+	// How PostgreSQL reads the page (SQLite follows the hints in where):
+	// when the count stopped at the cap, the matches are dense and the
+	// first of them in date order are found after a short walk of the
+	// date index (and one installer's users are in date order in its own
+	// index); otherwise at most EndUserCountCap users match, and finding
+	// them all through the search's own index and sorting them is safe,
+	// whereas a walk is a gamble on an estimate (a name held by a few
+	// dozen users is estimated at thousands, and the walk then reads the
+	// whole table to fill the page).
+	walk := out.Total > EndUserCountCap || lead == "installer" || (lead == "" && out.Total > EndUserCountCap/10)
+	order := `u.created_at DESC, u.id DESC`
+	if s.dialect == Postgres && !walk {
+		order = `u.created_at + interval '0 seconds' DESC, u.id DESC` // the same order, which no index provides
 	}
 	// CROSS JOIN keeps SQLite's join order (users first, in the order of
 	// their index); to PostgreSQL it is an ordinary join.
-	rows, err := s.query(ctx, `SELECT `+endUserListCols+` FROM end_users u CROSS JOIN projects p
+	query := `SELECT ` + endUserListCols + ` FROM end_users u CROSS JOIN projects p
 		JOIN accounts i ON i.id = u.installer_id LEFT JOIN end_users m ON m.id = u.family_master_id
-		WHERE p.id = u.project_id AND `+where+` ORDER BY u.created_at DESC, u.id DESC LIMIT ? OFFSET ?`,
-		append(args, f.PerPage, f.Page.Offset())...)
+		WHERE p.id = u.project_id AND ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	args = s.customPlan(append(args, f.PerPage, f.Page.Offset()))
+	read := func(q querier) error {
+		rows, err := q.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			it, err := scanEndUserRow(rows)
+			if err != nil {
+				return err
+			}
+			out.Items = append(out.Items, it)
+		}
+		return rows.Err()
+	}
+	if s.dialect != Postgres || !walk {
+		return out, read(s.db)
+	}
+	// Keep PostgreSQL on the walk: it estimates the users of one kind of
+	// project from the share of those projects (communities are few but
+	// hold most users) and would rather sort every user in scope; and
+	// spare it the JIT compilation and parallel workers a walk's cost
+	// estimate invites (they cost more than the walk). For this query only.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return out, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		it, err := scanEndUserRow(rows)
-		if err != nil {
-			return out, err
-		}
-		out.Items = append(out.Items, it)
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
+		return out, err
 	}
-	return out, rows.Err()
+	if err := read(tx); err != nil {
+		return out, err
+	}
+	return out, tx.Commit()
 }
 
 // GetEndUserRow returns an end user of the actor's subtree as the lists

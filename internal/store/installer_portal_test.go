@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -18,61 +17,6 @@ import (
 func ipPtr[T any](v T) *T { return &v }
 
 var allRows = model.Page{Page: 1, PerPage: 500}
-
-// ipMACs numbers the MACs these tests make (the tests run in parallel).
-var ipMACs atomic.Int64
-
-// ipTree is mustTree with its own MAC numbering: mustBranch's two-digit
-// macSeq runs out at 256 devices across the package's tests.
-func ipTree(t *testing.T, st *store.Store) *tree {
-	t.Helper()
-	tr := &tree{admin: mustAccount(t, st, model.RoleAdmin, "root", nil)}
-	tr.distA = mustAccount(t, st, model.RoleDistributor, "dist-a", tr.admin)
-	tr.distB = mustAccount(t, st, model.RoleDistributor, "dist-b", tr.admin)
-	tr.subA1 = mustAccount(t, st, model.RoleSubdistributor, "sub-a1", tr.distA)
-	tr.subA2 = mustAccount(t, st, model.RoleSubdistributor, "sub-a2", tr.distA)
-	tr.subB = mustAccount(t, st, model.RoleSubdistributor, "sub-b", tr.distB)
-	tr.a1 = ipBranch(t, st, "inst-a1", tr.subA1)
-	tr.a2 = ipBranch(t, st, "inst-a2", tr.subA2)
-	tr.b = ipBranch(t, st, "inst-b", tr.subB)
-	return tr
-}
-
-// ipBranch is mustBranch's branch: a community with building A, apartment
-// 101 (family member limit 4) and its family master, an office with Sales,
-// a door phone and a camera (user admin, password secret).
-func ipBranch(t *testing.T, st *store.Store, name string, sub *model.Account) *branch {
-	t.Helper()
-	b := &branch{installer: mustAccount(t, st, model.RoleInstaller, name, sub)}
-	ctx := as(b.installer)
-	b.project = &model.Project{Kind: model.ProjectCommunity, Name: name + " Gardens", Manager: "Mgr " + name}
-	b.office = &model.Project{Kind: model.ProjectOffice, Name: name + " Offices"}
-	b.building = &model.Building{Name: "A"}
-	b.apartment = &model.Apartment{Floor: "1", Number: "101", FamilyMemberLimit: 4}
-	b.dept = &model.Department{Name: "Sales"}
-	b.user = &model.EndUser{Role: model.FamilyMaster, Name: "Resident " + name, SIP: "6001"}
-	b.device = &model.Device{MAC: fmt.Sprintf("0C11EE%06X", ipMACs.Add(1)), Type: model.DoorPhone, Name: "Gate " + name}
-	b.camera = &model.ThirdPartyDevice{Name: "Cam " + name, Username: "admin", Password: "secret"}
-	steps := []func() error{
-		func() error { return st.CreateProject(ctx, b.project) },
-		func() error { return st.CreateProject(ctx, b.office) },
-		func() error { b.building.ProjectID = b.project.ID; return st.CreateBuilding(ctx, b.building) },
-		func() error { b.apartment.BuildingID = b.building.ID; return st.CreateApartment(ctx, b.apartment) },
-		func() error { b.dept.ProjectID = b.office.ID; return st.CreateDepartment(ctx, b.dept) },
-		func() error {
-			b.user.ProjectID, b.user.ApartmentID = b.project.ID, b.apartment.ID
-			return st.AddEndUser(ctx, b.user)
-		},
-		func() error { b.device.ProjectID = b.project.ID; return st.CreateDevice(ctx, b.device) },
-		func() error { b.camera.ProjectID = b.project.ID; return st.CreateThirdPartyDevice(ctx, b.camera) },
-	}
-	for i, step := range steps {
-		if err := step(); err != nil {
-			t.Fatalf("branch %s, step %d: %v", name, i, err)
-		}
-	}
-	return b
-}
 
 func init() {
 	tenancyCases = append(tenancyCases,
@@ -183,7 +127,7 @@ func init() {
 			return st.UpdateDevice(ctx, strings.ToLower(b.device.MAC), &model.Device{Type: model.DoorPhone, Name: b.device.Name})
 		}},
 		tenancyCase{method: "DeleteDevice", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			d := &model.Device{MAC: fmt.Sprintf("0C11DD%06X", ipMACs.Add(1)), ProjectID: b.project.ID, Type: model.GuardPhone}
+			d := &model.Device{MAC: fmt.Sprintf("0C11DD%06X", nextSeq()), ProjectID: b.project.ID, Type: model.GuardPhone}
 			if err := st.CreateDevice(sys, d); err != nil {
 				return fmt.Errorf("setup: %w", err)
 			}
@@ -219,7 +163,7 @@ func init() {
 // only, and all of it.
 func TestInstallerPortalListsAreScoped(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := ipTree(t, st)
+		tr := mustTree(t, st)
 		branches := []*branch{tr.a1, tr.a2, tr.b}
 		for _, actor := range []*model.Account{tr.admin, tr.distA, tr.subA1, tr.subA2, tr.a1.installer, tr.distB, tr.subB, tr.b.installer} {
 			ctx := as(actor)
@@ -276,7 +220,7 @@ func TestInstallerPortalListsAreScoped(t *testing.T) {
 
 func TestProjectsSearchUpdateDelete(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := ipTree(t, st)
+		tr := mustTree(t, st)
 		ctx := as(tr.a1.installer)
 		villa := &model.Project{Kind: model.ProjectPersonal, Name: "Miller Residence", Manager: "Anna Miller", Address: "1 Elm St"}
 		if err := st.CreateProject(ctx, villa); err != nil {
@@ -391,7 +335,7 @@ func TestProjectsSearchUpdateDelete(t *testing.T) {
 
 func TestBuildingsApartmentsDepartments(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := ipTree(t, st)
+		tr := mustTree(t, st)
 		b := tr.a1
 		ctx := as(b.installer)
 		// Buildings belong to communities only.
@@ -506,7 +450,7 @@ func TestBuildingsApartmentsDepartments(t *testing.T) {
 
 func TestEndUserHouseholdRules(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := ipTree(t, st)
+		tr := mustTree(t, st)
 		b := tr.a1
 		ctx := as(b.installer)
 		apt2 := &model.Apartment{BuildingID: b.building.ID, Number: "102", FamilyMemberLimit: 1}
@@ -654,7 +598,7 @@ func TestEndUserHouseholdRules(t *testing.T) {
 
 func TestImportEndUsers(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := ipTree(t, st)
+		tr := mustTree(t, st)
 		b := tr.a1
 		ctx := as(b.installer)
 		apt := &model.Apartment{BuildingID: b.building.ID, Number: "202", FamilyMemberLimit: 1}
@@ -729,7 +673,7 @@ func TestImportEndUsers(t *testing.T) {
 
 func TestDevicePlacement(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := ipTree(t, st)
+		tr := mustTree(t, st)
 		b := tr.a1
 		ctx := as(b.installer)
 		villa := &model.Project{Kind: model.ProjectPersonal, Name: "Villa Verde"}
@@ -794,6 +738,21 @@ func TestDevicePlacement(t *testing.T) {
 			t.Errorf("MAC of another distributor's device: %v", err)
 		}
 
+		// A MAC of another installer's library is theirs; one of the own library is free to use.
+		if _, err := st.ImportMACs(sys, tr.a2.installer.ID, []model.MACRow{{Row: 1, MAC: "0C:11:05:00:CC:01"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.ImportMACs(sys, b.installer.ID, []model.MACRow{{Row: 1, MAC: "0C:11:05:00:CC:02"}}); err != nil {
+			t.Fatal(err)
+		}
+		err = st.CreateDevice(ctx, &model.Device{MAC: "0c1105-00cc01", ProjectID: b.project.ID, Type: model.DoorPhone})
+		if model.ErrorCode(err) != model.ECONFLICT || model.ErrorFields(err)["mac"] == "" {
+			t.Errorf("MAC of another installer's library: %v", err)
+		}
+		if err := st.CreateDevice(ctx, &model.Device{MAC: "0C110500CC02", ProjectID: b.project.ID, Type: model.DoorPhone}); err != nil {
+			t.Errorf("MAC of the own library: %v", err)
+		}
+
 		// Update: a filled-in location follows the device; a typed one stays.
 		apt2 := &model.Apartment{BuildingID: b.building.ID, Number: "102"}
 		st.CreateApartment(ctx, apt2)
@@ -822,7 +781,7 @@ func TestDevicePlacement(t *testing.T) {
 		}
 
 		// The list: search by MAC in any notation or by name, one project.
-		for q, want := range map[string]int{"0c:11:05:00:aa": 5, "aa-0": 5, "hall": 1, "HALL MON": 1, "zzz": 0} {
+		for q, want := range map[string]int{"0c:11:05:00:aa": 5, "aa-0": 5, "00cc": 1, "hall": 1, "HALL MON": 1, "zzz": 0} {
 			l, err := st.ListInstallerDevices(ctx, store.DeviceFilter{Search: q, Page: allRows})
 			if err != nil || l.Total != want {
 				t.Errorf("search %q: %d devices, want %d (%v)", q, l.Total, want, err)
@@ -851,7 +810,7 @@ func TestDevicePlacement(t *testing.T) {
 
 func TestCameraCredentialsSealed(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := ipTree(t, st)
+		tr := mustTree(t, st)
 		b := tr.a1
 		ctx := as(b.installer)
 		cam := &model.ThirdPartyDevice{ProjectID: b.project.ID, Name: "Gate cam", StreamURL: "rtsp://10.0.0.5:554/stream1", Username: "viewer", Password: "pa55-word"}

@@ -11,8 +11,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-var installerSeq int
-
 func init() {
 	managerOnly := func(a *model.Account) bool { return a.Role != model.RoleInstaller }
 	tenancyCases = append(tenancyCases,
@@ -45,28 +43,24 @@ func init() {
 			return err
 		}},
 		tenancyCase{method: "CreateInstaller", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			installerSeq++
-			return st.CreateInstaller(ctx, &model.Account{Username: fmt.Sprintf("new-inst-%d", installerSeq), ParentID: b.installer.SubdistributorID, Email: "n@example.com"})
+			return st.CreateInstaller(ctx, &model.Account{Username: fmt.Sprintf("new-inst-%d", nextSeq()), ParentID: b.installer.SubdistributorID, Email: "n@example.com"})
 		}, allowed: managerOnly},
 		tenancyCase{method: "CreatePasswordToken", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			installerSeq++
-			return st.CreatePasswordToken(ctx, b.installer.ID, "reset", fmt.Sprintf("tok-%d", installerSeq), time.Now().Add(time.Hour))
+			return st.CreatePasswordToken(ctx, b.installer.ID, "reset", fmt.Sprintf("tok-%d", nextSeq()), time.Now().Add(time.Hour))
 		}},
 		tenancyCase{method: "ListMACs", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			_, err := st.ListMACs(ctx, b.installer.ID, model.MACFilter{Page: model.Page{Page: 1, PerPage: 10}})
 			return err
 		}},
 		tenancyCase{method: "ImportMACs", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			installerSeq++
-			res, err := st.ImportMACs(ctx, b.installer.ID, []model.MACRow{{Row: 1, MAC: fmt.Sprintf("0C1106%06X", installerSeq)}})
+			res, err := st.ImportMACs(ctx, b.installer.ID, []model.MACRow{{Row: 1, MAC: fmt.Sprintf("0C1106%06X", nextSeq())}})
 			if err == nil && res.Imported != 1 {
 				return fmt.Errorf("import: %+v", res)
 			}
 			return err
 		}},
 		tenancyCase{method: "DeleteMAC", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			installerSeq++
-			mac := fmt.Sprintf("0C1107%06X", installerSeq)
+			mac := fmt.Sprintf("0C1107%06X", nextSeq())
 			if _, err := st.ImportMACs(sys, b.installer.ID, []model.MACRow{{Row: 1, MAC: mac}}); err != nil {
 				return err
 			}
@@ -76,8 +70,7 @@ func init() {
 			if err := st.SetAccessWithoutPassword(as(b.installer), true); err != nil {
 				return err
 			}
-			installerSeq++
-			err := st.CreateImpersonationSession(ctx, b.installer.ID, &model.Session{TokenHash: fmt.Sprintf("imp-%d", installerSeq), CSRFToken: "c"})
+			err := st.CreateImpersonationSession(ctx, b.installer.ID, &model.Session{TokenHash: fmt.Sprintf("imp-%d", nextSeq()), CSRFToken: "c"})
 			if model.ErrorCode(err) == model.EFORBIDDEN {
 				return model.NotFound("forbidden by role")
 			}

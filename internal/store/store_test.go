@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,7 +62,11 @@ func mustAccount(t *testing.T, st *store.Store, role model.Role, name string, pa
 	return a
 }
 
-var macSeq int
+// seq numbers what tests create (MACs, names); the SQLite and PostgreSQL
+// halves run in parallel, so it is atomic.
+var seq atomic.Int64
+
+func nextSeq() int64 { return seq.Add(1) }
 
 func mustBranch(t *testing.T, st *store.Store, name string, sub *model.Account) *branch {
 	t.Helper()
@@ -87,11 +92,10 @@ func mustBranch(t *testing.T, st *store.Store, name string, sub *model.Account) 
 		t.Fatal(err)
 	}
 	b.user = &model.EndUser{ProjectID: b.project.ID, ApartmentID: b.apartment.ID, Role: model.FamilyMaster, Name: "Resident " + name, SIP: "6001"}
-	if err := st.CreateEndUser(ctx, b.user); err != nil {
+	if err := st.AddEndUser(ctx, b.user); err != nil {
 		t.Fatal(err)
 	}
-	macSeq++
-	b.device = &model.Device{MAC: fmt.Sprintf("0c:11:05:00:00:%02x", macSeq), ProjectID: b.project.ID, Type: model.DoorPhone, Name: "Gate " + name}
+	b.device = &model.Device{MAC: fmt.Sprintf("0c1105%06x", nextSeq()), ProjectID: b.project.ID, Type: model.DoorPhone, Name: "Gate " + name}
 	if err := st.CreateDevice(ctx, b.device); err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +186,7 @@ var tenancyCases = []tenancyCase{
 		return st.CreateEndUser(ctx, &model.EndUser{ProjectID: b.project.ID, Role: model.FamilyMember, FamilyMasterID: b.user.ID, Name: "Kid"})
 	}},
 	{method: "CreateDevice", call: func(st *store.Store, ctx context.Context, b *branch) error {
-		macSeq++
-		return st.CreateDevice(ctx, &model.Device{MAC: fmt.Sprintf("0C1105AA%04X", macSeq), ProjectID: b.project.ID, Type: model.IndoorMonitor})
+		return st.CreateDevice(ctx, &model.Device{MAC: fmt.Sprintf("0C1105AA%04X", nextSeq()), ProjectID: b.project.ID, Type: model.IndoorMonitor})
 	}},
 	{method: "CreateThirdPartyDevice", call: func(st *store.Store, ctx context.Context, b *branch) error {
 		return st.CreateThirdPartyDevice(ctx, &model.ThirdPartyDevice{ProjectID: b.project.ID, Name: "Cam 2"})
@@ -195,8 +198,7 @@ var tenancyCases = []tenancyCase{
 		// A sub-distributor's child: refused by role for everyone below the
 		// distributor, by tenancy for foreign distributors.
 		parent, _ := st.GetAccount(sys, b.installer.SubdistributorID)
-		macSeq++
-		err := st.CreateAccount(ctx, &model.Account{Role: model.RoleInstaller, Username: fmt.Sprintf("new-%d", macSeq), ParentID: parent.ID}, "x")
+		err := st.CreateAccount(ctx, &model.Account{Role: model.RoleInstaller, Username: fmt.Sprintf("new-%d", nextSeq()), ParentID: parent.ID}, "x")
 		if model.ErrorCode(err) == model.EFORBIDDEN {
 			return model.NotFound("forbidden by role") // role refusals are checked in TestAccountRoles
 		}
@@ -527,7 +529,7 @@ func TestDeviceMACAndValidation(t *testing.T) {
 		if f := model.ErrorFields(err); f["mac"] == "" || f["type"] == "" {
 			t.Errorf("bad device: %v", err)
 		}
-		d, err := st.GetDevice(ctx, "0c-11-05-00-00-"+strings.ToLower(tr.a1.device.MAC[10:]))
+		d, err := st.GetDevice(ctx, dashed(strings.ToLower(tr.a1.device.MAC)))
 		if err != nil || d.MAC != tr.a1.device.MAC {
 			t.Errorf("GetDevice by dashed MAC: %v %v", d, err)
 		}
@@ -552,4 +554,13 @@ func TestNoActorFailsClosed(t *testing.T) {
 			t.Error("a list without an actor must fail")
 		}
 	})
+}
+
+// dashed writes a MAC as 0c-11-05-aa-bb-cc.
+func dashed(mac string) string {
+	var parts []string
+	for i := 0; i < len(mac); i += 2 {
+		parts = append(parts, mac[i:i+2])
+	}
+	return strings.Join(parts, "-")
 }

@@ -63,6 +63,22 @@ func (ipLabels) TypeLabel(t model.DeviceType) string {
 	return string(t)
 }
 
+// SearchLabel names a Search Type of the user lists as the guide does.
+func (ipLabels) SearchLabel(t string) string {
+	switch t {
+	case "sip":
+		return "SIP"
+	case "mobile":
+		return "Mobile Number"
+	case "family_master":
+		return "Family Master"
+	}
+	if t == "" {
+		return t
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
+}
+
 // Kinds and DeviceTypes list the choices of the forms.
 func (ipLabels) Kinds() []model.ProjectKind {
 	return []model.ProjectKind{model.ProjectCommunity, model.ProjectOffice, model.ProjectPersonal}
@@ -254,9 +270,12 @@ type ipProjectData struct {
 	UsersLink   string
 }
 
-// projectUsersShown bounds the users, devices and cameras the project page
-// lists; the full lists are linked.
-const projectUsersShown = 100
+// The project page lists this many of its users, devices and cameras; the
+// full lists are linked.
+const (
+	projectUsersShown   = 20
+	projectDevicesShown = 50
+)
 
 // allApartments reads every apartment of a community (they fill the
 // project page and the user and device forms).
@@ -330,12 +349,12 @@ func (w *Web) installerProject(rw http.ResponseWriter, r *http.Request, id int64
 		}
 		d.Departments = dl.Items
 	}
-	shown := model.Page{Page: 1, PerPage: projectUsersShown}
 	kind := ipEndUserKind(pr.Kind)
-	if d.Users, err = w.store.ListEndUsers(ctx, model.EndUserFilter{Kind: kind, ProjectID: id, Page: shown}); err != nil {
+	if d.Users, err = w.store.ListEndUsers(ctx, model.EndUserFilter{Kind: kind, ProjectID: id, Page: model.Page{Page: 1, PerPage: projectUsersShown}}); err != nil {
 		return err
 	}
 	d.UsersLink = fmt.Sprintf("/installer/users?kind=%s&project_id=%d", kind, id)
+	shown := model.Page{Page: 1, PerPage: projectDevicesShown}
 	if d.Devices, err = w.store.ListInstallerDevices(ctx, store.DeviceFilter{ProjectID: id, Page: shown}); err != nil {
 		return err
 	}
