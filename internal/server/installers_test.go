@@ -365,3 +365,34 @@ func TestInstallerPortalPages(t *testing.T) {
 		t.Errorf("/users: %d", r.StatusCode)
 	}
 }
+
+// TestDeviceFormOffersTheMACLibrary: the installer's new-device form offers
+// the unused MACs of its library, and a device added with one of them
+// leaves the offer.
+func TestDeviceFormOffersTheMACLibrary(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	id := installerID(t, e, "demo-installer")
+	if _, err := e.st.ImportMACs(sysCtx(), id, []model.MACRow{{Row: 1, MAC: "0C110D000001", Name: "Kit A"}, {Row: 2, MAC: "0C110D000002"}}); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.token("demo-installer")
+	r := e.do(nil, "GET", "/api/v1/projects?kind=personal&per_page=1", nil, bearer(tok))
+	items, _ := r.json(t)["items"].([]any)
+	if len(items) == 0 {
+		t.Fatalf("no single-tenant project: %s", r.body)
+	}
+	pid := int64(items[0].(map[string]any)["id"].(float64))
+	b := e.browserLogin("demo-installer")
+	form := string(e.do(b.c, "GET", fmt.Sprintf("/installer/devices/new?project_id=%d", pid), nil).body)
+	if !strings.Contains(form, `<option value="0C110D000001">Kit A`) || !strings.Contains(form, `<option value="0C110D000002">`) {
+		t.Fatalf("library MACs not offered")
+	}
+	r = e.do(nil, "POST", "/api/v1/installer/devices", map[string]any{"mac": "0C:11:0D:00:00:01", "project_id": pid, "type": "door_phone", "name": "Front door"}, bearer(tok))
+	if r.StatusCode != 201 {
+		t.Fatalf("add device from the library: %d %s", r.StatusCode, r.body)
+	}
+	form = string(e.do(b.c, "GET", fmt.Sprintf("/installer/devices/new?project_id=%d", pid), nil).body)
+	if strings.Contains(form, `<option value="0C110D000001">`) || !strings.Contains(form, `<option value="0C110D000002">`) {
+		t.Error("a used library MAC is still offered")
+	}
+}

@@ -184,6 +184,9 @@ type ipDeviceFormData struct {
 	Device   *model.Device       // nil for a new one
 	Places   []ipOption
 	Place    string
+	// Library is the installer's MAC library, unused entries: the MAC
+	// field offers them.
+	Library []*model.LibraryMAC
 }
 
 // deviceForm shows the new-device form for the project of ?project_id, or
@@ -212,6 +215,12 @@ func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, d
 		}
 		if dev != nil {
 			d.Place = ipPlaceValue(dev, pr.Kind)
+		} else {
+			lib, err := w.store.ListMACs(ctx, pr.InstallerID, model.MACFilter{Unused: true, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
+			if err != nil {
+				return err
+			}
+			d.Library = lib.Items
 		}
 		if form.Values != nil {
 			d.Place = form.Values.Get("place")
