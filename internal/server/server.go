@@ -117,6 +117,8 @@ func (s *Server) routes() {
 	s.routesEndUsers()
 	s.routesSettings()
 	s.routesInstallerPortal()
+	s.routesDevices()
+	s.routesCameras()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")
