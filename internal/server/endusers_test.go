@@ -100,7 +100,7 @@ func (e *env) euAddMembers(t *testing.T, installer string) {
 			WHERE u.installer_id = %d AND p.kind = '%s' AND u.role = 'family_master' ORDER BY u.id LIMIT 1`, a.ID, kind)).Scan(&master, &project, &apt); err != nil {
 			t.Fatalf("no %s family master of %s: %v", kind, installer, err)
 		}
-		if err := e.st.CreateEndUser(ctx, &model.EndUser{ProjectID: project, ApartmentID: apt.Int64, Role: model.FamilyMember,
+		if err := e.st.AddEndUser(ctx, &model.EndUser{ProjectID: project, ApartmentID: apt.Int64, Role: model.FamilyMember,
 			FamilyMasterID: master, Name: "Family Member Of " + kind, SIP: fmt.Sprintf("5550%d", master), Email: "member@mail.example"}); err != nil {
 			t.Fatal(err)
 		}

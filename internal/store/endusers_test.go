@@ -42,7 +42,7 @@ type euTree struct {
 
 func mustEndUser(t *testing.T, st *store.Store, ctx context.Context, u *model.EndUser) *model.EndUser {
 	t.Helper()
-	if err := st.CreateEndUser(ctx, u); err != nil {
+	if err := st.AddEndUser(ctx, u); err != nil {
 		t.Fatalf("create end user %s: %v", u.Name, err)
 	}
 	return u

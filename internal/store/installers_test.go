@@ -172,7 +172,7 @@ func TestDeleteInstaller(t *testing.T) {
 		id := tr.a1.installer.ID
 		st.ImportMACs(ctx, id, []model.MACRow{{Row: 1, MAC: "0C1108000001"}})
 		member := &model.EndUser{ProjectID: tr.a1.project.ID, ApartmentID: tr.a1.apartment.ID, Role: model.FamilyMember, FamilyMasterID: tr.a1.user.ID, Name: "Kid"}
-		if err := st.CreateEndUser(as(tr.a1.installer), member); err != nil {
+		if err := st.AddEndUser(as(tr.a1.installer), member); err != nil {
 			t.Fatal(err)
 		}
 		impact, err := st.DeleteInstaller(ctx, id, false)

@@ -182,8 +182,8 @@ var tenancyCases = []tenancyCase{
 	{method: "CreateDepartment", call: func(st *store.Store, ctx context.Context, b *branch) error {
 		return st.CreateDepartment(ctx, &model.Department{ProjectID: b.office.ID, Name: "HR"})
 	}},
-	{method: "CreateEndUser", call: func(st *store.Store, ctx context.Context, b *branch) error {
-		return st.CreateEndUser(ctx, &model.EndUser{ProjectID: b.project.ID, Role: model.FamilyMember, FamilyMasterID: b.user.ID, Name: "Kid"})
+	{method: "AddEndUser", call: func(st *store.Store, ctx context.Context, b *branch) error {
+		return st.AddEndUser(ctx, &model.EndUser{ProjectID: b.project.ID, ApartmentID: b.apartment.ID, Role: model.FamilyMember, FamilyMasterID: b.user.ID, Name: "Kid"})
 	}},
 	{method: "CreateDevice", call: func(st *store.Store, ctx context.Context, b *branch) error {
 		return st.CreateDevice(ctx, &model.Device{MAC: fmt.Sprintf("0C1105AA%04X", nextSeq()), ProjectID: b.project.ID, Type: model.IndoorMonitor})
@@ -538,7 +538,7 @@ func TestDeviceMACAndValidation(t *testing.T) {
 			t.Errorf("family member limit 64: %v", err)
 		}
 		// A family master must be of the same project.
-		err = st.CreateEndUser(ctx, &model.EndUser{ProjectID: tr.a1.office.ID, Role: model.FamilyMember, FamilyMasterID: tr.a1.user.ID, Name: "X"})
+		err = st.AddEndUser(ctx, &model.EndUser{ProjectID: tr.a1.office.ID, Role: model.FamilyMember, FamilyMasterID: tr.a1.user.ID, Name: "X"})
 		if model.ErrorFields(err)["family_master_id"] == "" {
 			t.Errorf("family master of another project: %v", err)
 		}
