@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -25,7 +26,8 @@ type API struct {
 	Store     *store.Store
 	Auth      *auth.Service
 	Mail      mail.Sender
-	PublicURL string // where users reach this server, for links in emails
+	PublicURL string                      // where users reach this server, for links in emails
+	Providers map[string]billing.Provider // configured payment providers by name
 	// SetSessionCookie and ClearSessionCookie are the server's cookie policy.
 	SetSessionCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearSessionCookie func(w http.ResponseWriter, r *http.Request)

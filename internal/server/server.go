@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -37,6 +38,9 @@ type Config struct {
 	TrustProxy bool   // take the client address and scheme from X-Forwarded-* headers
 	TLSCert    string
 	TLSKey     string
+	// Providers are the configured payment providers by name ("stripe",
+	// "paypal"); a missing one is shown as not configured.
+	Providers map[string]billing.Provider
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -60,10 +64,10 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, store: st, auth: au, log: log, metrics: newMetrics(), mux: http.NewServeMux(), pages: map[string]bool{}}
-	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL,
+	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
-	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL,
+	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers,
 		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie,
 		SetActingCookie: s.setActingCookie, ClearActingCookie: s.clearActingCookie})
 	if err != nil {
@@ -119,6 +123,7 @@ func (s *Server) routes() {
 	s.routesInstallerPortal()
 	s.routesDevices()
 	s.routesCameras()
+	s.routesBilling()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -37,6 +38,7 @@ type Deps struct {
 	Auth        *auth.Service
 	Mail        mail.Sender
 	PublicURL   string // where users reach this server, for links in emails
+	Providers   map[string]billing.Provider
 	SetCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearCookie func(w http.ResponseWriter, r *http.Request)
 	// SetActingCookie and ClearActingCookie start and end working as an installer.
@@ -50,6 +52,7 @@ type Web struct {
 	auth        *auth.Service
 	mail        mail.Sender
 	publicURL   string
+	providers   map[string]billing.Provider
 	setCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	clearCookie func(w http.ResponseWriter, r *http.Request)
 	setActing   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
@@ -76,7 +79,7 @@ var funcs = template.FuncMap{
 
 // New parses the templates: each page is the layout plus its own file.
 func New(d Deps) (*Web, error) {
-	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, setCookie: d.SetCookie,
+	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, providers: d.Providers, setCookie: d.SetCookie,
 		clearCookie: d.ClearCookie, setActing: d.SetActingCookie, clearActing: d.ClearActingCookie, pages: map[string]*template.Template{}}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
