@@ -73,6 +73,19 @@ func TestScreenshots(t *testing.T) {
 	open("/firmware?model=R2&per_page=8")
 	shot("firmware-narrow.png")
 	c.do("wide viewport", chromedp.EmulateViewport(width, height))
+	open("/users/installers?per_page=10")
+	shot("installers.png")
+	open("/users/community?per_page=12")
+	shot("community-users.png")
+	open("/settings")
+	shot("settings.png")
+
+	if st := c.clickAndLoad("#logout"); st != 200 {
+		t.Fatalf("log out: status %d", st)
+	}
+	c.login("demo-installer")
+	open("/installer/projects")
+	shot("installer-projects.png")
 
 	if st := c.clickAndLoad("#logout"); st != 200 {
 		t.Fatalf("log out: status %d", st)
