@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -52,9 +53,20 @@ const maxBody = 1 << 20
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	// The Content-Type is not checked: curl's -d sends a form type by
 	// default, and the body decides whether it is JSON.
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var maxErr0 *http.MaxBytesError
+	if errors.As(err, &maxErr0) {
+		return model.Invalid("body", "is larger than %d bytes", maxBody)
+	} else if err != nil {
+		return model.Invalid("body", "could not be read")
+	}
+	// Text with NUL characters cannot be stored (PostgreSQL refuses it).
+	if bytes.Contains(raw, []byte{0}) || bytes.Contains(bytes.ToLower(raw), []byte(`\u0000`)) {
+		return model.Invalid("body", "contains a NUL character")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	var typeErr *json.UnmarshalTypeError
 	var maxErr *http.MaxBytesError
 	switch {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -103,22 +104,30 @@ func (a *API) ImportMACs(w http.ResponseWriter, r *http.Request) error {
 
 // uploadedFile reads the multipart field "file" (or a raw body).
 func uploadedFile(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, tabular.MaxBytes)
+	tooLarge := model.Invalid("file", "is larger than 16 MB")
+	r.Body = http.MaxBytesReader(w, r.Body, tabular.MaxBytes+1<<20) // room for the multipart envelope
+	var maxErr *http.MaxBytesError
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
 		f, _, err := r.FormFile("file")
-		if err != nil {
+		if errors.As(err, &maxErr) {
+			return nil, tooLarge
+		} else if err != nil {
 			return nil, model.Invalid("file", "is required: upload the CSV or XLSX template as multipart field \"file\"")
 		}
 		defer f.Close()
-		b, err := io.ReadAll(f)
-		if err != nil {
-			return nil, model.Invalid("file", "could not be read (at most 16 MB)")
+		// The form may have been parsed before this handler (for its CSRF
+		// token): bound the file itself too.
+		b, err := io.ReadAll(io.LimitReader(f, tabular.MaxBytes+1))
+		if err != nil || len(b) > tabular.MaxBytes {
+			return nil, tooLarge
 		}
 		return b, nil
 	}
 	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, model.Invalid("file", "could not be read (at most 16 MB)")
+	if errors.As(err, &maxErr) || len(b) > tabular.MaxBytes {
+		return nil, tooLarge
+	} else if err != nil {
+		return nil, model.Invalid("file", "could not be read")
 	}
 	if len(b) == 0 {
 		return nil, model.Invalid("file", "is empty")

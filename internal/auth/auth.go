@@ -7,7 +7,9 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -41,6 +43,27 @@ type Service struct {
 	Store  *store.Store
 	Config Config
 	Log    *slog.Logger
+
+	hashOnce  sync.Once
+	hashSlots chan struct{}
+}
+
+// checkPassword compares a password with a hash (an empty hash never
+// matches, after the same work). At most a few argon2 checks run at once:
+// each takes 19 MiB, and a burst of logins must not exhaust memory.
+func (s *Service) checkPassword(ctx context.Context, hash, password string) (bool, error) {
+	s.hashOnce.Do(func() { s.hashSlots = make(chan struct{}, max(2, runtime.NumCPU())) })
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.hashSlots }()
+	if hash == "" {
+		CheckPassword(dummyHash, password)
+		return false, nil
+	}
+	return CheckPassword(hash, password)
 }
 
 // Identity is who a request comes from, as the middleware found it.
@@ -49,6 +72,7 @@ type Identity struct {
 	ActingAs *model.Account // the installer it works as ("access without password"), or nil
 	Session  *model.Session // nil for API tokens
 	Token    string         // the raw session token, for logout
+	OwnToken string         // while acting through the portal: the account's own session token
 	Bearer   bool           // authenticated by Authorization header: no CSRF needed
 }
 
@@ -95,30 +119,39 @@ func (s *Service) Login(ctx context.Context, username, password, ip, userAgent s
 	}
 	now := s.Store.Now()
 	since := now.Add(-s.Config.FailureWindow)
+	// The attempt is recorded before the password is checked and counted
+	// with it, so parallel attempts cannot all slip under the limit: the
+	// k-th attempt sees at least k rows. A good password removes the row.
+	attempt, err := s.Store.RecordLoginFailure(ctx, username, ip, now)
+	if err != nil {
+		return "", nil, nil, err
+	}
 	byUser, byIP, oldest, err := s.Store.LoginFailures(ctx, username, ip, since)
 	if err != nil {
 		return "", nil, nil, err
 	}
-	if byUser >= s.Config.MaxFailures || byIP >= s.Config.MaxFailures {
+	if byUser > s.Config.MaxFailures || byIP > s.Config.MaxFailures {
+		// A refused attempt does not count, so the lock ends when the window
+		// has passed the oldest failure.
+		if err := s.Store.DeleteLoginFailure(ctx, attempt); err != nil {
+			return "", nil, nil, err
+		}
 		return "", nil, nil, &ThrottledError{RetryAfter: oldest.Add(s.Config.FailureWindow).Sub(now)}
 	}
 	acc, hash, err := s.Store.AccountForLogin(ctx, username)
 	if model.ErrorCode(err) == model.ENOTFOUND {
-		CheckPassword(dummyHash, password)
 		hash = ""
 	} else if err != nil {
 		return "", nil, nil, err
 	}
-	ok := false
-	if hash != "" {
-		if ok, err = CheckPassword(hash, password); err != nil {
-			s.Log.Error("password hash unreadable", "account", acc.ID, "err", err)
+	ok, err := s.checkPassword(ctx, hash, password)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", nil, nil, ctx.Err()
 		}
+		s.Log.Error("password hash unreadable", "account", acc.ID, "err", err)
 	}
 	if !ok || acc.Disabled {
-		if err := s.Store.RecordLoginFailure(ctx, username, ip, now); err != nil {
-			return "", nil, nil, err
-		}
 		return "", nil, nil, model.Errorf(model.EUNAUTHORIZED, "Wrong user name or password.")
 	}
 	if err := s.Store.ClearLoginFailures(ctx, username, since); err != nil {
@@ -196,13 +229,19 @@ func (s *Service) Impersonate(ctx context.Context, installerID int64, ip, userAg
 	return tok, se, nil
 }
 
-// Logout ends a session.
+// Logout ends a session; logging out while working as an installer ends
+// the account's own session too.
 func (s *Service) Logout(ctx context.Context, id *Identity) error {
 	if id == nil || id.Session == nil {
 		return nil
 	}
 	if err := s.Store.DeleteSession(ctx, id.Session.TokenHash); err != nil {
 		return err
+	}
+	if id.OwnToken != "" {
+		if err := s.Store.DeleteSession(ctx, HashToken(id.OwnToken)); err != nil {
+			return err
+		}
 	}
 	return s.Store.Audit(ctx, "auth.logout", "account", id.Account.ID, nil)
 }

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
@@ -203,6 +204,11 @@ func (s *Server) identify(r *http.Request, allowBearer bool) (*auth.Identity, er
 		if model.ErrorCode(err) == model.ENOTFOUND {
 			continue // an ended acting session falls back to the own one
 		}
+		if err == nil && name == ActingCookie {
+			if own, err := r.Cookie(SessionCookie); err == nil {
+				id.OwnToken = own.Value // logging out ends both
+			}
+		}
 		return id, err
 	}
 	return nil, nil
@@ -214,7 +220,13 @@ func unsafeMethod(m string) bool {
 
 // authorize authenticates r, checks CSRF for cookie-authenticated unsafe
 // requests and the role, and returns r with the identity and actor in ctx.
-func (s *Server) authorize(r *http.Request, allowBearer bool, roles []model.Role) (*http.Request, error) {
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, allowBearer bool, roles []model.Role) (*http.Request, error) {
+	// Bound every body before anything parses it (the CSRF check below may
+	// parse a whole multipart form).
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	if err := checkText(r); err != nil {
+		return nil, err
+	}
 	id, err := s.identify(r, allowBearer)
 	if err != nil {
 		return nil, err
@@ -248,6 +260,11 @@ func (s *Server) apiPublic(h api.Handler) http.Handler {
 			s.writeAPIError(w, r, model.Errorf(model.EFORBIDDEN, "Cross-site requests are refused."))
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+		if err := checkText(r); err != nil {
+			s.writeAPIError(w, r, err)
+			return
+		}
 		if err := h(w, r); err != nil {
 			s.writeAPIError(w, r, err)
 		}
@@ -256,7 +273,7 @@ func (s *Server) apiPublic(h api.Handler) http.Handler {
 
 func (s *Server) apiAuth(h api.Handler, roles ...model.Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r2, err := s.authorize(r, true, roles)
+		r2, err := s.authorize(w, r, true, roles)
 		if err == nil {
 			err = h(w, r2)
 		}
@@ -272,6 +289,11 @@ func (s *Server) pagePublic(h web.Handler) http.Handler {
 			s.writePageError(w, r, model.Errorf(model.EFORBIDDEN, "Cross-site requests are refused."))
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+		if err := checkText(r); err != nil {
+			s.writePageError(w, r, err)
+			return
+		}
 		setPageHeaders(w)
 		if err := h(w, r); err != nil {
 			s.writePageError(w, r, err)
@@ -282,7 +304,7 @@ func (s *Server) pagePublic(h web.Handler) http.Handler {
 func (s *Server) page(h web.Handler, roles ...model.Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
-		r2, err := s.authorize(r, false, roles)
+		r2, err := s.authorize(w, r, false, roles)
 		if err == nil {
 			err = h(w, r2)
 		}
@@ -344,7 +366,10 @@ func (s *Server) proxyHeaders(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			ip := strings.TrimSpace(strings.Split(xff, ",")[0])
+			// The rightmost entry is the one our proxy added; anything left
+			// of it came from the client and can be forged.
+			parts := strings.Split(xff, ",")
+			ip := strings.TrimSpace(parts[len(parts)-1])
 			if net.ParseIP(ip) != nil {
 				r.RemoteAddr = net.JoinHostPort(ip, "0")
 			}
@@ -390,6 +415,36 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	return nil
+}
+
+// maxRequestBody bounds every request body: the largest legitimate one is a
+// 16 MiB import file in a multipart form.
+const maxRequestBody = 17 << 20
+
+// checkText refuses query and form values that cannot be stored as text:
+// NUL characters and invalid UTF-8 (PostgreSQL rejects both). JSON bodies
+// are checked where they are decoded.
+func checkText(r *http.Request) error {
+	check := func(vals map[string][]string) error {
+		for k, vs := range vals {
+			for _, v := range vs {
+				if strings.ContainsRune(v, 0) || !utf8.ValidString(v) {
+					return model.Invalid(k, "contains a NUL character or invalid UTF-8")
+				}
+			}
+		}
+		return nil
+	}
+	if err := check(r.URL.Query()); err != nil {
+		return err
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") && unsafeMethod(r.Method) {
+		if err := r.ParseForm(); err != nil {
+			return model.Invalid("body", "is not a readable form (at most 17 MB)")
+		}
+		return check(r.PostForm)
 	}
 	return nil
 }

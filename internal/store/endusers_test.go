@@ -396,13 +396,24 @@ func TestEndUserCountCap(t *testing.T) {
 		// SQLite's trigram table is read for (20,000).
 		const n = 20_050
 		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		// One apartment per family master: a home has one master.
+		firstApt, err := st.MaxID(sys, "apartments")
+		if err != nil {
+			t.Fatal(err)
+		}
+		apts := make([][]any, 0, n)
 		rows := make([][]any, 0, n)
 		for i := 0; i < n; i++ {
-			rows = append(rows, []any{first + 1 + int64(i), a1.installer.ID, a1.project.ID, "family_master",
+			apt := firstApt + 1 + int64(i)
+			apts = append(apts, []any{apt, a1.building.ID, "9", fmt.Sprintf("B%05d", i), "", 4})
+			rows = append(rows, []any{first + 1 + int64(i), a1.installer.ID, a1.project.ID, apt, "family_master",
 				fmt.Sprintf("Bulk Person %05d", i), fmt.Sprintf("8%08d", i), fmt.Sprintf("bulk%05d@mail.example", i),
 				"", "", "", true, false, base.Add(time.Duration(i) * time.Minute)})
 		}
-		if err := st.BulkInsert(sys, "end_users", []string{"id", "installer_id", "project_id", "role", "name", "sip", "email",
+		if err := st.BulkInsert(sys, "apartments", []string{"id", "building_id", "floor", "number", "name", "family_member_limit"}, apts); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.BulkInsert(sys, "end_users", []string{"id", "installer_id", "project_id", "apartment_id", "role", "name", "sip", "email",
 			"mobile", "phone", "address", "active", "premium", "created_at"}, rows); err != nil {
 			t.Fatal(err)
 		}

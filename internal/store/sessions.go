@@ -62,9 +62,17 @@ func (s *Store) DeleteStaleSessions(ctx context.Context, now, idleCutoff time.Ti
 	return res.RowsAffected()
 }
 
-// RecordLoginFailure notes a failed login for throttling.
-func (s *Store) RecordLoginFailure(ctx context.Context, username, ip string, at time.Time) error {
-	_, err := s.exec(ctx, `INSERT INTO login_failures (username, ip, at) VALUES (?,?,?)`, strings.ToLower(username), ip, at)
+// RecordLoginFailure notes a login attempt for throttling; it stays as a
+// failure unless the login succeeds. It returns the row's id.
+func (s *Store) RecordLoginFailure(ctx context.Context, username, ip string, at time.Time) (int64, error) {
+	var id int64
+	err := s.queryRow(ctx, `INSERT INTO login_failures (username, ip, at) VALUES (?,?,?) RETURNING id`, strings.ToLower(username), ip, at).Scan(&id)
+	return id, err
+}
+
+// DeleteLoginFailure forgets one recorded attempt.
+func (s *Store) DeleteLoginFailure(ctx context.Context, id int64) error {
+	_, err := s.exec(ctx, `DELETE FROM login_failures WHERE id = ?`, id)
 	return err
 }
 
@@ -128,11 +136,18 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *model.APIToken, hash stri
 	})
 }
 
+// errActingTokens keeps API tokens, which outlive any session, out of the
+// hands of someone working in another account.
+var errActingTokens = model.Errorf(model.EFORBIDDEN, "API tokens cannot be seen or changed while working in another account.")
+
 // ListAPITokens lists the actor's own tokens.
 func (s *Store) ListAPITokens(ctx context.Context) ([]*model.APIToken, error) {
 	act, err := actor(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if act.Real != nil {
+		return nil, errActingTokens
 	}
 	rows, err := s.query(ctx, `SELECT id, account_id, name, created_at, last_used_at, expires_at FROM api_tokens
 		WHERE account_id = ? ORDER BY id`, act.AccountID)
@@ -156,6 +171,9 @@ func (s *Store) DeleteAPIToken(ctx context.Context, id int64) error {
 	act, err := actor(ctx)
 	if err != nil {
 		return err
+	}
+	if act.Real != nil {
+		return errActingTokens
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.exec(ctx, `DELETE FROM api_tokens WHERE id = ? AND account_id = ?`, id, act.AccountID)

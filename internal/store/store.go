@@ -109,7 +109,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.dialect == Postgres {
 		d = goose.DialectPostgres
 	}
-	p, err := goose.NewProvider(d, s.db, sub)
+	// Modules are built in parallel, so a migration may arrive with a lower
+	// number than one already applied: apply it rather than refuse.
+	p, err := goose.NewProvider(d, s.db, sub, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

@@ -355,7 +355,7 @@ func TestEveryStoreMethodIsCovered(t *testing.T) {
 		// and the system-only demo loader.
 		"AccountForLogin": "auth", "SessionByHash": "auth", "CreateSession": "auth", "TouchSession": "auth", "DeleteSession": "auth",
 		"DeleteStaleSessions": "auth", "RecordLoginFailure": "auth", "LoginFailures": "auth", "ClearLoginFailures": "auth",
-		"AccountByAPIToken": "auth", "Audit": "records for the actor itself",
+		"AccountByAPIToken": "auth", "DeleteLoginFailure": "auth", "Audit": "records for the actor itself",
 		"BulkInsert": "system only", "MaxID": "system only", "CountAccounts": "system only",
 		"Close": "", "DB": "", "Dialect": "", "Migrate": "", "Now": "", "Ping": "", "SetClock": "", "SetSecretKey": "", "EncryptSecret": "system only",
 	} {

@@ -20,8 +20,24 @@ type Row struct {
 	Cells []string
 }
 
-// MaxBytes bounds an uploaded file.
-const MaxBytes = 16 << 20
+// MaxBytes bounds an uploaded file; MaxRows the rows read from it (a small,
+// highly compressed XLSX can hold millions).
+const (
+	MaxBytes = 16 << 20
+	MaxRows  = 100_000
+)
+
+var errTooManyRows = fmt.Errorf("the file has more than %d rows: split it", MaxRows)
+
+// clean refuses cells that cannot be stored as text.
+func clean(n int, cells []string) error {
+	for _, c := range cells {
+		if strings.ContainsRune(c, 0) || !utf8.ValidString(c) {
+			return fmt.Errorf("row %d: a cell holds a NUL character or invalid UTF-8", n)
+		}
+	}
+	return nil
+}
 
 // xlsxMagic starts every XLSX (a ZIP archive).
 var xlsxMagic = []byte("PK\x03\x04")
@@ -61,9 +77,16 @@ func readCSV(data []byte) ([]Row, error) {
 			return nil, err
 		}
 		line, _ := r.FieldPos(0)
-		if !blank(rec) {
-			rows = append(rows, Row{N: line, Cells: rec})
+		if blank(rec) {
+			continue
 		}
+		if err := clean(line, rec); err != nil {
+			return nil, err
+		}
+		if len(rows) == MaxRows {
+			return nil, errTooManyRows
+		}
+		rows = append(rows, Row{N: line, Cells: rec})
 	}
 	return rows, nil
 }
@@ -89,9 +112,16 @@ func readXLSX(data []byte) ([]Row, error) {
 		if err != nil {
 			return nil, fmt.Errorf("row %d: %v", n, err)
 		}
-		if !blank(cells) {
-			rows = append(rows, Row{N: n, Cells: cells})
+		if blank(cells) {
+			continue
 		}
+		if err := clean(n, cells); err != nil {
+			return nil, err
+		}
+		if len(rows) == MaxRows {
+			return nil, errTooManyRows
+		}
+		rows = append(rows, Row{N: n, Cells: cells})
 	}
 	return rows, it.Error()
 }

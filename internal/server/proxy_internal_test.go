@@ -1,0 +1,34 @@
+package server
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// TestProxyHeadersTrustOnlyTheLastHop: the client controls the left of
+// X-Forwarded-For; only the entry our proxy appended is believed.
+func TestProxyHeadersTrustOnlyTheLastHop(t *testing.T) {
+	var got string
+	h := (&Server{cfg: Config{TrustProxy: true}}).proxyHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.RemoteAddr }))
+	for xff, want := range map[string]string{
+		"6.6.6.6, 203.0.113.9": "203.0.113.9:0",
+		"203.0.113.9":          "203.0.113.9:0",
+		"6.6.6.6, not-an-ip":   "192.0.2.1:1234", // unreadable: keep the connection's address
+	} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if got != want {
+			t.Errorf("X-Forwarded-For %q: client %s, want %s", xff, got, want)
+		}
+	}
+	// Without --trust-proxy the header is ignored.
+	h = (&Server{}).proxyHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.RemoteAddr }))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("X-Forwarded-For", "6.6.6.6")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if got != "192.0.2.1:1234" {
+		t.Errorf("untrusted proxy header used: %s", got)
+	}
+}
