@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	_ "github.com/gatehouse-dev/gatehouse/internal/billing/paypal" // registers the PayPal provider
+	_ "github.com/gatehouse-dev/gatehouse/internal/billing/stripe" // registers the Stripe provider
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -63,7 +66,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.IdleTimeout, cfg.AbsoluteTimeout = *idle, *absolute
 	au := &auth.Service{Store: st, Config: cfg, Log: log}
 	au.StartJanitor(ctx, 10*time.Minute)
-	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, mailer, log)
+	providers, err := billing.ProvidersFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	for name := range providers {
+		log.Info("payment provider configured", "provider", name)
+	}
+	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}
