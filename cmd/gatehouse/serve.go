@@ -28,15 +28,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	tlsCert := fs.String("tls-cert", getenv("GATEHOUSE_TLS_CERT"), "TLS certificate file; serve HTTPS (env GATEHOUSE_TLS_CERT)")
 	tlsKey := fs.String("tls-key", getenv("GATEHOUSE_TLS_KEY"), "TLS key file (env GATEHOUSE_TLS_KEY)")
 	idle := fs.Duration("session-idle", envDuration(getenv, "GATEHOUSE_SESSION_IDLE", auth.DefaultConfig.IdleTimeout), "a session unused this long ends (env GATEHOUSE_SESSION_IDLE)")
+	orderTimeout := fs.Duration("order-timeout", envDuration(getenv, "GATEHOUSE_ORDER_TIMEOUT", billing.DefaultOrderTimeout), "an unpaid (Processing) order times out after this long (env GATEHOUSE_ORDER_TIMEOUT)")
 	absolute := fs.Duration("session-max", envDuration(getenv, "GATEHOUSE_SESSION_MAX", auth.DefaultConfig.AbsoluteTimeout), "a session ends this long after login (env GATEHOUSE_SESSION_MAX)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX"); err != nil {
+	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT"); err != nil {
 		return err
 	}
-	if *idle <= 0 || *absolute <= 0 {
-		return fmt.Errorf("--session-idle and --session-max must be positive")
+	if *idle <= 0 || *absolute <= 0 || *orderTimeout <= 0 {
+		return fmt.Errorf("--session-idle, --session-max and --order-timeout must be positive")
 	}
 	if *publicURL != "" {
 		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -66,6 +67,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg.IdleTimeout, cfg.AbsoluteTimeout = *idle, *absolute
 	au := &auth.Service{Store: st, Config: cfg, Log: log}
 	au.StartJanitor(ctx, 10*time.Minute)
+	store.StartOrderTimeouts(ctx, st, *orderTimeout, time.Minute, func(format string, args ...any) {
+		log.Error(fmt.Sprintf(format, args...))
+	})
 	providers, err := billing.ProvidersFromEnv(getenv)
 	if err != nil {
 		return err

@@ -35,6 +35,10 @@ var Modules = []Module{
 	{NavItem: NavItem{"distributors", "Distributors", "/distributors"}, Roles: admin, Text: "Create and list distributors."},
 	{NavItem: NavItem{"subdistributors", "Sub-distributors", "/subdistributors"}, Roles: dist,
 		Text: "Create and list sub-distributors; switch the payment feature and Pay by Distributor."},
+	{NavItem: NavItem{"prices", "Prices", "/prices"}, Roles: []model.Role{model.RoleAdmin, model.RoleDistributor},
+		Text: "The price list of SmartPlus services: activation and monthly fees per item."},
+	{NavItem: NavItem{"coupons", "Coupons", "/coupons"}, Roles: dist,
+		Text: "Issue coupons to your sub-distributors and follow their balances."},
 
 	// The sub-distributor's eight modules, in the guide's order.
 	{NavItem: NavItem{"project-devices", "Project Device", "/project-devices"}, Roles: sub, Pending: true,
@@ -56,9 +60,9 @@ var Modules = []Module{
 
 	{NavItem: NavItem{"firmware", "Firmware", "/firmware"}, Roles: all,
 		Text: "The device firmware available for your installers: versions, models and change logs."},
-	{NavItem: NavItem{"subscriptions", "Subscriptions", "/subscriptions"}, Roles: sub, PaymentGated: true, Pending: true,
+	{NavItem: NavItem{"subscriptions", "Subscriptions", "/subscriptions"}, Roles: sub, PaymentGated: true,
 		Text: "Activation and renewal of SmartPlus services, paid by Stripe, PayPal or coupon."},
-	{NavItem: NavItem{"payments", "Payments", "/payments"}, Roles: sub, PaymentGated: true, Pending: true,
+	{NavItem: NavItem{"payments", "Payments", "/payments"}, Roles: sub, PaymentGated: true,
 		Text: "Transaction history: search, details, cancel, pay and invoices."},
 	{NavItem: NavItem{"settings", "Setting", "/settings"}, Roles: sub,
 		Text: "Customer service contacts for your installers, Receive Feedback, and the feedback they sent."},

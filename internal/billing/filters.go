@@ -1,0 +1,58 @@
+package billing
+
+import (
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+// OrderFilter is the Payments module's search.
+type OrderFilter struct {
+	CreatedFrom *time.Time // inclusive
+	CreatedTo   *time.Time // exclusive
+	Type        OrderType
+	Status      Status
+	InstallerID int64
+	Number      string // contains
+	model.Page
+}
+
+// CouponFilter selects coupons by state.
+type CouponFilter struct {
+	State            CouponState
+	SubdistributorID int64
+	model.Page
+}
+
+// BillableFilter selects the users the Subscriptions module lists.
+type BillableFilter struct {
+	InstallerID    int64
+	ProjectType    string    // community | villa | office
+	ProjectID      int64     // a community or the office
+	Mode           string    // active (not yet active users) | renew
+	ServiceType    string    // community: family_master | family_member | property_manager; villa: app | premium
+	ExpiringBefore time.Time // renew: expired or expiring before this
+	Sort           string    // apt | apt_name
+}
+
+// BillableUser is a user the Subscriptions module can pay for.
+type BillableUser struct {
+	ID             int64      `json:"id"`
+	Name           string     `json:"name"`
+	Role           string     `json:"role"`
+	Project        string     `json:"project"`
+	ProjectID      int64      `json:"project_id"`
+	Apartment      string     `json:"apartment"`
+	AptName        string     `json:"apt_name"`
+	Item           Item       `json:"item"`
+	Active         bool       `json:"active"`
+	AppExpires     *time.Time `json:"app_expires_at"`
+	PremiumExpires *time.Time `json:"premium_expires_at"`
+}
+
+// Gate says what the actor may do with Subscriptions and Payments.
+type Gate struct {
+	Enabled bool   // the modules exist for the actor
+	CanPay  bool   // pay buttons are shown
+	Reason  string // why not, when not
+}

@@ -1,0 +1,539 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+// orderScope limits orders (aliased o) to the actor's subtree: a
+// distributor sees its subtree's, a sub-distributor its own and its
+// installers', an installer its own.
+func orderScope(a *model.Actor) (string, []any) {
+	switch a.Role {
+	case model.RoleAdmin:
+		return "1=1", nil
+	case model.RoleDistributor:
+		return "o.distributor_id = ?", []any{a.AccountID}
+	case model.RoleSubdistributor:
+		return "o.subdistributor_id = ?", []any{a.AccountID}
+	default:
+		return "o.installer_id = ?", []any{a.AccountID}
+	}
+}
+
+// gateFor answers what actor may do with the payments of installer
+// (an installer of the actor's subtree; 0 for the actor's own gate).
+func (s *Store) gateFor(ctx context.Context, q querier, act *model.Actor, installerID int64) (billing.Gate, error) {
+	subID := act.SubdistributorID
+	chargeMode := ""
+	if installerID != 0 {
+		if err := q.QueryRowContext(ctx, s.q(`SELECT subdistributor_id, charge_mode FROM accounts WHERE id = ? AND role = 'installer'`),
+			installerID).Scan(&subID, &chargeMode); err != nil {
+			return billing.Gate{}, err
+		}
+	} else if act.Role == model.RoleInstaller {
+		if err := q.QueryRowContext(ctx, s.q(`SELECT charge_mode FROM accounts WHERE id = ?`), act.AccountID).Scan(&chargeMode); err != nil {
+			return billing.Gate{}, err
+		}
+	}
+	if subID == 0 { // the admin or a distributor, about no installer in particular
+		return billing.Gate{Enabled: true, CanPay: true}, nil
+	}
+	var subName string
+	var enabled, payByDist bool
+	if err := q.QueryRowContext(ctx, s.q(`SELECT username, payment_enabled, pay_by_distributor FROM accounts WHERE id = ?`), subID).
+		Scan(&subName, &enabled, &payByDist); err != nil {
+		return billing.Gate{}, err
+	}
+	if !enabled {
+		return billing.Gate{Reason: fmt.Sprintf("The distributor of %s has not switched the payment feature on.", subName)}, nil
+	}
+	g := billing.Gate{Enabled: true, CanPay: true}
+	switch act.Role {
+	case model.RoleSubdistributor:
+		if payByDist {
+			g.CanPay, g.Reason = false, "Pay by Distributor is on: your distributor pays for your installers' users."
+		}
+	case model.RoleInstaller:
+		if payByDist {
+			g.CanPay, g.Reason = false, "Pay by Distributor is on: your distributor pays for your users."
+		} else if chargeMode != model.ChargeInstaller {
+			g.CanPay, g.Reason = false, "Your charge mode is not \"installer\": your users' services are not paid by you."
+		}
+	}
+	return g, nil
+}
+
+// PaymentGate tells whether Subscriptions and Payments exist for the actor
+// and whether it may pay.
+func (s *Store) PaymentGate(ctx context.Context) (billing.Gate, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return billing.Gate{}, err
+	}
+	return s.gateFor(ctx, s.db, act, 0)
+}
+
+// requireGate fails with 403 and the reason when the modules are off for the actor.
+func (s *Store) requireGate(ctx context.Context, act *model.Actor) error {
+	g, err := s.gateFor(ctx, s.db, act, 0)
+	if err != nil {
+		return err
+	}
+	if !g.Enabled {
+		return model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+	}
+	return nil
+}
+
+// itemFor chooses the price-list item of a user's service.
+func itemFor(kind model.ProjectKind, role model.EndUserRole, service string) (billing.Item, bool) {
+	switch kind {
+	case model.ProjectCommunity:
+		switch role {
+		case model.FamilyMaster:
+			return billing.CommunityApp, true
+		case model.FamilyMember:
+			return billing.FamilyMemberApp, true
+		case model.PropertyManager:
+			return billing.PropertyManagerApp, true
+		}
+	case model.ProjectPersonal:
+		switch role {
+		case model.FamilyMaster:
+			if service == "premium" {
+				return billing.VillaPremium, true
+			}
+			return billing.VillaApp, true
+		case model.FamilyMember:
+			return billing.VillaExtraMember, true
+		}
+	case model.ProjectOffice:
+		if role == model.OfficeStaff {
+			return billing.OfficeUser, true
+		}
+	}
+	return "", false
+}
+
+func projectKindOf(projectType string) model.ProjectKind {
+	if projectType == "villa" {
+		return model.ProjectPersonal
+	}
+	return model.ProjectKind(projectType)
+}
+
+// CreateOrder creates a Processing order for users of one installer of the
+// actor's subtree, priced from the price list in force.
+func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*billing.Order, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	typ, err := req.Validate()
+	if err != nil {
+		return nil, err
+	}
+	// The installer must be in the actor's subtree.
+	cond, args := accountScope(act, "a")
+	var inst model.Account
+	err = s.queryRow(ctx, `SELECT a.id, a.username, a.distributor_id, a.subdistributor_id FROM accounts a WHERE a.id = ? AND a.role = 'installer' AND `+cond,
+		append([]any{req.InstallerID}, args...)...).Scan(&inst.ID, &inst.Username, &inst.DistributorID, &inst.SubdistributorID)
+	if isNoRows(err) {
+		return nil, model.Invalid("installer_id", "no such installer")
+	} else if err != nil {
+		return nil, err
+	}
+	g, err := s.gateFor(ctx, s.db, act, inst.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !g.Enabled {
+		return nil, model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+	}
+	if act.Role == model.RoleInstaller && !g.CanPay {
+		return nil, model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+	}
+	prices, err := s.pricesFor(ctx, s.db, inst.DistributorID)
+	if err != nil {
+		return nil, err
+	}
+	kind := projectKindOf(req.ProjectType)
+	now := s.now()
+	o := &billing.Order{Type: typ, InstallerID: inst.ID, Installer: inst.Username, SubdistributorID: inst.SubdistributorID,
+		DistributorID: inst.DistributorID, ProjectType: req.ProjectType, Status: billing.StatusProcessing, Currency: prices.Currency,
+		Created: now, ProcessingSince: now, Updated: now, Project: "-"}
+	var v model.Validator
+	projects := map[int64]string{}
+	for n, l := range req.Items {
+		f := fmt.Sprintf("items[%d]", n)
+		var u model.EndUser
+		var pkind model.ProjectKind
+		var pname string
+		err := s.queryRow(ctx, `SELECT u.id, u.name, u.role, u.active, u.app_expires_at, u.premium_expires_at, u.project_id, p.kind, p.name
+			FROM end_users u JOIN projects p ON p.id = u.project_id WHERE u.id = ? AND u.installer_id = ?`, l.UserID, inst.ID).
+			Scan(&u.ID, &u.Name, &u.Role, &u.Active, &u.AppExpires, &u.PremiumExpires, &u.ProjectID, &pkind, &pname)
+		if isNoRows(err) {
+			v.Add(f+".user_id", "no such user of this installer")
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if pkind != kind {
+			v.Add(f+".user_id", "is not a %s user", req.ProjectType)
+			continue
+		}
+		if req.ProjectID != 0 && u.ProjectID != req.ProjectID {
+			v.Add(f+".user_id", "is not a user of the selected project")
+			continue
+		}
+		item, ok := itemFor(pkind, u.Role, l.Service)
+		if !ok {
+			v.Add(f+".user_id", "has no paid service")
+			continue
+		}
+		activation := false
+		switch typ {
+		case billing.TypeActivation, billing.TypeFeatures:
+			if typ == billing.TypeFeatures && u.Role != model.FamilyMember {
+				v.Add(f+".user_id", "is not an extra family member")
+				continue
+			}
+			if l.Service == "premium" {
+				activation = u.PremiumExpires == nil
+			} else if u.Active {
+				v.Add(f+".user_id", "is already active; renew it instead")
+				continue
+			} else {
+				activation = true
+			}
+		case billing.TypeSubscription:
+			if l.Service == "app" && u.AppExpires == nil && !u.Active {
+				v.Add(f+".user_id", "was never activated; activate it first")
+				continue
+			}
+		}
+		p, ok := prices.Of(item)
+		if !ok {
+			return nil, model.Errorf(model.ECONFLICT, "The price list has no price for %s.", item.Label())
+		}
+		amt := billing.Amount(p, activation, l.Months)
+		o.Items = append(o.Items, billing.OrderItem{EndUserID: u.ID, UserName: u.Name, Item: item, Service: l.Service, Months: l.Months, Amount: amt})
+		o.Total += amt
+		if pkind != model.ProjectPersonal {
+			projects[u.ProjectID] = pname
+		}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	o.Counts = len(o.Items)
+	if len(projects) == 1 {
+		for id, name := range projects {
+			o.ProjectID, o.Project = id, name
+		}
+	} else if len(projects) > 1 {
+		o.Project = fmt.Sprintf("%d projects", len(projects))
+	}
+	err = s.inTx(ctx, func(tx *Tx) error {
+		for try := 0; ; try++ {
+			o.Number = billing.NewOrderNumber(now)
+			var taken int
+			if err := tx.queryRow(ctx, `SELECT count(*) FROM orders WHERE number = ?`, o.Number).Scan(&taken); err != nil {
+				return err
+			}
+			if taken == 0 || try > 5 {
+				break
+			}
+		}
+		err := tx.queryRow(ctx, `INSERT INTO orders (number, type, installer_id, subdistributor_id, distributor_id, created_by, project_id,
+			project_name, project_type, status, counts, total, currency, created_at, processing_since, updated_at)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+			o.Number, o.Type, o.InstallerID, o.SubdistributorID, o.DistributorID, nullID(act.AccountID), nullID(o.ProjectID),
+			o.Project, o.ProjectType, o.Status, o.Counts, o.Total, o.Currency, now, now, now).Scan(&o.ID)
+		if err != nil {
+			return err
+		}
+		for _, it := range o.Items {
+			if _, err := tx.exec(ctx, `INSERT INTO order_items (order_id, end_user_id, user_name, item, service, months, amount) VALUES (?,?,?,?,?,?,?)`,
+				o.ID, it.EndUserID, it.UserName, it.Item, it.Service, it.Months, it.Amount); err != nil {
+				return err
+			}
+		}
+		if err := s.orderEvent(ctx, tx, o.ID, billing.StatusProcessing, fmt.Sprintf("Order created by %s.", act.Username)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "order.create", "order", o.Number, map[string]any{"type": o.Type, "total": o.Total, "counts": o.Counts})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (s *Store) orderEvent(ctx context.Context, tx *Tx, orderID int64, st billing.Status, msg string) error {
+	_, err := tx.exec(ctx, `INSERT INTO order_events (order_id, at, status, message) VALUES (?,?,?,?)`, orderID, s.now(), st, msg)
+	return err
+}
+
+const orderCols = `o.id, o.number, o.type, o.installer_id, ia.username, o.subdistributor_id, o.distributor_id, o.payer_id, o.project_id,
+	o.project_name, o.project_type, o.status, o.counts, o.total, o.currency, o.provider, o.provider_ref, o.hidden,
+	o.created_at, o.processing_since, o.paid_at, o.updated_at`
+
+const orderFrom = `orders o JOIN accounts ia ON ia.id = o.installer_id`
+
+func scanOrder(r scanner) (*billing.Order, error) {
+	var o billing.Order
+	err := r.Scan(&o.ID, &o.Number, &o.Type, &o.InstallerID, &o.Installer, &o.SubdistributorID, &o.DistributorID, nid(&o.PayerID), nid(&o.ProjectID),
+		&o.Project, &o.ProjectType, &o.Status, &o.Counts, &o.Total, &o.Currency, &o.Provider, &o.ProviderRef, &o.Hidden,
+		&o.Created, &o.ProcessingSince, &o.Paid, &o.Updated)
+	return &o, err
+}
+
+// ListOrders is the Payments module's search: created time range, type,
+// status, installer and order number; hidden orders are left out.
+func (s *Store) ListOrders(ctx context.Context, f billing.OrderFilter) (model.List[*billing.Order], error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return model.List[*billing.Order]{}, err
+	}
+	if err := s.requireGate(ctx, act); err != nil {
+		return model.List[*billing.Order]{}, err
+	}
+	cond, args := orderScope(act)
+	where := []string{cond, "o.hidden = false"}
+	if f.CreatedFrom != nil {
+		where, args = append(where, "o.created_at >= ?"), append(args, f.CreatedFrom.UTC())
+	}
+	if f.CreatedTo != nil {
+		where, args = append(where, "o.created_at < ?"), append(args, f.CreatedTo.UTC())
+	}
+	if f.Type != "" {
+		where, args = append(where, "o.type = ?"), append(args, f.Type)
+	}
+	if f.Status != "" {
+		where, args = append(where, "o.status = ?"), append(args, f.Status)
+	}
+	if f.InstallerID != 0 {
+		where, args = append(where, "o.installer_id = ?"), append(args, f.InstallerID)
+	}
+	if n := strings.TrimSpace(f.Number); n != "" {
+		where, args = append(where, `lower(o.number) LIKE ? ESCAPE '\'`), append(args, likeContains(n))
+	}
+	return list(ctx, s, orderFrom, strings.Join(where, " AND "), "o.created_at DESC, o.id DESC", orderCols, args, f.Page, scanOrder)
+}
+
+// GetOrder returns an order of the actor's subtree with its items and history.
+func (s *Store) GetOrder(ctx context.Context, number string) (*billing.Order, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.requireGate(ctx, act); err != nil {
+		return nil, err
+	}
+	return s.getOrder(ctx, s.db, act, number)
+}
+
+func (s *Store) getOrder(ctx context.Context, q querier, act *model.Actor, number string) (*billing.Order, error) {
+	cond, args := orderScope(act)
+	o, err := scanOrder(q.QueryRowContext(ctx, s.q(`SELECT `+orderCols+` FROM `+orderFrom+` WHERE o.number = ? AND `+cond),
+		append([]any{number}, args...)...))
+	if isNoRows(err) {
+		return nil, model.NotFound("order")
+	} else if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, s.q(`SELECT end_user_id, user_name, item, service, months, amount, new_expires_at
+		FROM order_items WHERE order_id = ? ORDER BY id`), o.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var it billing.OrderItem
+		if err := rows.Scan(nid(&it.EndUserID), &it.UserName, &it.Item, &it.Service, &it.Months, &it.Amount, &it.NewExpires); err != nil {
+			return nil, err
+		}
+		o.Items = append(o.Items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	ev, err := q.QueryContext(ctx, s.q(`SELECT at, status, message FROM order_events WHERE order_id = ? ORDER BY id`), o.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer ev.Close()
+	for ev.Next() {
+		var e billing.OrderEvent
+		if err := ev.Scan(&e.At, &e.Status, &e.Message); err != nil {
+			return nil, err
+		}
+		o.Events = append(o.Events, e)
+	}
+	return o, ev.Err()
+}
+
+// moveOrder changes the status of an order when its current status allows
+// it: one UPDATE … WHERE status IN (…), so concurrent moves apply once.
+// It reports whether this call moved it.
+func (s *Store) moveOrder(ctx context.Context, tx *Tx, orderID int64, to billing.Status, extra string, extraArgs ...any) (bool, error) {
+	from := billing.From(to)
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(from)), ",")
+	args := []any{to, s.now()}
+	args = append(args, extraArgs...)
+	args = append(args, orderID)
+	for _, f := range from {
+		args = append(args, f)
+	}
+	res, err := tx.exec(ctx, `UPDATE orders SET status = ?, updated_at = ?`+extra+` WHERE id = ? AND status IN (`+ph+`)`, args...)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// CancelOrder cancels a Processing order.
+func (s *Store) CancelOrder(ctx context.Context, number string) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.requireGate(ctx, act); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		o, err := s.getOrder(ctx, tx.tx, act, number)
+		if err != nil {
+			return err
+		}
+		if o.Status != billing.StatusProcessing {
+			return model.Errorf(model.ECONFLICT, "Only a Processing order can be cancelled; this one is %s.", o.Status.Label())
+		}
+		ok, err := s.moveOrder(ctx, tx, o.ID, billing.StatusCancel, "")
+		if err != nil {
+			return err
+		} else if !ok {
+			return model.Errorf(model.ECONFLICT, "The order changed meanwhile; reload it.")
+		}
+		if err := s.orderEvent(ctx, tx, o.ID, billing.StatusCancel, fmt.Sprintf("Cancelled by %s.", act.Username)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "order.cancel", "order", o.Number, nil)
+	})
+}
+
+// HideOrder deletes an order from the Payments list (it stays for the
+// books). A Processing order must be cancelled first.
+func (s *Store) HideOrder(ctx context.Context, number string) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.requireGate(ctx, act); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		o, err := s.getOrder(ctx, tx.tx, act, number)
+		if err != nil {
+			return err
+		}
+		if o.Status == billing.StatusProcessing || o.Status == billing.StatusSystemProcessing {
+			return model.Errorf(model.ECONFLICT, "A %s order cannot be deleted; cancel it first.", o.Status.Label())
+		}
+		if _, err := tx.exec(ctx, `UPDATE orders SET hidden = true, updated_at = ? WHERE id = ?`, s.now(), o.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "order.delete", "order", o.Number, nil)
+	})
+}
+
+// TimeoutOrders turns Processing orders unpaid for longer than period into
+// Timeout orders (the admin's or the system's job). It returns how many.
+func (s *Store) TimeoutOrders(ctx context.Context, period time.Duration) (int, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if act.Role != model.RoleAdmin {
+		return 0, model.Errorf(model.EFORBIDDEN, "Only the system times orders out.")
+	}
+	cutoff := s.now().Add(-period)
+	rows, err := s.query(ctx, `SELECT id, number FROM orders WHERE status = 'processing' AND processing_since < ? ORDER BY id LIMIT 1000`, cutoff)
+	if err != nil {
+		return 0, err
+	}
+	type ref struct {
+		id     int64
+		number string
+	}
+	var due []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.id, &r.number); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		due = append(due, r)
+	}
+	rows.Close()
+	n := 0
+	for _, r := range due {
+		err := s.inTx(ctx, func(tx *Tx) error {
+			// Guarded again: the order may have been paid since the select.
+			res, err := tx.exec(ctx, `UPDATE orders SET status = 'timeout', updated_at = ? WHERE id = ? AND status = 'processing' AND processing_since < ?`,
+				s.now(), r.id, cutoff)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k == 0 {
+				return nil
+			}
+			n++
+			if err := s.orderEvent(ctx, tx, r.id, billing.StatusTimeout, fmt.Sprintf("Not paid within %s.", period)); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, "order.timeout", "order", r.number, nil)
+		})
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// StartOrderTimeouts times Processing orders out every `every` until ctx
+// ends (period: how long an order may stay unpaid; 0 means the default).
+func StartOrderTimeouts(ctx context.Context, st *Store, period, every time.Duration, logf func(format string, args ...any)) {
+	if period <= 0 {
+		period = billing.DefaultOrderTimeout
+	}
+	if every <= 0 {
+		every = time.Minute
+	}
+	sctx := model.WithActor(ctx, model.System)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if n, err := st.TimeoutOrders(sctx, period); err != nil && ctx.Err() == nil && logf != nil {
+				logf("order timeouts: %v", err)
+			} else if n > 0 && logf != nil {
+				logf("order timeouts: %d orders timed out", n)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}

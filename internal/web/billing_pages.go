@@ -1,0 +1,413 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// billingAPI shares the payment flow (coupon, Stripe, PayPal, return URL) with the API.
+func (w *Web) billingAPI() *api.API {
+	return &api.API{Store: w.store, Providers: w.providers, PublicURL: w.publicURL}
+}
+
+// requirePayments refuses the modules when the distributor has not switched them on.
+func (w *Web) requirePayments(r *http.Request) (billing.Gate, error) {
+	g, err := w.store.PaymentGate(r.Context())
+	if err != nil {
+		return g, err
+	}
+	if !g.Enabled {
+		return g, model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+	}
+	return g, nil
+}
+
+type providerState struct {
+	Name, Label string
+	Configured  bool
+}
+
+func (w *Web) providerStates() []providerState {
+	return []providerState{{"stripe", "Stripe", w.providers["stripe"] != nil}, {"paypal", "PayPal", w.providers["paypal"] != nil}}
+}
+
+func money(minor int64, cur string) string { return billing.FormatMoney(minor, cur) }
+
+type subscriptionsData struct {
+	Gate        billing.Gate
+	Installers  []*model.Account
+	Offices     []*store.ProjectRow
+	Communities []*store.ProjectRow
+	Q           url.Values
+	InstallerID int64
+	ProjectType string
+	Mode        string
+	Users       []billing.BillableUser
+	Coupons     []*billing.Coupon
+	Info        *billing.Info
+	Prices      billing.PriceList
+	Money       func(int64, string) string
+}
+
+// Subscriptions is the Subscriptions module: installer → project type →
+// Active or Renew → users → order.
+func (w *Web) Subscriptions(rw http.ResponseWriter, r *http.Request) error {
+	g, err := w.requirePayments(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	d := subscriptionsData{Gate: g, Q: q, ProjectType: q.Get("project_type"), Mode: q.Get("mode"), Money: money}
+	insts, err := w.store.ListAccounts(ctx, model.AccountFilter{Role: model.RoleInstaller, Page: model.Page{Page: 1, PerPage: 500}})
+	if err != nil {
+		return err
+	}
+	d.Installers = insts.Items
+	d.InstallerID, _ = strconv.ParseInt(q.Get("installer"), 10, 64)
+	if d.ProjectType == "" {
+		d.ProjectType = "community"
+	}
+	if d.Mode == "" {
+		d.Mode = "active"
+	}
+	p := w.page(r, "Subscriptions", "subscriptions", &d)
+	if d.InstallerID != 0 {
+		for _, kind := range []model.ProjectKind{model.ProjectOffice, model.ProjectCommunity} {
+			l, err := w.store.ListProjects(ctx, store.ProjectFilter{Kind: kind, InstallerID: d.InstallerID, Page: model.Page{Page: 1, PerPage: 500}})
+			if err != nil {
+				return err
+			}
+			if kind == model.ProjectOffice {
+				d.Offices = l.Items
+			} else {
+				d.Communities = l.Items
+			}
+		}
+		f := billing.BillableFilter{InstallerID: d.InstallerID, ProjectType: d.ProjectType, Mode: d.Mode, ServiceType: q.Get("service"), Sort: q.Get("sort")}
+		f.ProjectID, _ = strconv.ParseInt(q.Get("project"), 10, 64)
+		if s := q.Get("expiring_before"); s != "" {
+			t, err := time.Parse("2006-01-02", s)
+			if err != nil {
+				p.Error, p.Fields = "expiring_before: must be a date", map[string]string{"expiring_before": "must be a date"}
+				return w.render(rw, http.StatusBadRequest, "billing_subscriptions", p)
+			}
+			f.ExpiringBefore = t
+		}
+		if d.Users, err = w.store.ListBillableUsers(ctx, f); err != nil {
+			return err
+		}
+	}
+	if cl, err := w.store.ListCoupons(ctx, billing.CouponFilter{Page: model.Page{Page: 1, PerPage: 100}}); err == nil {
+		d.Coupons = cl.Items
+	}
+	if d.Info, err = w.store.GetBillingInfo(ctx); err != nil {
+		return err
+	}
+	if d.Prices, err = w.store.GetPrices(ctx); err != nil {
+		return err
+	}
+	return w.render(rw, http.StatusOK, "billing_subscriptions", p)
+}
+
+// SubscriptionOrder creates the order of the selected users (Next).
+func (w *Web) SubscriptionOrder(rw http.ResponseWriter, r *http.Request) error {
+	if _, err := w.requirePayments(r); err != nil {
+		return err
+	}
+	if err := r.ParseForm(); err != nil {
+		return model.Invalid("body", "is not a form")
+	}
+	f := r.PostForm
+	req := &billing.OrderRequest{Kind: f.Get("kind"), ProjectType: f.Get("project_type")}
+	req.InstallerID, _ = strconv.ParseInt(f.Get("installer"), 10, 64)
+	req.ProjectID, _ = strconv.ParseInt(f.Get("project"), 10, 64)
+	months, _ := strconv.Atoi(f.Get("months"))
+	for _, s := range f["user"] {
+		id, _ := strconv.ParseInt(s, 10, 64)
+		req.Items = append(req.Items, billing.OrderLine{UserID: id, Months: months, Service: f.Get("service_kind")})
+	}
+	back := "/subscriptions?" + url.Values{"installer": {f.Get("installer")}, "project_type": {req.ProjectType}, "mode": {f.Get("mode")},
+		"project": {f.Get("project")}, "service": {f.Get("service")}}.Encode()
+	if len(req.Items) == 0 {
+		http.Redirect(rw, r, back+"&notice="+url.QueryEscape("Select at least one user."), http.StatusSeeOther)
+		return nil
+	}
+	o, err := w.store.CreateOrder(r.Context(), req)
+	if model.ErrorCode(err) == model.EINVALID {
+		http.Redirect(rw, r, back+"&notice="+url.QueryEscape(model.ErrorMessage(err)), http.StatusSeeOther)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/payments/"+url.PathEscape(o.Number), "Order "+o.Number+" created: pay it below.")
+}
+
+type paymentsData struct {
+	Q          url.Values
+	List       model.List[*billing.Order]
+	Pager      Pager
+	Installers []*model.Account
+	Types      []billing.OrderType
+	Statuses   []billing.Status
+	Gate       billing.Gate
+	Money      func(int64, string) string
+}
+
+// Payments is the Payments module (transaction history).
+func (w *Web) Payments(rw http.ResponseWriter, r *http.Request) error {
+	g, err := w.requirePayments(r)
+	if err != nil {
+		return err
+	}
+	var v model.Validator
+	f := api.ParseOrderFilter(r.URL.Query(), &v)
+	d := &paymentsData{Q: r.URL.Query(), Types: billing.OrderTypes, Statuses: billing.Statuses, Gate: g, Money: money}
+	if insts, err := w.store.ListAccounts(r.Context(), model.AccountFilter{Role: model.RoleInstaller, Page: model.Page{Page: 1, PerPage: 500}}); err == nil {
+		d.Installers = insts.Items
+	}
+	p := w.page(r, "Payments", "payments", d)
+	if err := v.Err(); err != nil {
+		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		return w.render(rw, http.StatusBadRequest, "billing_payments", p)
+	}
+	if d.List, err = w.store.ListOrders(r.Context(), f); err != nil {
+		return err
+	}
+	d.Pager = newPager(r, f.Page.Page, f.PerPage, d.List.Total)
+	return w.render(rw, http.StatusOK, "billing_payments", p)
+}
+
+type paymentDetailData struct {
+	Order     *billing.Order
+	Gate      billing.Gate
+	Payable   bool
+	Providers []providerState
+	Coupons   []*billing.Coupon
+	Money     func(int64, string) string
+}
+
+// PaymentDetail shows an order: items, history, and its actions.
+func (w *Web) PaymentDetail(rw http.ResponseWriter, r *http.Request) error {
+	return w.paymentDetail(rw, r, http.StatusOK, "")
+}
+
+func (w *Web) paymentDetail(rw http.ResponseWriter, r *http.Request, status int, errMsg string) error {
+	g, err := w.requirePayments(r)
+	if err != nil {
+		return err
+	}
+	o, err := w.store.GetOrder(r.Context(), r.PathValue("number"))
+	if err != nil {
+		return err
+	}
+	if ig, err := w.store.PaymentGate(r.Context()); err == nil {
+		g = ig
+	}
+	d := &paymentDetailData{Order: o, Gate: g, Payable: g.CanPay && billing.Payable(o.Status), Providers: w.providerStates(), Money: money}
+	if cl, err := w.store.ListCoupons(r.Context(), billing.CouponFilter{State: billing.CouponNormal, Page: model.Page{Page: 1, PerPage: 100}}); err == nil {
+		d.Coupons = cl.Items
+	}
+	p := w.page(r, "Order "+o.Number, "payments", d)
+	p.Error = errMsg
+	return w.render(rw, status, "billing_payment", p)
+}
+
+// PaymentPay pays an order by coupon, or sends the payer to Stripe / PayPal.
+func (w *Web) PaymentPay(rw http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return model.Invalid("body", "is not a form")
+	}
+	number := r.PathValue("number")
+	method := r.PostForm.Get("method")
+	res, err := w.billingAPI().Pay(r, number, method, r.PostForm["coupon"])
+	if code := model.ErrorCode(err); code == model.EINVALID || code == model.ECONFLICT {
+		return w.paymentDetail(rw, r, http.StatusBadRequest, model.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	if res.RedirectURL != "" {
+		http.Redirect(rw, r, res.RedirectURL, http.StatusSeeOther)
+		return nil
+	}
+	return redirect(rw, r, "/payments/"+url.PathEscape(number), "Paid by coupon: the order is completed.")
+}
+
+// PaymentReturn is where Stripe and PayPal send the payer back.
+func (w *Web) PaymentReturn(rw http.ResponseWriter, r *http.Request) error {
+	number := r.URL.Query().Get("order")
+	o, err := w.billingAPI().ConfirmReturn(r, number)
+	if model.ErrorCode(err) == model.ECONFLICT {
+		return redirect(rw, r, "/payments/"+url.PathEscape(number), model.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/payments/"+url.PathEscape(o.Number), "Payment "+o.Status.Label()+".")
+}
+
+// PaymentCancel cancels a Processing order.
+func (w *Web) PaymentCancel(rw http.ResponseWriter, r *http.Request) error {
+	number := r.PathValue("number")
+	err := w.store.CancelOrder(r.Context(), number)
+	if model.ErrorCode(err) == model.ECONFLICT {
+		return w.paymentDetail(rw, r, http.StatusConflict, model.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/payments/"+url.PathEscape(number), "Order cancelled.")
+}
+
+// PaymentDelete hides an order from the list.
+func (w *Web) PaymentDelete(rw http.ResponseWriter, r *http.Request) error {
+	number := r.PathValue("number")
+	err := w.store.HideOrder(r.Context(), number)
+	if model.ErrorCode(err) == model.ECONFLICT {
+		return w.paymentDetail(rw, r, http.StatusConflict, model.ErrorMessage(err))
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/payments", "Order "+number+" deleted from the list.")
+}
+
+// PaymentInvoice downloads the PDF invoice of a completed order.
+func (w *Web) PaymentInvoice(rw http.ResponseWriter, r *http.Request) error {
+	inv, err := w.store.InvoiceFor(r.Context(), r.PathValue("number"))
+	if err != nil {
+		return err
+	}
+	pdf, err := billing.InvoicePDF(inv.Order, inv.Seller, inv.Payer)
+	if err != nil {
+		return err
+	}
+	rw.Header().Set("Content-Type", "application/pdf")
+	rw.Header().Set("Content-Disposition", `attachment; filename="invoice-`+inv.Order.Number+`.pdf"`)
+	_, err = rw.Write(pdf)
+	return err
+}
+
+// SaveBillingInfo saves the payer's billing information.
+func (w *Web) SaveBillingInfo(rw http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return model.Invalid("body", "is not a form")
+	}
+	f := r.PostForm
+	b := &billing.Info{Company: f.Get("company"), ATTN: f.Get("attn"), Address: f.Get("address"), TEL: f.Get("tel"), Fax: f.Get("fax"), Email: f.Get("email")}
+	back := f.Get("back")
+	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
+		back = "/subscriptions"
+	}
+	if err := w.store.PutBillingInfo(r.Context(), b); model.ErrorCode(err) == model.EINVALID {
+		http.Redirect(rw, r, back+"?notice="+url.QueryEscape("Billing information not saved: "+model.ErrorMessage(err)), http.StatusSeeOther)
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, back, "Billing information saved.")
+}
+
+type pricesData struct {
+	Prices billing.PriceList
+	Money  func(int64, string) string
+}
+
+// Prices is the distributor's price list.
+func (w *Web) Prices(rw http.ResponseWriter, r *http.Request) error {
+	l, err := w.store.GetPrices(r.Context())
+	if err != nil {
+		return err
+	}
+	return w.render(rw, http.StatusOK, "billing_prices", w.page(r, "Prices", "prices", &pricesData{Prices: l, Money: money}))
+}
+
+// SavePrices saves the distributor's price overrides (fees in minor units).
+func (w *Web) SavePrices(rw http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return model.Invalid("body", "is not a form")
+	}
+	var ps []billing.Price
+	cur := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("currency")))
+	var v model.Validator
+	for _, it := range billing.Items {
+		af, e1 := strconv.ParseInt(r.PostForm.Get(string(it)+"_activation"), 10, 64)
+		mf, e2 := strconv.ParseInt(r.PostForm.Get(string(it)+"_monthly"), 10, 64)
+		v.Check(e1 == nil, string(it)+"_activation", "must be a whole number of minor units")
+		v.Check(e2 == nil, string(it)+"_monthly", "must be a whole number of minor units")
+		ps = append(ps, billing.Price{Item: it, ActivationFee: af, MonthlyFee: mf, Currency: cur})
+	}
+	err := v.Err()
+	if err == nil {
+		err = w.store.PutPrices(r.Context(), ps)
+	}
+	if code := model.ErrorCode(err); code == model.EINVALID {
+		l, _ := w.store.GetPrices(r.Context())
+		p := w.page(r, "Prices", "prices", &pricesData{Prices: l, Money: money})
+		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		return w.render(rw, http.StatusBadRequest, "billing_prices", p)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/prices", "Prices saved.")
+}
+
+type couponsData struct {
+	List  model.List[*billing.Coupon]
+	Pager Pager
+	Subs  []*model.Account
+	Form  url.Values
+	Money func(int64, string) string
+}
+
+// Coupons lists the distributor's coupons and issues new ones.
+func (w *Web) Coupons(rw http.ResponseWriter, r *http.Request) error {
+	return w.coupons(rw, r, http.StatusOK, nil, nil)
+}
+
+func (w *Web) coupons(rw http.ResponseWriter, r *http.Request, status int, form url.Values, formErr error) error {
+	var v model.Validator
+	q := r.URL.Query()
+	f := billing.CouponFilter{Page: model.ParsePage(q, &v), State: billing.CouponState(q.Get("state"))}
+	l, err := w.store.ListCoupons(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	subs, err := w.store.ListAccounts(r.Context(), model.AccountFilter{Role: model.RoleSubdistributor, Page: model.Page{Page: 1, PerPage: 500}})
+	if err != nil {
+		return err
+	}
+	d := &couponsData{List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Subs: subs.Items, Form: form, Money: money}
+	p := w.page(r, "Coupons", "coupons", d)
+	if formErr != nil {
+		p.Error, p.Fields = model.ErrorMessage(formErr), model.ErrorFields(formErr)
+	}
+	return w.render(rw, status, "billing_coupons", p)
+}
+
+// IssueCoupon issues a coupon to a sub-distributor.
+func (w *Web) IssueCoupon(rw http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return model.Invalid("body", "is not a form")
+	}
+	f := r.PostForm
+	c := &billing.Coupon{Code: f.Get("code")}
+	c.SubdistributorID, _ = strconv.ParseInt(f.Get("subdistributor_id"), 10, 64)
+	c.Value, _ = strconv.ParseInt(f.Get("value"), 10, 64)
+	exp, err := api.ParseExpiry(f.Get("expires_at"))
+	if err == nil {
+		c.Expires = exp
+		err = w.store.IssueCoupon(r.Context(), c)
+	}
+	if code := model.ErrorCode(err); code == model.EINVALID || code == model.ECONFLICT {
+		return w.coupons(rw, r, http.StatusBadRequest, f, err)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/coupons", "Coupon "+c.Code+" issued.")
+}
