@@ -90,6 +90,9 @@ func Load(ctx context.Context, st *store.Store, o Options, out io.Writer) (*Resu
 	if err := g.macLibrary(ctx); err != nil {
 		return nil, err
 	}
+	if err := LoadBilling(ctx, st); err != nil {
+		return nil, err
+	}
 	return g.res, nil
 }
 

@@ -160,6 +160,8 @@ type paymentsData struct {
 	Statuses   []billing.Status
 	Gate       billing.Gate
 	Money      func(int64, string) string
+	Payable    func(billing.Status) bool
+	Back       string // this list with its search, where row actions return
 }
 
 // Payments is the Payments module (transaction history).
@@ -170,7 +172,13 @@ func (w *Web) Payments(rw http.ResponseWriter, r *http.Request) error {
 	}
 	var v model.Validator
 	f := api.ParseOrderFilter(r.URL.Query(), &v)
-	d := &paymentsData{Q: r.URL.Query(), Types: billing.OrderTypes, Statuses: billing.Statuses, Gate: g, Money: money}
+	d := &paymentsData{Q: r.URL.Query(), Types: billing.OrderTypes, Statuses: billing.Statuses, Gate: g, Money: money, Payable: billing.Payable}
+	q := r.URL.Query()
+	q.Del("notice")
+	d.Back = "/payments"
+	if len(q) > 0 {
+		d.Back += "?" + q.Encode()
+	}
 	if insts, err := w.store.ListAccounts(r.Context(), model.AccountFilter{Role: model.RoleInstaller, Page: model.Page{Page: 1, PerPage: 500}}); err == nil {
 		d.Installers = insts.Items
 	}
@@ -262,7 +270,7 @@ func (w *Web) PaymentCancel(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/payments/"+url.PathEscape(number), "Order cancelled.")
+	return redirectNotice(rw, r, backTo(r, "/payments/"+url.PathEscape(number)), "Order "+number+" cancelled.")
 }
 
 // PaymentDelete hides an order from the list.
@@ -274,7 +282,7 @@ func (w *Web) PaymentDelete(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/payments", "Order "+number+" deleted from the list.")
+	return redirectNotice(rw, r, backTo(r, "/payments"), "Order "+number+" deleted from the list.")
 }
 
 // PaymentInvoice downloads the PDF invoice of a completed order.
@@ -410,4 +418,24 @@ func (w *Web) IssueCoupon(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return redirect(rw, r, "/coupons", "Coupon "+c.Code+" issued.")
+}
+
+// backTo is the form's "back" path when it is a Payments page of this
+// site, else def.
+func backTo(r *http.Request, def string) string {
+	b := r.PostFormValue("back")
+	if (b == "/payments" || strings.HasPrefix(b, "/payments?") || strings.HasPrefix(b, "/payments/")) && !strings.ContainsAny(b, "\\\r\n") {
+		return b
+	}
+	return def
+}
+
+// redirectNotice redirects to path (which may carry a query) with a notice.
+func redirectNotice(rw http.ResponseWriter, r *http.Request, path, notice string) error {
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	http.Redirect(rw, r, path+sep+"notice="+url.QueryEscape(notice), http.StatusSeeOther)
+	return nil
 }
