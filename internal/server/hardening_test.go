@@ -136,3 +136,18 @@ func mustURL(s string) *url.URL {
 	}
 	return u
 }
+
+// TestJSONWithFormContentType: curl -d sends JSON with a form Content-Type;
+// the API reads the body as JSON all the same.
+func TestJSONWithFormContentType(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	r := e.do(nil, "POST", "/api/v1/auth/login", `{"username":"demo-admin","password":"demo-password"}`, "Content-Type: application/x-www-form-urlencoded")
+	if r.StatusCode != 200 {
+		t.Fatalf("login with curl's default content type: %d %s", r.StatusCode, r.body)
+	}
+	tok := r.json(t)["token"].(string)
+	r = e.do(nil, "POST", "/api/v1/tokens", `{"name":"curl"}`, bearer(tok), "Content-Type: application/x-www-form-urlencoded")
+	if r.StatusCode != 201 {
+		t.Errorf("token with curl's default content type: %d %s", r.StatusCode, r.body)
+	}
+}
