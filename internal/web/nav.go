@@ -39,6 +39,8 @@ var Modules = []Module{
 		Text: "The price list of SmartPlus services: activation and monthly fees per item."},
 	{NavItem: NavItem{"coupons", "Coupons", "/coupons"}, Roles: dist,
 		Text: "Issue coupons to your sub-distributors and follow their balances."},
+	{NavItem: NavItem{"orders", "Payments", "/payments"}, Roles: dist,
+		Text: "The orders of your sub-distributors and their installers; pay them when Pay by Distributor is on."},
 
 	// The sub-distributor's eight modules, in the guide's order.
 	{NavItem: NavItem{"project-devices", "Project Device", "/project-devices"}, Roles: sub, Pending: true,
