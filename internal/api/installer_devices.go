@@ -144,28 +144,8 @@ func (a *API) DeleteInstallerDevice(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// ListThirdPartyDevices lists the caller's cameras, never with credentials.
-func (a *API) ListThirdPartyDevices(w http.ResponseWriter, r *http.Request) error {
-	var v model.Validator
-	q := r.URL.Query()
-	f := store.CameraFilter{ProjectID: queryID(r, "project_id", &v), Name: strings.TrimSpace(q.Get("name")), Page: model.ParsePage(q, &v)}
-	v.Check(len(f.Name) <= 64, "name", "must be at most 64 characters")
-	format := checkFormat(r, &v)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	f.Page = exportPage(format, f.Page)
-	l, err := a.Store.ListThirdPartyDevices(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writeList(w, format, "third-party-devices", l,
-		[]string{"id", "name", "kind", "stream_url", "project", "project_kind", "manager", "owner", "has_password", "created_at"},
-		func(c *store.CameraRow) []string {
-			return []string{strconv.FormatInt(c.ID, 10), c.Name, c.Kind, c.StreamURL, c.Project, string(c.ProjectKind), c.Manager,
-				c.Owner, strconv.FormatBool(c.HasPassword), formatTime(c.Created)}
-		})
-}
+// ListThirdPartyDevices (the camera list, which the Third-Party Device
+// module shares) is in cameras.go.
 
 type cameraRequest struct {
 	ProjectID *int64  `json:"project_id"`

@@ -132,7 +132,15 @@ func (g *gen) devices(ctx context.Context, comms []*community, offices []*office
 		return err
 	}
 	devs := g.batch(ctx, "devices", "id", "mac", "installer_id", "project_id", "building_id", "apartment_id", "department_id",
-		"owner_id", "type", "model", "name", "sip", "firmware", "location", "online", "last_seen", "created_at")
+		"owner_id", "type", "model", "name", "sip", "firmware", "location", "online", "last_seen", "created_at",
+		"project_kind", "distributor_id", "subdistributor_id")
+	// The device lists' columns: the project's kind and the distributor and
+	// sub-distributor above the installer.
+	above := make(map[int64]*model.Account, len(g.installers))
+	for _, inst := range g.installers {
+		above[inst.ID] = inst
+	}
+	kind := model.ProjectCommunity
 	sip := 700000000
 	add := func(installer, project, building, aptID, dept, owner int64, t model.DeviceType, name, location string) error {
 		m := modelFor(t, g.rng.IntN(8))
@@ -146,7 +154,8 @@ func (g *gen) devices(ctx context.Context, comms []*community, offices []*office
 		}
 		return devs.add(id, fmt.Sprintf("0C1105%06X", id), installer, project, nullable(building), nullable(aptID), nullable(dept),
 			nullable(owner), t, m.name, name, fmt.Sprint(sip), fmt.Sprintf("%s.%d.%d.%d", m.prefix, 30+g.rng.IntN(2), g.rng.IntN(3), 10+g.rng.IntN(25)),
-			location, online, last, g.o.Now.Add(-time.Duration(g.rng.IntN(600*24))*time.Hour))
+			location, online, last, g.o.Now.Add(-time.Duration(g.rng.IntN(600*24))*time.Hour),
+			kind, nullable(above[installer].DistributorID), nullable(above[installer].SubdistributorID))
 	}
 	n := g.o.Devices
 	nComm, nOffice := n*55/100, n*20/100
@@ -169,6 +178,7 @@ func (g *gen) devices(ctx context.Context, comms []*community, offices []*office
 			return err
 		}
 	}
+	kind = model.ProjectOffice
 	for i := 0; i < nOffice && len(offices) > 0; i++ {
 		o := offices[i%len(offices)]
 		j := i / len(offices)
@@ -178,6 +188,7 @@ func (g *gen) devices(ctx context.Context, comms []*community, offices []*office
 			return err
 		}
 	}
+	kind = model.ProjectPersonal
 	for i := 0; i < nPersonal && len(homes) > 0; i++ {
 		h := homes[i%len(homes)]
 		j := i / len(homes)

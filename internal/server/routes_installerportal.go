@@ -45,7 +45,7 @@ func (s *Server) routesInstallerPortal() {
 	s.handleAPI("POST /api/v1/third-party-devices", s.apiAuth(a.CreateThirdPartyDevice, installerOnly...))
 	s.handleAPI("GET /api/v1/third-party-devices/{id}", s.apiAuth(a.GetThirdPartyDevice))
 	s.handleAPI("PATCH /api/v1/third-party-devices/{id}", s.apiAuth(a.UpdateThirdPartyDevice, installerOnly...))
-	s.handleAPI("DELETE /api/v1/third-party-devices/{id}", s.apiAuth(a.DeleteThirdPartyDevice, installerOnly...))
+	s.handleAPI("DELETE /api/v1/third-party-devices/{id}", s.apiAuth(a.DeleteThirdPartyDevice)) // and the Third-Party Device module's
 
 	// The installer's portal.
 	s.handlePage("GET /installer/projects", s.page(w.InstallerProjects, installerOnly...))

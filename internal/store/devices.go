@@ -159,10 +159,15 @@ func (s *Store) CreateDevice(ctx context.Context, d *model.Device) error {
 			return macConflict(d.MAC)
 		}
 		d.InstallerID, d.Created = p.InstallerID, s.now()
+		// The device lists' columns (00006_device_lists.sql): its project's
+		// kind and the distributor and sub-distributor above its installer.
 		err = tx.queryRow(ctx, `INSERT INTO devices (mac, installer_id, project_id, building_id, apartment_id, department_id,
-			owner_id, type, model, name, sip, firmware, location, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+			owner_id, type, model, name, sip, firmware, location, created_at, project_kind, distributor_id, subdistributor_id)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,(SELECT a.distributor_id FROM accounts a WHERE a.id = ?),
+			(SELECT a.subdistributor_id FROM accounts a WHERE a.id = ?)) RETURNING id`,
 			d.MAC, d.InstallerID, d.ProjectID, nullID(d.BuildingID), nullID(d.ApartmentID), nullID(d.DepartmentID),
-			nullID(d.OwnerID), d.Type, d.Model, d.Name, d.SIP, d.Firmware, d.Location, d.Created).Scan(&d.ID)
+			nullID(d.OwnerID), d.Type, d.Model, d.Name, d.SIP, d.Firmware, d.Location, d.Created, string(p.Kind),
+			d.InstallerID, d.InstallerID).Scan(&d.ID)
 		if isUniqueViolation(err) {
 			return macConflict(d.MAC)
 		} else if err != nil {
@@ -264,11 +269,23 @@ func (s *Store) DeleteDevice(ctx context.Context, mac string) error {
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `DELETE FROM devices WHERE id = ?`, d.ID); err != nil {
+		if err := deleteDeviceRow(ctx, tx, d.ID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, "device.delete", "device", d.MAC, map[string]any{"project_id": d.ProjectID, "type": d.Type, "name": d.Name})
 	})
+}
+
+// deleteDeviceRow deletes one device inside tx, for DeleteDevice and
+// DeleteDevices: everything that hangs on the device goes with it, so that
+// its MAC can be registered again as a new device.
+func deleteDeviceRow(ctx context.Context, tx *Tx, id int64) error {
+	// Gateway hook: once the device gateway stores a device's key binding
+	// (trust on first use) and its pending commands and AutoP, delete them
+	// here in the same transaction, so that a device added again under this
+	// MAC binds its key afresh.
+	_, err := tx.exec(ctx, `DELETE FROM devices WHERE id = ?`, id)
+	return err
 }
 
 // DeviceFilter is the installer portal's device search: one project, and

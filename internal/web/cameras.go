@@ -1,0 +1,330 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// The sub-distributor's Third-Party Device module: "Click Project or
+// Personal and search by Device Name, Project, or Project Manager for the
+// project device; Device Name, Owner, or Single-tenant Manager for the
+// personal device. Click to delete the device." A camera's user name and
+// password are never shown; of its stream URL the lists show the host.
+
+const camerasPath = "/third-party-devices"
+
+// cameraField is a search field of a list.
+type cameraField struct {
+	Name, Label, Value, Placeholder string
+}
+
+// cameraColumn is a sortable column header: its link sorts by it, the
+// other way round when it already does.
+type cameraColumn struct {
+	Key, Label, URL string
+	Active          bool
+	Order           string // the current order when Active
+}
+
+type cameraListData struct {
+	Scope   string
+	Filter  store.CameraListFilter
+	Fields  []cameraField
+	Columns []cameraColumn
+	List    model.List[*store.CameraListRow]
+	Capped  bool   // more than store.CameraCountCap cameras match
+	Count   string // "1–50 of 327", "1–50 of more than 10,000"
+	Pager   Pager
+	Export  string
+	Back    string // this list, to come back to after a delete
+	Clear   bool   // a search is set
+}
+
+// cameraScopeOf is the list a request asks for: Project unless Personal.
+func cameraScopeOf(r *http.Request) string {
+	if r.URL.Query().Get("scope") == store.CameraScopePersonal {
+		return store.CameraScopePersonal
+	}
+	return store.CameraScopeProject
+}
+
+// Cameras is the Third-Party Device module: the Project and Personal tabs,
+// their searches, sortable columns, pages, CSV export and selection.
+func (w *Web) Cameras(rw http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	scope := cameraScopeOf(r)
+	if s := q.Get("scope"); s != scope {
+		// No scope is the Project list; another value is an error below.
+		if s == "" {
+			r = r.Clone(r.Context())
+			q.Set("scope", scope)
+			r.URL.RawQuery = q.Encode()
+		} else {
+			scope = s
+		}
+	}
+	var v model.Validator
+	f := api.ParseCameraListFilter(r, &v)
+	d := cameraListData{Scope: scope, Filter: f, Back: camerasPath + "?" + listQuery(r).Encode()}
+	d.Clear = f.Name != "" || f.Project != "" || f.Manager != "" || f.Owner != ""
+	d.Fields = []cameraField{{"name", "Device Name", f.Name, "e.g. Gate"}}
+	if scope == store.CameraScopePersonal {
+		d.Fields = append(d.Fields, cameraField{"owner", "Owner", f.Owner, "e.g. Garcia"},
+			cameraField{"manager", "Single-tenant Manager", f.Manager, ""})
+	} else {
+		d.Fields = append(d.Fields, cameraField{"project", "Project", f.Project, "e.g. Maple"},
+			cameraField{"manager", "Project Manager", f.Manager, ""})
+	}
+	d.Columns = cameraColumns(r, scope, f)
+	p := w.page(r, "Third-Party Device", "third-party-devices", nil)
+	if err := v.Err(); err != nil {
+		p.Fields = model.ErrorFields(err)
+		p.Error = fieldErrors(p.Fields)
+		// The form keeps what was typed, not an order it cannot show.
+		if p.Fields["sort"] != "" || p.Fields["order"] != "" {
+			d.Filter.Sort, d.Filter.Order = "created_at", ""
+		}
+		p.Data = d
+		return w.render(rw, http.StatusBadRequest, "cameras_list", p)
+	}
+	l, err := w.store.ListCameras(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	d.List = l
+	total := l.Total
+	if total > store.CameraCountCap {
+		d.Capped, total = true, store.CameraCountCap
+	}
+	d.Pager = newPager(r, f.Page.Page, f.PerPage, total)
+	if d.Capped {
+		// The count stopped: pages go on while they are full.
+		d.Pager.Last = d.Pager.First + len(l.Items) - 1
+		d.Pager.Next = ""
+		if len(l.Items) == f.PerPage {
+			nq := listQuery(r)
+			nq.Set("page", strconv.Itoa(f.Page.Page+1))
+			d.Pager.Next = "?" + nq.Encode()
+		}
+	}
+	switch {
+	case len(l.Items) == 0:
+		d.Count = "No cameras"
+	case d.Capped:
+		d.Count = strconv.Itoa(d.Pager.First) + "–" + strconv.Itoa(d.Pager.Last) + " of more than " + thousands(store.CameraCountCap)
+	default:
+		d.Count = strconv.Itoa(d.Pager.First) + "–" + strconv.Itoa(d.Pager.Last) + " of " + thousands(total)
+	}
+	d.Export = exportURL(r, "/api/v1/third-party-devices")
+	p.Data = d
+	return w.render(rw, http.StatusOK, "cameras_list", p)
+}
+
+// listQuery is the request's query without the notice.
+func listQuery(r *http.Request) url.Values {
+	q := r.URL.Query()
+	q.Del("notice")
+	return q
+}
+
+// cameraColumns are the sortable headers of a list, in its order.
+func cameraColumns(r *http.Request, scope string, f store.CameraListFilter) []cameraColumn {
+	cols := []cameraColumn{{Key: "name", Label: "Device Name"}}
+	if scope == store.CameraScopePersonal {
+		cols = append(cols, cameraColumn{Key: "owner", Label: "Owner"}, cameraColumn{Key: "manager", Label: "Single-tenant Manager"})
+	} else {
+		cols = append(cols, cameraColumn{Key: "project", Label: "Project"}, cameraColumn{Key: "manager", Label: "Project Manager"})
+	}
+	cols = append(cols, cameraColumn{Key: "installer", Label: "Installer"}, cameraColumn{Key: "created_at", Label: "Created"})
+	for i := range cols {
+		c := &cols[i]
+		q := listQuery(r)
+		q.Del("page")
+		q.Set("sort", c.Key)
+		if c.Active = f.Sort == c.Key; c.Active {
+			c.Order = f.Order
+			if f.Order == "asc" {
+				q.Set("order", "desc")
+			} else {
+				q.Set("order", "asc")
+			}
+		} else {
+			q.Del("order") // the column's own default
+		}
+		c.URL = "?" + q.Encode()
+	}
+	return cols
+}
+
+// cameraByPath reads the camera of the path's id, or not found.
+func (w *Web) cameraDetailByPath(r *http.Request) (*store.CameraDetail, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, model.NotFound("third-party device")
+	}
+	return w.store.GetCameraDetail(r.Context(), id)
+}
+
+type cameraDetailData struct {
+	Camera *store.CameraDetail
+	Scope  string
+	Audit  model.List[*model.AuditEntry]
+	Back   string
+}
+
+// Camera shows one camera: everything stored about it but its
+// credentials, who it belongs to up to the installer, and its recent
+// history.
+func (w *Web) Camera(rw http.ResponseWriter, r *http.Request) error {
+	c, err := w.cameraDetailByPath(r)
+	if err != nil {
+		return err
+	}
+	audit, err := w.store.ListAudit(r.Context(), model.AuditFilter{ObjectType: "third_party_device",
+		ObjectID: strconv.FormatInt(c.ID, 10), Page: model.Page{Page: 1, PerPage: 20}})
+	if err != nil {
+		return err
+	}
+	d := cameraDetailData{Camera: c, Scope: c.Scope(), Audit: audit, Back: safeCamerasBack(r.URL.Query().Get("back"), c.Scope())}
+	return w.render(rw, http.StatusOK, "cameras_detail", w.page(r, c.Name, "third-party-devices", d))
+}
+
+type cameraDeleteData struct {
+	Cameras []*store.CameraListRow
+	Action  string // where the confirmation posts
+	Back    string
+	Single  bool
+}
+
+// CameraDeleteConfirm asks before deleting one camera.
+func (w *Web) CameraDeleteConfirm(rw http.ResponseWriter, r *http.Request) error {
+	c, err := w.cameraDetailByPath(r)
+	if err != nil {
+		return err
+	}
+	d := cameraDeleteData{Cameras: []*store.CameraListRow{&c.CameraListRow}, Single: true,
+		Action: camerasPath + "/" + strconv.FormatInt(c.ID, 10) + "/delete", Back: safeCamerasBack(r.URL.Query().Get("back"), c.Scope())}
+	return w.render(rw, http.StatusOK, "cameras_delete", w.page(r, "Delete "+c.Name, "third-party-devices", d))
+}
+
+// DeleteCamera deletes one camera and returns to the list it was chosen in.
+func (w *Web) DeleteCamera(rw http.ResponseWriter, r *http.Request) error {
+	c, err := w.cameraDetailByPath(r)
+	if err != nil {
+		return err
+	}
+	if err := w.store.DeleteThirdPartyDevice(r.Context(), c.ID); err != nil {
+		return err
+	}
+	return redirectCameras(rw, r, safeCamerasBack(r.PostFormValue("back"), c.Scope()), "Deleted "+c.Name+".")
+}
+
+// selectedCameras reads the ids of a selection ("id", repeated).
+func selectedCameras(vals []string) ([]int64, error) {
+	if len(vals) == 0 {
+		return nil, model.Invalid("id", "select the cameras to delete first")
+	}
+	if len(vals) > store.MaxCameraBatch {
+		return nil, model.Invalid("id", "select at most %d cameras at a time; %d are selected", store.MaxCameraBatch, len(vals))
+	}
+	ids := make([]int64, 0, len(vals))
+	for _, s := range vals {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			return nil, model.NotFound("third-party device " + s)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// CamerasDeleteConfirm asks before deleting the cameras selected in a list.
+func (w *Web) CamerasDeleteConfirm(rw http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	back := safeCamerasBack(q.Get("back"), store.CameraScopeProject)
+	ids, err := selectedCameras(q["id"])
+	if err != nil {
+		if model.ErrorCode(err) == model.EINVALID {
+			return redirectCameras(rw, r, back, model.ErrorFields(err)["id"]+".")
+		}
+		return err
+	}
+	l, err := w.store.ListCameras(r.Context(), store.CameraListFilter{IDs: ids, Sort: "name", Page: model.Page{Page: 1, PerPage: store.MaxCameraBatch}})
+	if err != nil {
+		return err
+	}
+	if err := missingCameras(ids, l.Items); err != nil {
+		return err
+	}
+	d := cameraDeleteData{Cameras: l.Items, Action: camerasPath + "/delete", Back: back}
+	title := "Delete " + strconv.Itoa(len(l.Items)) + " cameras"
+	if len(l.Items) == 1 {
+		title = "Delete " + l.Items[0].Name
+	}
+	return w.render(rw, http.StatusOK, "cameras_delete", w.page(r, title, "third-party-devices", d))
+}
+
+// missingCameras is "not found" naming the ids that are not in rows.
+func missingCameras(ids []int64, rows []*store.CameraListRow) error {
+	have := map[int64]bool{}
+	for _, c := range rows {
+		have[c.ID] = true
+	}
+	for _, id := range ids {
+		if !have[id] {
+			return model.NotFound("third-party device " + strconv.FormatInt(id, 10))
+		}
+	}
+	return nil
+}
+
+// DeleteCameras deletes a confirmed selection, all of it or nothing.
+func (w *Web) DeleteCameras(rw http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return model.Invalid("body", "is not a form")
+	}
+	back := safeCamerasBack(r.PostForm.Get("back"), store.CameraScopeProject)
+	ids, err := selectedCameras(r.PostForm["id"])
+	if err != nil {
+		if model.ErrorCode(err) == model.EINVALID {
+			return redirectCameras(rw, r, back, model.ErrorFields(err)["id"]+".")
+		}
+		return err
+	}
+	n, err := w.store.DeleteThirdPartyDevices(r.Context(), ids)
+	if err != nil {
+		return err
+	}
+	msg := "Deleted " + strconv.Itoa(n) + " cameras."
+	if n == 1 {
+		msg = "Deleted 1 camera."
+	}
+	return redirectCameras(rw, r, back, msg)
+}
+
+// safeCamerasBack is a list of this module to return to: back when it is
+// one (its path and query only), else the list of scope.
+func safeCamerasBack(back, scope string) string {
+	u, err := url.Parse(back)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Path != camerasPath {
+		return camerasPath + "?scope=" + url.QueryEscape(scope)
+	}
+	q := u.Query()
+	q.Del("notice")
+	return camerasPath + "?" + q.Encode()
+}
+
+// redirectCameras sends the browser back to a list with a notice.
+func redirectCameras(rw http.ResponseWriter, r *http.Request, back, notice string) error {
+	u, _ := url.Parse(back)
+	q := u.Query()
+	q.Set("notice", notice)
+	u.RawQuery = q.Encode()
+	http.Redirect(rw, r, u.String(), http.StatusSeeOther)
+	return nil
+}
