@@ -196,6 +196,7 @@ func (a *API) GetThirdPartyDevice(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	d.StreamURL = store.SafeStreamURL(d.StreamURL) // never a user or password
 	return writeJSON(w, http.StatusOK, d)
 }
 

@@ -268,12 +268,23 @@ func (s *Store) ListCameras(ctx context.Context, f CameraListFilter) (model.List
 		out.Page, out.PerPage = f.Page.Page, f.PerPage
 	}
 	from, where, args := s.cameraWhere(act, f)
-	if err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+from+` WHERE `+where+` LIMIT ?) c`,
-		s.customPlan(append(slices.Clone(args), CameraCountCap+1))...).Scan(&out.Total); err != nil {
-		return out, err
+	count := func() error {
+		return s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+from+` WHERE `+where+` LIMIT ?) c`,
+			s.customPlan(append(slices.Clone(args), CameraCountCap+1))...).Scan(&out.Total)
 	}
-	if f.Page.Offset() >= out.Total && out.Total <= CameraCountCap {
-		return out, nil // past the end: nothing to read
+	// A search tests its texts on every camera in scope, to count the
+	// matches and again to find the page: the page's query counts them as
+	// it goes instead (the total is capped all the same). A list without a
+	// search counts first, from the index alone and stopping at the cap,
+	// and skips a page past its end.
+	searched := f.Name != "" || f.Project != "" || f.Manager != "" || f.Owner != ""
+	if !searched {
+		if err := count(); err != nil {
+			return out, err
+		}
+		if f.Page.Offset() >= out.Total && out.Total <= CameraCountCap {
+			return out, nil // past the end: nothing to read
+		}
 	}
 	// The page's ids come from the index alone (in its order for the
 	// created time; else the matches are sorted, keeping only the page),
@@ -283,21 +294,51 @@ func (s *Store) ListCameras(ctx context.Context, f CameraListFilter) (model.List
 		dir = " DESC"
 	}
 	order := cameraSortExpr[f.Sort] + dir + `, t.id` + dir
-	query := `SELECT ` + cameraListCols + ` FROM (SELECT t.id FROM ` + from + ` WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?) pg
+	matches := "0"
+	if searched {
+		matches = "count(*) OVER ()"
+	}
+	page := `SELECT t.id, ` + matches + ` AS matches FROM ` + from + ` WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	pageArgs := append(slices.Clone(args), f.PerPage, f.Page.Offset())
+	if f.Scope == "" && f.Sort == "created_at" && !searched && len(f.IDs) == 0 && f.ProjectID == 0 {
+		// Both lists newest first: the list index holds each in that
+		// order, so the page is the newest of the first pages of the two
+		// instead of a sort of every camera in scope.
+		n := f.Page.Offset() + f.PerPage
+		branch := func(alias string) string {
+			return `SELECT * FROM (SELECT t.id, t.created_at FROM ` + from + ` WHERE ` + where + ` AND t.scope = ?
+				ORDER BY ` + order + ` LIMIT ?) ` + alias
+		}
+		page = `SELECT u.id, 0 AS matches FROM (` + branch("a") + ` UNION ALL ` + branch("b") + `) u
+			ORDER BY u.created_at` + dir + `, u.id` + dir + ` LIMIT ? OFFSET ?`
+		pageArgs = append(append(append(append(slices.Clone(args), CameraScopeProject, n), args...), CameraScopePersonal, n),
+			f.PerPage, f.Page.Offset())
+	}
+	query := `SELECT ` + cameraListCols + `, pg.matches FROM (` + page + `) pg
 		CROSS JOIN third_party_devices t` + cameraJoins + ` WHERE t.id = pg.id ORDER BY ` + order
-	rows, err := s.query(ctx, query, s.customPlan(append(args, f.PerPage, f.Page.Offset()))...)
+	rows, err := s.query(ctx, query, s.customPlan(pageArgs)...)
 	if err != nil {
 		return out, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		it, err := scanCameraListRow(rows)
+		var n int
+		it, err := scanCameraListRow(rows, &n)
 		if err != nil {
 			return out, err
 		}
+		if searched {
+			out.Total = min(n, CameraCountCap+1)
+		}
 		out.Items = append(out.Items, it)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	if searched && len(out.Items) == 0 && f.Page.Offset() > 0 {
+		return out, count() // a page past the end still tells how many there are
+	}
+	return out, nil
 }
 
 // CameraDetail is one camera with everything stored about it but its

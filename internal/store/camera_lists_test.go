@@ -233,6 +233,21 @@ func TestCameraListFilters(t *testing.T) {
 		if l.Total != 4 || !slices.Equal(camNames(l), []string{"Reception_PTZ"}) {
 			t.Errorf("page 2 of 3: total %d, %q", l.Total, camNames(l))
 		}
+		// Both lists at once, newest first (or oldest), page by page.
+		for _, c := range []struct {
+			f    store.CameraListFilter
+			want []string
+		}{
+			{store.CameraListFilter{Page: model.Page{Page: 1, PerPage: 3}}, []string{"Porch cam", "Garden cam", "Reception_PTZ"}},
+			{store.CameraListFilter{Page: model.Page{Page: 2, PerPage: 3}}, []string{"Cam inst-a1"}},
+			{store.CameraListFilter{Order: "asc", Page: model.Page{Page: 1, PerPage: 2}}, []string{"Cam inst-a1", "Reception_PTZ"}},
+			{store.CameraListFilter{Order: "asc", Page: model.Page{Page: 2, PerPage: 2}}, []string{"Garden cam", "Porch cam"}},
+		} {
+			l, err := st.ListCameras(ctx, c.f)
+			if err != nil || l.Total != 4 || !slices.Equal(camNames(l), c.want) {
+				t.Errorf("%+v: total %d, %q, want %q (%v)", c.f, l.Total, camNames(l), c.want, err)
+			}
+		}
 		// Bad input names its field.
 		for field, f := range map[string]store.CameraListFilter{
 			"scope":   {Scope: "villa"},
@@ -301,6 +316,20 @@ func TestCameraCountCap(t *testing.T) {
 		l, err = st.ListCameras(ctx, store.CameraListFilter{Scope: "project", Name: "rare", Page: allRows})
 		if err != nil || l.Total != 11 || len(l.Items) != 11 {
 			t.Errorf("rare: total %d, %d items, %v", l.Total, len(l.Items), err)
+		}
+		// A search counts as it reads the page: capped all the same, and
+		// a page past its end still tells how many there are.
+		l, err = st.ListCameras(ctx, store.CameraListFilter{Scope: "project", Name: "bulk", Sort: "name", Page: model.Page{Page: 2, PerPage: 50}})
+		if err != nil || l.Total != store.CameraCountCap+1 || len(l.Items) != 50 || l.Items[0].Name != "Bulk cam 00051" {
+			t.Errorf("bulk, page 2 by name: total %d, %d items, %v", l.Total, len(l.Items), err)
+		}
+		l, err = st.ListCameras(ctx, store.CameraListFilter{Scope: "project", Name: "rare", Page: model.Page{Page: 3, PerPage: 5}})
+		if err != nil || l.Total != 11 || len(l.Items) != 1 {
+			t.Errorf("rare, page 3 of 5: total %d, %d items, %v", l.Total, len(l.Items), err)
+		}
+		l, err = st.ListCameras(ctx, store.CameraListFilter{Scope: "project", Name: "rare", Page: model.Page{Page: 4, PerPage: 5}})
+		if err != nil || l.Total != 11 || len(l.Items) != 0 {
+			t.Errorf("rare, past the end: total %d, %d items, %v", l.Total, len(l.Items), err)
 		}
 		// Another sub-distributor's count is its own.
 		if l, _ := st.ListCameras(as(w.subA1), store.CameraListFilter{Page: allRows}); l.Total != 4 {

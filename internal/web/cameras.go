@@ -161,7 +161,7 @@ func cameraColumns(r *http.Request, scope string, f store.CameraListFilter) []ca
 	return cols
 }
 
-// cameraByPath reads the camera of the path's id, or not found.
+// cameraDetailByPath reads the camera of the path's id, or not found.
 func (w *Web) cameraDetailByPath(r *http.Request) (*store.CameraDetail, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {

@@ -47,7 +47,7 @@ var Modules = []Module{
 		Text: "Community and office devices: search by MAC, SIP, manager and project, details, delete, and remote maintenance."},
 	{NavItem: NavItem{"personal-devices", "Personal Device", "/personal-devices"}, Roles: sub, Pending: true,
 		Text: "Single-tenant devices: search by MAC, device name, single-tenant manager and SIP, details, delete, and remote maintenance."},
-	{NavItem: NavItem{"third-party-devices", "Third-Party Device", "/third-party-devices"}, Roles: sub, Pending: true,
+	{NavItem: NavItem{"third-party-devices", "Third-Party Device", "/third-party-devices"}, Roles: sub,
 		Text: "Third-party cameras of projects and single tenants: search, check and delete."},
 	{NavItem: NavItem{"users", "User", "/users/installers"}, Roles: sub,
 		Text: "Installers (add, edit, reset password, delete, MAC addresses, access without password) and the villa, community and office users."},
