@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -375,7 +376,7 @@ func (s *Store) ListDevices(ctx context.Context, f model.DeviceFilter) (model.Li
 	if f.Page.Offset() >= out.Total && !dense {
 		return out, nil // past the end: nothing to read
 	}
-	if dense && !walkable(f.Sort) {
+	if dense && !slices.Contains(DeviceWalkSorts, f.Sort) {
 		return out, model.Invalid("sort", "cannot sort more than %s devices by %s: narrow the search first (a list of any length sorts by %s)",
 			thousandsSep(DeviceCountCap), f.Sort, strings.Join(DeviceWalkSorts, ", "))
 	}
@@ -389,15 +390,6 @@ func (s *Store) ListDevices(ctx context.Context, f model.DeviceFilter) (model.Li
 	}
 	out.Items, err = s.deviceRows(ctx, ids)
 	return out, err
-}
-
-func walkable(sort string) bool {
-	for _, c := range DeviceWalkSorts {
-		if c == sort {
-			return true
-		}
-	}
-	return false
 }
 
 // deviceDriver picks the index the count (and a short list's page) reads:

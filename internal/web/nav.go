@@ -43,9 +43,9 @@ var Modules = []Module{
 		Text: "The orders of your sub-distributors and their installers; pay them when Pay by Distributor is on."},
 
 	// The sub-distributor's eight modules, in the guide's order.
-	{NavItem: NavItem{"project-devices", "Project Device", "/project-devices"}, Roles: sub, Pending: true,
+	{NavItem: NavItem{"project-devices", "Project Device", "/project-devices"}, Roles: sub,
 		Text: "Community and office devices: search by MAC, SIP, manager and project, details, delete, and remote maintenance."},
-	{NavItem: NavItem{"personal-devices", "Personal Device", "/personal-devices"}, Roles: sub, Pending: true,
+	{NavItem: NavItem{"personal-devices", "Personal Device", "/personal-devices"}, Roles: sub,
 		Text: "Single-tenant devices: search by MAC, device name, single-tenant manager and SIP, details, delete, and remote maintenance."},
 	{NavItem: NavItem{"third-party-devices", "Third-Party Device", "/third-party-devices"}, Roles: sub,
 		Text: "Third-party cameras of projects and single tenants: search, check and delete."},
