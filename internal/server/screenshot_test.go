@@ -79,6 +79,10 @@ func TestScreenshots(t *testing.T) {
 	shot("community-users.png")
 	open("/settings")
 	shot("settings.png")
+	open("/project-devices?per_page=12")
+	shot("project-devices.png")
+	open("/payments?per_page=12")
+	shot("payments.png")
 
 	if st := c.clickAndLoad("#logout"); st != 200 {
 		t.Fatalf("log out: status %d", st)
