@@ -81,3 +81,46 @@ func BenchmarkStore(b *testing.B) {
 		})
 	}
 }
+
+// eachBenchStore runs fn on each store a list benchmark times: the existing
+// demo database named by the environment variable env (a copy of a SQLite
+// file, or a postgres:// URL with search_path; migrated first), or else a
+// fresh demo on every back end.
+func eachBenchStore(b *testing.B, env string, fn func(b *testing.B, st *store.Store, backend string)) {
+	backends := testutil.Backends(b)
+	dsn := os.Getenv(env)
+	if dsn != "" {
+		backends = []string{"sqlite"}
+		if store.IsPostgresDSN(dsn) {
+			backends = []string{"postgres"}
+		}
+	}
+	for _, backend := range backends {
+		b.Run(backend, func(b *testing.B) {
+			if dsn == "" {
+				fn(b, benchStore(b, backend), backend)
+				return
+			}
+			st, err := store.Open(context.Background(), dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			if err := st.SetSecretKey(benchSecretKey(dsn)); err != nil {
+				b.Fatal(err)
+			}
+			fn(b, st, backend)
+		})
+	}
+}
+
+// benchVacuum does on PostgreSQL what autovacuum would after a bulk load:
+// without it the planner has no statistics and the tables no visibility map.
+func benchVacuum(b *testing.B, st *store.Store, backend, tables string) {
+	if backend != "postgres" {
+		return
+	}
+	if _, err := st.DB().Exec(`VACUUM ANALYZE ` + tables); err != nil {
+		b.Fatal(err)
+	}
+}

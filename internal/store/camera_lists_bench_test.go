@@ -17,7 +17,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
 
 // BenchmarkCameraLists times the Third-Party Device lists (first page of 50
@@ -33,43 +32,16 @@ import (
 // (spread over the data set's projects, 80% in single-tenant homes) with
 // BulkInsert: the demo makes few cameras, and a platform may hold many.
 func BenchmarkCameraLists(b *testing.B) {
-	backends := testutil.Backends(b)
-	dsn := os.Getenv("GATEHOUSE_BENCH_CAMERAS_DB")
-	if dsn != "" {
-		backends = []string{"sqlite"}
-		if store.IsPostgresDSN(dsn) {
-			backends = []string{"postgres"}
+	eachBenchStore(b, "GATEHOUSE_BENCH_CAMERAS_DB", func(b *testing.B, st *store.Store, backend string) {
+		if n, _ := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_CAMERAS")); n > 0 {
+			addBenchCameras(b, st, n)
 		}
-	}
-	for _, backend := range backends {
-		b.Run(backend, func(b *testing.B) {
-			var st *store.Store
-			if dsn != "" {
-				var err error
-				if st, err = store.Open(context.Background(), dsn); err != nil {
-					b.Fatal(err)
-				}
-				defer st.Close()
-				if err := st.SetSecretKey(benchSecretKey(dsn)); err != nil {
-					b.Fatal(err)
-				}
-			} else {
-				st = benchStore(b, backend)
-			}
-			if n, _ := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_CAMERAS")); n > 0 {
-				addBenchCameras(b, st, n)
-			}
-			if backend == "postgres" {
-				if _, err := st.DB().Exec(`VACUUM ANALYZE third_party_devices, projects, accounts, end_users`); err != nil {
-					b.Fatal(err)
-				}
-			}
-			var total int
-			st.DB().QueryRow(`SELECT count(*) FROM third_party_devices`).Scan(&total)
-			b.Logf("%s: %d cameras", backend, total)
-			runCameraBench(b, st)
-		})
-	}
+		benchVacuum(b, st, backend, "third_party_devices, projects, accounts, end_users")
+		var total int
+		st.DB().QueryRow(`SELECT count(*) FROM third_party_devices`).Scan(&total)
+		b.Logf("%s: %d cameras", backend, total)
+		runCameraBench(b, st)
+	})
 }
 
 // benchSecretKey is the key of a bench database: its data directory's key

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
 
 // BenchmarkDeviceLists times the Project Device and Personal Device lists
@@ -27,83 +25,56 @@ import (
 // loading one; it is migrated first. The API's own timings (HTTP, JSON,
 // the portal page) are BenchmarkDevicesAPI in internal/server.
 func BenchmarkDeviceLists(b *testing.B) {
-	backends := testutil.Backends(b)
-	dsn := os.Getenv("GATEHOUSE_BENCH_DEVICES_DB")
-	if dsn != "" {
-		backends = []string{"sqlite"}
-		if store.IsPostgresDSN(dsn) {
-			backends = []string{"postgres"}
+	eachBenchStore(b, "GATEHOUSE_BENCH_DEVICES_DB", func(b *testing.B, st *store.Store, backend string) {
+		benchVacuum(b, st, backend, "devices, projects, accounts")
+		ctxs := map[string]context.Context{
+			"sub":   actorCtx(b, st, demo.SubdistributorUser),
+			"dist":  actorCtx(b, st, demo.DistributorUser),
+			"admin": actorCtx(b, st, demo.AdminUser),
+			"inst":  actorCtx(b, st, demo.InstallerUser),
 		}
-	}
-	for _, backend := range backends {
-		b.Run(backend, func(b *testing.B) {
-			var st *store.Store
-			if dsn != "" {
-				var err error
-				if st, err = store.Open(context.Background(), dsn); err != nil {
-					b.Fatal(err)
-				}
-				defer st.Close()
-			} else {
-				st = benchStore(b, backend)
+		for _, c := range deviceBenchCases(b, func(f model.DeviceFilter) (model.List[*model.DeviceRow], error) {
+			return st.ListDevices(ctxs["sub"], f)
+		}) {
+			ctx := ctxs[c.Actor]
+			f := c.Filter
+			if f.Page.Page == 0 {
+				f.Page = model.Page{Page: 1, PerPage: 50}
 			}
-			if backend == "postgres" {
-				// A bulk load leaves the planner without statistics and the
-				// tables without a visibility map until autovacuum's next
-				// round; do now what it would.
-				if _, err := st.DB().Exec(`VACUUM ANALYZE devices, projects, accounts`); err != nil {
-					b.Fatal(err)
-				}
+			l, err := st.ListDevices(ctx, f)
+			if err != nil {
+				b.Fatalf("%s: %v", c.Name, err)
 			}
-			ctxs := map[string]context.Context{
-				"sub":   actorCtx(b, st, demo.SubdistributorUser),
-				"dist":  actorCtx(b, st, demo.DistributorUser),
-				"admin": actorCtx(b, st, demo.AdminUser),
-				"inst":  actorCtx(b, st, demo.InstallerUser),
-			}
-			for _, c := range deviceBenchCases(b, func(f model.DeviceFilter) (model.List[*model.DeviceRow], error) {
-				return st.ListDevices(ctxs["sub"], f)
-			}) {
-				ctx := ctxs[c.Actor]
-				f := c.Filter
-				if f.Page.Page == 0 {
-					f.Page = model.Page{Page: 1, PerPage: 50}
+			b.Run(c.Name, func(b *testing.B) {
+				total := l.Total
+				if total > store.DeviceCountCap {
+					total = -1
 				}
-				l, err := st.ListDevices(ctx, f)
-				if err != nil {
-					b.Fatalf("%s: %v", c.Name, err)
-				}
-				b.Run(c.Name, func(b *testing.B) {
-					total := l.Total
-					if total > store.DeviceCountCap {
-						total = -1
-					}
-					var ds []time.Duration
-					for b.Loop() {
-						t0 := time.Now()
-						if _, err := st.ListDevices(ctx, f); err != nil {
-							b.Fatal(err)
-						}
-						ds = append(ds, time.Since(t0))
-					}
-					reportPercentiles(b, ds)
-					b.ReportMetric(float64(total), "total")
-				})
-			}
-			b.Run("GetDeviceDetail", func(b *testing.B) {
-				l, _ := st.ListDevices(ctxs["sub"], model.DeviceFilter{Scope: model.ProjectCommunity, Page: model.Page{Page: 1, PerPage: 1}})
 				var ds []time.Duration
 				for b.Loop() {
 					t0 := time.Now()
-					if _, err := st.GetDeviceDetail(ctxs["sub"], l.Items[0].MAC); err != nil {
+					if _, err := st.ListDevices(ctx, f); err != nil {
 						b.Fatal(err)
 					}
 					ds = append(ds, time.Since(t0))
 				}
 				reportPercentiles(b, ds)
+				b.ReportMetric(float64(total), "total")
 			})
+		}
+		b.Run("GetDeviceDetail", func(b *testing.B) {
+			l, _ := st.ListDevices(ctxs["sub"], model.DeviceFilter{Scope: model.ProjectCommunity, Page: model.Page{Page: 1, PerPage: 1}})
+			var ds []time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := st.GetDeviceDetail(ctxs["sub"], l.Items[0].MAC); err != nil {
+					b.Fatal(err)
+				}
+				ds = append(ds, time.Since(t0))
+			}
+			reportPercentiles(b, ds)
 		})
-	}
+	})
 }
 
 // reportPercentiles reports the median and the 95th percentile of ds in
