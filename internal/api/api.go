@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -29,6 +30,7 @@ type API struct {
 	Mail      mail.Sender
 	PublicURL string                      // where users reach this server, for links in emails
 	Providers map[string]billing.Provider // configured payment providers by name
+	Gateway   *gateway.Gateway            // tells devices about new commands; Remote Control tunnels
 	// SetSessionCookie and ClearSessionCookie are the server's cookie policy.
 	SetSessionCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearSessionCookie func(w http.ResponseWriter, r *http.Request)

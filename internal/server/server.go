@@ -18,6 +18,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/bus"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -42,6 +44,11 @@ type Config struct {
 	// Providers are the configured payment providers by name ("stripe",
 	// "paypal"); a missing one is shown as not configured.
 	Providers map[string]billing.Provider
+	// Bus carries device events between nodes; nil is this node alone
+	// (an in-process bus).
+	Bus bus.Bus
+	// Gateway tunes this node's device gateway (node name, heartbeat).
+	Gateway gateway.Options
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -56,6 +63,7 @@ type Server struct {
 	mux       *http.ServeMux
 	apiRoutes []string
 	pages     map[string]bool
+	gateway   *gateway.Gateway
 }
 
 // New builds the server and its routes.
@@ -65,10 +73,17 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{cfg: cfg, store: st, auth: au, log: log, metrics: newMetrics(), mux: http.NewServeMux(), pages: map[string]bool{}}
-	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers,
+	if cfg.Bus == nil {
+		cfg.Bus = bus.NewLocal()
+	}
+	if cfg.Gateway.PublicURL == "" && !strings.HasSuffix(cfg.PublicURL, "://") {
+		cfg.Gateway.PublicURL = cfg.PublicURL
+	}
+	s.gateway = gateway.New(st, cfg.Bus, log, cfg.Gateway)
+	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
-	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers,
+	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway,
 		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie,
 		SetActingCookie: s.setActingCookie, ClearActingCookie: s.clearActingCookie})
 	if err != nil {
@@ -125,6 +140,9 @@ func (s *Server) routes() {
 	s.routesDevices()
 	s.routesCameras()
 	s.routesBilling()
+	s.routesGateway()
+	s.routesAutoP()
+	s.routesMaintenance()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")
@@ -154,6 +172,9 @@ func (s *Server) routes() {
 		return model.Errorf(model.ENOTFOUND, "Page not found.")
 	}))
 }
+
+// Gateway is this node's device gateway (tests drive it directly).
+func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
 
 // handlePage registers a portal page.
 func (s *Server) handlePage(pattern string, h http.Handler) {
@@ -399,6 +420,9 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	gctx, stopGateway := context.WithCancel(ctx)
+	defer stopGateway()
+	go s.gateway.Run(gctx)
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -408,6 +432,8 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
+	// Device connections are hijacked: Shutdown does not see them.
+	s.gateway.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -218,6 +218,10 @@ type deviceDetailData struct {
 	Chain     []deviceLinkView
 	Back      string
 	Delete    string
+	// Maintenance and AutoP are the remote maintenance panels
+	// (web/maintenance.go, web/autop.go).
+	Maintenance any
+	AutoP       any
 }
 
 // deviceLinkView is one step of the owner chain as the page shows it.
@@ -238,6 +242,12 @@ func (w *Web) DeviceDetail(rw http.ResponseWriter, r *http.Request) error {
 	back := safeBack(r.URL.Query().Get("back"), d.ProjectKind)
 	data := deviceDetailData{D: d, Text: text, TypeLabel: deviceTypeLabels[d.Type], Back: back,
 		Delete: "/devices/" + d.MAC + "/delete?back=" + url.QueryEscape(back)}
+	if data.Maintenance, err = w.deviceMaintenance(r, d); err != nil {
+		return err
+	}
+	if data.AutoP, err = w.deviceAutoP(r, d); err != nil {
+		return err
+	}
 	for _, l := range d.Chain {
 		data.Chain = append(data.Chain, deviceLinkView{Label: deviceLinkLabels[l.Kind], Name: l.Name})
 	}

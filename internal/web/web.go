@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -39,6 +40,7 @@ type Deps struct {
 	Mail        mail.Sender
 	PublicURL   string // where users reach this server, for links in emails
 	Providers   map[string]billing.Provider
+	Gateway     *gateway.Gateway // tells devices about new commands
 	SetCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearCookie func(w http.ResponseWriter, r *http.Request)
 	// SetActingCookie and ClearActingCookie start and end working as an installer.
@@ -53,6 +55,7 @@ type Web struct {
 	mail        mail.Sender
 	publicURL   string
 	providers   map[string]billing.Provider
+	gateway     *gateway.Gateway
 	setCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	clearCookie func(w http.ResponseWriter, r *http.Request)
 	setActing   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
@@ -79,7 +82,7 @@ var funcs = template.FuncMap{
 
 // New parses the templates: each page is the layout plus its own file.
 func New(d Deps) (*Web, error) {
-	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, providers: d.Providers, setCookie: d.SetCookie,
+	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, providers: d.Providers, gateway: d.Gateway, setCookie: d.SetCookie,
 		clearCookie: d.ClearCookie, setActing: d.SetActingCookie, clearActing: d.ClearActingCookie, pages: map[string]*template.Template{}}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
