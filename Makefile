@@ -9,14 +9,21 @@ ADDR ?= 127.0.0.1:8080
 build:
 	$(GO) build -o bin/gatehouse ./cmd/gatehouse
 
-# Builds, loads demo data into an empty database on the first run, serves.
+# Builds, loads demo data on the first run, serves, and connects simulated
+# devices for the demo's devices (SIM_DEVICES of them; 0 for none) so that
+# reboot, reset, Remote Control and AutoP work on them.
+SIM_DEVICES ?= 500
 run: build
 	./bin/gatehouse demo --data $(DATA) --password $(DEMO_PASSWORD) --if-empty
 	@echo
 	@echo "Open http://$(ADDR)/ and log in as demo-subdistributor (or demo-admin, demo-distributor,"
 	@echo "demo-installer) with the password '$(DEMO_PASSWORD)'. Stop with Ctrl-C."
 	@echo
-	./bin/gatehouse serve --data $(DATA) --addr $(ADDR)
+	@if [ "$(SIM_DEVICES)" = "0" ]; then exec ./bin/gatehouse serve --data $(DATA) --addr $(ADDR); fi; \
+	./bin/gatehouse serve --data $(DATA) --addr $(ADDR) & serve=$$!; \
+	trap 'kill $$serve 2>/dev/null; wait $$serve' EXIT INT TERM; \
+	sleep 2; ./bin/gatehouse devicesim --server http://$(ADDR) --data $(DATA) --count $(SIM_DEVICES) \
+	  --state $(DATA)/devicesim --report 1m
 
 # Every test: store suite on SQLite and (with GATEHOUSE_TEST_POSTGRES) PostgreSQL,
 # HTTP and API tests, and the headless Chromium browser test.

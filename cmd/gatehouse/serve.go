@@ -12,6 +12,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	_ "github.com/gatehouse-dev/gatehouse/internal/billing/paypal" // registers the PayPal provider
 	_ "github.com/gatehouse-dev/gatehouse/internal/billing/stripe" // registers the Stripe provider
+	"github.com/gatehouse-dev/gatehouse/internal/bus"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -29,6 +31,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	tlsKey := fs.String("tls-key", getenv("GATEHOUSE_TLS_KEY"), "TLS key file (env GATEHOUSE_TLS_KEY)")
 	idle := fs.Duration("session-idle", envDuration(getenv, "GATEHOUSE_SESSION_IDLE", auth.DefaultConfig.IdleTimeout), "a session unused this long ends (env GATEHOUSE_SESSION_IDLE)")
 	orderTimeout := fs.Duration("order-timeout", envDuration(getenv, "GATEHOUSE_ORDER_TIMEOUT", billing.DefaultOrderTimeout), "an unpaid (Processing) order times out after this long (env GATEHOUSE_ORDER_TIMEOUT)")
+	natsURL := fs.String("nats", getenv("GATEHOUSE_NATS_URL"), "NATS server URL (nats://host:4222) shared by the nodes of one Gatehouse; empty: this node alone, with an in-process bus (env GATEHOUSE_NATS_URL)")
+	node := fs.String("node", getenv("GATEHOUSE_NODE"), "this node's name, unique among the nodes sharing a database (default: host name and process id) (env GATEHOUSE_NODE)")
 	absolute := fs.Duration("session-max", envDuration(getenv, "GATEHOUSE_SESSION_MAX", auth.DefaultConfig.AbsoluteTimeout), "a session ends this long after login (env GATEHOUSE_SESSION_MAX)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -77,7 +81,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for name := range providers {
 		log.Info("payment provider configured", "provider", name)
 	}
-	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey}, st, au, mailer, log)
+	var b bus.Bus
+	if *natsURL != "" {
+		nb, err := bus.NewNATSWithLog(*natsURL, log)
+		if err != nil {
+			return err
+		}
+		defer nb.Close()
+		b = nb
+		log.Info("bus: NATS", "url", *natsURL)
+	}
+	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
+		Bus: b, Gateway: gateway.Options{Node: *node}}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}

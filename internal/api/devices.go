@@ -127,6 +127,10 @@ type deviceDetail struct {
 	InstallerUsername string              `json:"installer_username"`
 	InstallerEmail    string              `json:"installer_email"`
 	InstallerCompany  string              `json:"installer_company"`
+	IP                string              `json:"ip"`
+	Uptime            int64               `json:"uptime"`
+	ConfigVersion     string              `json:"config_version"`
+	ConnectedAt       *time.Time          `json:"connected_at"`
 	OwnerChain        []model.DeviceLink  `json:"owner_chain"`
 	Audit             []*model.AuditEntry `json:"audit"`
 }
@@ -142,6 +146,7 @@ func (a *API) GetDevice(w http.ResponseWriter, r *http.Request) error {
 		ApartmentID: d.ApartmentID, Apartment: d.Apartment, DepartmentID: d.DepartmentID, Department: d.Department,
 		OwnerID: d.OwnerID, Owner: d.Owner, ProjectAddress: d.ProjectAddress, ProjectTimeZone: d.ProjectTimeZone,
 		InstallerUsername: d.InstallerUsername, InstallerEmail: d.InstallerEmail, InstallerCompany: d.InstallerCompany,
+		IP: d.IP, Uptime: d.Uptime, ConfigVersion: d.ConfigVersion, ConnectedAt: d.Connected,
 		OwnerChain: d.Chain, Audit: d.Audit}
 	if out.OwnerChain == nil {
 		out.OwnerChain = []model.DeviceLink{}

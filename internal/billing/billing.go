@@ -325,6 +325,10 @@ type Order struct {
 	Provider         string       `json:"provider,omitempty"`
 	ProviderRef      string       `json:"provider_ref,omitempty"`
 	Hidden           bool         `json:"hidden"`
+	ChargeMode       string       `json:"-"`                  // the installer's
+	DistributorPays  bool         `json:"distributor_pays"`   // Pay by Distributor applies to this order
+	CanPay           bool         `json:"can_pay"`            // the asking account may pay it now
+	PayNote          string       `json:"pay_note,omitempty"` // why it may not, while the order waits for a payment
 	Created          time.Time    `json:"created_at"`
 	ProcessingSince  time.Time    `json:"-"`
 	Paid             *time.Time   `json:"paid_at"`

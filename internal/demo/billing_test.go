@@ -2,12 +2,16 @@ package demo_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
 
@@ -78,6 +82,117 @@ func TestDemoBilling(t *testing.T) {
 			}
 			if p, ok := prices.Of(billing.CommunityApp); !ok || !p.Overridden {
 				t.Errorf("demo-distributor's community price: %+v", p)
+			}
+		})
+	}
+}
+
+// TestDemoOrderHistory: the demo's orders are dated across the last twelve
+// months, each completed one paid after it was created and its history in
+// time order, and the same seed gives the same history (another seed does not).
+func TestDemoOrderHistory(t *testing.T) {
+	for _, b := range testutil.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			now := time.Date(2026, 10, 15, 12, 0, 0, 0, time.UTC)
+			load := func(seed uint64) (string, []*billing.Order, *store.Store) {
+				st := testutil.NewStore(t, b)
+				st.SetClock(func() time.Time { return now })
+				if _, err := demo.Load(context.Background(), st, demo.Options{Password: "demo-password", Users: 300, Devices: 200, Seed: seed, Now: now}, io.Discard); err != nil {
+					t.Fatal(err)
+				}
+				sys := model.WithActor(context.Background(), model.System)
+				l, err := st.ListOrders(sys, billing.OrderFilter{Page: model.Page{Page: 1, PerPage: 500}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var sig []string
+				var full []*billing.Order
+				for _, o := range l.Items {
+					f, err := st.GetOrder(sys, o.Number)
+					if err != nil {
+						t.Fatal(err)
+					}
+					full = append(full, f)
+					paid := "-"
+					if f.Paid != nil {
+						paid = f.Paid.UTC().Format(time.RFC3339)
+					}
+					sig = append(sig, fmt.Sprintf("%s %s %s %s %s %d %d %s", f.Created.UTC().Format(time.RFC3339), f.Type, f.Status, paid, f.Installer, f.Counts, f.Total, f.Project))
+				}
+				return strings.Join(sig, "\n"), full, st
+			}
+			sig, orders, st := load(7)
+			if len(orders) < demo.HistoryOrders {
+				t.Fatalf("%d demo orders, want at least %d", len(orders), demo.HistoryOrders)
+			}
+			types := map[billing.OrderType]bool{}
+			for _, o := range orders {
+				types[o.Type] = true
+			}
+			for _, ty := range []billing.OrderType{billing.TypeActivation, billing.TypeSubscription} {
+				if !types[ty] {
+					t.Errorf("no %s order", ty.Label())
+				}
+			}
+			// Features (an extra family member) when the data set has a member to activate.
+			var waiting int
+			if err := st.DB().QueryRow(`SELECT count(*) FROM end_users u JOIN accounts a ON a.id = u.installer_id JOIN accounts s ON s.id = a.subdistributor_id
+				WHERE s.username = 'demo-subdistributor' AND u.role = 'family_member' AND u.active = false`).Scan(&waiting); err != nil {
+				t.Fatal(err)
+			}
+			if waiting > 0 && !types[billing.TypeFeatures] {
+				t.Errorf("no Features order although %d family members wait for activation", waiting)
+			}
+			months := map[string]bool{}
+			recent := 0
+			for _, o := range orders {
+				c := o.Created.UTC()
+				months[c.Format("2006-01")] = true
+				if c.After(now) || c.Before(now.AddDate(-1, 0, -1)) {
+					t.Errorf("order %s created %v, not within the year before %v", o.Number, c, now)
+				}
+				if now.Sub(c) < 24*time.Hour {
+					recent++
+				}
+				if len(o.Events) == 0 || !o.Events[0].At.Equal(o.Created) {
+					t.Errorf("order %s: first history line %+v, created %v", o.Number, o.Events, c)
+				}
+				for i := 1; i < len(o.Events); i++ {
+					if o.Events[i].At.Before(o.Events[i-1].At) {
+						t.Errorf("order %s: history out of order: %+v", o.Number, o.Events)
+					}
+				}
+				if o.Status == billing.StatusCompleted {
+					if o.Paid == nil || !o.Paid.After(o.Created) || o.Paid.After(now) {
+						t.Errorf("completed order %s created %v paid %v", o.Number, c, o.Paid)
+					}
+					for _, it := range o.Items {
+						if it.NewExpires == nil || (it.EndUserID != 0 && it.NewExpires.Before(o.Paid.AddDate(0, it.Months, 0).Add(-time.Second))) {
+							t.Errorf("order %s paid %v: item %+v", o.Number, o.Paid, it)
+						}
+					}
+				}
+			}
+			if len(months) < 9 {
+				t.Errorf("orders created in %d months only: %v", len(months), months)
+			}
+			if recent > 5 || recent == 0 {
+				t.Errorf("%d of %d orders created in the last day", recent, len(orders))
+			}
+			// The store's clock runs again after the load.
+			a := st.Now()
+			time.Sleep(5 * time.Millisecond)
+			if b := st.Now(); !b.After(a) {
+				t.Errorf("the store's clock stands after the demo: %v then %v", a, b)
+			}
+
+			again, _, _ := load(7)
+			if again != sig {
+				t.Errorf("same seed, another history:\n%s\n---\n%s", sig, again)
+			}
+			other, _, _ := load(8)
+			if other == sig {
+				t.Error("another seed gives the same history")
 			}
 		})
 	}

@@ -90,7 +90,10 @@ func Load(ctx context.Context, st *store.Store, o Options, out io.Writer) (*Resu
 	if err := g.macLibrary(ctx); err != nil {
 		return nil, err
 	}
-	if err := LoadBilling(ctx, st); err != nil {
+	if err := LoadBilling(ctx, st, BillingOptions{Seed: o.Seed, Now: o.Now}); err != nil {
+		return nil, err
+	}
+	if err := LoadAutoP(ctx, st, out); err != nil {
 		return nil, err
 	}
 	return g.res, nil

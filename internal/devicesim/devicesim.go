@@ -1,13 +1,27 @@
 // Package devicesim simulates intercom devices speaking the device protocol
 // of docs/device-protocol.md, built from that page alone: many devices in one
 // process, each with its own key, web UI, config and command memory.
+//
+// A device costs the goroutines of its yamux session (receive and send), one
+// that accepts Remote Control tunnels and one that reads its control stream
+// and runs its connect / back-off loop. Heartbeats come from one scheduler
+// shared by the fleet, and dials are bounded (Config.DialConcurrency) so a
+// fleet of 100,000 does not flood the server's accept queue.
 package devicesim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Config describes a fleet of simulated devices.
@@ -19,56 +33,302 @@ type Config struct {
 	Firmware    string   // reported firmware (default "29.30.1.12")
 	SourceAddrs []string // local addresses to dial from, round robin ("" = any), for >28k connections
 	Log         *slog.Logger
+
+	// TLS is used for https:// servers (nil: the system roots).
+	TLS *tls.Config
+	// DialConcurrency bounds the connection attempts in flight at once
+	// (default 200).
+	DialConcurrency int
+	// FetchConcurrency bounds the AutoP fetches made after a connect at once
+	// (default 64; fetches asked for by an autop command are not bounded).
+	FetchConcurrency int
+	// Backoff is the first reconnect delay (protocol §2: 1 s, the default);
+	// it doubles per failed attempt up to BackoffMax (default 60 s), each
+	// multiplied by a random factor in [0.5, 1.5] and never above BackoffMax.
+	Backoff    time.Duration
+	BackoffMax time.Duration
+	// StableAfter resets the back-off once a connection lasted this long
+	// (default 60 s).
+	StableAfter time.Duration
+	// RefusedRetry is the wait after a 403 or 404 (default 10 minutes).
+	RefusedRetry time.Duration
+	// RebootDelay is how long a reboot keeps the device away: a random time
+	// in [RebootDelay, 2×RebootDelay] (default 500 ms, so 0.5–1 s).
+	RebootDelay time.Duration
+	// WelcomeTimeout bounds the wait for welcome after hello (default 15 s).
+	WelcomeTimeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Model == "" {
+		c.Model = "R29C"
+	}
+	if c.Firmware == "" {
+		c.Firmware = "29.30.1.12"
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.DialConcurrency <= 0 {
+		c.DialConcurrency = 200
+	}
+	if c.FetchConcurrency <= 0 {
+		c.FetchConcurrency = 64
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = time.Second
+	}
+	if c.BackoffMax <= 0 {
+		c.BackoffMax = 60 * time.Second
+	}
+	if c.BackoffMax < c.Backoff {
+		c.BackoffMax = c.Backoff
+	}
+	if c.StableAfter <= 0 {
+		c.StableAfter = 60 * time.Second
+	}
+	if c.RefusedRetry <= 0 {
+		c.RefusedRetry = 10 * time.Minute
+	}
+	if c.RebootDelay <= 0 {
+		c.RebootDelay = 500 * time.Millisecond
+	}
+	if c.WelcomeTimeout <= 0 {
+		c.WelcomeTimeout = 15 * time.Second
+	}
 }
 
 // Fleet is a running set of simulated devices.
-type Fleet struct{}
+type Fleet struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
-// Start connects every device of cfg and keeps them connected until Close.
-func Start(ctx context.Context, cfg Config) (*Fleet, error) { return nil, errors.New("devicesim: not built yet") }
+	devices []*Device
+	byMAC   map[string]*Device
+
+	base       *url.URL // the server, for the default AutoP URL
+	wsURL      string   // ws(s)://host/device/v1/connect
+	wsClient   *http.Client
+	httpClient *http.Client
+	sources    []*net.TCPAddr
+	srcNext    atomic.Uint64
+
+	dialSem  chan struct{}
+	fetchSem chan struct{}
+	sched    *scheduler
+
+	online     atomic.Int64
+	connecting atomic.Int64
+	attempts   atomic.Int64 // connection attempts
+	failed     atomic.Int64 // attempts that never got a welcome
+	lost       atomic.Int64 // connections that ended after a welcome
+	closeOnce  sync.Once
+}
+
+// Stats are a fleet's counters since Start.
+type Stats struct {
+	Online     int   // devices online now
+	Connecting int   // devices dialling or waiting for a welcome now
+	Attempts   int64 // connection attempts
+	Failed     int64 // attempts that never got a welcome (refused, timed out, …)
+	Lost       int64 // connections that ended after their welcome (reboots included)
+}
+
+// Stats returns the fleet's counters.
+func (f *Fleet) Stats() Stats {
+	return Stats{Online: f.Online(), Connecting: f.Connecting(), Attempts: f.attempts.Load(), Failed: f.failed.Load(), Lost: f.lost.Load()}
+}
+
+// Start connects every device of cfg and keeps them connected until Close
+// or until ctx ends (pass a context that lives as long as the fleet, e.g.
+// t.Context() or context.Background()). It loads or creates every device's
+// state, then returns without waiting for connections: use
+// Fleet.WaitOnline, Device.WaitOnline or Fleet.Online.
+func Start(ctx context.Context, cfg Config) (*Fleet, error) {
+	cfg.defaults()
+	base, err := url.Parse(strings.TrimRight(cfg.Server, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("devicesim: server %q must be an http(s):// URL", cfg.Server)
+	}
+	ws := *base
+	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[base.Scheme]
+	ws.Path = strings.TrimRight(base.Path, "/") + "/device/v1/connect"
+
+	f := &Fleet{
+		cfg:      cfg,
+		log:      cfg.Log,
+		byMAC:    make(map[string]*Device, len(cfg.MACs)),
+		base:     base,
+		wsURL:    ws.String(),
+		dialSem:  make(chan struct{}, cfg.DialConcurrency),
+		fetchSem: make(chan struct{}, cfg.FetchConcurrency),
+	}
+	for _, s := range cfg.SourceAddrs {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("devicesim: source address %q is not an IP address", s)
+		}
+		f.sources = append(f.sources, &net.TCPAddr{IP: ip})
+	}
+	for _, m := range cfg.MACs {
+		mac, err := ParseMAC(m)
+		if err != nil {
+			return nil, fmt.Errorf("devicesim: %w", err)
+		}
+		if f.byMAC[mac] != nil {
+			continue
+		}
+		d := newDevice(f, mac)
+		d.idx = len(f.devices)
+		f.devices = append(f.devices, d)
+		f.byMAC[mac] = d
+	}
+	if cfg.StateDir != "" {
+		if err := ensureDir(cfg.StateDir); err != nil {
+			return nil, fmt.Errorf("devicesim: state directory: %w", err)
+		}
+	}
+	// Load or create every device's state before anything connects, so a
+	// broken state directory fails Start rather than some devices.
+	if err := loadAll(f.devices); err != nil {
+		return nil, err
+	}
+
+	dial := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: -1}
+	dialContext := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := *dial
+		h, _ := ctx.Value(rawConnKey{}).(*rawConnHolder)
+		if h != nil && h.source != nil {
+			d.LocalAddr = h.source // a device's connections come from its own address
+		} else if len(f.sources) > 0 {
+			d.LocalAddr = f.sources[int(f.srcNext.Add(1)%uint64(len(f.sources)))]
+		}
+		if d.LocalAddr != nil {
+			d.Control = bindNoPort
+		}
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		if h != nil {
+			h.conn = c
+		}
+		return c, nil
+	}
+	// Upgrades never go back to a pool; keep-alives off so a WebSocket dial
+	// never picks up somebody else's connection (we capture the raw one).
+	f.wsClient = &http.Client{Transport: &http.Transport{
+		DialContext:        dialContext,
+		TLSClientConfig:    cfg.TLS,
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+		// The upgrade response is small, and its read buffer stays with
+		// the connection for its whole life: keep it small.
+		ReadBufferSize:      512,
+		WriteBufferSize:     512,
+		TLSHandshakeTimeout: 30 * time.Second,
+		Proxy:               nil,
+	}}
+	f.httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext:         dialContext,
+		TLSClientConfig:     cfg.TLS,
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 64,
+		MaxConnsPerHost:     128,
+		IdleConnTimeout:     30 * time.Second,
+		TLSHandshakeTimeout: 30 * time.Second,
+		Proxy:               nil,
+	}}
+
+	f.ctx, f.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	f.sched = newScheduler(f.ctx, 32)
+	// The fleet lives until Close or until ctx ends.
+	stop := context.AfterFunc(ctx, func() { f.Close() })
+	go func() { <-f.ctx.Done(); stop() }()
+	for _, d := range f.devices {
+		f.wg.Add(1)
+		go d.run()
+	}
+	return f, nil
+}
+
+// loadAll loads every device's state, one after the other (creating files
+// in one directory from several goroutines is much slower on ext4).
+func loadAll(devices []*Device) error {
+	for _, d := range devices {
+		if err := d.load(); err != nil {
+			return fmt.Errorf("devicesim: %s: %w", d.mac, err)
+		}
+	}
+	return nil
+}
+
+// rawConnKey carries a *rawConnHolder in a dial's context: the TCP
+// connection under the WebSocket, for Device.Drop.
+type rawConnKey struct{}
+
+type rawConnHolder struct {
+	source *net.TCPAddr // the address to dial from, nil for any
+	conn   net.Conn
+}
 
 // Device returns the simulated device with that MAC (any notation), or nil.
-func (f *Fleet) Device(mac string) *Device { return nil }
+func (f *Fleet) Device(mac string) *Device {
+	m, err := ParseMAC(mac)
+	if err != nil {
+		return nil
+	}
+	return f.byMAC[m]
+}
+
+// Devices returns every device of the fleet in the order of Config.MACs.
+func (f *Fleet) Devices() []*Device { return append([]*Device(nil), f.devices...) }
 
 // Online counts devices with a live connection that got a welcome.
-func (f *Fleet) Online() int { return 0 }
+func (f *Fleet) Online() int { return int(f.online.Load()) }
 
-// ServeHTTP is the fleet's own web page: a list of devices linking to each
-// device's web UI under /{MAC}/.
-func (f *Fleet) ServeHTTP(w http.ResponseWriter, r *http.Request) {}
+// Connecting counts devices dialling or waiting for their welcome.
+func (f *Fleet) Connecting() int { return int(f.connecting.Load()) }
 
-// Close disconnects every device.
-func (f *Fleet) Close() error { return nil }
+// WaitOnline blocks until at least n devices are online or ctx ends.
+func (f *Fleet) WaitOnline(ctx context.Context, n int) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for f.Online() < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d devices online: %w", f.Online(), n, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
 
-// Device is one simulated device.
-type Device struct{}
+// Close disconnects every device and waits for them to stop.
+func (f *Fleet) Close() error {
+	f.closeOnce.Do(func() {
+		f.cancel()
+		for _, d := range f.devices {
+			d.mu.Lock()
+			l := d.link
+			d.mu.Unlock()
+			if l != nil {
+				l.abort()
+			}
+		}
+		f.wg.Wait()
+		f.wsClient.CloseIdleConnections()
+		f.httpClient.CloseIdleConnections()
+	})
+	return nil
+}
 
-// MAC is the device's MAC, 12 upper-case hex digits.
-func (d *Device) MAC() string { return "" }
-
-// Online reports a live connection that got a welcome.
-func (d *Device) Online() bool { return false }
-
-// WaitOnline blocks until the device is online or ctx ends.
-func (d *Device) WaitOnline(ctx context.Context) error { return ctx.Err() }
-
-// Config is the configuration the device applied last (key → value).
-func (d *Device) Config() map[string]string { return nil }
-
-// ConfigVersion is the AutoP version the device applied last.
-func (d *Device) ConfigVersion() string { return "" }
-
-// Boots counts the device's boots (1 after Start, +1 per reboot or reset).
-func (d *Device) Boots() int { return 0 }
-
-// Executed counts the commands with this id the device executed (0 or 1,
-// whatever the server resent).
-func (d *Device) Executed(id string) int { return 0 }
-
-// Handler is the device's own web UI (login page and a status page showing
-// its current config), served over Remote Control tunnels and by the fleet.
-func (d *Device) Handler() http.Handler { return http.NotFoundHandler() }
-
-// Drop closes the device's connection abruptly, as a network fault would;
-// it reconnects with back-off.
-func (d *Device) Drop() {}
+// errClosed is what a device loop sees when the fleet closes.
+var errClosed = errors.New("devicesim: fleet closed")

@@ -3,6 +3,7 @@ package model
 import (
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -127,15 +128,20 @@ type DeviceLink struct {
 // audit entries.
 type DeviceDetail struct {
 	DeviceRow
-	Building          string        `json:"building,omitempty"`
-	Apartment         string        `json:"apartment,omitempty"`
-	Department        string        `json:"department,omitempty"`
-	Owner             string        `json:"owner,omitempty"`
-	ProjectAddress    string        `json:"project_address"`
-	ProjectTimeZone   string        `json:"project_time_zone"`
-	InstallerUsername string        `json:"installer_username"`
-	InstallerEmail    string        `json:"installer_email"`
-	InstallerCompany  string        `json:"installer_company"`
-	Chain             []DeviceLink  `json:"owner_chain"`
-	Audit             []*AuditEntry `json:"audit"`
+	Building          string `json:"building,omitempty"`
+	Apartment         string `json:"apartment,omitempty"`
+	Department        string `json:"department,omitempty"`
+	Owner             string `json:"owner,omitempty"`
+	ProjectAddress    string `json:"project_address"`
+	ProjectTimeZone   string `json:"project_time_zone"`
+	InstallerUsername string `json:"installer_username"`
+	InstallerEmail    string `json:"installer_email"`
+	InstallerCompany  string `json:"installer_company"`
+	// What the device reported over the gateway.
+	IP            string        `json:"ip"`
+	Uptime        int64         `json:"uptime"`
+	ConfigVersion string        `json:"config_version"`
+	Connected     *time.Time    `json:"connected_at"`
+	Chain         []DeviceLink  `json:"owner_chain"`
+	Audit         []*AuditEntry `json:"audit"`
 }

@@ -58,6 +58,8 @@ type DeletionImpact struct {
 	EndUsers    int `json:"end_users"`
 	Cameras     int `json:"third_party_devices"`
 	LibraryMACs int `json:"library_macs"`
+	// Orders are kept for accounting: an installer with orders is not deleted.
+	Orders int `json:"orders"`
 }
 
 // Empty reports whether nothing would go with the installer.

@@ -51,8 +51,11 @@ func (c *chromeTab) devOpenDetail(t *testing.T, mac string) {
 	if got := c.text("#detail-mac"); got != mac {
 		t.Errorf("detail page shows MAC %q, want %s", got, mac)
 	}
-	if rm := c.text("#remote-maintenance"); !strings.Contains(rm, "Remote maintenance") || !strings.Contains(rm, "AutoP") {
+	if rm := c.text("#remote-maintenance"); !strings.Contains(rm, "Remote maintenance") || !strings.Contains(rm, "Reboot") || !strings.Contains(rm, "Remote Control") {
 		t.Errorf("remote maintenance panel: %q", rm)
+	}
+	if ap := c.text("#device-autop"); !strings.Contains(ap, "Regular AutoP") {
+		t.Errorf("AutoP panel: %q", ap)
 	}
 	if chain := c.text("#owner-chain"); !strings.Contains(chain, "Installer") {
 		t.Errorf("owner chain: %q", chain)

@@ -8,7 +8,9 @@ import "github.com/gatehouse-dev/gatehouse/internal/model"
 func (s *Server) routesBilling() {
 	a, w := s.api, s.web
 	payers := []model.Role{model.RoleAdmin, model.RoleDistributor, model.RoleSubdistributor, model.RoleInstaller}
-	subOnly := []model.Role{model.RoleSubdistributor}
+	// Subscriptions: the sub-distributor for its installers, an installer
+	// for its own users (when its charge mode says it pays).
+	subscribers := []model.Role{model.RoleSubdistributor, model.RoleInstaller}
 
 	s.handleAPI("GET /api/v1/prices", s.apiAuth(a.GetPrices))
 	s.handleAPI("PUT /api/v1/prices", s.apiAuth(a.PutPrices, distributors...))
@@ -28,8 +30,8 @@ func (s *Server) routesBilling() {
 	s.mux.Handle("POST /webhooks/stripe", s.apiPublic(a.Webhook("stripe")))
 	s.mux.Handle("POST /webhooks/paypal", s.apiPublic(a.Webhook("paypal")))
 
-	s.handlePage("GET /subscriptions", s.page(w.Subscriptions, subOnly...))
-	s.handlePage("POST /subscriptions/order", s.page(w.SubscriptionOrder, subOnly...))
+	s.handlePage("GET /subscriptions", s.page(w.Subscriptions, subscribers...))
+	s.handlePage("POST /subscriptions/order", s.page(w.SubscriptionOrder, subscribers...))
 	s.handlePage("GET /payments", s.page(w.Payments, payers...))
 	s.handlePage("GET /payments/return", s.page(w.PaymentReturn, payers...))
 	s.handlePage("GET /payments/{number}", s.page(w.PaymentDetail, payers...))

@@ -1,6 +1,128 @@
 package server
 
+import (
+	"errors"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
 // routesMaintenance registers remote maintenance: reboot, reset, a device's
 // commands, and Remote Control sessions with their /remote/{token}/ proxy.
+// The store scopes every device to the caller's subtree, so every role may
+// use the API; the device page is the sub-distributor's.
 func (s *Server) routesMaintenance() {
+	roles := []model.Role{model.RoleSubdistributor, model.RoleDistributor, model.RoleAdmin, model.RoleInstaller}
+	s.handleAPI("POST /api/v1/devices/{mac}/reboot", s.apiAuth(s.api.RebootDevice, roles...))
+	s.handleAPI("POST /api/v1/devices/{mac}/reset", s.apiAuth(s.api.ResetDevice, roles...))
+	s.handleAPI("GET /api/v1/devices/{mac}/commands", s.apiAuth(s.api.ListDeviceCommands, roles...))
+	s.handleAPI("POST /api/v1/devices/{mac}/remote-sessions", s.apiAuth(s.api.CreateRemoteSession, roles...))
+
+	sub := model.RoleSubdistributor
+	s.handlePage("POST /devices/{mac}/reboot", s.page(s.web.RebootDevice, sub))
+	s.handlePage("POST /devices/{mac}/reset", s.page(s.web.ResetDevice, sub))
+	s.handlePage("POST /devices/{mac}/remote-control", s.page(s.web.OpenRemoteControl, sub))
+
+	s.mux.HandleFunc("/remote/{token}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, api.RemotePath(r.PathValue("token")), http.StatusMovedPermanently)
+	})
+	s.mux.HandleFunc("/remote/{token}/{rest...}", s.remoteControl)
+}
+
+// remoteControl reverse-proxies one request of a Remote Control session to
+// the device's own web interface, through a tunnel on whichever node holds
+// the device's connection. The session cookie says who asks; the token in
+// the path says which device (and is what a cross-site form cannot know, so
+// no CSRF token is asked: the device's own forms post here).
+func (s *Server) remoteControl(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	id, err := s.identify(r, false)
+	if err == nil && id == nil {
+		err = model.Errorf(model.EUNAUTHORIZED, "Sign in first.")
+	}
+	if err != nil {
+		s.writePageError(w, r, err)
+		return
+	}
+	ctx := model.WithActor(auth.WithIdentity(r.Context(), id), id.Actor())
+	r = r.WithContext(ctx)
+	token := r.PathValue("token")
+	mac, err := s.store.RemoteSessionDevice(ctx, token)
+	if err != nil {
+		s.log.Info("remote control refused", "account", id.Actor().Username, "error", err)
+		setPageHeaders(w)
+		s.writePageError(w, r, err)
+		return
+	}
+	prefix := strings.TrimSuffix(api.RemotePath(token), "/")
+	proxy := &httputil.ReverseProxy{
+		Transport: s.gateway.Tunnel(mac),
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "device"
+			pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+pr.In.PathValue("rest"), ""
+			pr.Out.Host = mac
+			// The device never sees the portal's credentials.
+			pr.Out.Header.Del("Authorization")
+			pr.Out.Header.Del("X-CSRF-Token")
+			pr.Out.Header.Del("Cookie")
+			for _, c := range pr.In.Cookies() {
+				if c.Name != SessionCookie && c.Name != ActingCookie {
+					pr.Out.AddCookie(c)
+				}
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if loc := resp.Header.Get("Location"); loc != "" {
+				resp.Header.Set("Location", remoteLocation(prefix, loc))
+			}
+			cookies := resp.Cookies()
+			resp.Header.Del("Set-Cookie")
+			for _, c := range cookies {
+				if c.Name == SessionCookie || c.Name == ActingCookie {
+					continue
+				}
+				c.Path, c.Domain = prefix+"/", ""
+				resp.Header.Add("Set-Cookie", c.String())
+			}
+			h := resp.Header
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "same-origin")
+			h.Set("Cache-Control", "no-store")
+			h.Set("X-Frame-Options", "SAMEORIGIN")
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, gateway.ErrOffline) {
+				s.writePageError(w, r, model.Errorf(model.ECONFLICT, "Device %s is offline: Remote Control needs it connected.", mac))
+				return
+			}
+			s.log.Warn("remote control failed", "mac", mac, "error", err)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusBadGateway)
+			w.Write([]byte("The device did not answer through the cloud: " + err.Error() + "\n"))
+		},
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+// remoteLocation maps a redirect of the device's web interface into the
+// session's path: "/status" and "http://192.168.1.20/status" both become
+// "/remote/{token}/status"; a relative one is left alone.
+func remoteLocation(prefix, loc string) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return prefix + "/"
+	}
+	if u.IsAbs() || u.Host != "" {
+		u.Scheme, u.Host, u.User = "", "", nil
+	} else if !strings.HasPrefix(u.Path, "/") {
+		return loc
+	}
+	return prefix + u.RequestURI()
 }

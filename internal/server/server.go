@@ -76,7 +76,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	if cfg.Bus == nil {
 		cfg.Bus = bus.NewLocal()
 	}
-	if cfg.Gateway.PublicURL == "" && !strings.HasSuffix(cfg.PublicURL, "://") {
+	if u, err := url.Parse(cfg.PublicURL); cfg.Gateway.PublicURL == "" && err == nil && u.Host != "" {
 		cfg.Gateway.PublicURL = cfg.PublicURL
 	}
 	s.gateway = gateway.New(st, cfg.Bus, log, cfg.Gateway)
@@ -260,6 +260,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, allowBearer b
 	ctx := auth.WithIdentity(r.Context(), id)
 	ctx = model.WithActor(ctx, id.Actor())
 	r2 := r.WithContext(ctx)
+	if !id.Bearer && fromRemoteControl(r) {
+		return r2, model.Errorf(model.EFORBIDDEN, "A page shown through Remote Control cannot use the portal with your session.")
+	}
 	if !id.Bearer && unsafeMethod(r.Method) {
 		tok := r.Header.Get("X-CSRF-Token")
 		if tok == "" {
@@ -336,6 +339,17 @@ func (s *Server) page(h web.Handler, roles ...model.Role) http.Handler {
 			s.writePageError(w, r, err)
 		}
 	})
+}
+
+// fromRemoteControl reports a request that a device's web page, shown
+// through Remote Control on this origin, made by script (not a navigation
+// by the user): it must not ride on the portal session.
+func fromRemoteControl(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Mode") == "navigate" {
+		return false
+	}
+	ref, err := url.Parse(r.Header.Get("Referer"))
+	return err == nil && strings.HasPrefix(ref.Path, "/remote/") && (ref.Host == "" || ref.Host == r.Host)
 }
 
 func setPageHeaders(w http.ResponseWriter) {

@@ -27,7 +27,8 @@ func orderScope(a *model.Actor) (string, []any) {
 }
 
 // gateFor answers what actor may do with the payments of installer
-// (an installer of the actor's subtree; 0 for the actor's own gate).
+// (an installer of the actor's subtree; 0 for the actor's own gate). Who
+// pays follows billing.MayPay.
 func (s *Store) gateFor(ctx context.Context, q querier, act *model.Actor, installerID int64) (billing.Gate, error) {
 	subID := act.SubdistributorID
 	chargeMode := ""
@@ -54,18 +55,13 @@ func (s *Store) gateFor(ctx context.Context, q querier, act *model.Actor, instal
 		return billing.Gate{Reason: fmt.Sprintf("The distributor of %s has not switched the payment feature on.", subName)}, nil
 	}
 	g := billing.Gate{Enabled: true, CanPay: true}
-	switch act.Role {
-	case model.RoleSubdistributor:
+	if installerID == 0 && act.Role == model.RoleSubdistributor {
 		if payByDist {
 			g.CanPay, g.Reason = false, "Pay by Distributor is on: your distributor pays for your installers' users."
 		}
-	case model.RoleInstaller:
-		if payByDist {
-			g.CanPay, g.Reason = false, "Pay by Distributor is on: your distributor pays for your users."
-		} else if chargeMode != model.ChargeInstaller {
-			g.CanPay, g.Reason = false, "Your charge mode is not \"installer\": your users' services are not paid by you."
-		}
+		return g, nil
 	}
+	g.CanPay, g.Reason = billing.MayPay(act.Role, act.AccountID, billing.DistributorPays(payByDist, chargeMode), chargeMode)
 	return g, nil
 }
 
@@ -283,16 +279,39 @@ func (s *Store) orderEvent(ctx context.Context, tx *Tx, orderID int64, st billin
 
 const orderCols = `o.id, o.number, o.type, o.installer_id, ia.username, o.subdistributor_id, o.distributor_id, o.payer_id, o.project_id,
 	o.project_name, o.project_type, o.status, o.counts, o.total, o.currency, o.provider, o.provider_ref, o.hidden,
-	o.created_at, o.processing_since, o.paid_at, o.updated_at`
+	o.created_at, o.processing_since, o.paid_at, o.updated_at, ia.charge_mode, sa.pay_by_distributor`
 
-const orderFrom = `orders o JOIN accounts ia ON ia.id = o.installer_id`
+const orderFrom = `orders o JOIN accounts ia ON ia.id = o.installer_id JOIN accounts sa ON sa.id = o.subdistributor_id`
 
 func scanOrder(r scanner) (*billing.Order, error) {
 	var o billing.Order
+	var payByDist bool
 	err := r.Scan(&o.ID, &o.Number, &o.Type, &o.InstallerID, &o.Installer, &o.SubdistributorID, &o.DistributorID, nid(&o.PayerID), nid(&o.ProjectID),
 		&o.Project, &o.ProjectType, &o.Status, &o.Counts, &o.Total, &o.Currency, &o.Provider, &o.ProviderRef, &o.Hidden,
-		&o.Created, &o.ProcessingSince, &o.Paid, &o.Updated)
+		&o.Created, &o.ProcessingSince, &o.Paid, &o.Updated, &o.ChargeMode, &payByDist)
+	o.DistributorPays = billing.DistributorPays(payByDist, o.ChargeMode)
 	return &o, err
+}
+
+// scanOrderFor scans an order and says whether act may pay it now
+// (the payment feature being on: the callers checked it).
+func scanOrderFor(act *model.Actor) func(r scanner) (*billing.Order, error) {
+	return func(r scanner) (*billing.Order, error) {
+		o, err := scanOrder(r)
+		if err != nil {
+			return o, err
+		}
+		payability(act, o)
+		return o, nil
+	}
+}
+
+func payability(act *model.Actor, o *billing.Order) {
+	ok, why := billing.MayPay(act.Role, act.AccountID, o.DistributorPays, o.ChargeMode)
+	o.CanPay, o.PayNote = ok && billing.Payable(o.Status), ""
+	if !ok && billing.Payable(o.Status) {
+		o.PayNote = why
+	}
 }
 
 // ListOrders is the Payments module's search: created time range, type,
@@ -325,7 +344,7 @@ func (s *Store) ListOrders(ctx context.Context, f billing.OrderFilter) (model.Li
 	if n := strings.TrimSpace(f.Number); n != "" {
 		where, args = append(where, `lower(o.number) LIKE ? ESCAPE '\'`), append(args, likeContains(n))
 	}
-	return list(ctx, s, orderFrom, strings.Join(where, " AND "), "o.created_at DESC, o.id DESC", orderCols, args, f.Page, scanOrder)
+	return list(ctx, s, orderFrom, strings.Join(where, " AND "), "o.created_at DESC, o.id DESC", orderCols, args, f.Page, scanOrderFor(act))
 }
 
 // GetOrder returns an order of the actor's subtree with its items and history.
@@ -342,7 +361,7 @@ func (s *Store) GetOrder(ctx context.Context, number string) (*billing.Order, er
 
 func (s *Store) getOrder(ctx context.Context, q querier, act *model.Actor, number string) (*billing.Order, error) {
 	cond, args := orderScope(act)
-	o, err := scanOrder(q.QueryRowContext(ctx, s.q(`SELECT `+orderCols+` FROM `+orderFrom+` WHERE o.number = ? AND `+cond),
+	o, err := scanOrderFor(act)(q.QueryRowContext(ctx, s.q(`SELECT `+orderCols+` FROM `+orderFrom+` WHERE o.number = ? AND `+cond),
 		append([]any{number}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("order")

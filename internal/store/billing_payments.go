@@ -53,8 +53,12 @@ func (s *Store) PayWithCoupons(ctx context.Context, number string, codes []strin
 	if err != nil {
 		return nil, err
 	}
-	if act.Role == model.RoleInstaller {
-		return nil, model.Errorf(model.EFORBIDDEN, "Coupons belong to your sub-distributor: pay by Stripe or PayPal.")
+	if ok, why := billing.MayUseCoupons(act.Role, act.AccountID); !ok {
+		// Checked after the order so that a foreign order stays "not found".
+		if _, err := s.getOrder(ctx, s.db, act, number); err != nil {
+			return nil, err
+		}
+		return nil, model.Errorf(model.EFORBIDDEN, "%s", why)
 	}
 	var v model.Validator
 	v.Check(len(codes) > 0 && len(codes) <= 50, "coupons", "must name 1 to 50 coupons")

@@ -51,7 +51,10 @@ func forbiddenAsRefusal(err error) error {
 }
 
 func init() {
-	notInstaller := func(a *model.Account) bool { return a.Role != model.RoleInstaller }
+	subOnly := func(a *model.Account) bool { return a.Role == model.RoleSubdistributor }
+	subOrInstaller := func(a *model.Account) bool {
+		return a.Role == model.RoleSubdistributor || a.Role == model.RoleInstaller
+	}
 	distOnly := func(a *model.Account) bool { return a.Role == model.RoleDistributor || a.Role == model.RoleAdmin }
 	tenancyCases = append(tenancyCases,
 		tenancyCase{method: "CreateOrder", call: func(st *store.Store, ctx context.Context, b *branch) error {
@@ -83,11 +86,21 @@ func init() {
 			c := mustCoupon(nil2(), st, b.installer.SubdistributorID, 1_000_000)
 			_, err := st.PayWithCoupons(ctx, o.Number, []string{c.Code})
 			return forbiddenAsRefusal(err)
-		}, allowed: notInstaller},
+		}, allowed: subOnly}, // coupons are the sub-distributor's money
+		// Pay by Distributor off: the sub-distributor and the installer (charge mode "installer") pay.
 		tenancyCase{method: "PreparePayment", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			_, err := st.PreparePayment(ctx, billingOrder(nil2(), st, b).Number, "stripe")
-			return err
-		}},
+			return forbiddenAsRefusal(err)
+		}, allowed: subOrInstaller},
+		// Pay by Distributor on: the distributor (and the admin with it) pays.
+		tenancyCase{method: "PreparePayment", call: func(st *store.Store, ctx context.Context, b *branch) error {
+			o := billingOrder(nil2(), st, b)
+			if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, true); err != nil {
+				panic(err)
+			}
+			_, err := st.PreparePayment(ctx, o.Number, "stripe")
+			return forbiddenAsRefusal(err)
+		}, allowed: distOnly},
 		tenancyCase{method: "RecordCheckout", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			return st.RecordCheckout(ctx, billingOrder(nil2(), st, b).Number, "stripe", "cs_test")
 		}},
@@ -281,7 +294,10 @@ func TestPaymentGate(t *testing.T) {
 		if _, err := st.PreparePayment(as(tr.a1.installer), o.Number, "stripe"); model.ErrorCode(err) != model.EFORBIDDEN {
 			t.Errorf("installer pays with Pay by Distributor on: %v", err)
 		}
-		if _, err := st.PayWithCoupons(as(tr.distA), o.Number, []string{c.Code}); err != nil {
+		if _, err := st.PayWithCoupons(as(tr.distA), o.Number, []string{c.Code}); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("the distributor spends the sub-distributor's coupon: %v", err)
+		}
+		if _, err := st.PreparePayment(as(tr.distA), o.Number, "stripe"); err != nil {
 			t.Errorf("the distributor pays: %v", err)
 		}
 		g, _ = st.PaymentGate(as(tr.subA1))

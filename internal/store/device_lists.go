@@ -618,7 +618,8 @@ func (s *Store) GetDeviceDetail(ctx context.Context, mac string) (*model.DeviceD
 	var building, aptBuilding, aptNumber, dept, owner, ownerRole string
 	row, err := scanDeviceRow(s.queryRow(ctx, `SELECT `+deviceRowCols+`, p.address, p.time_zone, i.username, i.email, i.company,
 		coalesce(b.id, 0), coalesce(b.name, ''), coalesce(ab.id, 0), coalesce(ab.name, ''), coalesce(a.number, ''),
-		coalesce(dp.name, ''), coalesce(o.name, ''), coalesce(o.role, '')
+		coalesce(dp.name, ''), coalesce(o.name, ''), coalesce(o.role, ''),
+		d.ip, d.uptime, d.config_version, d.connected_at
 		FROM devices d JOIN projects p ON p.id = d.project_id JOIN accounts i ON i.id = d.installer_id
 		LEFT JOIN buildings b ON b.id = d.building_id
 		LEFT JOIN apartments a ON a.id = d.apartment_id LEFT JOIN buildings ab ON ab.id = a.building_id
@@ -626,7 +627,8 @@ func (s *Store) GetDeviceDetail(ctx context.Context, mac string) (*model.DeviceD
 		LEFT JOIN end_users o ON o.id = d.owner_id
 		WHERE d.mac = ? AND `+cond, append([]any{m}, args...)...),
 		&det.ProjectAddress, &det.ProjectTimeZone, &det.InstallerUsername, &det.InstallerEmail, &det.InstallerCompany,
-		&buildingID, &building, &aptBuildingID, &aptBuilding, &aptNumber, &dept, &owner, &ownerRole)
+		&buildingID, &building, &aptBuildingID, &aptBuilding, &aptNumber, &dept, &owner, &ownerRole,
+		&det.IP, &det.Uptime, &det.ConfigVersion, &det.Connected)
 	if isNoRows(err) {
 		return nil, model.NotFound("device")
 	} else if err != nil {

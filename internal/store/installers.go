@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -141,7 +142,7 @@ func (s *Store) impact(ctx context.Context, q querier, id int64) (model.Deletion
 	for _, c := range []struct {
 		n     *int
 		table string
-	}{{&d.Projects, "projects"}, {&d.Devices, "devices"}, {&d.EndUsers, "end_users"}, {&d.Cameras, "third_party_devices"}, {&d.LibraryMACs, "installer_macs"}} {
+	}{{&d.Projects, "projects"}, {&d.Devices, "devices"}, {&d.EndUsers, "end_users"}, {&d.Cameras, "third_party_devices"}, {&d.LibraryMACs, "installer_macs"}, {&d.Orders, "orders"}} {
 		if err := q.QueryRowContext(ctx, s.q(`SELECT count(*) FROM `+c.table+` WHERE installer_id = ?`), id).Scan(c.n); err != nil {
 			return d, err
 		}
@@ -165,6 +166,10 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 		}
 		if d, err = s.impact(ctx, tx.tx, id); err != nil {
 			return err
+		}
+		if d.Orders > 0 {
+			return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("The installer has %d orders in Payments, kept for accounting: an installer with orders cannot be deleted.", d.Orders),
+				Fields: map[string]string{"orders": "an installer with orders cannot be deleted"}}
 		}
 		if !d.Empty() && !confirm {
 			return &model.Error{Code: model.ECONFLICT, Message: "The installer still owns projects, users or devices: confirm to delete them too.",

@@ -208,6 +208,16 @@ func TestDeleteInstaller(t *testing.T) {
 		if l.Total != 1 || l.Items[0].Details["devices"] != float64(1) {
 			t.Errorf("audit: %+v", l.Items)
 		}
+
+		// An installer with orders is kept: orders are accounting records.
+		billingOrder(t, st, tr.a2)
+		impact, err = st.DeleteInstaller(as(tr.subA2), tr.a2.installer.ID, true)
+		if model.ErrorCode(err) != model.ECONFLICT || model.ErrorFields(err)["orders"] == "" || impact.Orders != 1 {
+			t.Errorf("delete of an installer with orders: %+v %v", impact, err)
+		}
+		if _, err := st.GetInstaller(as(tr.subA2), tr.a2.installer.ID); err != nil {
+			t.Errorf("installer with orders deleted: %v", err)
+		}
 	})
 }
 

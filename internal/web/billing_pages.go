@@ -39,26 +39,60 @@ func (w *Web) providerStates() []providerState {
 	return []providerState{{"stripe", "Stripe", w.providers["stripe"] != nil}, {"paypal", "PayPal", w.providers["paypal"] != nil}}
 }
 
+func (w *Web) anyProvider() bool { return w.providers["stripe"] != nil || w.providers["paypal"] != nil }
+
 func money(minor int64, cur string) string { return billing.FormatMoney(minor, cur) }
 
+// billingNav is the navigation key of a billing page for the account's
+// portal: the installer's and the distributor's entries have their own.
+func billingNav(r *http.Request, key string) string {
+	switch identity(r).Effective().Role {
+	case model.RoleInstaller:
+		return "installer-" + key
+	case model.RoleDistributor:
+		if key == "payments" {
+			return "orders"
+		}
+	}
+	return key
+}
+
+// payMethods is what a payer sees of the ways to pay.
+type payMethods struct {
+	Coupons      bool   // the account may pay with coupons (a sub-distributor)
+	CouponReason string // why not
+	Providers    []providerState
+	AnyProvider  bool
+}
+
+func (w *Web) payMethods(r *http.Request) payMethods {
+	me := identity(r).Effective()
+	ok, why := billing.MayUseCoupons(me.Role, me.ID)
+	return payMethods{Coupons: ok, CouponReason: why, Providers: w.providerStates(), AnyProvider: w.anyProvider()}
+}
+
 type subscriptionsData struct {
-	Gate        billing.Gate
-	Installers  []*model.Account
-	Offices     []*store.ProjectRow
-	Communities []*store.ProjectRow
-	Q           url.Values
-	InstallerID int64
-	ProjectType string
-	Mode        string
-	Users       []billing.BillableUser
-	Coupons     []*billing.Coupon
-	Info        *billing.Info
-	Prices      billing.PriceList
-	Money       func(int64, string) string
+	Gate          billing.Gate
+	IsInstaller   bool // the installer's own Subscriptions: its users only
+	InstallerName string
+	Installers    []*model.Account
+	Offices       []*store.ProjectRow
+	Communities   []*store.ProjectRow
+	Q             url.Values
+	InstallerID   int64
+	ProjectType   string
+	Mode          string
+	Users         []billing.BillableUser
+	Coupons       []*billing.Coupon
+	Methods       payMethods
+	Info          *billing.Info
+	Prices        billing.PriceList
+	Money         func(int64, string) string
 }
 
 // Subscriptions is the Subscriptions module: installer → project type →
-// Active or Renew → users → order.
+// Active or Renew → users → order. An installer whose charge mode says it
+// pays gets the same page for its own users, without the installer choice.
 func (w *Web) Subscriptions(rw http.ResponseWriter, r *http.Request) error {
 	g, err := w.requirePayments(r)
 	if err != nil {
@@ -66,20 +100,35 @@ func (w *Web) Subscriptions(rw http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	q := r.URL.Query()
-	d := subscriptionsData{Gate: g, Q: q, ProjectType: q.Get("project_type"), Mode: q.Get("mode"), Money: money}
-	insts, err := w.store.ListAccounts(ctx, model.AccountFilter{Role: model.RoleInstaller, Page: model.Page{Page: 1, PerPage: 500}})
-	if err != nil {
-		return err
+	me := identity(r).Effective()
+	d := subscriptionsData{Gate: g, Q: q, ProjectType: q.Get("project_type"), Mode: q.Get("mode"), Money: money, Methods: w.payMethods(r),
+		IsInstaller: me.Role == model.RoleInstaller}
+	if d.IsInstaller {
+		d.InstallerID, d.InstallerName = me.ID, me.Username
+	} else {
+		insts, err := w.store.ListAccounts(ctx, model.AccountFilter{Role: model.RoleInstaller, Page: model.Page{Page: 1, PerPage: 500}})
+		if err != nil {
+			return err
+		}
+		d.Installers = insts.Items
+		d.InstallerID, _ = strconv.ParseInt(q.Get("installer"), 10, 64)
 	}
-	d.Installers = insts.Items
-	d.InstallerID, _ = strconv.ParseInt(q.Get("installer"), 10, 64)
 	if d.ProjectType == "" {
 		d.ProjectType = "community"
 	}
 	if d.Mode == "" {
 		d.Mode = "active"
 	}
-	p := w.page(r, "Subscriptions", "subscriptions", &d)
+	title := "Subscriptions"
+	if d.IsInstaller {
+		title = "Subscription" // as its navigation entry says
+	}
+	p := w.page(r, title, billingNav(r, "subscriptions"), &d)
+	if d.IsInstaller && !g.CanPay {
+		// Somebody else pays for this installer's users: nothing to order here.
+		d.InstallerID = 0
+		return w.render(rw, http.StatusOK, "billing_subscriptions", p)
+	}
 	if d.InstallerID != 0 {
 		for _, kind := range []model.ProjectKind{model.ProjectOffice, model.ProjectCommunity} {
 			l, err := w.store.ListProjects(ctx, store.ProjectFilter{Kind: kind, InstallerID: d.InstallerID, Page: model.Page{Page: 1, PerPage: 500}})
@@ -106,8 +155,10 @@ func (w *Web) Subscriptions(rw http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	if cl, err := w.store.ListCoupons(ctx, billing.CouponFilter{Page: model.Page{Page: 1, PerPage: 100}}); err == nil {
-		d.Coupons = cl.Items
+	if d.Methods.Coupons {
+		if cl, err := w.store.ListCoupons(ctx, billing.CouponFilter{Page: model.Page{Page: 1, PerPage: 100}}); err == nil {
+			d.Coupons = cl.Items
+		}
 	}
 	if d.Info, err = w.store.GetBillingInfo(ctx); err != nil {
 		return err
@@ -129,6 +180,9 @@ func (w *Web) SubscriptionOrder(rw http.ResponseWriter, r *http.Request) error {
 	f := r.PostForm
 	req := &billing.OrderRequest{Kind: f.Get("kind"), ProjectType: f.Get("project_type")}
 	req.InstallerID, _ = strconv.ParseInt(f.Get("installer"), 10, 64)
+	if me := identity(r).Effective(); me.Role == model.RoleInstaller {
+		req.InstallerID = me.ID // its own users, whatever the form says
+	}
 	req.ProjectID, _ = strconv.ParseInt(f.Get("project"), 10, 64)
 	months, _ := strconv.Atoi(f.Get("months"))
 	for _, s := range f["user"] {
@@ -152,19 +206,20 @@ func (w *Web) SubscriptionOrder(rw http.ResponseWriter, r *http.Request) error {
 }
 
 type paymentsData struct {
-	Q          url.Values
-	List       model.List[*billing.Order]
-	Pager      Pager
-	Installers []*model.Account
-	Types      []billing.OrderType
-	Statuses   []billing.Status
-	Gate       billing.Gate
-	Money      func(int64, string) string
-	Payable    func(billing.Status) bool
-	Back       string // this list with its search, where row actions return
+	Q           url.Values
+	List        model.List[*billing.Order]
+	Pager       Pager
+	IsInstaller bool // its own orders: no installer filter
+	Installers  []*model.Account
+	Types       []billing.OrderType
+	Statuses    []billing.Status
+	Gate        billing.Gate
+	Money       func(int64, string) string
+	Back        string // this list with its search, where row actions return
 }
 
-// Payments is the Payments module (transaction history).
+// Payments is the Payments module (transaction history). Each order says
+// whether the viewer may pay it (billing.MayPay).
 func (w *Web) Payments(rw http.ResponseWriter, r *http.Request) error {
 	g, err := w.requirePayments(r)
 	if err != nil {
@@ -172,17 +227,21 @@ func (w *Web) Payments(rw http.ResponseWriter, r *http.Request) error {
 	}
 	var v model.Validator
 	f := api.ParseOrderFilter(r.URL.Query(), &v)
-	d := &paymentsData{Q: r.URL.Query(), Types: billing.OrderTypes, Statuses: billing.Statuses, Gate: g, Money: money, Payable: billing.Payable}
+	me := identity(r).Effective()
+	d := &paymentsData{Q: r.URL.Query(), Types: billing.OrderTypes, Statuses: billing.Statuses, Gate: g, Money: money,
+		IsInstaller: me.Role == model.RoleInstaller}
 	q := r.URL.Query()
 	q.Del("notice")
 	d.Back = "/payments"
 	if len(q) > 0 {
 		d.Back += "?" + q.Encode()
 	}
-	if insts, err := w.store.ListAccounts(r.Context(), model.AccountFilter{Role: model.RoleInstaller, Page: model.Page{Page: 1, PerPage: 500}}); err == nil {
-		d.Installers = insts.Items
+	if !d.IsInstaller {
+		if insts, err := w.store.ListAccounts(r.Context(), model.AccountFilter{Role: model.RoleInstaller, Page: model.Page{Page: 1, PerPage: 500}}); err == nil {
+			d.Installers = insts.Items
+		}
 	}
-	p := w.page(r, "Payments", "payments", d)
+	p := w.page(r, "Payments", billingNav(r, "payments"), d)
 	if err := v.Err(); err != nil {
 		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
 		return w.render(rw, http.StatusBadRequest, "billing_payments", p)
@@ -195,12 +254,12 @@ func (w *Web) Payments(rw http.ResponseWriter, r *http.Request) error {
 }
 
 type paymentDetailData struct {
-	Order     *billing.Order
-	Gate      billing.Gate
-	Payable   bool
-	Providers []providerState
-	Coupons   []*billing.Coupon
-	Money     func(int64, string) string
+	Order   *billing.Order
+	Gate    billing.Gate
+	Payable bool
+	Methods payMethods
+	Coupons []*billing.Coupon
+	Money   func(int64, string) string
 }
 
 // PaymentDetail shows an order: items, history, and its actions.
@@ -217,14 +276,13 @@ func (w *Web) paymentDetail(rw http.ResponseWriter, r *http.Request, status int,
 	if err != nil {
 		return err
 	}
-	if ig, err := w.store.PaymentGate(r.Context()); err == nil {
-		g = ig
+	d := &paymentDetailData{Order: o, Gate: g, Payable: o.CanPay, Methods: w.payMethods(r), Money: money}
+	if d.Payable && d.Methods.Coupons {
+		if cl, err := w.store.ListCoupons(r.Context(), billing.CouponFilter{State: billing.CouponNormal, Page: model.Page{Page: 1, PerPage: 100}}); err == nil {
+			d.Coupons = cl.Items
+		}
 	}
-	d := &paymentDetailData{Order: o, Gate: g, Payable: g.CanPay && billing.Payable(o.Status), Providers: w.providerStates(), Money: money}
-	if cl, err := w.store.ListCoupons(r.Context(), billing.CouponFilter{State: billing.CouponNormal, Page: model.Page{Page: 1, PerPage: 100}}); err == nil {
-		d.Coupons = cl.Items
-	}
-	p := w.page(r, "Order "+o.Number, "payments", d)
+	p := w.page(r, "Order "+o.Number, billingNav(r, "payments"), d)
 	p.Error = errMsg
 	return w.render(rw, status, "billing_payment", p)
 }
@@ -243,10 +301,22 @@ func (w *Web) PaymentPay(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if res.RedirectURL != "" {
-		http.Redirect(rw, r, res.RedirectURL, http.StatusSeeOther)
-		return nil
+		// Not a redirect: the portal's Content-Security-Policy says
+		// form-action 'self', which also holds for the redirects that follow
+		// a form's submission, so a 303 to the provider would be blocked. A
+		// page that moves on by itself (and links there) is a new navigation.
+		label := "Stripe"
+		if method == "paypal" {
+			label = "PayPal"
+		}
+		d := &checkoutRedirect{URL: res.RedirectURL, Label: label, Number: number}
+		return w.render(rw, http.StatusOK, "billing_redirect", w.page(r, "Pay with "+label, billingNav(r, "payments"), d))
 	}
 	return redirect(rw, r, "/payments/"+url.PathEscape(number), "Paid by coupon: the order is completed.")
+}
+
+type checkoutRedirect struct {
+	URL, Label, Number string
 }
 
 // PaymentReturn is where Stripe and PayPal send the payer back.

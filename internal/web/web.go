@@ -64,7 +64,8 @@ type Web struct {
 }
 
 var funcs = template.FuncMap{
-	"datetime": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+	"commandLabel": commandLabel,
+	"datetime":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"date": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:

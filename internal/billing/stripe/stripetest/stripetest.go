@@ -66,7 +66,10 @@ func StartMock(t testing.TB) string {
 		}
 		t.Skip("SKIPPING STRIPE TESTS: " + msg)
 	}
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0")
+	// Both listeners on free ports: with -http-addr alone stripe-mock still
+	// binds HTTPS on the fixed port 12112, and a second stripe-mock running
+	// at the same time (parallel tests) exits after printing its HTTP address.
+	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

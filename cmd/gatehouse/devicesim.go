@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/devicesim"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+const devicesimHelp = `devicesim --server URL [--count N] [--macs FILE | --data DIR | --db DSN] [flags]
+
+Runs simulated intercom devices in this process, speaking the device protocol
+(docs/device-protocol.md) to a Gatehouse server: each connects, reports,
+obeys reboot, factory / config reset and AutoP, and serves a small web UI
+(login admin / admin) through Remote Control.
+
+MACs come from --macs FILE (one a line, any notation; blank lines and
+# comments skipped) or, without --macs, from the first N devices registered
+in the database at --data / --db. Every device keeps its key, its applied
+config and the ids of the commands it executed in --state DIR, so a restart
+comes back as the same devices.
+
+Many devices (tens of thousands) need more local ports than one address has:
+--source-addrs auto dials from 127.0.0.2, 127.0.0.3 … (one per 5,000
+devices) when the server is on this machine, and 'ulimit -n' must exceed the
+number of devices.
+
+Flags:`
+
+func runDevicesim(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("devicesim", stderr, devicesimHelp)
+	var d dbFlags
+	d.register(fs, getenv)
+	server := fs.String("server", envOr(getenv, "GATEHOUSE_DEVICESIM_SERVER", ""), "Gatehouse base URL, http(s)://host:port (required) (env GATEHOUSE_DEVICESIM_SERVER)")
+	count := fs.Int("count", 0, "number of devices; 0 = every MAC of --macs, or every device of the database")
+	macsFile := fs.String("macs", "", "file of MACs, one a line (instead of the database)")
+	stateDir := fs.String("state", "devicesim-state", "directory keeping each device's key, config and executed command ids")
+	web := fs.String("web", "", "serve the simulator's web page (device list, each device's web UI) on HOST:PORT")
+	sources := fs.String("source-addrs", "", "local addresses to dial from, comma separated (127.0.0.2,127.0.0.3), or auto")
+	model := fs.String("model", "R29C", "model the devices report")
+	firmware := fs.String("firmware", "29.30.1.12", "firmware version the devices report")
+	dials := fs.Int("dial-concurrency", 200, "connection attempts in flight at once")
+	insecure := fs.Bool("insecure", false, "accept any TLS certificate of an https:// server (test setups)")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	interval := fs.Duration("report", time.Second, "print the online / connecting counts this often")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the simulator to this file (go tool pprof)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	u, err := url.Parse(*server)
+	if *server == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--server must be the http(s):// URL of a Gatehouse server, e.g. http://127.0.0.1:8080")
+	}
+	if *count < 0 {
+		return fmt.Errorf("--count must be 0 or more")
+	}
+	if *dials < 1 {
+		return fmt.Errorf("--dial-concurrency must be at least 1")
+	}
+	if *interval <= 0 {
+		return fmt.Errorf("--report must be positive")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var macs []string
+	if *macsFile != "" {
+		macs, err = readMACFile(*macsFile)
+		if err != nil {
+			return err
+		}
+		if *count > len(macs) {
+			return fmt.Errorf("--count %d, but %s has %d MACs", *count, *macsFile, len(macs))
+		}
+		if *count > 0 {
+			macs = macs[:*count]
+		}
+	} else {
+		macs, err = registeredMACs(ctx, d, *count)
+		if err != nil {
+			return err
+		}
+		if *count > len(macs) {
+			return fmt.Errorf("--count %d, but the database has %d devices", *count, len(macs))
+		}
+	}
+	if len(macs) == 0 {
+		return errors.New("no devices to simulate")
+	}
+	addrs, err := sourceAddrs(*sources, u, len(macs))
+	if err != nil {
+		return err
+	}
+	cfg := devicesim.Config{Server: *server, MACs: macs, StateDir: *stateDir, Model: *model, Firmware: *firmware,
+		SourceAddrs: addrs, Log: log, DialConcurrency: *dials}
+	if *insecure {
+		cfg.TLS = &tls.Config{InsecureSkipVerify: true}
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	fleet, err := devicesim.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer fleet.Close()
+	fmt.Fprintf(stdout, "devicesim: %d devices connecting to %s (state in %s", len(macs), *server, *stateDir)
+	if len(addrs) > 0 {
+		fmt.Fprintf(stdout, ", from %s", strings.Join(addrs, ","))
+	}
+	fmt.Fprintln(stdout, ")")
+	if *web != "" {
+		ln, err := net.Listen("tcp", *web)
+		if err != nil {
+			return fmt.Errorf("--web: %w", err)
+		}
+		srv := &http.Server{Handler: fleet, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		fmt.Fprintf(stdout, "devicesim: web page at http://%s/\n", ln.Addr())
+	}
+	// Check often, so "all online after" is precise; report every --report.
+	start := time.Now()
+	poll := time.NewTicker(min(*interval, 50*time.Millisecond))
+	defer poll.Stop()
+	nextReport := start.Add(*interval)
+	allOnline := false
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(stdout, "devicesim: stopping %d devices\n", len(macs))
+			fleet.Close()
+			fmt.Fprintln(stdout, "devicesim: stopped")
+			return nil
+		case now := <-poll.C:
+			on := fleet.Online()
+			if on == len(macs) && !allOnline {
+				allOnline = true
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				fmt.Fprintf(stdout, "devicesim: all %d devices online after %s (simulator: heap in use %d MiB, stacks %d MiB, %d goroutines)\n",
+					on, now.Sub(start).Round(time.Millisecond), ms.HeapInuse>>20, ms.StackInuse>>20, runtime.NumGoroutine())
+			} else if on < len(macs) {
+				allOnline = false
+			}
+			if !now.Before(nextReport) {
+				nextReport = nextReport.Add(*interval)
+				if nextReport.Before(now) {
+					nextReport = now.Add(*interval)
+				}
+				st := fleet.Stats()
+				fmt.Fprintf(stdout, "%s online %d/%d connecting %d (attempts %d, failed %d, lost %d)\n",
+					now.Format("15:04:05"), on, len(macs), st.Connecting, st.Attempts, st.Failed, st.Lost)
+			}
+		}
+	}
+}
+
+// readMACFile reads --macs.
+func readMACFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--macs: %w", err)
+	}
+	defer f.Close()
+	macs, err := devicesim.ParseMACList(f)
+	if err != nil {
+		return nil, fmt.Errorf("--macs %s: %w", path, err)
+	}
+	return macs, nil
+}
+
+// registeredMACs lists the first n devices registered in the database (all
+// when n is 0), in the order they were added, as the system: a plain read,
+// no actor involved.
+func registeredMACs(ctx context.Context, d dbFlags, n int) ([]string, error) {
+	if d.db == "" {
+		// Do not create an empty database where none is.
+		if _, err := os.Stat(store.DefaultDSN(d.data)); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no database at %s: give --macs FILE, or --data / --db of a Gatehouse database", store.DefaultDSN(d.data))
+		}
+	}
+	st, err := openStore(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	q := "SELECT mac FROM devices ORDER BY id"
+	if n > 0 {
+		q += fmt.Sprintf(" LIMIT %d", n)
+	}
+	rows, err := st.DB().QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("listing devices: %w", err)
+	}
+	defer rows.Close()
+	var macs []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		macs = append(macs, m)
+	}
+	return macs, rows.Err()
+}
+
+// devicesPerSource is how many connections one local address carries in
+// --source-addrs auto: the ephemeral port range has about 28,000 ports, and
+// the kernel finds a free one faster when few are taken.
+const devicesPerSource = 5000
+
+// sourceAddrs reads --source-addrs: a list, or auto (127.0.0.2 … when the
+// server is a loopback address and there are more devices than one address
+// has ports for comfortably).
+func sourceAddrs(flag string, server *url.URL, n int) ([]string, error) {
+	flag = strings.TrimSpace(flag)
+	switch flag {
+	case "":
+		return nil, nil
+	case "auto":
+		host := server.Hostname()
+		loopback := host == "localhost"
+		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && ip.To4() != nil {
+			loopback = true
+		}
+		if !loopback {
+			return nil, nil // the kernel picks the one address that reaches the server
+		}
+		k := (n + devicesPerSource - 1) / devicesPerSource
+		addrs := make([]string, 0, k)
+		for i := range k {
+			addrs = append(addrs, fmt.Sprintf("127.0.%d.%d", (i+2)/256, (i+2)%256))
+		}
+		return addrs, nil
+	}
+	var addrs []string
+	for _, s := range strings.Split(flag, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if net.ParseIP(s) == nil {
+			return nil, fmt.Errorf("--source-addrs: %q is not an IP address (or use auto)", s)
+		}
+		addrs = append(addrs, s)
+	}
+	return addrs, nil
+}

@@ -1,0 +1,295 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/autop"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// AutoP (DESIGN.md §4): a device's regular and one-time commands, the
+// preview of its file, Batch AutoP, and the AutoP server devices fetch
+// their files from (docs/device-protocol.md §7).
+
+// autoPRequest is the body of PUT /devices/{mac}/autop. A list left out
+// (or null) is kept; an empty list clears it.
+type autoPRequest struct {
+	Regular []string `json:"regular"`
+	Once    []string `json:"once"`
+}
+
+// GetDeviceAutoP answers GET /devices/{mac}/autop: the device's regular and
+// one-time commands, one normalised command a line.
+func (a *API) GetDeviceAutoP(w http.ResponseWriter, r *http.Request) error {
+	out, err := a.Store.GetDeviceAutoP(r.Context(), r.PathValue("mac"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// PutDeviceAutoP answers PUT /devices/{mac}/autop: saves the lists given
+// (normalised: duplicates are not retained), answers them as stored, and
+// tells the device to fetch its new file at once when it is online.
+func (a *API) PutDeviceAutoP(w http.ResponseWriter, r *http.Request) error {
+	var req autoPRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	out, err := a.Store.SetDeviceAutoP(r.Context(), r.PathValue("mac"), req.Regular, req.Once)
+	if err != nil {
+		return err
+	}
+	a.kick(r.Context(), out.MAC)
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// kick tells the nodes holding the devices' connections to send their
+// pending commands now.
+func (a *API) kick(ctx context.Context, macs ...string) {
+	if a.Gateway != nil && len(macs) > 0 {
+		a.Gateway.Kick(context.WithoutCancel(ctx), macs...)
+	}
+}
+
+// PreviewDeviceAutoP answers GET /devices/{mac}/autop/preview: the exact
+// bytes the device would receive now, as text/plain, with its ETag.
+func (a *API) PreviewDeviceAutoP(w http.ResponseWriter, r *http.Request) error {
+	f, err := a.Store.AutoPPreview(r.Context(), r.PathValue("mac"))
+	if err != nil {
+		return err
+	}
+	writeAutoPFile(w, r, f)
+	return nil
+}
+
+// writeAutoPFile answers with a file: 304 when If-None-Match names its
+// version, else 200 with the file.
+func writeAutoPFile(w http.ResponseWriter, r *http.Request, f autop.File) {
+	h := w.Header()
+	etag := f.ETag()
+	h["Etag"] = []string{etag}
+	h["X-Gatehouse-Config-Version"] = []string{f.Version}
+	h["Cache-Control"] = []string{"no-cache"}
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["Content-Length"] = []string{strconv.Itoa(len(f.Header) + len(f.Body))}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write([]byte(f.Header))
+	w.Write(f.Body)
+}
+
+// etagMatches reads an If-None-Match header: "*", or a list of (weak or
+// strong) entity tags.
+func etagMatches(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// CreateAutoPBatch answers POST /autop/batch: merges the commands into the
+// regular or one-time list of up to 500 devices of one list, in one
+// transaction, and tells every online device of the batch to fetch its file
+// at once (offline ones are told when they connect, within the hour).
+func (a *API) CreateAutoPBatch(w http.ResponseWriter, r *http.Request) error {
+	var req store.AutoPBatchRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	b, err := a.Store.CreateAutoPBatch(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	a.kick(r.Context(), batchMACs(req.MACs)...)
+	w.Header().Set("Location", "/api/v1/autop/batch/"+strconv.FormatInt(b.ID, 10))
+	return writeJSON(w, http.StatusCreated, b)
+}
+
+// batchMACs are the MACs of a batch that was accepted, each once.
+func batchMACs(raw []string) []string {
+	seen := make(map[string]bool, len(raw))
+	out := make([]string, 0, len(raw))
+	for _, s := range raw {
+		if m, ok := model.NormalizeMAC(s); ok && !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// GetAutoPBatch answers GET /autop/batch/{id}: a batch and its progress,
+// device by device.
+func (a *API) GetAutoPBatch(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id", "AutoP batch")
+	if err != nil {
+		return err
+	}
+	b, err := a.Store.GetAutoPBatch(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, b)
+}
+
+// AutoPServer is GET /autop/{MAC}.cfg (docs/device-protocol.md §7): a
+// device fetches its file with HTTP Basic MAC:key. 401 for missing or wrong
+// credentials, 404 for an unregistered MAC, 304 when If-None-Match names the
+// current version. A fetch is one indexed read (the device's key binding and
+// everything its file is made of) and no write: when a fetch is worth
+// recording (devices.autop_fetched_at: the first, the first since a change,
+// or once a minute), it is written in the background with others.
+type AutoPServer struct {
+	st  *store.Store
+	log *slog.Logger
+	rec *fetchRecorder
+
+	prepare sync.Once
+	reader  *store.AutoPReader // nil: read through AutoPServe
+}
+
+// read is the one read of a fetch, through the prepared query when it
+// could be prepared.
+func (s *AutoPServer) read(ctx context.Context, mac string) (*store.AutoPServed, error) {
+	s.prepare.Do(func() {
+		pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r, err := s.st.PrepareAutoP(pctx, 0)
+		if err != nil {
+			s.log.Warn("autop: prepare the read", "err", err)
+			return
+		}
+		s.reader = r
+	})
+	if s.reader != nil {
+		return s.reader.Serve(ctx, mac)
+	}
+	return s.st.AutoPServe(ctx, mac)
+}
+
+// NewAutoPServer returns the AutoP server of a node.
+func NewAutoPServer(st *store.Store, log *slog.Logger) *AutoPServer {
+	return &AutoPServer{st: st, log: log, rec: &fetchRecorder{st: st, log: log, pending: map[int64]struct{}{}, delay: 100 * time.Millisecond}}
+}
+
+const autoPRealm = `Basic realm="Gatehouse AutoP", charset="UTF-8"`
+
+func (s *AutoPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutSuffix(r.PathValue("file"), ".cfg")
+	mac, okMAC := model.NormalizeMAC(name)
+	if !ok || !okMAC {
+		http.Error(w, "Not found: the file is /autop/<MAC>.cfg.", http.StatusNotFound)
+		return
+	}
+	user, key, ok := r.BasicAuth()
+	if um, okUser := model.NormalizeMAC(user); !ok || !okUser || um != mac {
+		s.unauthorized(w)
+		return
+	}
+	ctx := model.WithActor(r.Context(), model.System)
+	sv, err := s.read(ctx, mac)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		http.Error(w, "Not found: the MAC is not registered.", http.StatusNotFound)
+		return
+	} else if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// The hot path — a bound device with its key — is decided on the row
+	// just read; everything else (trust on first use, a key changed by a
+	// reset, a refusal and its audit) is the gateway's AuthenticateDevice.
+	if sv.KeyHash == "" || !store.ValidDeviceKey(key) ||
+		subtle.ConstantTimeCompare([]byte(sv.KeyHash), []byte(store.DeviceKeyHash(key))) != 1 {
+		_, err := s.st.AuthenticateDevice(ctx, mac, key, r.RemoteAddr)
+		switch model.ErrorCode(err) {
+		case "":
+		case model.ENOTFOUND:
+			http.Error(w, "Not found: the MAC is not registered.", http.StatusNotFound)
+			return
+		case model.EINVALID, model.EFORBIDDEN, model.EUNAUTHORIZED:
+			s.unauthorized(w)
+			return
+		default:
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if sv.NeedsFetchRecord(s.st.Now()) {
+		s.rec.add(sv.DeviceID)
+	}
+	writeAutoPFile(w, r, sv.File)
+}
+
+func (s *AutoPServer) unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", autoPRealm)
+	http.Error(w, "Unauthorized: authenticate with HTTP Basic, the device's MAC and key.", http.StatusUnauthorized)
+}
+
+func (s *AutoPServer) fail(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.ErrorContext(r.Context(), "autop fetch failed", "path", r.URL.Path, "err", err)
+	http.Error(w, "Internal error.", http.StatusInternalServerError)
+}
+
+// Flush writes the fetches not yet recorded (for shutdown and tests).
+func (s *AutoPServer) Flush() { s.rec.flush() }
+
+// fetchRecorder gathers the fetches worth recording and writes them
+// together, one statement for many devices, shortly after the first.
+type fetchRecorder struct {
+	st        *store.Store
+	log       *slog.Logger
+	delay     time.Duration
+	mu        sync.Mutex
+	pending   map[int64]struct{}
+	scheduled bool
+}
+
+func (f *fetchRecorder) add(id int64) {
+	f.mu.Lock()
+	f.pending[id] = struct{}{}
+	if !f.scheduled {
+		f.scheduled = true
+		time.AfterFunc(f.delay, f.flush)
+	}
+	f.mu.Unlock()
+}
+
+func (f *fetchRecorder) flush() {
+	f.mu.Lock()
+	ids := make([]int64, 0, len(f.pending))
+	for id := range f.pending {
+		ids = append(ids, id)
+	}
+	clear(f.pending)
+	f.scheduled = false
+	f.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(model.WithActor(context.Background(), model.System), 30*time.Second)
+	defer cancel()
+	if err := f.st.AutoPFetched(ctx, f.st.Now(), ids...); err != nil {
+		f.log.Warn("record autop fetches", "devices", len(ids), "err", err)
+	}
+}

@@ -1,0 +1,798 @@
+package devicesim
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/hashicorp/yamux"
+)
+
+// Protocol constants of docs/device-protocol.md.
+const (
+	subprotocol      = "gatehouse.device.v1"
+	maxMessage       = 256 << 10 // §3: a WebSocket message
+	maxControlLine   = 64 << 10  // §4: a control line, newline included
+	rememberCommands = 256       // §5: executed ids kept
+	maxTunnels       = 16        // §8: tunnel streams at once
+	writeTimeout     = 10 * time.Second
+	defaultHeartbeat = 30 * time.Second
+)
+
+// Device is one simulated device.
+type Device struct {
+	f   *Fleet
+	idx int // position in the fleet: picks its source address
+	mac string
+	ip  string
+
+	mu       sync.Mutex
+	key      string
+	acks     []ackRecord       // the last rememberCommands executed commands, oldest first
+	executed map[string]int    // id → executions in this process (test hook)
+	config   map[string]string // applied configuration
+	version  string            // AutoP version applied last
+	boots    int
+	bootedAt time.Time
+	link     *link // the live connection, nil when none
+	online   bool
+	changed  chan struct{} // closed and cleared on any change, made by waiters
+	webToken string        // the web UI's login cookie value, made on first login
+
+	saveMu  sync.Mutex // orders state file writes
+	autopMu sync.Mutex // one AutoP fetch at a time
+}
+
+// ackRecord is an executed command and the ack it got, so a repeat of its id
+// is answered the same way without executing it again.
+type ackRecord struct {
+	ID      string `json:"id"`
+	OK      bool   `json:"ok"`
+	Error   string `json:"error,omitempty"`
+	Version string `json:"version,omitempty"`
+}
+
+func newDevice(f *Fleet, mac string) *Device {
+	return &Device{f: f, mac: mac, ip: lanAddress(mac), boots: 1, bootedAt: time.Now()}
+}
+
+// lanAddress makes up the device's LAN address from its MAC: 10.x.y.z.
+func lanAddress(mac string) string {
+	var b [6]byte
+	for i := range b {
+		fmt.Sscanf(mac[2*i:2*i+2], "%02X", &b[i])
+	}
+	last := int(b[5])
+	if last == 0 || last == 255 {
+		last = 1
+	}
+	return fmt.Sprintf("10.%d.%d.%d", b[3], b[4], last)
+}
+
+// MAC is the device's MAC, 12 upper-case hex digits.
+func (d *Device) MAC() string { return d.mac }
+
+// Key is the device's current key (it changes on a factory reset).
+func (d *Device) Key() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.key
+}
+
+// IP is the LAN address the device reports.
+func (d *Device) IP() string { return d.ip }
+
+// Online reports a live connection that got a welcome.
+func (d *Device) Online() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.online
+}
+
+// WaitOnline blocks until the device is online or ctx ends.
+func (d *Device) WaitOnline(ctx context.Context) error {
+	return d.wait(ctx, func() bool { return d.online })
+}
+
+// WaitOffline blocks until the device is offline (between connections) or
+// ctx ends.
+func (d *Device) WaitOffline(ctx context.Context) error {
+	return d.wait(ctx, func() bool { return !d.online })
+}
+
+// WaitVersion blocks until the device applied AutoP version v or ctx ends.
+func (d *Device) WaitVersion(ctx context.Context, v string) error {
+	return d.wait(ctx, func() bool { return d.version == v })
+}
+
+// WaitBoots blocks until the device booted at least n times or ctx ends.
+func (d *Device) WaitBoots(ctx context.Context, n int) error {
+	return d.wait(ctx, func() bool { return d.boots >= n })
+}
+
+// WaitConfig blocks until the applied config has key = value or ctx ends.
+func (d *Device) WaitConfig(ctx context.Context, key, value string) error {
+	return d.wait(ctx, func() bool { v, ok := d.config[key]; return ok && v == value })
+}
+
+// wait blocks until cond (called with d.mu held) holds or ctx ends.
+func (d *Device) wait(ctx context.Context, cond func() bool) error {
+	for {
+		d.mu.Lock()
+		if cond() {
+			d.mu.Unlock()
+			return nil
+		}
+		if d.changed == nil {
+			d.changed = make(chan struct{})
+		}
+		ch := d.changed
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("devicesim %s: %w", d.mac, ctx.Err())
+		}
+	}
+}
+
+// notifyLocked wakes the waiters; d.mu is held.
+func (d *Device) notifyLocked() {
+	if d.changed != nil {
+		close(d.changed)
+		d.changed = nil
+	}
+}
+
+// Config is the configuration the device applied last (key → value).
+func (d *Device) Config() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := make(map[string]string, len(d.config))
+	for k, v := range d.config {
+		m[k] = v
+	}
+	return m
+}
+
+// ConfigVersion is the AutoP version the device applied last.
+func (d *Device) ConfigVersion() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.version
+}
+
+// Boots counts the device's boots (1 after Start, +1 per reboot or reset).
+func (d *Device) Boots() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.boots
+}
+
+// Uptime is the time since the device last booted.
+func (d *Device) Uptime() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return time.Since(d.bootedAt)
+}
+
+// Executed counts the commands with this id the device executed (0 or 1,
+// whatever the server resent).
+func (d *Device) Executed(id string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.executed[id]
+}
+
+// ExecutedIDs lists the ids of the commands the device executed in this
+// process, each with its count (1 unless execution-once is broken).
+func (d *Device) ExecutedIDs() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m := make(map[string]int, len(d.executed))
+	for k, v := range d.executed {
+		m[k] = v
+	}
+	return m
+}
+
+// Drop closes the device's connection abruptly, as a network fault would;
+// it reconnects with back-off.
+func (d *Device) Drop() {
+	d.mu.Lock()
+	l := d.link
+	d.mu.Unlock()
+	if l != nil {
+		l.drop()
+	}
+}
+
+// run is the device's life: connect, serve the control stream, reconnect
+// with back-off, reboot when told, until the fleet closes.
+func (d *Device) run() {
+	f := d.f
+	defer f.wg.Done()
+	attempt := 0
+	for f.ctx.Err() == nil {
+		out := d.connect()
+		if f.ctx.Err() != nil {
+			return
+		}
+		var wait time.Duration
+		switch {
+		case out.reboot:
+			wait = f.cfg.RebootDelay + rand.N(f.cfg.RebootDelay+1)
+			attempt = 0
+		case out.refused:
+			wait = f.cfg.RefusedRetry
+		default:
+			if out.lasted >= f.cfg.StableAfter {
+				attempt = 0
+			}
+			wait = backoff(f.cfg.Backoff, f.cfg.BackoffMax, attempt, rand.Float64())
+			attempt++
+		}
+		if out.err != nil {
+			f.log.Debug("device disconnected", "mac", d.mac, "err", out.err, "retry_in", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-f.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if out.reboot {
+			d.mu.Lock()
+			d.boots++
+			d.bootedAt = time.Now()
+			d.notifyLocked()
+			d.mu.Unlock()
+		}
+	}
+}
+
+// backoff is the wait before reconnect attempt n (0-based): base·2ⁿ capped
+// at max, times a factor in [0.5, 1.5] (r in [0, 1)), never above max.
+func backoff(base, max time.Duration, n int, r float64) time.Duration {
+	d := base
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	d = time.Duration(float64(d) * (0.5 + r))
+	if d > max {
+		d = max
+	}
+	return d
+}
+
+// outcome is how a connection ended.
+type outcome struct {
+	err     error
+	refused bool // 403 or 404: wait RefusedRetry
+	reboot  bool // told to reboot or reset
+	lasted  time.Duration
+}
+
+// link is one live connection of a device.
+type link struct {
+	d         *Device
+	raw       net.Conn // the TCP connection
+	ws        *websocket.Conn
+	sess      *yamux.Session
+	ctrl      *yamux.Stream
+	cancel    context.CancelFunc
+	wmu       sync.Mutex // control stream writes
+	lastRecv  atomic.Int64
+	heartbeat time.Duration
+	autopURL  string
+	closed    atomic.Bool
+	tunnels   atomic.Int32
+}
+
+// connect makes one connection and serves it until it ends.
+func (d *Device) connect() (out outcome) {
+	f := d.f
+	f.connecting.Add(1)
+	f.attempts.Add(1)
+	connecting := true
+	defer func() {
+		if connecting {
+			f.connecting.Add(-1)
+			if f.ctx.Err() == nil {
+				f.failed.Add(1)
+			}
+		} else {
+			f.lost.Add(1)
+		}
+	}()
+	select {
+	case f.dialSem <- struct{}{}:
+	case <-f.ctx.Done():
+		return outcome{err: errClosed}
+	}
+	d.mu.Lock()
+	key := d.key
+	d.mu.Unlock()
+	holder := &rawConnHolder{}
+	if n := len(f.sources); n > 0 {
+		holder.source = f.sources[d.idx%n]
+	}
+	dctx, dcancel := context.WithTimeout(context.WithValue(f.ctx, rawConnKey{}, holder), 30*time.Second)
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(d.mac+":"+key)))
+	ws, resp, err := websocket.Dial(dctx, f.wsURL, &websocket.DialOptions{
+		HTTPClient:      f.wsClient,
+		HTTPHeader:      hdr,
+		Subprotocols:    []string{subprotocol},
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	dcancel()
+	<-f.dialSem
+	if err != nil {
+		if resp != nil {
+			out.refused = resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound
+			err = fmt.Errorf("connect: HTTP %d: %w", resp.StatusCode, err)
+		}
+		out.err = err
+		return out
+	}
+	if ws.Subprotocol() != subprotocol {
+		ws.CloseNow()
+		out.err = fmt.Errorf("connect: server chose subprotocol %q", ws.Subprotocol())
+		return out
+	}
+	start := time.Now()
+	cctx, cancel := context.WithCancel(f.ctx)
+	nc := websocket.NetConn(cctx, ws, websocket.MessageBinary)
+	ws.SetReadLimit(maxMessage) // after NetConn, which lifts it
+	l := &link{d: d, raw: holder.conn, ws: ws, cancel: cancel, heartbeat: defaultHeartbeat}
+	l.lastRecv.Store(start.UnixNano())
+	ycfg := yamux.DefaultConfig()
+	ycfg.AcceptBacklog = maxTunnels
+	ycfg.EnableKeepAlive = false
+	ycfg.ConnectionWriteTimeout = writeTimeout
+	ycfg.LogOutput = io.Discard
+	sess, err := yamux.Client(&wireConn{Conn: nc, l: l}, ycfg)
+	if err != nil {
+		cancel()
+		ws.CloseNow()
+		return outcome{err: err}
+	}
+	l.sess = sess
+	defer func() {
+		out.lasted = time.Since(start)
+		d.mu.Lock()
+		wasOnline := d.online
+		d.online = false
+		if d.link == l {
+			d.link = nil
+		}
+		d.notifyLocked()
+		d.mu.Unlock()
+		if wasOnline {
+			f.online.Add(-1)
+		}
+		if out.reboot {
+			l.close()
+		} else {
+			l.abort()
+		}
+	}()
+	d.mu.Lock()
+	d.link = l
+	d.mu.Unlock()
+	if f.ctx.Err() != nil { // Close ran before the link was visible
+		return outcome{err: errClosed}
+	}
+
+	l.ctrl, err = sess.OpenStream()
+	if err != nil {
+		return outcome{err: fmt.Errorf("open control stream: %w", err)}
+	}
+	br := bufio.NewReaderSize(l.ctrl, 512)
+	d.mu.Lock()
+	hello := map[string]any{"type": "hello", "model": f.cfg.Model, "firmware": f.cfg.Firmware, "ip": d.ip,
+		"uptime": int64(time.Since(d.bootedAt) / time.Second), "config_version": d.version}
+	d.mu.Unlock()
+	if err := l.send(hello); err != nil {
+		return outcome{err: fmt.Errorf("hello: %w", err)}
+	}
+	// Wait for welcome; anything else first is a protocol error.
+	l.ctrl.SetReadDeadline(time.Now().Add(f.cfg.WelcomeTimeout))
+	line, err := readLine(br)
+	if err != nil {
+		return outcome{err: fmt.Errorf("waiting for welcome: %w", err)}
+	}
+	l.ctrl.SetReadDeadline(time.Time{})
+	var w message
+	if err := json.Unmarshal(line, &w); err != nil || w.Type != "welcome" {
+		return outcome{err: fmt.Errorf("expected welcome, got %.200q", line)}
+	}
+	if w.Heartbeat > 0 {
+		l.heartbeat = time.Duration(w.Heartbeat) * time.Second
+	}
+	l.autopURL = w.AutoPURL
+	if l.autopURL == "" {
+		l.autopURL = f.base.String() + "/autop/" + d.mac + ".cfg"
+	}
+
+	d.mu.Lock()
+	d.online = true
+	d.notifyLocked()
+	d.mu.Unlock()
+	f.online.Add(1)
+	f.connecting.Add(-1)
+	connecting = false
+	f.sched.add(l, time.Now().Add(l.heartbeat))
+	go l.acceptTunnels()
+	go l.fetchAfterConnect()
+
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return outcome{err: err}
+		}
+		var m message
+		if err := json.Unmarshal(line, &m); err != nil {
+			d.f.log.Debug("bad control line", "mac", d.mac, "line", string(line))
+			continue
+		}
+		reboot, err := l.handle(&m)
+		if err != nil {
+			return outcome{err: err}
+		}
+		if reboot {
+			return outcome{reboot: true}
+		}
+	}
+}
+
+// readLine reads one control line (without its newline) of at most
+// maxControlLine bytes.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		buf := append([]byte(nil), line...)
+		for err == bufio.ErrBufferFull {
+			line, err = br.ReadSlice('\n')
+			buf = append(buf, line...)
+			if len(buf) > maxControlLine {
+				return nil, errors.New("control line over 64 KiB")
+			}
+		}
+		line = buf
+	}
+	if err != nil {
+		return nil, err
+	}
+	return line[:len(line)-1], nil
+}
+
+// message is any server → device control message.
+type message struct {
+	Type      string          `json:"type"`
+	ID        json.RawMessage `json:"id"`
+	Mode      string          `json:"mode"`
+	URL       string          `json:"url"`
+	Heartbeat int             `json:"heartbeat"`
+	AutoPURL  string          `json:"autop_url"`
+}
+
+// id is the command id as text; the protocol makes it a string, a number is
+// taken as its digits.
+func (m *message) id() string {
+	if len(m.ID) == 0 || string(m.ID) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(m.ID, &s) == nil {
+		return s
+	}
+	return string(m.ID)
+}
+
+// handle acts on one control message; reboot says the connection must end
+// for a reboot.
+func (l *link) handle(m *message) (reboot bool, err error) {
+	d := l.d
+	switch m.Type {
+	case "pong", "welcome":
+		return false, nil
+	case "reboot", "reset", "autop":
+	default:
+		if m.id() != "" {
+			return false, l.ack(m, ackRecord{OK: false, Error: "unknown command type " + m.Type})
+		}
+		return false, nil
+	}
+	id := m.id()
+	if id == "" {
+		return false, nil // a command without an id cannot be acknowledged
+	}
+	if rec, ok := d.remembered(id); ok {
+		return false, l.ack(m, rec)
+	}
+	switch m.Type {
+	case "reboot":
+		rec := ackRecord{OK: true}
+		if err := d.remember(id, rec, nil); err != nil {
+			return false, err
+		}
+		if err := l.ack(m, rec); err != nil {
+			return false, err
+		}
+		return true, nil
+	case "reset":
+		if m.Mode != "factory" && m.Mode != "config" {
+			rec := ackRecord{OK: false, Error: fmt.Sprintf("unknown reset mode %q", m.Mode)}
+			if err := d.remember(id, rec, nil); err != nil {
+				return false, err
+			}
+			return false, l.ack(m, rec)
+		}
+		rec := ackRecord{OK: true}
+		// Remembered (with the reset itself) before acknowledging: a resend
+		// after the reboot is answered, not executed again.
+		factory := m.Mode == "factory"
+		if err := d.remember(id, rec, func() {
+			d.config, d.version = nil, ""
+			if factory {
+				d.key = newKey()
+				d.webToken = ""
+			}
+		}); err != nil {
+			return false, err
+		}
+		if err := l.ack(m, rec); err != nil {
+			return false, err
+		}
+		return true, nil
+	default: // autop
+		u := m.URL
+		if u == "" {
+			u = l.autopURL
+		}
+		version, _, ferr := d.fetchAutoP(d.f.ctx, u)
+		rec := ackRecord{OK: ferr == nil, Version: version}
+		if ferr != nil {
+			rec.Error = ferr.Error()
+			rec.Version = ""
+		}
+		if err := d.remember(id, rec, nil); err != nil {
+			return false, err
+		}
+		if err := l.ack(m, rec); err != nil {
+			return false, err
+		}
+		if ferr == nil {
+			return false, l.sendStatus()
+		}
+		return false, nil
+	}
+}
+
+// remembered returns the ack of an executed command id.
+func (d *Device) remembered(id string) (ackRecord, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := len(d.acks) - 1; i >= 0; i-- {
+		if d.acks[i].ID == id {
+			return d.acks[i], true
+		}
+	}
+	return ackRecord{}, false
+}
+
+// remember records an executed command (and applies change, if any, in the
+// same step) and saves the state.
+func (d *Device) remember(id string, rec ackRecord, change func()) error {
+	rec.ID = id
+	d.mu.Lock()
+	d.acks = append(d.acks, rec)
+	if n := len(d.acks); n > rememberCommands {
+		d.acks = append(d.acks[:0:0], d.acks[n-rememberCommands:]...)
+	}
+	if d.executed == nil {
+		d.executed = make(map[string]int)
+	}
+	d.executed[id]++
+	if change != nil {
+		change()
+	}
+	d.notifyLocked()
+	d.mu.Unlock()
+	return d.save()
+}
+
+func (l *link) ack(m *message, rec ackRecord) error {
+	a := struct {
+		Type    string          `json:"type"`
+		ID      json.RawMessage `json:"id"`
+		OK      bool            `json:"ok"`
+		Error   string          `json:"error,omitempty"`
+		Version string          `json:"version,omitempty"`
+	}{"ack", m.ID, rec.OK, rec.Error, rec.Version}
+	return l.send(a)
+}
+
+// send writes one control message.
+func (l *link) send(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.ctrl.SetWriteDeadline(time.Now().Add(writeTimeout))
+	_, err = l.ctrl.Write(b)
+	return err
+}
+
+// sendStatus reports uptime and the applied config version: the heartbeat.
+func (l *link) sendStatus() error {
+	d := l.d
+	d.mu.Lock()
+	st := struct {
+		Type          string `json:"type"`
+		Uptime        int64  `json:"uptime"`
+		ConfigVersion string `json:"config_version"`
+	}{"status", int64(time.Since(d.bootedAt) / time.Second), d.version}
+	d.mu.Unlock()
+	return l.send(st)
+}
+
+// beat is the scheduler's call every heartbeat: report, or give up on a
+// connection that has been silent for 3 heartbeats.
+func (l *link) beat() bool {
+	if l.closed.Load() {
+		return false
+	}
+	if time.Since(time.Unix(0, l.lastRecv.Load())) > 3*l.heartbeat {
+		l.d.f.log.Debug("server silent, reconnecting", "mac", l.d.mac)
+		l.abort()
+		return false
+	}
+	if err := l.sendStatus(); err != nil {
+		l.abort()
+		return false
+	}
+	return true
+}
+
+// fetchAfterConnect fetches the AutoP file once the device is online
+// (protocol §7: after every boot), and reports a new version.
+func (l *link) fetchAfterConnect() {
+	f := l.d.f
+	select {
+	case f.fetchSem <- struct{}{}:
+	case <-f.ctx.Done():
+		return
+	}
+	defer func() { <-f.fetchSem }()
+	if l.closed.Load() {
+		return
+	}
+	_, changed, err := l.d.fetchAutoP(f.ctx, l.autopURL)
+	if err != nil {
+		f.log.Debug("autop fetch after connect", "mac", l.d.mac, "err", err)
+		return
+	}
+	if changed && !l.closed.Load() {
+		if err := l.sendStatus(); err != nil {
+			l.abort()
+		}
+	}
+}
+
+// close ends the connection cleanly (a WebSocket close), as before a reboot.
+func (l *link) close() {
+	if l.closed.Swap(true) {
+		return
+	}
+	// The close handshake on the WebSocket itself (close frames both ways)
+	// before the TCP connection ends: closing the socket with unread data
+	// would reset it, and the peer could lose the ack just written.
+	// (yamux's Close goes through websocket.NetConn, whose Close cancels the
+	// pending read first and so drops the connection at once.)
+	l.ws.Close(websocket.StatusNormalClosure, "reboot")
+	l.sess.Close()
+	l.cancel()
+	if l.raw != nil {
+		l.raw.Close()
+	}
+}
+
+// abort ends the connection at once.
+func (l *link) abort() {
+	if l.closed.Swap(true) {
+		return
+	}
+	l.cancel()
+	if l.raw != nil {
+		l.raw.Close()
+	}
+	l.ws.CloseNow()
+	if l.sess != nil {
+		l.sess.Close()
+	}
+}
+
+// drop resets the TCP connection, as a network fault would.
+func (l *link) drop() {
+	if tc, ok := l.raw.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	l.abort()
+}
+
+// wireConn is the byte stream yamux runs on: the WebSocket as a net.Conn.
+// It notes when anything arrived (for the silence check) and writes a yamux
+// data frame's header together with its body, in one WebSocket message.
+type wireConn struct {
+	net.Conn
+	l       *link
+	hdr     [12]byte // a data frame header waiting for its body
+	pending bool
+}
+
+func (c *wireConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.l.lastRecv.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// Write is called by yamux's send loop alone: a 12-byte header, then, for a
+// data frame of non-zero length, its body.
+func (c *wireConn) Write(p []byte) (int, error) {
+	if !c.pending && len(p) == 12 && p[0] == 0 && p[1] == 0 && (p[8]|p[9]|p[10]|p[11]) != 0 {
+		copy(c.hdr[:], p)
+		c.pending = true
+		return len(p), nil
+	}
+	if !c.pending {
+		return c.Conn.Write(p)
+	}
+	c.pending = false
+	bp := framePool.Get().(*[]byte)
+	b := append(append((*bp)[:0], c.hdr[:]...), p...)
+	_, err := c.Conn.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		framePool.Put(bp)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// sortedKeys lists a config's keys in order.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,173 @@
+package devicesim
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ParseMAC reads a MAC in any common notation (0C:11:05:AA:BB:CC,
+// 0c-11-05-aa-bb-cc, 0C11.05AA.BBCC, 0C1105AABBCC) and returns it as the
+// protocol writes it: 12 upper-case hex digits.
+func ParseMAC(s string) (string, error) {
+	var b strings.Builder
+	for _, r := range strings.TrimSpace(s) {
+		switch {
+		case r >= '0' && r <= '9', r >= 'A' && r <= 'F':
+			b.WriteRune(r)
+		case r >= 'a' && r <= 'f':
+			b.WriteRune(r - 'a' + 'A')
+		case r == ':' || r == '-' || r == '.' || r == ' ':
+		default:
+			return "", fmt.Errorf("MAC %q: not a MAC address", s)
+		}
+	}
+	if b.Len() != 12 {
+		return "", fmt.Errorf("MAC %q: must have 12 hex digits", s)
+	}
+	return b.String(), nil
+}
+
+// ParseMACList reads one MAC a line in any notation; blank lines and
+// comments (from #) are skipped. Errors name the line.
+func ParseMACList(r io.Reader) ([]string, error) {
+	var macs []string
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		mac, err := ParseMAC(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		if !seen[mac] {
+			seen[mac] = true
+			macs = append(macs, mac)
+		}
+	}
+	return macs, sc.Err()
+}
+
+// newKey is a fresh device key: 32 random bytes, 43 characters of
+// base64url (protocol §1).
+func newKey() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// validKey is the protocol's key form: 32 to 128 of A–Z a–z 0–9 - _.
+func validKey(k string) bool {
+	if len(k) < 32 || len(k) > 128 {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// state is what a device keeps in non-volatile storage:
+// StateDir/<MAC>.json.
+type state struct {
+	MAC           string            `json:"mac"`
+	Key           string            `json:"key"`
+	ConfigVersion string            `json:"config_version"`
+	Config        map[string]string `json:"config,omitempty"`
+	Executed      []ackRecord       `json:"executed,omitempty"` // last 256 executed commands, oldest first
+}
+
+func ensureDir(dir string) error { return os.MkdirAll(dir, 0o700) }
+
+func (d *Device) statePath() string {
+	if d.f.cfg.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(d.f.cfg.StateDir, d.mac+".json")
+}
+
+// load reads the device's state, or makes a first-boot one (a new key).
+func (d *Device) load() error {
+	p := d.statePath()
+	if p != "" {
+		b, err := os.ReadFile(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return err
+		default:
+			var st state
+			if err := json.Unmarshal(b, &st); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			d.mu.Lock()
+			if validKey(st.Key) {
+				d.key = st.Key
+			}
+			d.config, d.version = st.Config, st.ConfigVersion
+			if n := len(st.Executed); n > rememberCommands {
+				st.Executed = st.Executed[n-rememberCommands:]
+			}
+			d.acks = st.Executed
+			d.mu.Unlock()
+		}
+	}
+	d.mu.Lock()
+	fresh := d.key == ""
+	if fresh {
+		d.key = newKey()
+	}
+	d.mu.Unlock()
+	if fresh {
+		return d.saveFile(false)
+	}
+	return nil
+}
+
+// save writes the state file (atomically: a temporary file renamed).
+func (d *Device) save() error { return d.saveFile(true) }
+
+// saveFile writes the state file; atomic renames a temporary file over the
+// old one (a new file is written in place: there is nothing to lose).
+func (d *Device) saveFile(atomic bool) error {
+	p := d.statePath()
+	if p == "" {
+		return nil
+	}
+	d.saveMu.Lock()
+	defer d.saveMu.Unlock()
+	d.mu.Lock()
+	st := state{MAC: d.mac, Key: d.key, ConfigVersion: d.version, Config: d.config, Executed: d.acks}
+	b, err := json.Marshal(st)
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if !atomic {
+		return os.WriteFile(p, append(b, '\n'), 0o600)
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}

@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+// The device gateway's side of the store (docs/device-protocol.md): device
+// authentication by MAC and key (trust on first use), and what a connected
+// device reports. These methods run as the system: the device is the
+// authority, not a person, so they take no actor's scope.
+
+// keyRefusedEvery is how often at most a refused key is audited per device,
+// so that a misbehaving device cannot flood the audit log.
+const keyRefusedEvery = time.Minute
+
+// ValidDeviceKey reports whether key has the form of docs/device-protocol.md
+// §1: 32 to 128 characters from A–Z a–z 0–9 - _.
+func ValidDeviceKey(key string) bool {
+	if len(key) < 32 || len(key) > 128 {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// DeviceKeyHash is what the store keeps of a device key: hex SHA-256.
+func DeviceKeyHash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+func sysCtx(ctx context.Context) context.Context {
+	if model.ActorFrom(ctx) == model.System {
+		return ctx
+	}
+	return model.WithActor(ctx, model.System)
+}
+
+// AuthenticateDevice checks a device's MAC (any notation) and key: a
+// malformed MAC or key is model.Invalid, an unregistered MAC ENOTFOUND, a
+// MAC bound to another key EFORBIDDEN (audited "device.key_refused" at most
+// once a minute per MAC, with remoteAddr). An unbound device binds the key
+// (trust on first use, audited "device.key_bound"). While a factory reset of
+// the device is sent and not yet acknowledged, a new key is accepted: it
+// binds and the reset counts as done (the device reset itself before its
+// acknowledgement arrived; a configuration reset keeps the key, so only a
+// factory reset explains a new one). On the hot path — a bound device with
+// its key — this is one indexed SELECT and no write.
+func (s *Store) AuthenticateDevice(ctx context.Context, mac, key, remoteAddr string) (*model.Device, error) {
+	m, ok := model.NormalizeMAC(mac)
+	if !ok {
+		return nil, model.Invalid("mac", "must be 12 hex digits")
+	}
+	if !ValidDeviceKey(key) {
+		return nil, model.Invalid("key", "must be 32 to 128 characters from A-Z a-z 0-9 - _")
+	}
+	hash := DeviceKeyHash(key)
+	ctx = sysCtx(ctx)
+	// A binding may change between the read and the write (an ack of a
+	// reset clearing it, another connection binding first): read again then.
+	for attempt := 0; ; attempt++ {
+		d, bound, retired, err := s.deviceForAuth(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		if bound != "" && subtle.ConstantTimeCompare([]byte(bound), []byte(hash)) == 1 {
+			return d, nil
+		}
+		if strings.Contains(retired, hash) {
+			// A key the device had before a factory reset: a request still
+			// in flight from before it, or a copy of the old key.
+			if err := s.auditKeyRefused(ctx, d.MAC, remoteAddr, hash[:12], "voided by a factory reset"); err != nil {
+				return nil, err
+			}
+			return nil, model.Errorf(model.EFORBIDDEN, "This key of device %s was voided by a factory reset.", d.MAC)
+		}
+		var won bool
+		if bound == "" {
+			// Trust on first use; the condition makes a race of two first
+			// connections bind one key only.
+			err = s.inTx(ctx, func(tx *Tx) error {
+				res, err := tx.exec(ctx, `UPDATE devices SET key_hash = ? WHERE id = ? AND key_hash = ''`, hash, d.ID)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					return nil
+				}
+				won = true
+				return s.audit(ctx, tx, "device.key_bound", "device", d.MAC, map[string]any{"remote_addr": remoteAddr, "key_fingerprint": hash[:12]})
+			})
+		} else {
+			// Bound to another key. A sent, unacknowledged factory reset
+			// lets the new key in.
+			var resetID int64
+			err = s.queryRow(ctx, `SELECT id FROM device_commands WHERE device_id = ? AND kind = 'reset' AND mode = 'factory'
+				AND status = 'sent' AND expires_at > ? ORDER BY id LIMIT 1`, d.ID, s.now()).Scan(&resetID)
+			if isNoRows(err) {
+				if err := s.auditKeyRefused(ctx, d.MAC, remoteAddr, hash[:12], ""); err != nil {
+					return nil, err
+				}
+				return nil, model.Errorf(model.EFORBIDDEN, "The device %s is bound to another key.", d.MAC)
+			} else if err != nil {
+				return nil, err
+			}
+			err = s.inTx(ctx, func(tx *Tx) error {
+				// Still bound as read (this also locks the row).
+				res, err := tx.exec(ctx, `UPDATE devices SET key_hash = key_hash WHERE id = ? AND key_hash = ?`, d.ID, bound)
+				if err != nil {
+					return err
+				}
+				if n, _ := res.RowsAffected(); n == 0 {
+					return errLostRace
+				}
+				// The reset is done: it clears the binding, voiding the old
+				// key, as its ack would have.
+				done, err := s.finishCommand(ctx, tx, d.ID, resetID, true, "", "")
+				if err != nil || !done {
+					if err == nil {
+						err = errLostRace
+					}
+					return err
+				}
+				if _, err := tx.exec(ctx, `UPDATE devices SET key_hash = ? WHERE id = ?`, hash, d.ID); err != nil {
+					return err
+				}
+				won = true
+				return s.audit(ctx, tx, "device.key_bound", "device", d.MAC, map[string]any{"remote_addr": remoteAddr, "key_fingerprint": hash[:12], "after_reset": resetID})
+			})
+			if errors.Is(err, errLostRace) {
+				err = nil
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if won {
+			return d, nil
+		}
+		if attempt == 3 {
+			return nil, model.Errorf(model.ECONFLICT, "The binding of device %s keeps changing; try again.", d.MAC)
+		}
+	}
+}
+
+var errLostRace = errors.New("store: lost a race")
+
+// auditKeyRefused records a refused key unless one was recorded for the
+// device within keyRefusedEvery (read from the audit log itself, so that
+// every node shares the limit).
+func (s *Store) auditKeyRefused(ctx context.Context, mac, remoteAddr, fingerprint, why string) error {
+	var last time.Time
+	err := s.queryRow(ctx, `SELECT at FROM audit_log WHERE object_type = 'device' AND object_id = ? AND action = 'device.key_refused'
+		ORDER BY id DESC LIMIT 1`, mac).Scan(&last)
+	if err != nil && !isNoRows(err) {
+		return err
+	}
+	if err == nil && s.now().Sub(last) < keyRefusedEvery {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		details := map[string]any{"mac": mac, "remote_addr": remoteAddr, "key_fingerprint": fingerprint}
+		if why != "" {
+			details["reason"] = why
+		}
+		return s.audit(ctx, tx, "device.key_refused", "device", mac, details)
+	})
+}
+
+func (s *Store) deviceForAuth(ctx context.Context, mac string) (d *model.Device, hash, retired string, err error) {
+	d, err = scanDeviceAnd(s.queryRow(ctx, `SELECT `+deviceCols+`, d.key_hash, d.retired_keys FROM devices d WHERE d.mac = ?`, mac), &hash, &retired)
+	if isNoRows(err) {
+		return nil, "", "", model.NotFound("device")
+	}
+	return d, hash, retired, err
+}
+
+func scanDeviceAnd(r scanner, extra ...any) (*model.Device, error) {
+	var d model.Device
+	err := r.Scan(append([]any{&d.ID, &d.MAC, &d.InstallerID, &d.ProjectID, nid(&d.BuildingID), nid(&d.ApartmentID), nid(&d.DepartmentID),
+		nid(&d.OwnerID), &d.Type, &d.Model, &d.Name, &d.SIP, &d.Firmware, &d.Location, &d.Online, &d.LastSeen, &d.Created}, extra...)...)
+	return &d, err
+}
+
+// clip cuts a device-reported string to the protocol's 64 characters.
+func clip(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	return s
+}
+
+// DeviceConnected records that the device mac connected to node at at and
+// said hello: online, its IP, model, firmware, uptime and config version
+// (the device's own model and firmware overwrite the stored ones).
+func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.Time, h model.DeviceHello) error {
+	res, err := s.exec(ctx, `UPDATE devices SET online = true, ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
+		firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
+		WHERE mac = ?`, clip(h.IP), clip(h.Model), clip(h.Model), clip(h.Firmware), clip(h.Firmware), max(h.Uptime, 0),
+		clip(h.ConfigVersion), node, at, at, mac)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return model.NotFound("device")
+	}
+	return nil
+}
+
+// DeviceReported records what a connected device's status changed: its
+// IP, model, firmware, uptime and config version, and when it was seen —
+// provided the connection of node at connectedAt is still the device's
+// current one.
+func (s *Store) DeviceReported(ctx context.Context, mac, node string, connectedAt, seen time.Time, h model.DeviceHello) error {
+	_, err := s.exec(ctx, `UPDATE devices SET ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
+		firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, last_seen = ?
+		WHERE mac = ? AND node = ? AND connected_at = ?`, clip(h.IP), clip(h.Model), clip(h.Model), clip(h.Firmware), clip(h.Firmware),
+		max(h.Uptime, 0), clip(h.ConfigVersion), seen, mac, node, connectedAt)
+	return err
+}
+
+// DevicesSeen records that the devices with these ids, connected to node,
+// were heard from at at: one statement per 500 devices, so that heartbeats
+// of many devices cost few writes.
+func (s *Store) DevicesSeen(ctx context.Context, node string, at time.Time, ids []int64) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := make([]any, 0, n+2)
+		args = append(args, at, node)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		if _, err := s.exec(ctx, `UPDATE devices SET last_seen = ? WHERE node = ? AND online = true AND id IN (?`+
+			strings.Repeat(",?", n-1)+`)`, args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// DeviceDisconnected marks the device offline, provided its connection of
+// node at connectedAt is still the current one: a reconnect elsewhere in the
+// meantime is not overwritten.
+func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connectedAt, seen time.Time) error {
+	_, err := s.exec(ctx, `UPDATE devices SET online = false, node = '', last_seen = ? WHERE mac = ? AND node = ? AND connected_at = ?`,
+		seen, mac, node, connectedAt)
+	return err
+}
+
+// NodeOffline marks offline every device the store still holds online on
+// node: a node starting up again (after a crash) holds no connection.
+func (s *Store) NodeOffline(ctx context.Context, node string) (int64, error) {
+	res, err := s.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE online = true AND node = ?`, node)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// DeviceNode tells which node holds the connection of the device mac (any
+// notation), if it is online: where a Remote Control request must go.
+func (s *Store) DeviceNode(ctx context.Context, mac string) (node string, online bool, err error) {
+	m, ok := model.NormalizeMAC(mac)
+	if !ok {
+		return "", false, model.NotFound("device")
+	}
+	err = s.queryRow(ctx, `SELECT node, online FROM devices WHERE mac = ?`, m).Scan(&node, &online)
+	if isNoRows(err) {
+		return "", false, model.NotFound("device")
+	}
+	return node, online, err
+}

@@ -1,0 +1,438 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+func init() {
+	tenancyCases = append(tenancyCases,
+		tenancyCase{method: "CreateCommand", call: func(st *store.Store, ctx context.Context, b *branch) error {
+			c, err := st.CreateCommand(ctx, strings.ToLower(b.device.MAC), model.CommandReboot, "")
+			if err == nil && (c.MAC != b.device.MAC || c.Status != model.CommandQueued || c.ID == 0) {
+				return fmt.Errorf("wrong command: %+v", c)
+			}
+			return err
+		}},
+		tenancyCase{method: "ListCommands", call: func(st *store.Store, ctx context.Context, b *branch) error {
+			cs, err := st.ListCommands(ctx, b.device.MAC, 10)
+			if err == nil {
+				for _, c := range cs {
+					if c.MAC != b.device.MAC {
+						return fmt.Errorf("foreign command listed: %+v", c)
+					}
+				}
+			}
+			return err
+		}},
+	)
+	for _, m := range []string{"AuthenticateDevice", "DeviceConnected", "DeviceReported", "DevicesSeen", "DeviceDisconnected",
+		"NodeOffline", "PendingCommands", "MarkCommandsSent", "AckCommand", "ExpireCommands", "DeviceNode", "QueuedCommandDevices", "QueuedCommands"} {
+		coveredElsewhere[m] = "system only: the device gateway (TestDeviceKeys, TestCommandLifecycle)"
+	}
+}
+
+func deviceKey(n int) string { return fmt.Sprintf("key-%d-%s", n, strings.Repeat("x", 40)) }
+
+func auditCount(t *testing.T, st *store.Store, action, mac string) int {
+	t.Helper()
+	l, err := st.ListAudit(sys, model.AuditFilter{Action: action, ObjectType: "device", ObjectID: mac, Page: model.Page{Page: 1, PerPage: 100}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Total
+}
+
+func keyHashOf(t *testing.T, st *store.Store, mac string) string {
+	t.Helper()
+	var h string
+	if err := st.DB().QueryRow(`SELECT key_hash FROM devices WHERE mac = '` + mac + `'`).Scan(&h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestDeviceKeys(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx := context.Background() // the gateway has no actor
+		mac := tr.a1.device.MAC
+		colons := strings.ToLower(mac[0:2] + ":" + mac[2:4] + ":" + mac[4:6] + ":" + mac[6:8] + ":" + mac[8:10] + ":" + mac[10:12])
+
+		// Malformed input and unknown MACs.
+		if _, err := st.AuthenticateDevice(ctx, "0C11", deviceKey(1), "10.0.0.1:5"); model.ErrorCode(err) != model.EINVALID {
+			t.Errorf("short MAC: %v", err)
+		}
+		for _, k := range []string{"short", strings.Repeat("a", 129), strings.Repeat("a", 31) + "!"} {
+			if _, err := st.AuthenticateDevice(ctx, mac, k, "10.0.0.1:5"); model.ErrorCode(err) != model.EINVALID {
+				t.Errorf("key %q: %v", k, err)
+			}
+		}
+		if _, err := st.AuthenticateDevice(ctx, "0C1105FFFFFF", deviceKey(1), "10.0.0.1:5"); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("unregistered MAC: %v", err)
+		}
+		if h := keyHashOf(t, st, mac); h != "" {
+			t.Fatalf("bound before any connection: %q", h)
+		}
+
+		// Trust on first use, MAC in any notation.
+		d, err := st.AuthenticateDevice(ctx, colons, deviceKey(1), "10.0.0.1:5")
+		if err != nil || d.MAC != mac || d.ID != tr.a1.device.ID {
+			t.Fatalf("first use: %+v %v", d, err)
+		}
+		if h := keyHashOf(t, st, mac); h != store.DeviceKeyHash(deviceKey(1)) {
+			t.Errorf("key hash after first use: %q", h)
+		}
+		if n := auditCount(t, st, "device.key_bound", mac); n != 1 {
+			t.Errorf("key_bound audited %d times", n)
+		}
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(1), "10.0.0.1:6"); err != nil {
+			t.Errorf("same key again: %v", err)
+		}
+		if n := auditCount(t, st, "device.key_bound", mac); n != 1 {
+			t.Errorf("a known key is audited again: %d", n)
+		}
+
+		// Another key is refused and audited, at most once a minute.
+		for i := 0; i < 3; i++ {
+			if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(2), "192.0.2.7:4000"); model.ErrorCode(err) != model.EFORBIDDEN {
+				t.Fatalf("other key: %v", err)
+			}
+		}
+		l, _ := st.ListAudit(sys, model.AuditFilter{Action: "device.key_refused", ObjectID: mac, Page: model.Page{Page: 1, PerPage: 10}})
+		if l.Total != 1 || l.Items[0].Details["remote_addr"] != "192.0.2.7:4000" || l.Items[0].Details["mac"] != mac {
+			t.Errorf("key_refused audit: %+v", l.Items)
+		}
+		base := time.Now().UTC()
+		st.SetClock(func() time.Time { return base.Add(2 * time.Minute).Truncate(time.Microsecond) })
+		st.AuthenticateDevice(ctx, mac, deviceKey(2), "192.0.2.7:4001")
+		if n := auditCount(t, st, "device.key_refused", mac); n != 2 {
+			t.Errorf("a minute later the refusal is audited again: got %d entries", n)
+		}
+		st.SetClock(func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) })
+		if h := keyHashOf(t, st, mac); h != store.DeviceKeyHash(deviceKey(1)) {
+			t.Errorf("a refused key changed the binding")
+		}
+
+		// A reset from the cloud, acknowledged: the binding is cleared and
+		// pending one-time AutoP commands are voided.
+		if _, err := st.DB().Exec(fmt.Sprintf(`INSERT INTO device_autop (device_id, regular, once, updated_at)
+			VALUES (%d, 'Config.A.B.C = 1', 'Config.X.Y.Z = 2', CURRENT_TIMESTAMP)`, d.ID)); err != nil {
+			t.Fatal(err)
+		}
+		reset, err := st.CreateCommand(as(tr.subA1), mac, model.CommandReset, "factory")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkCommandsSent(ctx, reset.ID); err != nil {
+			t.Fatal(err)
+		}
+		if kind, done, err := st.AckCommand(ctx, d.ID, reset.ID, true, "", ""); err != nil || !done || kind != model.CommandReset {
+			t.Fatalf("ack reset: %v %v %v", kind, done, err)
+		}
+		if h := keyHashOf(t, st, mac); h != "" {
+			t.Errorf("reset did not clear the binding")
+		}
+		var regular, once string
+		st.DB().QueryRow(fmt.Sprintf(`SELECT regular, once FROM device_autop WHERE device_id = %d`, d.ID)).Scan(&regular, &once)
+		if once != "" || regular != "Config.A.B.C = 1" {
+			t.Errorf("after reset: regular %q once %q", regular, once)
+		}
+		// The key the factory reset voided does not bind again (a request
+		// still in flight from before the reset); the device's new one does.
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(1), "10.0.0.1:7"); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("the voided key after the reset: %v", err)
+		}
+		if h := keyHashOf(t, st, mac); h != "" {
+			t.Errorf("the voided key was bound")
+		}
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(3), "10.0.0.1:7"); err != nil {
+			t.Errorf("new key after reset: %v", err)
+		}
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(1), "10.0.0.1:7"); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("old key after the rebind: %v", err)
+		}
+
+		// A factory reset sent and not acknowledged: a new key binds and
+		// the reset counts as done (its ack was lost). A queued one does
+		// not, nor does a configuration reset (it keeps the key).
+		cfgReset, _ := st.CreateCommand(as(tr.a1.installer), mac, model.CommandReset, "config")
+		st.MarkCommandsSent(ctx, cfgReset.ID)
+		queued, _ := st.CreateCommand(as(tr.a1.installer), mac, model.CommandReset, "factory")
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(4), "10.0.0.1:8"); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("new key with a factory reset only queued and a config reset sent: %v", err)
+		}
+		st.MarkCommandsSent(ctx, queued.ID)
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(4), "10.0.0.1:8"); err != nil {
+			t.Errorf("new key with a reset sent: %v", err)
+		}
+		cs, _ := st.ListCommands(as(tr.a1.installer), mac, 10)
+		if cs[0].ID != queued.ID || cs[0].Status != model.CommandDone || cs[1].ID != cfgReset.ID || cs[1].Status != model.CommandSent {
+			t.Errorf("commands after the implicit reset: %+v %+v", cs[0], cs[1])
+		}
+		st.AckCommand(ctx, d.ID, cfgReset.ID, false, "busy", "")
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(5), "10.0.0.1:8"); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("a finished reset lets another key in: %v", err)
+		}
+
+		// A configuration reset clears the binding too, but the device keeps
+		// its key: the same key binds again.
+		cfg, _ := st.CreateCommand(as(tr.subA1), mac, model.CommandReset, "config")
+		st.MarkCommandsSent(ctx, cfg.ID)
+		if _, done, _ := st.AckCommand(ctx, d.ID, cfg.ID, true, "", ""); !done || keyHashOf(t, st, mac) != "" {
+			t.Errorf("config reset: done %v, binding %q", done, keyHashOf(t, st, mac))
+		}
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(4), "10.0.0.1:8"); err != nil {
+			t.Errorf("the same key after a config reset: %v", err)
+		}
+
+		// Deleting the device clears the binding: added again, it binds anew.
+		if err := st.DeleteDevice(as(tr.a1.installer), mac); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(4), "10.0.0.1:9"); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("deleted device: %v", err)
+		}
+		again := &model.Device{MAC: mac, ProjectID: tr.a1.project.ID, Type: model.DoorPhone}
+		if err := st.CreateDevice(as(tr.a1.installer), again); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.AuthenticateDevice(ctx, mac, deviceKey(6), "10.0.0.1:9"); err != nil {
+			t.Errorf("re-added device with a new key: %v", err)
+		}
+		if cs, _ := st.ListCommands(as(tr.a1.installer), mac, 10); len(cs) != 0 {
+			t.Errorf("the old device's commands survived its deletion: %d", len(cs))
+		}
+	})
+}
+
+func TestCommandLifecycle(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx := context.Background()
+		dev, other := tr.a1.device, tr.a2.device
+
+		// A reset needs a valid mode; the kind must be known.
+		for _, mode := range []string{"", "everything"} {
+			_, err := st.CreateCommand(as(tr.subA1), dev.MAC, model.CommandReset, mode)
+			if model.ErrorCode(err) != model.EINVALID || model.ErrorFields(err)["mode"] == "" {
+				t.Errorf("reset mode %q: %v", mode, err)
+			}
+		}
+		if _, err := st.CreateCommand(as(tr.subA1), dev.MAC, "explode", ""); model.ErrorCode(err) != model.EINVALID {
+			t.Errorf("unknown kind: %v", err)
+		}
+		if cs, _ := st.ListCommands(as(tr.subA1), dev.MAC, 0); len(cs) != 0 {
+			t.Fatalf("refused commands were stored: %+v", cs)
+		}
+
+		reboot, err := st.CreateCommand(as(tr.subA1), dev.MAC, model.CommandReboot, "ignored")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reboot.Mode != "" || reboot.Expires.Sub(reboot.Created) != 24*time.Hour {
+			t.Errorf("reboot: %+v", reboot)
+		}
+		reset, _ := st.CreateCommand(as(tr.a1.installer), dev.MAC, model.CommandReset, "Config")
+		autop, _ := st.CreateCommand(as(tr.subA1), dev.MAC, model.CommandAutoP, "")
+		if autop.Expires.Sub(autop.Created) != time.Hour {
+			t.Errorf("autop expiry: %v", autop.Expires.Sub(autop.Created))
+		}
+		foreign, _ := st.CreateCommand(as(tr.subA2), other.MAC, model.CommandReboot, "")
+
+		l, _ := st.ListAudit(as(tr.subA1), model.AuditFilter{Action: "device.reset", ObjectID: dev.MAC, Page: model.Page{Page: 1, PerPage: 10}})
+		if l.Total != 1 || l.Items[0].Details["mode"] != "config" || l.Items[0].Actor != "inst-a1" {
+			t.Errorf("reset audit: %+v", l.Items)
+		}
+		if n := auditCount(t, st, "device.reboot", dev.MAC); n != 1 {
+			t.Errorf("reboot audited %d times", n)
+		}
+
+		cs, err := st.ListCommands(as(tr.distA), strings.ToLower(dev.MAC), 10)
+		if err != nil || len(cs) != 3 || cs[0].ID != autop.ID || cs[2].ID != reboot.ID {
+			t.Fatalf("list newest first: %+v %v", cs, err)
+		}
+		if cs[2].CreatedBy != "sub-a1" || cs[1].CreatedBy != "inst-a1" || cs[1].Mode != "config" || cs[2].Status != model.CommandQueued {
+			t.Errorf("list fields: %+v %+v", cs[1], cs[2])
+		}
+		if cs, _ := st.ListCommands(as(tr.distA), dev.MAC, 1); len(cs) != 1 {
+			t.Errorf("limit: %d", len(cs))
+		}
+
+		// Pending: queued and sent, oldest first, per device.
+		p, err := st.PendingCommands(ctx, dev.ID, other.ID)
+		if err != nil || len(p[dev.ID]) != 3 || p[dev.ID][0].ID != reboot.ID || len(p[other.ID]) != 1 || p[other.ID][0].ID != foreign.ID {
+			t.Fatalf("pending: %+v %v", p, err)
+		}
+		st.MarkCommandsSent(ctx, reboot.ID, reset.ID)
+		st.MarkCommandsSent(ctx, reboot.ID)
+		// Queued only: what a connected device was not told yet.
+		if q, err := st.QueuedCommands(ctx, dev.ID, other.ID); err != nil || len(q[dev.ID]) != 1 || q[dev.ID][0].ID != autop.ID ||
+			len(q[other.ID]) != 1 {
+			t.Errorf("queued: %+v %v", q, err)
+		}
+		p, _ = st.PendingCommands(ctx, dev.ID)
+		if c := p[dev.ID][0]; c.Status != model.CommandSent || c.Attempts != 2 || c.Sent == nil {
+			t.Errorf("sent twice: %+v", c)
+		}
+
+		// Acks: done, failed with its error, autop with its version; an ack
+		// for a finished, unknown or foreign command is ignored.
+		if _, done, err := st.AckCommand(ctx, dev.ID, reboot.ID, true, "", ""); !done || err != nil {
+			t.Errorf("ack reboot: %v %v", done, err)
+		}
+		if _, done, _ := st.AckCommand(ctx, dev.ID, reboot.ID, false, "late", ""); done {
+			t.Errorf("a second ack changed a finished command")
+		}
+		if _, done, _ := st.AckCommand(ctx, dev.ID, 999999, true, "", ""); done {
+			t.Errorf("ack of an unknown id")
+		}
+		if _, done, _ := st.AckCommand(ctx, dev.ID, foreign.ID, true, "", ""); done {
+			t.Errorf("a device acked another device's command")
+		}
+		st.AckCommand(ctx, dev.ID, reset.ID, false, "relay busy", "")
+		st.MarkCommandsSent(ctx, autop.ID)
+		if kind, done, _ := st.AckCommand(ctx, dev.ID, autop.ID, true, "", "9f2c41d07a1b3e55"); !done || kind != model.CommandAutoP {
+			t.Errorf("ack autop: %v %v", kind, done)
+		}
+		st.MarkCommandsSent(ctx, reboot.ID) // a late resend does not reopen it
+		cs, _ = st.ListCommands(as(tr.subA1), dev.MAC, 10)
+		byID := map[int64]*model.DeviceCommand{}
+		for _, c := range cs {
+			byID[c.ID] = c
+		}
+		if c := byID[reboot.ID]; c.Status != model.CommandDone || c.Finished == nil || c.Attempts != 2 || c.Error != "" {
+			t.Errorf("reboot done: %+v", c)
+		}
+		if c := byID[reset.ID]; c.Status != model.CommandFailed || c.Error != "relay busy" {
+			t.Errorf("reset failed: %+v", c)
+		}
+		if c := byID[autop.ID]; c.Status != model.CommandDone || c.Version != "9f2c41d07a1b3e55" {
+			t.Errorf("autop done: %+v", c)
+		}
+		if h := keyHashOf(t, st, dev.MAC); h != "" {
+			t.Errorf("a failed reset touched the binding: %q", h)
+		}
+		if p, _ := st.PendingCommands(ctx, dev.ID); len(p[dev.ID]) != 0 {
+			t.Errorf("finished commands pending: %+v", p[dev.ID])
+		}
+
+		// Expiry: queued and sent commands past their time.
+		late, _ := st.CreateCommand(as(tr.subA1), dev.MAC, model.CommandAutoP, "")
+		st.MarkCommandsSent(ctx, late.ID)
+		base := time.Now().UTC()
+		st.SetClock(func() time.Time { return base.Add(2 * time.Hour).Truncate(time.Microsecond) })
+		if p, _ := st.PendingCommands(ctx, dev.ID, other.ID); len(p[dev.ID]) != 0 || len(p[other.ID]) != 1 {
+			t.Errorf("pending past expiry: %+v", p)
+		}
+		n, err := st.ExpireCommands(ctx)
+		if err != nil || n != 1 {
+			t.Errorf("expire after 2h: %d %v", n, err)
+		}
+		st.SetClock(func() time.Time { return base.Add(25 * time.Hour).Truncate(time.Microsecond) })
+		if n, _ := st.ExpireCommands(ctx); n != 1 {
+			t.Errorf("expire after 25h: %d", n)
+		}
+		if _, done, _ := st.AckCommand(ctx, dev.ID, late.ID, true, "", "v"); done {
+			t.Errorf("ack of an expired command")
+		}
+		cs, _ = st.ListCommands(as(tr.subA2), other.MAC, 10)
+		if cs[0].Status != model.CommandExpired || cs[0].Finished == nil {
+			t.Errorf("foreign reboot: %+v", cs[0])
+		}
+	})
+}
+
+func TestDeviceConnectionState(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx := context.Background()
+		mac := tr.b.device.MAC
+		t1 := st.Now()
+		h := model.DeviceHello{Model: "R29C", Firmware: "29.30.1.12", IP: "192.168.1.20", Uptime: 3605, ConfigVersion: "v1"}
+		if err := st.DeviceConnected(ctx, mac, "node-a", t1, h); err != nil {
+			t.Fatal(err)
+		}
+		if node, online, err := st.DeviceNode(ctx, strings.ToLower(mac)); err != nil || node != "node-a" || !online {
+			t.Errorf("DeviceNode: %q %v %v", node, online, err)
+		}
+		if _, _, err := st.DeviceNode(ctx, "0C1105FFFFFF"); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("DeviceNode of an unknown MAC: %v", err)
+		}
+		// Queued commands of the devices a node holds: the resend sweep.
+		if macs, err := st.QueuedCommandDevices(ctx, "node-a"); err != nil || len(macs) != 0 {
+			t.Errorf("nothing queued yet: %v %v", macs, err)
+		}
+		q1, _ := st.CreateCommand(as(tr.subB), mac, model.CommandReboot, "")
+		st.CreateCommand(as(tr.subB), mac, model.CommandReboot, "")
+		st.CreateCommand(as(tr.a1.installer), tr.a1.device.MAC, model.CommandReboot, "") // offline
+		if macs, _ := st.QueuedCommandDevices(ctx, "node-a"); len(macs) != 1 || macs[0] != mac {
+			t.Errorf("queued on node-a: %v", macs)
+		}
+		if macs, _ := st.QueuedCommandDevices(ctx, "node-x"); len(macs) != 0 {
+			t.Errorf("queued on another node: %v", macs)
+		}
+		p, _ := st.PendingCommands(ctx, tr.b.device.ID)
+		for _, c := range p[tr.b.device.ID] {
+			st.MarkCommandsSent(ctx, c.ID)
+		}
+		if macs, _ := st.QueuedCommandDevices(ctx, "node-a"); len(macs) != 0 {
+			t.Errorf("sent commands are not queued: %v (first %d)", macs, q1.ID)
+		}
+		det, err := st.GetDeviceDetail(as(tr.subB), mac)
+		if err != nil || !det.Online || det.IP != "192.168.1.20" || det.Model != "R29C" || det.Firmware != "29.30.1.12" ||
+			det.Uptime != 3605 || det.ConfigVersion != "v1" || det.Connected == nil || det.LastSeen == nil {
+			t.Fatalf("after hello: %+v %v", det, err)
+		}
+		// A status of this connection updates what changed.
+		h.IP, h.Uptime = "192.168.1.21", 3700
+		t2 := t1.Add(time.Minute)
+		if err := st.DeviceReported(ctx, mac, "node-a", t1, t2, h); err != nil {
+			t.Fatal(err)
+		}
+		det, _ = st.GetDeviceDetail(as(tr.subB), mac)
+		if det.IP != "192.168.1.21" || !det.LastSeen.Equal(t2) {
+			t.Errorf("after status: %+v", det)
+		}
+		// Heartbeats in bulk.
+		t3 := t2.Add(time.Minute)
+		if err := st.DevicesSeen(ctx, "node-a", t3, []int64{tr.b.device.ID, tr.a1.device.ID}); err != nil {
+			t.Fatal(err)
+		}
+		det, _ = st.GetDeviceDetail(as(tr.subB), mac)
+		if !det.LastSeen.Equal(t3) {
+			t.Errorf("seen: %v", det.LastSeen)
+		}
+		if d, _ := st.GetDevice(sys, tr.a1.device.MAC); d.LastSeen != nil {
+			t.Errorf("an offline device was marked seen")
+		}
+		// The device reconnects to node B; node A's late close does not
+		// take it offline, nor does A's late status overwrite B's facts.
+		t4 := t3.Add(time.Second)
+		st.DeviceConnected(ctx, mac, "node-b", t4, model.DeviceHello{IP: "10.1.1.1"})
+		st.DeviceDisconnected(ctx, mac, "node-a", t1, t4)
+		st.DeviceReported(ctx, mac, "node-a", t1, t4, h)
+		det, _ = st.GetDeviceDetail(as(tr.subB), mac)
+		if !det.Online || det.IP != "10.1.1.1" || det.Model != "R29C" {
+			t.Errorf("stale connection overwrote the new one: %+v", det)
+		}
+		st.DeviceDisconnected(ctx, mac, "node-b", t4, t4.Add(time.Second))
+		if det, _ = st.GetDeviceDetail(as(tr.subB), mac); det.Online {
+			t.Errorf("still online after its close")
+		}
+		// A node restarting takes its leftovers offline.
+		st.DeviceConnected(ctx, mac, "node-c", t4, h)
+		if n, err := st.NodeOffline(ctx, "node-c"); err != nil || n != 1 {
+			t.Errorf("NodeOffline: %d %v", n, err)
+		}
+		if err := st.DeviceConnected(ctx, "0C1105FFFFFF", "node-a", t4, h); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("unknown device: %v", err)
+		}
+	})
+}

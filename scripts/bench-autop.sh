@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# bench-autop.sh — how fast does the AutoP server answer GET /autop/{MAC}.cfg
+# with a database of a million devices, side by side with nginx serving the
+# very same files statically from a directory (issue 5, point 9: goal ≥ 0.5×
+# nginx)?
+#
+#   scripts/bench-autop.sh                  # 1,000,000 devices, 10,000 sampled
+#   DEVICES=100000 DURATION=10s scripts/bench-autop.sh
+#
+# Steps: build gatehouse; load a SQLite demo of $DEVICES devices into
+# $WORK/data-$DEVICES once (about 4 minutes for a million; kept for later
+# runs); start `gatehouse serve`; a first wrk pass over $SAMPLE devices binds
+# each one's key (trust on first use, as a real device's first fetch does) and
+# saves every file served; nginx then serves those files from a directory;
+# finally wrk measures both with the same Lua script: it rotates over the
+# sampled MACs, each request with the device's HTTP Basic MAC:key (nginx
+# ignores it). Prints requests/s and p99 latency of both and the ratio.
+#
+# Needs: go, wrk, nginx (/usr/sbin/nginx), awk. Nothing is installed.
+set -euo pipefail
+
+DEVICES=${DEVICES:-1000000}
+SAMPLE=${SAMPLE:-10000}
+DURATION=${DURATION:-20s}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-64}
+WORK=${WORK:-/tmp/gatehouse-bench-autop}
+GH_PORT=${GH_PORT:-18480}
+NGINX_PORT=${NGINX_PORT:-18481}
+NGINX=${NGINX:-/usr/sbin/nginx}
+PASSWORD=bench-autop-password
+
+cd "$(dirname "$0")/.."
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+chmod 755 "$WORK"
+
+echo "== build"
+go build -o "$WORK/gatehouse" ./cmd/gatehouse
+
+DATA="$WORK/data-$DEVICES"
+if [ ! -f "$DATA/.loaded" ]; then
+  echo "== load a demo of $DEVICES devices into $DATA (once; kept for later runs)"
+  rm -rf "$DATA"
+  start=$(date +%s)
+  "$WORK/gatehouse" demo --data "$DATA" --password "$PASSWORD" --devices "$DEVICES" >"$WORK/demo.log"
+  grep -E '^(devices|AutoP)' "$WORK/demo.log" || true
+  echo "loaded in $(( $(date +%s) - start )) s"
+  touch "$DATA/.loaded"
+fi
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  if [ -f "$WORK/nginx.pid" ]; then kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+echo "== start gatehouse serve on 127.0.0.1:$GH_PORT"
+"$WORK/gatehouse" serve --data "$DATA" --addr "127.0.0.1:$GH_PORT" --log-level warn >"$WORK/serve.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -fs "http://127.0.0.1:$GH_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+curl -fs "http://127.0.0.1:$GH_PORT/healthz" >/dev/null || { echo "gatehouse did not start:"; cat "$WORK/serve.log"; exit 1; }
+
+# The sample: $SAMPLE devices spread over the whole database (the demo's
+# devices are ids 1…N, MAC 0C1105 + the id in 6 hex digits), each with a key
+# of the protocol's form.
+awk -v n="$DEVICES" -v s="$SAMPLE" 'BEGIN {
+  step = int(n / s); if (step < 1) step = 1
+  for (i = 0; i < s && 1 + i * step <= n; i++) {
+    mac = sprintf("0C1105%06X", 1 + i * step)
+    printf "%s bench-autop-key-%s-0001\n", mac, mac
+  }
+}' >"$WORK/macs.txt"
+echo "sample: $(wc -l <"$WORK/macs.txt") devices"
+
+# Give the sampled devices AutoP commands through the API, as a
+# sub-distributor would (once per database): two regular commands each, and
+# one-time commands for every tenth, so that the files are realistic.
+if [ ! -f "$DATA/.autop-set" ]; then
+  echo "== give the sampled devices AutoP commands (PUT /api/v1/devices/{mac}/autop as demo-admin)"
+  TOKEN=$(curl -fs -X POST -d "{\"username\":\"demo-admin\",\"password\":\"$PASSWORD\"}" "http://127.0.0.1:$GH_PORT/api/v1/auth/login" |
+    sed -n 's/^ *"token": *"\([^"]*\)".*/\1/p')
+  [ -n "$TOKEN" ] || { echo "login as demo-admin failed"; exit 1; }
+  awk '{ print NR, $1 }' "$WORK/macs.txt" | xargs -P 8 -n 2 sh -c '
+    once=""; [ $(($1 % 10)) -eq 0 ] && once=",\"once\":[\"Config.Settings.LOGLEVEL.Level = 7\"]"
+    curl -s -o /dev/null -w "%{http_code}\n" -X PUT -H "Authorization: Bearer '"$TOKEN"'" \
+      -d "{\"regular\":[\"Config.DoorSetting.RELAY.HoldDelayA = $(($1 % 9 + 1))\",\"Config.Settings.SNTP.NTPServer1 = pool.ntp.org\"]$once}" \
+      "http://127.0.0.1:'"$GH_PORT"'/api/v1/devices/$2/autop"' _ | sort | uniq -c
+  touch "$DATA/.autop-set"
+fi
+
+cat >"$WORK/autop.lua" <<'LUA'
+-- Rotates over the devices of MACS_FILE ("MAC key" a line), each request
+-- with the device's HTTP Basic credentials. With SAVE_DIR set, every file
+-- served is saved there as <MAC>.cfg (named by its first line).
+local b64c = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function b64(s)
+  return ((s:gsub(".", function(x)
+    local r, b = "", x:byte()
+    for i = 8, 1, -1 do r = r .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
+    return r
+  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
+    if #x < 6 then return "" end
+    local c = 0
+    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
+    return b64c:sub(c + 1, c + 1)
+  end) .. ({ "", "==", "=" })[#s % 3 + 1])
+end
+
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("first", threads * 7919)
+end
+
+local reqs, idx = {}, 0
+function init(args)
+  for line in io.lines(os.getenv("MACS_FILE")) do
+    local mac, key = line:match("^(%S+) (%S+)$")
+    if mac then
+      reqs[#reqs + 1] = wrk.format("GET", "/autop/" .. mac .. ".cfg", { ["Authorization"] = "Basic " .. b64(mac .. ":" .. key) })
+    end
+  end
+  idx = (first or 0) % #reqs
+end
+
+function request()
+  idx = idx % #reqs + 1
+  return reqs[idx]
+end
+
+local save = os.getenv("SAVE_DIR")
+if save and save ~= "" then
+  function response(status, headers, body)
+    if status == 200 then
+      local mac = body:match("^# Gatehouse AutoP (%x+) version")
+      if mac then
+        local f = io.open(save .. "/" .. mac .. ".cfg", "w")
+        f:write(body)
+        f:close()
+      end
+    end
+  end
+end
+LUA
+
+STATIC="$WORK/static"
+rm -rf "$STATIC"
+mkdir -p "$STATIC/autop"
+chmod -R 755 "$STATIC"
+
+echo "== first pass: every sampled device fetches its file once (binds its key), the files are saved for nginx"
+for round in 1 2 3 4 5; do
+  MACS_FILE="$WORK/macs.txt" SAVE_DIR="$STATIC/autop" wrk -t"$THREADS" -c"$CONNECTIONS" -d10s -s "$WORK/autop.lua" \
+    "http://127.0.0.1:$GH_PORT" >"$WORK/warmup-$round.txt"
+  have=$(find "$STATIC/autop" -name '*.cfg' | wc -l)
+  echo "round $round: $have of $(wc -l <"$WORK/macs.txt") files"
+  [ "$have" -ge "$(wc -l <"$WORK/macs.txt")" ] && break
+done
+chmod 644 "$STATIC"/autop/*.cfg
+echo "example file:"
+sed 's/^/  /' "$(find "$STATIC/autop" -name '*.cfg' | head -1)"
+
+cat >"$WORK/nginx.conf" <<NGINX
+worker_processes $THREADS;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+daemon off;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type text/plain;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  open_file_cache max=20000 inactive=120s;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $STATIC;
+    location /autop/ { }
+  }
+}
+NGINX
+echo "== start nginx on 127.0.0.1:$NGINX_PORT"
+"$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
+pids+=($!)
+sleep 1
+m=$(head -1 "$WORK/macs.txt" | cut -d' ' -f1)
+cmp <(curl -fs "http://127.0.0.1:$NGINX_PORT/autop/$m.cfg") \
+    <(curl -fs -u "$(head -1 "$WORK/macs.txt" | tr ' ' ':')" "http://127.0.0.1:$GH_PORT/autop/$m.cfg") \
+  && echo "nginx and gatehouse serve the same bytes for $m"
+
+measure() { # name url
+  MACS_FILE="$WORK/macs.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/autop.lua" "$2" >"$WORK/$1.txt"
+  local rps p99 bad
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/$1.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$WORK/$1.txt")
+  bad=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$WORK/$1.txt")
+  printf '%-10s %12s req/s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p99" "${bad:-0}"
+  eval "${1}_rps=$rps"
+}
+
+echo "== measure: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, rotating over $(wc -l <"$WORK/macs.txt") devices"
+measure gatehouse "http://127.0.0.1:$GH_PORT"
+measure nginx "http://127.0.0.1:$NGINX_PORT"
+awk -v g="$gatehouse_rps" -v n="$nginx_rps" 'BEGIN { printf "gatehouse / nginx = %.2f (goal ≥ 0.50)\n", g / n }'
+echo "(full wrk outputs: $WORK/gatehouse.txt, $WORK/nginx.txt)"
