@@ -1,8 +1,9 @@
 // Command gatehouse is the whole Gatehouse platform in one binary:
 //
-//	gatehouse serve   the portal, JSON API, /healthz and /metrics
-//	gatehouse admin   accounts, passwords, firmware, API tokens, migrations
-//	gatehouse demo    fill an empty database with a realistic data set
+//	gatehouse serve      the portal, JSON API, device gateway, AutoP server, /healthz and /metrics
+//	gatehouse admin      accounts, passwords, firmware, API tokens, migrations
+//	gatehouse demo       fill an empty database with a realistic data set
+//	gatehouse devicesim  simulated devices speaking the device protocol
 package main
 
 import (
@@ -32,9 +33,10 @@ func main() {
 const usage = `Usage: gatehouse <command> [flags]
 
 Commands:
-  serve   run the portal, the JSON API, /healthz and /metrics
-  admin   manage accounts, passwords, firmware and API tokens from the shell
-  demo    fill an empty database with demo data
+  serve      run the portal, the JSON API, the device gateway, the AutoP server, /healthz and /metrics
+  admin      manage accounts, passwords, firmware and API tokens from the shell
+  demo       fill an empty database with demo data
+  devicesim  connect simulated devices to a server (docs/device-protocol.md)
 
 Run "gatehouse <command> -h" for the flags of a command.
 `

@@ -163,6 +163,7 @@ func (a *API) DeleteDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.DeleteDevice(r.Context(), r.PathValue("mac")); err != nil {
 		return err
 	}
+	a.Gateway.Deleted(r.Context(), r.PathValue("mac"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -182,6 +183,7 @@ func (a *API) BatchDeleteDevices(w http.ResponseWriter, r *http.Request) error {
 	if err := a.Store.DeleteDevices(r.Context(), req.MACs); err != nil {
 		return err
 	}
+	a.Gateway.Deleted(r.Context(), req.MACs...)
 	macs := make([]string, 0, len(req.MACs))
 	seen := map[string]bool{}
 	for _, m := range req.MACs {

@@ -140,6 +140,7 @@ func (a *API) DeleteInstallerDevice(w http.ResponseWriter, r *http.Request) erro
 	if err := a.Store.DeleteDevice(r.Context(), r.PathValue("mac")); err != nil {
 		return err
 	}
+	a.Gateway.Deleted(r.Context(), r.PathValue("mac"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -50,7 +50,11 @@ const (
 	subjectKick      = "gatehouse.device.kick"      // JSON list of MACs with new commands
 	subjectConnected = "gatehouse.device.connected" // a device connected: older connections elsewhere close
 	subjectTunnel    = "gatehouse.device.tunnel."   // + node: Remote Control requests for that node's devices
+	subjectDeleted   = "gatehouse.device.deleted"   // JSON list of MACs deleted: their connections close
 )
+
+// closeDeleted closes the connection of a device deleted from the cloud.
+const closeDeleted = websocket.StatusCode(4404)
 
 // Options tune one node's gateway.
 type Options struct {
@@ -81,6 +85,7 @@ type Gateway struct {
 	stop    chan struct{}
 	flusher sync.Once
 
+	started       time.Time    // connections before it belong to an earlier run of this node
 	lastConnected atomic.Int64 // UnixMicro of the last connected_at handed out
 	seq           atomic.Uint64
 }
@@ -119,7 +124,8 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	def(&opts.TunnelTimeout, 15*time.Second)
 	def(&opts.ResendEvery, 30*time.Second)
 	def(&opts.ExpireEvery, time.Minute)
-	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, stop: make(chan struct{})}
+	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, stop: make(chan struct{}),
+		started: time.Now()}
 	g.ycfg = &yamux.Config{
 		// Also the number of tunnel streams that may wait for the device's
 		// ACK: never more than MaxTunnels, so opening one never blocks.
@@ -134,7 +140,7 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 		StreamCloseTimeout: time.Minute,
 		LogOutput:          io.Discard,
 	}
-	for subject, fn := range map[string]func([]byte){subjectKick: g.onKick, subjectConnected: g.onConnected} {
+	for subject, fn := range map[string]func([]byte){subjectKick: g.onKick, subjectConnected: g.onConnected, subjectDeleted: g.onDeleted} {
 		if un, err := b.Subscribe(subject, fn); err != nil {
 			g.log.Error("gateway: subscribe", "subject", subject, "err", err)
 		} else {
@@ -381,6 +387,37 @@ func (g *Gateway) onConnected(data []byte) {
 	}
 }
 
+// Deleted closes, on whichever node holds them, the connections of devices
+// just deleted: their MACs are free and their keys unbound, so they must not
+// stay connected as if registered.
+func (g *Gateway) Deleted(ctx context.Context, macs ...string) {
+	var norm []string
+	for _, m := range macs {
+		if n, ok := model.NormalizeMAC(m); ok {
+			norm = append(norm, n)
+		}
+	}
+	if len(norm) == 0 {
+		return
+	}
+	data, _ := json.Marshal(norm)
+	if err := g.bus.Publish(subjectDeleted, data); err != nil {
+		g.log.Warn("gateway: publish deleted", "devices", len(norm), "err", err)
+	}
+}
+
+func (g *Gateway) onDeleted(data []byte) {
+	var macs []string
+	if json.Unmarshal(data, &macs) != nil {
+		return
+	}
+	for _, m := range macs {
+		if c := g.local(m); c != nil {
+			c.close(closeDeleted, "the device was deleted from the cloud")
+		}
+	}
+}
+
 // Connected counts the devices connected to this node.
 func (g *Gateway) Connected() int {
 	g.mu.Lock()
@@ -495,11 +532,12 @@ func (g *Gateway) flushSeen() {
 // commands of devices held here are sent (a safety net for a lost bus
 // message).
 func (g *Gateway) Run(ctx context.Context) error {
-	if n, err := g.st.NodeOffline(ctx, g.opts.Node); err != nil {
+	if n, err := g.st.NodeOffline(ctx, g.opts.Node, g.started); err != nil {
 		g.log.Error("gateway: clear this node's devices", "err", err)
 	} else if n > 0 {
 		g.log.Info("gateway: devices left online by this node's previous run are offline", "devices", n)
 	}
+	g.sweepStale(ctx)
 	expire := time.NewTicker(g.opts.ExpireEvery)
 	defer expire.Stop()
 	resend := time.NewTicker(g.opts.ResendEvery)
@@ -516,6 +554,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			} else if n > 0 {
 				g.log.Info("gateway: commands expired", "count", n)
 			}
+			g.sweepStale(ctx)
 		case <-resend.C:
 			macs, err := g.st.QueuedCommandDevices(ctx, g.opts.Node)
 			if err != nil {
@@ -536,6 +575,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 				g.deliver(held, false)
 			}
 		}
+	}
+}
+
+// sweepStale takes offline the devices no node has heard from for a while
+// (a node that died, or online flags that no connection ever set): five
+// heartbeats, and at least two minutes, of silence.
+func (g *Gateway) sweepStale(ctx context.Context) {
+	n, err := g.st.StaleOffline(ctx, time.Now().Add(-max(5*g.opts.Heartbeat, 2*time.Minute)))
+	if err != nil && ctx.Err() == nil {
+		g.log.Error("gateway: stale devices", "err", err)
+	} else if n > 0 {
+		g.log.Info("gateway: devices nothing was heard from are offline", "devices", n)
 	}
 }
 
@@ -571,7 +622,7 @@ func (g *Gateway) Close() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := g.st.NodeOffline(ctx, g.opts.Node); err != nil {
+	if _, err := g.st.NodeOffline(ctx, g.opts.Node, time.Now().Add(time.Hour)); err != nil {
 		g.log.Warn("gateway: mark this node's devices offline", "err", err)
 	}
 	return nil

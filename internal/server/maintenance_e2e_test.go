@@ -32,21 +32,17 @@ func startSim(t *testing.T, e *env, macs ...string) *devicesim.Fleet {
 	return startSimConfig(t, e, devicesim.Config{MACs: macs})
 }
 
-// startSimConfig is startSim with more settings (cfg.Server is e's).
+// startSimConfig is startSim with more settings (cfg.Server is e's); the
+// devices are online when it returns.
 func startSimConfig(t *testing.T, e *env, cfg devicesim.Config) *devicesim.Fleet {
 	t.Helper()
-	macs := cfg.MACs
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	cfg.Server, cfg.StateDir = e.url, t.TempDir()
 	f, err := devicesim.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	if err := f.WaitOnline(ctx, len(macs)); err != nil {
-		t.Fatalf("devices not online: %v (%d of %d)", err, f.Online(), len(macs))
-	}
+	waitOnline(t, f, len(cfg.MACs), 20*time.Second)
 	return f
 }
 
@@ -189,6 +185,29 @@ func TestRemoteMaintenanceEndToEnd(t *testing.T) {
 		defer e.st.SetClock(time.Now)
 		if r := e.do(b.c, "GET", u.Path, nil); r.StatusCode != 403 || !strings.Contains(string(r.body), "expired") {
 			t.Errorf("expired session: %d", r.StatusCode)
+		}
+	})
+}
+
+// TestDeletedDeviceIsDisconnected: deleting a connected device closes its
+// connection at once, and it cannot come back (its MAC is not registered).
+func TestDeletedDeviceIsDisconnected(t *testing.T) {
+	eachGatewayBackend(t, func(t *testing.T, e *env) {
+		sub := e.token("demo-subdistributor")
+		subID := e.accountID(t, "demo-subdistributor")
+		mac := e.devMAC(t, fmt.Sprintf("a.subdistributor_id = %d AND p.kind = 'personal' AND NOT d.online", subID))
+		dev := startSim(t, e, mac).Device(mac)
+		if r := e.do(nil, "DELETE", "/api/v1/devices/"+mac, nil, bearer(sub)); r.StatusCode != 204 && r.StatusCode != 200 {
+			t.Fatalf("delete: %d %s", r.StatusCode, r.body)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := dev.WaitOffline(ctx); err != nil {
+			t.Fatal("a deleted device stays connected")
+		}
+		time.Sleep(1500 * time.Millisecond) // the simulator's first reconnect comes within this
+		if dev.Online() {
+			t.Error("a deleted device connected again")
 		}
 	})
 }

@@ -263,13 +263,37 @@ func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connec
 }
 
 // NodeOffline marks offline every device the store still holds online on
-// node: a node starting up again (after a crash) holds no connection.
-func (s *Store) NodeOffline(ctx context.Context, node string) (int64, error) {
-	res, err := s.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE online = true AND node = ?`, node)
+// node from a connection made before since: a node starting up again (after
+// a crash) holds none of them, while a device that reconnected to the new
+// run in the meantime is left alone.
+func (s *Store) NodeOffline(ctx context.Context, node string, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE online = true AND node = ?
+		AND (connected_at IS NULL OR connected_at < ?)`, node, before)
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// StaleOffline marks offline the devices held online that nothing was heard
+// from since seenBefore: those of a node that died without a goodbye, or
+// marked online by an import without any connection. Every node's
+// heartbeat refreshes last_seen, so a live device is never stale. In chunks,
+// so that a large sweep never holds the database for long.
+func (s *Store) StaleOffline(ctx context.Context, seenBefore time.Time) (int64, error) {
+	var total int64
+	for {
+		res, err := s.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE id IN (
+			SELECT id FROM devices WHERE online = true AND (last_seen IS NULL OR last_seen < ?) LIMIT 5000)`, seenBefore)
+		if err != nil {
+			return total, err
+		}
+		n, _ := res.RowsAffected()
+		total += n
+		if n < 5000 || ctx.Err() != nil {
+			return total, ctx.Err()
+		}
+	}
 }
 
 // DeviceNode tells which node holds the connection of the device mac (any

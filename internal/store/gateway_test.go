@@ -33,7 +33,7 @@ func init() {
 		}},
 	)
 	for _, m := range []string{"AuthenticateDevice", "DeviceConnected", "DeviceReported", "DevicesSeen", "DeviceDisconnected",
-		"NodeOffline", "PendingCommands", "MarkCommandsSent", "AckCommand", "ExpireCommands", "DeviceNode", "QueuedCommandDevices", "QueuedCommands"} {
+		"NodeOffline", "StaleOffline", "PendingCommands", "MarkCommandsSent", "AckCommand", "ExpireCommands", "DeviceNode", "QueuedCommandDevices", "QueuedCommands"} {
 		coveredElsewhere[m] = "system only: the device gateway (TestDeviceKeys, TestCommandLifecycle)"
 	}
 }
@@ -428,8 +428,24 @@ func TestDeviceConnectionState(t *testing.T) {
 		}
 		// A node restarting takes its leftovers offline.
 		st.DeviceConnected(ctx, mac, "node-c", t4, h)
-		if n, err := st.NodeOffline(ctx, "node-c"); err != nil || n != 1 {
+		if n, err := st.NodeOffline(ctx, "node-c", t4); err != nil || n != 0 {
+			t.Errorf("NodeOffline took a connection of the new run: %d %v", n, err)
+		}
+		if n, err := st.NodeOffline(ctx, "node-c", t4.Add(time.Millisecond)); err != nil || n != 1 {
 			t.Errorf("NodeOffline: %d %v", n, err)
+		}
+		// A device nothing was heard from goes offline; a live one stays.
+		other := tr.a1.device.MAC
+		st.DeviceConnected(ctx, mac, "node-d", t4, h)
+		st.DeviceConnected(ctx, other, "node-d", t4.Add(time.Minute), h)
+		if n, err := st.StaleOffline(ctx, t4.Add(time.Second)); err != nil || n != 1 {
+			t.Errorf("StaleOffline: %d %v", n, err)
+		}
+		if det, _ := st.GetDeviceDetail(as(tr.subB), mac); det.Online {
+			t.Error("stale device still online")
+		}
+		if det, _ := st.GetDeviceDetail(as(tr.subA1), other); !det.Online {
+			t.Error("live device taken offline")
 		}
 		if err := st.DeviceConnected(ctx, "0C1105FFFFFF", "node-a", t4, h); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("unknown device: %v", err)

@@ -287,6 +287,7 @@ func (w *Web) DeleteDevice(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.store.DeleteDevice(r.Context(), d.MAC); err != nil {
 		return err
 	}
+	w.gateway.Deleted(r.Context(), d.MAC)
 	name := d.MAC
 	if d.Name != "" {
 		name = d.Name + " (" + d.MAC + ")"
@@ -347,6 +348,7 @@ func (w *Web) BatchDeleteDevices(rw http.ResponseWriter, r *http.Request) error 
 	if err := w.store.DeleteDevices(r.Context(), macs); err != nil {
 		return err
 	}
+	w.gateway.Deleted(r.Context(), macs...)
 	msg := thousands(len(rows)) + " devices deleted; their MACs can be added again."
 	if len(rows) == 1 {
 		msg = "1 device deleted; its MAC can be added again."

@@ -336,6 +336,7 @@ func (w *Web) DeleteInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	if err := w.store.DeleteDevice(r.Context(), d.MAC); err != nil {
 		return err
 	}
+	w.gateway.Deleted(r.Context(), d.MAC)
 	return redirect(rw, r, "/installer/devices", "Deleted device "+d.MAC+".")
 }
 
