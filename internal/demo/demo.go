@@ -96,6 +96,9 @@ func Load(ctx context.Context, st *store.Store, o Options, out io.Writer) (*Resu
 	if err := LoadAutoP(ctx, st, out); err != nil {
 		return nil, err
 	}
+	if err := st.Analyze(model.WithActor(ctx, model.System)); err != nil {
+		return nil, err
+	}
 	return g.res, nil
 }
 

@@ -58,6 +58,9 @@ func TestBatchAutoPLatency(t *testing.T) {
 				if r.StatusCode != 201 {
 					t.Fatalf("batch: %d %s", r.StatusCode, r.body)
 				}
+				if d := time.Since(start); d > time.Second {
+					t.Logf("round %d: the POST alone took %v", round, d)
+				}
 				var b struct{ ID int64 }
 				json.Unmarshal(r.body, &b)
 				for countCommands(t, st, fmt.Sprintf("batch_id = %d AND status IN ('queued','sent')", b.ID)) > 0 {
@@ -67,6 +70,9 @@ func TestBatchAutoPLatency(t *testing.T) {
 					time.Sleep(5 * time.Millisecond)
 				}
 				took = append(took, time.Since(start))
+				if d := time.Since(start); d > time.Second {
+					t.Logf("round %d took %v", round, d)
+				}
 				if bad := countCommands(t, st, fmt.Sprintf("batch_id = %d AND status <> 'done'", b.ID)); bad > 0 {
 					t.Errorf("round %d: %d not done", round, bad)
 				}

@@ -60,3 +60,14 @@ func bulkInsert(ctx context.Context, tx *Tx, table string, cols []string, rows [
 	}
 	return nil
 }
+
+// Analyze refreshes the planner's statistics after a bulk load (system
+// side): without them the first queries over a freshly loaded table may
+// pick plans thousands of times slower than they need.
+func (s *Store) Analyze(ctx context.Context) error {
+	if _, err := actor(ctx); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `ANALYZE`)
+	return err
+}
