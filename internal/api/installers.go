@@ -236,6 +236,7 @@ func (a *API) DeleteInstaller(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
+	a.Gateway.Deleted(r.Context(), impact.DeviceMACs...)
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": impact})
 }
 

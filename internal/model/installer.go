@@ -60,6 +60,9 @@ type DeletionImpact struct {
 	LibraryMACs int `json:"library_macs"`
 	// Orders are kept for accounting: an installer with orders is not deleted.
 	Orders int `json:"orders"`
+	// DeviceMACs are the devices a completed delete removed: their
+	// connections to the gateway are closed.
+	DeviceMACs []string `json:"-"`
 }
 
 // Empty reports whether nothing would go with the installer.

@@ -259,6 +259,9 @@ func TestInstallerPays(t *testing.T) {
 			for _, p := range []string{"/subscriptions", "/payments"} {
 				has(t, "installer without the payment feature "+p, page(t, e, off, p, 403), true, "payment feature")
 			}
+			// …and its navigation does not offer them.
+			has(t, "navigation without the payment feature", page(t, e, off, "/", 200), false,
+				`data-module="installer-subscriptions"`, `data-module="installer-payments"`)
 		})
 	}
 }

@@ -9,10 +9,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
+// An installer's payment_enabled is its sub-distributor's switch: the
+// feature is the sub-distributor's, and the installer's portal follows it.
 const accountCols = `a.id, a.role, a.username, a.name, a.email, a.phone, a.company, a.parent_id,
 	a.distributor_id, a.subdistributor_id, a.disabled, a.business, a.time_zone, a.language,
 	a.charge_mode, a.connect_type, a.rtp_confusion, a.access_without_password,
-	a.payment_enabled, a.pay_by_distributor, a.created_at, a.updated_at`
+	CASE WHEN a.role = 'installer' THEN coalesce((SELECT ps.payment_enabled FROM accounts ps WHERE ps.id = a.subdistributor_id), false)
+	ELSE a.payment_enabled END, a.pay_by_distributor, a.created_at, a.updated_at`
 
 type scanner interface{ Scan(dest ...any) error }
 

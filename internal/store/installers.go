@@ -175,6 +175,22 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 			return &model.Error{Code: model.ECONFLICT, Message: "The installer still owns projects, users or devices: confirm to delete them too.",
 				Fields: map[string]string{"confirm": "is required to delete what the installer owns"}}
 		}
+		rows, err := tx.query(ctx, `SELECT mac FROM devices WHERE installer_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var mac string
+			if err := rows.Scan(&mac); err != nil {
+				rows.Close()
+				return err
+			}
+			d.DeviceMACs = append(d.DeviceMACs, mac)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 		// Children before parents; apartments, buildings and departments go
 		// with their projects (ON DELETE CASCADE), sessions and tokens with the account.
 		for _, q := range []string{

@@ -182,8 +182,13 @@ func TestDeleteInstaller(t *testing.T) {
 		if _, err := st.GetInstaller(ctx, id); err != nil {
 			t.Fatal("the refused delete removed the installer")
 		}
-		if _, err := st.DeleteInstaller(ctx, id, true); err != nil {
+		done, err := st.DeleteInstaller(ctx, id, true)
+		if err != nil {
 			t.Fatalf("confirmed delete: %v", err)
+		}
+		// Its devices are named, so that their connections can be closed.
+		if len(done.DeviceMACs) != 1 || done.DeviceMACs[0] != tr.a1.device.MAC {
+			t.Errorf("deleted devices: %v", done.DeviceMACs)
 		}
 		if _, err := st.GetInstaller(ctx, id); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Error("installer still there")

@@ -274,14 +274,19 @@ func (w *Web) DeleteInstaller(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.store.DeleteInstaller(r.Context(), inst.ID, r.PostFormValue("confirm") == "yes"); model.ErrorCode(err) == model.ECONFLICT {
+	deleted, err := w.store.DeleteInstaller(r.Context(), inst.ID, r.PostFormValue("confirm") == "yes")
+	if model.ErrorCode(err) == model.ECONFLICT {
 		impact, _ := w.store.InstallerDeletionImpact(r.Context(), inst.ID)
 		p := w.page(r, "Delete installer "+inst.Username, "users", deleteData{inst, impact})
 		p.Error = "Tick the confirmation to delete the installer with everything it owns."
+		if impact.Orders > 0 {
+			p.Error = model.ErrorMessage(err)
+		}
 		return w.render(rw, http.StatusConflict, "users_installer_delete", p)
 	} else if err != nil {
 		return err
 	}
+	w.gateway.Deleted(r.Context(), deleted.DeviceMACs...)
 	return redirect(rw, r, "/users/installers", "Installer "+inst.Username+" deleted.")
 }
 

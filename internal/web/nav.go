@@ -66,13 +66,12 @@ var Modules = []Module{
 		Text: "Activation and renewal of SmartPlus services, paid by Stripe, PayPal or coupon."},
 	{NavItem: NavItem{"payments", "Payments", "/payments"}, Roles: sub, PaymentGated: true,
 		Text: "Transaction history: search, details, cancel, pay and invoices."},
-	// The installer's side of them. An installer account carries no payment
-	// switch of its own (its sub-distributor's decides), so these entries are
-	// not PaymentGated: the pages answer 403 with the reason while the
-	// payment feature is off, and say who pays when the installer does not.
-	{NavItem: NavItem{"installer-subscriptions", "Subscription", "/subscriptions"}, Roles: inst,
+	// The installer's side of them, shown while its sub-distributor has the
+	// payment feature (an installer account carries its sub-distributor's
+	// switch); the pages say who pays when the installer does not.
+	{NavItem: NavItem{"installer-subscriptions", "Subscription", "/subscriptions"}, Roles: inst, PaymentGated: true,
 		Text: "Activation and renewal of your users' SmartPlus services, when your charge mode says you pay."},
-	{NavItem: NavItem{"installer-payments", "Payments", "/payments"}, Roles: inst,
+	{NavItem: NavItem{"installer-payments", "Payments", "/payments"}, Roles: inst, PaymentGated: true,
 		Text: "Your orders: search, details, cancel, pay and invoices."},
 	{NavItem: NavItem{"settings", "Setting", "/settings"}, Roles: sub,
 		Text: "Customer service contacts for your installers, Receive Feedback, and the feedback they sent."},
