@@ -12,28 +12,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
 // ParseMAC reads a MAC in any common notation (0C:11:05:AA:BB:CC,
 // 0c-11-05-aa-bb-cc, 0C11.05AA.BBCC, 0C1105AABBCC) and returns it as the
 // protocol writes it: 12 upper-case hex digits.
 func ParseMAC(s string) (string, error) {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
-		switch {
-		case r >= '0' && r <= '9', r >= 'A' && r <= 'F':
-			b.WriteRune(r)
-		case r >= 'a' && r <= 'f':
-			b.WriteRune(r - 'a' + 'A')
-		case r == ':' || r == '-' || r == '.' || r == ' ':
-		default:
-			return "", fmt.Errorf("MAC %q: not a MAC address", s)
-		}
+	if m, ok := model.NormalizeMAC(strings.ReplaceAll(s, " ", "")); ok {
+		return m, nil
 	}
-	if b.Len() != 12 {
-		return "", fmt.Errorf("MAC %q: must have 12 hex digits", s)
-	}
-	return b.String(), nil
+	return "", fmt.Errorf("MAC %q: not a MAC address of 12 hex digits", s)
 }
 
 // ParseMACList reads one MAC a line in any notation; blank lines and

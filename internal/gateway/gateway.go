@@ -391,19 +391,7 @@ func (g *Gateway) onConnected(data []byte) {
 // just deleted: their MACs are free and their keys unbound, so they must not
 // stay connected as if registered.
 func (g *Gateway) Deleted(ctx context.Context, macs ...string) {
-	var norm []string
-	for _, m := range macs {
-		if n, ok := model.NormalizeMAC(m); ok {
-			norm = append(norm, n)
-		}
-	}
-	if len(norm) == 0 {
-		return
-	}
-	data, _ := json.Marshal(norm)
-	if err := g.bus.Publish(subjectDeleted, data); err != nil {
-		g.log.Warn("gateway: publish deleted", "devices", len(norm), "err", err)
-	}
+	g.publishMACs(subjectDeleted, macs)
 }
 
 func (g *Gateway) onDeleted(data []byte) {
@@ -428,6 +416,12 @@ func (g *Gateway) Connected() int {
 // Kick tells whichever node holds each device's connection to send its
 // pending commands now. Devices that are offline get them when they connect.
 func (g *Gateway) Kick(ctx context.Context, macs ...string) {
+	g.publishMACs(subjectKick, macs)
+}
+
+// publishMACs sends the MACs (any notation; the malformed are dropped) to
+// every node on subject, as one message.
+func (g *Gateway) publishMACs(subject string, macs []string) {
 	norm := make([]string, 0, len(macs))
 	for _, m := range macs {
 		if n, ok := model.NormalizeMAC(m); ok {
@@ -438,8 +432,8 @@ func (g *Gateway) Kick(ctx context.Context, macs ...string) {
 		return
 	}
 	data, _ := json.Marshal(norm)
-	if err := g.bus.Publish(subjectKick, data); err != nil {
-		g.log.Warn("gateway: publish kick", "devices", len(norm), "err", err)
+	if err := g.bus.Publish(subject, data); err != nil {
+		g.log.Warn("gateway: publish", "subject", subject, "devices", len(norm), "err", err)
 	}
 }
 
