@@ -107,6 +107,8 @@ func TestBrowserBatchAutoP(t *testing.T) {
 		t.Errorf("rows: %v %v %v", states, fetched, versions)
 	}
 
+	saveShot(t, c, "batch-autop.png")
+
 	// The simulator's own status page shows the new config.
 	dev := fleet.Device(macs[0])
 	ts := httptest.NewServer(dev.Handler())
