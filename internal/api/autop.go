@@ -222,6 +222,11 @@ func (s *AutoPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sv.KeyHash == "" || !store.ValidDeviceKey(key) ||
 		subtle.ConstantTimeCompare([]byte(sv.KeyHash), []byte(store.DeviceKeyHash(key))) != 1 {
 		_, err := s.st.AuthenticateDevice(ctx, mac, key, r.RemoteAddr)
+		if err == nil {
+			// Binding a key may have completed a factory reset, which voids
+			// the one-time commands: answer with the file as it is now.
+			sv, err = s.read(ctx, mac)
+		}
 		switch model.ErrorCode(err) {
 		case "":
 		case model.ENOTFOUND:

@@ -131,6 +131,18 @@ func (c *conn) run() {
 		return
 	}
 	c.ctrl = st
+	// Only the server opens further streams (protocol §3): any the device
+	// opens are closed at once, so that none sits in yamux's backlog
+	// holding its receive window for the life of the connection.
+	go func() {
+		for {
+			extra, err := c.sess.AcceptStream()
+			if err != nil {
+				return
+			}
+			extra.Close()
+		}
+	}()
 	br := bufio.NewReaderSize(st, 256) // longer lines go through scratch
 	var scratch []byte
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -102,7 +103,11 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, error) {
 	if err := out.Write(st); err != nil {
 		return fail(fmt.Errorf("gateway: tunnel to %s: send the request: %w", c.mac, err))
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(st), req)
+	// A device's response header is bounded (its body streams): a huge
+	// one must not cost the server its memory.
+	hl := &headerLimit{r: st, left: maxTunnelHeader}
+	resp, err := http.ReadResponse(bufio.NewReader(hl), req)
+	hl.lift()
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			err = errors.New("the device closed the tunnel without answering")
@@ -115,6 +120,34 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = &tunnelBody{rc: resp.Body, st: st, idle: timeout, done: sync.OnceFunc(func() { stop(); st.Close(); release() })}
 	return resp, nil
 }
+
+// maxTunnelHeader bounds the status line and header of a device's answer.
+const maxTunnelHeader = 1 << 20
+
+// headerLimit fails reads past left bytes until lifted (once the header is
+// parsed); the bufio.Reader above it may read a little of the body early.
+type headerLimit struct {
+	r      io.Reader
+	left   int64
+	lifted atomic.Bool
+}
+
+func (h *headerLimit) Read(p []byte) (int, error) {
+	if h.lifted.Load() {
+		return h.r.Read(p)
+	}
+	if h.left <= 0 {
+		return 0, errors.New("the device's response header is larger than 1 MiB")
+	}
+	if int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.r.Read(p)
+	h.left -= int64(n)
+	return n, err
+}
+
+func (h *headerLimit) lift() { h.lifted.Store(true) }
 
 type tunnelBody struct {
 	rc   io.ReadCloser

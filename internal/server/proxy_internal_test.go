@@ -32,3 +32,25 @@ func TestProxyHeadersTrustOnlyTheLastHop(t *testing.T) {
 		t.Errorf("untrusted proxy header used: %s", got)
 	}
 }
+
+// TestRemoteLocationStaysInTheSession: a device's redirect never leaves
+// the Remote Control session's path for another host (found by review:
+// backslashes read as slashes by browsers).
+func TestRemoteLocationStaysInTheSession(t *testing.T) {
+	for loc, want := range map[string]string{
+		"status":                 "status",
+		"/status":                "/remote/T/status",
+		"http://10.0.0.5/status": "/remote/T/status",
+		"//evil.example/x":       "/remote/T/x",
+		`\\evil.example`:         "/remote/T/",
+		`\/evil.example`:         "/remote/T/",
+		`/\evil.example`:         "/remote/T/",
+		`http:\\evil.example`:    "/remote/T/",
+		"javascript:alert(1)":    "/remote/T/",
+		"/a\r\nSet-Cookie: x=1":  "/remote/T/",
+	} {
+		if got := remoteLocation("/remote/T", loc); got != want {
+			t.Errorf("Location %q → %q, want %q", loc, got, want)
+		}
+	}
+}

@@ -91,6 +91,12 @@ func (s *Server) remoteControl(w http.ResponseWriter, r *http.Request) {
 				resp.Header.Add("Set-Cookie", c.String())
 			}
 			h := resp.Header
+			// The device's pages are shown on the portal's origin, where a
+			// script of theirs could act with the portal session: they are
+			// sandboxed without scripts (forms, links and the device's own
+			// cookies keep working).
+			h.Set("Content-Security-Policy", "sandbox allow-forms allow-same-origin allow-popups allow-downloads; "+
+				"script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'")
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("Cache-Control", "no-store")
@@ -116,7 +122,9 @@ func (s *Server) remoteControl(w http.ResponseWriter, r *http.Request) {
 // "/remote/{token}/status"; a relative one is left alone.
 func remoteLocation(prefix, loc string) string {
 	u, err := url.Parse(loc)
-	if err != nil {
+	// Backslashes and control characters are read by browsers as slashes
+	// or dropped: such a redirect could leave the session's path.
+	if err != nil || strings.ContainsAny(loc, "\\\x00\t\r\n") || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
 		return prefix + "/"
 	}
 	if u.IsAbs() || u.Host != "" {
@@ -124,5 +132,5 @@ func remoteLocation(prefix, loc string) string {
 	} else if !strings.HasPrefix(u.Path, "/") {
 		return loc
 	}
-	return prefix + u.RequestURI()
+	return prefix + "/" + strings.TrimLeft(u.RequestURI(), "/")
 }

@@ -1,0 +1,89 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveDevicePage answers every Remote Control tunnel of d with page.
+func serveDevicePage(d *rawDevice, page string) {
+	go func() {
+		for {
+			st, err := d.sess.AcceptStream()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer st.Close()
+				br := bufio.NewReader(st)
+				if _, err := br.ReadString('\n'); err != nil { // the tunnel header
+					return
+				}
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				fmt.Fprintf(st, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(page), page)
+			}()
+		}
+	}()
+}
+
+// hostilePage is a device web page whose script tries to act with the
+// portal session of whoever opened Remote Control: read the account, lift
+// a CSRF token from a portal page and reboot another device.
+const hostilePage = `<!doctype html><html><head><title>pending</title></head><body><p id="p">device</p><script>
+(async () => {
+  const out = {ran: true};
+  try {
+    let r = await fetch('/api/v1/me', {referrerPolicy: 'no-referrer'});
+    out.me = r.status;
+    history.replaceState(null, '', '/');
+    r = await fetch('/devices/' + window.VICTIM, {referrerPolicy: 'no-referrer'});
+    const m = (await r.text()).match(/name="csrf_token" value="([^"]+)"/);
+    if (m) {
+      r = await fetch('/api/v1/devices/' + window.VICTIM + '/reboot', {method: 'POST', referrerPolicy: 'no-referrer', headers: {'X-CSRF-Token': m[1]}});
+      out.reboot = r.status;
+    }
+  } catch (e) { out.err = String(e); }
+  document.title = JSON.stringify(out);
+})();
+</script></body></html>`
+
+// TestBrowserRemoteControlIsolatesDevicePages: a device's page shown
+// through Remote Control cannot use the portal session of the account that
+// opened it (found by review: its script could read the account and reboot
+// another device).
+func TestBrowserRemoteControlIsolatesDevicePages(t *testing.T) {
+	execPath := requireChromium(t)
+	e := newGatewayEnv(t, "sqlite", nil, nil, gwOptions)
+	macs := subMACs(t, e.st, 2)
+	hostile, victim := macs[0], macs[1]
+	serveDevicePage(connectRaw(t, e, hostile), strings.Replace(hostilePage, "<script>", "<script>window.VICTIM='"+victim+"';", 1))
+	eventually(t, 5*time.Second, "online", func() bool { return e.srv.Gateway().Connected() == 1 })
+	r := e.do(nil, "POST", "/api/v1/devices/"+hostile+"/remote-sessions", nil, bearer(e.token("demo-subdistributor")))
+	if r.StatusCode != 201 {
+		t.Fatalf("session: %d %s", r.StatusCode, r.body)
+	}
+	u, _ := url.Parse(fmt.Sprint(r.json(t)["url"]))
+
+	c := newChrome(t, execPath, e.url, 1024, 768, 60*time.Second)
+	c.login("demo-subdistributor")
+	if st := c.open(u.Path); st != 200 {
+		t.Fatalf("remote page: %d", st)
+	}
+	if got := c.text("#p"); got != "device" {
+		t.Fatalf("the device's page is not shown: %q", got)
+	}
+	time.Sleep(2 * time.Second) // what the script would need
+	if title := chromeEval[string](c, `document.title`); title != "pending" {
+		t.Errorf("the device page's script ran: %s", title)
+	}
+	if n := e.commandCount(t, victim); n != 0 {
+		t.Errorf("a device page rebooted another device (%d commands)", n)
+	}
+}
