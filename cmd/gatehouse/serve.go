@@ -32,6 +32,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	idle := fs.Duration("session-idle", envDuration(getenv, "GATEHOUSE_SESSION_IDLE", auth.DefaultConfig.IdleTimeout), "a session unused this long ends (env GATEHOUSE_SESSION_IDLE)")
 	orderTimeout := fs.Duration("order-timeout", envDuration(getenv, "GATEHOUSE_ORDER_TIMEOUT", billing.DefaultOrderTimeout), "an unpaid (Processing) order times out after this long (env GATEHOUSE_ORDER_TIMEOUT)")
 	natsURL := fs.String("nats", getenv("GATEHOUSE_NATS_URL"), "NATS server URL (nats://host:4222) shared by the nodes of one Gatehouse; empty: this node alone, with an in-process bus (env GATEHOUSE_NATS_URL)")
+	remoteURL := fs.String("remote-url", getenv("GATEHOUSE_REMOTE_URL"), "a separate origin for Remote Control (https://remote.example.com, another host name for these servers); empty: Remote Control is served on the portal's host with the device's scripts off (env GATEHOUSE_REMOTE_URL)")
 	node := fs.String("node", getenv("GATEHOUSE_NODE"), "this node's name, unique among the nodes sharing a database (default: host name and process id) (env GATEHOUSE_NODE)")
 	absolute := fs.Duration("session-max", envDuration(getenv, "GATEHOUSE_SESSION_MAX", auth.DefaultConfig.AbsoluteTimeout), "a session ends this long after login (env GATEHOUSE_SESSION_MAX)")
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +93,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("bus: NATS", "url", *natsURL)
 	}
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
-		Bus: b, Gateway: gateway.Options{Node: *node}}, st, au, mailer, log)
+		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type API struct {
 	PublicURL string                      // where users reach this server, for links in emails
 	Providers map[string]billing.Provider // configured payment providers by name
 	Gateway   *gateway.Gateway            // tells devices about new commands; Remote Control tunnels
+	RemoteURL string                      // separate Remote Control origin, or "" for the portal's host
 	// SetSessionCookie and ClearSessionCookie are the server's cookie policy.
 	SetSessionCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearSessionCookie func(w http.ResponseWriter, r *http.Request)

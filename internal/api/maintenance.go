@@ -65,11 +65,21 @@ func (a *API) CreateRemoteSession(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	rs.URL = RemotePath(token)
-	if u, err := url.Parse(a.PublicURL); err == nil && u.Host != "" {
-		rs.URL = strings.TrimSuffix(a.PublicURL, "/") + rs.URL
-	}
+	rs.URL = RemoteSessionURL(a.PublicURL, a.RemoteURL, token, rs.Handoff)
 	return writeJSON(w, http.StatusCreated, rs)
+}
+
+// RemoteSessionURL is where a Remote Control session opens: on the separate
+// Remote Control origin with its single-use handoff code when there is one,
+// else on the portal's host (absolute when the public URL is known).
+func RemoteSessionURL(publicURL, remoteURL, token, handoff string) string {
+	if remoteURL != "" {
+		return remoteURL + RemotePath(token) + "?handoff=" + url.QueryEscape(handoff)
+	}
+	if u, err := url.Parse(publicURL); err == nil && u.Host != "" {
+		return strings.TrimSuffix(publicURL, "/") + RemotePath(token)
+	}
+	return RemotePath(token)
 }
 
 // RemotePath is where a Remote Control session is served.

@@ -100,6 +100,9 @@ type RemoteSession struct {
 	URL       string    `json:"url"`
 	Created   time.Time `json:"created_at"`
 	Expires   time.Time `json:"expires_at"`
+	// Handoff is the single-use code in URL when Remote Control is served
+	// on a separate origin (the link's first use claims the session).
+	Handoff string `json:"-"`
 }
 
 // DeviceHello is what a device reports when it connects and in its status

@@ -87,3 +87,55 @@ func TestBrowserRemoteControlIsolatesDevicePages(t *testing.T) {
 		t.Errorf("a device page rebooted another device (%d commands)", n)
 	}
 }
+
+// TestBrowserRemoteOriginRunsDeviceScriptsApart: on the separate Remote
+// Control origin a device's page keeps its scripts, and they still cannot
+// act with the portal session of whoever opened it.
+func TestBrowserRemoteOriginRunsDeviceScriptsApart(t *testing.T) {
+	execPath := requireChromium(t)
+	e, _ := newRemoteOriginEnv(t)
+	macs := subMACs(t, e.st, 2)
+	hostile, victim := macs[0], macs[1]
+	page := strings.Replace(hostilePage, "<script>", "<script>window.VICTIM='"+victim+"';", 1)
+	// From the remote origin the portal is another site: its API and pages
+	// are reached by absolute URL.
+	page = strings.ReplaceAll(page, "fetch('/", "fetch('"+e.url+"/")
+	page = strings.ReplaceAll(page, "{referrerPolicy: 'no-referrer'}", "{referrerPolicy: 'no-referrer', credentials: 'include'}")
+	page = strings.ReplaceAll(page, "{method: 'POST',", "{method: 'POST', credentials: 'include',")
+	serveDevicePage(connectRaw(t, e, hostile), page)
+	eventually(t, 5*time.Second, "online", func() bool { return e.srv.Gateway().Connected() == 1 })
+
+	c := newChrome(t, execPath, e.url, 1024, 768, 60*time.Second)
+	c.login("demo-subdistributor")
+	if st := c.open("/devices/" + hostile); st != 200 {
+		t.Fatalf("device page: %d", st)
+	}
+	// The Remote Control button opens the session on the remote origin, in
+	// a new tab, through a page that continues there.
+	chromeEval[bool](c, `(document.getElementById('remote-form').removeAttribute('target'), true)`)
+	if st := c.clickAndLoad("#remote-control"); st != 200 {
+		t.Fatalf("Remote Control: %d", st)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for c.text("#p") != "device" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the device's page is not shown; at %s: %s", c.path(), c.text("body"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var title string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if title = chromeEval[string](c, `document.title`); title != "pending" {
+			break
+		}
+	}
+	if !strings.Contains(title, `"ran":true`) {
+		t.Fatalf("the device page's script did not run on its own origin: %q", title)
+	}
+	if strings.Contains(title, `"me":200`) || strings.Contains(title, `"reboot"`) {
+		t.Errorf("the device page used the portal session: %s", title)
+	}
+	if n := e.commandCount(t, victim); n != 0 {
+		t.Errorf("a device page rebooted another device (%d commands)", n)
+	}
+}

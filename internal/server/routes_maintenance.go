@@ -6,11 +6,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // routesMaintenance registers remote maintenance: reboot, reset, a device's
@@ -60,19 +62,71 @@ func (s *Server) remoteControl(w http.ResponseWriter, r *http.Request) {
 		s.writePageError(w, r, err)
 		return
 	}
+	s.remoteProxy(w, r, mac, token, r.PathValue("rest"), true)
+}
+
+// RemoteCookie holds, on the separate Remote Control origin, the secret of
+// the browser that claimed a session (path-scoped to that session).
+const RemoteCookie = "gatehouse_remote"
+
+// remoteOrigin serves the separate Remote Control origin (--remote-url):
+// nothing but /remote/{token}/…, authenticated by the session's handoff
+// code on the link's first use and by a cookie of that browser afterwards.
+// The portal's cookies are not sent here (another host), so the device's
+// pages run with their scripts and cannot act as the portal user.
+func (s *Server) remoteOrigin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+	rest, ok := strings.CutPrefix(r.URL.Path, "/remote/")
+	token, rest, _ := strings.Cut(rest, "/")
+	if !ok || token == "" {
+		http.Error(w, "Not found: this host serves Remote Control sessions only.", http.StatusNotFound)
+		return
+	}
+	ctx := model.WithActor(r.Context(), model.System)
+	prefix := api.RemotePath(token)
+	if handoff := r.URL.Query().Get("handoff"); handoff != "" {
+		mac, secret, err := s.store.ClaimRemoteSession(ctx, token, handoff)
+		if err != nil {
+			s.log.Info("remote control claim refused", "error", err)
+			http.Error(w, model.ErrorMessage(err), statusOf(err))
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: RemoteCookie, Value: secret, Path: prefix, HttpOnly: true,
+			SameSite: http.SameSiteLaxMode, Secure: s.secure(r), Expires: time.Now().Add(store.RemoteSessionTTL)})
+		s.log.Info("remote control claimed", "mac", mac)
+		http.Redirect(w, r, prefix+rest, http.StatusSeeOther)
+		return
+	}
+	c, err := r.Cookie(RemoteCookie)
+	secret := ""
+	if err == nil {
+		secret = c.Value
+	}
+	mac, err := s.store.RemoteSessionBrowser(ctx, token, secret)
+	if err != nil {
+		http.Error(w, model.ErrorMessage(err), statusOf(err))
+		return
+	}
+	s.remoteProxy(w, r.WithContext(ctx), mac, token, rest, false)
+}
+
+// remoteProxy forwards one request of a Remote Control session to the
+// device's web interface; sandbox serves its pages without scripts (when
+// they share the portal's origin).
+func (s *Server) remoteProxy(w http.ResponseWriter, r *http.Request, mac, token, rest string, sandbox bool) {
 	prefix := strings.TrimSuffix(api.RemotePath(token), "/")
 	proxy := &httputil.ReverseProxy{
 		Transport: s.gateway.Tunnel(mac),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "device"
-			pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+pr.In.PathValue("rest"), ""
+			pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+rest, ""
 			pr.Out.Host = mac
 			// The device never sees the portal's credentials.
 			pr.Out.Header.Del("Authorization")
 			pr.Out.Header.Del("X-CSRF-Token")
 			pr.Out.Header.Del("Cookie")
 			for _, c := range pr.In.Cookies() {
-				if c.Name != SessionCookie && c.Name != ActingCookie {
+				if c.Name != SessionCookie && c.Name != ActingCookie && c.Name != RemoteCookie {
 					pr.Out.AddCookie(c)
 				}
 			}
@@ -84,7 +138,7 @@ func (s *Server) remoteControl(w http.ResponseWriter, r *http.Request) {
 			cookies := resp.Cookies()
 			resp.Header.Del("Set-Cookie")
 			for _, c := range cookies {
-				if c.Name == SessionCookie || c.Name == ActingCookie {
+				if c.Name == SessionCookie || c.Name == ActingCookie || c.Name == RemoteCookie {
 					continue
 				}
 				c.Path, c.Domain = prefix+"/", ""
@@ -95,8 +149,10 @@ func (s *Server) remoteControl(w http.ResponseWriter, r *http.Request) {
 			// script of theirs could act with the portal session: they are
 			// sandboxed without scripts (forms, links and the device's own
 			// cookies keep working).
-			h.Set("Content-Security-Policy", "sandbox allow-forms allow-same-origin allow-popups allow-downloads; "+
-				"script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'")
+			if sandbox {
+				h.Set("Content-Security-Policy", "sandbox allow-forms allow-same-origin allow-popups allow-downloads; "+
+					"script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'")
+			}
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "same-origin")
 			h.Set("Cache-Control", "no-store")

@@ -6,6 +6,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,6 +50,10 @@ type Config struct {
 	Bus bus.Bus
 	// Gateway tunes this node's device gateway (node name, heartbeat).
 	Gateway gateway.Options
+	// RemoteURL is the base of a separate origin for Remote Control
+	// (https://remote.example.com, pointing at the same servers); empty:
+	// sessions are served on the portal's own host, sandboxed without scripts.
+	RemoteURL string
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -64,6 +69,9 @@ type Server struct {
 	apiRoutes []string
 	pages     map[string]bool
 	gateway   *gateway.Gateway
+	// remoteHost is the host of Config.RemoteURL: requests to it reach
+	// Remote Control sessions only.
+	remoteHost string
 }
 
 // New builds the server and its routes.
@@ -80,10 +88,21 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		cfg.Gateway.PublicURL = cfg.PublicURL
 	}
 	s.gateway = gateway.New(st, cfg.Bus, log, cfg.Gateway)
-	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway,
+	if cfg.RemoteURL != "" {
+		u, err := url.Parse(cfg.RemoteURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("the Remote Control URL %q must be http(s)://host[:port] of its own", cfg.RemoteURL)
+		}
+		if p, err := url.Parse(cfg.PublicURL); err == nil && p.Host == u.Host {
+			return nil, fmt.Errorf("the Remote Control URL %q must be another host than the portal's", cfg.RemoteURL)
+		}
+		cfg.RemoteURL = strings.TrimSuffix(cfg.RemoteURL, "/")
+		s.cfg.RemoteURL, s.remoteHost = cfg.RemoteURL, u.Host
+	}
+	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
-	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway,
+	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
 		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie,
 		SetActingCookie: s.setActingCookie, ClearActingCookie: s.clearActingCookie})
 	if err != nil {
@@ -94,7 +113,18 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 }
 
 // Handler is the whole HTTP surface.
-func (s *Server) Handler() http.Handler { return s.observe(s.mux) }
+func (s *Server) Handler() http.Handler {
+	if s.remoteHost == "" {
+		return s.observe(s.mux)
+	}
+	return s.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Host == s.remoteHost {
+			s.remoteOrigin(w, r)
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	}))
+}
 
 // APIRoutes lists the registered API patterns ("GET /api/v1/…"), for the
 // test that holds the OpenAPI document to them.

@@ -19,19 +19,17 @@ const RemoteSessionTTL = 15 * time.Minute
 
 // CreateRemoteSession opens a Remote Control session for the device mac of
 // the caller's subtree; the device must be online. It returns the token
-// (shown once, in the session's URL path) and the session. Audited.
+// (shown once, in the session's URL path) and the session; rs.Handoff is a
+// single-use code with which a browser claims the session on a separate
+// Remote Control origin (ClaimRemoteSession). Audited.
 func (s *Store) CreateRemoteSession(ctx context.Context, mac string) (string, *model.RemoteSession, error) {
 	act, err := actor(ctx)
 	if err != nil {
 		return "", nil, err
 	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", nil, err
-	}
-	token := base64.RawURLEncoding.EncodeToString(b)
+	token, handoff := randomToken(), randomToken()
 	now := s.now()
-	rs := &model.RemoteSession{AccountID: act.AccountID, Created: now, Expires: now.Add(RemoteSessionTTL)}
+	rs := &model.RemoteSession{AccountID: act.AccountID, Created: now, Expires: now.Add(RemoteSessionTTL), Handoff: handoff}
 	err = s.inTx(ctx, func(tx *Tx) error {
 		d, err := s.getDevice(ctx, tx.tx, act, mac)
 		if err != nil {
@@ -41,8 +39,8 @@ func (s *Store) CreateRemoteSession(ctx context.Context, mac string) (string, *m
 			return model.Errorf(model.ECONFLICT, "Device %s is offline: Remote Control needs it connected.", d.MAC)
 		}
 		rs.MAC = d.MAC
-		if _, err := tx.exec(ctx, `INSERT INTO remote_sessions (token_hash, device_id, account_id, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?)`, remoteTokenHash(token), d.ID, act.AccountID, now, rs.Expires); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO remote_sessions (token_hash, device_id, account_id, created_at, expires_at, handoff_hash)
+			VALUES (?, ?, ?, ?, ?, ?)`, remoteTokenHash(token), d.ID, act.AccountID, now, rs.Expires, remoteTokenHash(handoff)); err != nil {
 			return err
 		}
 		// Expired sessions of the device go with each new one.
@@ -81,6 +79,78 @@ func (s *Store) RemoteSessionDevice(ctx context.Context, token string) (string, 
 		return "", model.Errorf(model.EFORBIDDEN, "This Remote Control session expired at %s UTC: open a new one from the device page.", expires.UTC().Format("2006-01-02 15:04"))
 	}
 	return mac, nil
+}
+
+// RemoteHandoffTTL is how long a Remote Control link's handoff code may be
+// claimed after the session opened.
+const RemoteHandoffTTL = 2 * time.Minute
+
+// ClaimRemoteSession lets the browser that follows a Remote Control link
+// on the separate Remote Control origin (where the portal's cookies do not
+// go) claim the session with the link's single-use handoff code, within
+// RemoteHandoffTTL. It returns the device's MAC and a secret for that
+// browser's cookie. A used, wrong or late code is ENOTFOUND / EFORBIDDEN.
+// (System side: the code is the proof.)
+func (s *Store) ClaimRemoteSession(ctx context.Context, token, handoff string) (mac, browserSecret string, err error) {
+	if _, err := actor(ctx); err != nil {
+		return "", "", err
+	}
+	secret := randomToken()
+	now := s.now()
+	err = s.inTx(ctx, func(tx *Tx) error {
+		var created, expires time.Time
+		var handoffHash, browserHash string
+		err := tx.queryRow(ctx, `SELECT d.mac, r.created_at, r.expires_at, r.handoff_hash, r.browser_hash FROM remote_sessions r
+			JOIN devices d ON d.id = r.device_id WHERE r.token_hash = ?`, remoteTokenHash(token)).Scan(&mac, &created, &expires, &handoffHash, &browserHash)
+		if isNoRows(err) || (err == nil && (handoffHash == "" || handoffHash != remoteTokenHash(handoff))) {
+			return model.Errorf(model.ENOTFOUND, "No such Remote Control session: open it again from the device page.")
+		} else if err != nil {
+			return err
+		}
+		if browserHash != "" {
+			return model.Errorf(model.EFORBIDDEN, "This Remote Control link was used already: open a new session from the device page.")
+		}
+		if !now.Before(expires) || now.Sub(created) > RemoteHandoffTTL {
+			return model.Errorf(model.EFORBIDDEN, "This Remote Control link expired: open a new session from the device page.")
+		}
+		_, err = tx.exec(ctx, `UPDATE remote_sessions SET browser_hash = ? WHERE token_hash = ? AND browser_hash = ''`,
+			remoteTokenHash(secret), remoteTokenHash(token))
+		return err
+	})
+	if err != nil {
+		return "", "", err
+	}
+	return mac, secret, nil
+}
+
+// RemoteSessionBrowser returns the MAC of the device a Remote Control
+// session opens on the separate origin, for the browser that claimed it
+// (its secret) only, until the session expires. (System side.)
+func (s *Store) RemoteSessionBrowser(ctx context.Context, token, browserSecret string) (string, error) {
+	if _, err := actor(ctx); err != nil {
+		return "", err
+	}
+	var mac, browserHash string
+	var expires time.Time
+	err := s.queryRow(ctx, `SELECT d.mac, r.expires_at, r.browser_hash FROM remote_sessions r JOIN devices d ON d.id = r.device_id
+		WHERE r.token_hash = ?`, remoteTokenHash(token)).Scan(&mac, &expires, &browserHash)
+	if isNoRows(err) || (err == nil && (browserHash == "" || browserSecret == "" || browserHash != remoteTokenHash(browserSecret))) {
+		return "", model.Errorf(model.ENOTFOUND, "No such Remote Control session for this browser: open it from the device page.")
+	} else if err != nil {
+		return "", err
+	}
+	if !s.now().Before(expires) {
+		return "", model.Errorf(model.EFORBIDDEN, "This Remote Control session expired at %s UTC: open a new one from the device page.", expires.UTC().Format("2006-01-02 15:04"))
+	}
+	return mac, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // the system's randomness failing is not recoverable
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 func remoteTokenHash(token string) string {

@@ -20,6 +20,49 @@ func init() {
 		return err
 	}})
 	coveredElsewhere["RemoteSessionDevice"] = "TestRemoteSessions"
+	// System side: the link's code and then the browser's secret are the proof.
+	coveredElsewhere["ClaimRemoteSession"] = "TestRemoteSessionHandoff"
+	coveredElsewhere["RemoteSessionBrowser"] = "TestRemoteSessionHandoff"
+}
+
+func TestRemoteSessionHandoff(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		mac := tr.a1.device.MAC
+		if err := st.DeviceConnected(sys, mac, "node-1", time.Now(), model.DeviceHello{}); err != nil {
+			t.Fatal(err)
+		}
+		token, rs, err := st.CreateRemoteSession(as(tr.subA1), mac)
+		if err != nil || len(rs.Handoff) < 40 {
+			t.Fatalf("session: %+v %v", rs, err)
+		}
+		if _, _, err := st.ClaimRemoteSession(sys, token, rs.Handoff+"x"); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("wrong code: %v", err)
+		}
+		if _, err := st.RemoteSessionBrowser(sys, token, ""); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("unclaimed session used: %v", err)
+		}
+		got, secret, err := st.ClaimRemoteSession(sys, token, rs.Handoff)
+		if err != nil || got != mac || secret == "" {
+			t.Fatalf("claim: %q %q %v", got, secret, err)
+		}
+		if _, _, err := st.ClaimRemoteSession(sys, token, rs.Handoff); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("second claim: %v", err)
+		}
+		if got, err := st.RemoteSessionBrowser(sys, token, secret); err != nil || got != mac {
+			t.Errorf("claimed browser: %q %v", got, err)
+		}
+		if _, err := st.RemoteSessionBrowser(sys, token, secret+"x"); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("another browser: %v", err)
+		}
+		// A link not claimed within its time is refused.
+		token2, rs2, _ := st.CreateRemoteSession(as(tr.subA1), mac)
+		st.SetClock(func() time.Time { return time.Now().Add(store.RemoteHandoffTTL + time.Minute) })
+		defer st.SetClock(time.Now)
+		if _, _, err := st.ClaimRemoteSession(sys, token2, rs2.Handoff); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("late claim: %v", err)
+		}
+	})
 }
 
 func TestRemoteSessions(t *testing.T) {

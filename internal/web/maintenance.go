@@ -99,7 +99,7 @@ func commandNotice(c *model.DeviceCommand) string {
 // OpenRemoteControl opens a Remote Control session and sends the browser
 // to it; an offline device is refused on its page.
 func (w *Web) OpenRemoteControl(rw http.ResponseWriter, r *http.Request) error {
-	token, _, err := w.store.CreateRemoteSession(r.Context(), r.PathValue("mac"))
+	token, rs, err := w.store.CreateRemoteSession(r.Context(), r.PathValue("mac"))
 	if model.ErrorCode(err) == model.ECONFLICT {
 		mac, _ := model.NormalizeMAC(r.PathValue("mac"))
 		http.Redirect(rw, r, devicePage(mac, r.PostFormValue("back"), model.ErrorMessage(err)), http.StatusSeeOther)
@@ -107,6 +107,17 @@ func (w *Web) OpenRemoteControl(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	http.Redirect(rw, r, api.RemotePath(token), http.StatusSeeOther)
-	return nil
+	to := api.RemoteSessionURL("", w.remoteURL, token, rs.Handoff)
+	if w.remoteURL == "" {
+		http.Redirect(rw, r, to, http.StatusSeeOther)
+		return nil
+	}
+	// The portal's CSP (form-action 'self') stops a form's redirect to
+	// another origin: a page continues there instead.
+	host := w.remoteURL
+	if u, err := url.Parse(w.remoteURL); err == nil {
+		host = u.Host
+	}
+	data := struct{ URL, MAC, Host string }{to, rs.MAC, host}
+	return w.render(rw, http.StatusOK, "remote_redirect", w.page(r, "Remote Control of "+rs.MAC, "project-devices", data))
 }

@@ -41,6 +41,7 @@ type Deps struct {
 	PublicURL   string // where users reach this server, for links in emails
 	Providers   map[string]billing.Provider
 	Gateway     *gateway.Gateway // tells devices about new commands
+	RemoteURL   string           // separate Remote Control origin, or ""
 	SetCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearCookie func(w http.ResponseWriter, r *http.Request)
 	// SetActingCookie and ClearActingCookie start and end working as an installer.
@@ -56,6 +57,7 @@ type Web struct {
 	publicURL   string
 	providers   map[string]billing.Provider
 	gateway     *gateway.Gateway
+	remoteURL   string
 	setCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	clearCookie func(w http.ResponseWriter, r *http.Request)
 	setActing   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
@@ -83,7 +85,7 @@ var funcs = template.FuncMap{
 
 // New parses the templates: each page is the layout plus its own file.
 func New(d Deps) (*Web, error) {
-	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, providers: d.Providers, gateway: d.Gateway, setCookie: d.SetCookie,
+	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, providers: d.Providers, gateway: d.Gateway, remoteURL: d.RemoteURL, setCookie: d.SetCookie,
 		clearCookie: d.ClearCookie, setActing: d.SetActingCookie, clearActing: d.ClearActingCookie, pages: map[string]*template.Template{}}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
