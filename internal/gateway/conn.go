@@ -197,15 +197,21 @@ func (c *conn) hello(line []byte) (code websocket.StatusCode, reason string, reg
 	}
 	c.merge(m)
 	c.connectedAt = g.connectedAt()
-	if err := g.st.DeviceConnected(context.Background(), c.mac, g.opts.Node, c.connectedAt, c.state); err != nil {
+	if err := g.st.DeviceConnected(context.Background(), c.mac, g.opts.Node, c.connectedAt, c.state); model.ErrorCode(err) == model.ECONFLICT {
+		return closeReplaced, "replaced by a newer connection", false
+	} else if err != nil {
 		g.log.Error("gateway: record connection", "mac", c.mac, "err", err)
 		return websocket.StatusTryAgainLater, "try again later", false
 	}
 	// Commands wait for the welcome: the writer is held until it is out.
 	c.wmu.Lock()
-	if !g.register(c) {
+	switch g.register(c) {
+	case registerClosing:
 		c.wmu.Unlock()
 		return websocket.StatusGoingAway, "the node is shutting down", false
+	case registerOlder:
+		c.wmu.Unlock()
+		return closeReplaced, "replaced by a newer connection", false
 	}
 	err := c.writeLocked(welcome{Type: "welcome", Heartbeat: int(g.opts.Heartbeat / time.Second),
 		ServerTime: time.Now().UTC().Format(time.RFC3339), AutoPURL: c.autopURL})

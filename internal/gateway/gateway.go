@@ -333,13 +333,25 @@ func (g *Gateway) connectedAt() time.Time {
 
 // register makes c the device's current connection on this node, closing
 // an older one, and tells the other nodes to close theirs.
-func (g *Gateway) register(c *conn) bool {
+// register outcomes.
+const (
+	registered = iota
+	registerClosing
+	registerOlder // a newer connection of the device is here already
+)
+
+func (g *Gateway) register(c *conn) int {
 	g.mu.Lock()
 	if g.closing {
 		g.mu.Unlock()
-		return false
+		return registerClosing
 	}
 	old := g.conns[c.mac]
+	if old != nil && old.connectedAt.After(c.connectedAt) {
+		// Two connections at once: the newer (as the store records it) wins.
+		g.mu.Unlock()
+		return registerOlder
+	}
 	g.conns[c.mac] = c
 	g.mu.Unlock()
 	if old != nil {
@@ -350,7 +362,7 @@ func (g *Gateway) register(c *conn) bool {
 	if err := g.bus.Publish(subjectConnected, msg); err != nil {
 		g.log.Warn("gateway: publish connect", "mac", c.mac, "err", err)
 	}
-	return true
+	return registered
 }
 
 func (g *Gateway) unregister(c *conn) bool {

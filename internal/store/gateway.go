@@ -208,15 +208,23 @@ func clip(s string) string {
 // said hello: online, its IP, model, firmware, uptime and config version
 // (the device's own model and firmware overwrite the stored ones).
 func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.Time, h model.DeviceHello) error {
+	// A connection older than the one recorded for an online device lost
+	// a race with it (two at once): the newer one stays the device's.
 	res, err := s.exec(ctx, `UPDATE devices SET online = true, ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
 		firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
-		WHERE mac = ?`, clip(h.IP), clip(h.Model), clip(h.Model), clip(h.Firmware), clip(h.Firmware), max(h.Uptime, 0),
-		clip(h.ConfigVersion), node, at, at, mac)
+		WHERE mac = ? AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP), clip(h.Model), clip(h.Model),
+		clip(h.Firmware), clip(h.Firmware), max(h.Uptime, 0), clip(h.ConfigVersion), node, at, at, mac, at)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return model.NotFound("device")
+		var one int
+		if err := s.queryRow(ctx, `SELECT 1 FROM devices WHERE mac = ?`, mac).Scan(&one); isNoRows(err) {
+			return model.NotFound("device")
+		} else if err != nil {
+			return err
+		}
+		return model.Errorf(model.ECONFLICT, "A newer connection of device %s is recorded.", mac)
 	}
 	return nil
 }

@@ -110,3 +110,35 @@ func TestRemoteSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestOlderConnectionLosesTheRace: two connections of one device at once —
+// the newer stays recorded whichever writes last (review suspicion: the
+// loser's close could otherwise take a connected device offline).
+func TestOlderConnectionLosesTheRace(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		mac := tr.a1.device.MAC
+		t1 := time.Now().UTC().Truncate(time.Millisecond)
+		t2 := t1.Add(time.Millisecond)
+		if err := st.DeviceConnected(sys, mac, "node-b", t2, model.DeviceHello{IP: "10.0.0.2"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeviceConnected(sys, mac, "node-a", t1, model.DeviceHello{IP: "10.0.0.1"}); model.ErrorCode(err) != model.ECONFLICT {
+			t.Fatalf("older connection recorded over the newer: %v", err)
+		}
+		// The loser's close does not take the device offline.
+		st.DeviceDisconnected(sys, mac, "node-a", t1, t2)
+		det, _ := st.GetDeviceDetail(as(tr.subA1), mac)
+		if !det.Online || det.IP != "10.0.0.2" {
+			t.Errorf("after the loser's close: online %v ip %s", det.Online, det.IP)
+		}
+		// Once offline, any connection is recorded.
+		st.DeviceDisconnected(sys, mac, "node-b", t2, t2)
+		if err := st.DeviceConnected(sys, mac, "node-a", t1, model.DeviceHello{}); err != nil {
+			t.Errorf("connection after offline: %v", err)
+		}
+		if err := st.DeviceConnected(sys, "0C1105FFFFFE", "node-a", t1, model.DeviceHello{}); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("unknown device: %v", err)
+		}
+	})
+}
