@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
@@ -47,11 +46,10 @@ func commandLabel(c *model.DeviceCommand) string {
 	return "Reboot"
 }
 
+// devicePage is the way back to a device's maintenance panel; the page
+// itself keeps back only when safeBack accepts it.
 func devicePage(mac, back, notice string) string {
 	p := "/devices/" + mac
-	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") || strings.ContainsAny(back, "\\\t\r\n") {
-		back = ""
-	}
 	q := url.Values{}
 	if back != "" {
 		q.Set("back", back)
@@ -67,13 +65,7 @@ func devicePage(mac, back, notice string) string {
 
 // RebootDevice queues a reboot and returns to the device's page.
 func (w *Web) RebootDevice(rw http.ResponseWriter, r *http.Request) error {
-	c, err := w.store.CreateCommand(r.Context(), r.PathValue("mac"), model.CommandReboot, "")
-	if err != nil {
-		return err
-	}
-	w.gateway.Kick(r.Context(), c.MAC)
-	http.Redirect(rw, r, devicePage(c.MAC, r.PostFormValue("back"), commandNotice(c)), http.StatusSeeOther)
-	return nil
+	return w.queueCommand(rw, r, model.CommandReboot, "")
 }
 
 // ResetDevice queues a factory or configuration reset.
@@ -82,7 +74,13 @@ func (w *Web) ResetDevice(rw http.ResponseWriter, r *http.Request) error {
 	if mode != model.ResetFactory && mode != model.ResetConfig {
 		return model.Invalid("mode", "choose Factory reset or Configuration reset")
 	}
-	c, err := w.store.CreateCommand(r.Context(), r.PathValue("mac"), model.CommandReset, mode)
+	return w.queueCommand(rw, r, model.CommandReset, mode)
+}
+
+// queueCommand stores a command, tells the gateway, and returns to the
+// device's page saying what happens next.
+func (w *Web) queueCommand(rw http.ResponseWriter, r *http.Request, kind model.CommandKind, mode string) error {
+	c, err := w.store.CreateCommand(r.Context(), r.PathValue("mac"), kind, mode)
 	if err != nil {
 		return err
 	}
