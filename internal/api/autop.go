@@ -165,6 +165,7 @@ type AutoPServer struct {
 	log *slog.Logger
 	rec *fetchRecorder
 
+	cache   bool // keep rendered files between writes (one node alone)
 	prepare sync.Once
 	reader  *store.AutoPReader // nil: read through AutoPServe
 }
@@ -180,6 +181,9 @@ func (s *AutoPServer) read(ctx context.Context, mac string) (*store.AutoPServed,
 			s.log.Warn("autop: prepare the read", "err", err)
 			return
 		}
+		if s.cache {
+			r.EnableCache(autoPCacheAge, autoPCacheFiles)
+		}
 		s.reader = r
 	})
 	if s.reader != nil {
@@ -188,9 +192,21 @@ func (s *AutoPServer) read(ctx context.Context, mac string) (*store.AutoPServed,
 	return s.st.AutoPServe(ctx, mac)
 }
 
-// NewAutoPServer returns the AutoP server of a node.
-func NewAutoPServer(st *store.Store, log *slog.Logger) *AutoPServer {
-	return &AutoPServer{st: st, log: log, rec: &fetchRecorder{st: st, log: log, pending: map[int64]struct{}{}, delay: 100 * time.Millisecond}}
+// The cache's bounds: a file is read again after autoPCacheAge even when
+// no write of this node changed it (one made by another process on the same
+// database, such as `gatehouse admin`), and at most autoPCacheFiles are kept.
+const (
+	autoPCacheAge   = 30 * time.Second
+	autoPCacheFiles = 200_000
+)
+
+// NewAutoPServer returns the AutoP server of a node. With cache, rendered
+// files are kept between the writes that change them (store.AutoPReader.
+// EnableCache): only for a node alone on its database, whose store sees
+// every write.
+func NewAutoPServer(st *store.Store, log *slog.Logger, cache bool) *AutoPServer {
+	return &AutoPServer{st: st, log: log, cache: cache,
+		rec: &fetchRecorder{st: st, log: log, pending: map[int64]struct{}{}, delay: 100 * time.Millisecond}}
 }
 
 const autoPRealm = `Basic realm="Gatehouse AutoP", charset="UTF-8"`

@@ -69,6 +69,7 @@ type Server struct {
 	apiRoutes []string
 	pages     map[string]bool
 	gateway   *gateway.Gateway
+	bus       bus.Bus // Config.Bus, or this node's in-process one
 	// remoteHost is the host of Config.RemoteURL: requests to it reach
 	// Remote Control sessions only.
 	remoteHost string
@@ -84,6 +85,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	if cfg.Bus == nil {
 		cfg.Bus = bus.NewLocal()
 	}
+	s.bus = cfg.Bus
 	if u, err := url.Parse(cfg.PublicURL); cfg.Gateway.PublicURL == "" && err == nil && u.Host != "" {
 		cfg.Gateway.PublicURL = cfg.PublicURL
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/autop"
@@ -506,14 +507,40 @@ type AutoPServed struct {
 	File     autop.File
 	Fetched  *time.Time // when the device last fetched its file
 	Updated  *time.Time // when its lists last changed
+
+	// Set on a file the cache shares between fetches: when the last fetch
+	// worth recording was (UnixMicro), since Fetched was read.
+	noted *atomic.Int64
 }
 
 // NeedsFetchRecord tells whether a fetch at now is worth recording: the
 // first fetch, the first since the lists changed (a batch's progress shows
 // it), or the first in a minute (the device page shows when it last
 // fetched). Others are not written, so a fetch costs no write.
+// On a file the cache shares, a true answer also notes the fetch, so that
+// the fetches after it, within the minute, are not recorded again.
 func (a *AutoPServed) NeedsFetchRecord(now time.Time) bool {
-	return a.Fetched == nil || (a.Updated != nil && a.Fetched.Before(*a.Updated)) || now.Sub(*a.Fetched) >= time.Minute
+	if a.noted == nil {
+		return needsFetchRecord(a.Fetched, a.Updated, now)
+	}
+	for {
+		last := a.noted.Load()
+		fetched := a.Fetched
+		if last != 0 {
+			t := time.UnixMicro(last)
+			fetched = &t
+		}
+		if !needsFetchRecord(fetched, a.Updated, now) {
+			return false
+		}
+		if a.noted.CompareAndSwap(last, now.UnixMicro()) {
+			return true
+		}
+	}
+}
+
+func needsFetchRecord(fetched, updated *time.Time, now time.Time) bool {
+	return fetched == nil || (updated != nil && fetched.Before(*updated)) || now.Sub(*fetched) >= time.Minute
 }
 
 // autoPServeQuery reads a device's file inputs and key binding by MAC.
@@ -549,6 +576,7 @@ type AutoPReader struct {
 	s     *Store
 	slots chan struct{} // one per connection in use
 	idle  time.Duration
+	cache *autoPCache // nil: every fetch reads
 
 	mu      sync.Mutex
 	free    []*autoPConn
@@ -657,8 +685,42 @@ func (c *autoPConn) close() {
 	c.conn.Close()
 }
 
-// Serve is AutoPServe on the reader's connections.
+// EnableCache keeps the files read, by MAC, until a write that may change
+// one lands (autop_cache.go), and at most maxAge; at most max of them.
+// Only for a node whose store sees every write: one node alone on its
+// database (another node's writes do not move this store's generation).
+// Call it before the first Serve. The files Serve returns are then shared:
+// read only.
+func (r *AutoPReader) EnableCache(maxAge time.Duration, max int) {
+	r.cache = &autoPCache{gen: &r.s.autopGen, maxAge: maxAge, max: max}
+}
+
+// afterAutoPRead, set by tests, runs between a cache miss's read and its
+// put: it widens the window in which a write can land.
+var afterAutoPRead func()
+
+// Serve is AutoPServe on the reader's connections (or from the cache).
 func (r *AutoPReader) Serve(ctx context.Context, mac string) (*AutoPServed, error) {
+	if r.cache == nil {
+		return r.read(ctx, mac)
+	}
+	if sv := r.cache.get(mac); sv != nil {
+		return sv, nil
+	}
+	gen, read := r.s.autopGen.Load(), time.Now() // before the read: see put
+	sv, err := r.read(ctx, mac)
+	if err != nil {
+		return nil, err
+	}
+	if afterAutoPRead != nil {
+		afterAutoPRead()
+	}
+	sv.noted = new(atomic.Int64)
+	r.cache.put(mac, sv, gen, read)
+	return sv, nil
+}
+
+func (r *AutoPReader) read(ctx context.Context, mac string) (*AutoPServed, error) {
 	select {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -43,6 +44,10 @@ type Store struct {
 	dialect Dialect
 	now     func() time.Time
 	aead    cipher.AEAD // seals secrets at rest; see crypto.go
+
+	// autopGen moves on after every committed write that may change a
+	// file the AutoP server serves (autop_cache.go).
+	autopGen atomic.Uint64
 }
 
 // IsPostgresDSN reports whether dsn selects PostgreSQL.
@@ -174,15 +179,26 @@ type querier interface {
 type Tx struct {
 	tx *sql.Tx
 	s  *Store
+
+	changesAutoP bool // a statement may have changed an AutoP file
+}
+
+func (t *Tx) note(query string) {
+	if !t.changesAutoP && changesAutoPFile(query) {
+		t.changesAutoP = true
+	}
 }
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	t.note(query)
 	return t.tx.ExecContext(ctx, t.s.q(query), args...)
 }
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	t.note(query)
 	return t.tx.QueryContext(ctx, t.s.q(query), args...)
 }
 func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	t.note(query)
 	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
 }
 
@@ -192,21 +208,42 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&Tx{tx: stx, s: s}); err != nil {
+	tx := &Tx{tx: stx, s: s}
+	if err := fn(tx); err != nil {
 		stx.Rollback()
 		return err
 	}
-	return stx.Commit()
+	err = stx.Commit()
+	if tx.changesAutoP {
+		s.autopGen.Add(1) // after the commit: see autop_cache.go
+	}
+	return err
 }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.db.ExecContext(ctx, s.q(query), args...)
+	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	if changesAutoPFile(query) {
+		s.autopGen.Add(1)
+	}
+	return res, err
 }
+
+// query and queryRow outside a transaction are for reads (and writes that
+// change no AutoP file): their statement may end after they return, too
+// late to tell the AutoP cache.
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	mustNotChangeAutoP(query)
 	return s.db.QueryContext(ctx, s.q(query), args...)
 }
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	mustNotChangeAutoP(query)
 	return s.db.QueryRowContext(ctx, s.q(query), args...)
+}
+
+func mustNotChangeAutoP(query string) {
+	if changesAutoPFile(query) {
+		panic("store: a write to an AutoP input outside inTx or exec: " + query)
+	}
 }
 
 // isUniqueViolation recognises a unique-constraint error of either back end.

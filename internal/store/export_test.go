@@ -1,0 +1,5 @@
+package store
+
+// SetAfterAutoPRead sets a function run between a cache miss's read and its
+// put (nil: none), for the race test of the AutoP cache.
+func SetAfterAutoPRead(f func()) { afterAutoPRead = f }
