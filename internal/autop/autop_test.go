@@ -186,9 +186,17 @@ func TestRenderOrderAndDefaults(t *testing.T) {
 	if body != want {
 		t.Errorf("body:\n%s\nwant:\n%s", body, want)
 	}
-	sum := sha256.Sum256([]byte(want))
+	// With one-time commands pending, the version also covers when they
+	// were queued (Saved: 0 here).
+	sum := sha256.Sum256([]byte(want + "\x00one-time commands queued at 0"))
 	if f.Version != hex.EncodeToString(sum[:])[:16] {
-		t.Errorf("version %s is not the first 16 hex of the body's SHA-256", f.Version)
+		t.Errorf("version %s is not the first 16 hex of the SHA-256 of the body and the queue time", f.Version)
+	}
+	regularOnly := in
+	regularOnly.Once = ""
+	r := autop.Render(regularOnly)
+	if rs := sha256.Sum256(r.Body); r.Version != hex.EncodeToString(rs[:])[:16] {
+		t.Errorf("version %s is not the first 16 hex of the body's SHA-256", r.Version)
 	}
 	whole := string(f.Bytes())
 	if !strings.HasPrefix(whole, "# Gatehouse AutoP 0C1105AABBCC version "+f.Version+"\n") || !strings.HasSuffix(whole, want) {
@@ -258,12 +266,25 @@ func TestVersionIsStable(t *testing.T) {
 			t.Errorf("changing the %s keeps the version", name)
 		}
 	}
-	// A one-time command that repeats what the file already says changes
-	// nothing the device ends with: same body, same version.
+	// The lists' save time counts only while one-time commands are pending.
+	later := in
+	later.Saved = 42
+	if autop.Render(later).Version != a.Version {
+		t.Error("saving the regular list again, unchanged, changed the version")
+	}
+	// One-time commands are delivered even when they repeat what the file
+	// says, and again when the same ones are queued again: a device that
+	// applied them before must fetch them, not get 304.
 	same := in
 	same.Once = "Config.A.B.C = 1"
-	if autop.Render(same).Version != a.Version {
-		t.Error("a one-time command equal to the regular one changed the version")
+	same.Saved = 1
+	first := autop.Render(same)
+	if first.Version == a.Version || string(first.Body) != string(a.Body) {
+		t.Errorf("a pending one-time command equal to the regular one: version %s (without: %s)", first.Version, a.Version)
+	}
+	same.Saved = 2
+	if again := autop.Render(same); again.Version == first.Version {
+		t.Error("the same one-time commands queued again keep the version of the first time")
 	}
 }
 

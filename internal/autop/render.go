@@ -3,6 +3,7 @@ package autop
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,11 @@ type Input struct {
 	// The device's stored lists (as written by Join).
 	Regular string
 	Once    string
+	// When the lists were last saved (UnixMicro). With one-time commands
+	// pending it is part of the version: the same commands queued again
+	// are a new version, which a device that applied them before fetches
+	// (and applies) again instead of being answered 304.
+	Saved int64
 }
 
 // File is a rendered configuration file.
@@ -65,7 +71,9 @@ func TransType(connectType string) (string, bool) {
 // one-time commands. Each key is written once, with the value that wins, at
 // the position where it first appeared — so that the file says exactly what
 // the device ends with. The version is the first 16 hex digits of the
-// SHA-256 of the body; the same inputs always give the same version.
+// SHA-256 of the body — and, while one-time commands are pending, of when
+// they were queued (Input.Saved); the same inputs always give the same
+// version.
 func Render(in Input) File {
 	var r renderer
 	r.init(4 + Count(in.Regular) + Count(in.Once))
@@ -97,8 +105,13 @@ func Render(in Input) File {
 		body = append(body, e.value...)
 		body = append(body, '\n')
 	}
-	sum := sha256.Sum256(body)
-	v := hex.EncodeToString(sum[:8])
+	h := sha256.New()
+	h.Write(body)
+	if in.Once != "" {
+		h.Write([]byte("\x00one-time commands queued at " + strconv.FormatInt(in.Saved, 10)))
+	}
+	var sum [sha256.Size]byte
+	v := hex.EncodeToString(h.Sum(sum[:0])[:8])
 	return File{Version: v, Body: body, Header: "# Gatehouse AutoP " + in.MAC + " version " + v + "\n"}
 }
 

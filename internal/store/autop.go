@@ -36,6 +36,9 @@ const autoPCols = `d.id, d.mac, i.time_zone, i.connect_type, i.rtp_confusion, p.
 func scanAutoP(r scanner, extra ...any) (id int64, in autop.Input, updated *time.Time, err error) {
 	err = r.Scan(append([]any{&id, &in.MAC, &in.InstallerTimeZone, &in.ConnectType, &in.RTPConfusion, &in.ProjectTimeZone,
 		&in.Regular, &in.Once, &updated}, extra...)...)
+	if updated != nil {
+		in.Saved = updated.UnixMicro()
+	}
 	return
 }
 
@@ -798,7 +801,7 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 	// Read first: a device reconnecting with the version it has costs no
 	// write (the gateway calls this on every hello).
 	var stored string
-	id, in, _, err := scanAutoP(s.queryRow(ctx, `SELECT `+autoPCols+`, d.config_version FROM `+autoPFrom+` WHERE d.mac = ?`, m), &stored)
+	id, in, saved, err := scanAutoP(s.queryRow(ctx, `SELECT `+autoPCols+`, d.config_version FROM `+autoPFrom+` WHERE d.mac = ?`, m), &stored)
 	if isNoRows(err) {
 		return model.NotFound("device")
 	} else if err != nil {
@@ -815,8 +818,10 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 		if !applied {
 			return nil
 		}
-		// Only the one-time list that was rendered: a save in between wins.
-		res, err := tx.exec(ctx, `UPDATE device_autop SET once = '', updated_at = ? WHERE device_id = ? AND once = ?`, s.now(), id, in.Once)
+		// Only the one-time list that was rendered: a save in between (even
+		// of the same commands, a new version) wins.
+		res, err := tx.exec(ctx, `UPDATE device_autop SET once = '', updated_at = ? WHERE device_id = ? AND once = ? AND updated_at = ?`,
+			s.now(), id, in.Once, *saved)
 		if err != nil {
 			return err
 		}

@@ -536,3 +536,54 @@ func TestAutoPRenderMatchesPackage(t *testing.T) {
 		}
 	})
 }
+
+// One-time commands queued again after the device applied the same ones are
+// a new version: the device fetches and applies them again (no 304), and
+// an acknowledgement of the old version does not clear them.
+func TestAutoPOnceQueuedAgain(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx := as(tr.subA1)
+		mac := tr.a1.device.MAC
+		once := []string{"Config.Settings.WEB.Title = forced"}
+		served := func() autop.File {
+			t.Helper()
+			sv, err := st.AutoPServe(sys, mac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sv.File
+		}
+		if _, err := st.SetDeviceAutoP(ctx, mac, nil, once); err != nil {
+			t.Fatal(err)
+		}
+		first := served()
+		if err := st.AutoPApplied(sys, mac, first.Version); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := st.GetDeviceAutoP(ctx, mac); len(a.Once) != 0 {
+			t.Fatalf("applied one-time commands kept: %v", a.Once)
+		}
+		st.SetClock(func() time.Time { return time.Now().UTC().Add(time.Second).Truncate(time.Microsecond) })
+		if _, err := st.SetDeviceAutoP(ctx, mac, nil, once); err != nil {
+			t.Fatal(err)
+		}
+		again := served()
+		if again.Version == first.Version || string(again.Body) != string(first.Body) {
+			t.Fatalf("queued again: version %s, first time %s (bodies equal: %v)", again.Version, first.Version, string(again.Body) == string(first.Body))
+		}
+		// A late acknowledgement of the first time clears nothing.
+		if err := st.AutoPApplied(sys, mac, first.Version); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := st.GetDeviceAutoP(ctx, mac); len(a.Once) != 1 {
+			t.Fatalf("an old acknowledgement cleared the commands queued again: %v", a.Once)
+		}
+		if err := st.AutoPApplied(sys, mac, again.Version); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := st.GetDeviceAutoP(ctx, mac); len(a.Once) != 0 {
+			t.Fatalf("applied again, kept: %v", a.Once)
+		}
+	})
+}
