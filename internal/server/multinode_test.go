@@ -188,3 +188,27 @@ func TestMultiNode(t *testing.T) {
 	newer.send(t, map[string]any{"type": "ack", "id": m["id"], "ok": true})
 	eventually(t, 5*time.Second, "raw reboot done", func() bool { return commandOf(t, a, sub, raw, c.ID).Status == model.CommandDone })
 }
+
+// Nodes sharing a database serve each other's AutoP writes at once: a file
+// node B served before is not kept by B after node A changed it.
+func TestMultiNodeAutoPFetch(t *testing.T) {
+	a, b := twoNodes(t)
+	mac := subMACs(t, a.st, 1)[0]
+	key := devKey(mac)
+	path := "/autop/" + mac + ".cfg"
+	before := b.fetchCfg(t, path, mac, key)
+	if before.StatusCode != http.StatusOK {
+		t.Fatalf("first fetch on node B: %d %s", before.StatusCode, before.body)
+	}
+	tok := a.token(demo.SubdistributorUser)
+	for i := range 3 {
+		line := fmt.Sprintf("Config.DoorSetting.RELAY.HoldDelayA = %d", 10+i)
+		if r := a.do(nil, "PUT", "/api/v1/devices/"+mac+"/autop", map[string]any{"regular": []string{line}}, bearer(tok)); r.StatusCode != http.StatusOK {
+			t.Fatalf("PUT on node A: %d %s", r.StatusCode, r.body)
+		}
+		got := b.fetchCfg(t, path, mac, key)
+		if got.StatusCode != http.StatusOK || !strings.Contains(string(got.body), line+"\n") {
+			t.Fatalf("node B after node A's write %d: %d\n%s", i, got.StatusCode, got.body)
+		}
+	}
+}
