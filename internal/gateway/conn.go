@@ -1,23 +1,24 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/hashicorp/yamux"
 
+	"github.com/gatehouse-dev/gatehouse/internal/gateway/ymux"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
-// conn is one device connection. Its goroutines are yamux's two and the
-// control reader (run); timers are the control stream's deadlines.
+// conn is one device connection. Its one goroutine is the reader (run,
+// in ymux's Serve); the timers are the WebSocket's read and write
+// deadlines.
 type conn struct {
 	g        *Gateway
 	id       int64
@@ -25,14 +26,20 @@ type conn struct {
 	remote   string
 	autopURL string
 	ws       *websocket.Conn
-	sess     *yamux.Session
-	ctrl     *yamux.Stream
+	nc       net.Conn // ws as the byte stream the session runs on
+	sess     *ymux.Session
 
 	connectedAt time.Time
-	state       model.DeviceHello // what the device reported; the reader's alone
-	seen        atomic.Bool       // heard from since the last flush
-	closing     atomic.Bool
-	tunnels     atomic.Int32
+	// The reader's alone:
+	state      model.DeviceHello // what the device reported
+	registered bool              // hello taken: the device is this node's
+	lines      lines             // the control stream, split
+	deadline   time.Time         // of the read now waiting
+
+	seen    atomic.Bool // heard from since the last flush
+	closing atomic.Bool
+	tunnels atomic.Int32
+	pongs   atomic.Int32 // statuses not answered yet
 
 	wmu sync.Mutex // one writer at a time on the control stream
 }
@@ -67,48 +74,97 @@ type command struct {
 
 var errLineTooLong = errors.New("control line longer than 64 KiB")
 
-// readLine reads one control line (without its newline), at most MaxLine
-// bytes with the newline.
-func readLine(br *bufio.Reader, scratch *[]byte) ([]byte, error) {
-	line, err := br.ReadSlice('\n')
-	if err == nil {
-		return line[:len(line)-1], nil
-	}
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, err
-	}
-	buf := append((*scratch)[:0], line...)
-	for {
-		line, err = br.ReadSlice('\n')
-		if len(buf)+len(line) > MaxLine {
-			return nil, errLineTooLong
-		}
-		buf = append(buf, line...)
-		if err == nil {
-			*scratch = buf[:0]
-			if cap(buf) > 4096 {
-				*scratch = nil // keep no big buffer between long lines
-			}
-			return buf[:len(buf)-1], nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, err
-		}
-	}
+// closeError ends a connection with a close frame.
+type closeError struct {
+	code   websocket.StatusCode
+	reason string
 }
 
-// run is the connection's control reader: it waits for the control stream
-// and hello, then reads until the connection ends.
+func (e *closeError) Error() string { return e.reason }
+
+// control takes the control stream's bytes as they come (ymux's Control,
+// on the reader).
+func (c *conn) control(p []byte) error { return c.lines.feed(p, c.line) }
+
+// lines splits the control stream into lines, each at most MaxLine bytes
+// with its newline.
+type lines struct {
+	partial []byte // the start of a line still waiting for its newline
+}
+
+// feed hands each complete line in p (without its newline) to each, in
+// order; p may end in the middle of a line.
+func (l *lines) feed(p []byte, each func(line []byte) error) error {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if len(l.partial)+len(p) >= MaxLine { // its newline would make it longer still
+				return errLineTooLong
+			}
+			l.partial = append(l.partial, p...)
+			return nil
+		}
+		if len(l.partial)+i+1 > MaxLine {
+			return errLineTooLong
+		}
+		line := p[:i]
+		if len(l.partial) > 0 {
+			line = append(l.partial, line...)
+		}
+		p = p[i+1:]
+		if err := each(line); err != nil {
+			return err
+		}
+		l.partial = l.partial[:0]
+		if cap(l.partial) > 4096 {
+			l.partial = nil // keep no big buffer between long lines
+		}
+	}
+	return nil
+}
+
+// line acts on one control line: the first must be the hello. Only a
+// complete line puts off the silence deadline (pings and partial lines do
+// not).
+func (c *conn) line(line []byte) error {
+	if !c.registered {
+		// The work on each message (JSON, the database) runs on a
+		// goroutine of its own, so that the reader, which waits on the
+		// device most of its life, keeps a small stack.
+		var code websocket.StatusCode
+		var reason string
+		onFreshStack(func() { code, reason, c.registered = c.hello(line) })
+		if code != 0 || !c.registered {
+			return &closeError{code, reason}
+		}
+	} else {
+		ok := true
+		onFreshStack(func() { ok = c.handle(line) })
+		if !ok {
+			return &closeError{websocket.StatusPolicyViolation, "a control line is not a JSON object"}
+		}
+	}
+	c.setReadDeadline(3 * c.g.opts.Heartbeat)
+	return nil
+}
+
+// setReadDeadline bounds the wait for the device's next control line.
+func (c *conn) setReadDeadline(d time.Duration) {
+	c.deadline = time.Now().Add(d)
+	c.nc.SetReadDeadline(c.deadline)
+}
+
+// run is the connection's one goroutine: it reads the session (ymux hands
+// the control stream's bytes to control) until the connection ends.
 func (c *conn) run() {
 	g := c.g
 	code, reason := websocket.StatusCode(0), ""
 	var readErr error
-	registered := false
 	defer g.wg.Done() // last: Close waits for the offline marks too
 	defer func() {
 		g.log.Debug("gateway: connection ends", "mac", c.mac, "code", int(code), "reason", reason, "read_err", readErr, "closing", c.closing.Load())
 		c.close(code, reason)
-		if registered {
+		if c.registered {
 			g.unregister(c)
 			if !g.isClosing() {
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -119,60 +175,25 @@ func (c *conn) run() {
 			}
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), g.opts.HelloTimeout)
-	st, err := c.sess.AcceptStreamWithContext(ctx)
-	cancel()
-	if err != nil {
-		code, reason, readErr = websocket.StatusPolicyViolation, "no control stream", err
-		return
-	}
-	if st.StreamID() != 1 {
+	// The control stream and hello, within HelloTimeout of the upgrade.
+	c.setReadDeadline(g.opts.HelloTimeout)
+	readErr = c.sess.Serve()
+	var ce *closeError
+	switch {
+	case errors.As(readErr, &ce):
+		code, reason = ce.code, ce.reason
+	case errors.Is(readErr, errLineTooLong):
+		code, reason = websocket.StatusPolicyViolation, "control line longer than 64 KiB"
+	case errors.Is(readErr, ymux.ErrNotControlStream):
 		code, reason = websocket.StatusPolicyViolation, "the control stream must be stream 1"
-		return
-	}
-	c.ctrl = st
-	// Only the server opens further streams (protocol §3): any the device
-	// opens are closed at once, so that none sits in yamux's backlog
-	// holding its receive window for the life of the connection.
-	go func() {
-		for {
-			extra, err := c.sess.AcceptStream()
-			if err != nil {
-				return
-			}
-			extra.Close()
-		}
-	}()
-	br := bufio.NewReaderSize(st, 256) // longer lines go through scratch
-	var scratch []byte
-
-	// hello, within HelloTimeout of the upgrade.
-	st.SetReadDeadline(time.Now().Add(g.opts.HelloTimeout))
-	line, err := readLine(br, &scratch)
-	if err != nil {
-		code, reason, readErr = closeFor(err, "no hello")
-		return
-	}
-	// The work on each message (JSON, the database) runs on a goroutine of
-	// its own, so that this one, which waits on the device most of its
-	// life, keeps a small stack.
-	onFreshStack(func() { code, reason, registered = c.hello(line) })
-	if code != 0 || !registered {
-		return
-	}
-	silence := 3 * g.opts.Heartbeat
-	for {
-		st.SetReadDeadline(time.Now().Add(silence))
-		line, err := readLine(br, &scratch)
-		if err != nil {
-			code, reason, readErr = closeFor(err, "silent")
-			return
-		}
-		ok := true
-		onFreshStack(func() { ok = c.handle(line) })
-		if !ok {
-			code, reason = websocket.StatusPolicyViolation, "a control line is not a JSON object"
-			return
+	case errors.Is(readErr, ymux.ErrNoControlStream):
+		code, reason = websocket.StatusPolicyViolation, "no control stream"
+	case !time.Now().Before(c.deadline):
+		// The read deadline passed (websocket.NetConn reports it as a
+		// cancelled read): nothing to say to a silent peer.
+		reason = "silent"
+		if !c.registered {
+			reason = "no hello"
 		}
 	}
 }
@@ -237,26 +258,30 @@ func (c *conn) handle(line []byte) bool {
 	switch m.Type {
 	case "status", "hello":
 		c.status(m)
-		c.write(pong)
+		c.pong()
 	case "ack":
 		c.ack(m)
 	}
 	return true
 }
 
-var pong = struct {
-	Type string `json:"type"`
-}{"pong"}
+var pongLine = []byte(`{"type":"pong"}` + "\n")
 
-// closeFor picks how to end a connection whose control read failed.
-func closeFor(err error, silent string) (websocket.StatusCode, string, error) {
-	switch {
-	case errors.Is(err, errLineTooLong):
-		return websocket.StatusPolicyViolation, "control line longer than 64 KiB", err
-	case errors.Is(err, yamux.ErrTimeout):
-		return 0, silent, err // nothing to say to a silent peer
+// pong answers a status without holding up the reader: the write may wait
+// for the device to open its window, and only the reader can see it do
+// so. One goroutine at a time writes the pongs owed, together.
+func (c *conn) pong() {
+	if c.pongs.Add(1) != 1 {
+		return // the writer at work sends this one too
 	}
-	return 0, "", err
+	go func() {
+		for n := c.pongs.Load(); n > 0; n = c.pongs.Add(-n) {
+			n = min(n, 256)
+			if c.writeLine(bytes.Repeat(pongLine, int(n))) != nil {
+				return // the connection is closing: no more pongs
+			}
+		}
+	}()
 }
 
 // parse decodes one control line, which must be a JSON object. A field of
@@ -374,22 +399,24 @@ func (g *Gateway) autopApplied(mac, version string) {
 	}
 }
 
-// write sends one control message, closing the connection when the device
-// does not take it within WriteTimeout.
-func (c *conn) write(v any) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.writeLocked(v)
-}
-
+// writeLocked sends one control message (c.wmu held), closing the
+// connection when the device does not take it within WriteTimeout.
 func (c *conn) writeLocked(v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
-	c.ctrl.SetWriteDeadline(time.Now().Add(c.g.opts.WriteTimeout))
-	if _, err := c.ctrl.Write(b); err != nil {
+	return c.writeLineLocked(append(b, '\n'))
+}
+
+func (c *conn) writeLine(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeLineLocked(b)
+}
+
+func (c *conn) writeLineLocked(b []byte) error {
+	if err := c.sess.WriteControl(b); err != nil {
 		c.close(0, "") // a slow or gone reader costs only its own connection
 		return err
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"errors"
 	"strings"
 	"testing"
@@ -37,18 +36,52 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestReadLine(t *testing.T) {
+// TestLines: the control stream's lines come out whole however the
+// stream is cut, and one longer than MaxLine with its newline is refused.
+func TestLines(t *testing.T) {
 	long := strings.Repeat("x", 5000)
-	br := bufio.NewReaderSize(strings.NewReader("short\n"+long+"\n"+strings.Repeat("y", MaxLine)+"\n"), 256)
-	var scratch []byte
-	if l, err := readLine(br, &scratch); err != nil || string(l) != "short" {
-		t.Errorf("short line: %q %v", l, err)
+	exact := strings.Repeat("z", MaxLine-1) // with its newline: MaxLine, the most
+	stream := "short\n" + long + "\n" + exact + "\n\nlast\n"
+	want := []string{"short", long, exact, "", "last"}
+	for _, cut := range []int{1, 7, 256, 4096, len(stream)} {
+		var l lines
+		var got []string
+		for p := []byte(stream); len(p) > 0; {
+			n := min(cut, len(p))
+			if err := l.feed(p[:n], func(line []byte) error { got = append(got, string(line)); return nil }); err != nil {
+				t.Fatalf("pieces of %d: %v", cut, err)
+			}
+			p = p[n:]
+		}
+		if len(got) != len(want) {
+			t.Fatalf("pieces of %d: %d lines, want %d", cut, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("pieces of %d: line %d is %d bytes, want %d", cut, i, len(got[i]), len(want[i]))
+			}
+		}
 	}
-	if l, err := readLine(br, &scratch); err != nil || string(l) != long {
-		t.Errorf("long line: %d bytes, %v", len(l), err)
+	// MaxLine bytes and the newline: one too many, whether the newline
+	// comes with the line's end or it is still missing.
+	for _, cut := range []int{1, 1000, MaxLine + 1} {
+		var l lines
+		calls := 0
+		var err error
+		for p := []byte("ok\n" + strings.Repeat("y", MaxLine) + "\n"); len(p) > 0 && err == nil; {
+			n := min(cut, len(p))
+			err = l.feed(p[:n], func([]byte) error { calls++; return nil })
+			p = p[n:]
+		}
+		if !errors.Is(err, errLineTooLong) || calls != 1 {
+			t.Errorf("pieces of %d: line over 64 KiB: %v after %d lines", cut, err, calls)
+		}
 	}
-	// MaxLine bytes and the newline: one too many.
-	if _, err := readLine(br, &scratch); !errors.Is(err, errLineTooLong) {
-		t.Errorf("line over 64 KiB: %v", err)
+	// A handler's error stops the feed.
+	var l lines
+	stop := errors.New("stop")
+	calls := 0
+	if err := l.feed([]byte("a\nb\n"), func([]byte) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Errorf("handler error: %v after %d lines", err, calls)
 	}
 }

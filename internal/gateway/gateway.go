@@ -22,9 +22,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/hashicorp/yamux"
 
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway/ymux"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -75,7 +75,6 @@ type Gateway struct {
 	bus  bus.Bus
 	log  *slog.Logger
 	opts Options
-	ycfg *yamux.Config
 
 	mu      sync.Mutex
 	conns   map[string]*conn // MAC → this node's current connection
@@ -126,20 +125,6 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	def(&opts.ExpireEvery, time.Minute)
 	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, stop: make(chan struct{}),
 		started: time.Now()}
-	g.ycfg = &yamux.Config{
-		// Also the number of tunnel streams that may wait for the device's
-		// ACK: never more than MaxTunnels, so opening one never blocks.
-		AcceptBacklog:          MaxTunnels,
-		EnableKeepAlive:        false,
-		KeepAliveInterval:      30 * time.Second, // unused; yamux wants it set
-		ConnectionWriteTimeout: opts.WriteTimeout,
-		MaxStreamWindowSize:    256 * 1024,
-		// No open timeout (it would close the whole session): a tunnel the
-		// device does not answer fails on its own deadline.
-		StreamOpenTimeout:  0,
-		StreamCloseTimeout: time.Minute,
-		LogOutput:          io.Discard,
-	}
 	for subject, fn := range map[string]func([]byte){subjectKick: g.onKick, subjectConnected: g.onConnected, subjectDeleted: g.onDeleted} {
 		if un, err := b.Subscribe(subject, fn); err != nil {
 			g.log.Error("gateway: subscribe", "subject", subject, "err", err)
@@ -231,12 +216,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
 	ws.SetReadLimit(MaxMessage) // after NetConn, which lifts the limit
-	sess, err := yamux.Server(nc, g.ycfg)
-	if err != nil {
-		ws.CloseNow()
-		return
-	}
-	c := &conn{g: g, id: d.ID, mac: d.MAC, ws: ws, sess: sess, remote: r.RemoteAddr, autopURL: g.autopURL(r, d.MAC)}
+	c := &conn{g: g, id: d.ID, mac: d.MAC, ws: ws, nc: nc, remote: r.RemoteAddr, autopURL: g.autopURL(r, d.MAC)}
+	c.sess = ymux.Server(nc, ymux.Config{Control: c.control, WriteTimeout: g.opts.WriteTimeout, MaxStreams: MaxTunnels})
 	g.mu.Lock()
 	if g.closing {
 		g.mu.Unlock()

@@ -24,11 +24,16 @@ import (
 
 func gatewayServer(t *testing.T) (*store.Store, *gateway.Gateway, string) {
 	t.Helper()
+	return gatewayServerOpts(t, gateway.Options{Node: "test"})
+}
+
+func gatewayServerOpts(t *testing.T, opts gateway.Options) (*store.Store, *gateway.Gateway, string) {
+	t.Helper()
 	st := testutil.NewStore(t, "sqlite")
 	if _, err := demo.Load(context.Background(), st, demo.Options{Password: "x-password", Users: 50, Devices: 20, Seed: 5}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	g := gateway.New(st, bus.NewLocal(), slog.New(slog.NewTextHandler(io.Discard, nil)), gateway.Options{Node: "test"})
+	g := gateway.New(st, bus.NewLocal(), slog.New(slog.NewTextHandler(io.Discard, nil)), opts)
 	ts := httptest.NewServer(g)
 	t.Cleanup(ts.Close)
 	t.Cleanup(func() { g.Close() })

@@ -14,9 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/yamux"
-
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway/ymux"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -73,7 +72,7 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		release()
 		closeBody(req)
-		if errors.Is(err, yamux.ErrSessionShutdown) {
+		if errors.Is(err, ymux.ErrSessionClosed) {
 			return nil, ErrOffline
 		}
 		return nil, fmt.Errorf("gateway: open a tunnel: %w", err)
@@ -151,7 +150,7 @@ func (h *headerLimit) lift() { h.lifted.Store(true) }
 
 type tunnelBody struct {
 	rc   io.ReadCloser
-	st   *yamux.Stream
+	st   *ymux.Stream
 	idle time.Duration
 	done func()
 }

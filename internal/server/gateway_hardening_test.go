@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/yamux"
 )
 
 // Found by review and kept as regressions: a device's huge response header,
@@ -49,8 +51,8 @@ func TestTunnelRefusesHugeResponseHeader(t *testing.T) {
 }
 
 // TestDeviceOpenedStreamsAreClosed: only the server opens streams beyond
-// the control stream; one a device opens is closed at once instead of
-// holding its receive window for the life of the connection.
+// the control stream; one a device opens is refused (reset) at once instead
+// of holding its receive window for the life of the connection.
 func TestDeviceOpenedStreamsAreClosed(t *testing.T) {
 	e := newGatewayEnv(t, "sqlite", nil, nil, gwOptions)
 	mac := subMACs(t, e.st, 1)[0]
@@ -62,7 +64,7 @@ func TestDeviceOpenedStreamsAreClosed(t *testing.T) {
 	}
 	st.Write([]byte("hello"))
 	st.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := st.Read(make([]byte, 1)); err != io.EOF {
+	if _, err := st.Read(make([]byte, 1)); err != yamux.ErrConnectionReset {
 		t.Errorf("a device-opened stream stays open: read %v", err)
 	}
 	if e.srv.Gateway().Connected() != 1 {
