@@ -57,6 +57,10 @@ type Config struct {
 	RebootDelay time.Duration
 	// WelcomeTimeout bounds the wait for welcome after hello (default 15 s).
 	WelcomeTimeout time.Duration
+	// Dial, when set, makes every connection instead of TCP (SourceAddrs
+	// is then unused): for benchmarks that connect more devices than a
+	// process may open sockets, over in-memory connections.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (c *Config) defaults() {
@@ -213,7 +217,11 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		if d.LocalAddr != nil {
 			d.Control = bindNoPort
 		}
-		c, err := d.DialContext(ctx, network, addr)
+		dial := d.DialContext
+		if cfg.Dial != nil {
+			dial = cfg.Dial
+		}
+		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
