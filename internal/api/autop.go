@@ -182,7 +182,7 @@ func (s *AutoPServer) read(ctx context.Context, mac string) (*store.AutoPServed,
 			return
 		}
 		if s.cache {
-			r.EnableCache(autoPCacheAge, autoPCacheFiles)
+			r.EnableCache(autoPCacheAge, autoPCacheBytes)
 		}
 		s.reader = r
 	})
@@ -194,10 +194,11 @@ func (s *AutoPServer) read(ctx context.Context, mac string) (*store.AutoPServed,
 
 // The cache's bounds: a file is read again after autoPCacheAge even when
 // no write of this node changed it (one made by another process on the same
-// database, such as `gatehouse admin`), and at most autoPCacheFiles are kept.
+// database, such as `gatehouse admin`), and the files kept take about
+// autoPCacheBytes (≈ 100,000 files of a few commands).
 const (
 	autoPCacheAge   = 30 * time.Second
-	autoPCacheFiles = 200_000
+	autoPCacheBytes = 64 << 20
 )
 
 // NewAutoPServer returns the AutoP server of a node. With cache, rendered

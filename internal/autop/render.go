@@ -27,10 +27,11 @@ type Input struct {
 	// The device's stored lists (as written by Join).
 	Regular string
 	Once    string
-	// When the lists were last saved (UnixMicro). With one-time commands
-	// pending it is part of the version: the same commands queued again
-	// are a new version, which a device that applied them before fetches
-	// (and applies) again instead of being answered 304.
+	// When the one-time list last changed (UnixMicro). With one-time
+	// commands pending it is part of the version: the same commands queued
+	// again after they were applied are a new version, which a device that
+	// applied them before fetches (and applies) again instead of being
+	// answered 304. Saves that leave the one-time list as it was keep it.
 	Saved int64
 }
 

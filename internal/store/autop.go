@@ -31,16 +31,20 @@ const autoPFrom = `devices d JOIN accounts i ON i.id = d.installer_id JOIN proje
 	LEFT JOIN device_autop a ON a.device_id = d.id`
 
 const autoPCols = `d.id, d.mac, i.time_zone, i.connect_type, i.rtp_confusion, p.time_zone,
-	coalesce(a.regular, ''), coalesce(a.once, ''), a.updated_at`
+	coalesce(a.regular, ''), coalesce(a.once, ''), a.updated_at, a.once_saved_at`
 
 func scanAutoP(r scanner, extra ...any) (id int64, in autop.Input, updated *time.Time, err error) {
+	var onceSaved *time.Time
 	err = r.Scan(append([]any{&id, &in.MAC, &in.InstallerTimeZone, &in.ConnectType, &in.RTPConfusion, &in.ProjectTimeZone,
-		&in.Regular, &in.Once, &updated}, extra...)...)
-	if updated != nil {
-		in.Saved = updated.UnixMicro()
+		&in.Regular, &in.Once, &updated, &onceSaved}, extra...)...)
+	if onceSaved != nil {
+		in.Saved = onceSaved.UnixMicro()
 	}
 	return
 }
+
+// onceSavedAt is the stored once_saved_at that Input.Saved was read from.
+func onceSavedAt(in autop.Input) time.Time { return time.UnixMicro(in.Saved).UTC() }
 
 // autoPRow is a device's lists as stored.
 type autoPRow struct {
@@ -138,8 +142,9 @@ func (s *Store) SetDeviceAutoP(ctx context.Context, mac string, regular, once []
 			// Nothing changed: nothing to tell the device.
 			return tx.queryRow(ctx, `SELECT updated_at FROM device_autop WHERE device_id = ?`, d.ID).Scan(&out.Updated)
 		}
-		if _, err := tx.exec(ctx, `UPDATE device_autop SET regular = ?, once = ?, updated_at = ? WHERE device_id = ?`,
-			newReg, newOnce, now, d.ID); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE device_autop SET regular = ?, once = ?, updated_at = ?,
+			once_saved_at = CASE WHEN once <> ? THEN ? ELSE once_saved_at END WHERE device_id = ?`,
+			newReg, newOnce, now, newOnce, now, d.ID); err != nil {
 			return err
 		}
 		out.Updated = &now
@@ -398,16 +403,20 @@ func (s *Store) upsertAutoP(ctx context.Context, tx *Tx, rows [][]any) error {
 		chunk := rows[start:min(start+250, len(rows))]
 		var b strings.Builder
 		args := make([]any, 0, 4*len(chunk))
-		b.WriteString(`INSERT INTO device_autop (device_id, regular, once, updated_at) VALUES `)
+		b.WriteString(`INSERT INTO device_autop (device_id, regular, once, updated_at, once_saved_at) VALUES `)
 		for i, r := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(`(?,?,?,?)`)
+			b.WriteString(`(?,?,?,?,?)`)
 			args = append(args, r...)
+			args = append(args, r[3]) // once_saved_at: the save time, for a new row
 		}
+		// The one-time list's save time moves only when the list changes
+		// (see autop.Input.Saved).
 		b.WriteString(` ON CONFLICT (device_id) DO UPDATE SET regular = excluded.regular, once = excluded.once,
-			updated_at = excluded.updated_at`)
+			updated_at = excluded.updated_at,
+			once_saved_at = CASE WHEN device_autop.once <> excluded.once THEN excluded.once_saved_at ELSE device_autop.once_saved_at END`)
 		if _, err := tx.exec(ctx, b.String(), args...); err != nil {
 			return err
 		}
@@ -689,13 +698,13 @@ func (c *autoPConn) close() {
 }
 
 // EnableCache keeps the files read, by MAC, until a write that may change
-// one lands (autop_cache.go), and at most maxAge; at most max of them.
+// one lands (autop_cache.go), and at most maxAge, in about maxBytes.
 // Only for a node whose store sees every write: one node alone on its
 // database (another node's writes do not move this store's generation).
 // Call it before the first Serve. The files Serve returns are then shared:
 // read only.
-func (r *AutoPReader) EnableCache(maxAge time.Duration, max int) {
-	r.cache = &autoPCache{gen: &r.s.autopGen, maxAge: maxAge, max: max}
+func (r *AutoPReader) EnableCache(maxAge time.Duration, maxBytes int) {
+	r.cache = &autoPCache{gen: &r.s.autopGen, maxAge: maxAge, maxBytes: maxBytes}
 }
 
 // afterAutoPRead, set by tests, runs between a cache miss's read and its
@@ -801,7 +810,7 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 	// Read first: a device reconnecting with the version it has costs no
 	// write (the gateway calls this on every hello).
 	var stored string
-	id, in, saved, err := scanAutoP(s.queryRow(ctx, `SELECT `+autoPCols+`, d.config_version FROM `+autoPFrom+` WHERE d.mac = ?`, m), &stored)
+	id, in, _, err := scanAutoP(s.queryRow(ctx, `SELECT `+autoPCols+`, d.config_version FROM `+autoPFrom+` WHERE d.mac = ?`, m), &stored)
 	if isNoRows(err) {
 		return model.NotFound("device")
 	} else if err != nil {
@@ -820,8 +829,8 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 		}
 		// Only the one-time list that was rendered: a save in between (even
 		// of the same commands, a new version) wins.
-		res, err := tx.exec(ctx, `UPDATE device_autop SET once = '', updated_at = ? WHERE device_id = ? AND once = ? AND updated_at = ?`,
-			s.now(), id, in.Once, *saved)
+		res, err := tx.exec(ctx, `UPDATE device_autop SET once = '', updated_at = ? WHERE device_id = ? AND once = ? AND once_saved_at = ?`,
+			s.now(), id, in.Once, onceSavedAt(in))
 		if err != nil {
 			return err
 		}

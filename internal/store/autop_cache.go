@@ -44,31 +44,50 @@ func set(names ...string) map[string]bool {
 // AutoP server serves. Reads never do; a write does when it deletes from,
 // upserts into or sets a column (other than the harmless ones) of one of
 // autopInputs; a plain INSERT adds rows no cached file was read from.
-// Anything it cannot read (a CTE, a tuple assignment) counts as a change.
+// Anything it cannot read (a CTE, a tuple assignment, a schema-qualified or
+// quoted table, a leading comment) counts as a change when it writes and
+// names an input table.
 func changesAutoPFile(q string) bool {
 	verb, rest := sqlWord(q)
 	switch verb {
-	case "select", "pragma", "analyze", "":
+	case "select", "pragma", "analyze":
 		return false
 	case "insert":
-		_, rest = sqlWord(rest) // INTO, or OR (INSERT OR REPLACE)
-		if w, _ := sqlWord(rest); w == "replace" {
+		w, r := sqlWord(rest)
+		if w == "or" { // INSERT OR REPLACE | IGNORE | … INTO
+			_, r = sqlWord(r)
+			w, r = sqlWord(r)
+		}
+		if w != "into" {
 			return mentionsInput(q)
 		}
-		table, _ := sqlWord(rest)
+		table, r, ok := tableWord(r)
+		if !ok {
+			return mentionsInput(q)
+		}
 		if _, ok := autopInputs[table]; !ok {
 			return false
 		}
-		return table == "device_autop" || strings.Contains(strings.ToUpper(q), "ON CONFLICT")
+		return table == "device_autop" || strings.Contains(strings.ToUpper(q), "ON CONFLICT") ||
+			strings.HasPrefix(strings.ToUpper(strings.TrimSpace(q)), "INSERT OR")
 	case "delete":
-		_, rest = sqlWord(rest) // FROM
-		table, _ := sqlWord(rest)
-		_, ok := autopInputs[table]
-		return ok
-	case "update":
-		table, rest := sqlWord(rest)
-		harmless, ok := autopInputs[table]
+		w, r := sqlWord(rest)
+		if w != "from" {
+			return mentionsInput(q)
+		}
+		table, _, ok := tableWord(r)
 		if !ok {
+			return mentionsInput(q)
+		}
+		_, input := autopInputs[table]
+		return input
+	case "update":
+		table, rest, ok := tableWord(rest)
+		if !ok {
+			return mentionsInput(q)
+		}
+		harmless, input := autopInputs[table]
+		if !input {
 			return false
 		}
 		if w, r := sqlWord(rest); w == "set" {
@@ -84,7 +103,40 @@ func changesAutoPFile(q string) bool {
 		}
 		return false
 	}
-	return mentionsInput(q)
+	// Any other statement (WITH …, a comment first, …): a change when it
+	// may write and names an input.
+	return writes(q) && mentionsInput(q)
+}
+
+// tableWord reads a table name; ok is false for what it cannot be sure
+// of: a quoted or schema-qualified name, ONLY, none.
+func tableWord(s string) (table, rest string, ok bool) {
+	table, rest = sqlWord(s)
+	if table == "" || table == "only" || strings.HasPrefix(rest, ".") {
+		return "", rest, false
+	}
+	return table, rest, true
+}
+
+// writes: q holds a word that starts a write.
+func writes(q string) bool {
+	for rest := q; rest != ""; {
+		i := 0
+		for i < len(rest) && !identByte(rest[i]) {
+			i++
+		}
+		var w string
+		w, rest = sqlWord(rest[i:])
+		switch w {
+		case "insert", "update", "delete", "replace", "merge", "upsert":
+			return true
+		case "":
+			if rest != "" {
+				rest = rest[1:]
+			}
+		}
+	}
+	return false
 }
 
 // mentionsInput: an input table's name appears in q (conservative).
@@ -157,20 +209,28 @@ func assignments(s string) []string {
 // autoPCache keeps the files the AutoP server read, by MAC, each good for
 // the store's AutoP generation it was read in and for at most maxAge (a
 // bound for writes this process cannot see: another process on the same
-// database). Full, it starts over rather than track what is least used.
+// database). Its memory is bounded by maxBytes: a file bigger than a
+// 64th of it is not kept, and a full cache starts over rather than track
+// what is least used.
 type autoPCache struct {
-	gen    *atomic.Uint64
-	maxAge time.Duration
-	max    int
+	gen      *atomic.Uint64
+	maxAge   time.Duration
+	maxBytes int
 
 	mu      sync.RWMutex
 	entries map[string]*autoPEntry
 	at      uint64 // the generation every entry was read in
+	bytes   int    // what the entries cost, about
 }
 
 type autoPEntry struct {
 	sv   *AutoPServed
 	read time.Time
+}
+
+// entryCost is about what an entry holds: the file, the MAC, the structs.
+func entryCost(mac string, sv *AutoPServed) int {
+	return len(sv.File.Body) + len(sv.File.Header) + len(sv.File.Version) + len(sv.KeyHash) + len(mac) + 256
 }
 
 func (c *autoPCache) get(mac string) *AutoPServed {
@@ -187,13 +247,21 @@ func (c *autoPCache) get(mac string) *AutoPServed {
 // put keeps sv, read in generation gen (loaded before the read began): a
 // write that landed since makes it stale at once, and it is not kept.
 func (c *autoPCache) put(mac string, sv *AutoPServed, gen uint64, read time.Time) {
+	cost := entryCost(mac, sv)
+	if cost > c.maxBytes/64 {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if now := c.gen.Load(); now != gen {
 		return
 	}
-	if c.entries == nil || c.at != gen || len(c.entries) >= c.max {
-		c.entries, c.at = make(map[string]*autoPEntry, min(c.max, 1024)), gen
+	if old := c.entries[mac]; old != nil && c.at == gen {
+		c.bytes -= entryCost(mac, old.sv)
+	}
+	if c.entries == nil || c.at != gen || c.bytes+cost > c.maxBytes {
+		c.entries, c.at, c.bytes = make(map[string]*autoPEntry, 1024), gen, 0
 	}
 	c.entries[mac] = &autoPEntry{sv: sv, read: read}
+	c.bytes += cost
 }

@@ -25,7 +25,7 @@ func TestAutoPCacheFollowsWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer rd.Close()
-		rd.EnableCache(time.Hour, 1000)
+		rd.EnableCache(time.Hour, 1<<20)
 
 		serve := func() *store.AutoPServed {
 			t.Helper()
@@ -172,7 +172,7 @@ func TestAutoPCacheRacingWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer rd.Close()
-		rd.EnableCache(time.Hour, 1000)
+		rd.EnableCache(time.Hour, 1<<20)
 		// Each miss waits a little after its read, so that writes often
 		// land between a read and the put of what it read.
 		store.SetAfterAutoPRead(func() { time.Sleep(200 * time.Microsecond) })

@@ -587,3 +587,58 @@ func TestAutoPOnceQueuedAgain(t *testing.T) {
 		}
 	})
 }
+
+// Saves that leave the one-time list as it was keep the version: a device
+// that applied the file before such a save has its acknowledgement count.
+func TestAutoPUnchangedOnceKeepsVersion(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx := as(tr.subA1)
+		mac := tr.a1.device.MAC
+		once := []string{"Config.Settings.WEB.Title = forced"}
+		if _, err := st.SetDeviceAutoP(ctx, mac, []string{"Config.A.B.C = 1"}, once); err != nil {
+			t.Fatal(err)
+		}
+		v1, err := st.AutoPServe(sys, mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.SetClock(func() time.Time { return time.Now().UTC().Add(time.Second).Truncate(time.Microsecond) })
+		// A batch of commands the device has already, regular and one-time.
+		for _, typ := range []string{"regular", "once"} {
+			cmds := []string{"Config.A.B.C = 1"}
+			if typ == "once" {
+				cmds = once
+			}
+			if _, err := st.CreateAutoPBatch(ctx, store.AutoPBatchRequest{Scope: string(tr.a1.project.Kind), Type: typ,
+				Commands: cmds, MACs: []string{mac}}); err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := st.AutoPServe(sys, mac); v.File.Version != v1.File.Version {
+				t.Errorf("a %s batch that changed nothing made version %s of %s", typ, v.File.Version, v1.File.Version)
+			}
+		}
+		// The device's late acknowledgement of v1 clears the commands.
+		if err := st.AutoPApplied(sys, mac, v1.File.Version); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := st.GetDeviceAutoP(ctx, mac); len(a.Once) != 0 {
+			t.Errorf("applied one-time commands still pending after saves that changed nothing: %v", a.Once)
+		}
+		// A regular change while one-time commands wait: the body changes,
+		// so does the version; the one-time list keeps its queue time.
+		if _, err := st.SetDeviceAutoP(ctx, mac, nil, once); err != nil {
+			t.Fatal(err)
+		}
+		w1, _ := st.AutoPServe(sys, mac)
+		if _, err := st.SetDeviceAutoP(ctx, mac, []string{"Config.A.B.C = 2"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.SetDeviceAutoP(ctx, mac, []string{"Config.A.B.C = 1"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if w2, _ := st.AutoPServe(sys, mac); w2.File.Version != w1.File.Version {
+			t.Errorf("the regular list changed and back: version %s, was %s", w2.File.Version, w1.File.Version)
+		}
+	})
+}
