@@ -417,7 +417,12 @@ func (c *conn) writeLine(b []byte) error {
 
 func (c *conn) writeLineLocked(b []byte) error {
 	if err := c.sess.WriteControl(b); err != nil {
-		c.close(0, "") // a slow or gone reader costs only its own connection
+		// A slow or gone reader costs only its own connection. A session
+		// closed already was closed by whoever closes the connection too,
+		// with its code: run, after Serve, says why (1008 …).
+		if !errors.Is(err, ymux.ErrSessionClosed) {
+			c.close(0, "")
+		}
 		return err
 	}
 	return nil

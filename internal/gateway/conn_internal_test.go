@@ -1,9 +1,18 @@
 package gateway
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/gatehouse-dev/gatehouse/internal/gateway/ymux"
 )
 
 func TestParse(t *testing.T) {
@@ -83,5 +92,59 @@ func TestLines(t *testing.T) {
 	calls := 0
 	if err := l.feed([]byte("a\nb\n"), func([]byte) error { calls++; return stop }); err != stop || calls != 1 {
 		t.Errorf("handler error: %v after %d lines", err, calls)
+	}
+}
+
+// TestWriterOnEndedSessionKeepsCloseCode: when Serve ends for a reason the
+// device should hear (here a line that is not JSON), a writer waiting on
+// the session (the pong writer, for window) returns ErrSessionClosed and
+// leaves the connection to run, which closes it with the code: the writer
+// does not close it first, without one. (The order here is the one that
+// lost the code, which a real connection shows only now and then.)
+func TestWriterOnEndedSessionKeepsCloseCode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	accepted := make(chan *websocket.Conn, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ws, err := websocket.Accept(w, r, nil); err == nil {
+			accepted <- ws
+		}
+	}))
+	defer hs.Close()
+	dev, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.CloseNow()
+	ws := <-accepted
+	c := &conn{ws: ws, nc: websocket.NetConn(context.Background(), ws, websocket.MessageBinary)}
+	c.sess = ymux.Server(c.nc, ymux.Config{Control: func([]byte) error {
+		return &closeError{websocket.StatusPolicyViolation, "a control line is not a JSON object"}
+	}})
+	served := make(chan error, 1)
+	go func() { served <- c.sess.Serve() }()
+	// Stream 1 opened, with a line.
+	frame := make([]byte, 12, 12+9)
+	binary.BigEndian.PutUint16(frame[2:], 1) // SYN
+	binary.BigEndian.PutUint32(frame[4:], 1)
+	binary.BigEndian.PutUint32(frame[8:], 9)
+	if err := dev.Write(ctx, websocket.MessageBinary, append(frame, "not JSON\n"...)); err != nil {
+		t.Fatal(err)
+	}
+	var ce *closeError
+	if err := <-served; !errors.As(err, &ce) {
+		t.Fatalf("Serve: %v", err)
+	}
+	// The waiting writer wakes first, then run closes the connection.
+	if err := c.writeLine(pongLine); !errors.Is(err, ymux.ErrSessionClosed) {
+		t.Errorf("write after Serve ended: %v", err)
+	}
+	c.close(ce.code, ce.reason)
+	for err == nil { // past the ACK of stream 1
+		_, _, err = dev.Read(ctx)
+	}
+	var wce websocket.CloseError
+	if !errors.As(err, &wce) || wce.Code != websocket.StatusPolicyViolation || wce.Reason != ce.reason {
+		t.Errorf("the device's connection ended with %v, want 1008 %q", err, ce.reason)
 	}
 }

@@ -44,6 +44,12 @@ const (
 	// as one WebSocket message (header and payload together) and devices
 	// take messages of at most 256 KiB.
 	maxPayload = 32 << 10
+	// readChunk is what Serve reads of a frame's payload at a time: a peer
+	// that stops in the middle of a frame pins no more than this.
+	readChunk = 4 << 10
+	// maxSendWindow bounds what a peer's window updates add up to: they
+	// may come without end, the sum must not overflow.
+	maxSendWindow = 1<<32 - 1
 	// controlID is the device's control stream.
 	controlID = 1
 )
@@ -53,9 +59,11 @@ const (
 // ErrSessionClosed, except the write whose own failure closed it; Serve
 // returns why it closed.
 var (
-	ErrSessionClosed  = fmt.Errorf("ymux: session closed: %w", net.ErrClosed)
-	ErrStreamClosed   = fmt.Errorf("ymux: stream closed: %w", net.ErrClosed)
-	ErrStreamReset    = errors.New("ymux: stream reset by the peer")
+	ErrSessionClosed = fmt.Errorf("ymux: session closed: %w", net.ErrClosed)
+	ErrStreamClosed  = fmt.Errorf("ymux: stream closed: %w", net.ErrClosed)
+	ErrStreamReset   = errors.New("ymux: stream reset by the peer")
+	// ErrTooManyStreams: MaxStreams are open, or the session has used up
+	// its stream ids (2^31 streams).
 	ErrTooManyStreams = errors.New("ymux: too many streams open")
 	// ErrProtocol is wrapped by every violation of the protocol by the peer.
 	ErrProtocol = errors.New("ymux: protocol error")
@@ -174,19 +182,24 @@ func (s *Session) closeErr() error {
 	return s.err
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, headerSize+maxPayload); return &b }}
+// writePool holds the buffers a frame is written from, header and payload
+// together; readPool those a payload is read into, a chunk at a time.
+var (
+	writePool = sync.Pool{New: func() any { b := make([]byte, headerSize+maxPayload); return &b }}
+	readPool  = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+)
 
 // writeFrame writes one frame, by the deadline (zero: WriteTimeout from
-// now). A stream's data and FIN go through st, so that no data follows its
-// FIN.
+// now). A stream's data, FIN and RST go through st, so that no data
+// follows its FIN or RST.
 func (s *Session) writeFrame(typ uint8, flags uint16, id, length uint32, payload []byte, st *Stream, deadline time.Time) error {
 	var bp *[]byte
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	frame := s.whdr[:]
 	if len(payload) > 0 {
-		bp = bufPool.Get().(*[]byte)
-		defer bufPool.Put(bp)
+		bp = writePool.Get().(*[]byte)
+		defer writePool.Put(bp)
 		frame = (*bp)[:headerSize+copy((*bp)[headerSize:], payload)]
 	}
 	frame[0], frame[1] = 0, typ
@@ -197,10 +210,10 @@ func (s *Session) writeFrame(typ uint8, flags uint16, id, length uint32, payload
 		return ErrSessionClosed
 	}
 	if st != nil {
-		if st.finSent {
+		if st.closeSent {
 			return ErrStreamClosed
 		}
-		st.finSent = flags&flagFIN != 0
+		st.closeSent = flags&(flagFIN|flagRST) != 0
 	}
 	if deadline.IsZero() {
 		deadline = time.Now().Add(s.cfg.WriteTimeout)
@@ -301,6 +314,16 @@ func (s *Session) onStream(typ uint8, flags uint16, id, length uint32) error {
 	}
 	if st == nil {
 		// Refused, closed here or reset: what it still carries is dropped.
+		// Data on a server stream that is not open (closed here, most
+		// likely while the peer was still writing) is answered with RST,
+		// or the peer's writer may wait for window forever. One RST per
+		// frame of the peer's: what Serve writes stays bounded by what it
+		// reads, as with pings.
+		if typ == typeData && length > 0 && id%2 == 0 && flags&(flagSYN|flagRST) == 0 {
+			if err := s.writeHeader(typeWindowUpdate, flagRST, id, 0); err != nil {
+				return err
+			}
+		}
 		if typ == typeData {
 			return s.readPayload(length, nil)
 		}
@@ -337,7 +360,7 @@ func (s *Session) onControl(typ uint8, flags uint16, length uint32) error {
 	}
 	if typ == typeWindowUpdate {
 		s.mu.Lock()
-		s.ctrlSend += int64(length)
+		s.ctrlSend = min(s.ctrlSend+int64(length), maxSendWindow)
 		if s.ctrlWake != nil {
 			notify(s.ctrlWake)
 		}
@@ -377,17 +400,19 @@ func (s *Session) controlOpen() bool {
 }
 
 // readPayload reads a frame's n bytes of payload from the connection and
-// hands them to fn as they come (fn nil: dropped). The buffer is borrowed
-// for the frame: an idle session holds none.
+// hands them to fn as they come, at most readChunk at a time (fn nil:
+// dropped). The buffer is borrowed for the frame: an idle session holds
+// none, one stalled in the middle of a frame readChunk. n is the peer's,
+// up to 4 GiB: it is never made an int (negative on 32-bit platforms).
 func (s *Session) readPayload(n uint32, fn func([]byte) error) error {
 	if n == 0 {
 		return nil
 	}
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := (*bp)[:min(int(n), len(*bp))]
+	bp := readPool.Get().(*[]byte)
+	defer readPool.Put(bp)
+	buf := *bp
 	for n > 0 {
-		k, err := s.conn.Read(buf[:min(int(n), len(buf))])
+		k, err := s.conn.Read(buf[:min(n, uint32(len(buf)))])
 		n -= uint32(k)
 		if k > 0 && fn != nil {
 			if err := fn(buf[:k]); err != nil {
@@ -470,7 +495,9 @@ func (s *Session) OpenStream() (*Stream, error) {
 		s.mu.Unlock()
 		return nil, ErrSessionClosed
 	}
-	if len(s.streams) >= s.cfg.MaxStreams || s.nextID > 1<<32-2 {
+	// nextID wraps to 0 once the last even id is used: ids are never
+	// used twice (nor is 0, the session's).
+	if len(s.streams) >= s.cfg.MaxStreams || s.nextID == 0 {
 		s.mu.Unlock()
 		return nil, ErrTooManyStreams
 	}
@@ -506,10 +533,12 @@ func notify(c chan struct{}) {
 	}
 }
 
-// Stream is a stream the server opened: a net.Conn. Close sends FIN and
-// ends it for this side (what the peer still sends is dropped); after the
-// peer's FIN, Read returns io.EOF once the data is read and Write still
-// works, as with hashicorp's streams.
+// Stream is a stream the server opened: a net.Conn. Close ends it for
+// this side: it sends FIN after the peer's FIN, RST before it (the peer
+// may be writing, waiting for window this side will never open); what the
+// peer still sends is dropped. After the peer's FIN, Read returns io.EOF
+// once the data is read and Write still works, as with hashicorp's
+// streams.
 type Stream struct {
 	s  *Session
 	id uint32
@@ -528,8 +557,8 @@ type Stream struct {
 	readWake    chan struct{}
 	writeWake   chan struct{}
 
-	finSent bool       // under s.wmu
-	wl      sync.Mutex // one Write at a time: its frames stay in order
+	closeSent bool       // FIN or RST; under s.wmu
+	wl        sync.Mutex // one Write at a time: its frames stay in order
 }
 
 var _ net.Conn = (*Stream)(nil)
@@ -543,7 +572,7 @@ func (st *Stream) RemoteAddr() net.Addr { return st.s.conn.RemoteAddr() }
 // onWindowUpdate is Serve's: the peer's ACK, FIN, RST or more window.
 func (st *Stream) onWindowUpdate(flags uint16, length uint32) {
 	st.mu.Lock()
-	st.sendWindow += int64(length)
+	st.sendWindow = min(st.sendWindow+int64(length), maxSendWindow)
 	st.flags(flags)
 	st.mu.Unlock()
 	notify(st.writeWake)
@@ -736,8 +765,8 @@ func (st *Stream) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// Close sends FIN and ends the stream for this side; blocked reads and
-// writes return.
+// Close ends the stream for this side, with FIN after the peer's FIN and
+// RST before it; blocked reads and writes return.
 func (st *Stream) Close() error {
 	st.mu.Lock()
 	if st.localClosed {
@@ -746,6 +775,13 @@ func (st *Stream) Close() error {
 	}
 	st.localClosed = true
 	reset := st.reset
+	// A peer that has not sent FIN may still be writing: RST tells it the
+	// stream is gone (a FIN would not: its writer would wait for window
+	// that this side never opens again).
+	flag := uint16(flagRST)
+	if st.remoteFIN {
+		flag = flagFIN
+	}
 	st.buf, st.off = nil, 0
 	st.mu.Unlock()
 	notify(st.readWake)
@@ -754,7 +790,7 @@ func (st *Stream) Close() error {
 	if reset || st.s.IsClosed() {
 		return nil
 	}
-	if err := st.s.writeFrame(typeWindowUpdate, flagFIN, st.id, 0, nil, st, time.Time{}); err != nil && !errors.Is(err, ErrStreamClosed) {
+	if err := st.s.writeFrame(typeWindowUpdate, flag, st.id, 0, nil, st, time.Time{}); err != nil && !errors.Is(err, ErrStreamClosed) {
 		return err
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -240,17 +241,22 @@ func (r raw) read() frame {
 }
 
 // sync makes sure the server has taken everything sent before: it answers
-// a ping only after reading what came ahead of it.
-func (r raw) sync(opaque uint32) {
+// a ping only after reading what came ahead of it. It returns the frames
+// that came before the answer.
+func (r raw) sync(opaque uint32) []frame {
 	r.t.Helper()
 	r.frame(2, 1, 0, opaque, nil)
+	var before []frame
 	for {
-		if f := r.read(); f.typ == 2 {
-			if f.flags != 2 || f.length != opaque {
-				r.t.Fatalf("ping answer: %+v", f)
-			}
-			return
+		f := r.read()
+		if f.typ != 2 {
+			before = append(before, f)
+			continue
 		}
+		if f.flags != 2 || f.length != opaque {
+			r.t.Fatalf("ping answer: %+v", f)
+		}
+		return before
 	}
 }
 
@@ -573,9 +579,10 @@ func TestSlowReader(t *testing.T) {
 		r := raw{t, cc}
 		r.frame(1, synFlag, 1, 1<<31, nil)
 		r.sync(1)
-		chunk := make([]byte, 64<<10)
+		const size = 64 << 10
+		chunk := make([]byte, size)
 		var err error
-		for i := 0; err == nil && i < 1<<31/len(chunk); i++ {
+		for i := 0; err == nil && i < 1<<31/size; i++ { // untyped: fits an int on 32-bit platforms too
 			err = s.WriteControl(chunk)
 		}
 		check(t, s, err)
@@ -667,6 +674,213 @@ func TestHalfClose(t *testing.T) {
 		t.Errorf("read after Close: %v", err)
 	}
 	s.stillServing(t)
+}
+
+// TestCloseResetsAWritingPeer: a stream closed before the device's FIN
+// (the browser went away in the middle of an answer) is reset: the
+// device's writer, waiting for window this side will never open, returns
+// at once instead of at its deadline, and frees its tunnel.
+func TestCloseResetsAWritingPeer(t *testing.T) {
+	s, c := tcpPair(t, ymux.Config{}, nil)
+	if _, err := c.OpenStream(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Write([]byte("GET /big HTTP/1.1\r\n\r\n"))
+	cst, err := c.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := make(chan error, 1)
+	go func() {
+		// Four MiB, many windows: the deadline is only there to end the
+		// write if the server never tells.
+		cst.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, err := cst.Write(make([]byte, 4<<20))
+		written <- err
+	}()
+	st.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(st, make([]byte, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if err := <-written; err != yamux.ErrConnectionReset {
+		t.Errorf("the device's write into the closed stream: %v, want %v", err, yamux.ErrConnectionReset)
+	}
+	// The session goes on: a new stream works both ways.
+	st2, err := s.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st2.Write([]byte("ping"))
+	cst2, err := c.AcceptStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	cst2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(cst2, buf); err != nil || string(buf) != "ping" {
+		t.Errorf("device read on a new stream: %q %v", buf, err)
+	}
+	s.stillServing(t)
+	if c.IsClosed() {
+		t.Error("the client's session ended")
+	}
+}
+
+// TestClosedStreamFrames: what the server sends when it closes a stream
+// (FIN after the device's FIN, RST before it), and what it answers to data
+// still coming on a server stream that is not open: RST, once per frame;
+// nothing on a device stream (odd) it refused already.
+func TestClosedStreamFrames(t *testing.T) {
+	sc, cc := tcpConns(t)
+	s := serve(t, sc, ymux.Config{})
+	r := raw{t, cc}
+	r.frame(1, synFlag, 1, 0, nil)
+	r.sync(1)
+	closeWith := func(id uint32, st *ymux.Stream, want uint16) {
+		t.Helper()
+		st.Close()
+		if f := r.read(); f.typ != 1 || f.flags != want || f.id != id || f.length != 0 {
+			t.Errorf("close of stream %d: %+v, want flags %d", id, f, want)
+		}
+	}
+	// Closed after the device's FIN: FIN.
+	st, err := s.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.read() // its SYN
+	r.frame(1, finFlag, st.StreamID(), 0, nil)
+	r.sync(2)
+	closeWith(st.StreamID(), st, finFlag)
+	// Closed before it: RST; the device's data still coming is answered
+	// with RST, frame by frame.
+	if st, err = s.OpenStream(); err != nil {
+		t.Fatal(err)
+	}
+	r.read()
+	r.data(st.StreamID(), 0, []byte("part of an answer"))
+	r.sync(3)
+	closeWith(st.StreamID(), st, rstFlag)
+	r.data(st.StreamID(), 0, []byte("more of it"))
+	r.data(st.StreamID(), 0, []byte("and more"))
+	r.data(st.StreamID(), finFlag, nil) // its FIN: nothing to answer
+	got := r.sync(4)
+	if len(got) != 2 {
+		t.Errorf("answers to data on a closed stream: %+v, want two RSTs", got)
+	}
+	for _, f := range got {
+		if f.typ != 1 || f.flags != rstFlag || f.id != st.StreamID() {
+			t.Errorf("answer to data on a closed stream: %+v, want RST", f)
+		}
+	}
+	// A device stream refused with RST is not answered again.
+	r.data(3, synFlag, []byte("x"))
+	r.data(3, 0, []byte("y"))
+	if got := r.sync(5); len(got) != 1 || got[0].flags != rstFlag || got[0].id != 3 {
+		t.Errorf("answers on a refused device stream: %+v, want one RST", got)
+	}
+	s.stillServing(t)
+}
+
+// TestHugeFrameLengths: a peer's frame may declare up to 4 GiB: on a
+// stream that is not open it is dropped as it comes (never an int: one
+// above 2 GiB is negative on 32-bit platforms), beyond a window it ends
+// the session.
+func TestHugeFrameLengths(t *testing.T) {
+	for _, length := range []uint32{1 << 31, 1<<32 - 1} {
+		t.Run(fmt.Sprintf("%d bytes on a stream not open", length), func(t *testing.T) {
+			sc, cc := net.Pipe() // a write returns once the server read it all
+			s := serve(t, sc, ymux.Config{})
+			r := raw{t, cc}
+			r.frame(1, synFlag, 1, 0, nil)
+			r.read() // its ACK
+			r.frame(0, 0, 3, length, bytes.Repeat([]byte("x"), 100<<10))
+			s.stillServing(t)
+			cc.Close() // in the middle of the frame
+			if err := s.serveErr(t); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+		t.Run(fmt.Sprintf("%d bytes on stream 1", length), func(t *testing.T) {
+			sc, cc := tcpConns(t)
+			s := serve(t, sc, ymux.Config{})
+			r := raw{t, cc}
+			r.frame(1, synFlag, 1, 0, nil)
+			r.frame(0, 0, 1, length, []byte("x"))
+			if err := s.serveErr(t); !errors.Is(err, ymux.ErrProtocol) {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+}
+
+// TestStreamIDsRunOut: once the last even id is used, OpenStream refuses:
+// ids do not wrap to 0 and start over.
+func TestStreamIDsRunOut(t *testing.T) {
+	s, c := tcpPair(t, ymux.Config{}, nil)
+	if _, err := c.OpenStream(); err != nil {
+		t.Fatal(err)
+	}
+	s.SetNextID(1<<32 - 4)
+	for _, want := range []uint32{1<<32 - 4, 1<<32 - 2} {
+		st, err := s.OpenStream()
+		if err != nil {
+			t.Fatalf("stream %d: %v", want, err)
+		}
+		if st.StreamID() != want {
+			t.Errorf("stream %d, want %d", st.StreamID(), want)
+		}
+		st.Close()
+	}
+	if st, err := s.OpenStream(); !errors.Is(err, ymux.ErrTooManyStreams) {
+		id := uint32(0)
+		if st != nil {
+			id = st.StreamID()
+		}
+		t.Errorf("a stream after the last id: %d %v, want %v", id, err, ymux.ErrTooManyStreams)
+	}
+	s.stillServing(t)
+}
+
+// TestStalledFrameMemory: a device that stops in the middle of a frame
+// pins one read chunk (4 KiB), not a frame's buffer: 500 such sessions
+// cost well under 20 KiB of heap each (a stalled 32 KiB buffer was 40).
+func TestStalledFrameMemory(t *testing.T) {
+	const n = 500
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC() // and the pools' victims
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapInuse
+	sessions := make([]*server, 0, n)
+	peers := make([]net.Conn, 0, n)
+	for range n {
+		sc, cc := net.Pipe() // a write returns once the server read it all
+		s := serve(t, sc, ymux.Config{Control: func([]byte) error { return nil }})
+		r := raw{t, cc}
+		r.frame(1, synFlag, 1, 0, nil)
+		r.read()                                 // its ACK
+		r.frame(0, 0, 1, 1000, []byte("{\"typ")) // 5 bytes of 1000, then silence
+		sessions, peers = append(sessions, s), append(peers, cc)
+	}
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	each := (int64(ms.HeapInuse) - int64(before)) / n
+	t.Logf("%d sessions stalled in the middle of a frame: %.1f KiB of heap each", n, float64(each)/1024)
+	if each > 20<<10 {
+		t.Errorf("a session stalled in the middle of a frame costs %.1f KiB of heap, want < 20", float64(each)/1024)
+	}
+	for i, s := range sessions {
+		s.stillServing(t)
+		s.Close()
+		peers[i].Close()
+	}
 }
 
 // TestStreamDeadlinesAndLimit: a stream's deadline fails its own reads
@@ -796,4 +1010,47 @@ func BenchmarkStreamRoundTrip(b *testing.B) {
 		}
 		run(b, st)
 	})
+}
+
+// BenchmarkStreamUpload: what the device sends on a stream (a tunnel's
+// answer), 1 MiB an op, read by the server in read chunks.
+func BenchmarkStreamUpload(b *testing.B) {
+	for name, pair := range map[string]func(testing.TB, ymux.Config) (*server, *yamux.Session){
+		"tcp":       func(t testing.TB, cfg ymux.Config) (*server, *yamux.Session) { return tcpPair(t, cfg, nil) },
+		"websocket": wsPair,
+	} {
+		b.Run(name, func(b *testing.B) {
+			s, c := pair(b, ymux.Config{})
+			c.OpenStream()
+			st, err := s.OpenStream()
+			if err != nil {
+				b.Fatal(err)
+			}
+			st.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+			cst, err := c.AcceptStream()
+			if err != nil {
+				b.Fatal(err)
+			}
+			msg := random(1<<20, 6)
+			go func() {
+				for {
+					if _, err := cst.Write(msg); err != nil {
+						return
+					}
+				}
+			}()
+			buf := make([]byte, 32<<10)
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				for left := len(msg); left > 0; {
+					n, err := st.Read(buf[:min(left, len(buf))])
+					if err != nil {
+						b.Fatal(err)
+					}
+					left -= n
+				}
+			}
+			st.Close()
+		})
+	}
 }
