@@ -164,28 +164,7 @@ func TestConnectionsMemory(t *testing.T) {
 	if err := st.SetSecretKey([]byte(strings.Repeat("b", 32))); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	if _, err := demo.Load(ctx, st, demo.Options{Password: "bench-password", Devices: n + n/10 + 100, Users: 1000, Seed: 3}, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := st.DB().Query(fmt.Sprintf(`SELECT mac FROM devices ORDER BY id LIMIT %d`, n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var macs []string
-	for rows.Next() {
-		var m string
-		rows.Scan(&m)
-		macs = append(macs, m)
-	}
-	rows.Close()
-	if len(macs) < n {
-		t.Fatalf("the demo data has %d devices, want %d", len(macs), n)
-	}
-	if _, err := st.DB().Exec(`UPDATE devices SET online = false`); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%d devices registered in %v", n, time.Since(start).Round(time.Millisecond))
+	macs := benchDevices(t, st, n)
 
 	// The gateway, alone in a child process.
 	exe, err := os.Executable()
@@ -236,7 +215,7 @@ func TestConnectionsMemory(t *testing.T) {
 			addrs = append(addrs, fmt.Sprintf("127.0.0.%d", i+2))
 		}
 	}
-	start = time.Now()
+	start := time.Now()
 	f, err := devicesim.Start(ctx, devicesim.Config{Server: base, MACs: macs, SourceAddrs: addrs})
 	if err != nil {
 		t.Fatal(err)
@@ -264,4 +243,34 @@ func TestConnectionsMemory(t *testing.T) {
 	fmt.Printf("BENCH conns=%d connect_s=%.1f heap_kib_per_conn=%.1f stack_kib_per_conn=%.1f rss_kib_per_conn=%.1f goroutines_per_conn=%.2f\n",
 		n, took.Seconds(), per(after.HeapInuse, before.HeapInuse), per(after.StackInuse, before.StackInuse), per(after.RSS, before.RSS),
 		float64(after.Goroutines-before.Goroutines)/float64(n))
+}
+
+// benchDevices registers n devices (and some more, with users, as the demo
+// does) in st, all offline, and returns the first n MACs.
+func benchDevices(t *testing.T, st *store.Store, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	if _, err := demo.Load(ctx, st, demo.Options{Password: "bench-password", Devices: n + n/10 + 100, Users: 1000, Seed: 3}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.DB().Query(fmt.Sprintf(`SELECT mac FROM devices ORDER BY id LIMIT %d`, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var macs []string
+	for rows.Next() {
+		var m string
+		rows.Scan(&m)
+		macs = append(macs, m)
+	}
+	rows.Close()
+	if len(macs) < n {
+		t.Fatalf("the demo data has %d devices, want %d", len(macs), n)
+	}
+	if _, err := st.DB().Exec(`UPDATE devices SET online = false`); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d devices registered in %v", n, time.Since(start).Round(time.Millisecond))
+	return macs
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
-	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/devicesim"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -94,28 +93,7 @@ func TestConnectionsInMemory(t *testing.T) {
 	if err := st.SetSecretKey([]byte(strings.Repeat("b", 32))); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	if _, err := demo.Load(ctx, st, demo.Options{Password: "bench-password", Devices: n + n/10 + 100, Users: 1000, Seed: 3}, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := st.DB().Query(fmt.Sprintf(`SELECT mac FROM devices ORDER BY id LIMIT %d`, n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var macs []string
-	for rows.Next() {
-		var m string
-		rows.Scan(&m)
-		macs = append(macs, m)
-	}
-	rows.Close()
-	if len(macs) < n {
-		t.Fatalf("the demo data has %d devices, want %d", len(macs), n)
-	}
-	if _, err := st.DB().Exec(`UPDATE devices SET online = false`); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%d devices registered in %v", n, time.Since(start).Round(time.Millisecond))
+	macs := benchDevices(t, st, n)
 
 	g := gateway.New(st, bus.NewLocal(), slog.New(slog.NewTextHandler(io.Discard, nil)), gateway.Options{Node: "bench"})
 	mux := http.NewServeMux()
@@ -130,7 +108,7 @@ func TestConnectionsInMemory(t *testing.T) {
 	defer g.Close()
 
 	before := measure(g)
-	start = time.Now()
+	start := time.Now()
 	f, err := devicesim.Start(ctx, devicesim.Config{Server: "http://gatehouse.invalid", MACs: macs, Dial: ln.Dial})
 	if err != nil {
 		t.Fatal(err)
