@@ -230,6 +230,10 @@ func (s *Session) writeFrame(typ uint8, flags uint16, id, length uint32, payload
 		}
 		return err
 	}
+	// Disarmed once written: coder/websocket's NetConn marks itself expired
+	// when an armed deadline fires while no write runs, and such a firing
+	// racing the next write's SetWriteDeadline could fail that write.
+	s.conn.SetWriteDeadline(time.Time{})
 	return nil
 }
 
