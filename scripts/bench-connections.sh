@@ -12,6 +12,8 @@
 #     (/metrics go_memstats_heap_inuse_bytes, the lowest of SAMPLE_SECONDS
 #     samples, i.e. close to after a GC) before and after, per connection,
 #   - server goroutines per connection, and the simulator's own RSS.
+# Then it restarts the server on the same address and reports how long until
+# every device is back online (RESTART=0 skips that).
 # Environment: SETTLE_SECONDS (wait after all online, default 35: one heartbeat
 # round), SAMPLE_SECONDS (default 15), KEEP=1 keeps the data directory,
 # GATEHOUSE_BIN uses that binary instead of building one.
@@ -123,3 +125,27 @@ cat <<EOF
    CPU while settled ${SETTLE_SECONDS}s+: server $(cpu_s "$SERVER_PID") s, simulator $(cpu_s "$SIM_PID") s in total
    simulator now: $STILL
 EOF
+
+# A node restart: every device loses its connection and comes back (with
+# the protocol's back-off and jitter) to the same address. RESTART=0 skips.
+if [ "${RESTART:-1}" = 1 ]; then
+	echo "== restart: the server stops (SIGTERM) and starts again on the same address"
+	lines=$(wc -l <"$WORK/sim.out")
+	kill -TERM "$SERVER_PID"
+	wait "$SERVER_PID" 2>/dev/null || true
+	t0=$(date +%s.%N)
+	"$BIN" serve --data "$DATA" --addr "${URL#http://}" --log-level warn >"$WORK/serve2.out" 2>"$WORK/serve2.err" &
+	SERVER_PID=$!
+	# Until the simulator saw the drop, then until all are back.
+	seen_drop=
+	while :; do
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "server did not restart:"; tail "$WORK/serve2.err"; exit 1; fi
+		last_line=$(tail -n +"$((lines + 1))" "$WORK/sim.out" | tail -n 1)
+		case "$last_line" in
+		*"online $N/$N"*) [ -n "$seen_drop" ] && break ;;
+		*online*) seen_drop=1 ;;
+		esac
+		sleep 0.5
+	done
+	echo "   all $N online again $(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f') s after the restart began (the simulator reports every 1 s)"
+fi
