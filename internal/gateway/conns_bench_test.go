@@ -215,18 +215,7 @@ func TestConnectionsMemory(t *testing.T) {
 			addrs = append(addrs, fmt.Sprintf("127.0.0.%d", i+2))
 		}
 	}
-	start := time.Now()
-	f, err := devicesim.Start(ctx, devicesim.Config{Server: base, MACs: macs, SourceAddrs: addrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	wctx, cancel := context.WithTimeout(ctx, time.Duration(n/50+120)*time.Second)
-	defer cancel()
-	if err := f.WaitOnline(wctx, n); err != nil {
-		t.Fatalf("%d of %d devices online after %v", f.Online(), n, time.Since(start).Round(time.Second))
-	}
-	took := time.Since(start)
+	_, took := connectFleet(t, devicesim.Config{Server: base, MACs: macs, SourceAddrs: addrs})
 	// Let the connections settle (first statuses, AutoP fetches failing
 	// fast on this bare gateway), then measure.
 	time.Sleep(5 * time.Second)
@@ -273,4 +262,23 @@ func benchDevices(t *testing.T, st *store.Store, n int) []string {
 	}
 	t.Logf("%d devices registered in %v", n, time.Since(start).Round(time.Millisecond))
 	return macs
+}
+
+// connectFleet starts the simulated devices of cfg and waits until every
+// one is online; the fleet closes with the test.
+func connectFleet(t *testing.T, cfg devicesim.Config) (*devicesim.Fleet, time.Duration) {
+	t.Helper()
+	n := len(cfg.MACs)
+	start := time.Now()
+	f, err := devicesim.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(n/50+120)*time.Second)
+	defer cancel()
+	if err := f.WaitOnline(ctx, n); err != nil {
+		t.Fatalf("%d of %d devices online after %v", f.Online(), n, time.Since(start).Round(time.Second))
+	}
+	return f, time.Since(start)
 }

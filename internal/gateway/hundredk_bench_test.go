@@ -108,18 +108,7 @@ func TestConnectionsInMemory(t *testing.T) {
 	defer g.Close()
 
 	before := measure(g)
-	start := time.Now()
-	f, err := devicesim.Start(ctx, devicesim.Config{Server: "http://gatehouse.invalid", MACs: macs, Dial: ln.Dial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	wctx, wcancel := context.WithTimeout(ctx, time.Duration(n/50+120)*time.Second)
-	defer wcancel()
-	if err := f.WaitOnline(wctx, n); err != nil {
-		t.Fatalf("%d of %d devices online after %v", f.Online(), n, time.Since(start).Round(time.Second))
-	}
-	took := time.Since(start)
+	f, took := connectFleet(t, devicesim.Config{Server: "http://gatehouse.invalid", MACs: macs, Dial: ln.Dial})
 	if g.Connected() != n {
 		t.Errorf("the gateway holds %d connections, want %d", g.Connected(), n)
 	}

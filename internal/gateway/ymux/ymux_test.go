@@ -633,11 +633,10 @@ func TestCloseUnblocks(t *testing.T) {
 	}
 }
 
-// TestHalfClose follows hashicorp's streams: after the device's FIN the
-// server reads EOF and may still write; after the server's FIN the device
-// reads EOF.
-func TestHalfClose(t *testing.T) {
-	s, c := tcpPair(t, ymux.Config{}, nil)
+// tunnel opens the device's control stream, then a server stream that
+// starts with first, and accepts it on the device's side.
+func tunnel(t *testing.T, s *server, c *yamux.Session, first string) (*ymux.Stream, *yamux.Stream) {
+	t.Helper()
 	if _, err := c.OpenStream(); err != nil {
 		t.Fatal(err)
 	}
@@ -645,11 +644,20 @@ func TestHalfClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+	st.Write([]byte(first))
 	cst, err := c.AcceptStream()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, cst
+}
+
+// TestHalfClose follows hashicorp's streams: after the device's FIN the
+// server reads EOF and may still write; after the server's FIN the device
+// reads EOF.
+func TestHalfClose(t *testing.T) {
+	s, c := tcpPair(t, ymux.Config{}, nil)
+	st, cst := tunnel(t, s, c, "GET / HTTP/1.1\r\n\r\n")
 	cst.Write([]byte("request"))
 	cst.Close()
 	st.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -682,18 +690,7 @@ func TestHalfClose(t *testing.T) {
 // at once instead of at its deadline, and frees its tunnel.
 func TestCloseResetsAWritingPeer(t *testing.T) {
 	s, c := tcpPair(t, ymux.Config{}, nil)
-	if _, err := c.OpenStream(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := s.OpenStream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Write([]byte("GET /big HTTP/1.1\r\n\r\n"))
-	cst, err := c.AcceptStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, cst := tunnel(t, s, c, "GET /big HTTP/1.1\r\n\r\n")
 	written := make(chan error, 1)
 	go func() {
 		// Four MiB, many windows: the deadline is only there to end the
