@@ -120,7 +120,7 @@ func TestRemoteMaintenanceEndToEnd(t *testing.T) {
 		// Its login form posts through the tunnel (no portal CSRF token: the
 		// path's token is the secret); its redirect stays under the session.
 		r = e.form(b.c, u.Path+"login", url.Values{"user": {"admin"}, "password": {"admin"}})
-		if r.StatusCode != 303 || r.Header.Get("Location") != "status" {
+		if r.StatusCode != 303 || r.Header.Get("Location") != u.Path+"status" {
 			t.Fatalf("device login through the tunnel: %d %q %s", r.StatusCode, r.Header.Get("Location"), r.body)
 		}
 		for _, sc := range r.Header.Values("Set-Cookie") {

@@ -63,7 +63,9 @@ func TestBrowserRemoteControlIsolatesDevicePages(t *testing.T) {
 	e := newGatewayEnv(t, "sqlite", nil, nil, gwOptions)
 	macs := subMACs(t, e.st, 2)
 	hostile, victim := macs[0], macs[1]
-	serveDevicePage(connectRaw(t, e, hostile), strings.Replace(hostilePage, "<script>", "<script>window.VICTIM='"+victim+"';", 1))
+	d := connectRaw(t, e, hostile)
+	keepAlive(t, d) // online however slow the machine
+	serveDevicePage(d, strings.Replace(hostilePage, "<script>", "<script>window.VICTIM='"+victim+"';", 1))
 	eventually(t, 5*time.Second, "online", func() bool { return e.srv.Gateway().Connected() == 1 })
 	r := e.do(nil, "POST", "/api/v1/devices/"+hostile+"/remote-sessions", nil, bearer(e.token("demo-subdistributor")))
 	if r.StatusCode != 201 {
@@ -102,7 +104,9 @@ func TestBrowserRemoteOriginRunsDeviceScriptsApart(t *testing.T) {
 	page = strings.ReplaceAll(page, "fetch('/", "fetch('"+e.url+"/")
 	page = strings.ReplaceAll(page, "{referrerPolicy: 'no-referrer'}", "{referrerPolicy: 'no-referrer', credentials: 'include'}")
 	page = strings.ReplaceAll(page, "{method: 'POST',", "{method: 'POST', credentials: 'include',")
-	serveDevicePage(connectRaw(t, e, hostile), page)
+	d := connectRaw(t, e, hostile)
+	keepAlive(t, d)
+	serveDevicePage(d, page)
 	eventually(t, 5*time.Second, "online", func() bool { return e.srv.Gateway().Connected() == 1 })
 
 	c := newChrome(t, execPath, e.url, 1024, 768, 60*time.Second)

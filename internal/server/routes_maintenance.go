@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"time"
 
@@ -111,10 +110,18 @@ func (s *Server) remoteOrigin(w http.ResponseWriter, r *http.Request) {
 }
 
 // remoteProxy forwards one request of a Remote Control session to the
-// device's web interface; sandbox serves its pages without scripts (when
-// they share the portal's origin).
+// device's web interface; sandbox serves its pages without scripts nor
+// meta http-equiv (when they share the portal's origin). Headers cross
+// through allow-lists both ways (remote_proxy.go).
 func (s *Server) remoteProxy(w http.ResponseWriter, r *http.Request, mac, token, rest string, sandbox bool) {
 	prefix := strings.TrimSuffix(api.RemotePath(token), "/")
+	view := remoteView{prefix: prefix, reqPath: r.URL.EscapedPath(), secure: s.secure(r), sandbox: sandbox, now: time.Now()}
+	if validHost(r.Host) {
+		view.origin = "http://" + r.Host
+		if view.secure {
+			view.origin = "https://" + r.Host
+		}
+	}
 	proxy := &httputil.ReverseProxy{
 		Transport: s.gateway.Tunnel(mac),
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -122,43 +129,9 @@ func (s *Server) remoteProxy(w http.ResponseWriter, r *http.Request, mac, token,
 			pr.Out.URL.Path, pr.Out.URL.RawPath = "/"+rest, ""
 			pr.Out.Host = mac
 			// The device never sees the portal's credentials.
-			pr.Out.Header.Del("Authorization")
-			pr.Out.Header.Del("X-CSRF-Token")
-			pr.Out.Header.Del("Cookie")
-			for _, c := range pr.In.Cookies() {
-				if c.Name != SessionCookie && c.Name != ActingCookie && c.Name != RemoteCookie {
-					pr.Out.AddCookie(c)
-				}
-			}
+			pr.Out.Header = remoteRequestHeader(pr.In, prefix, mac)
 		},
-		ModifyResponse: func(resp *http.Response) error {
-			if loc := resp.Header.Get("Location"); loc != "" {
-				resp.Header.Set("Location", remoteLocation(prefix, loc))
-			}
-			cookies := resp.Cookies()
-			resp.Header.Del("Set-Cookie")
-			for _, c := range cookies {
-				if c.Name == SessionCookie || c.Name == ActingCookie || c.Name == RemoteCookie {
-					continue
-				}
-				c.Path, c.Domain = prefix+"/", ""
-				resp.Header.Add("Set-Cookie", c.String())
-			}
-			h := resp.Header
-			// The device's pages are shown on the portal's origin, where a
-			// script of theirs could act with the portal session: they are
-			// sandboxed without scripts (forms, links and the device's own
-			// cookies keep working).
-			if sandbox {
-				h.Set("Content-Security-Policy", "sandbox allow-forms allow-same-origin allow-popups allow-downloads; "+
-					"script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'")
-			}
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "same-origin")
-			h.Set("Cache-Control", "no-store")
-			h.Set("X-Frame-Options", "SAMEORIGIN")
-			return nil
-		},
+		ModifyResponse: view.filterResponse,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, gateway.ErrOffline) {
 				s.writePageError(w, r, model.Errorf(model.ECONFLICT, "Device %s is offline: Remote Control needs it connected.", mac))
@@ -171,22 +144,4 @@ func (s *Server) remoteProxy(w http.ResponseWriter, r *http.Request, mac, token,
 		},
 	}
 	proxy.ServeHTTP(w, r)
-}
-
-// remoteLocation maps a redirect of the device's web interface into the
-// session's path: "/status" and "http://192.168.1.20/status" both become
-// "/remote/{token}/status"; a relative one is left alone.
-func remoteLocation(prefix, loc string) string {
-	u, err := url.Parse(loc)
-	// Backslashes and control characters are read by browsers as slashes
-	// or dropped: such a redirect could leave the session's path.
-	if err != nil || strings.ContainsAny(loc, "\\\x00\t\r\n") || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
-		return prefix + "/"
-	}
-	if u.IsAbs() || u.Host != "" {
-		u.Scheme, u.Host, u.User = "", "", nil
-	} else if !strings.HasPrefix(u.Path, "/") {
-		return loc
-	}
-	return prefix + "/" + strings.TrimLeft(u.RequestURI(), "/")
 }
