@@ -393,7 +393,7 @@ func TestRemoteMetaRewriteOfResponses(t *testing.T) {
 
 // equivLeft matches what the rewriter may leave of "http-equiv": one whose
 // value is given right after it.
-var equivLeft = regexp.MustCompile(`(?i)http-equiv[\t\n\f\r ]*=[\t\n\f\r ]*("[^"]*"|'[^']*'|[^\t\n\f\r >]*[\t\n\f\r >])`)
+var equivLeft = regexp.MustCompile(`^(?i)http-equiv[\t\n\f\r ]*=[\t\n\f\r ]*("[^"]*"|'[^']*'|[^\t\n\f\r >]*[\t\n\f\r >])`)
 
 // FuzzEquivRewriter: however a page is split into reads, the rewrite is the
 // same, keeps its length, leaves no NUL or ESC and no http-equiv but the
@@ -407,6 +407,7 @@ func FuzzEquivRewriter(f *testing.F) {
 		"<meta http-equiv\x00=refresh>",
 		`<!DOCTYPE x [<!ENTITY e "x">]><?xml-stylesheet href="a"?>`,
 		`HTTP-EQUIVhttp-equivhttp-equiv="content-type"`,
+		"\xffhttp-equiv=\"Content-tYpe\"", // found by the fuzzer (a bug of this test's)
 	} {
 		f.Add([]byte(s), uint8(1))
 	}
@@ -421,7 +422,12 @@ func FuzzEquivRewriter(f *testing.F) {
 		if bytes.ContainsAny(whole, "\x00\x1b") {
 			t.Fatalf("NUL or ESC left: %q", whole)
 		}
-		lower := bytes.ToLower(whole)
+		lower := bytes.Clone(whole) // ASCII only: the same indexes
+		for i, c := range lower {
+			if 'A' <= c && c <= 'Z' {
+				lower[i] = c + 'a' - 'A'
+			}
+		}
 		if bytes.Contains(lower, []byte("<!entity")) || bytes.Contains(lower, []byte("xml-stylesheet")) {
 			t.Fatalf("entity or style sheet left: %q", whole)
 		}
@@ -432,7 +438,7 @@ func FuzzEquivRewriter(f *testing.F) {
 			}
 			i += j
 			m := equivLeft.FindSubmatch(whole[i:])
-			if m == nil || !bytes.HasPrefix(whole[i:], m[0]) {
+			if m == nil {
 				t.Fatalf("http-equiv left at %d: %q", i, whole)
 			}
 			v := strings.TrimRight(string(m[1]), "\t\n\f\r >")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html"
 	"io"
+	"slices"
 )
 
 // A device page on the portal's origin must not refresh the tab to another
@@ -57,8 +58,8 @@ func (w *equivRewriter) Read(p []byte) (int, error) {
 			break
 		}
 		n := len(w.buf)
-		w.buf = append(w.buf, make([]byte, equivChunk)...)
-		m, err := w.src.Read(w.buf[n:])
+		w.buf = slices.Grow(w.buf, equivChunk)
+		m, err := w.src.Read(w.buf[n : n+equivChunk])
 		w.buf = w.buf[:n+m]
 		sanitiseBytes(w.buf[n:])
 		w.err = err
