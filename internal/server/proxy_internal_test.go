@@ -347,6 +347,8 @@ func TestRemoteMetaRewriteOfResponses(t *testing.T) {
 		{"text/plain", "", true},
 		{"", "", true},
 		{"nonsense", "", true},
+		{`text/html; charset="utf-8`, "", true},
+		{"image/png, text/html", "", false}, // unreadable: a download
 		{"image/png", "", false},
 		{"application/octet-stream", "", false},
 		{"text/html", "gzip", true},

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -136,6 +137,8 @@ func (v remoteView) filterResponse(resp *http.Response) error {
 	mt, params, err := mime.ParseMediaType(in.Get("Content-Type"))
 	switch {
 	case err == nil:
+	case errors.Is(err, mime.ErrInvalidMediaParameter) && mt != "":
+		params = nil // a sloppy charset: the page's meta may say it
 	case in.Get("Content-Type") != "":
 		mt, params = "application/octet-stream", nil
 	case bodyless:
