@@ -28,17 +28,21 @@ type Row struct {
 // directory may lie about it. Sized for the largest legitimate import
 // (50,000 MACs, 10,000 end users of 14 columns) with room to spare.
 const (
-	MaxBytes     = 16 << 20 // the uploaded file
-	MaxInflated  = 64 << 20 // all entries of an XLSX, inflated
-	MaxEntries   = 1_000    // entries of an XLSX (a workbook has a dozen)
-	MaxRatio     = 250      // inflated to deflated, for an entry over ratioFloor
-	MaxElements  = 1_000_000
-	MaxToken     = 1 << 20 // bytes between two XML tags: a cell's text, at most 32,767 characters
-	MaxRows      = 100_000
-	MaxColumns   = 256
-	MaxCells     = 1_000_000
-	MaxCellBytes = 4_096
-	MaxTime      = 15 * time.Second
+	MaxBytes    = 16 << 20 // the uploaded file
+	MaxInflated = 64 << 20 // all entries of an XLSX, inflated
+	MaxEntries  = 1_000    // entries of an XLSX (a workbook has a dozen)
+	MaxRatio    = 250      // inflated to deflated, for an entry over ratioFloor
+	// XML elements outside the sheets, which excelize parses whole into
+	// structs: the shared strings (two elements a string), and all else
+	// (styles cost 450 bytes an element).
+	MaxStringElements = 1_000_000
+	MaxOtherElements  = 200_000
+	MaxToken          = 1 << 20 // bytes between two XML tags: a cell's text, at most 32,767 characters
+	MaxRows           = 100_000
+	MaxColumns        = 256
+	MaxCells          = 1_000_000
+	MaxCellBytes      = 4_096
+	MaxTime           = 30 * time.Second // 50,000 MACs take 1 s, 10 on a loaded machine
 
 	// ratioFloor: small entries may compress as well as they like.
 	ratioFloor = 1 << 20

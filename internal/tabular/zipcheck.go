@@ -53,7 +53,7 @@ func checkZip(ctx context.Context, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("the XLSX file cannot be read: %s: %v", f.Name, err)
 		}
-		s.start(isXML(f.Name), !isWorksheet(f.Name))
+		s.start(f.Name)
 		// Stop one byte past the bound: what was declared does not matter.
 		lr := &io.LimitedReader{R: rc, N: budget + 1}
 		for {
@@ -94,33 +94,34 @@ func checkZip(ctx context.Context, data []byte) error {
 	return nil
 }
 
-// isXML tells the parts excelize may decode as XML from images and such.
-func isXML(name string) bool {
-	name = strings.ToLower(name)
-	return strings.HasSuffix(name, ".xml") || strings.HasSuffix(name, ".rels") || strings.HasSuffix(name, ".vml")
-}
-
-// isWorksheet tells the parts excelize streams row by row from those it
-// parses whole into structs (shared strings, styles, the workbook...).
-func isWorksheet(name string) bool {
-	name = strings.ToLower(strings.ReplaceAll(name, "\\", "/"))
-	return strings.HasPrefix(name, "xl/worksheets/sheet")
-}
-
 // xmlScan measures XML as it streams past: the longest run between two
 // "<" (bounding any token the decoder must hold whole), and the elements of
 // the parts parsed whole. XML comments, CDATA and DOCTYPEs are refused: no
 // spreadsheet writes them, and "<" inside them would hide a long token.
 type xmlScan struct {
-	xml      bool
-	counted  bool
-	run      int64
-	elements int64
-	lt       bool // the last byte seen was "<"
+	part          string
+	xml           bool
+	elements      *int64 // the count this part adds to, nil for a sheet
+	max           int64
+	run           int64
+	lt            bool // the last byte seen was "<"
+	strings, rest int64
 }
 
-func (s *xmlScan) start(xml, counted bool) {
-	s.xml, s.counted, s.run, s.lt = xml, counted, 0, false
+// start begins a part. Sheets are streamed row by row: their elements cost
+// nothing kept. The rest excelize parses whole into structs.
+func (s *xmlScan) start(name string) {
+	lower := strings.ToLower(strings.ReplaceAll(name, "\\", "/"))
+	s.part, s.run, s.lt = name, 0, false
+	s.xml = strings.HasSuffix(lower, ".xml") || strings.HasSuffix(lower, ".rels") || strings.HasSuffix(lower, ".vml")
+	switch {
+	case strings.HasPrefix(lower, "xl/worksheets/sheet"):
+		s.elements = nil
+	case lower == "xl/sharedstrings.xml":
+		s.elements, s.max = &s.strings, MaxStringElements
+	default:
+		s.elements, s.max = &s.rest, MaxOtherElements
+	}
 }
 
 func (s *xmlScan) scan(p []byte) error {
@@ -135,9 +136,12 @@ func (s *xmlScan) scan(p []byte) error {
 				return errors.New("the XLSX file holds XML comments, CDATA or a DOCTYPE, which spreadsheets do not write")
 			case '/', '?':
 			default:
-				if s.counted {
-					if s.elements++; s.elements > MaxElements {
-						return limitf("the XLSX file has more than %s XML elements besides its sheets", thousands(MaxElements))
+				if s.elements != nil {
+					if *s.elements++; *s.elements > s.max {
+						if s.elements == &s.strings {
+							return limitf("the XLSX file's %s has more than %s XML elements", s.part, thousands(s.max))
+						}
+						return limitf("the XLSX file has more than %s XML elements besides its sheets and shared strings", thousands(s.max))
 					}
 				}
 			}

@@ -117,3 +117,58 @@ func Bomb(n int64, lie Lie) []byte {
 	}
 	return out.Bytes()
 }
+
+// Workbook returns the template workbook with parts replaced or added
+// (deflated as any writer would), e.g. "xl/worksheets/sheet1.xml".
+func Workbook(parts map[string][]byte) []byte {
+	tmpl, err := tabular.XLSX("Sheet1", []string{"MAC", "Name"}, nil)
+	if err != nil {
+		panic(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(tmpl), int64(len(tmpl)))
+	if err != nil {
+		panic(err)
+	}
+	var out bytes.Buffer
+	zw := zip.NewWriter(&out)
+	done := map[string]bool{}
+	put := func(name string, data []byte) {
+		w, err := zw.Create(name)
+		if err != nil {
+			panic(err)
+		}
+		w.Write(data)
+		done[name] = true
+	}
+	for _, f := range zr.File {
+		if data, ok := parts[f.Name]; ok {
+			put(f.Name, data)
+		} else if err := zw.Copy(f); err != nil {
+			panic(err)
+		}
+	}
+	for name, data := range parts {
+		if !done[name] {
+			put(name, data)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		panic(err)
+	}
+	return out.Bytes()
+}
+
+// Sheet wraps rows of XML cells (<c>...</c>) as a worksheet.
+func Sheet(rows ...string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` +
+		`<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>`)
+	for _, r := range rows {
+		b.WriteString("<row>" + r + "</row>")
+	}
+	b.WriteString(`</sheetData></worksheet>`)
+	return b.Bytes()
+}
+
+// InlineCell is a cell holding text s (XML-escaped by the caller).
+func InlineCell(s string) string { return `<c t="inlineStr"><is><t>` + s + `</t></is></c>` }
