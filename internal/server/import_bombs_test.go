@@ -2,10 +2,14 @@ package server_test
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/tabular"
 	"github.com/gatehouse-dev/gatehouse/internal/tabular/tabulartest"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil/heapwatch"
 )
@@ -57,6 +61,66 @@ func TestImportDecompressionBombs(t *testing.T) {
 					t.Errorf("the refused import wrote %d rows", after-before)
 				}
 			})
+		}
+	}
+}
+
+// The largest imports accepted, over HTTP: the heap's peak while the server
+// reads, checks and stores them (the test's client shares the process).
+// README quotes these figures.
+func TestImportLargestAccepted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports 60,000 rows")
+	}
+	e := newEnv(t, "sqlite")
+	sub, inst := e.token("demo-subdistributor"), e.token("demo-installer")
+	macs := fmt.Sprintf("/api/v1/installers/%d/macs/import", installerID(t, e, "demo-installer"))
+	pid := ipNum(e.ipCreate(inst, "/api/v1/projects", map[string]any{"kind": "community", "name": "Big Court"}), "id")
+	users := fmt.Sprintf("/api/v1/projects/%d/end-users/import", pid)
+
+	mac := func(i int) string { return fmt.Sprintf("0C:12:05:%02X:%02X:%02X", i>>16, i>>8&0xff, i&0xff) }
+	named := make([][]string, store.MaxMACImport)
+	long := make([][]string, store.MaxMACImport)
+	for i := range named {
+		named[i] = []string{mac(i), fmt.Sprintf("Villa %05d %s", i, strings.Repeat("n", 52))} // 64 characters, the most
+		// As long as a 16 MiB file allows: the row is refused, the file read.
+		long[i] = []string{mac(i), strings.Repeat("x", tabular.MaxBytes/store.MaxMACImport-20)}
+	}
+	xlsx, err := tabular.XLSX("MACs", []string{"MAC", "Name"}, named)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people := make([][]string, store.MaxEndUserImport)
+	for i := range people {
+		people[i] = []string{"Property Manager", fmt.Sprintf("Manager %05d", i), "", "", "", "", fmt.Sprintf("m%05d@example.com", i),
+			"", "", fmt.Sprintf("%d Harbour Road, Building %d", i, i%40), "yes", "", "", ""}
+	}
+	usersXLSX, err := tabular.XLSX("Users", api.EndUserImportColumns, people)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bigCSV := tabular.CSV([]string{"MAC", "Name"}, long)
+	for _, c := range []struct {
+		name, path, token, file string
+		data                    []byte
+		status                  int
+	}{
+		{"50,000 MACs (XLSX)", macs, sub, "macs.xlsx", xlsx, 200},
+		{"10,000 end users (XLSX)", users, inst, "users.xlsx", usersXLSX, 200},
+		{"16 MiB CSV (50,000 MACs, long names)", macs, sub, "macs.csv", bigCSV, 422},
+	} {
+		ct, body := multipartFile(t, c.file, c.data)
+		runtime.GC()
+		w := heapwatch.Start(1 << 30)
+		start := time.Now()
+		r := e.do(nil, "POST", c.path, string(body), bearer(c.token), "Content-Type: "+ct)
+		took, peak := time.Since(start), w.Stop()
+		t.Logf("%-36s %5.1f MiB: %d in %v, heap %d -> peak %d MiB", c.name, float64(len(c.data))/(1<<20), r.StatusCode, took.Round(time.Millisecond), w.Start>>20, peak>>20)
+		if r.StatusCode != c.status {
+			t.Errorf("%s: %d %.300s", c.name, r.StatusCode, r.body)
+		}
+		if peak-w.Start > 256<<20 {
+			t.Errorf("%s: the heap grew by %d MiB", c.name, (peak-w.Start)>>20)
 		}
 	}
 }
