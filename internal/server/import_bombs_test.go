@@ -1,7 +1,9 @@
 package server_test
 
 import (
+	"bytes"
 	"fmt"
+	"mime/multipart"
 	"runtime"
 	"strings"
 	"testing"
@@ -15,15 +17,41 @@ import (
 )
 
 // Decompression bombs uploaded to both imports (the MAC library's and the
-// end users') over HTTP: each is refused with 413 naming the bound, quickly,
-// without the heap growing, and without writing anything.
+// end users'), through the API and the portal's forms: each is refused with
+// 413 naming the bound, quickly, without the heap growing, and without
+// writing anything.
 func TestImportDecompressionBombs(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	sub, inst := e.token("demo-subdistributor"), e.token("demo-installer")
-	macs := fmt.Sprintf("/api/v1/installers/%d/macs/import", installerID(t, e, "demo-installer"))
+	instID := installerID(t, e, "demo-installer")
 	pid := ipNum(e.ipCreate(inst, "/api/v1/projects", map[string]any{"kind": "community", "name": "Bomb Court"}), "id")
-	users := fmt.Sprintf("/api/v1/projects/%d/end-users/import", pid)
-
+	subB, instB := e.browserLogin("demo-subdistributor"), e.browserLogin("demo-installer")
+	api := func(path, token string) func(string, []byte) *resp {
+		return func(name string, data []byte) *resp {
+			ct, body := multipartFile(t, name, data)
+			return e.do(nil, "POST", path, string(body), bearer(token), "Content-Type: "+ct)
+		}
+	}
+	page := func(path string, b *browser) func(string, []byte) *resp {
+		return func(name string, data []byte) *resp {
+			var buf bytes.Buffer
+			mw := multipart.NewWriter(&buf)
+			mw.WriteField("csrf_token", b.csrf)
+			fw, _ := mw.CreateFormFile("file", name)
+			fw.Write(data)
+			mw.Close()
+			return e.do(b.c, "POST", path, buf.String(), "Content-Type: "+mw.FormDataContentType())
+		}
+	}
+	routes := []struct {
+		name   string
+		upload func(string, []byte) *resp
+	}{
+		{"MAC API", api(fmt.Sprintf("/api/v1/installers/%d/macs/import", instID), sub)},
+		{"end-user API", api(fmt.Sprintf("/api/v1/projects/%d/end-users/import", pid), inst)},
+		{"MAC page", page(fmt.Sprintf("/users/installers/%d/macs/import", instID), subB)},
+		{"end-user page", page(fmt.Sprintf("/installer/projects/%d/import", pid), instB)},
+	}
 	bombs := []struct {
 		name string
 		data []byte
@@ -32,24 +60,26 @@ func TestImportDecompressionBombs(t *testing.T) {
 		// 512 MiB of "A" in one cell, about 500 KiB deflated.
 		{"honest sizes", tabulartest.Bomb(512<<20, tabulartest.Honest), "inflates past 64 MiB"},
 		// The same, its directory claiming the sheet holds 1 KiB.
-		{"sizes understated", tabulartest.Bomb(512<<20, tabulartest.Under), "inflates past"},
+		{"sizes understated", tabulartest.Bomb(512<<20, tabulartest.Under), "sheet1.xml inflates past its declared size"},
 		// A tiny file whose directory claims its styles hold 3 GiB.
 		{"sizes overstated", tabulartest.Bomb(1<<10, tabulartest.Over), "inflates past 64 MiB"},
 	}
 	for _, b := range bombs {
-		for _, route := range []struct{ path, token string }{{macs, sub}, {users, inst}} {
-			t.Run(b.name+" "+route.path, func(t *testing.T) {
+		for _, route := range routes {
+			t.Run(b.name+", "+route.name, func(t *testing.T) {
 				before := e.ipCount("SELECT count(*) FROM installer_macs") + e.ipCount("SELECT count(*) FROM end_users")
-				ct, body := multipartFile(t, "bomb.xlsx", b.data)
 				// Before the fix this grew the heap by gigabytes: past
 				// 512 MiB the watch ends the test binary.
 				w := heapwatch.Start(512 << 20)
 				start := time.Now()
-				r := e.do(nil, "POST", route.path, string(body), bearer(route.token), "Content-Type: "+ct)
+				r := route.upload("bomb.xlsx", b.data)
 				took, peak := time.Since(start), w.Stop()
 				t.Logf("%d KiB upload: %d in %v, heap %d -> peak %d MiB", len(b.data)>>10, r.StatusCode, took.Round(time.Millisecond), w.Start>>20, peak>>20)
-				if r.StatusCode != 413 || !strings.Contains(r.errorField(t, "file"), b.want) {
-					t.Errorf("%d %s, want 413 naming %q", r.StatusCode, r.body, b.want)
+				if r.StatusCode != 413 || !strings.Contains(string(r.body), b.want) {
+					t.Errorf("%d %.300s, want 413 naming %q", r.StatusCode, r.body, b.want)
+				}
+				if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") && !strings.Contains(r.errorField(t, "file"), b.want) {
+					t.Errorf("the error does not name the file: %s", r.body)
 				}
 				if took > 5*time.Second {
 					t.Errorf("refusing it took %v", took)
