@@ -36,40 +36,60 @@ func FuzzRead(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		rows, err := tabular.Read(context.Background(), data)
-		if err != nil {
-			if rows != nil {
-				t.Errorf("rows with an error: %v", err)
-			}
-			return
-		}
-		if len(rows) > tabular.MaxRows {
-			t.Errorf("%d rows", len(rows))
-		}
-		last, cells := 0, 0
-		for _, r := range rows {
-			if r.N <= last {
-				t.Errorf("row %d after row %d", r.N, last)
-			}
-			last = r.N
-			if len(r.Cells) == 0 || len(r.Cells) > tabular.MaxColumns {
-				t.Errorf("row %d: %d cells", r.N, len(r.Cells))
-			}
-			cells += len(r.Cells)
-			blank := true
-			for _, c := range r.Cells {
-				if len(c) > tabular.MaxCellBytes || !utf8.ValidString(c) || strings.ContainsRune(c, 0) {
-					t.Errorf("row %d: cell %q", r.N, c)
-				}
-				blank = blank && strings.TrimSpace(c) == ""
-			}
-			if blank {
-				t.Errorf("row %d is blank", r.N)
-			}
-		}
-		if cells > tabular.MaxCells {
-			t.Errorf("%d cells", cells)
-		}
+	f.Fuzz(checkRead)
+}
+
+// FuzzReadSheet fuzzes the XML of a workbook's first sheet and its shared
+// strings, inside a valid ZIP (mutated ZIPs rarely get past their checksums
+// to the XML parsers).
+func FuzzReadSheet(f *testing.F) {
+	sst := []byte(`<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>MAC</t></si><si><r><t>Na</t></r><r><t>me</t></r></si></sst>`)
+	for _, sheet := range [][]byte{
+		tabulartest.Sheet(`<c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c>`, `<c t="inlineStr"><is><t>0C1105000001</t></is></c><c t="str"><v>x &amp; y</v></c>`),
+		tabulartest.Sheet(`<c r="A3" s="0"><v>45000.5</v></c><c r="D3" t="b"><v>1</v></c><c r="E3" t="e"><v>#N/A</v></c>`, `<c r="XFD9" t="s"><v>7</v></c>`),
+		[]byte(`<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1048576"><c r="A1048576"><v>1</v></c></row><row r="2"/></sheetData></worksheet>`),
+	} {
+		f.Add(sheet, sst)
+	}
+	f.Fuzz(func(t *testing.T, sheet, sst []byte) {
+		checkRead(t, tabulartest.Workbook(map[string][]byte{"xl/worksheets/sheet1.xml": sheet, "xl/sharedStrings.xml": sst}))
 	})
+}
+
+// checkRead reads data and checks what Read accepted.
+func checkRead(t *testing.T, data []byte) {
+	rows, err := tabular.Read(context.Background(), data)
+	if err != nil {
+		if rows != nil {
+			t.Errorf("rows with an error: %v", err)
+		}
+		return
+	}
+	if len(rows) > tabular.MaxRows {
+		t.Errorf("%d rows", len(rows))
+	}
+	last, cells := 0, 0
+	for _, r := range rows {
+		if r.N <= last {
+			t.Errorf("row %d after row %d", r.N, last)
+		}
+		last = r.N
+		if len(r.Cells) == 0 || len(r.Cells) > tabular.MaxColumns {
+			t.Errorf("row %d: %d cells", r.N, len(r.Cells))
+		}
+		cells += len(r.Cells)
+		blank := true
+		for _, c := range r.Cells {
+			if len(c) > tabular.MaxCellBytes || !utf8.ValidString(c) || strings.ContainsRune(c, 0) {
+				t.Errorf("row %d: cell %q", r.N, c)
+			}
+			blank = blank && strings.TrimSpace(c) == ""
+		}
+		if blank {
+			t.Errorf("row %d is blank", r.N)
+		}
+	}
+	if cells > tabular.MaxCells {
+		t.Errorf("%d cells", cells)
+	}
 }
