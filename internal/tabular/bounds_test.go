@@ -62,6 +62,7 @@ func TestBounds(t *testing.T) {
 		{"csv cells", bytes.Repeat([]byte(","), tabular.MaxCells+1), "more than 1,000,000 cells", true},
 		{"csv rows", []byte(strings.Repeat("0C1105000001\n", tabular.MaxRows+1)), "more than 100,000 rows", true},
 		{"csv columns", []byte("a" + strings.Repeat(",b", tabular.MaxColumns)), "row 1 has more than 256 columns", true},
+		{"csv blank columns", []byte("a" + strings.Repeat(", ", tabular.MaxColumns)), "row 1 has more than 256 columns", true},
 		{"csv cell length", []byte("MAC\n" + strings.Repeat("a", tabular.MaxCellBytes+1)), "row 2: a cell is longer than 4,096 bytes", true},
 		{"xlsx declared size", tabulartest.Bomb(tabular.MaxInflated, tabulartest.Honest), "inflates past 64 MiB", true},
 		{"xlsx understated size", tabulartest.Bomb(1<<20, tabulartest.Under), "sheet1.xml inflates past its declared size", true},

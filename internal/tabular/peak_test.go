@@ -57,6 +57,11 @@ func TestPeakMemoryAtBounds(t *testing.T) {
 		}
 		cells[i] = b.String()
 	}
+	// The most rows, each with a space in the last column (16,384 cells).
+	spaced := make([]string, tabular.MaxRows)
+	for i := range spaced {
+		spaced[i] = tabulartest.InlineCell(randomText(r, 8)) + `<c r="XFD` + fmt.Sprint(i+1) + `" t="inlineStr"><is><t> </t></is></c>`
+	}
 	mustXLSX := func(header []string, rows [][]string) []byte {
 		b, err := tabular.XLSX("Sheet1", header, rows)
 		if err != nil {
@@ -80,6 +85,7 @@ func TestPeakMemoryAtBounds(t *testing.T) {
 		{"500,000 shared strings", tabulartest.Workbook(map[string][]byte{"xl/sharedStrings.xml": []byte(sst.String())}), ""},
 		{"200,000 cell formats", tabulartest.Workbook(map[string][]byte{"xl/styles.xml": []byte(styles.String())}), ""},
 		{"1,000,000 cells", tabulartest.Workbook(map[string][]byte{"xl/worksheets/sheet1.xml": tabulartest.Sheet(cells...)}), ""},
+		{"100,000 rows reaching column XFD", tabulartest.Workbook(map[string][]byte{"xl/worksheets/sheet1.xml": tabulartest.Sheet(spaced...)}), "row 1 has more than 256 columns"},
 		{"1 MiB token", tabulartest.Workbook(map[string][]byte{"xl/worksheets/sheet1.xml": tabulartest.Sheet(tabulartest.InlineCell(randomText(r, tabular.MaxToken-100)))}), "longer than 4,096 bytes"},
 	} {
 		runtime.GC()

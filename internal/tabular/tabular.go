@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,15 +93,20 @@ func (b *rowsBound) add(n int, cells []string) error {
 	if err := b.ctx.Err(); err != nil {
 		return timeout(err)
 	}
-	// Trailing empty cells are not kept (a formatted cell far right).
-	for len(cells) > 0 && strings.TrimSpace(cells[len(cells)-1]) == "" {
-		cells = cells[:len(cells)-1]
+	// Counted before trailing blanks are dropped: a space in column XFD
+	// makes a row of 16,384 cells, 256 KiB and 100 µs each.
+	if len(cells) > MaxColumns {
+		return limitf("row %d has more than %d columns", n, MaxColumns)
+	}
+	// Trailing blank cells are not kept, nor the array that held them.
+	if k := len(cells); k > 0 && strings.TrimSpace(cells[k-1]) == "" {
+		for k > 0 && strings.TrimSpace(cells[k-1]) == "" {
+			k--
+		}
+		cells = slices.Clone(cells[:k])
 	}
 	if len(cells) == 0 {
 		return nil
-	}
-	if len(cells) > MaxColumns {
-		return limitf("row %d has more than %d columns", n, MaxColumns)
 	}
 	for _, c := range cells {
 		if len(c) > MaxCellBytes {
@@ -218,15 +224,6 @@ func readXLSX(ctx context.Context, data []byte) ([]Row, error) {
 		return nil, fmt.Errorf("the XLSX file cannot be read: %v", err)
 	}
 	return b.rows, nil
-}
-
-func blank(cells []string) bool {
-	for _, c := range cells {
-		if strings.TrimSpace(c) != "" {
-			return false
-		}
-	}
-	return true
 }
 
 // Cell returns cell i of a row, trimmed, or "".

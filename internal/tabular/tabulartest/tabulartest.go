@@ -71,10 +71,7 @@ func sheet(n int64) deflated {
 // first sheet inflates to about n bytes: one cell of n "A"s, deflated about
 // 1000 to 1. lie chooses what the ZIP directory says about it.
 func Bomb(n int64, lie Lie) []byte {
-	tmpl, err := tabular.XLSX("Sheet1", []string{"MAC", "Name"}, nil)
-	if err != nil {
-		panic(err)
-	}
+	tmpl := template()
 	zr, err := zip.NewReader(bytes.NewReader(tmpl), int64(len(tmpl)))
 	if err != nil {
 		panic(err)
@@ -118,13 +115,20 @@ func Bomb(n int64, lie Lie) []byte {
 	return out.Bytes()
 }
 
-// Workbook returns the template workbook with parts replaced or added
-// (deflated as any writer would), e.g. "xl/worksheets/sheet1.xml".
-func Workbook(parts map[string][]byte) []byte {
-	tmpl, err := tabular.XLSX("Sheet1", []string{"MAC", "Name"}, nil)
+// template is the workbook a user would fill in, made once (fuzzing calls
+// Workbook for every input).
+var template = sync.OnceValue(func() []byte {
+	b, err := tabular.XLSX("Sheet1", []string{"MAC", "Name"}, nil)
 	if err != nil {
 		panic(err)
 	}
+	return b
+})
+
+// Workbook returns the template workbook with parts replaced or added
+// (deflated as any writer would), e.g. "xl/worksheets/sheet1.xml".
+func Workbook(parts map[string][]byte) []byte {
+	tmpl := template()
 	zr, err := zip.NewReader(bytes.NewReader(tmpl), int64(len(tmpl)))
 	if err != nil {
 		panic(err)
