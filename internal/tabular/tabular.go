@@ -191,7 +191,14 @@ func readCSV(ctx context.Context, data []byte) ([]Row, error) {
 	return b.rows, nil
 }
 
-func readXLSX(ctx context.Context, data []byte) ([]Row, error) {
+func readXLSX(ctx context.Context, data []byte) (_ []Row, err error) {
+	// excelize is a large parser of untrusted input: should a file make it
+	// panic, the file is refused, rather than the request dropped.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the XLSX file cannot be read: %v", p)
+		}
+	}()
 	if err := checkZip(ctx, data); err != nil {
 		return nil, err
 	}

@@ -17,8 +17,8 @@ import (
 // the compression ratio); then every entry is inflated here, into nothing,
 // through a counter that stops at the bound whatever was declared, and its
 // XML scanned for what would cost memory once parsed: huge tokens, and more
-// elements than a spreadsheet of MaxCells has. Only then is it unpacked for
-// real, within sizes now known.
+// elements outside the sheets than the bounds allow. Only then is it
+// unpacked for real, within sizes now known.
 func checkZip(ctx context.Context, data []byte) error {
 	// zip.NewReader keeps a struct per directory entry, and reads entries
 	// past the count the archive declares: count the directory signatures,
