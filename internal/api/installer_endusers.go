@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"regexp"
 	"slices"
@@ -168,10 +169,10 @@ var nonAlnum = regexp.MustCompile(`[^a-z0-9]+`)
 // ParseEndUserFile reads an end-user CSV or XLSX: a header row naming the
 // columns (any order, Name required), then one user a row. Rows that cannot
 // be read are returned as rejected, numbered as in the file.
-func ParseEndUserFile(data []byte) ([]store.EndUserImportRow, []model.RowError, error) {
-	rows, err := tabular.Read(data)
+func ParseEndUserFile(ctx context.Context, data []byte) ([]store.EndUserImportRow, []model.RowError, error) {
+	rows, err := tabular.Read(ctx, data)
 	if err != nil {
-		return nil, nil, model.Invalid("file", "%v", err)
+		return nil, nil, FileError(err)
 	}
 	if len(rows) == 0 {
 		return nil, nil, model.Invalid("file", "is empty: the first row names the columns (%s)", strings.Join(EndUserImportColumns, ", "))
@@ -279,7 +280,7 @@ func (a *API) ImportEndUsers(w http.ResponseWriter, r *http.Request) error {
 // ImportEndUserFile parses and imports a file into project pid; the portal
 // uses it too.
 func ImportEndUserFile(r *http.Request, st *store.Store, pid int64, data []byte) (model.ImportResult, error) {
-	rows, rejected, err := ParseEndUserFile(data)
+	rows, rejected, err := ParseEndUserFile(r.Context(), data)
 	if err != nil {
 		return model.ImportResult{}, err
 	}

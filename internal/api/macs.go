@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -91,7 +92,7 @@ func (a *API) ImportMACs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rows, err := ParseMACFile(data)
+	rows, err := ParseMACFile(r.Context(), data)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,7 @@ func (a *API) ImportMACs(w http.ResponseWriter, r *http.Request) error {
 
 // uploadedFile reads the multipart field "file" (or a raw body).
 func uploadedFile(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	tooLarge := model.Invalid("file", "is larger than 16 MB")
+	tooLarge := model.TooLarge("file", "is larger than %d MiB", tabular.MaxBytes>>20)
 	r.Body = http.MaxBytesReader(w, r.Body, tabular.MaxBytes+1<<20) // room for the multipart envelope
 	var maxErr *http.MaxBytesError
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
@@ -135,12 +136,22 @@ func uploadedFile(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
+// FileError names the file in an error of tabular.Read: 413 for a file
+// past one of its bounds, 400 for a malformed one.
+func FileError(err error) error {
+	var le *tabular.LimitError
+	if errors.As(err, &le) {
+		return model.TooLarge("file", "%v", err)
+	}
+	return model.Invalid("file", "%v", err)
+}
+
 // ParseMACFile reads the MAC template: a MAC column and an optional name,
 // with or without the header row.
-func ParseMACFile(data []byte) ([]model.MACRow, error) {
-	rows, err := tabular.Read(data)
+func ParseMACFile(ctx context.Context, data []byte) ([]model.MACRow, error) {
+	rows, err := tabular.Read(ctx, data)
 	if err != nil {
-		return nil, model.Invalid("file", "%v", err)
+		return nil, FileError(err)
 	}
 	if len(rows) > 0 && strings.EqualFold(rows[0].Cell(0), "mac") {
 		rows = rows[1:]

@@ -17,6 +17,7 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	ETOOMANY      = "too_many_requests"
 	EINTERNAL     = "internal"
+	ETOOLARGE     = "too_large" // input past a size bound (an upload, what it inflates to)
 )
 
 // Error is a domain error: a code, a message meant for the user and, for
@@ -102,6 +103,13 @@ func (v *Validator) Err() error {
 		}
 	}
 	return &Error{Code: EINVALID, Message: msg, Fields: v.fields}
+}
+
+// TooLarge is an ETOOLARGE error about one field: input refused for its size.
+func TooLarge(field, format string, args ...any) *Error {
+	e := Invalid(field, format, args...)
+	e.Code = ETOOLARGE
+	return e
 }
 
 // Invalid is an EINVALID error about one field.

@@ -31,6 +31,8 @@ func statusOf(err error) int {
 		return http.StatusUnauthorized
 	case model.ETOOMANY:
 		return http.StatusTooManyRequests
+	case model.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusInternalServerError
 }

@@ -85,7 +85,7 @@ func TestUploadLimitWithFormToken(t *testing.T) {
 	fw.Write(bytes.Repeat([]byte(" "), 18<<20))
 	mw.Close()
 	r := e.do(b.c, "POST", fmt.Sprintf("/api/v1/installers/%d/macs/import", id), buf.String(), "Content-Type: "+mw.FormDataContentType())
-	if r.StatusCode < 400 || r.StatusCode >= 500 {
+	if r.StatusCode != 413 || !strings.Contains(string(r.body), "larger than 17 MiB") {
 		t.Errorf("an 18 MB upload: %d %s", r.StatusCode, r.body)
 	}
 	l, _ := e.st.DB().Query("SELECT 1 FROM installer_macs WHERE mac = '0C110F000001'")

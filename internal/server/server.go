@@ -267,6 +267,22 @@ func (s *Server) identify(r *http.Request, allowBearer bool) (*auth.Identity, er
 	return nil, nil
 }
 
+// tooLargeForm parses the form the CSRF token may come in, answering 413
+// for a body past maxRequestBody: PostFormValue would drop that error and
+// the request be refused for a missing token instead.
+func tooLargeForm(r *http.Request) error {
+	var err error
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		err = r.ParseMultipartForm(32 << 20) // PostFormValue's own memory bound
+	} else {
+		err = r.ParseForm()
+	}
+	if maxErr := (*http.MaxBytesError)(nil); errors.As(err, &maxErr) {
+		return model.TooLarge("body", "is larger than %d MiB", maxRequestBody>>20)
+	}
+	return nil
+}
+
 func unsafeMethod(m string) bool {
 	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
 }
@@ -298,6 +314,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, allowBearer b
 	if !id.Bearer && unsafeMethod(r.Method) {
 		tok := r.Header.Get("X-CSRF-Token")
 		if tok == "" {
+			if err := tooLargeForm(r2); err != nil {
+				return r2, err
+			}
 			tok = r2.PostFormValue("csrf_token")
 		}
 		if !auth.CSRFValid(id.Session, tok) {

@@ -1,6 +1,7 @@
 package tabular
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -14,7 +15,7 @@ func TestReadCSVAndXLSX(t *testing.T) {
 	}
 	for name, data := range map[string][]byte{"csv": CSV(header, rows), "xlsx": x,
 		"semicolon": []byte("\xef\xbb\xbfMAC;Name\n0C:11:05:00:00:01;Gate\n\n0c1105000002;\"Villa, north\"\n")} {
-		got, err := Read(data)
+		got, err := Read(context.Background(), data)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -22,13 +23,13 @@ func TestReadCSVAndXLSX(t *testing.T) {
 			t.Errorf("%s: %+v", name, got)
 		}
 	}
-	if _, err := Read([]byte("a,\"b\nc")); err == nil || !strings.Contains(err.Error(), "row") {
+	if _, err := Read(context.Background(), []byte("a,\"b\nc")); err == nil || !strings.Contains(err.Error(), "row") {
 		t.Errorf("broken CSV: %v", err)
 	}
-	if _, err := Read([]byte{0xff, 0xfe, 0x00}); err == nil {
+	if _, err := Read(context.Background(), []byte{0xff, 0xfe, 0x00}); err == nil {
 		t.Error("binary accepted")
 	}
-	if _, err := Read(append([]byte("PK\x03\x04"), "garbage"...)); err == nil {
+	if _, err := Read(context.Background(), append([]byte("PK\x03\x04"), "garbage"...)); err == nil {
 		t.Error("broken XLSX accepted")
 	}
 }

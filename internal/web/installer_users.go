@@ -89,11 +89,10 @@ func ipUploadedUsers(r *http.Request) ([]byte, string, error) {
 		return nil, "", model.Invalid("file", "is required: choose a CSV or XLSX file")
 	}
 	defer f.Close()
-	if h.Size > tabular.MaxBytes {
-		return nil, "", model.Invalid("file", "is larger than %d MB", tabular.MaxBytes>>20)
-	}
 	b, err := io.ReadAll(io.LimitReader(f, tabular.MaxBytes+1))
-	if err != nil {
+	if h.Size > tabular.MaxBytes || len(b) > tabular.MaxBytes {
+		return nil, "", model.TooLarge("file", "is larger than %d MiB", tabular.MaxBytes>>20)
+	} else if err != nil {
 		return nil, "", err
 	}
 	if len(b) == 0 {

@@ -322,9 +322,10 @@ func (w *Web) ImportMACs(rw http.ResponseWriter, r *http.Request) error {
 	defer file.Close()
 	data, err := io.ReadAll(io.LimitReader(file, tabular.MaxBytes+1))
 	if err != nil || len(data) > tabular.MaxBytes {
-		return w.installerDetail(rw, r, http.StatusBadRequest, inst, form, model.Invalid("file", "must be at most 16 MB"), nil)
+		err := model.TooLarge("file", "must be at most %d MiB", tabular.MaxBytes>>20)
+		return w.installerDetail(rw, r, http.StatusRequestEntityTooLarge, inst, form, err, nil)
 	}
-	rows, err := api.ParseMACFile(data)
+	rows, err := api.ParseMACFile(r.Context(), data)
 	if err == nil {
 		var res model.ImportResult
 		if res, err = w.store.ImportMACs(r.Context(), inst.ID, rows); err == nil {
@@ -335,7 +336,9 @@ func (w *Web) ImportMACs(rw http.ResponseWriter, r *http.Request) error {
 			return w.installerDetail(rw, r, status, inst, form, nil, &res)
 		}
 	}
-	if isUserError(err) {
+	if model.ErrorCode(err) == model.ETOOLARGE {
+		return w.installerDetail(rw, r, http.StatusRequestEntityTooLarge, inst, form, err, nil)
+	} else if isUserError(err) {
 		return w.installerDetail(rw, r, http.StatusBadRequest, inst, form, err, nil)
 	}
 	return err
