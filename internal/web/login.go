@@ -51,9 +51,14 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 		switch {
 		case errors.As(err, &te):
 			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
-			status, p.Error = http.StatusTooManyRequests, "Too many failed logins. Try again later."
+			status, p.Error = http.StatusTooManyRequests, throttledMessage(te)
 		case model.ErrorCode(err) == model.EINVALID:
 			status, p.Error, p.Fields = http.StatusBadRequest, "Enter your user name and password.", model.ErrorFields(err)
+			if f := p.Fields; f["username"] != "" && f["username"] != "is required" {
+				p.Error = "The user name " + f["username"] + "."
+			} else if f["password"] != "" && f["password"] != "is required" {
+				p.Error = "The password " + f["password"] + "."
+			}
 		case model.ErrorCode(err) == model.EUNAUTHORIZED:
 			p.Error = model.ErrorMessage(err)
 		default:
@@ -64,6 +69,20 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 	w.setCookie(rw, r, tok, se.Expires)
 	http.Redirect(rw, r, next, http.StatusSeeOther)
 	return nil
+}
+
+// throttledMessage says when logging in is possible again.
+func throttledMessage(te *auth.ThrottledError) string {
+	m := (te.RetryAfterSeconds() + 59) / 60
+	unit := "minutes"
+	if m == 1 {
+		unit = "minute"
+	}
+	who := "for this user name from your network"
+	if te.Address {
+		who = "from your network"
+	}
+	return "Too many failed logins " + who + ". Try again in " + itoa(m) + " " + unit + "."
 }
 
 // Logout ends the session and returns to the login page.
