@@ -163,6 +163,44 @@ func (s *Service) Login(ctx context.Context, username, password, ip, userAgent s
 	return tok, se, acc, nil
 }
 
+// ChangePassword changes the signed-in account's own password after
+// checking the current one (under the login throttle: a stolen session must
+// not be a way to guess it). Every session and API token of the account
+// ends; the returned session replaces the caller's, so the person changing
+// the password stays signed in while everyone else holding a credential is
+// signed out.
+func (s *Service) ChangePassword(ctx context.Context, id *Identity, current, next, ip, userAgent string) (string, *model.Session, error) {
+	if id == nil || id.ActingAs != nil {
+		return "", nil, model.Errorf(model.EFORBIDDEN, "Working in another account, you cannot change its password.")
+	}
+	var v model.Validator
+	v.Check(current != "", "current_password", "is required")
+	v.Check(len(current) <= MaxPasswordBytes, "current_password", "must be at most %d bytes", MaxPasswordBytes)
+	model.ValidatePassword(&v, "new_password", next)
+	if err := v.Err(); err != nil {
+		return "", nil, err
+	}
+	acc, ok, err := s.checkThrottled(ctx, id.Account.Username, AddressKey(ip), current)
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok || acc.ID != id.Account.ID {
+		return "", nil, model.Invalid("current_password", "is wrong")
+	}
+	hash, err := HashPassword(next)
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.Store.Now()
+	tok := SessionPrefix + NewToken()
+	se := &model.Session{TokenHash: HashToken(tok), CSRFToken: NewToken(), UserAgent: truncate(userAgent, 256), IP: truncate(ip, 64),
+		Created: now, LastSeen: now, Expires: now.Add(s.Config.AbsoluteTimeout)}
+	if err := s.Store.ChangeOwnPassword(model.WithActor(ctx, model.ActorOf(acc)), hash, se); err != nil {
+		return "", nil, err
+	}
+	return tok, se, nil
+}
+
 // checkThrottled checks a password under the login throttle: it answers
 // ThrottledError past a budget, and clears the (user name, address) pair's
 // failures when the password is right.

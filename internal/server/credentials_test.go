@@ -218,6 +218,56 @@ func TestPasswordChangeEndsCredentials(t *testing.T) {
 			})
 		}
 
+		t.Run("own change, api", func(t *testing.T) {
+			id := e.newInstaller(t, "cred-own-api")
+			inst := e.hold("cred-own-api", demoPassword)
+			elsewhere := e.hold("cred-own-api", demoPassword)
+			act := e.actAs(t, sub, id)
+			if r := e.do(nil, "PUT", "/api/v1/me/password", map[string]string{"current_password": "wrong-password", "new_password": "own-password-1"}, bearer(inst.session)); r.StatusCode != 400 || r.errorField(t, "current_password") == "" {
+				t.Errorf("wrong current password: %d %s", r.StatusCode, r.body)
+			}
+			if r := e.do(nil, "PUT", "/api/v1/me/password", map[string]string{"current_password": demoPassword, "new_password": "own-password-1"}, bearer(act.api)); r.StatusCode != 403 {
+				t.Errorf("changed while acting: %d %s", r.StatusCode, r.body)
+			}
+			r := e.do(nil, "PUT", "/api/v1/me/password", map[string]string{"current_password": demoPassword, "new_password": "own-password-1"}, bearer(inst.session))
+			if r.StatusCode != 200 {
+				t.Fatalf("own change: %d %s", r.StatusCode, r.body)
+			}
+			fresh := r.json(t)["token"].(string)
+			e.ended(t, inst, "after the own change")
+			e.ended(t, elsewhere, "after the own change")
+			e.actingEnded(t, act, "after the own change")
+			if r := e.do(nil, "GET", "/api/v1/me", nil, bearer(fresh)); r.StatusCode != 200 {
+				t.Errorf("the session the change issued: %d", r.StatusCode)
+			}
+			e.alive(t, sub, "the installer's own change")
+		})
+
+		t.Run("own change, portal", func(t *testing.T) {
+			e.newInstaller(t, "cred-own-web")
+			inst := e.hold("cred-own-web", demoPassword)
+			elsewhere := e.hold("cred-own-web", demoPassword)
+			b := inst.browser
+			if r := e.do(b.c, "GET", "/account/password", nil); r.StatusCode != 200 || !strings.Contains(string(r.body), `id="change-password"`) {
+				t.Fatalf("password page: %d", r.StatusCode)
+			}
+			if r := e.form(b.c, "/account/password", url.Values{"csrf_token": {b.csrf}, "current_password": {demoPassword}, "new_password": {"own-password-2"}, "confirm": {"other"}}); r.StatusCode != 400 {
+				t.Errorf("mismatched confirmation: %d", r.StatusCode)
+			}
+			if r := e.form(b.c, "/account/password", url.Values{"csrf_token": {b.csrf}, "current_password": {demoPassword}, "new_password": {"own-password-2"}, "confirm": {"own-password-2"}}); r.StatusCode != 303 {
+				t.Fatalf("portal own change: %d %s", r.StatusCode, r.body)
+			}
+			// This browser goes on with its new session; everything else ends.
+			if r := e.do(b.c, "GET", "/", nil); r.StatusCode != 200 {
+				t.Errorf("the changing browser was signed out: %d", r.StatusCode)
+			}
+			e.ended(t, elsewhere, "after the portal change")
+			if r := e.do(nil, "GET", "/api/v1/me", nil, bearer(inst.apiToken)); r.StatusCode != 401 {
+				t.Errorf("the API token of the changing account: %d", r.StatusCode)
+			}
+			e.hold("cred-own-web", "own-password-2")
+		})
+
 		// Last: it ends the sub-distributor's own credentials.
 		t.Run("impersonator's password", func(t *testing.T) {
 			id := e.newInstaller(t, "cred-imp")
@@ -236,4 +286,13 @@ func TestPasswordChangeEndsCredentials(t *testing.T) {
 			e.alive(t, inst, "the sub-distributor's reset")
 		})
 	})
+}
+
+func (e *env) loginToken(username, password string) string {
+	e.t.Helper()
+	r := e.do(nil, "POST", "/api/v1/auth/login", map[string]string{"username": username, "password": password})
+	if r.StatusCode != 200 {
+		e.t.Fatalf("login %s: %d %s", username, r.StatusCode, r.body)
+	}
+	return r.json(e.t)["token"].(string)
 }

@@ -185,6 +185,35 @@ func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
 	})
 }
 
+// ChangeOwnPassword sets the actor's own password (the caller has checked
+// the current one), ends every session and API token of the account like
+// SetPassword, and stores se as the one session that goes on, so the person
+// changing it stays signed in. Not while working in another account.
+func (s *Store) ChangeOwnPassword(ctx context.Context, hash string, se *model.Session) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if act.AccountID == 0 || act.Real != nil {
+		return model.Errorf(model.EFORBIDDEN, "Only the account itself changes its password, not while working in another account.")
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		if err := s.setPasswordHash(ctx, tx, act.AccountID, hash); err != nil {
+			return err
+		}
+		se.AccountID, se.ActingAsID = act.AccountID, 0
+		if err := tx.queryRow(ctx, `SELECT credential_epoch FROM accounts WHERE id = ?`, act.AccountID).Scan(&se.Epoch); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO sessions (token_hash, account_id, csrf_token, user_agent, ip,
+			created_at, last_seen_at, expires_at, epoch, acting_epoch) VALUES (?,?,?,?,?,?,?,?,?,0)`,
+			se.TokenHash, se.AccountID, se.CSRFToken, se.UserAgent, se.IP, se.Created, se.LastSeen, se.Expires, se.Epoch); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "account.password_change", "account", act.AccountID, nil)
+	})
+}
+
 // setPasswordHash is the one statement that writes a password: every path
 // (command line, mailed link, own change) goes through it, so none can
 // forget to end the credentials made under the old one.

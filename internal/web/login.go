@@ -102,3 +102,41 @@ func (w *Web) Home(rw http.ResponseWriter, r *http.Request) error {
 	p.Data = cards
 	return w.render(rw, http.StatusOK, "home", p)
 }
+
+// PasswordPage is the form that changes the own password.
+func (w *Web) PasswordPage(rw http.ResponseWriter, r *http.Request) error {
+	if identity(r).ActingAs != nil {
+		return model.Errorf(model.EFORBIDDEN, "Working in another account, you cannot change its password.")
+	}
+	return w.render(rw, http.StatusOK, "account_password", w.page(r, "Change password", "", nil))
+}
+
+// ChangePassword changes the own password: every other session and token
+// of the account ends, and this browser gets the new session.
+func (w *Web) ChangePassword(rw http.ResponseWriter, r *http.Request) error {
+	next := r.PostFormValue("new_password")
+	var tok string
+	var se *model.Session
+	var err error
+	if next != r.PostFormValue("confirm") {
+		err = model.Invalid("confirm", "does not match the new password")
+	} else {
+		tok, se, err = w.auth.ChangePassword(r.Context(), identity(r), r.PostFormValue("current_password"), next, auth.ClientIP(r), r.UserAgent())
+	}
+	if err != nil {
+		p := w.page(r, "Change password", "", nil)
+		var te *auth.ThrottledError
+		switch {
+		case errors.As(err, &te):
+			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
+			p.Error = throttledMessage(te)
+			return w.render(rw, http.StatusTooManyRequests, "account_password", p)
+		case model.ErrorCode(err) == model.EINVALID:
+			p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+			return w.render(rw, http.StatusBadRequest, "account_password", p)
+		}
+		return err
+	}
+	w.setCookie(rw, r, tok, se.Expires)
+	return redirect(rw, r, "/", "Your password is changed. Every other session and API token of your account has ended.")
+}
