@@ -106,6 +106,27 @@ func TestPasswordEndsCredentials(t *testing.T) {
 			t.Error("the session issued with the change does not authenticate")
 		}
 
+		// A claimed Remote Control session (the separate origin needs no
+		// portal session) ends with the password of the account that opened it.
+		mac := tr.a1.device.MAC
+		if err := st.DeviceConnected(sys, mac, "node-1", time.Now(), model.DeviceHello{}); err != nil {
+			t.Fatal(err)
+		}
+		rtok, rs, err := st.CreateRemoteSession(as(sub), mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, secret, err := st.ClaimRemoteSession(sys, rtok, rs.Handoff)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetPassword(sys, sub.ID, "hash-r"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.RemoteSessionBrowser(sys, rtok, secret); err == nil {
+			t.Error("a claimed Remote Control session lives on after the password of its account changed")
+		}
+
 		// The impersonator's password: its acting sessions end too.
 		acting, subOwn = session(sub, inst), session(sub, nil)
 		if err := st.SetPassword(sys, sub.ID, "hash-4"); err != nil {
