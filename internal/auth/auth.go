@@ -142,7 +142,7 @@ func (s *Service) Login(ctx context.Context, username, password, ip, userAgent s
 	if err != nil {
 		return "", nil, nil, err
 	}
-	if !ok || acc.Disabled {
+	if !ok {
 		return "", nil, nil, model.Errorf(model.EUNAUTHORIZED, "Wrong user name or password.")
 	}
 	now := s.Store.Now()
@@ -245,7 +245,9 @@ func (s *Service) checkThrottled(ctx context.Context, username, addr, password s
 		}
 		s.Log.Error("password hash unreadable", "account", acc.ID, "err", err)
 	}
-	if !ok {
+	// A disabled account's right password counts as a failure: clearing
+	// the pair would tell a guesser it had found it.
+	if !ok || acc.Disabled {
 		return nil, false, nil
 	}
 	return acc, true, s.Store.ClearLoginFailures(ctx, username, addr)
