@@ -59,7 +59,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var maxErr0 *http.MaxBytesError
 	if errors.As(err, &maxErr0) {
-		return model.Invalid("body", "is larger than %d bytes", maxBody)
+		// The route may bound its body tighter than maxBody.
+		return model.Invalid("body", "is larger than %d bytes", maxErr0.Limit)
 	} else if err != nil {
 		return model.Invalid("body", "could not be read")
 	}
@@ -81,7 +82,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &typeErr):
 		return model.Invalid(typeErr.Field, "must be of type %s", typeErr.Type.String())
 	case errors.As(err, &maxErr):
-		return model.Invalid("body", "is larger than %d bytes", maxBody)
+		return model.Invalid("body", "is larger than %d bytes", maxErr.Limit)
 	case errors.Is(err, io.EOF):
 		return model.Invalid("body", "is empty; a JSON object is required")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

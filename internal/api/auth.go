@@ -102,3 +102,24 @@ func (a *API) DeleteToken(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+type passwordChangeRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// ChangePassword changes the caller's own password. Every other session and
+// API token of the account ends; the caller gets a new session (cookie and
+// token) in the answer.
+func (a *API) ChangePassword(w http.ResponseWriter, r *http.Request) error {
+	var req passwordChangeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	tok, se, err := a.Auth.ChangePassword(r.Context(), identity(r), req.CurrentPassword, req.NewPassword, auth.ClientIP(r), r.UserAgent())
+	if err != nil {
+		return err
+	}
+	a.SetSessionCookie(w, r, tok, se.Expires)
+	return writeJSON(w, http.StatusOK, loginResponse{Token: tok, CSRFToken: se.CSRFToken, ExpiresAt: se.Expires, Account: identity(r).Account})
+}

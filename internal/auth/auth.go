@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -26,17 +27,30 @@ const (
 type Config struct {
 	IdleTimeout     time.Duration // a session unused this long ends
 	AbsoluteTimeout time.Duration // a session ends this long after login, used or not
-	MaxFailures     int           // failed logins per user name or address ...
-	FailureWindow   time.Duration // ... within this window before 429
+	// Failed logins are counted per (user name, address) and per address
+	// within FailureWindow; past either budget logins answer 429. There is
+	// no budget per user name alone: a stranger could spend it to lock the
+	// user out for everybody.
+	MaxFailures        int // per (user name, address)
+	MaxAddressFailures int // per address, whatever the user names
+	FailureWindow      time.Duration
 }
 
 // DefaultConfig is used unless flags say otherwise.
 var DefaultConfig = Config{
-	IdleTimeout:     2 * time.Hour,
-	AbsoluteTimeout: 7 * 24 * time.Hour,
-	MaxFailures:     10,
-	FailureWindow:   15 * time.Minute,
+	IdleTimeout:        2 * time.Hour,
+	AbsoluteTimeout:    7 * 24 * time.Hour,
+	MaxFailures:        10,
+	MaxAddressFailures: 100,
+	FailureWindow:      15 * time.Minute,
 }
+
+// Bounds of the login fields, in bytes. User names are at most 64
+// characters; the slack keeps an email-shaped name possible.
+const (
+	MaxUsernameBytes = 254
+	MaxPasswordBytes = model.MaxPasswordLength
+)
 
 // Service authenticates people and requests.
 type Service struct {
@@ -98,7 +112,10 @@ func (id *Identity) Actor() *model.Actor {
 
 // ThrottledError is returned when too many logins failed; RetryAfter says
 // when the oldest counted failure leaves the window.
-type ThrottledError struct{ RetryAfter time.Duration }
+type ThrottledError struct {
+	RetryAfter time.Duration
+	Address    bool // the address's budget ran out, not only the pair's
+}
 
 func (e *ThrottledError) Error() string { return "too many failed logins" }
 
@@ -113,63 +130,143 @@ func (s *Service) Login(ctx context.Context, username, password, ip, userAgent s
 	username = strings.TrimSpace(username)
 	var v model.Validator
 	v.Check(username != "", "username", "is required")
+	v.Check(len(username) <= MaxUsernameBytes, "username", "must be at most %d bytes", MaxUsernameBytes)
 	v.Check(password != "", "password", "is required")
+	// argon2 would hash any length, but no longer password can be set.
+	v.Check(len(password) <= MaxPasswordBytes, "password", "must be at most %d bytes", MaxPasswordBytes)
 	if err := v.Err(); err != nil {
 		return "", nil, nil, err
 	}
-	now := s.Store.Now()
-	since := now.Add(-s.Config.FailureWindow)
-	// The attempt is recorded before the password is checked and counted
-	// with it, so parallel attempts cannot all slip under the limit: the
-	// k-th attempt sees at least k rows. A good password removes the row.
-	attempt, err := s.Store.RecordLoginFailure(ctx, username, ip, now)
+	addr := AddressKey(ip)
+	acc, ok, err := s.checkThrottled(ctx, username, addr, password)
 	if err != nil {
 		return "", nil, nil, err
 	}
-	byUser, byIP, oldest, err := s.Store.LoginFailures(ctx, username, ip, since)
-	if err != nil {
-		return "", nil, nil, err
-	}
-	if byUser > s.Config.MaxFailures || byIP > s.Config.MaxFailures {
-		// A refused attempt does not count, so the lock ends when the window
-		// has passed the oldest failure.
-		if err := s.Store.DeleteLoginFailure(ctx, attempt); err != nil {
-			return "", nil, nil, err
-		}
-		return "", nil, nil, &ThrottledError{RetryAfter: oldest.Add(s.Config.FailureWindow).Sub(now)}
-	}
-	acc, hash, err := s.Store.AccountForLogin(ctx, username)
-	if model.ErrorCode(err) == model.ENOTFOUND {
-		hash = ""
-	} else if err != nil {
-		return "", nil, nil, err
-	}
-	ok, err := s.checkPassword(ctx, hash, password)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "", nil, nil, ctx.Err()
-		}
-		s.Log.Error("password hash unreadable", "account", acc.ID, "err", err)
-	}
-	if !ok || acc.Disabled {
+	if !ok {
 		return "", nil, nil, model.Errorf(model.EUNAUTHORIZED, "Wrong user name or password.")
 	}
-	if err := s.Store.ClearLoginFailures(ctx, username, since); err != nil {
-		return "", nil, nil, err
-	}
+	now := s.Store.Now()
 	tok := SessionPrefix + NewToken()
+	// The epoch read with the password hash: a password change since then
+	// refuses this session.
 	se := &model.Session{
-		TokenHash: HashToken(tok), AccountID: acc.ID, CSRFToken: NewToken(), UserAgent: truncate(userAgent, 256), IP: ip,
-		Created: now, LastSeen: now, Expires: now.Add(s.Config.AbsoluteTimeout),
+		TokenHash: HashToken(tok), AccountID: acc.ID, CSRFToken: NewToken(), UserAgent: truncate(userAgent, 256), IP: truncate(ip, 64),
+		Created: now, LastSeen: now, Expires: now.Add(s.Config.AbsoluteTimeout), Epoch: acc.CredentialEpoch,
 	}
 	if err := s.Store.CreateSession(ctx, se); err != nil {
 		return "", nil, nil, err
 	}
 	actx := model.WithActor(ctx, model.ActorOf(acc))
-	if err := s.Store.Audit(actx, "auth.login", "account", acc.ID, map[string]any{"ip": ip}); err != nil {
+	if err := s.Store.Audit(actx, "auth.login", "account", acc.ID, map[string]any{"ip": se.IP}); err != nil {
 		return "", nil, nil, err
 	}
 	return tok, se, acc, nil
+}
+
+// ChangePassword changes the signed-in account's own password after
+// checking the current one (under the login throttle: a stolen session must
+// not be a way to guess it). Every session and API token of the account
+// ends; the returned session replaces the caller's, so the person changing
+// the password stays signed in while everyone else holding a credential is
+// signed out.
+func (s *Service) ChangePassword(ctx context.Context, id *Identity, current, next, ip, userAgent string) (string, *model.Session, error) {
+	if id == nil || id.ActingAs != nil {
+		return "", nil, model.Errorf(model.EFORBIDDEN, "Working in another account, you cannot change its password.")
+	}
+	var v model.Validator
+	v.Check(current != "", "current_password", "is required")
+	v.Check(len(current) <= MaxPasswordBytes, "current_password", "must be at most %d bytes", MaxPasswordBytes)
+	model.ValidatePassword(&v, "new_password", next)
+	if err := v.Err(); err != nil {
+		return "", nil, err
+	}
+	acc, ok, err := s.checkThrottled(ctx, id.Account.Username, AddressKey(ip), current)
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok || acc.ID != id.Account.ID {
+		return "", nil, model.Invalid("current_password", "is wrong")
+	}
+	hash, err := HashPassword(next)
+	if err != nil {
+		return "", nil, err
+	}
+	now := s.Store.Now()
+	tok := SessionPrefix + NewToken()
+	se := &model.Session{TokenHash: HashToken(tok), CSRFToken: NewToken(), UserAgent: truncate(userAgent, 256), IP: truncate(ip, 64),
+		Created: now, LastSeen: now, Expires: now.Add(s.Config.AbsoluteTimeout)}
+	if err := s.Store.ChangeOwnPassword(model.WithActor(ctx, model.ActorOf(acc)), hash, se); err != nil {
+		return "", nil, err
+	}
+	return tok, se, nil
+}
+
+// checkThrottled checks a password under the login throttle: it answers
+// ThrottledError past a budget, and clears the (user name, address) pair's
+// failures when the password is right.
+func (s *Service) checkThrottled(ctx context.Context, username, addr, password string) (*model.Account, bool, error) {
+	now := s.Store.Now()
+	// The attempt is recorded before the password is checked and counted
+	// with it, so parallel attempts cannot all slip under the limit: the
+	// k-th attempt sees at least k rows. A good password removes the row.
+	attempt, err := s.Store.RecordLoginFailure(ctx, username, addr, now)
+	if err != nil {
+		return nil, false, err
+	}
+	c, err := s.Store.LoginFailures(ctx, username, addr, now.Add(-s.Config.FailureWindow))
+	if err != nil {
+		return nil, false, err
+	}
+	var wait time.Duration
+	if c.Pair > s.Config.MaxFailures {
+		wait = c.PairOldest.Add(s.Config.FailureWindow).Sub(now)
+	}
+	if c.Addr > s.Config.MaxAddressFailures {
+		wait = max(wait, c.AddrOldest.Add(s.Config.FailureWindow).Sub(now))
+	}
+	if c.Pair > s.Config.MaxFailures || c.Addr > s.Config.MaxAddressFailures {
+		// A refused attempt does not count, so the lock ends when the window
+		// has passed the oldest failure.
+		if err := s.Store.DeleteLoginFailure(ctx, attempt); err != nil {
+			return nil, false, err
+		}
+		return nil, false, &ThrottledError{RetryAfter: wait, Address: c.Addr > s.Config.MaxAddressFailures}
+	}
+	acc, hash, err := s.Store.AccountForLogin(ctx, username)
+	if model.ErrorCode(err) == model.ENOTFOUND {
+		hash = ""
+	} else if err != nil {
+		return nil, false, err
+	}
+	ok, err := s.checkPassword(ctx, hash, password)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, ctx.Err()
+		}
+		s.Log.Error("password hash unreadable", "account", acc.ID, "err", err)
+	}
+	// A disabled account's right password counts as a failure: clearing
+	// the pair would tell a guesser it had found it.
+	if !ok || acc.Disabled {
+		return nil, false, nil
+	}
+	return acc, true, s.Store.ClearLoginFailures(ctx, username, addr)
+}
+
+// AddressKey is what the throttle counts an address as: an IPv4 address
+// itself, an IPv6 address by its /64 (one subscriber's prefix, which it
+// can vary at will), anything else bounded as it is.
+func AddressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return truncate(ip, 64)
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }
 
 // Authenticate resolves a session or API token. Expired sessions are deleted
@@ -281,13 +378,18 @@ func (s *Service) StartJanitor(ctx context.Context, every time.Duration) {
 				if _, err := s.Store.DeleteStaleSessions(ctx, now, now.Add(-s.Config.IdleTimeout)); err != nil && ctx.Err() == nil {
 					s.Log.Error("session cleanup", "err", err)
 				}
-				// Failures older than the window no longer count.
-				if err := s.Store.ClearLoginFailures(ctx, "", now.Add(-s.Config.FailureWindow)); err != nil && ctx.Err() == nil {
+				if err := s.PruneLoginFailures(ctx); err != nil && ctx.Err() == nil {
 					s.Log.Error("login failure cleanup", "err", err)
 				}
 			}
 		}
 	}()
+}
+
+// PruneLoginFailures drops the failures older than the window, which no
+// longer count.
+func (s *Service) PruneLoginFailures(ctx context.Context) error {
+	return s.Store.PruneLoginFailures(ctx, s.Store.Now().Add(-s.Config.FailureWindow))
 }
 
 func truncate(s string, n int) string {

@@ -106,6 +106,10 @@ type Account struct {
 	// Sub-distributor switches, set by its distributor.
 	PaymentEnabled   bool `json:"payment_enabled"`
 	PayByDistributor bool `json:"pay_by_distributor"`
+
+	// CredentialEpoch moves on whenever the password is set; a session or
+	// API token made under an older one is refused.
+	CredentialEpoch int64 `json:"-"`
 }
 
 var usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$`)
@@ -113,10 +117,14 @@ var usernameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{2,63}$`)
 // MinPasswordLength is the shortest password accepted anywhere.
 const MinPasswordLength = 8
 
+// MaxPasswordLength bounds a password, in bytes: no longer one can be set,
+// so a login refuses a longer one before hashing it.
+const MaxPasswordLength = 256
+
 // ValidatePassword checks a new password.
 func ValidatePassword(v *Validator, field, pw string) {
 	v.Check(len(pw) >= MinPasswordLength, field, "must be at least %d characters", MinPasswordLength)
-	v.Check(len(pw) <= 256, field, "must be at most 256 characters")
+	v.Check(len(pw) <= MaxPasswordLength, field, "must be at most %d characters", MaxPasswordLength)
 }
 
 // Normalize trims text fields and fills profile defaults.

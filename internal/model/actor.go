@@ -13,13 +13,16 @@ type Actor struct {
 	// Real is set when someone acts on the actor's behalf ("access without
 	// password"): the audit log records both.
 	Real *Actor
+	// Epoch is the account's credential epoch as the request authenticated
+	// (Account.CredentialEpoch): what the sessions and tokens it makes carry.
+	Epoch int64
 }
 
 // ActorOf derives the tenancy identity of an account.
 func ActorOf(a *Account) *Actor {
 	return &Actor{
 		AccountID: a.ID, Role: a.Role, Username: a.Username,
-		DistributorID: a.DistributorID, SubdistributorID: a.SubdistributorID,
+		DistributorID: a.DistributorID, SubdistributorID: a.SubdistributorID, Epoch: a.CredentialEpoch,
 	}
 }
 

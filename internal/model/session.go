@@ -14,6 +14,10 @@ type Session struct {
 	Created    time.Time
 	LastSeen   time.Time
 	Expires    time.Time // absolute expiry
+	// The credential epochs of the account and of the installer it acts as
+	// when the session was made; see Account.CredentialEpoch.
+	Epoch       int64
+	ActingEpoch int64
 }
 
 // APIToken is a long-lived bearer token for scripts.

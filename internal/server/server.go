@@ -146,9 +146,10 @@ func (s *Server) routes() {
 	m.Handle("GET /metrics", s.metrics.handler())
 
 	// JSON API.
-	s.handleAPI("POST /api/v1/auth/login", s.apiPublic(a.Login))
+	s.handleAPI("POST /api/v1/auth/login", limitBody(maxLoginBody, s.apiPublic(a.Login)))
 	s.handleAPI("POST /api/v1/auth/logout", s.apiAuth(a.Logout))
 	s.handleAPI("GET /api/v1/me", s.apiAuth(a.Me))
+	s.handleAPI("PUT /api/v1/me/password", s.apiAuth(a.ChangePassword))
 	s.handleAPI("GET /api/v1/tokens", s.apiAuth(a.ListTokens))
 	s.handleAPI("POST /api/v1/tokens", s.apiAuth(a.CreateToken))
 	s.handleAPI("DELETE /api/v1/tokens/{id}", s.apiAuth(a.DeleteToken))
@@ -183,8 +184,10 @@ func (s *Server) routes() {
 	// Portal.
 	m.Handle("GET /static/", w.Static())
 	m.Handle("GET /login", s.pagePublic(w.LoginPage))
-	m.Handle("POST /login", s.pagePublic(w.Login))
+	m.Handle("POST /login", limitBody(maxLoginBody, s.pagePublic(w.Login)))
 	m.Handle("POST /logout", s.page(w.Logout))
+	m.Handle("GET /account/password", s.page(w.PasswordPage))
+	m.Handle("POST /account/password", s.page(w.ChangePassword))
 	m.Handle("GET /{$}", s.page(w.Home))
 	m.Handle("GET /firmware", s.page(w.FirmwareList))
 	m.Handle("GET /firmware/{id}", s.page(w.FirmwareDetail))
@@ -510,6 +513,20 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	return nil
 }
 
+// maxLoginBody bounds a login request: its fields are bounded far below
+// it (auth.MaxUsernameBytes, auth.MaxPasswordBytes), and nobody must make
+// the server read megabytes before any authentication.
+const maxLoginBody = 8 << 10
+
+// limitBody bounds the request body tighter than maxRequestBody (the
+// wrappers' own bound then no longer matters).
+func limitBody(n int64, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		h.ServeHTTP(w, r)
+	})
+}
+
 // maxRequestBody bounds every request body: the largest legitimate one is a
 // 16 MiB import file in a multipart form.
 const maxRequestBody = 17 << 20
@@ -535,7 +552,11 @@ func checkText(r *http.Request, forms bool) error {
 	// (curl -d sends a form type), and is checked where it is decoded.
 	if forms && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") && unsafeMethod(r.Method) {
 		if err := r.ParseForm(); err != nil {
-			return model.Invalid("body", "is not a readable form (at most 17 MB)")
+			var maxErr *http.MaxBytesError
+			if errors.As(err, &maxErr) {
+				return model.Invalid("body", "is larger than %d bytes", maxErr.Limit)
+			}
+			return model.Invalid("body", "is not a readable form")
 		}
 		return check(r.PostForm)
 	}

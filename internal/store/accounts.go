@@ -15,7 +15,7 @@ const accountCols = `a.id, a.role, a.username, a.name, a.email, a.phone, a.compa
 	a.distributor_id, a.subdistributor_id, a.disabled, a.business, a.time_zone, a.language,
 	a.charge_mode, a.connect_type, a.rtp_confusion, a.access_without_password,
 	CASE WHEN a.role = 'installer' THEN coalesce((SELECT ps.payment_enabled FROM accounts ps WHERE ps.id = a.subdistributor_id), false)
-	ELSE a.payment_enabled END, a.pay_by_distributor, a.created_at, a.updated_at`
+	ELSE a.payment_enabled END, a.pay_by_distributor, a.created_at, a.updated_at, a.credential_epoch`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -24,7 +24,7 @@ func scanAccount(r scanner) (*model.Account, error) {
 	err := r.Scan(&a.ID, &a.Role, &a.Username, &a.Name, &a.Email, &a.Phone, &a.Company, nid(&a.ParentID),
 		nid(&a.DistributorID), nid(&a.SubdistributorID), &a.Disabled, &a.Business, &a.TimeZone, &a.Language,
 		&a.ChargeMode, &a.ConnectType, &a.RTPConfusion, &a.AccessWithoutPassword,
-		&a.PaymentEnabled, &a.PayByDistributor, &a.Created, &a.Updated)
+		&a.PaymentEnabled, &a.PayByDistributor, &a.Created, &a.Updated, &a.CredentialEpoch)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +167,8 @@ func (s *Store) SetSubdistributorSwitches(ctx context.Context, id int64, payment
 }
 
 // SetPassword replaces the password hash of an account of the actor's
-// subtree (the actor's own included) and ends its sessions.
+// subtree (the actor's own included) and ends every session and API token
+// of the account and every session acting in it.
 func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
 	act, err := actor(ctx)
 	if err != nil {
@@ -177,14 +178,75 @@ func (s *Store) SetPassword(ctx context.Context, id int64, hash string) error {
 		if _, err := s.getAccount(ctx, tx.tx, act, id); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, s.now(), id); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE account_id = ?`, id); err != nil {
+		if err := s.setPasswordHash(ctx, tx, id, hash); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, "account.password", "account", id, nil)
 	})
+}
+
+// ChangeOwnPassword sets the actor's own password (the caller has checked
+// the current one), ends every session and API token of the account like
+// SetPassword, and stores se as the one session that goes on, so the person
+// changing it stays signed in. Not while working in another account.
+func (s *Store) ChangeOwnPassword(ctx context.Context, hash string, se *model.Session) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if act.AccountID == 0 || act.Real != nil {
+		return model.Errorf(model.EFORBIDDEN, "Only the account itself changes its password, not while working in another account.")
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		if err := s.setPasswordHash(ctx, tx, act.AccountID, hash); err != nil {
+			return err
+		}
+		se.AccountID, se.ActingAsID = act.AccountID, 0
+		if err := tx.queryRow(ctx, `SELECT credential_epoch FROM accounts WHERE id = ?`, act.AccountID).Scan(&se.Epoch); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO sessions (token_hash, account_id, csrf_token, user_agent, ip,
+			created_at, last_seen_at, expires_at, epoch, acting_epoch) VALUES (?,?,?,?,?,?,?,?,?,0)`,
+			se.TokenHash, se.AccountID, se.CSRFToken, se.UserAgent, se.IP, se.Created, se.LastSeen, se.Expires, se.Epoch); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "account.password_change", "account", act.AccountID, nil)
+	})
+}
+
+// setPasswordHash is the one statement that writes a password: every path
+// (command line, mailed link, own change) goes through it, so none can
+// forget to end the credentials made under the old one.
+func (s *Store) setPasswordHash(ctx context.Context, tx *Tx, id int64, hash string) error {
+	if _, err := tx.exec(ctx, `UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`, hash, s.now(), id); err != nil {
+		return err
+	}
+	return s.endCredentials(ctx, tx, id)
+}
+
+// endCredentials ends every way into an account: its sessions (its own
+// "access without password" sessions into installers among them), its API
+// tokens, the sessions of others acting in it, and the Remote Control
+// sessions it opened (on a separate Remote Control origin a claimed one
+// needs no portal session). Moving the epoch on also
+// refuses a session or token that a request racing this transaction makes
+// from the old credentials (authentication compares epochs).
+func (s *Store) endCredentials(ctx context.Context, tx *Tx, id int64) error {
+	for _, q := range []string{
+		`UPDATE accounts SET credential_epoch = credential_epoch + 1 WHERE id = ?`,
+		`DELETE FROM sessions WHERE account_id = ? OR acting_as_id = ?`,
+		`DELETE FROM api_tokens WHERE account_id = ?`,
+		`DELETE FROM remote_sessions WHERE account_id = ?`,
+	} {
+		args := []any{id}
+		if strings.Count(q, "?") == 2 {
+			args = append(args, id)
+		}
+		if _, err := tx.exec(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AccountForLogin returns the account and password hash for a user name.
@@ -197,7 +259,7 @@ func (s *Store) AccountForLogin(ctx context.Context, username string) (*model.Ac
 	err := row.Scan(&a.ID, &a.Role, &a.Username, &a.Name, &a.Email, &a.Phone, &a.Company, nid(&a.ParentID),
 		nid(&a.DistributorID), nid(&a.SubdistributorID), &a.Disabled, &a.Business, &a.TimeZone, &a.Language,
 		&a.ChargeMode, &a.ConnectType, &a.RTPConfusion, &a.AccessWithoutPassword,
-		&a.PaymentEnabled, &a.PayByDistributor, &a.Created, &a.Updated, &hash)
+		&a.PaymentEnabled, &a.PayByDistributor, &a.Created, &a.Updated, &a.CredentialEpoch, &hash)
 	if isNoRows(err) {
 		return nil, "", model.NotFound("account")
 	}

@@ -27,7 +27,7 @@ var autopInputs = map[string]map[string]bool{
 		"apartment_id", "department_id", "retired_keys"),
 	"accounts": set("name", "business", "company", "email", "phone", "language", "charge_mode", "password_hash",
 		"updated_at", "payment_enabled", "pay_by_distributor", "access_without_password", "distributor_id",
-		"subdistributor_id"),
+		"subdistributor_id", "credential_epoch"),
 	"projects":     set("name", "manager", "address"),
 	"device_autop": {},
 }

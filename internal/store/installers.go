@@ -191,8 +191,13 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// Sessions and tokens would go with the account (ON DELETE CASCADE);
+		// ending them here does not depend on the database enforcing that.
+		if err := s.endCredentials(ctx, tx, id); err != nil {
+			return err
+		}
 		// Children before parents; apartments, buildings and departments go
-		// with their projects (ON DELETE CASCADE), sessions and tokens with the account.
+		// with their projects (ON DELETE CASCADE).
 		for _, q := range []string{
 			`DELETE FROM third_party_devices WHERE installer_id = ?`,
 			`DELETE FROM devices WHERE installer_id = ?`,
@@ -267,10 +272,7 @@ func (s *Store) UsePasswordToken(ctx context.Context, hash, passwordHash string)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`, passwordHash, now, acc.ID); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE account_id = ? OR acting_as_id = ?`, acc.ID, acc.ID); err != nil {
+		if err := s.setPasswordHash(ctx, tx, acc.ID, passwordHash); err != nil {
 			return err
 		}
 		return s.audit(model.WithActor(ctx, model.ActorOf(acc)), tx, "account.password_set", "account", acc.ID, nil)
@@ -326,12 +328,16 @@ func (s *Store) CreateImpersonationSession(ctx context.Context, installerID int6
 		}
 		now := s.now()
 		se.AccountID, se.ActingAsID, se.Created, se.LastSeen = act.AccountID, installerID, now, now
+		// The actor's epoch is the one it authenticated with: a password
+		// change of either account since then refuses the session.
+		se.Epoch, se.ActingEpoch = act.Epoch, inst.CredentialEpoch
 		if se.Expires.IsZero() || se.Expires.After(now.Add(MaxImpersonation)) {
 			se.Expires = now.Add(MaxImpersonation)
 		}
 		if _, err := tx.exec(ctx, `INSERT INTO sessions (token_hash, account_id, acting_as_id, csrf_token, user_agent, ip,
-			created_at, last_seen_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-			se.TokenHash, se.AccountID, se.ActingAsID, se.CSRFToken, se.UserAgent, se.IP, se.Created, se.LastSeen, se.Expires); err != nil {
+			created_at, last_seen_at, expires_at, epoch, acting_epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+			se.TokenHash, se.AccountID, se.ActingAsID, se.CSRFToken, se.UserAgent, se.IP, se.Created, se.LastSeen, se.Expires,
+			se.Epoch, se.ActingEpoch); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, "installer.access_start", "account", installerID, map[string]any{"installer": inst.Username, "expires_at": se.Expires})

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
 
@@ -16,24 +18,29 @@ import (
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, se *model.Session) error {
 	_, err := s.exec(ctx, `INSERT INTO sessions (token_hash, account_id, acting_as_id, csrf_token, user_agent, ip,
-		created_at, last_seen_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?)`,
-		se.TokenHash, se.AccountID, nullID(se.ActingAsID), se.CSRFToken, se.UserAgent, se.IP, se.Created, se.LastSeen, se.Expires)
+		created_at, last_seen_at, expires_at, epoch, acting_epoch) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		se.TokenHash, se.AccountID, nullID(se.ActingAsID), se.CSRFToken, se.UserAgent, se.IP, se.Created, se.LastSeen, se.Expires,
+		se.Epoch, se.ActingEpoch)
 	return err
 }
 
-// SessionByHash returns a session and its account; disabled accounts have none.
+// SessionByHash returns a session and its account; disabled accounts have
+// none, and neither has a session made before a password change of its
+// account or of the installer it acts as.
 func (s *Store) SessionByHash(ctx context.Context, hash string) (*model.Session, *model.Account, error) {
 	row := s.queryRow(ctx, `SELECT se.token_hash, se.account_id, se.acting_as_id, se.csrf_token, se.user_agent, se.ip,
-		se.created_at, se.last_seen_at, se.expires_at, `+accountCols+`
-		FROM sessions se JOIN accounts a ON a.id = se.account_id WHERE se.token_hash = ? AND a.disabled = false`, hash)
+		se.created_at, se.last_seen_at, se.expires_at, se.epoch, se.acting_epoch, `+accountCols+`
+		FROM sessions se JOIN accounts a ON a.id = se.account_id
+		WHERE se.token_hash = ? AND a.disabled = false AND se.epoch = a.credential_epoch
+		AND (se.acting_as_id IS NULL OR EXISTS (SELECT 1 FROM accounts i WHERE i.id = se.acting_as_id AND i.credential_epoch = se.acting_epoch))`, hash)
 	var se model.Session
 	var a model.Account
 	err := row.Scan(&se.TokenHash, &se.AccountID, nid(&se.ActingAsID), &se.CSRFToken, &se.UserAgent, &se.IP,
-		&se.Created, &se.LastSeen, &se.Expires,
+		&se.Created, &se.LastSeen, &se.Expires, &se.Epoch, &se.ActingEpoch,
 		&a.ID, &a.Role, &a.Username, &a.Name, &a.Email, &a.Phone, &a.Company, nid(&a.ParentID),
 		nid(&a.DistributorID), nid(&a.SubdistributorID), &a.Disabled, &a.Business, &a.TimeZone, &a.Language,
 		&a.ChargeMode, &a.ConnectType, &a.RTPConfusion, &a.AccessWithoutPassword,
-		&a.PaymentEnabled, &a.PayByDistributor, &a.Created, &a.Updated)
+		&a.PaymentEnabled, &a.PayByDistributor, &a.Created, &a.Updated, &a.CredentialEpoch)
 	if isNoRows(err) {
 		return nil, nil, model.NotFound("session")
 	}
@@ -62,11 +69,33 @@ func (s *Store) DeleteStaleSessions(ctx context.Context, now, idleCutoff time.Ti
 	return res.RowsAffected()
 }
 
+// Login failures are kept by user key (a hash of the lower-case user name,
+// whatever its length) and address (bounded): nothing an attacker sends is
+// stored as it came.
+
+// loginUserKey is the stored form of a user name: 32 hex digits.
+func loginUserKey(username string) string {
+	h := sha256.Sum256([]byte(strings.ToLower(username)))
+	return hex.EncodeToString(h[:16])
+}
+
+// maxAddrKey bounds the stored address; the auth layer passes an IP or an
+// IPv6 /64, far shorter.
+const maxAddrKey = 64
+
+func addrKey(addr string) string {
+	if len(addr) > maxAddrKey {
+		return addr[:maxAddrKey]
+	}
+	return addr
+}
+
 // RecordLoginFailure notes a login attempt for throttling; it stays as a
 // failure unless the login succeeds. It returns the row's id.
-func (s *Store) RecordLoginFailure(ctx context.Context, username, ip string, at time.Time) (int64, error) {
+func (s *Store) RecordLoginFailure(ctx context.Context, username, addr string, at time.Time) (int64, error) {
 	var id int64
-	err := s.queryRow(ctx, `INSERT INTO login_failures (username, ip, at) VALUES (?,?,?) RETURNING id`, strings.ToLower(username), ip, at).Scan(&id)
+	err := s.queryRow(ctx, `INSERT INTO login_failures (user_key, ip, at) VALUES (?,?,?) RETURNING id`,
+		loginUserKey(username), addrKey(addr), at).Scan(&id)
 	return id, err
 }
 
@@ -76,36 +105,46 @@ func (s *Store) DeleteLoginFailure(ctx context.Context, id int64) error {
 	return err
 }
 
-// LoginFailures counts the failures since a time for a user name and for an
-// address, and returns the oldest counted failure of the busier of the two.
-func (s *Store) LoginFailures(ctx context.Context, username, ip string, since time.Time) (byUser, byIP int, oldest time.Time, err error) {
-	count := func(col, val string) (int, time.Time, error) {
+// LoginFailureCounts are the failures since a time of one (user name,
+// address) pair and of the address, each with its oldest counted failure.
+type LoginFailureCounts struct {
+	Pair, Addr             int
+	PairOldest, AddrOldest time.Time
+}
+
+// LoginFailures counts the failures since a time for a (user name, address)
+// pair and for the address alone.
+func (s *Store) LoginFailures(ctx context.Context, username, addr string, since time.Time) (LoginFailureCounts, error) {
+	var c LoginFailureCounts
+	count := func(where string, args ...any) (int, time.Time, error) {
 		var n int
-		if err := s.queryRow(ctx, `SELECT count(*) FROM login_failures WHERE `+col+` = ? AND at >= ?`, val, since).Scan(&n); err != nil || n == 0 {
+		args = append(args, since)
+		if err := s.queryRow(ctx, `SELECT count(*) FROM login_failures WHERE `+where+` AND at >= ?`, args...).Scan(&n); err != nil || n == 0 {
 			return n, time.Time{}, err
 		}
 		var t time.Time
-		err := s.queryRow(ctx, `SELECT at FROM login_failures WHERE `+col+` = ? AND at >= ? ORDER BY at LIMIT 1`, val, since).Scan(&t)
+		err := s.queryRow(ctx, `SELECT at FROM login_failures WHERE `+where+` AND at >= ? ORDER BY at LIMIT 1`, args...).Scan(&t)
 		return n, t, err
 	}
-	var tu, ti time.Time
-	if byUser, tu, err = count("username", strings.ToLower(username)); err != nil {
-		return
+	var err error
+	if c.Pair, c.PairOldest, err = count(`ip = ? AND user_key = ?`, addrKey(addr), loginUserKey(username)); err != nil {
+		return c, err
 	}
-	if byIP, ti, err = count("ip", ip); err != nil {
-		return
-	}
-	oldest = tu
-	if byIP > byUser {
-		oldest = ti
-	}
-	return
+	c.Addr, c.AddrOldest, err = count(`ip = ?`, addrKey(addr))
+	return c, err
 }
 
-// ClearLoginFailures forgets a user name's failures after a good login, and
-// drops every failure older than before.
-func (s *Store) ClearLoginFailures(ctx context.Context, username string, before time.Time) error {
-	_, err := s.exec(ctx, `DELETE FROM login_failures WHERE username = ? OR at < ?`, strings.ToLower(username), before)
+// ClearLoginFailures forgets the failures of one (user name, address) pair
+// after a good login: the address's other names keep theirs.
+func (s *Store) ClearLoginFailures(ctx context.Context, username, addr string) error {
+	_, err := s.exec(ctx, `DELETE FROM login_failures WHERE ip = ? AND user_key = ?`, addrKey(addr), loginUserKey(username))
+	return err
+}
+
+// PruneLoginFailures drops the failures older than before, which no longer
+// count: with the per-address budget this keeps the table bounded.
+func (s *Store) PruneLoginFailures(ctx context.Context, before time.Time) error {
+	_, err := s.exec(ctx, `DELETE FROM login_failures WHERE at < ?`, before)
 	return err
 }
 
@@ -128,8 +167,10 @@ func (s *Store) CreateAPIToken(ctx context.Context, t *model.APIToken, hash stri
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
 		t.AccountID, t.Created = act.AccountID, s.now()
-		if err := tx.queryRow(ctx, `INSERT INTO api_tokens (account_id, name, token_hash, created_at, expires_at)
-			VALUES (?,?,?,?,?) RETURNING id`, t.AccountID, t.Name, hash, t.Created, t.Expires).Scan(&t.ID); err != nil {
+		// The epoch the actor authenticated with: a token made by a request
+		// racing a password change is refused like the session that made it.
+		if err := tx.queryRow(ctx, `INSERT INTO api_tokens (account_id, name, token_hash, created_at, expires_at, epoch)
+			VALUES (?,?,?,?,?,?) RETURNING id`, t.AccountID, t.Name, hash, t.Created, t.Expires, act.Epoch).Scan(&t.ID); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, "api_token.create", "api_token", t.ID, map[string]any{"name": t.Name})
@@ -187,11 +228,12 @@ func (s *Store) DeleteAPIToken(ctx context.Context, id int64) error {
 	})
 }
 
-// AccountByAPIToken returns the account of a valid, unexpired token and
-// records its use.
+// AccountByAPIToken returns the account of a valid, unexpired token made
+// since the account's password last changed, and records its use.
 func (s *Store) AccountByAPIToken(ctx context.Context, hash string, now time.Time) (*model.Account, error) {
 	row := s.queryRow(ctx, `SELECT `+accountCols+` FROM api_tokens t JOIN accounts a ON a.id = t.account_id
-		WHERE t.token_hash = ? AND a.disabled = false AND (t.expires_at IS NULL OR t.expires_at > ?)`, hash, now)
+		WHERE t.token_hash = ? AND a.disabled = false AND t.epoch = a.credential_epoch
+		AND (t.expires_at IS NULL OR t.expires_at > ?)`, hash, now)
 	a, err := scanAccount(row)
 	if isNoRows(err) {
 		return nil, model.NotFound("token")

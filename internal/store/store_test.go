@@ -354,7 +354,7 @@ func TestEveryStoreMethodIsCovered(t *testing.T) {
 		// Outside tenancy: authentication before an actor exists, plumbing,
 		// and the system-only demo loader.
 		"AccountForLogin": "auth", "SessionByHash": "auth", "CreateSession": "auth", "TouchSession": "auth", "DeleteSession": "auth",
-		"DeleteStaleSessions": "auth", "RecordLoginFailure": "auth", "LoginFailures": "auth", "ClearLoginFailures": "auth",
+		"DeleteStaleSessions": "auth", "RecordLoginFailure": "auth", "LoginFailures": "auth", "ClearLoginFailures": "auth", "PruneLoginFailures": "auth",
 		"AccountByAPIToken": "auth", "DeleteLoginFailure": "auth", "Audit": "records for the actor itself",
 		"BulkInsert": "system only", "MaxID": "system only", "Analyze": "system only", "CountAccounts": "system only",
 		"Close": "", "DB": "", "Dialect": "", "Migrate": "", "Now": "", "Ping": "", "SetClock": "", "SetSecretKey": "", "EncryptSecret": "system only",
@@ -508,10 +508,23 @@ func TestSessionsAndThrottle(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			st.RecordLoginFailure(ctx, "Sub-A1", "10.0.0.1", now.Add(time.Duration(i)*time.Minute))
 		}
+		st.RecordLoginFailure(ctx, "other", "10.0.0.1", now.Add(-time.Minute))
 		st.RecordLoginFailure(ctx, "other", "10.0.0.1", now.Add(-time.Hour))
-		u, ip, oldest, err := st.LoginFailures(ctx, "sub-a1", "10.0.0.1", now.Add(-15*time.Minute))
-		if err != nil || u != 3 || ip != 3 || !oldest.Equal(now) {
-			t.Errorf("LoginFailures: %d %d %v %v", u, ip, oldest, err)
+		st.RecordLoginFailure(ctx, "sub-a1", "10.0.0.2", now)
+		c, err := st.LoginFailures(ctx, "sub-a1", "10.0.0.1", now.Add(-15*time.Minute))
+		if err != nil || c.Pair != 3 || c.Addr != 4 || !c.PairOldest.Equal(now) || !c.AddrOldest.Equal(now.Add(-time.Minute)) {
+			t.Errorf("LoginFailures: %+v %v", c, err)
+		}
+		// A good login clears its pair only; pruning drops what is old.
+		if err := st.ClearLoginFailures(ctx, "SUB-A1", "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PruneLoginFailures(ctx, now.Add(-15*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := st.DB().QueryRow(`SELECT count(*) FROM login_failures`).Scan(&n); err != nil || n != 2 {
+			t.Errorf("after clearing a pair and pruning: %d rows %v", n, err)
 		}
 	})
 }

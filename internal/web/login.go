@@ -51,9 +51,14 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 		switch {
 		case errors.As(err, &te):
 			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
-			status, p.Error = http.StatusTooManyRequests, "Too many failed logins. Try again later."
+			status, p.Error = http.StatusTooManyRequests, throttledMessage(te)
 		case model.ErrorCode(err) == model.EINVALID:
 			status, p.Error, p.Fields = http.StatusBadRequest, "Enter your user name and password.", model.ErrorFields(err)
+			if f := p.Fields; f["username"] != "" && f["username"] != "is required" {
+				p.Error = "The user name " + f["username"] + "."
+			} else if f["password"] != "" && f["password"] != "is required" {
+				p.Error = "The password " + f["password"] + "."
+			}
 		case model.ErrorCode(err) == model.EUNAUTHORIZED:
 			p.Error = model.ErrorMessage(err)
 		default:
@@ -64,6 +69,20 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 	w.setCookie(rw, r, tok, se.Expires)
 	http.Redirect(rw, r, next, http.StatusSeeOther)
 	return nil
+}
+
+// throttledMessage says when logging in is possible again.
+func throttledMessage(te *auth.ThrottledError) string {
+	m := (te.RetryAfterSeconds() + 59) / 60
+	unit := "minutes"
+	if m == 1 {
+		unit = "minute"
+	}
+	who := "for this user name from your network"
+	if te.Address {
+		who = "from your network"
+	}
+	return "Too many failed logins " + who + ". Try again in " + itoa(m) + " " + unit + "."
 }
 
 // Logout ends the session and returns to the login page.
@@ -82,4 +101,42 @@ func (w *Web) Home(rw http.ResponseWriter, r *http.Request) error {
 	cards := modulesFor(p.Account)
 	p.Data = cards
 	return w.render(rw, http.StatusOK, "home", p)
+}
+
+// PasswordPage is the form that changes the own password.
+func (w *Web) PasswordPage(rw http.ResponseWriter, r *http.Request) error {
+	if identity(r).ActingAs != nil {
+		return model.Errorf(model.EFORBIDDEN, "Working in another account, you cannot change its password.")
+	}
+	return w.render(rw, http.StatusOK, "account_password", w.page(r, "Change password", "", nil))
+}
+
+// ChangePassword changes the own password: every other session and token
+// of the account ends, and this browser gets the new session.
+func (w *Web) ChangePassword(rw http.ResponseWriter, r *http.Request) error {
+	next := r.PostFormValue("new_password")
+	var tok string
+	var se *model.Session
+	var err error
+	if next != r.PostFormValue("confirm") {
+		err = model.Invalid("confirm", "does not match the new password")
+	} else {
+		tok, se, err = w.auth.ChangePassword(r.Context(), identity(r), r.PostFormValue("current_password"), next, auth.ClientIP(r), r.UserAgent())
+	}
+	if err != nil {
+		p := w.page(r, "Change password", "", nil)
+		var te *auth.ThrottledError
+		switch {
+		case errors.As(err, &te):
+			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
+			p.Error = throttledMessage(te)
+			return w.render(rw, http.StatusTooManyRequests, "account_password", p)
+		case model.ErrorCode(err) == model.EINVALID:
+			p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+			return w.render(rw, http.StatusBadRequest, "account_password", p)
+		}
+		return err
+	}
+	w.setCookie(rw, r, tok, se.Expires)
+	return redirect(rw, r, "/", "Your password is changed. Every other session and API token of your account has ended.")
 }
