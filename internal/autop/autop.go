@@ -82,7 +82,14 @@ func ParseLine(line string) (c Command, blank bool, reason string) {
 	if why := checkKey(key); why != "" {
 		return c, false, why
 	}
-	return Command{Key: key, Value: strings.TrimSpace(value)}, false, ""
+	c = Command{Key: key, Value: strings.TrimSpace(value)}
+	// The limit holds for the line as stored and shown again too: typed
+	// without spaces around "=", "key = value" is two characters longer,
+	// and saving the list again as shown would fail.
+	if n := utf8.RuneCountInString(c.String()); n > MaxLineLength {
+		return Command{}, false, fmt.Sprintf("is %d characters long as written (key = value); at most %d are allowed", n, MaxLineLength)
+	}
+	return c, false, ""
 }
 
 // checkKey explains why key is not of the form Config.<Module>.<SECTION>.<Item>.
