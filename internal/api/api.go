@@ -99,6 +99,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		if len(f) > 64 {
 			f = strings.ToValidUTF8(f[:64], "") + "…"
+		} else if f == "" {
+			return model.Invalid("body", "holds a field without a name")
 		}
 		return model.Invalid(f, "is not a known field")
 	default:
