@@ -147,21 +147,21 @@ func FuzzServe(f *testing.F) {
 		cat(frame(typeData, flagSYN, 1, 3, 'a', 'b', 'c'), frame(typeData, flagFIN, 1, 1, '\n')),
 		cat(syn, frame(typeWindowUpdate, 0, 1, 1<<31), frame(typeWindowUpdate, 0, 1, 1<<32-1), frame(typeWindowUpdate, 0, 1, 1<<32-1)),
 		// Known attacks and regressions (ymux_test.go).
-		{1, 0, 0, flagSYN, 0, 0, 0, 1, 0, 0, 0, 0},                       // version 1
-		cat(syn, frame(9, 0, 1, 0)),                                      // unknown type
-		frame(typeWindowUpdate, flagSYN, 3, 0),                           // stream 3 first
-		cat(syn, syn),                                                    // stream 1 twice
-		cat(syn, frame(typeWindowUpdate, flagRST, 1, 0)),                 // stream 1 reset
-		cat(syn, frame(typeGoAway, 0, 0, 2)),                             // GoAway
-		cat(syn, frame(typeData, 0, 3, 1<<31, 'x', 'x')),                 // 2^31 bytes declared (panicked 32-bit builds)
-		cat(syn, frame(typeData, 0, 1, 1<<32-1, 'x')),                    // 4 GiB on stream 1
-		cat(syn, frame(typeData, 0, 1, Window+1)),                        // over the window
-		cat(syn, frame(typeData, flagSYN, 3, 4, 'd', 'a', 't', 'a')),     // device-opened stream
-		cat(syn, frame(typeData, 0, 2, 3, 'a', 'b', 'c')),                // data for a server stream
-		cat(syn, frame(typeData, 0, 4, 1000, []byte("{\"typ")...)),       // stalls in the middle of a frame
+		{1, 0, 0, flagSYN, 0, 0, 0, 1, 0, 0, 0, 0},                   // version 1
+		cat(syn, frame(9, 0, 1, 0)),                                  // unknown type
+		frame(typeWindowUpdate, flagSYN, 3, 0),                       // stream 3 first
+		cat(syn, syn),                                                // stream 1 twice
+		cat(syn, frame(typeWindowUpdate, flagRST, 1, 0)),             // stream 1 reset
+		cat(syn, frame(typeGoAway, 0, 0, 2)),                         // GoAway
+		cat(syn, frame(typeData, 0, 3, 1<<31, 'x', 'x')),             // 2^31 bytes declared (panicked 32-bit builds)
+		cat(syn, frame(typeData, 0, 1, 1<<32-1, 'x')),                // 4 GiB on stream 1
+		cat(syn, frame(typeData, 0, 1, Window+1)),                    // over the window
+		cat(syn, frame(typeData, flagSYN, 3, 4, 'd', 'a', 't', 'a')), // device-opened stream
+		cat(syn, frame(typeData, 0, 2, 3, 'a', 'b', 'c')),            // data for a server stream
+		cat(syn, frame(typeData, 0, 4, 1000, []byte("{\"typ")...)),   // stalls in the middle of a frame
 		cat(syn, frame(typeWindowUpdate, flagACK, 2, 1<<20), frame(typeWindowUpdate, flagFIN, 2, 0), frame(typeData, 0, 2, 1, 'z')),
 		cat(syn, frame(typeData, flagRST, 2, 0), frame(typeData, 0, 2, 2, 'h', 'i')), // data after RST
-		cat(syn, frame(typeData, 0, 0, 0)),                               // stream 0
+		cat(syn, frame(typeData, 0, 0, 0)), // stream 0
 		cat(syn, frame(typePing, flagACK, 0, 1), frame(typePing, 0, 5, 9)),
 		cat(syn, bytes.Repeat(frame(typeData, 0, 1, 1, '.'), 300)),
 		cat(syn, frame(typeData, 0, 1, Window/2, make([]byte, Window/2)...), frame(typeData, 0, 1, Window/2+1)),
