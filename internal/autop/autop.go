@@ -142,9 +142,19 @@ func Parse(field string, lines []string) ([]Command, error) {
 		c.Line = i + 1
 		cmds = append(cmds, c)
 	}
-	cmds = Normalize(cmds)
+	typed := cmds
+	cmds = Normalize(typed)
 	if len(cmds) > MaxCommands {
-		return nil, model.Invalid(field, "line %d: more than %s commands; a device keeps at most %s", cmds[MaxCommands].Line,
+		// The line where the first key too many came first (Normalize
+		// keeps the line of its last value).
+		line := cmds[MaxCommands].Line
+		for _, c := range typed {
+			if c.Key == cmds[MaxCommands].Key {
+				line = c.Line
+				break
+			}
+		}
+		return nil, model.Invalid(field, "line %d: more than %s commands; a device keeps at most %s", line,
 			thousands(MaxCommands), thousands(MaxCommands))
 	}
 	return cmds, nil

@@ -52,6 +52,9 @@ func FuzzParse(f *testing.F) {
 		"Config.Settings.WEB.Note = " + strings.Repeat("ü", 1024-len("Config.Settings.WEB.Note = ")),
 		"Config.Settings.WEB.Note = " + strings.Repeat("x", 1025-len("Config.Settings.WEB.Note = ")),
 		manyCommands(autop.MaxCommands + 1),
+		// The key too many given again later, with another value: the
+		// refusal names where it first came.
+		manyCommands(autop.MaxCommands+1) + "Config.Test.ITEMS.Item0 = x\nConfig.Test.ITEMS.Item1000 = again",
 		manyCommands(autop.MaxCommands) + "\n" + manyCommands(3),
 	} {
 		f.Add(s)
@@ -152,7 +155,21 @@ func checkRefusal(t *testing.T, lines []string, err error) {
 		}
 	}
 	if strings.Contains(msg, "more than 1,000 commands") {
-		return // line n is a good command, the first too many
+		// Line n is where the first key too many first appears.
+		seen, at := map[string]bool{}, 0
+		for i, l := range lines {
+			c, blank, _ := autop.ParseLine(l)
+			if !blank && !seen[c.Key] {
+				if seen[c.Key] = true; len(seen) == autop.MaxCommands+1 {
+					at = i + 1
+					break
+				}
+			}
+		}
+		if at != n {
+			t.Fatalf("%q names line %d; the first command too many is on line %d", clip(msg), n, at)
+		}
+		return
 	}
 	if _, _, why := autop.ParseLine(lines[n-1]); why == "" {
 		// The line reads, but not within the limits as written.
