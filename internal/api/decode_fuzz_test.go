@@ -46,12 +46,13 @@ func FuzzDecodeJSON(f *testing.F) {
 		f.Add([]byte(s), uint8(0), int16(0))
 	}
 	// At the size limit, one byte either side (white space pads the body).
-	f.Add([]byte(`{"name":"x"}`), uint8(0), int16(0)+1)
-	f.Add([]byte(`{"name":"x"}`), uint8(0), int16(-1))
-	f.Add([]byte(`{"name":"x"}`), uint8(0), int16(1))
+	f.Add([]byte(`{"name":"x"}`), uint8(0xf0), int16(-1))
+	f.Add([]byte(`{"name":"x"}`), uint8(0xf0), int16(0))
+	f.Add([]byte(`{"name":"x"}`), uint8(0xf1), int16(1))
 	f.Fuzz(func(t *testing.T, body []byte, kind uint8, near int16) {
-		if near != 0 {
-			// Padded with white space to maxBody+near bytes.
+		if kind >= 0xf0 {
+			// Padded with white space to maxBody+near bytes: one input in
+			// sixteen, a megabyte is slow to fuzz.
 			if pad := maxBody + int(near) - len(body); pad > 0 {
 				body = append(bytes.Repeat([]byte(" "), pad), body...)
 			}
