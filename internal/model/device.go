@@ -40,8 +40,8 @@ type Device struct {
 }
 
 // NormalizeMAC accepts the common notations of a MAC — 0C:11:05:AA:BB:CC,
-// 0c-11-05-aa-bb-cc, 0c11.05aa.bbcc and 0C1105AABBCC, in either case —
-// and returns the 12 upper-case hex digits, or ok=false. Separators must
+// 0c-11-05-aa-bb-cc, 0c11.05aa.bbcc, 0c1105-aabbcc and 0C1105AABBCC, in
+// either case — and returns the 12 upper-case hex digits, or ok=false. Separators must
 // be where the notation puts them, one kind throughout: a run of hex
 // digits with separators strewn anywhere ("0C1:105AABB::CC") is refused,
 // not guessed at.
@@ -58,6 +58,8 @@ func NormalizeMAC(s string) (string, bool) {
 		}
 	case 14: // three fours
 		sep, group = '.', 4
+	case 13: // two sixes
+		sep, group = '-', 6
 	default:
 		return "", false
 	}

@@ -13,6 +13,7 @@ var macNotations = regexp.MustCompile(`^(?i:` +
 	`|[0-9a-f]{2}(:[0-9a-f]{2}){5}` +
 	`|[0-9a-f]{2}(-[0-9a-f]{2}){5}` +
 	`|[0-9a-f]{4}(\.[0-9a-f]{4}){2}` +
+	`|[0-9a-f]{6}-[0-9a-f]{6}` +
 	`)$`)
 
 var (
@@ -26,10 +27,10 @@ var (
 // search filter) agrees with it on whole MACs.
 func FuzzNormalizeMAC(f *testing.F) {
 	for _, s := range []string{
-		"0C:11:05:AA:bb:cc", "0c-11-05-aa-bb-cc", "0c1105aabbcc", " 0C11.05AA.BBCC ", "\t0C1105AABBCC\n",
+		"0C:11:05:AA:bb:cc", "0c-11-05-aa-bb-cc", "0c1105aabbcc", " 0C11.05AA.BBCC ", "0c1105-aabbcc", "\t0C1105AABBCC\n",
 		"0C:11:05:AA:BB", "0C:11:05:AA:BB:CG", "0C1105AABBCC00", "", "   ",
 		// Mixed or misplaced separators, once accepted.
-		"0C:11-05:AA-BB:CC", "0C1:105:AAB:BCC", "::0C1105AABBCC", "0C11:05AA:BBCC", "0C-1105-AABBCC",
+		"0C:11-05:AA-BB:CC", "0C1:105:AAB:BCC", "::0C1105AABBCC", "0C11:05AA:BBCC", "0C-1105-AABBCC", "0C1105.AABBCC", "0C11.05AABBCC", "0C1105:AABBCC", "0C1105.00AA.02",
 		"0C.11.05.AA.BB.CC", "0C 11 05 AA BB CC", "0C:11:05:AA:BB:CC:", "0-C-1-1-0-5-A-A-B-B-C-C",
 		// Look-alikes: full-width digits, a Unicode hyphen, a NUL.
 		"０C1105AABBCC", "0C‐11‐05‐AA‐BB‐CC", "0C1105AABB\x00C", "0C:11:05:AA:BB:CC\x00",
@@ -72,7 +73,7 @@ func FuzzNormalizeMAC(f *testing.F) {
 		for _, n := range []string{
 			m, strings.ToLower(m),
 			strings.Join(pairs, ":"), strings.ToLower(strings.Join(pairs, "-")),
-			m[0:4] + "." + m[4:8] + "." + m[8:12],
+			m[0:4] + "." + m[4:8] + "." + m[8:12], strings.ToLower(m[0:6] + "-" + m[6:12]),
 			" " + strings.Join(pairs, "-") + "\r\n",
 		} {
 			if got, ok := NormalizeMAC(n); !ok || got != m {
