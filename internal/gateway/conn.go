@@ -345,9 +345,11 @@ const (
 func (m *message) storable() *message {
 	m.Error, m.Version = storable(m.Error, maxErrorText), storable(m.Version, maxDeviceText)
 	for _, p := range []**string{&m.Model, &m.Firmware, &m.IP, &m.ConfigVersion} {
-		if *p != nil {
-			s := storable(**p, maxDeviceText)
-			*p = &s
+		if *p == nil {
+			continue
+		}
+		if s := storable(**p, maxDeviceText); s != **p {
+			*p = &s // only then: a status line is the hot path
 		}
 	}
 	return m
