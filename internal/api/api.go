@@ -52,6 +52,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 // maxBody bounds every JSON request body.
 const maxBody = 1 << 20
 
+// jsonSpace is JSON's white space.
+const jsonSpace = " \t\r\n"
+
 // decodeJSON reads one JSON object into v, naming the field of any error.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	// The Content-Type is not checked: curl's -d sends a form type by
@@ -68,6 +71,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if bytes.Contains(raw, []byte{0}) || bytes.Contains(bytes.ToLower(raw), []byte(`\u0000`)) {
 		return model.Invalid("body", "contains a NUL character")
 	}
+	// An object, not null, an array or a string: those decode without an
+	// error (null) or with one that names no field.
+	if t := bytes.TrimLeft(raw, jsonSpace); len(t) > 0 && t[0] != '{' {
+		return model.Invalid("body", "must hold one JSON object")
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	err = dec.Decode(v)
@@ -75,18 +83,26 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	var maxErr *http.MaxBytesError
 	switch {
 	case err == nil:
-		if dec.More() {
+		// Nothing but white space after it (dec.More does not see a
+		// stray "]" or "}").
+		if len(bytes.TrimLeft(raw[dec.InputOffset():], jsonSpace)) > 0 {
 			return model.Invalid("body", "must hold one JSON object")
 		}
 		return nil
-	case errors.As(err, &typeErr):
+	case errors.As(err, &typeErr) && typeErr.Field != "":
 		return model.Invalid(typeErr.Field, "must be of type %s", typeErr.Type.String())
 	case errors.As(err, &maxErr):
 		return model.Invalid("body", "is larger than %d bytes", maxErr.Limit)
 	case errors.Is(err, io.EOF):
 		return model.Invalid("body", "is empty; a JSON object is required")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// The name is the client's: a long one is cut, not echoed whole.
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if len(f) > 64 {
+			f = strings.ToValidUTF8(f[:64], "") + "…"
+		} else if f == "" {
+			return model.Invalid("body", "holds a field without a name")
+		}
 		return model.Invalid(f, "is not a known field")
 	default:
 		return model.Invalid("body", "is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))

@@ -82,7 +82,14 @@ func ParseLine(line string) (c Command, blank bool, reason string) {
 	if why := checkKey(key); why != "" {
 		return c, false, why
 	}
-	return Command{Key: key, Value: strings.TrimSpace(value)}, false, ""
+	c = Command{Key: key, Value: strings.TrimSpace(value)}
+	// The limit holds for the line as stored and shown again too: typed
+	// without spaces around "=", "key = value" is two characters longer,
+	// and saving the list again as shown would fail.
+	if n := utf8.RuneCountInString(c.String()); n > MaxLineLength {
+		return Command{}, false, fmt.Sprintf("is %d characters long as written (key = value); at most %d are allowed", n, MaxLineLength)
+	}
+	return c, false, ""
 }
 
 // checkKey explains why key is not of the form Config.<Module>.<SECTION>.<Item>.
@@ -135,9 +142,19 @@ func Parse(field string, lines []string) ([]Command, error) {
 		c.Line = i + 1
 		cmds = append(cmds, c)
 	}
-	cmds = Normalize(cmds)
+	typed := cmds
+	cmds = Normalize(typed)
 	if len(cmds) > MaxCommands {
-		return nil, model.Invalid(field, "line %d: more than %s commands; a device keeps at most %s", cmds[MaxCommands].Line,
+		// The line where the first key too many came first (Normalize
+		// keeps the line of its last value).
+		line := cmds[MaxCommands].Line
+		for _, c := range typed {
+			if c.Key == cmds[MaxCommands].Key {
+				line = c.Line
+				break
+			}
+		}
+		return nil, model.Invalid(field, "line %d: more than %s commands; a device keeps at most %s", line,
 			thousands(MaxCommands), thousands(MaxCommands))
 	}
 	return cmds, nil

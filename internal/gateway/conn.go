@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -294,7 +296,7 @@ func parse(line []byte) (*message, bool) {
 	}
 	var m message
 	if err := json.Unmarshal(line, &m); err == nil {
-		return &m, true
+		return m.storable(), true
 	}
 	var fields map[string]json.RawMessage
 	if json.Unmarshal(line, &fields) != nil {
@@ -328,7 +330,41 @@ func parse(line []byte) (*message, bool) {
 	if json.Unmarshal(fields["uptime"], &up) == nil && fields["uptime"] != nil {
 		m.Uptime = &up
 	}
-	return &m, true
+	return m.storable(), true
+}
+
+// Bounds of a device's text as the store keeps it.
+const (
+	maxDeviceText = 64  // model, firmware, IP, versions
+	maxErrorText  = 500 // a refused command's error
+)
+
+// storable makes the text the store keeps of m fit to store: no NUL and
+// cut at a character boundary (PostgreSQL's text holds neither a NUL nor
+// broken UTF-8: the device's hello or ack would fail to record).
+func (m *message) storable() *message {
+	m.Error, m.Version = storable(m.Error, maxErrorText), storable(m.Version, maxDeviceText)
+	for _, p := range []**string{&m.Model, &m.Firmware, &m.IP, &m.ConfigVersion} {
+		if *p == nil {
+			continue
+		}
+		if s := storable(**p, maxDeviceText); s != **p {
+			*p = &s // only then: a status line is the hot path
+		}
+	}
+	return m
+}
+
+// storable is s without NUL, valid UTF-8, at most max bytes.
+func storable(s string, max int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	if len(s) > max {
+		for max > 0 && !utf8.RuneStart(s[max]) {
+			max--
+		}
+		s = s[:max]
+	}
+	return s
 }
 
 // merge takes the facts a hello or status reports; it says whether any

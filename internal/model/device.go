@@ -39,25 +39,51 @@ type Device struct {
 	Created      time.Time  `json:"created_at"`
 }
 
-// NormalizeMAC accepts 0C:11:05:AA:BB:CC, 0c-11-05-aa-bb-cc, 0c11.05aa.bbcc
-// and 0C1105AABBCC and returns the 12 upper-case hex digits, or ok=false.
+// NormalizeMAC accepts the common notations of a MAC — 0C:11:05:AA:BB:CC,
+// 0c-11-05-aa-bb-cc, 0c11.05aa.bbcc, 0c1105-aabbcc and 0C1105AABBCC, in
+// either case — and returns the 12 upper-case hex digits, or ok=false. Separators must
+// be where the notation puts them, one kind throughout: a run of hex
+// digits with separators strewn anywhere ("0C1:105AABB::CC") is refused,
+// not guessed at.
 func NormalizeMAC(s string) (string, bool) {
-	var b strings.Builder
-	for _, r := range strings.TrimSpace(s) {
+	s = strings.TrimSpace(s)
+	var sep byte
+	group := 12 // hex digits between separators
+	switch len(s) {
+	case 12:
+	case 17: // six pairs
+		sep, group = s[2], 2
+		if sep != ':' && sep != '-' {
+			return "", false
+		}
+	case 14: // three fours
+		sep, group = '.', 4
+	case 13: // two sixes
+		sep, group = '-', 6
+	default:
+		return "", false
+	}
+	var out [12]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if group < 12 && (i+1)%(group+1) == 0 {
+			if c != sep {
+				return "", false
+			}
+			continue
+		}
 		switch {
-		case r >= '0' && r <= '9', r >= 'A' && r <= 'F':
-			b.WriteRune(r)
-		case r >= 'a' && r <= 'f':
-			b.WriteRune(r - 'a' + 'A')
-		case r == ':' || r == '-' || r == '.':
+		case c >= '0' && c <= '9', c >= 'A' && c <= 'F':
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 'A'
 		default:
 			return "", false
 		}
+		out[n] = c
+		n++
 	}
-	if b.Len() != 12 {
-		return "", false
-	}
-	return b.String(), true
+	return string(out[:]), true
 }
 
 // ThirdPartyDevice is a camera added by an installer to a project or to a

@@ -690,7 +690,7 @@ func TestDevicePlacement(t *testing.T) {
 			location string
 		}{
 			{model.Device{MAC: "0c-11-05-00-aa-01", ProjectID: b.project.ID, ApartmentID: b.apartment.ID, Type: model.IndoorMonitor}, "A-101"},
-			{model.Device{MAC: "0C1105.00AA.02", ProjectID: b.project.ID, BuildingID: b.building.ID, Type: model.DoorPhone}, "A"},
+			{model.Device{MAC: "0c11.0500.aa02", ProjectID: b.project.ID, BuildingID: b.building.ID, Type: model.DoorPhone}, "A"},
 			{model.Device{MAC: "0C:11:05:00:AA:03", ProjectID: b.office.ID, DepartmentID: b.dept.ID, Type: model.AccessControl}, "Sales"},
 			{model.Device{MAC: "0C110500AA04", ProjectID: villa.ID, Type: model.DoorPhone}, "Vera Verde"},
 			{model.Device{MAC: "0C110500AA05", ProjectID: b.project.ID, ApartmentID: b.apartment.ID, Location: "Kitchen", Type: model.IndoorMonitor}, "Kitchen"},
