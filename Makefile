@@ -4,7 +4,7 @@ DEMO_PASSWORD ?= demo-password
 DATA ?= ./data
 ADDR ?= 127.0.0.1:8080
 
-.PHONY: build run test test-short vet bench clean
+.PHONY: build run test test-short vet bench fuzz clean
 
 build:
 	$(GO) build -o bin/gatehouse ./cmd/gatehouse
@@ -35,6 +35,12 @@ test-short:
 
 vet:
 	$(GO) vet ./...
+
+# Every Go fuzz target (func FuzzXxx) for FUZZTIME each, one after another.
+# `make test` already runs their seed corpora (testdata/fuzz and f.Add).
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
