@@ -227,8 +227,8 @@ func (s *Store) setPasswordHash(ctx context.Context, tx *Tx, id int64, hash stri
 // endCredentials ends every way into an account: its sessions (its own
 // "access without password" sessions into installers among them), its API
 // tokens, the sessions of others acting in it, and the Remote Control
-// sessions it opened (on a separate Remote Control origin a claimed one
-// needs no portal session). Moving the epoch on also
+// sessions it opened, itself or acting as an installer (on a separate
+// Remote Control origin a claimed one needs no portal session). Moving the epoch on also
 // refuses a session or token that a request racing this transaction makes
 // from the old credentials (authentication compares epochs).
 func (s *Store) endCredentials(ctx context.Context, tx *Tx, id int64) error {
@@ -236,7 +236,7 @@ func (s *Store) endCredentials(ctx context.Context, tx *Tx, id int64) error {
 		`UPDATE accounts SET credential_epoch = credential_epoch + 1 WHERE id = ?`,
 		`DELETE FROM sessions WHERE account_id = ? OR acting_as_id = ?`,
 		`DELETE FROM api_tokens WHERE account_id = ?`,
-		`DELETE FROM remote_sessions WHERE account_id = ?`,
+		`DELETE FROM remote_sessions WHERE account_id = ? OR acting_by = ?`,
 	} {
 		args := []any{id}
 		if strings.Count(q, "?") == 2 {

@@ -299,6 +299,11 @@ func (s *Store) SetAccessWithoutPassword(ctx context.Context, enabled bool) erro
 			if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE acting_as_id = ?`, act.AccountID); err != nil {
 				return err
 			}
+			// And the Remote Control sessions opened acting as the installer
+			// (claimed on the separate origin, they need no portal session).
+			if _, err := tx.exec(ctx, `DELETE FROM remote_sessions WHERE account_id = ? AND acting_by IS NOT NULL`, act.AccountID); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, "installer.access_without_password", "account", act.AccountID, map[string]any{"enabled": enabled})
 	})

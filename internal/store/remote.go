@@ -39,8 +39,14 @@ func (s *Store) CreateRemoteSession(ctx context.Context, mac string) (string, *m
 			return model.Errorf(model.ECONFLICT, "Device %s is offline: Remote Control needs it connected.", d.MAC)
 		}
 		rs.MAC = d.MAC
-		if _, err := tx.exec(ctx, `INSERT INTO remote_sessions (token_hash, device_id, account_id, created_at, expires_at, handoff_hash)
-			VALUES (?, ?, ?, ?, ?, ?)`, remoteTokenHash(token), d.ID, act.AccountID, now, rs.Expires, remoteTokenHash(handoff)); err != nil {
+		// Opened while acting, the session also belongs to the real account:
+		// revoking the access or ending that account's credentials ends it.
+		var actingBy *int64
+		if act.Real != nil {
+			actingBy = &act.Real.AccountID
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO remote_sessions (token_hash, device_id, account_id, created_at, expires_at, handoff_hash, acting_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, remoteTokenHash(token), d.ID, act.AccountID, now, rs.Expires, remoteTokenHash(handoff), actingBy); err != nil {
 			return err
 		}
 		// Expired sessions of the device go with each new one.
