@@ -44,6 +44,22 @@ func TestProxyHeadersTrustOnlyTheLastHop(t *testing.T) {
 	}
 }
 
+// TestProxyHeadersLastLineOfForwardedFor: a proxy that adds its own
+// X-Forwarded-For line (HAProxy's "option forwardfor") leaves the client's
+// forged line first; the address is the last entry of the last line, or a
+// client rotating forged addresses escapes the per-address login throttle.
+func TestProxyHeadersLastLineOfForwardedFor(t *testing.T) {
+	var got string
+	h := (&Server{cfg: Config{TrustProxy: true}}).proxyHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.RemoteAddr }))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Add("X-Forwarded-For", "6.6.6.6")
+	req.Header.Add("X-Forwarded-For", "198.51.100.7, 203.0.113.9")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if got != "203.0.113.9:0" {
+		t.Errorf("two X-Forwarded-For lines: client %s, want 203.0.113.9:0 (the last entry the proxy appended)", got)
+	}
+}
+
 // TestRemoteLocationStaysInTheSession: a device's redirect never leaves
 // the Remote Control session's path (found by review: backslashes read as
 // slashes by browsers; then dot segments, plain or as %2e).

@@ -454,7 +454,10 @@ func (s *Server) proxyHeaders(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		// Several lines are one comma-separated list (a proxy may add its
+		// own line after the client's): the last line holds the last entry.
+		if xffs := r.Header.Values("X-Forwarded-For"); len(xffs) > 0 {
+			xff := xffs[len(xffs)-1]
 			// The rightmost entry is the one our proxy added; anything left
 			// of it came from the client and can be forged.
 			parts := strings.Split(xff, ",")
