@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -150,7 +151,7 @@ func (s *Service) Login(ctx context.Context, username, password, ip, userAgent s
 	// The epoch read with the password hash: a password change since then
 	// refuses this session.
 	se := &model.Session{
-		TokenHash: HashToken(tok), AccountID: acc.ID, CSRFToken: NewToken(), UserAgent: truncate(userAgent, 256), IP: truncate(ip, 64),
+		TokenHash: HashToken(tok), AccountID: acc.ID, CSRFToken: NewToken(), UserAgent: userAgentText(userAgent), IP: truncate(ip, 64),
 		Created: now, LastSeen: now, Expires: now.Add(s.Config.AbsoluteTimeout), Epoch: acc.CredentialEpoch,
 	}
 	if err := s.Store.CreateSession(ctx, se); err != nil {
@@ -193,7 +194,7 @@ func (s *Service) ChangePassword(ctx context.Context, id *Identity, current, nex
 	}
 	now := s.Store.Now()
 	tok := SessionPrefix + NewToken()
-	se := &model.Session{TokenHash: HashToken(tok), CSRFToken: NewToken(), UserAgent: truncate(userAgent, 256), IP: truncate(ip, 64),
+	se := &model.Session{TokenHash: HashToken(tok), CSRFToken: NewToken(), UserAgent: userAgentText(userAgent), IP: truncate(ip, 64),
 		Created: now, LastSeen: now, Expires: now.Add(s.Config.AbsoluteTimeout)}
 	if err := s.Store.ChangeOwnPassword(model.WithActor(ctx, model.ActorOf(acc)), hash, se); err != nil {
 		return "", nil, err
@@ -319,7 +320,7 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, erro
 // returns the raw token.
 func (s *Service) Impersonate(ctx context.Context, installerID int64, ip, userAgent string) (string, *model.Session, error) {
 	tok := SessionPrefix + NewToken()
-	se := &model.Session{TokenHash: HashToken(tok), CSRFToken: NewToken(), IP: ip, UserAgent: truncate(userAgent, 256)}
+	se := &model.Session{TokenHash: HashToken(tok), CSRFToken: NewToken(), IP: ip, UserAgent: userAgentText(userAgent)}
 	if err := s.Store.CreateImpersonationSession(ctx, installerID, se); err != nil {
 		return "", nil, err
 	}
@@ -390,6 +391,21 @@ func (s *Service) StartJanitor(ctx context.Context, every time.Duration) {
 // longer count.
 func (s *Service) PruneLoginFailures(ctx context.Context) error {
 	return s.Store.PruneLoginFailures(ctx, s.Store.Now().Add(-s.Config.FailureWindow))
+}
+
+// userAgentText is the stored form of a client's User-Agent header: valid
+// UTF-8 (a header may carry any byte, and PostgreSQL refuses what is not
+// UTF-8, failing the login) cut to 256 bytes on a character boundary.
+func userAgentText(ua string) string {
+	ua = strings.ToValidUTF8(ua, "\uFFFD")
+	if len(ua) <= 256 {
+		return ua
+	}
+	ua = ua[:256]
+	for !utf8.ValidString(ua) {
+		ua = ua[:len(ua)-1]
+	}
+	return ua
 }
 
 func truncate(s string, n int) string {
