@@ -224,7 +224,8 @@ func (s *Store) setPasswordHash(ctx context.Context, tx *Tx, id int64, hash stri
 	return s.endCredentials(ctx, tx, id)
 }
 
-// endCredentials ends every way into an account: its sessions (its own
+// endCredentials ends every way into an account: its pending password
+// links, its sessions (its own
 // "access without password" sessions into installers among them), its API
 // tokens, the sessions of others acting in it, and the Remote Control
 // sessions it opened, itself or acting as an installer (on a separate
@@ -232,6 +233,11 @@ func (s *Store) setPasswordHash(ctx context.Context, tx *Tx, id int64, hash stri
 // refuses a session or token that a request racing this transaction makes
 // from the old credentials (authentication compares epochs).
 func (s *Store) endCredentials(ctx context.Context, tx *Tx, id int64) error {
+	// Pending welcome and reset links are ways in too: whoever read the
+	// old mail must not set a password after this one.
+	if _, err := tx.exec(ctx, `UPDATE password_tokens SET used_at = ? WHERE account_id = ? AND used_at IS NULL`, s.now(), id); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		`UPDATE accounts SET credential_epoch = credential_epoch + 1 WHERE id = ?`,
 		`DELETE FROM sessions WHERE account_id = ? OR acting_as_id = ?`,
