@@ -31,6 +31,9 @@ func (s *Store) CreateRemoteSession(ctx context.Context, mac string) (string, *m
 	now := s.now()
 	rs := &model.RemoteSession{AccountID: act.AccountID, Created: now, Expires: now.Add(RemoteSessionTTL), Handoff: handoff}
 	err = s.inTx(ctx, func(tx *Tx) error {
+		if err := s.credentialsCurrent(ctx, tx, act); err != nil {
+			return err
+		}
 		d, err := s.getDevice(ctx, tx.tx, act, mac)
 		if err != nil {
 			return err
@@ -59,6 +62,29 @@ func (s *Store) CreateRemoteSession(ctx context.Context, mac string) (string, *m
 		return "", nil, err
 	}
 	return token, rs, nil
+}
+
+// credentialsCurrent refuses an actor whose account (or, acting, whose
+// installer or real account) had its credentials ended since the request
+// authenticated: what it opens would outlive that end. The no-op update
+// locks the account row, so a password change that has not committed yet
+// is waited for (and then seen) rather than missed.
+func (s *Store) credentialsCurrent(ctx context.Context, tx *Tx, act *model.Actor) error {
+	for a := act; a != nil; a = a.Real {
+		if a.AccountID == 0 {
+			continue
+		}
+		res, err := tx.exec(ctx, `UPDATE accounts SET credential_epoch = credential_epoch WHERE id = ? AND credential_epoch = ?`, a.AccountID, a.Epoch)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return model.Errorf(model.EUNAUTHORIZED, "Your sign-in has ended (a password changed): sign in again.")
+		}
+	}
+	return nil
 }
 
 // RemoteSessionDevice returns the MAC of the device a Remote Control token

@@ -72,3 +72,59 @@ func TestRemoteSessionActingEnds(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoteSessionAfterPasswordChangeRefused: a request that
+// authenticated before a password change and opens a Remote Control
+// session after it (its transaction ran second) must be refused: the
+// change already ended the account's Remote Control sessions, and a claimed
+// one lives on the separate origin without any portal session.
+func TestRemoteSessionAfterPasswordChangeRefused(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx := context.Background()
+		sys := model.WithActor(ctx, model.System)
+		inst, sub := tr.a1.installer, tr.subA1
+		mac := tr.a1.device.MAC
+		if err := st.DeviceConnected(sys, mac, "node-1", time.Now(), model.DeviceHello{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetAccessWithoutPassword(as(inst), true); err != nil {
+			t.Fatal(err)
+		}
+		fresh := func(a *model.Account) *model.Actor {
+			got, _, err := st.AccountForLogin(ctx, a.Username)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return model.ActorOf(got)
+		}
+		// The account's own password.
+		stale := fresh(sub)
+		if err := st.SetPassword(sys, sub.ID, "hash-y"); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.CreateRemoteSession(model.WithActor(ctx, stale), mac); err == nil {
+			t.Error("a request authenticated before the password change opened a Remote Control session after it")
+		}
+		// Acting: the real account's password, and the installer's.
+		for _, changed := range []*model.Account{sub, inst} {
+			a := fresh(inst)
+			a.Real = fresh(sub)
+			if err := st.SetPassword(sys, changed.ID, "hash-z"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.CreateRemoteSession(model.WithActor(ctx, a), mac); err == nil {
+				t.Errorf("acting, a request authenticated before the password change of %s opened a Remote Control session after it", changed.Username)
+			}
+		}
+		// A current actor still opens one.
+		a := fresh(inst)
+		a.Real = fresh(sub)
+		if _, _, err := st.CreateRemoteSession(model.WithActor(ctx, a), mac); err != nil {
+			t.Errorf("a current actor: %v", err)
+		}
+		if _, _, err := st.CreateRemoteSession(model.WithActor(ctx, fresh(sub)), mac); err != nil {
+			t.Errorf("a current account: %v", err)
+		}
+	})
+}
