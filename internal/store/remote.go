@@ -66,7 +66,8 @@ func (s *Store) CreateRemoteSession(ctx context.Context, mac string) (string, *m
 
 // credentialsCurrent refuses an actor whose account (or, acting, whose
 // installer or real account) had its credentials ended since the request
-// authenticated: what it opens would outlive that end. The no-op update
+// authenticated, or, acting, whose installer revoked access without
+// password: what it opens would outlive that end. The no-op update
 // locks the account row, so a password change that has not committed yet
 // is waited for (and then seen) rather than missed.
 func (s *Store) credentialsCurrent(ctx context.Context, tx *Tx, act *model.Actor) error {
@@ -74,14 +75,19 @@ func (s *Store) credentialsCurrent(ctx context.Context, tx *Tx, act *model.Actor
 		if a.AccountID == 0 {
 			continue
 		}
-		res, err := tx.exec(ctx, `UPDATE accounts SET credential_epoch = credential_epoch WHERE id = ? AND credential_epoch = ?`, a.AccountID, a.Epoch)
+		q := `UPDATE accounts SET credential_epoch = credential_epoch WHERE id = ? AND credential_epoch = ?`
+		if a == act && act.Real != nil {
+			// Working as the installer: only while it grants the access.
+			q += ` AND access_without_password = true`
+		}
+		res, err := tx.exec(ctx, q, a.AccountID, a.Epoch)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n != 1 {
-			return model.Errorf(model.EUNAUTHORIZED, "Your sign-in has ended (a password changed): sign in again.")
+			return model.Errorf(model.EUNAUTHORIZED, "Your sign-in has ended (a password changed or the access was revoked): sign in again.")
 		}
 	}
 	return nil

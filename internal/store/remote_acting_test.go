@@ -128,3 +128,37 @@ func TestRemoteSessionAfterPasswordChangeRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoteSessionAfterRevocationRefused: a request working as an
+// installer that opens a Remote Control session after the installer
+// revoked access without password (its transaction ran second) is refused:
+// the revocation already ended the sessions opened acting.
+func TestRemoteSessionAfterRevocationRefused(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx := context.Background()
+		sys := model.WithActor(ctx, model.System)
+		inst, sub := tr.a1.installer, tr.subA1
+		mac := tr.a1.device.MAC
+		if err := st.DeviceConnected(sys, mac, "node-1", time.Now(), model.DeviceHello{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetAccessWithoutPassword(as(inst), true); err != nil {
+			t.Fatal(err)
+		}
+		i, _, _ := st.AccountForLogin(ctx, inst.Username)
+		s, _, _ := st.AccountForLogin(ctx, sub.Username)
+		a := model.ActorOf(i)
+		a.Real = model.ActorOf(s)
+		if err := st.SetAccessWithoutPassword(as(inst), false); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.CreateRemoteSession(model.WithActor(ctx, a), mac); err == nil {
+			t.Error("a request acting as the installer opened a Remote Control session after the installer revoked access without password")
+		}
+		// The installer itself still opens one.
+		if _, _, err := st.CreateRemoteSession(model.WithActor(ctx, model.ActorOf(i)), mac); err != nil {
+			t.Errorf("the installer itself: %v", err)
+		}
+	})
+}
