@@ -31,11 +31,11 @@ func (s *Store) CreateRemoteSession(ctx context.Context, mac string) (string, *m
 	now := s.now()
 	rs := &model.RemoteSession{AccountID: act.AccountID, Created: now, Expires: now.Add(RemoteSessionTTL), Handoff: handoff}
 	err = s.inTx(ctx, func(tx *Tx) error {
-		if err := s.credentialsCurrent(ctx, tx, act); err != nil {
-			return err
-		}
 		d, err := s.getDevice(ctx, tx.tx, act, mac)
 		if err != nil {
+			return err
+		}
+		if err := s.credentialsCurrent(ctx, tx, act); err != nil {
 			return err
 		}
 		if !d.Online {
