@@ -125,7 +125,7 @@ func accountCtx(t testing.TB, st *store.Store, username string) context.Context 
 // startFleet runs simulated devices against e with fast reconnects.
 func startFleet(t testing.TB, e *env, macs ...string) *devicesim.Fleet {
 	t.Helper()
-	f, err := devicesim.Start(context.Background(), devicesim.Config{Server: e.url, MACs: macs,
+	f, err := devicesim.Start(context.Background(), devicesim.Config{Server: e.url, MACs: macs, Keys: enrolledKeys(t, e.st, macs),
 		Backoff: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond, RebootDelay: 50 * time.Millisecond,
 		RefusedRetry: 500 * time.Millisecond})
 	if err != nil {
@@ -199,9 +199,13 @@ func rawHeader(mac, key string) http.Header {
 	return h
 }
 
-// dialRaw connects without hello.
+// dialRaw connects without hello; the raw device's own key (rawKey) is
+// enrolled first.
 func dialRaw(t testing.TB, e *env, mac, key string) (*rawDevice, *http.Response, error) {
 	t.Helper()
+	if key == rawKey(mac) {
+		enrollKey(t, e, mac, key)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/device/v1/connect", &websocket.DialOptions{
