@@ -186,6 +186,7 @@ func (s *Server) routes() {
 	s.routesGateway()
 	s.routesAutoP()
 	s.routesMaintenance()
+	s.routesEnroll()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")

@@ -60,6 +60,9 @@ var Modules = []Module{
 	{NavItem: NavItem{"installer-users", "Users", "/installer/users"}, Roles: inst,
 		Text: "Residents, office staff and property managers; CSV import."},
 
+	{NavItem: NavItem{"pending-devices", "Pending devices", "/pending-devices"}, Roles: []model.Role{model.RoleSubdistributor, model.RoleInstaller},
+		Text: "Keys devices presented that are not accepted yet: accept or reject them, or open a short acceptance window."},
+
 	{NavItem: NavItem{"firmware", "Firmware", "/firmware"}, Roles: all,
 		Text: "The device firmware available for your installers: versions, models and change logs."},
 	{NavItem: NavItem{"subscriptions", "Subscriptions", "/subscriptions"}, Roles: sub, PaymentGated: true,
