@@ -3,7 +3,9 @@ package server_test
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -38,4 +40,30 @@ func enrolledKeys(t testing.TB, st *store.Store, macs []string) map[string]strin
 	}
 	enrollKeys(t, st, keys)
 	return keys
+}
+
+// claimCodes puts a maker's claim code on file for each MAC (in its
+// installer's MAC library, as an import would) and answers the codes: a
+// simulated device presenting its code is enrolled again after a factory
+// reset, as a real one would be.
+func claimCodes(t testing.TB, st *store.Store, macs []string) map[string]string {
+	t.Helper()
+	codes := make(map[string]string, len(macs))
+	var rows [][]any
+	now := time.Now().UTC()
+	for _, m := range macs {
+		var b [10]byte
+		rand.Read(b[:])
+		codes[m] = strings.ToUpper(hex.EncodeToString(b[:]))
+		var inst int64
+		if err := st.DB().QueryRow(`SELECT installer_id FROM devices WHERE mac = '` + m + `'`).Scan(&inst); err != nil {
+			t.Fatalf("claim code for %s: %v", m, err)
+		}
+		rows = append(rows, []any{inst, m, "", store.ClaimCodeHash(codes[m]), now})
+	}
+	st.DB().Exec(`DELETE FROM installer_macs WHERE mac IN ('` + strings.Join(macs, "','") + `')`)
+	if err := st.BulkInsert(sysCtx(), "installer_macs", []string{"installer_id", "mac", "name", "claim_hash", "created_at"}, rows); err != nil {
+		t.Fatal(err)
+	}
+	return codes
 }

@@ -125,7 +125,7 @@ func accountCtx(t testing.TB, st *store.Store, username string) context.Context 
 // startFleet runs simulated devices against e with fast reconnects.
 func startFleet(t testing.TB, e *env, macs ...string) *devicesim.Fleet {
 	t.Helper()
-	f, err := devicesim.Start(context.Background(), devicesim.Config{Server: e.url, MACs: macs, Keys: enrolledKeys(t, e.st, macs),
+	f, err := devicesim.Start(context.Background(), devicesim.Config{Server: e.url, MACs: macs, Keys: enrolledKeys(t, e.st, macs), ClaimCodes: claimCodes(t, e.st, macs),
 		Backoff: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond, RebootDelay: 50 * time.Millisecond,
 		RefusedRetry: 500 * time.Millisecond})
 	if err != nil {
