@@ -248,3 +248,44 @@ func TestEnrollmentLimits(t *testing.T) {
 	}
 }
 
+
+// TestPendingDevicesPage: the portal's Pending devices page lists the
+// installer's waiting keys, is in its navigation, and a decision on
+// another subtree's key answers 404 and changes nothing.
+func TestPendingDevicesPage(t *testing.T) {
+	e := newGatewayEnv(t, "sqlite", nil, nil, gwOptions)
+	mac := macWhere(t, e, fmt.Sprintf("a.username = '%s'", demo.InstallerUser))
+	other := macWhere(t, e, fmt.Sprintf("a.subdistributor_id <> (SELECT id FROM accounts WHERE username = '%s')", demo.SubdistributorUser))
+	upgradeAttempt(t, e, mac, strangerKey("page"), "X-Gatehouse-Model", "PAGE-MODEL")
+	upgradeAttempt(t, e, other, strangerKey("foreign"))
+	b := e.browserLogin(demo.InstallerUser)
+	r := e.do(b.c, "GET", "/pending-devices", nil)
+	page := string(r.body)
+	if r.StatusCode != 200 || !strings.Contains(page, `href="/pending-devices"`) || !strings.Contains(page, mac) ||
+		!strings.Contains(page, "PAGE-MODEL") || strings.Contains(page, other) {
+		t.Fatalf("pending devices page: %d\n%s", r.StatusCode, page)
+	}
+	l, _ := e.st.ListPendingKeys(sysCtx(), model.PendingKeyFilter{MAC: other, Page: model.Page{Page: 1, PerPage: 5}})
+	if len(l.Items) != 1 {
+		t.Fatalf("foreign pending key: %+v", l.Items)
+	}
+	foreign := fmt.Sprint(l.Items[0].ID)
+	if r := e.form(b.c, "/pending-devices/"+foreign+"/accept", url.Values{"csrf_token": {b.csrf}}); r.StatusCode != 404 {
+		t.Errorf("accept another subtree's key: %d", r.StatusCode)
+	}
+	if h, _ := keyHash(t, e.st, other); h != "" {
+		t.Errorf("a foreign accept bound a key")
+	}
+	// The device's page has the panel; a window opened there shows its expiry.
+	if r := e.form(b.c, "/enrollment-windows", url.Values{"csrf_token": {b.csrf}, "mac": {mac}, "minutes": {"5"},
+		"back": {"/installer/devices/" + mac}}); r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/installer/devices/"+mac) {
+		t.Fatalf("open a window: %d %v", r.StatusCode, r.Header)
+	}
+	dev := string(e.do(b.c, "GET", "/installer/devices/"+mac, nil).body)
+	if !strings.Contains(dev, `id="enrollment"`) || !strings.Contains(dev, `id="device-window"`) || !strings.Contains(dev, "Close the window") {
+		t.Errorf("device page's enrollment panel:\n%s", dev)
+	}
+	if r := e.form(b.c, "/enrollment-windows", url.Values{"csrf_token": {b.csrf}, "mac": {mac}, "minutes": {"500"}}); r.StatusCode != 400 {
+		t.Errorf("a window of 500 minutes: %d", r.StatusCode)
+	}
+}
