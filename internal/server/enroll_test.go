@@ -248,7 +248,6 @@ func TestEnrollmentLimits(t *testing.T) {
 	}
 }
 
-
 // TestPendingDevicesPage: the portal's Pending devices page lists the
 // installer's waiting keys, is in its navigation, and a decision on
 // another subtree's key answers 404 and changes nothing.
