@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/devicesim"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -33,6 +34,12 @@ MACs come from --macs FILE (one a line, any notation; blank lines and
 in the database at --data / --db. Every device keeps its key, its applied
 config and the ids of the commands it executed in --state DIR, so a restart
 comes back as the same devices.
+
+Enrollment: with the database (--data / --db) the simulator plays the
+devices' maker and registers their keys as accepted for the devices that
+have none yet (--enroll=false leaves that to the portal: their keys then
+wait as pending). With --macs, --claims FILE gives the maker's claim codes
+(one "MAC,code" a line), which the devices present when they connect.
 
 Many devices (tens of thousands) need more local ports than one address has:
 --source-addrs auto dials from 127.0.0.2, 127.0.0.3 … (one per 5,000
@@ -51,6 +58,8 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	stateDir := fs.String("state", "devicesim-state", "directory keeping each device's key, config and executed command ids")
 	web := fs.String("web", "", "serve the simulator's web page (device list, each device's web UI) on HOST:PORT")
 	sources := fs.String("source-addrs", "", "local addresses to dial from, comma separated (127.0.0.2,127.0.0.3), or auto")
+	claimsFile := fs.String("claims", "", "file of the maker's claim codes, one \"MAC,code\" a line, presented by the devices")
+	enroll := fs.Bool("enroll", true, "with the database: register the devices' keys as accepted where none is (as their maker would)")
 	model := fs.String("model", "R29C", "model the devices report")
 	firmware := fs.String("firmware", "29.30.1.12", "firmware version the devices report")
 	dials := fs.Int("dial-concurrency", 200, "connection attempts in flight at once")
@@ -113,6 +122,24 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	}
 	cfg := devicesim.Config{Server: *server, MACs: macs, StateDir: *stateDir, Model: *model, Firmware: *firmware,
 		SourceAddrs: addrs, Log: log, DialConcurrency: *dials}
+	if *claimsFile != "" {
+		if cfg.ClaimCodes, err = readClaimsFile(*claimsFile); err != nil {
+			return err
+		}
+	}
+	if *macsFile == "" && *enroll {
+		keys, err := devicesim.Keys(*stateDir, macs)
+		if err != nil {
+			return err
+		}
+		n, err := enrollKeys(ctx, d, keys)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(stdout, "devicesim: enrolled the keys of %d devices that had none accepted\n", n)
+		}
+	}
 	if *insecure {
 		cfg.TLS = &tls.Config{InsecureSkipVerify: true}
 	}
@@ -196,6 +223,48 @@ func readMACFile(path string) ([]string, error) {
 		return nil, fmt.Errorf("--macs %s: %w", path, err)
 	}
 	return macs, nil
+}
+
+// readClaimsFile reads --claims: "MAC,code" a line; blank lines and #
+// comments skipped.
+func readClaimsFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--claims: %w", err)
+	}
+	out := map[string]string{}
+	for n, line := range strings.Split(string(b), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		mac, code, ok := strings.Cut(line, ",")
+		m, err := devicesim.ParseMAC(strings.TrimSpace(mac))
+		if !ok || err != nil || strings.TrimSpace(code) == "" {
+			return nil, fmt.Errorf("--claims %s: line %d: want MAC,code", path, n+1)
+		}
+		out[m] = strings.TrimSpace(code)
+	}
+	return out, nil
+}
+
+// enrollKeys registers the simulated devices' keys as accepted for the
+// devices of the database that have none (as the system: the simulator with
+// the database at hand stands for the devices' maker).
+func enrollKeys(ctx context.Context, d dbFlags, keys map[string]string) (int, error) {
+	st, err := openStore(ctx, d)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	n, err := st.EnrollDeviceKeys(model.WithActor(ctx, model.System), keys)
+	if err != nil {
+		return 0, fmt.Errorf("enrolling the devices' keys: %w", err)
+	}
+	return n, nil
 }
 
 // registeredMACs lists the first n devices registered in the database (all

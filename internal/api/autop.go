@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/autop"
+	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -154,9 +155,12 @@ func (a *API) GetAutoPBatch(w http.ResponseWriter, r *http.Request) error {
 }
 
 // AutoPServer is GET /autop/{MAC}.cfg (docs/device-protocol.md §7): a
-// device fetches its file with HTTP Basic MAC:key. 401 for missing or wrong
-// credentials, 404 for an unregistered MAC, 304 when If-None-Match names the
-// current version. A fetch is one indexed read (the device's key binding and
+// device fetches its file with HTTP Basic MAC:key. 401 for missing or
+// malformed credentials; deviceauth's one refusal for an unregistered MAC
+// and for any key but the accepted one (the AutoP server never records or
+// accepts a key: only the gateway does); 429 over the attempt limits it
+// shares with the gateway; 304 when If-None-Match names the current
+// version. A fetch is one indexed read (the device's key binding and
 // everything its file is made of) and no write: when a fetch is worth
 // recording (devices.autop_fetched_at: the first, the first since a change,
 // or once a minute), it is written in the background with others.
@@ -164,6 +168,7 @@ type AutoPServer struct {
 	st  *store.Store
 	log *slog.Logger
 	rec *fetchRecorder
+	lim *deviceauth.Limiter
 
 	cache   bool // keep rendered files between writes (one node alone)
 	prepare sync.Once
@@ -204,9 +209,13 @@ const (
 // NewAutoPServer returns the AutoP server of a node. With cache, rendered
 // files are kept between the writes that change them (store.AutoPReader.
 // EnableCache): only for a node alone on its database, whose store sees
-// every write.
-func NewAutoPServer(st *store.Store, log *slog.Logger, cache bool) *AutoPServer {
-	return &AutoPServer{st: st, log: log, cache: cache,
+// every write. lim is the node's limiter of refused attempts, shared with
+// its gateway (nil: one of its own).
+func NewAutoPServer(st *store.Store, log *slog.Logger, cache bool, lim *deviceauth.Limiter) *AutoPServer {
+	if lim == nil {
+		lim = deviceauth.NewLimiter(deviceauth.Limits{})
+	}
+	return &AutoPServer{st: st, log: log, cache: cache, lim: lim,
 		rec: &fetchRecorder{st: st, log: log, pending: map[int64]struct{}{}, delay: 100 * time.Millisecond}}
 }
 
@@ -220,42 +229,34 @@ func (s *AutoPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user, key, ok := r.BasicAuth()
-	if um, okUser := model.NormalizeMAC(user); !ok || !okUser || um != mac {
+	if um, okUser := model.NormalizeMAC(user); !ok || !okUser || um != mac || !store.ValidDeviceKey(key) {
 		s.unauthorized(w)
 		return
 	}
 	ctx := model.WithActor(r.Context(), model.System)
 	sv, err := s.read(ctx, mac)
-	if model.ErrorCode(err) == model.ENOTFOUND {
-		http.Error(w, "Not found: the MAC is not registered.", http.StatusNotFound)
-		return
-	} else if err != nil {
+	if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
 		s.fail(w, r, err)
 		return
 	}
-	// The hot path — a bound device with its key — is decided on the row
-	// just read; everything else (trust on first use, a key changed by a
-	// reset, a refusal and its audit) is the gateway's AuthenticateDevice.
-	if sv.KeyHash == "" || !store.ValidDeviceKey(key) ||
-		subtle.ConstantTimeCompare([]byte(sv.KeyHash), []byte(store.DeviceKeyHash(key))) != 1 {
-		_, err := s.st.AuthenticateDevice(ctx, mac, key, r.RemoteAddr)
+	// Only the accepted key gets the file. Everything else — an unknown MAC,
+	// a pending or wrong key — gets the same refusal, after the same limits.
+	if err != nil || sv.KeyHash == "" || subtle.ConstantTimeCompare([]byte(sv.KeyHash), []byte(store.DeviceKeyHash(key))) != 1 {
+		o := s.lim.Take(deviceauth.Source(r.RemoteAddr), mac)
+		if !o.OK {
+			if o.Report {
+				s.audit(ctx, "device.auth_limited", mac, map[string]any{"mac": mac, "remote_addr": r.RemoteAddr, "limit": o.Why, "via": "autop"})
+			}
+			deviceauth.TooMany(w, o.RetryAfter)
+			return
+		}
 		if err == nil {
-			// Binding a key may have completed a factory reset, which voids
-			// the one-time commands: answer with the file as it is now.
-			sv, err = s.read(ctx, mac)
+			if err := s.st.DeviceKeyRefused(ctx, mac, key, r.RemoteAddr, "autop fetch"); err != nil {
+				s.log.WarnContext(ctx, "autop: audit a refused key", "mac", mac, "err", err)
+			}
 		}
-		switch model.ErrorCode(err) {
-		case "":
-		case model.ENOTFOUND:
-			http.Error(w, "Not found: the MAC is not registered.", http.StatusNotFound)
-			return
-		case model.EINVALID, model.EFORBIDDEN, model.EUNAUTHORIZED:
-			s.unauthorized(w)
-			return
-		default:
-			s.fail(w, r, err)
-			return
-		}
+		deviceauth.Refuse(w)
+		return
 	}
 	if sv.NeedsFetchRecord(s.st.Now()) {
 		s.rec.add(sv.DeviceID)
@@ -263,9 +264,15 @@ func (s *AutoPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeAutoPFile(w, r, sv.File)
 }
 
+func (s *AutoPServer) audit(ctx context.Context, action, mac string, details map[string]any) {
+	if err := s.st.Audit(ctx, action, "device", mac, details); err != nil {
+		s.log.WarnContext(ctx, "autop: audit", "action", action, "err", err)
+	}
+}
+
 func (s *AutoPServer) unauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", autoPRealm)
-	http.Error(w, "Unauthorized: authenticate with HTTP Basic, the device's MAC and key.", http.StatusUnauthorized)
+	http.Error(w, "Unauthorized: authenticate with HTTP Basic, the device's MAC (12 hex digits, as in the path) and key.", http.StatusUnauthorized)
 }
 
 func (s *AutoPServer) fail(w http.ResponseWriter, r *http.Request, err error) {

@@ -38,8 +38,9 @@ func (a *API) ListMACs(w http.ResponseWriter, r *http.Request) error {
 }
 
 type macEntry struct {
-	MAC  string `json:"mac"`
-	Name string `json:"name"`
+	MAC       string `json:"mac"`
+	Name      string `json:"name"`
+	ClaimCode string `json:"claim_code"` // the maker's, optional
 }
 
 type addMACsRequest struct {
@@ -62,7 +63,7 @@ func (a *API) AddMACs(w http.ResponseWriter, r *http.Request) error {
 	}
 	rows := make([]model.MACRow, len(req.MACs))
 	for i, m := range req.MACs {
-		rows[i] = model.MACRow{Row: i + 1, MAC: m.MAC, Name: m.Name}
+		rows[i] = model.MACRow{Row: i + 1, MAC: m.MAC, Name: m.Name, Claim: m.ClaimCode}
 	}
 	res, err := a.Store.ImportMACs(r.Context(), id, rows)
 	if err != nil {
@@ -146,8 +147,9 @@ func FileError(err error) error {
 	return model.Invalid("file", "%v", err)
 }
 
-// ParseMACFile reads the MAC template: a MAC column and an optional name,
-// with or without the header row.
+// ParseMACFile reads the MAC template: a MAC column, an optional name and
+// an optional claim code (the maker's, printed for the MAC), with or without
+// the header row.
 func ParseMACFile(ctx context.Context, data []byte) ([]model.MACRow, error) {
 	rows, err := tabular.Read(ctx, data)
 	if err != nil {
@@ -161,7 +163,7 @@ func ParseMACFile(ctx context.Context, data []byte) ([]model.MACRow, error) {
 	}
 	out := make([]model.MACRow, len(rows))
 	for i, r := range rows {
-		out[i] = model.MACRow{Row: r.N, MAC: r.Cell(0), Name: r.Cell(1)}
+		out[i] = model.MACRow{Row: r.N, MAC: r.Cell(0), Name: r.Cell(1), Claim: r.Cell(2)}
 	}
 	return out, nil
 }
@@ -179,8 +181,8 @@ func (a *API) DeleteMAC(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var macTemplateHeader = []string{"MAC", "Name"}
-var macTemplateExample = [][]string{{"0C:11:05:00:00:01", "Villa 12 front door"}, {"0C1105000002", ""}}
+var macTemplateHeader = []string{"MAC", "Name", "Claim code"}
+var macTemplateExample = [][]string{{"0C:11:05:00:00:01", "Villa 12 front door", "7KQ2-M9XD-4TPA-R8WC"}, {"0C1105000002", "", ""}}
 
 // MACTemplate downloads the import template as CSV (default) or XLSX.
 func MACTemplate(w http.ResponseWriter, r *http.Request) error {

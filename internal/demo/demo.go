@@ -90,6 +90,9 @@ func Load(ctx context.Context, st *store.Store, o Options, out io.Writer) (*Resu
 	if err := g.macLibrary(ctx); err != nil {
 		return nil, err
 	}
+	if err := g.pendingKeys(ctx); err != nil {
+		return nil, err
+	}
 	if err := LoadBilling(ctx, st, BillingOptions{Seed: o.Seed, Now: o.Now}); err != nil {
 		return nil, err
 	}

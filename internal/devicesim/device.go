@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,9 @@ type Device struct {
 	idx int // position in the fleet: picks its source address
 	mac string
 	ip  string
+	// claim is the maker's claim code printed for the MAC, factoryKey the
+	// key provisioned at the factory ("" for none).
+	claim, factoryKey string
 
 	mu       sync.Mutex
 	key      string
@@ -241,7 +245,7 @@ func (d *Device) run() {
 			if out.lasted >= f.cfg.StableAfter {
 				attempt = 0
 			}
-			wait = backoff(f.cfg.Backoff, f.cfg.BackoffMax, attempt, rand.Float64())
+			wait = max(backoff(f.cfg.Backoff, f.cfg.BackoffMax, attempt, rand.Float64()), out.retryAfter)
 			attempt++
 		}
 		if out.err != nil {
@@ -285,8 +289,10 @@ func backoff(base, max time.Duration, n int, r float64) time.Duration {
 type outcome struct {
 	err     error
 	refused bool // 403 or 404: wait RefusedRetry
-	reboot  bool // told to reboot or reset
-	lasted  time.Duration
+	// retryAfter is the least wait a 429 asked for.
+	retryAfter time.Duration
+	reboot     bool // told to reboot or reset
+	lasted     time.Duration
 }
 
 // link is one live connection of a device.
@@ -336,6 +342,12 @@ func (d *Device) connect() (out outcome) {
 	dctx, dcancel := context.WithTimeout(context.WithValue(f.ctx, rawConnKey{}, holder), 30*time.Second)
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(d.mac+":"+key)))
+	// Protocol §2: the claim code, and what a pending key is shown with.
+	if d.claim != "" {
+		hdr.Set("X-Gatehouse-Claim", d.claim)
+	}
+	hdr.Set("X-Gatehouse-Model", f.cfg.Model)
+	hdr.Set("X-Gatehouse-Firmware", f.cfg.Firmware)
 	ws, resp, err := websocket.Dial(dctx, f.wsURL, &websocket.DialOptions{
 		HTTPClient:      f.wsClient,
 		HTTPHeader:      hdr,
@@ -347,6 +359,12 @@ func (d *Device) connect() (out outcome) {
 	if err != nil {
 		if resp != nil {
 			out.refused = resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound
+			if resp.StatusCode == http.StatusTooManyRequests {
+				// Protocol §2: wait at least what the server asks.
+				if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+					out.retryAfter = min(time.Duration(s)*time.Second, 10*time.Minute)
+				}
+			}
 			err = fmt.Errorf("connect: HTTP %d: %w", resp.StatusCode, err)
 		}
 		out.err = err

@@ -32,7 +32,15 @@ type Config struct {
 	Model       string   // reported model (default "R29C")
 	Firmware    string   // reported firmware (default "29.30.1.12")
 	SourceAddrs []string // local addresses to dial from, round robin ("" = any), for >28k connections
-	Log         *slog.Logger
+	// ClaimCodes are the maker's claim codes printed for the MACs (MAC in
+	// any notation → code): a device presents its own on every connect
+	// (protocol §2), so that the cloud accepts its key at once.
+	ClaimCodes map[string]string
+	// Keys are keys provisioned at the factory (MAC → key): a device
+	// without a key of its own in StateDir starts with this one instead of a
+	// random one (a factory reset still makes a random one).
+	Keys map[string]string
+	Log  *slog.Logger
 
 	// TLS is used for https:// servers (nil: the system roots).
 	TLS *tls.Config
@@ -50,7 +58,8 @@ type Config struct {
 	// StableAfter resets the back-off once a connection lasted this long
 	// (default 60 s).
 	StableAfter time.Duration
-	// RefusedRetry is the wait after a 403 or 404 (default 10 minutes).
+	// RefusedRetry is the wait after a refusal, 403 or 404 (default 60
+	// s, the protocol's Retry-After: a pending key may be accepted soon).
 	RefusedRetry time.Duration
 	// RebootDelay is how long a reboot keeps the device away: a random time
 	// in [RebootDelay, 2×RebootDelay] (default 500 ms, so 0.5–1 s).
@@ -92,7 +101,7 @@ func (c *Config) defaults() {
 		c.StableAfter = 60 * time.Second
 	}
 	if c.RefusedRetry <= 0 {
-		c.RefusedRetry = 10 * time.Minute
+		c.RefusedRetry = 60 * time.Second
 	}
 	if c.RebootDelay <= 0 {
 		c.RebootDelay = 500 * time.Millisecond
@@ -190,6 +199,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 			continue
 		}
 		d := newDevice(f, mac)
+		d.claim, d.factoryKey = lookupMAC(cfg.ClaimCodes, mac), lookupMAC(cfg.Keys, mac)
 		d.idx = len(f.devices)
 		f.devices = append(f.devices, d)
 		f.byMAC[mac] = d
@@ -265,6 +275,20 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		go d.run()
 	}
 	return f, nil
+}
+
+// lookupMAC finds the value of a MAC in a map keyed by MACs in any
+// notation.
+func lookupMAC(m map[string]string, mac string) string {
+	if v, ok := m[mac]; ok {
+		return v
+	}
+	for k, v := range m {
+		if n, err := ParseMAC(k); err == nil && n == mac {
+			return v
+		}
+	}
+	return ""
 }
 
 // loadAll loads every device's state, one after the other (creating files

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/devicesim"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
@@ -86,6 +87,33 @@ func (g *gatehouse) macs(kind string, n int) []string {
 		g.t.Fatalf("demo data has %d %s devices of demo-subdistributor, want %d", len(macs), kind, n)
 	}
 	return macs
+}
+
+// enroll accepts a key per device in advance and puts a maker's claim code
+// on file for each MAC, as an installer's MAC import would: the fleet's
+// devices connect at once, and a factory reset's new key is enrolled by the
+// claim code. It returns the config with Keys and ClaimCodes set.
+func (g *gatehouse) enroll(cfg devicesim.Config) devicesim.Config {
+	g.t.Helper()
+	sys := model.WithActor(context.Background(), model.System)
+	cfg.Keys, cfg.ClaimCodes = map[string]string{}, map[string]string{}
+	var rows [][]any
+	for i, m := range cfg.MACs {
+		cfg.Keys[m] = fmt.Sprintf("sim-key-%s-%d-0123456789abcdefghij", m, i)
+		cfg.ClaimCodes[m] = fmt.Sprintf("CLAIM%sX", m)
+		var inst int64
+		if err := g.st.DB().QueryRow(`SELECT installer_id FROM devices WHERE mac = '` + m + `'`).Scan(&inst); err != nil {
+			g.t.Fatal(err)
+		}
+		rows = append(rows, []any{inst, m, "", store.ClaimCodeHash(cfg.ClaimCodes[m]), time.Now().UTC()})
+	}
+	if _, err := g.st.EnrollDeviceKeys(sys, cfg.Keys); err != nil {
+		g.t.Fatal(err)
+	}
+	if err := g.st.BulkInsert(sys, "installer_macs", []string{"installer_id", "mac", "name", "claim_hash", "created_at"}, rows); err != nil {
+		g.t.Fatal(err)
+	}
+	return cfg
 }
 
 // deviceRow is what the server recorded for a device.
@@ -213,6 +241,7 @@ func TestAgainstGatehouse(t *testing.T) {
 			state := t.TempDir()
 			cfg := devicesim.Config{Server: g.url, MACs: macs, StateDir: state, Model: "X915S", Firmware: "915.30.1.7",
 				Backoff: 100 * time.Millisecond, BackoffMax: time.Second, RebootDelay: 100 * time.Millisecond, Log: simLog(t)}
+			cfg = g.enroll(cfg)
 			fleet, err := devicesim.Start(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -375,7 +404,7 @@ func TestAgainstGatehouse(t *testing.T) {
 func TestTunnelThroughGateway(t *testing.T) {
 	g := newGatehouse(t, "sqlite")
 	macs := g.macs("personal", 1)
-	fleet, err := devicesim.Start(context.Background(), devicesim.Config{Server: g.url, MACs: macs})
+	fleet, err := devicesim.Start(context.Background(), g.enroll(devicesim.Config{Server: g.url, MACs: macs}))
 	if err != nil {
 		t.Fatal(err)
 	}

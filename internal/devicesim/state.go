@@ -124,7 +124,10 @@ func (d *Device) load() error {
 	d.mu.Lock()
 	fresh := d.key == ""
 	if fresh {
-		d.key = newKey()
+		d.key = d.factoryKey
+		if !validKey(d.key) {
+			d.key = newKey()
+		}
 	}
 	d.mu.Unlock()
 	if fresh {
@@ -160,4 +163,31 @@ func (d *Device) saveFile(atomic bool) error {
 		return err
 	}
 	return os.Rename(tmp, p)
+}
+
+// Keys returns the key of each device (MAC, any notation) as kept in
+// stateDir, making a first-boot key (and its state file) for a device that
+// has none yet: what a maker's factory would register in the cloud as the
+// devices' credentials before they ship.
+func Keys(stateDir string, macs []string) (map[string]string, error) {
+	if stateDir == "" {
+		return nil, errors.New("devicesim: keys need a state directory")
+	}
+	if err := ensureDir(stateDir); err != nil {
+		return nil, fmt.Errorf("devicesim: state directory: %w", err)
+	}
+	f := &Fleet{cfg: Config{StateDir: stateDir}}
+	out := make(map[string]string, len(macs))
+	for _, m := range macs {
+		mac, err := ParseMAC(m)
+		if err != nil {
+			return nil, fmt.Errorf("devicesim: %w", err)
+		}
+		d := newDevice(f, mac)
+		if err := d.load(); err != nil {
+			return nil, fmt.Errorf("devicesim: %s: %w", mac, err)
+		}
+		out[mac] = d.Key()
+	}
+	return out, nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/devicesim"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
@@ -260,8 +261,21 @@ func benchDevices(t *testing.T, st *store.Store, n int) []string {
 	if _, err := st.DB().Exec(`UPDATE devices SET online = false`); err != nil {
 		t.Fatal(err)
 	}
+	// Enrolled as a maker's factory would: the keys connectFleet gives them.
+	if _, err := st.EnrollDeviceKeys(model.WithActor(ctx, model.System), benchKeys(macs)); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("%d devices registered in %v", n, time.Since(start).Round(time.Millisecond))
 	return macs
+}
+
+// benchKeys are the devices' keys, known in advance.
+func benchKeys(macs []string) map[string]string {
+	keys := make(map[string]string, len(macs))
+	for _, m := range macs {
+		keys[m] = "bench-key-" + m + "-0123456789abcdef"
+	}
+	return keys
 }
 
 // connectFleet starts the simulated devices of cfg and waits until every
@@ -269,6 +283,9 @@ func benchDevices(t *testing.T, st *store.Store, n int) []string {
 func connectFleet(t *testing.T, cfg devicesim.Config) (*devicesim.Fleet, time.Duration) {
 	t.Helper()
 	n := len(cfg.MACs)
+	if cfg.Keys == nil {
+		cfg.Keys = benchKeys(cfg.MACs)
+	}
 	start := time.Now()
 	f, err := devicesim.Start(context.Background(), cfg)
 	if err != nil {

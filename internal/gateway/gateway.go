@@ -24,6 +24,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
+	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/ymux"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -34,6 +35,15 @@ var ErrOffline = errors.New("gateway: the device is offline")
 
 // ErrTooManyTunnels answers a tunnel to a device that has its 16 open.
 var ErrTooManyTunnels = errors.New("gateway: the device has too many Remote Control tunnels open")
+
+// Headers of the connect request a device may send besides its
+// credentials (docs/device-protocol.md §2): the maker's claim code of its
+// MAC, and its model and firmware, shown with a pending key.
+const (
+	HeaderClaim    = "X-Gatehouse-Claim"
+	HeaderModel    = "X-Gatehouse-Model"
+	HeaderFirmware = "X-Gatehouse-Firmware"
+)
 
 // Protocol constants (docs/device-protocol.md).
 const (
@@ -51,16 +61,25 @@ const (
 	subjectConnected = "gatehouse.device.connected" // a device connected: older connections elsewhere close
 	subjectTunnel    = "gatehouse.device.tunnel."   // + node: Remote Control requests for that node's devices
 	subjectDeleted   = "gatehouse.device.deleted"   // JSON list of MACs deleted: their connections close
+	subjectRevoked   = "gatehouse.device.revoked"   // JSON list of MACs whose accepted key changed: their connections close
 )
 
-// closeDeleted closes the connection of a device deleted from the cloud.
-const closeDeleted = websocket.StatusCode(4404)
+// closeDeleted closes the connection of a device deleted from the cloud;
+// closeRevoked one whose key is no longer the accepted one.
+const (
+	closeDeleted = websocket.StatusCode(4404)
+	closeRevoked = websocket.StatusCode(4403)
+)
 
 // Options tune one node's gateway.
 type Options struct {
 	Node      string        // this node's name, unique among nodes (default: host name + pid)
 	PublicURL string        // base of the autop_url sent to devices; default: the request's host
 	Heartbeat time.Duration // sent to devices in welcome (default 30s); silence for 3× closes
+	// Limiter bounds attempts with keys the cloud did not accept, shared
+	// with the node's AutoP server (nil: one of the gateway's own, with
+	// deviceauth.DefaultLimits).
+	Limiter *deviceauth.Limiter
 	// The rest are for tests; zero means the protocol's value.
 	HelloTimeout  time.Duration // connect to hello (10s)
 	WriteTimeout  time.Duration // one write to a device (10s)
@@ -123,9 +142,13 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	def(&opts.TunnelTimeout, 15*time.Second)
 	def(&opts.ResendEvery, 30*time.Second)
 	def(&opts.ExpireEvery, time.Minute)
+	if opts.Limiter == nil {
+		opts.Limiter = deviceauth.NewLimiter(deviceauth.Limits{})
+	}
 	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, stop: make(chan struct{}),
 		started: time.Now()}
-	for subject, fn := range map[string]func([]byte){subjectKick: g.onKick, subjectConnected: g.onConnected, subjectDeleted: g.onDeleted} {
+	for subject, fn := range map[string]func([]byte){subjectKick: g.onKick, subjectConnected: g.onConnected, subjectDeleted: g.onDeleted,
+		subjectRevoked: g.onRevoked} {
 		if un, err := b.Subscribe(subject, fn); err != nil {
 			g.log.Error("gateway: subscribe", "subject", subject, "err", err)
 		} else {
@@ -172,7 +195,9 @@ func parseCommandID(s string) (int64, bool) {
 }
 
 // ServeHTTP is GET /device/v1/connect: the device is authenticated before
-// the upgrade (400 malformed, 404 unregistered, 403 bound to another key).
+// the upgrade: 400 malformed; the one refusal of deviceauth for an unknown
+// MAC and for every key the cloud has not accepted (a new one is recorded
+// as pending); 429 over the attempt limits.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.isClosing() {
 		http.Error(w, "The node is shutting down; connect again.", http.StatusServiceUnavailable)
@@ -187,17 +212,31 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Sec-WebSocket-Protocol must offer "+Subprotocol+".", http.StatusBadRequest)
 		return
 	}
-	d, err := g.st.AuthenticateDevice(r.Context(), mac, key, r.RemoteAddr)
-	switch model.ErrorCode(err) {
-	case "":
-	case model.EINVALID:
+	var limited *deviceauth.Outcome
+	src := deviceauth.Source(r.RemoteAddr)
+	norm, _ := model.NormalizeMAC(mac)
+	d, err := g.st.AuthenticateDevice(r.Context(), model.DeviceAttempt{MAC: mac, Key: key, Claim: r.Header.Get(HeaderClaim),
+		RemoteAddr: r.RemoteAddr, Model: r.Header.Get(HeaderModel), Firmware: r.Header.Get(HeaderFirmware),
+		Allow: func() error {
+			if o := g.opts.Limiter.Take(src, norm); !o.OK {
+				limited = &o
+				return errLimited
+			}
+			return nil
+		}})
+	switch {
+	case limited != nil:
+		if limited.Report {
+			g.auditLimited(norm, r.RemoteAddr, limited.Why)
+		}
+		deviceauth.TooMany(w, limited.RetryAfter)
+		return
+	case err == nil:
+	case model.ErrorCode(err) == model.EINVALID:
 		http.Error(w, model.ErrorMessage(err), http.StatusBadRequest)
 		return
-	case model.ENOTFOUND:
-		http.Error(w, "This MAC is not registered.", http.StatusNotFound)
-		return
-	case model.EFORBIDDEN:
-		http.Error(w, model.ErrorMessage(err), http.StatusForbidden)
+	case model.ErrorCode(err) == model.ENOTFOUND, model.ErrorCode(err) == model.EFORBIDDEN:
+		deviceauth.Refuse(w)
 		return
 	default:
 		g.log.Error("gateway: authenticate device", "mac", mac, "err", err)
@@ -227,6 +266,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.wg.Add(1)
 	g.mu.Unlock()
 	go c.run()
+}
+
+var errLimited = errors.New("gateway: over the attempt limits")
+
+// auditLimited records that attempts for mac from remoteAddr hit the limits
+// (the limiter bounds how often).
+func (g *Gateway) auditLimited(mac, remoteAddr, why string) {
+	ctx, cancel := context.WithTimeout(model.WithActor(context.Background(), model.System), 5*time.Second)
+	defer cancel()
+	if err := g.st.Audit(ctx, "device.auth_limited", "device", mac, map[string]any{"mac": mac, "remote_addr": remoteAddr,
+		"limit": why, "via": "gateway"}); err != nil {
+		g.log.Warn("gateway: audit a limited attempt", "err", err)
+	}
 }
 
 // leanHijacker hands the WebSocket small buffers instead of net/http's
@@ -395,6 +447,25 @@ func (g *Gateway) onDeleted(data []byte) {
 	for _, m := range macs {
 		if c := g.local(m); c != nil {
 			c.close(closeDeleted, "the device was deleted from the cloud")
+		}
+	}
+}
+
+// Revoked closes, on whichever node holds them, the connections of devices
+// whose accepted key a person just replaced: they were made with the old
+// key, which gets nothing any more.
+func (g *Gateway) Revoked(ctx context.Context, macs ...string) {
+	g.publishMACs(subjectRevoked, macs)
+}
+
+func (g *Gateway) onRevoked(data []byte) {
+	var macs []string
+	if json.Unmarshal(data, &macs) != nil {
+		return
+	}
+	for _, m := range macs {
+		if c := g.local(m); c != nil {
+			c.close(closeRevoked, "the key of this connection is no longer accepted")
 		}
 	}
 }

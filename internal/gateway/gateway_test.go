@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
@@ -39,6 +40,10 @@ func gatewayServerOpts(t *testing.T, opts gateway.Options) (*store.Store, *gatew
 	t.Cleanup(func() { g.Close() })
 	var mac string
 	if err := st.DB().QueryRow(`SELECT mac FROM devices ORDER BY id LIMIT 1`).Scan(&mac); err != nil {
+		t.Fatal(err)
+	}
+	// The tests' device key, accepted in advance.
+	if _, err := st.EnrollDeviceKeys(model.WithActor(context.Background(), model.System), map[string]string{mac: strings.Repeat("k", 40)}); err != nil {
 		t.Fatal(err)
 	}
 	return st, g, mac + " " + strings.TrimPrefix(ts.URL, "http://")

@@ -76,15 +76,17 @@ type LibraryMAC struct {
 	InstallerID int64     `json:"installer_id"`
 	MAC         string    `json:"mac"`
 	Name        string    `json:"name"`
-	InUse       bool      `json:"in_use"` // a device with this MAC exists
+	InUse       bool      `json:"in_use"`     // a device with this MAC exists
+	ClaimCode   bool      `json:"claim_code"` // a claim code is on file (it is kept hashed)
 	Created     time.Time `json:"created_at"`
 }
 
 // MACRow is one row of a MAC import, numbered as in the file.
 type MACRow struct {
-	Row  int
-	MAC  string
-	Name string
+	Row   int
+	MAC   string
+	Name  string
+	Claim string // the maker's claim code printed for the MAC; optional
 }
 
 // RowError says why a row of an import was rejected.

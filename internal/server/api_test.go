@@ -421,7 +421,7 @@ func TestPortalPagesAndRoles(t *testing.T) {
 	for _, part := range strings.Split(home, `data-module="`)[1:] {
 		mods = append(mods, part[:strings.Index(part, `"`)])
 	}
-	want := []string{"project-devices", "personal-devices", "third-party-devices", "users", "firmware", "subscriptions", "payments", "settings", "audit"}
+	want := []string{"project-devices", "personal-devices", "third-party-devices", "users", "firmware", "subscriptions", "payments", "settings", "pending-devices", "audit"}
 	if !slices.Equal(mods, want) {
 		t.Errorf("sub-distributor nav: %v", mods)
 	}

@@ -36,7 +36,7 @@ func TestBrowserBatchAutoP(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	fleet, err := devicesim.Start(ctx, devicesim.Config{Server: e.url, MACs: macs, StateDir: t.TempDir()})
+	fleet, err := devicesim.Start(ctx, devicesim.Config{Server: e.url, MACs: macs, StateDir: t.TempDir(), Keys: enrolledKeys(t, e.st, macs), ClaimCodes: claimCodes(t, e.st, macs)})
 	if err != nil {
 		t.Fatal(err)
 	}

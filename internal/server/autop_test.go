@@ -338,8 +338,13 @@ func TestAutoPServer(t *testing.T) {
 				t.Errorf("%s: %d %v", name, r.StatusCode, r.Header)
 			}
 		}
-		if r := e.fetchCfg(t, "/autop/0C1105FFFFFE.cfg", "0C1105FFFFFE", key); r.StatusCode != 404 {
+		// An unregistered MAC, and a key the gateway has not accepted: the
+		// one refusal (TestEnrollAnswersAreIdentical).
+		if r := e.fetchCfg(t, "/autop/0C1105FFFFFE.cfg", "0C1105FFFFFE", key); r.StatusCode != 403 {
 			t.Errorf("unregistered MAC: %d", r.StatusCode)
+		}
+		if r := e.fetchCfg(t, path, mac, key); r.StatusCode != 403 {
+			t.Errorf("a key not accepted: %d", r.StatusCode)
 		}
 		for _, p := range []string{"/autop/" + mac, "/autop/" + mac + ".txt", "/autop/zz.cfg"} {
 			if r := e.fetchCfg(t, p, mac, key); r.StatusCode != 404 {
@@ -347,8 +352,8 @@ func TestAutoPServer(t *testing.T) {
 			}
 		}
 
-		// The first fetch binds the key (trust on first use): 200, the
-		// preview's exact bytes, versioned.
+		// With its key accepted: 200, the preview's exact bytes, versioned.
+		enrollKey(t, e, mac, key)
 		r := e.do(nil, "PUT", "/api/v1/devices/"+mac+"/autop", map[string]any{"regular": []string{"Config.DoorSetting.RELAY.HoldDelayA = 4"},
 			"once": []string{"Config.Settings.LOGLEVEL.Level = 7"}}, bearer(tok))
 		if r.StatusCode != 200 {
@@ -362,8 +367,8 @@ func TestAutoPServer(t *testing.T) {
 			!strings.HasPrefix(got.Header.Get("Content-Type"), "text/plain") || !strings.Contains(string(got.body), "Config.Settings.LOGLEVEL.Level = 7\n") {
 			t.Fatalf("fetch: %d %v\n%s", got.StatusCode, got.Header, got.body)
 		}
-		// Another key is refused now.
-		if r := e.fetchCfg(t, path, mac, devKey("other"+mac)); r.StatusCode != 401 {
+		// Another key is refused.
+		if r := e.fetchCfg(t, path, mac, devKey("other"+mac)); r.StatusCode != 403 {
 			t.Errorf("another key after binding: %d", r.StatusCode)
 		}
 		// 304 with the current version.
@@ -409,7 +414,7 @@ func TestAutoPServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dev, _ := e.st.AuthenticateDevice(sysCtx(), mac, key, "test")
+		dev, _ := e.st.AuthenticateDevice(sysCtx(), model.DeviceAttempt{MAC: mac, Key: key, RemoteAddr: "test"})
 		if err := e.st.MarkCommandsSent(sysCtx(), c.ID); err != nil {
 			t.Fatal(err)
 		}
@@ -592,9 +597,7 @@ func BenchmarkAutoPServe(b *testing.B) {
 	for i := 1; i <= 1000; i += 10 {
 		mac := fmt.Sprintf("0C1105%06X", i)
 		key := devKey(mac)
-		if _, err := st.AuthenticateDevice(sysCtx(), mac, key, "bench"); err != nil {
-			b.Fatal(err)
-		}
+		enrollKeys(b, st, map[string]string{mac: key})
 		req := httptest.NewRequest("GET", "/autop/"+mac+".cfg", nil)
 		req.SetBasicAuth(mac, key)
 		reqs = append(reqs, req)

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -72,9 +71,11 @@ func TestDeviceOpenedStreamsAreClosed(t *testing.T) {
 	}
 }
 
-// TestAutoPFetchCompletingAResetServesNoOneTime: the first fetch with a
-// new key after a factory reset completes the reset, which voids the
-// one-time commands: the file served already lacks them.
+// TestAutoPFetchCompletingAResetServesNoOneTime: after a factory reset, the
+// device's new key gets nothing from the AutoP server (which never records
+// or accepts a key) until the gateway accepted it; the connection that
+// accepts it completes the reset, which voids the one-time commands: the
+// first file served already lacks them.
 func TestAutoPFetchCompletingAResetServesNoOneTime(t *testing.T) {
 	e := newGatewayEnv(t, "sqlite", nil, nil, gwOptions)
 	e.clearDemoAutoP(t)
@@ -88,20 +89,27 @@ func TestAutoPFetchCompletingAResetServesNoOneTime(t *testing.T) {
 		t.Fatalf("reset: %d %s", r.StatusCode, r.body)
 	}
 	d.expect(t, "reset") // sent; the device resets itself before acknowledging
-	req, _ := http.NewRequest("GET", e.url+"/autop/"+mac+".cfg", nil)
-	req.SetBasicAuth(mac, "brand-new-key-after-factory-reset-0123456789")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	const newKey = "brand-new-key-after-factory-reset-0123456789"
+	resetStatus := func() string {
+		var status string
+		e.st.DB().QueryRow(`SELECT c.status FROM device_commands c JOIN devices d ON d.id = c.device_id WHERE d.mac = ? AND c.kind = 'reset'`, mac).Scan(&status)
+		return status
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	var status string
-	e.st.DB().QueryRow(`SELECT c.status FROM device_commands c JOIN devices d ON d.id = c.device_id WHERE d.mac = ? AND c.kind = 'reset'`, mac).Scan(&status)
-	if res.StatusCode != 200 || status != "done" {
-		t.Fatalf("fetch with the new key: %d, reset %q", res.StatusCode, status)
+	if st, _ := autopAttempt(t, e, mac, newKey); st != 403 || resetStatus() != "sent" {
+		t.Fatalf("AutoP fetch with the new key: %d, reset %q", st, resetStatus())
 	}
-	if strings.Contains(string(body), "ONCE.Secret") {
-		t.Errorf("the file that completed the reset carries voided one-time commands:\n%s", body)
+	// The installer at the device opens a window; the device connects.
+	if r := e.do(nil, "POST", "/api/v1/enrollment-windows", map[string]any{"mac": mac}, bearer(sub)); r.StatusCode != 201 {
+		t.Fatalf("window: %d %s", r.StatusCode, r.body)
+	}
+	if st, _ := upgradeAttempt(t, e, mac, newKey); st != http.StatusSwitchingProtocols || resetStatus() != "done" {
+		t.Fatalf("connect with the new key: %d, reset %q", st, resetStatus())
+	}
+	st, body := autopAttempt(t, e, mac, newKey)
+	if st != 200 {
+		t.Fatalf("fetch with the accepted new key: %d", st)
+	}
+	if strings.Contains(body, "ONCE.Secret") {
+		t.Errorf("the first file after the reset carries voided one-time commands:\n%s", body)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
+	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
 	"github.com/gatehouse-dev/gatehouse/internal/devicesim"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
@@ -125,7 +126,7 @@ func accountCtx(t testing.TB, st *store.Store, username string) context.Context 
 // startFleet runs simulated devices against e with fast reconnects.
 func startFleet(t testing.TB, e *env, macs ...string) *devicesim.Fleet {
 	t.Helper()
-	f, err := devicesim.Start(context.Background(), devicesim.Config{Server: e.url, MACs: macs,
+	f, err := devicesim.Start(context.Background(), devicesim.Config{Server: e.url, MACs: macs, Keys: enrolledKeys(t, e.st, macs), ClaimCodes: claimCodes(t, e.st, macs),
 		Backoff: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond, RebootDelay: 50 * time.Millisecond,
 		RefusedRetry: 500 * time.Millisecond})
 	if err != nil {
@@ -199,9 +200,13 @@ func rawHeader(mac, key string) http.Header {
 	return h
 }
 
-// dialRaw connects without hello.
+// dialRaw connects without hello; the raw device's own key (rawKey) is
+// enrolled first.
 func dialRaw(t testing.TB, e *env, mac, key string) (*rawDevice, *http.Response, error) {
 	t.Helper()
+	if key == rawKey(mac) {
+		enrollKey(t, e, mac, key)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ws, resp, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.url, "http")+"/device/v1/connect", &websocket.DialOptions{
@@ -426,7 +431,7 @@ func TestGatewayRefusesBadCredentials(t *testing.T) {
 				{"short key", mac + ":short", true, 400},
 				{"key with bad characters", mac + ":" + strings.Repeat("é", 20), true, 400},
 				{"no subprotocol", mac + ":" + good, false, 400},
-				{"unregistered MAC", "0C1105FEFEFE:" + good, true, 404},
+				{"unregistered MAC", "0C1105FEFEFE:" + good, true, deviceauth.RefusedStatus},
 			} {
 				if got := upgrade(c.auth, c.proto); got != c.want {
 					t.Errorf("%s: %d, want %d", c.name, got, c.want)
@@ -435,16 +440,16 @@ func TestGatewayRefusesBadCredentials(t *testing.T) {
 			if h, _ := keyHash(t, e.st, mac); h != "" {
 				t.Fatalf("refused attempts bound a key")
 			}
-			// Trust on first use, then a mismatch is refused before the
-			// upgrade and audited with the remote address.
+			// Enrolled, then another key is refused before the upgrade,
+			// kept as pending and audited with the remote address.
 			d := connectRaw(t, e, mac)
-			if got := upgrade(mac+":"+strings.Repeat("B", 40), true); got != 403 {
+			if got := upgrade(mac+":"+strings.Repeat("B", 40), true); got != deviceauth.RefusedStatus {
 				t.Errorf("another key: %d, want 403", got)
 			}
-			l, err := e.st.ListAudit(sysCtx(), model.AuditFilter{Action: "device.key_refused", ObjectID: mac, Page: model.Page{Page: 1, PerPage: 10}})
+			l, err := e.st.ListAudit(sysCtx(), model.AuditFilter{Action: "device.key_pending", ObjectID: mac, Page: model.Page{Page: 1, PerPage: 10}})
 			if err != nil || l.Total != 1 || !strings.HasPrefix(fmt.Sprint(l.Items[0].Details["remote_addr"]), "127.0.0.1:") ||
 				l.Items[0].Actor != "system" {
-				t.Errorf("key_refused audit: %+v %v", l.Items, err)
+				t.Errorf("key_pending audit: %+v %v", l.Items, err)
 			}
 			// The bound device keeps its connection, and can come back.
 			d.send(t, map[string]any{"type": "status"})

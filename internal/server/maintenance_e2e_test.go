@@ -37,6 +37,9 @@ func startSim(t *testing.T, e *env, macs ...string) *devicesim.Fleet {
 func startSimConfig(t *testing.T, e *env, cfg devicesim.Config) *devicesim.Fleet {
 	t.Helper()
 	cfg.Server, cfg.StateDir = e.url, t.TempDir()
+	if cfg.Keys == nil && cfg.ClaimCodes == nil {
+		cfg.Keys, cfg.ClaimCodes = enrolledKeys(t, e.st, cfg.MACs), claimCodes(t, e.st, cfg.MACs)
+	}
 	f, err := devicesim.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)

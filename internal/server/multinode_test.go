@@ -195,6 +195,7 @@ func TestMultiNodeAutoPFetch(t *testing.T) {
 	a, b := twoNodes(t)
 	mac := subMACs(t, a.st, 1)[0]
 	key := devKey(mac)
+	enrollKey(t, a, mac, key)
 	path := "/autop/" + mac + ".cfg"
 	before := b.fetchCfg(t, path, mac, key)
 	if before.StatusCode != http.StatusOK {

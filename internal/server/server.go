@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
+	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -50,6 +51,10 @@ type Config struct {
 	Bus bus.Bus
 	// Gateway tunes this node's device gateway (node name, heartbeat).
 	Gateway gateway.Options
+	// DeviceLimits bound the attempts of devices with keys the cloud did
+	// not accept, on the gateway and the AutoP server together; zero fields
+	// take deviceauth.DefaultLimits.
+	DeviceLimits deviceauth.Limits
 	// RemoteURL is the base of a separate origin for Remote Control
 	// (https://remote.example.com, pointing at the same servers); empty:
 	// sessions are served on the portal's own host, sandboxed without scripts.
@@ -69,7 +74,9 @@ type Server struct {
 	apiRoutes []string
 	pages     map[string]bool
 	gateway   *gateway.Gateway
-	bus       bus.Bus // Config.Bus, or this node's in-process one
+	// deviceLimiter is shared by the gateway and the AutoP server.
+	deviceLimiter *deviceauth.Limiter
+	bus           bus.Bus // Config.Bus, or this node's in-process one
 	// remoteHost is the host of Config.RemoteURL: requests to it reach
 	// Remote Control sessions only.
 	remoteHost string
@@ -89,6 +96,10 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	if u, err := url.Parse(cfg.PublicURL); cfg.Gateway.PublicURL == "" && err == nil && u.Host != "" {
 		cfg.Gateway.PublicURL = cfg.PublicURL
 	}
+	if cfg.Gateway.Limiter == nil {
+		cfg.Gateway.Limiter = deviceauth.NewLimiter(cfg.DeviceLimits)
+	}
+	s.deviceLimiter = cfg.Gateway.Limiter
 	s.gateway = gateway.New(st, cfg.Bus, log, cfg.Gateway)
 	if cfg.RemoteURL != "" {
 		u, err := url.Parse(cfg.RemoteURL)
@@ -176,6 +187,7 @@ func (s *Server) routes() {
 	s.routesGateway()
 	s.routesAutoP()
 	s.routesMaintenance()
+	s.routesEnroll()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")

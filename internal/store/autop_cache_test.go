@@ -62,7 +62,13 @@ func TestAutoPCacheFollowsWrites(t *testing.T) {
 		}
 
 		key := strings.Repeat("k", 40)
-		step("key bound on first use", func() error { _, err := st.AuthenticateDevice(sys, mac, key, "127.0.0.1"); return err })
+		step("key accepted through a window", func() error {
+			if _, err := st.OpenEnrollWindow(ctx, mac, 0, 0); err != nil {
+				return err
+			}
+			_, err := st.AuthenticateDevice(sys, model.DeviceAttempt{MAC: mac, Key: key, RemoteAddr: "127.0.0.1"})
+			return err
+		})
 		step("lists saved", func() error {
 			_, err := st.SetDeviceAutoP(ctx, mac, []string{"Config.A.B.C = 1"}, []string{"Config.O.N.E = 1"})
 			return err

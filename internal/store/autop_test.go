@@ -407,7 +407,7 @@ func TestAutoPServeAndApplied(t *testing.T) {
 			t.Errorf("served: %+v", sv)
 		}
 		key := strings.Repeat("k", 40)
-		if _, err := st.AuthenticateDevice(sys, mac, key, "127.0.0.1"); err != nil {
+		if _, err := st.EnrollDeviceKeys(sys, map[string]string{mac: key}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := st.SetDeviceAutoP(ctx, mac, []string{"Config.A.B.C = 1"}, []string{"Config.O.N.E = 1"}); err != nil {

@@ -224,30 +224,30 @@ func (s *Store) finishCommandKind(ctx context.Context, tx *Tx, deviceID, id int6
 		if err := s.clearDeviceBinding(ctx, tx, deviceID, mode == model.ResetFactory); err != nil {
 			return "", false, err
 		}
-		var mac string
-		if err := tx.queryRow(ctx, `SELECT mac FROM devices WHERE id = ?`, deviceID).Scan(&mac); err != nil {
-			return "", false, err
-		}
-		if err := s.audit(ctx, tx, "device.key_cleared", "device", mac, map[string]any{"reset": id}); err != nil {
-			return "", false, err
+		if mode == model.ResetFactory {
+			var mac string
+			if err := tx.queryRow(ctx, `SELECT mac FROM devices WHERE id = ?`, deviceID).Scan(&mac); err != nil {
+				return "", false, err
+			}
+			if err := s.audit(ctx, tx, "device.key_cleared", "device", mac, map[string]any{"reset": id}); err != nil {
+				return "", false, err
+			}
 		}
 	}
 	return kind, true, nil
 }
 
-// clearDeviceBinding is what a reset does in the cloud: the key binding is
-// cleared (the device binds its key afresh) and pending one-time AutoP
-// commands are voided. A factory reset voids the old key for good: the
-// device made a new one, and a request still in flight with the old key
-// must not bind it again.
+// clearDeviceBinding is what a reset does in the cloud: pending one-time
+// AutoP commands are voided, and a factory reset clears the key binding and
+// voids the old key for good (the device made a new one, which waits to be
+// accepted; a request still in flight with the old key must not come back).
+// A configuration reset keeps the key, and so the binding.
 func (s *Store) clearDeviceBinding(ctx context.Context, tx *Tx, deviceID int64, factory bool) error {
-	q := `UPDATE devices SET key_hash = '' WHERE id = ?`
 	if factory {
-		q = `UPDATE devices SET retired_keys = CASE WHEN key_hash <> '' THEN substr(key_hash || ' ' || retired_keys, 1, 519)
-			ELSE retired_keys END, key_hash = '' WHERE id = ?`
-	}
-	if _, err := tx.exec(ctx, q, deviceID); err != nil {
-		return err
+		if _, err := tx.exec(ctx, `UPDATE devices SET retired_keys = CASE WHEN key_hash <> '' THEN substr(key_hash || ' ' || retired_keys, 1, 519)
+			ELSE retired_keys END, key_hash = '' WHERE id = ?`, deviceID); err != nil {
+			return err
+		}
 	}
 	_, err := tx.exec(ctx, `UPDATE device_autop SET once = '', updated_at = ? WHERE device_id = ? AND once <> ''`, s.now(), deviceID)
 	return err

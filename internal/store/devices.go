@@ -280,10 +280,9 @@ func (s *Store) DeleteDevice(ctx context.Context, mac string) error {
 // DeleteDevices: everything that hangs on the device goes with it, so that
 // its MAC can be registered again as a new device.
 func deleteDeviceRow(ctx context.Context, tx *Tx, id int64) error {
-	// Gateway hook: once the device gateway stores a device's key binding
-	// (trust on first use) and its pending commands and AutoP, delete them
-	// here in the same transaction, so that a device added again under this
-	// MAC binds its key afresh.
+	// The device's accepted key goes with the row; its pending keys,
+	// acceptance windows, commands and AutoP cascade: a device added again
+	// under this MAC is enrolled afresh.
 	_, err := tx.exec(ctx, `DELETE FROM devices WHERE id = ?`, id)
 	return err
 }

@@ -3,23 +3,17 @@ package store
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
-// The device gateway's side of the store (docs/device-protocol.md): device
-// authentication by MAC and key (trust on first use), and what a connected
-// device reports. These methods run as the system: the device is the
+// The device gateway's side of the store (docs/device-protocol.md): what a
+// connected device reports (its authentication and enrollment are in
+// enroll.go). These methods run as the system: the device is the
 // authority, not a person, so they take no actor's scope.
-
-// keyRefusedEvery is how often at most a refused key is audited per device,
-// so that a misbehaving device cannot flood the audit log.
-const keyRefusedEvery = time.Minute
 
 // ValidDeviceKey reports whether key has the form of docs/device-protocol.md
 // §1: 32 to 128 characters from A–Z a–z 0–9 - _.
@@ -47,145 +41,6 @@ func sysCtx(ctx context.Context) context.Context {
 		return ctx
 	}
 	return model.WithActor(ctx, model.System)
-}
-
-// AuthenticateDevice checks a device's MAC (any notation) and key: a
-// malformed MAC or key is model.Invalid, an unregistered MAC ENOTFOUND, a
-// MAC bound to another key EFORBIDDEN (audited "device.key_refused" at most
-// once a minute per MAC, with remoteAddr). An unbound device binds the key
-// (trust on first use, audited "device.key_bound"). While a factory reset of
-// the device is sent and not yet acknowledged, a new key is accepted: it
-// binds and the reset counts as done (the device reset itself before its
-// acknowledgement arrived; a configuration reset keeps the key, so only a
-// factory reset explains a new one). On the hot path — a bound device with
-// its key — this is one indexed SELECT and no write.
-func (s *Store) AuthenticateDevice(ctx context.Context, mac, key, remoteAddr string) (*model.Device, error) {
-	m, ok := model.NormalizeMAC(mac)
-	if !ok {
-		return nil, model.Invalid("mac", "must be 12 hex digits")
-	}
-	if !ValidDeviceKey(key) {
-		return nil, model.Invalid("key", "must be 32 to 128 characters from A-Z a-z 0-9 - _")
-	}
-	hash := DeviceKeyHash(key)
-	ctx = sysCtx(ctx)
-	// A binding may change between the read and the write (an ack of a
-	// reset clearing it, another connection binding first): read again then.
-	for attempt := 0; ; attempt++ {
-		d, bound, retired, err := s.deviceForAuth(ctx, m)
-		if err != nil {
-			return nil, err
-		}
-		if bound != "" && subtle.ConstantTimeCompare([]byte(bound), []byte(hash)) == 1 {
-			return d, nil
-		}
-		if strings.Contains(retired, hash) {
-			// A key the device had before a factory reset: a request still
-			// in flight from before it, or a copy of the old key.
-			if err := s.auditKeyRefused(ctx, d.MAC, remoteAddr, hash[:12], "voided by a factory reset"); err != nil {
-				return nil, err
-			}
-			return nil, model.Errorf(model.EFORBIDDEN, "This key of device %s was voided by a factory reset.", d.MAC)
-		}
-		var won bool
-		if bound == "" {
-			// Trust on first use; the condition makes a race of two first
-			// connections bind one key only.
-			err = s.inTx(ctx, func(tx *Tx) error {
-				res, err := tx.exec(ctx, `UPDATE devices SET key_hash = ? WHERE id = ? AND key_hash = ''`, hash, d.ID)
-				if err != nil {
-					return err
-				}
-				if n, _ := res.RowsAffected(); n == 0 {
-					return nil
-				}
-				won = true
-				return s.audit(ctx, tx, "device.key_bound", "device", d.MAC, map[string]any{"remote_addr": remoteAddr, "key_fingerprint": hash[:12]})
-			})
-		} else {
-			// Bound to another key. A sent, unacknowledged factory reset
-			// lets the new key in.
-			var resetID int64
-			err = s.queryRow(ctx, `SELECT id FROM device_commands WHERE device_id = ? AND kind = 'reset' AND mode = 'factory'
-				AND status = 'sent' AND expires_at > ? ORDER BY id LIMIT 1`, d.ID, s.now()).Scan(&resetID)
-			if isNoRows(err) {
-				if err := s.auditKeyRefused(ctx, d.MAC, remoteAddr, hash[:12], ""); err != nil {
-					return nil, err
-				}
-				return nil, model.Errorf(model.EFORBIDDEN, "The device %s is bound to another key.", d.MAC)
-			} else if err != nil {
-				return nil, err
-			}
-			err = s.inTx(ctx, func(tx *Tx) error {
-				// Still bound as read (this also locks the row).
-				res, err := tx.exec(ctx, `UPDATE devices SET key_hash = key_hash WHERE id = ? AND key_hash = ?`, d.ID, bound)
-				if err != nil {
-					return err
-				}
-				if n, _ := res.RowsAffected(); n == 0 {
-					return errLostRace
-				}
-				// The reset is done: it clears the binding, voiding the old
-				// key, as its ack would have.
-				done, err := s.finishCommand(ctx, tx, d.ID, resetID, true, "", "")
-				if err != nil || !done {
-					if err == nil {
-						err = errLostRace
-					}
-					return err
-				}
-				if _, err := tx.exec(ctx, `UPDATE devices SET key_hash = ? WHERE id = ?`, hash, d.ID); err != nil {
-					return err
-				}
-				won = true
-				return s.audit(ctx, tx, "device.key_bound", "device", d.MAC, map[string]any{"remote_addr": remoteAddr, "key_fingerprint": hash[:12], "after_reset": resetID})
-			})
-			if errors.Is(err, errLostRace) {
-				err = nil
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		if won {
-			return d, nil
-		}
-		if attempt == 3 {
-			return nil, model.Errorf(model.ECONFLICT, "The binding of device %s keeps changing; try again.", d.MAC)
-		}
-	}
-}
-
-var errLostRace = errors.New("store: lost a race")
-
-// auditKeyRefused records a refused key unless one was recorded for the
-// device within keyRefusedEvery (read from the audit log itself, so that
-// every node shares the limit).
-func (s *Store) auditKeyRefused(ctx context.Context, mac, remoteAddr, fingerprint, why string) error {
-	var last time.Time
-	err := s.queryRow(ctx, `SELECT at FROM audit_log WHERE object_type = 'device' AND object_id = ? AND action = 'device.key_refused'
-		ORDER BY id DESC LIMIT 1`, mac).Scan(&last)
-	if err != nil && !isNoRows(err) {
-		return err
-	}
-	if err == nil && s.now().Sub(last) < keyRefusedEvery {
-		return nil
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		details := map[string]any{"mac": mac, "remote_addr": remoteAddr, "key_fingerprint": fingerprint}
-		if why != "" {
-			details["reason"] = why
-		}
-		return s.audit(ctx, tx, "device.key_refused", "device", mac, details)
-	})
-}
-
-func (s *Store) deviceForAuth(ctx context.Context, mac string) (d *model.Device, hash, retired string, err error) {
-	d, err = scanDeviceAnd(s.queryRow(ctx, `SELECT `+deviceCols+`, d.key_hash, d.retired_keys FROM devices d WHERE d.mac = ?`, mac), &hash, &retired)
-	if isNoRows(err) {
-		return nil, "", "", model.NotFound("device")
-	}
-	return d, hash, retired, err
 }
 
 func scanDeviceAnd(r scanner, extra ...any) (*model.Device, error) {

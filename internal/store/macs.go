@@ -30,10 +30,10 @@ func (s *Store) ListMACs(ctx context.Context, installerID int64, f model.MACFilt
 		where = append(where, "NOT EXISTS (SELECT 1 FROM devices d WHERE d.mac = m.mac)")
 	}
 	return list(ctx, s, "installer_macs m", strings.Join(where, " AND "), "m.created_at DESC, m.id DESC",
-		"m.id, m.installer_id, m.mac, m.name, EXISTS (SELECT 1 FROM devices d WHERE d.mac = m.mac), m.created_at", args, f.Page,
+		"m.id, m.installer_id, m.mac, m.name, EXISTS (SELECT 1 FROM devices d WHERE d.mac = m.mac), m.claim_hash <> '', m.created_at", args, f.Page,
 		func(r scanner) (*model.LibraryMAC, error) {
 			var m model.LibraryMAC
-			err := r.Scan(&m.ID, &m.InstallerID, &m.MAC, &m.Name, &m.InUse, &m.Created)
+			err := r.Scan(&m.ID, &m.InstallerID, &m.MAC, &m.Name, &m.InUse, &m.ClaimCode, &m.Created)
 			return &m, err
 		})
 }
@@ -57,14 +57,18 @@ func (s *Store) ImportMACs(ctx context.Context, installerID int64, rows []model.
 			return err
 		}
 		type good struct {
-			row       int
-			mac, name string
+			row              int
+			mac, name, claim string
 		}
 		var cand []good
 		seen := map[string]int{}
 		for _, r := range rows {
 			mac, ok := model.NormalizeMAC(r.MAC)
 			name := strings.TrimSpace(r.Name)
+			claim, okClaim := model.NormalizeClaimCode(r.Claim)
+			if strings.TrimSpace(r.Claim) == "" {
+				claim, okClaim = "", true
+			}
 			switch {
 			case !ok:
 				res.Rejected = append(res.Rejected, model.RowError{Row: r.Row, Value: r.MAC, Reason: "not a MAC address (12 hex digits, e.g. 0C:11:05:AA:BB:CC)"})
@@ -72,9 +76,11 @@ func (s *Store) ImportMACs(ctx context.Context, installerID int64, rows []model.
 				res.Rejected = append(res.Rejected, model.RowError{Row: r.Row, Value: r.MAC, Reason: "repeats row " + itoa(seen[mac])})
 			case len(name) > 64:
 				res.Rejected = append(res.Rejected, model.RowError{Row: r.Row, Value: r.MAC, Reason: "name is longer than 64 characters"})
+			case !okClaim:
+				res.Rejected = append(res.Rejected, model.RowError{Row: r.Row, Value: r.MAC, Reason: "claim code must be 12 to 64 letters and digits (dashes and spaces allowed)"})
 			default:
 				seen[mac] = r.Row
-				cand = append(cand, good{r.Row, mac, name})
+				cand = append(cand, good{r.Row, mac, name, claim})
 			}
 		}
 		// Look the candidates up in chunks: owners in libraries and devices.
@@ -116,10 +122,14 @@ func (s *Store) ImportMACs(ctx context.Context, installerID int64, rows []model.
 			case ok:
 				res.Rejected = append(res.Rejected, model.RowError{Row: c.row, Value: c.mac, Reason: "already registered to this installer"})
 			default:
-				add = append(add, []any{installerID, c.mac, c.name, now})
+				hash := ""
+				if c.claim != "" {
+					hash = ClaimCodeHash(c.claim)
+				}
+				add = append(add, []any{installerID, c.mac, c.name, hash, now})
 			}
 		}
-		if err := bulkInsert(ctx, tx, "installer_macs", []string{"installer_id", "mac", "name", "created_at"}, add); err != nil {
+		if err := bulkInsert(ctx, tx, "installer_macs", []string{"installer_id", "mac", "name", "claim_hash", "created_at"}, add); err != nil {
 			return err
 		}
 		res.Imported = len(add)

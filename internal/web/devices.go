@@ -222,6 +222,7 @@ type deviceDetailData struct {
 	// (web/maintenance.go, web/autop.go).
 	Maintenance any
 	AutoP       any
+	Enrollment  any // web/enroll.go
 }
 
 // deviceLinkView is one step of the owner chain as the page shows it.
@@ -246,6 +247,9 @@ func (w *Web) DeviceDetail(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if data.AutoP, err = w.deviceAutoP(r, d); err != nil {
+		return err
+	}
+	if data.Enrollment, err = w.deviceEnrollment(r, d.MAC, "/devices/"+d.MAC+"?back="+url.QueryEscape(back)+"#enrollment"); err != nil {
 		return err
 	}
 	for _, l := range d.Chain {

@@ -187,6 +187,8 @@ type ipDeviceFormData struct {
 	// Library is the installer's MAC library, unused entries: the MAC
 	// field offers them.
 	Library []*model.LibraryMAC
+	// Enrollment is the device's Enrollment panel (web/enroll.go).
+	Enrollment any
 }
 
 // deviceForm shows the new-device form for the project of ?project_id, or
@@ -215,6 +217,9 @@ func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, d
 		}
 		if dev != nil {
 			d.Place = ipPlaceValue(dev, pr.Kind)
+			if d.Enrollment, err = w.deviceEnrollment(r, dev.MAC, "/installer/devices/"+dev.MAC+"#enrollment"); err != nil {
+				return err
+			}
 		} else {
 			lib, err := w.store.ListMACs(ctx, pr.InstallerID, model.MACFilter{Unused: true, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
 			if err != nil {

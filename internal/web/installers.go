@@ -296,7 +296,8 @@ func (w *Web) AddMAC(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := w.store.ImportMACs(r.Context(), inst.ID, []model.MACRow{{Row: 1, MAC: r.PostFormValue("mac"), Name: r.PostFormValue("name")}})
+	res, err := w.store.ImportMACs(r.Context(), inst.ID, []model.MACRow{{Row: 1, MAC: r.PostFormValue("mac"), Name: r.PostFormValue("name"),
+		Claim: r.PostFormValue("claim_code")}})
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,9 @@ var Modules = []Module{
 		Text: "Your sub-distributor's customer service contacts, and feedback to it."},
 	{NavItem: NavItem{"installer-settings", "Settings", "/installer/settings"}, Roles: inst,
 		Text: "Your profile, and access without password for your sub-distributor."},
+	// After the guide's modules: device enrollment (DESIGN.md §3).
+	{NavItem: NavItem{"pending-devices", "Pending devices", "/pending-devices"}, Roles: []model.Role{model.RoleSubdistributor, model.RoleInstaller},
+		Text: "Keys devices presented that are not accepted yet: accept or reject them, or open a short acceptance window."},
 	{NavItem: NavItem{"audit", "Audit Log", "/audit"}, Roles: all,
 		Text: "Who did what, when, and on whose behalf, in your part of the platform."},
 }
