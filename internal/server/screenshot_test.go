@@ -90,6 +90,8 @@ func TestScreenshots(t *testing.T) {
 	c.login("demo-installer")
 	open("/installer/projects")
 	shot("installer-projects.png")
+	open("/pending-devices")
+	shot("pending-devices.png")
 
 	if st := c.clickAndLoad("#logout"); st != 200 {
 		t.Fatalf("log out: status %d", st)
