@@ -368,6 +368,14 @@ func (s *Store) getOrder(ctx context.Context, q querier, act *model.Actor, numbe
 	} else if err != nil {
 		return nil, err
 	}
+	if o.Status == billing.StatusCompleted {
+		var seq int64
+		if err := q.QueryRowContext(ctx, s.q(`SELECT seq FROM invoices WHERE order_id = ?`), o.ID).Scan(&seq); err == nil {
+			o.InvoiceNumber = billing.InvoiceNumber(seq)
+		} else if !isNoRows(err) {
+			return nil, err
+		}
+	}
 	rows, err := q.QueryContext(ctx, s.q(`SELECT end_user_id, user_name, item, service, months, amount, new_expires_at
 		FROM order_items WHERE order_id = ? ORDER BY id`), o.ID)
 	if err != nil {
