@@ -374,6 +374,12 @@ func TestInvoiceIsFrozen(t *testing.T) {
 				t.Errorf("later order total %d", total2)
 			}
 			n1 := e.do(nil, "GET", "/api/v1/orders/"+first, nil, bearer(sub)).json(t)["invoice_number"]
+			if a, _ := n1.(string); a != "" {
+				br := e.browserLogin(demo.SubdistributorUser)
+				if r := e.do(br.c, "GET", "/payments/"+first, nil); r.StatusCode != 200 || !strings.Contains(string(r.body), `id="order-invoice-number">`+a+`<`) {
+					t.Errorf("the order page does not show invoice number %s: %d", a, r.StatusCode)
+				}
+			}
 			n2 := e.do(nil, "GET", "/api/v1/orders/"+second, nil, bearer(sub)).json(t)["invoice_number"]
 			var s1, s2 int
 			if a, _ := n1.(string); a == "" || !strings.Contains(before, a) {
