@@ -177,3 +177,38 @@ func TestInvoiceMigration(t *testing.T) {
 		}
 	})
 }
+
+// TestInvoiceNumberRollback: a completion that fails after taking its
+// invoice number (here the audit row is refused by a trigger) gives the
+// number back with the rest of the transaction.
+func TestInvoiceNumberRollback(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		o1 := billingOrder(t, st, tr.a1)
+		mustPaidEvent(t, st, o1)
+		bad := billingOrder(t, st, tr.a1)
+		ddl := []string{fmt.Sprintf(`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log
+			WHEN NEW.action = 'order.pay' AND NEW.object_id = '%s' BEGIN SELECT RAISE(ABORT, 'refused'); END`, bad.Number)}
+		if st.Dialect() == store.Postgres {
+			ddl = []string{fmt.Sprintf(`CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN IF NEW.action = 'order.pay' AND NEW.object_id = '%s' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`, bad.Number),
+				`CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()`}
+		}
+		for _, q := range ddl {
+			if _, err := st.DB().Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := st.ApplyPaymentEvent(sys, "stripe", billing.Event{ID: "evt_refused", Kind: billing.EventPaid, OrderNumber: bad.Number}); err == nil {
+			t.Fatal("the refused completion succeeded")
+		}
+		if got, _ := st.GetOrder(sys, bad.Number); got.Status == billing.StatusCompleted || got.InvoiceNumber != "" {
+			t.Errorf("half-completed order: %+v", got)
+		}
+		o2 := billingOrder(t, st, tr.a1)
+		mustPaidEvent(t, st, o2)
+		if i1, i2 := mustInvoice(t, st, sys, o1.Number), mustInvoice(t, st, sys, o2.Number); i2.Seq != i1.Seq+1 {
+			t.Errorf("invoice numbers %d then %d: a gap", i1.Seq, i2.Seq)
+		}
+	})
+}
