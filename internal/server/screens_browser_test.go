@@ -1,0 +1,98 @@
+package server_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// listActionsCheck measures, on the current page, every list table's first
+// data row: the buttons and links of its last cell (the row's actions) must be
+// on screen without scrolling the page or the table sideways.
+const listActionsCheck = `(() => {
+	const out = {Inner: window.innerWidth, PageWidth: document.documentElement.scrollWidth, Tables: []};
+	document.querySelectorAll('table.list').forEach(tbl => {
+		const row = Array.from(tbl.tBodies[0] ? tbl.tBodies[0].rows : []).find(tr => !tr.querySelector('td.empty') && tr.cells.length > 1);
+		const t = {ID: tbl.id || tbl.className, Header: '', Rows: tbl.tBodies[0] ? tbl.tBodies[0].rows.length : 0, Bad: []};
+		out.Tables.push(t);
+		if (!row) return;
+		const th = tbl.tHead && tbl.tHead.rows[0] ? tbl.tHead.rows[0].cells : [];
+		t.Header = th.length ? th[th.length - 1].textContent.trim() : '';
+		const wrap = tbl.closest('.table-wrap');
+		if (wrap) wrap.scrollLeft = 0;
+		const cell = row.cells[row.cells.length - 1];
+		let els = Array.from(cell.querySelectorAll('a, button, .badge'));
+		if (!els.length) els = [cell];
+		const wr = wrap ? wrap.getBoundingClientRect() : {left: 0, right: window.innerWidth};
+		els.forEach(el => {
+			const r = el.getBoundingClientRect();
+			if (r.width === 0) return;
+			if (r.left < -0.5 || r.right > window.innerWidth + 0.5 || r.left < wr.left - 0.5 || r.right > wr.right + 0.5) {
+				t.Bad.push(el.textContent.trim() + ' at ' + Math.round(r.left) + '..' + Math.round(r.right) +
+					' (table area ' + Math.round(wr.left) + '..' + Math.round(wr.right) + ', window ' + window.innerWidth + ')');
+			}
+		});
+	});
+	return out;
+})()`
+
+type listActions struct {
+	Inner, PageWidth int
+	Tables           []struct {
+		ID, Header string
+		Rows       int
+		Bad        []string
+	}
+}
+
+// TestBrowserListsAt1280 opens every list of every demo role at 1280 px and
+// checks that the first row's actions are on screen: no sideways scrolling of
+// the page or of the table is needed to reach them.
+func TestBrowserListsAt1280(t *testing.T) {
+	execPath := requireChromium(t)
+	e := newEnv(t, "sqlite")
+	lists := []struct {
+		user  string
+		paths []string
+	}{
+		{"demo-subdistributor", []string{
+			"/project-devices?kind=community", "/project-devices?kind=office", "/personal-devices", "/third-party-devices",
+			"/users/villa", "/users/community", "/users/office", "/users/installers",
+			"/firmware", "/subscriptions", "/payments", "/pending-devices", "/audit"}},
+		{"demo-installer", []string{
+			"/installer/projects", "/installer/users", "/installer/devices", "/pending-devices", "/payments", "/firmware", "/audit"}},
+		{"demo-distributor", []string{"/subdistributors", "/prices", "/coupons", "/firmware", "/audit"}},
+		{"demo-admin", []string{"/distributors", "/firmware", "/audit"}},
+	}
+	for _, l := range lists {
+		t.Run(l.user, func(t *testing.T) {
+			c := newChrome(t, execPath, e.url, 1280, 900, 2*time.Minute)
+			c.login(l.user)
+			for _, p := range l.paths {
+				if st := c.open(p); st != 200 {
+					t.Errorf("%s GET %s: status %d", l.user, p, st)
+					continue
+				}
+				got := chromeEval[listActions](c, listActionsCheck)
+				if got.Inner != 1280 {
+					t.Fatalf("viewport is %dpx wide, want 1280", got.Inner)
+				}
+				if got.PageWidth > got.Inner {
+					t.Errorf("%s %s: the page is %dpx wide: it scrolls sideways at 1280 px", l.user, p, got.PageWidth)
+				}
+				withRows := 0
+				for _, tb := range got.Tables {
+					if tb.Header != "" {
+						withRows++
+					}
+					if len(tb.Bad) > 0 {
+						t.Errorf("%s %s table %s: the first row's %q off screen: %s", l.user, p, tb.ID, tb.Header, strings.Join(tb.Bad, "; "))
+					}
+				}
+				t.Logf("%s %s: %d list table(s), %d with rows", l.user, p, len(got.Tables), withRows)
+			}
+		})
+	}
+	_ = fmt.Sprintf
+}
