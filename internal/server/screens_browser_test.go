@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -95,4 +98,27 @@ func TestBrowserListsAt1280(t *testing.T) {
 		})
 	}
 	_ = fmt.Sprintf
+}
+
+// TestTemplatesNoInlineScript: the portal's CSP (default-src 'self') blocks
+// inline handlers and scripts, so one would be dead code — a confirm() that is
+// never asked. Forms ask with data-confirm (static/confirm.js) instead.
+func TestTemplatesNoInlineScript(t *testing.T) {
+	dir := "../web/templates"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inline := regexp.MustCompile(`(?i)\son[a-z]+\s*=|<script>|<script\s+(?:type="[^"]*"\s*)?>|javascript:`)
+	for _, de := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if inline.MatchString(line) {
+				t.Errorf("%s:%d: inline script, dead under the CSP: %s", de.Name(), i+1, strings.TrimSpace(line))
+			}
+		}
+	}
 }
