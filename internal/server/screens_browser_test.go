@@ -122,3 +122,46 @@ func TestTemplatesNoInlineScript(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserInstallerFormLabels: at 1280 px no label of the installer form
+// runs out of its box or under a button (the "Get Access Without Password
+// (set by the installer)" switch did, under the Save button).
+func TestBrowserInstallerFormLabels(t *testing.T) {
+	execPath := requireChromium(t)
+	e := newEnv(t, "sqlite")
+	c := newChrome(t, execPath, e.url, 1280, 900, chromeTimeout)
+	c.login("demo-subdistributor")
+	if st := c.open("/users/installers"); st != 200 {
+		t.Fatalf("installers: %d", st)
+	}
+	edit := chromeEval[string](c, `(() => { const a = Array.from(document.querySelectorAll('table.list tbody tr:first-child a')).find(a => /^\/users\/installers\/\d+$/.test(new URL(a.href).pathname)); return a ? new URL(a.href).pathname : ''; })()`)
+	if edit == "" {
+		t.Fatal("no installer's page linked from the list")
+	}
+	for _, p := range []string{"/users/installers/new", edit} {
+		if st := c.open(p); st != 200 {
+			t.Fatalf("GET %s: %d", p, st)
+		}
+		bad := chromeEval[[]string](c, `(() => {
+			const out = [];
+			const inter = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+			document.querySelectorAll('form.grid-form').forEach(f => {
+				const buttons = Array.from(f.querySelectorAll('button, input[type=submit]')).map(b => [b, b.getBoundingClientRect()]);
+				f.querySelectorAll('label').forEach(l => {
+					const text = l.textContent.replace(/\s+/g, ' ').trim().slice(0, 60);
+					if (l.scrollWidth > l.clientWidth + 1) out.push(text + ': overflows its box (' + l.scrollWidth + ' > ' + l.clientWidth + ')');
+					const r = document.createRange(); r.selectNodeContents(l);
+					for (const tr of r.getClientRects()) for (const [b, br] of buttons)
+						if (!l.contains(b) && inter(tr, br)) { out.push(text + ': under button ' + b.textContent.trim()); return; }
+				});
+			});
+			return out;
+		})()`)
+		for _, b := range bad {
+			t.Errorf("%s: %s", p, b)
+		}
+		if n := chromeEval[int](c, `document.querySelectorAll('form.grid-form label').length`); n < 5 {
+			t.Errorf("%s: only %d labels in the form", p, n)
+		}
+	}
+}
