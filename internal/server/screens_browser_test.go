@@ -40,6 +40,8 @@ const listActionsCheck = `(() => {
 	return out;
 })()`
 
+var statusLabel = regexp.MustCompile(`^(Online|Offline) (Last seen (just now|\d+ (min|h|days) ago)|Never seen)$`)
+
 type listActions struct {
 	Inner, PageWidth int
 	Tables           []struct {
@@ -94,6 +96,18 @@ func TestBrowserListsAt1280(t *testing.T) {
 					}
 				}
 				t.Logf("%s %s: %d list table(s), %d with rows", l.user, p, len(got.Tables), withRows)
+				if strings.HasPrefix(p, "/project-devices") || p == "/personal-devices" {
+					// The time under Online / Offline says what it is.
+					status := chromeEval[[]string](c, `Array.from(document.querySelectorAll('#device-list td.dl-status')).slice(0, 10).map(td => td.innerText.replace(/\s+/g, ' ').trim())`)
+					if len(status) == 0 {
+						t.Errorf("%s: no device status cells", p)
+					}
+					for _, s := range status {
+						if !statusLabel.MatchString(s) {
+							t.Errorf("%s: status cell %q, want Online/Offline then a labelled last-seen time", p, s)
+						}
+					}
+				}
 			}
 		})
 	}
