@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -111,7 +110,6 @@ func TestBrowserListsAt1280(t *testing.T) {
 			}
 		})
 	}
-	_ = fmt.Sprintf
 }
 
 // TestTemplatesNoInlineScript: the portal's CSP (default-src 'self') blocks
