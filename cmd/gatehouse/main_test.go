@@ -131,7 +131,9 @@ func TestDemoRefusesNonEmptyDatabase(t *testing.T) {
 func TestAdminTasks(t *testing.T) {
 	backends := map[string][]string{"sqlite": {"--data", t.TempDir()}}
 	if os.Getenv(testutil.PostgresEnv) != "" {
-		backends["postgres"] = []string{"--db", testutil.PostgresDSN(t)}
+		// --data too: the secret key lives in the data directory, and the
+		// default ./data is the package's source directory.
+		backends["postgres"] = []string{"--db", testutil.PostgresDSN(t), "--data", t.TempDir()}
 	} else {
 		testutil.Backends(t) // says loudly that PostgreSQL was skipped
 	}
