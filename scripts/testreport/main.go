@@ -56,7 +56,7 @@ var suites = []struct {
 	Name, Fix string
 	Match     *regexp.Regexp
 }{
-	{"PostgreSQL", "scripts/test.sh starts a throw-away server from /usr/lib/postgresql/15/bin; or set GATEHOUSE_TEST_POSTGRES=postgres://…",
+	{"PostgreSQL", "install PostgreSQL 15 (/usr/lib/postgresql/15/bin, or PG_BIN=…) for scripts/test.sh to start, or set GATEHOUSE_TEST_POSTGRES=postgres://…",
 		regexp.MustCompile(`(?i)postgres`)},
 	{"Browser (headless Chromium)", "install chromium (apt-get install chromium) so that chromium is on PATH",
 		regexp.MustCompile(`(?i)chromium|chrome|browser`)},
