@@ -126,7 +126,7 @@ $GO build -o "$tmp/testreport" ./scripts/testreport || exit 1
 strict=()
 $ci && strict=(-strict)
 [ $# -eq 0 ] && set -- ./...
-$GO test -count=1 -timeout 20m -json "$@" 2>&1 | "$tmp/testreport" ${strict[@]+"${strict[@]}"} -trim "$($GO list -m)/"
+$GO test -count=1 -timeout 40m -json "$@" 2>&1 | "$tmp/testreport" ${strict[@]+"${strict[@]}"} -trim "$($GO list -m)/"
 status=("${PIPESTATUS[@]}")
 rc=0
 [ "${status[0]}" = 0 ] && [ "${status[1]}" = 0 ] || rc=1
