@@ -42,8 +42,8 @@ func TestSpreadMACs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			lists := map[key]int{}     // (sub, installer, kind) → chosen devices
-			types := map[string]int{}  // demo-installer's kind/type → chosen devices
+			lists := map[key]int{}    // (sub, installer, kind) → chosen devices
+			types := map[string]int{} // demo-installer's kind/type → chosen devices
 			installers := map[string]int{}
 			for rows.Next() {
 				var mac string
