@@ -6,7 +6,7 @@
 //   - PayPal, under /paypal/: the in-repo fake of PayPal's REST API
 //     (paypaltest). Its approval page asks the visitor to approve or cancel,
 //     then sends them back to Gatehouse, which captures the order (Confirm).
-//   - Stripe, under /stripe/: a front of stripe-mock (Stripe's official API
+//   - Stripe, under /v1/ (the API) and /stripe/ (pages): a front of stripe-mock (Stripe's official API
 //     mock, which checks every request against Stripe's OpenAPI document).
 //     stripe-mock's Checkout Sessions point at checkout.stripe.com, where no
 //     such session exists: the front remembers each session Gatehouse creates
@@ -95,10 +95,10 @@ func New(cfg Config) (*Sandbox, error) {
 		if err != nil || mock.Host == "" {
 			return nil, fmt.Errorf("sandbox: stripe-mock URL %q", cfg.StripeMock)
 		}
-		proxy := httputil.NewSingleHostReverseProxy(mock)
-		s.mux.Handle("/stripe/", http.StripPrefix("/stripe", proxy))
-		s.mux.HandleFunc("POST /stripe/v1/checkout/sessions", s.createSession)
-		s.mux.HandleFunc("GET /stripe/v1/checkout/sessions/{id}", s.getSession)
+		// Stripe's API at the root: stripe-go takes a base URL without a path.
+		s.mux.Handle("/v1/", httputil.NewSingleHostReverseProxy(mock))
+		s.mux.HandleFunc("POST /v1/checkout/sessions", s.createSession)
+		s.mux.HandleFunc("GET /v1/checkout/sessions/{id}", s.getSession)
 		s.mux.HandleFunc("GET /stripe/checkout/{id}", s.stripePage)
 		s.mux.HandleFunc("POST /stripe/checkout/{id}", s.stripePay)
 	}
@@ -128,7 +128,7 @@ func (s *Sandbox) Env() []string {
 		env = append(env,
 			"GATEHOUSE_STRIPE_SECRET_KEY="+StripeSecretKey,
 			"GATEHOUSE_STRIPE_WEBHOOK_SECRET="+StripeWebhookSecret,
-			"GATEHOUSE_STRIPE_API_URL="+s.cfg.URL+"/stripe")
+			"GATEHOUSE_STRIPE_API_URL="+s.cfg.URL)
 	}
 	return env
 }
@@ -179,7 +179,7 @@ func (s *Sandbox) createSession(w http.ResponseWriter, r *http.Request) {
 func (s *Sandbox) getSession(w http.ResponseWriter, r *http.Request) {
 	ss, ok := s.session(r.PathValue("id"))
 	if !ok {
-		http.StripPrefix("/stripe", httputil.NewSingleHostReverseProxy(mustParse(s.cfg.StripeMock))).ServeHTTP(w, r)
+		httputil.NewSingleHostReverseProxy(mustParse(s.cfg.StripeMock)).ServeHTTP(w, r)
 		return
 	}
 	status, hdr, resp, err := s.mock(r, nil)
@@ -224,9 +224,9 @@ func (s *Sandbox) session(id string) (session, bool) {
 	return *ss, true
 }
 
-// mock sends r (with body) to stripe-mock at r's path without /stripe.
+// mock sends r (with body) to stripe-mock.
 func (s *Sandbox) mock(r *http.Request, body []byte) (int, http.Header, []byte, error) {
-	u := strings.TrimRight(s.cfg.StripeMock, "/") + strings.TrimPrefix(r.URL.Path, "/stripe")
+	u := strings.TrimRight(s.cfg.StripeMock, "/") + r.URL.Path
 	if r.URL.RawQuery != "" {
 		u += "?" + r.URL.RawQuery
 	}
