@@ -17,19 +17,26 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 	users := g.batch(ctx, "end_users", "id", "installer_id", "project_id", "apartment_id", "department_id", "role", "family_master_id",
 		"name", "sip", "email", "mobile", "phone", "address", "active", "premium", "created_at", "app_expires_at", "premium_expires_at")
 	sip := 600000000
-	add := func(installer, project, aptID, deptID int64, role model.EndUserRole, master int64, address string, villa bool) (int64, error) {
+	// surname: the family's name (community apartments); force: never
+	// activated (inactive), or active (and premium for a villa master)
+	// whatever the draws, so every Subscriptions flow has users whatever the seed.
+	add := func(installer, project, aptID, deptID int64, role model.EndUserRole, master int64, address string, villa bool,
+		surname string, force forced) (int64, error) {
 		name := g.person()
+		if surname != "" {
+			name = strings.Fields(name)[0] + " " + surname
+		}
 		id := uid
 		uid++
 		sip++
 		created := g.o.Now.Add(-time.Duration(g.rng.IntN(700*24)) * time.Hour)
-		active := g.rng.IntN(100) < 85
+		active := (g.rng.IntN(100) < 85 || force == forceActive) && force != forceInactive
 		var appExp, premExp any
 		if active {
 			// Some services are expired, some expire soon, most run for months.
 			appExp = g.o.Now.Add(time.Duration(g.rng.IntN(500)-60) * 24 * time.Hour)
 		}
-		premium := villa && role == model.FamilyMaster && g.rng.IntN(100) < 30
+		premium := villa && role == model.FamilyMaster && (g.rng.IntN(100) < 30 || force == forceActive) && active
 		if premium {
 			premExp = g.o.Now.Add(time.Duration(g.rng.IntN(400)-30) * 24 * time.Hour)
 		}
@@ -48,9 +55,10 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 	total := g.o.Users
 	nComm, nOffice := total*60/100, total*25/100
 	nVilla := total - nComm - nOffice
-	// A property manager for each community.
-	for _, c := range comms {
-		id, err := add(c.installer, c.project, 0, 0, model.PropertyManager, 0, "", false)
+	// A property manager for each community: each installer's first one
+	// active, its second not yet activated.
+	for i, c := range comms {
+		id, err := add(c.installer, c.project, 0, 0, model.PropertyManager, 0, "", false, "", forceActive+forced(i%2))
 		if err != nil {
 			return err
 		}
@@ -68,14 +76,16 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 			aptOwner[&c.apts[i]] = c
 		}
 	}
+	// Every fifth community user is a family member of the apartment before:
+	// the Subscriptions module's additional family members.
 	for i := 0; i < nComm && len(allApts) > 0; i++ {
-		a := allApts[i%len(allApts)]
+		a := allApts[(i-(i+1)/5)%len(allApts)]
 		c := aptOwner[a]
 		role, master := model.FamilyMaster, int64(0)
 		if a.master != 0 {
 			role, master = model.FamilyMember, a.master
 		}
-		id, err := add(c.installer, c.project, a.id, 0, role, master, a.label, false)
+		id, err := add(c.installer, c.project, a.id, 0, role, master, a.label, false, a.surname, drawn)
 		if err != nil {
 			return err
 		}
@@ -93,17 +103,20 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 	}
 	for i := 0; i < nOffice && len(depts) > 0; i++ {
 		j := i % len(depts)
-		if _, err := add(deptInst[j], depts[j][0], 0, depts[j][1], model.OfficeStaff, 0, "", false); err != nil {
+		if _, err := add(deptInst[j], depts[j][0], 0, depts[j][1], model.OfficeStaff, 0, "", false, "", drawn); err != nil {
 			return err
 		}
 	}
+	// Each installer's third home has not activated its villa app yet, its
+	// master nor its extra family members; its first home's master has the
+	// premium plan.
 	for i := 0; i < nVilla && len(homes) > 0; i++ {
 		h := homes[i%len(homes)]
 		role, master := model.FamilyMaster, int64(0)
 		if h.master != 0 {
 			role, master = model.FamilyMember, h.master
 		}
-		id, err := add(h.installer, h.project, 0, 0, role, master, h.address, true)
+		id, err := add(h.installer, h.project, 0, 0, role, master, h.address, true, "", villaForce(i%len(homes), role))
 		if err != nil {
 			return err
 		}
@@ -117,6 +130,26 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 	g.res.EndUsers = users.n
 	fmt.Fprintf(g.out, "end users: %d\n", users.n)
 	return nil
+}
+
+// forced overrides the draws of a demo user's state.
+type forced int
+
+const (
+	drawn         forced = iota
+	forceActive          // active (a villa master: with the premium plan)
+	forceInactive        // never activated
+)
+
+// villaForce: the home at index h (homes come three per installer).
+func villaForce(h int, role model.EndUserRole) forced {
+	switch {
+	case h%3 == 2:
+		return forceInactive
+	case h%3 == 0 && role == model.FamilyMaster:
+		return forceActive
+	}
+	return drawn
 }
 
 func nullable(id int64) any {

@@ -20,7 +20,8 @@ type community struct {
 type apt struct {
 	id, building int64
 	label        string
-	master       int64 // first user placed there
+	surname      string // the family's: the apartment's name is "<surname> family"
+	master       int64  // first user placed there
 	members      int
 }
 
@@ -119,10 +120,13 @@ func (g *gen) projects(ctx context.Context) error {
 				for f := 1; f <= floorsPerBuilding; f++ {
 					for n := 1; n <= aptsPerFloor; n++ {
 						num := fmt.Sprintf("%d%02d", f, n)
-						if err := apartments.add(aid, bid, fmt.Sprint(f), num, "", 4+g.rng.IntN(4)); err != nil {
+						// The guide's "APT Name": the family's name, which its
+						// users carry (chosen by id: the same seed, the same rows).
+						surname := lastNames[int(aid)%len(lastNames)]
+						if err := apartments.add(aid, bid, fmt.Sprint(f), num, surname+" family", 4+g.rng.IntN(4)); err != nil {
 							return err
 						}
-						cm.apts = append(cm.apts, apt{id: aid, building: bid, label: fmt.Sprintf("Building %c%d-%s", 'A'+b%26, b/26+1, num)})
+						cm.apts = append(cm.apts, apt{id: aid, building: bid, label: fmt.Sprintf("Building %c%d-%s", 'A'+b%26, b/26+1, num), surname: surname})
 						aid++
 					}
 				}

@@ -84,8 +84,29 @@ type Order struct {
 
 // New starts a fake PayPal for the test.
 func New(t testing.TB) *Server {
-	s := &Server{TokenLifetime: 32400 * time.Second, tokens: map[string]time.Time{},
+	s := newServer()
+	s.srv = httptest.NewServer(s.handler())
+	s.URL = s.srv.URL
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// NewHandler is the fake outside a test — the sandbox payment mode of
+// `make run` serves it: base is the URL its handler is reached at (its
+// approval links point there), e.g. "http://127.0.0.1:8070/paypal" with the
+// handler mounted under /paypal/ by http.StripPrefix.
+func NewHandler(base string) (*Server, http.Handler) {
+	s := newServer()
+	s.URL = strings.TrimRight(base, "/")
+	return s, s.handler()
+}
+
+func newServer() *Server {
+	return &Server{TokenLifetime: 32400 * time.Second, tokens: map[string]time.Time{},
 		orders: map[string]*Order{}, calls: map[string]int{}, sigKey: randomBytes(32)}
+}
+
+func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/oauth2/token", s.token)
 	mux.HandleFunc("POST /v2/checkout/orders", s.auth(s.createOrder))
@@ -93,10 +114,7 @@ func New(t testing.TB) *Server {
 	mux.HandleFunc("POST /v2/checkout/orders/{id}/capture", s.auth(s.capture))
 	mux.HandleFunc("POST /v1/notifications/verify-webhook-signature", s.auth(s.verify))
 	mux.HandleFunc("GET /checkoutnow", s.checkoutPage)
-	s.srv = httptest.NewServer(mux)
-	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
-	return s
+	return mux
 }
 
 // Config is a paypal.Config pointing at the fake with valid credentials.
