@@ -15,9 +15,14 @@ build:
 # simulated devices for the demo's devices (SIM_DEVICES of them; 0 for none) so
 # that reboot, reset, Remote Control and AutoP work on them. When serve stops
 # (port taken, Ctrl-C), the simulator stops too (scripts/run.sh).
+# PAYMENTS=sandbox also runs the payment sandbox (`gatehouse sandbox`: the in-repo
+# PayPal fake and, when installed, stripe-mock) and points serve at it.
 SIM_DEVICES ?= 500
+PAYMENTS ?=
+SANDBOX_ADDR ?= 127.0.0.1:8070
 run: build
-	ADDR="$(ADDR)" DATA="$(DATA)" DEMO_PASSWORD="$(DEMO_PASSWORD)" SIM_DEVICES="$(SIM_DEVICES)" scripts/run.sh
+	ADDR="$(ADDR)" DATA="$(DATA)" DEMO_PASSWORD="$(DEMO_PASSWORD)" SIM_DEVICES="$(SIM_DEVICES)" \
+	  PAYMENTS="$(PAYMENTS)" SANDBOX_ADDR="$(SANDBOX_ADDR)" scripts/run.sh
 
 # Every test on SQLite and PostgreSQL, HTTP and API tests, headless Chromium,
 # stripe-mock and the PDF invoices. scripts/test.sh starts a throw-away PostgreSQL

@@ -9,6 +9,9 @@
 #   DATA           data directory (make: DATA=…, else $GATEHOUSE_DATA, else ./data)
 #   DEMO_PASSWORD  the demo accounts' password
 #   SIM_DEVICES    simulated devices (default 500)
+#   PAYMENTS       "sandbox": also run `gatehouse sandbox` (the in-repo PayPal fake
+#                  and, when installed, stripe-mock) on SANDBOX_ADDR (default
+#                  127.0.0.1:8070) and point serve at it
 # Every other GATEHOUSE_* variable reaches serve as it is (SMTP, Stripe, …).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +20,9 @@ ADDR=${ADDR:-${GATEHOUSE_ADDR:-127.0.0.1:8080}}
 DATA=${DATA:-${GATEHOUSE_DATA:-./data}}
 DEMO_PASSWORD=${DEMO_PASSWORD:-demo-password}
 SIM_DEVICES=${SIM_DEVICES:-500}
+PAYMENTS=${PAYMENTS:-}
+SANDBOX_ADDR=${SANDBOX_ADDR:-127.0.0.1:8070}
+case $PAYMENTS in "" | sandbox) ;; *) echo "make run: PAYMENTS=$PAYMENTS: only PAYMENTS=sandbox is known" >&2; exit 2 ;; esac
 
 "$bin" demo --data "$DATA" --password "$DEMO_PASSWORD" --if-empty || exit 1
 
@@ -33,7 +39,7 @@ login() {
   echo
 }
 
-if [ "$SIM_DEVICES" = 0 ]; then
+if [ "$SIM_DEVICES" = 0 ] && [ -z "$PAYMENTS" ]; then
   login "http://$host:$port"
   exec "$bin" serve --data "$DATA" --addr "$ADDR"
 fi
@@ -41,16 +47,31 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-run.XXXXXX") || exit 1
 serve_pid=
 sim_pid=
+sandbox_pid=
 stop() {
   [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null
   [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null
+  [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null
   [ -n "$sim_pid" ] && wait "$sim_pid" 2>/dev/null
   [ -n "$serve_pid" ] && wait "$serve_pid" 2>/dev/null
+  [ -n "$sandbox_pid" ] && wait "$sandbox_pid" 2>/dev/null
   rm -rf "$tmp"
 }
 trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# The payment sandbox prints the environment serve needs into a file once it
+# serves; serve starts with it.
+if [ "$PAYMENTS" = sandbox ]; then
+  "$bin" sandbox --addr "$SANDBOX_ADDR" --gatehouse "http://$host:$port" --env "$tmp/sandbox.env" &
+  sandbox_pid=$!
+  for _ in $(seq 150); do [ -s "$tmp/sandbox.env" ] && break; kill -0 "$sandbox_pid" 2>/dev/null || break; sleep 0.2; done
+  [ -s "$tmp/sandbox.env" ] || { echo "make run: the payment sandbox did not start" >&2; exit 1; }
+  set -a
+  . "$tmp/sandbox.env"
+  set +a
+fi
 
 # serve's stdout is its "serving at" line, printed once it listens; its log
 # goes to stderr, straight to the terminal.
@@ -83,6 +104,11 @@ if command -v curl >/dev/null 2>&1 && ! curl -fsS -k -m 5 -o /dev/null "$base/he
   exit 1
 fi
 login "$base"
+
+if [ "$SIM_DEVICES" = 0 ]; then
+  wait "$serve_pid"
+  serve_ended "."
+fi
 
 "$bin" devicesim --server "$base" --data "$DATA" --count "$SIM_DEVICES" --state "$DATA/devicesim" --report 1m &
 sim_pid=$!

@@ -30,8 +30,9 @@ obeys reboot, factory / config reset and AutoP, and serves a small web UI
 (login admin / admin) through Remote Control.
 
 MACs come from --macs FILE (one a line, any notation; blank lines and
-# comments skipped) or, without --macs, from the first N devices registered
-in the database at --data / --db. Every device keeps its key, its applied
+# comments skipped) or, without --macs, from N devices of the database at
+--data / --db, spread over every installer's community, office and personal
+devices. Every device keeps its key, its applied
 config and the ids of the commands it executed in --state DIR, so a restart
 comes back as the same devices.
 
@@ -298,9 +299,9 @@ func enrollKeys(ctx context.Context, d dbFlags, keys map[string]string) (int, er
 	return n, nil
 }
 
-// registeredMACs lists the first n devices registered in the database (all
-// when n is 0), in the order they were added, as the system: a plain read,
-// no actor involved.
+// registeredMACs lists n devices of the database (all when n is 0), spread
+// over every installer's community, office and personal devices, as the
+// system: a plain read, no actor involved.
 func registeredMACs(ctx context.Context, d dbFlags, n int) ([]string, error) {
 	if d.db == "" {
 		// Do not create an empty database where none is.
@@ -313,24 +314,7 @@ func registeredMACs(ctx context.Context, d dbFlags, n int) ([]string, error) {
 		return nil, err
 	}
 	defer st.Close()
-	q := "SELECT mac FROM devices ORDER BY id"
-	if n > 0 {
-		q += fmt.Sprintf(" LIMIT %d", n)
-	}
-	rows, err := st.DB().QueryContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("listing devices: %w", err)
-	}
-	defer rows.Close()
-	var macs []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			return nil, err
-		}
-		macs = append(macs, m)
-	}
-	return macs, rows.Err()
+	return devicesim.SpreadMACs(ctx, st.DB(), n)
 }
 
 // devicesPerSource is how many connections one local address carries in

@@ -4,6 +4,7 @@
 //	gatehouse admin      accounts, passwords, firmware, API tokens, migrations
 //	gatehouse demo       fill an empty database with a realistic data set
 //	gatehouse devicesim  simulated devices speaking the device protocol
+//	gatehouse sandbox    a local payment sandbox (PayPal fake, stripe-mock)
 package main
 
 import (
@@ -37,6 +38,7 @@ Commands:
   admin      manage accounts, passwords, firmware and API tokens from the shell
   demo       fill an empty database with demo data
   devicesim  connect simulated devices to a server (docs/device-protocol.md)
+  sandbox    the payment sandbox (PayPal fake, stripe-mock) for make run PAYMENTS=sandbox
 
 Run "gatehouse <command> -h" for the flags of a command.
 `
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "devicesim":
 		return runDevicesim(ctx, args[1:], getenv, stdout, stderr)
+	case "sandbox":
+		return runSandbox(ctx, args[1:], getenv, stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return nil
