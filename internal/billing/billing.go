@@ -130,7 +130,7 @@ type OrderType string
 const (
 	TypeActivation   OrderType = "activation"
 	TypeSubscription OrderType = "subscription" // a renewal
-	TypeFeatures     OrderType = "features"     // extra family members, feature plans
+	TypeFeatures     OrderType = "features"     // the feature plan: the villa premium plan
 )
 
 // OrderTypes in the guide's order.
@@ -148,15 +148,18 @@ func (t OrderType) Label() string {
 	return string(t)
 }
 
-// OrderTypeOfRequest maps the API's order kinds to the guide's types.
+// OrderTypeOfRequest maps the API's order kinds to the guide's types:
+// "Activation" is the initial activation of a user account, an extra family
+// member's included (the guide pays for it "in the same way", community or
+// villa); "Subscription" a renewal. extra_member is an activation that must
+// list family members only. An activation of the premium plan (the feature
+// plan) becomes "Features" in Validate.
 func OrderTypeOfRequest(kind string) (OrderType, bool) {
 	switch kind {
-	case "activation":
+	case "activation", "extra_member":
 		return TypeActivation, true
 	case "renewal":
 		return TypeSubscription, true
-	case "extra_member":
-		return TypeFeatures, true
 	}
 	return "", false
 }
@@ -380,6 +383,7 @@ func (r *OrderRequest) Validate() (OrderType, error) {
 	v.Check(r.ProjectType == "community" || r.ProjectType == "villa" || r.ProjectType == "office", "project_type", "must be community, villa or office")
 	v.Check(len(r.Items) > 0 && len(r.Items) <= 1000, "items", "must list 1 to 1000 users")
 	seen := map[[2]any]bool{}
+	premium := 0
 	for n, l := range r.Items {
 		f := fmt.Sprintf("items[%d]", n)
 		if l.Service == "" {
@@ -395,6 +399,15 @@ func (r *OrderRequest) Validate() (OrderType, error) {
 		k := [2]any{l.UserID, l.Service}
 		v.Check(!seen[k], f+".user_id", "is listed twice")
 		seen[k] = true
+		if l.Service == "premium" {
+			premium++
+		}
+	}
+	if t == TypeActivation && premium > 0 {
+		// The premium plan is the feature plan: a Features order of its own.
+		v.Check(premium == len(r.Items), "items", "mixes the premium plan (a Features order) with account activations: order them apart")
+		v.Check(r.Kind != "extra_member", "type", "extra_member activates family members: the premium plan is a Features order (type activation, service premium)")
+		t = TypeFeatures
 	}
 	return t, v.Err()
 }

@@ -196,7 +196,7 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 		activation := false
 		switch typ {
 		case billing.TypeActivation, billing.TypeFeatures:
-			if typ == billing.TypeFeatures && u.Role != model.FamilyMember {
+			if req.Kind == "extra_member" && u.Role != model.FamilyMember {
 				v.Add(f+".user_id", "is not an extra family member")
 				continue
 			}
