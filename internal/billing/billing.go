@@ -262,6 +262,29 @@ func CheckMonths(v *model.Validator, field, projectType string, months int) {
 	v.Check(months >= 1 && months <= max, field, "must be 1 to %d months", max)
 }
 
+// MaxDays is the longest renewal by day: as long as the longest by month.
+func MaxDays(projectType string) int { return MaxMonths(projectType) * 365 / 12 }
+
+// CheckDays validates a renewal by day for field, naming the limit.
+func CheckDays(v *model.Validator, field, projectType string, days int) {
+	v.Check(days >= 1 && days <= MaxDays(projectType), field, "must be 1 to %d days", MaxDays(projectType))
+}
+
+// ExtendDays is Extend by days.
+func ExtendDays(current *time.Time, now time.Time, days int) time.Time {
+	from := now
+	if current != nil && current.After(now) {
+		from = *current
+	}
+	return from.AddDate(0, 0, days).UTC()
+}
+
+// AmountDays is the price of a renewal by day: the monthly fee's year
+// spread over 365 days, rounded up to the minor unit.
+func AmountDays(p Price, days int) int64 {
+	return (p.MonthlyFee*12*int64(days) + 364) / 365
+}
+
 // Extend returns the new expiry of a service renewed by months: from the
 // current expiry while it runs, from now once it has expired (or never ran).
 func Extend(current *time.Time, now time.Time, months int) time.Time {
@@ -347,8 +370,13 @@ type OrderItem struct {
 	Item       Item       `json:"item"`
 	Service    string     `json:"service"` // app or premium
 	Months     int        `json:"months"`
+	Days       int        `json:"days,omitempty"` // a renewal by day
 	Amount     int64      `json:"amount"`
 	NewExpires *time.Time `json:"new_expires_at"`
+	// NextExpires is the Next Expiration Date of a renewal by day (nil for
+	// any other line): the expiry its payment gave, or, while the order
+	// waits, the one paying now would give.
+	NextExpires *time.Time `json:"next_expires_at,omitempty"`
 }
 
 // OrderEvent is one line of an order's history.
@@ -363,6 +391,10 @@ type OrderLine struct {
 	UserID  int64  `json:"user_id"`
 	Months  int    `json:"months"`
 	Service string `json:"service,omitempty"` // "app" (default) or "premium" (villa)
+	// Days renews by day instead of by month (renewals only; months then
+	// 0): the guide's orders "renewed daily", whose details show the Next
+	// Expiration Date.
+	Days int `json:"days,omitempty"`
 }
 
 // OrderRequest creates an order.
@@ -392,10 +424,16 @@ func (r *OrderRequest) Validate() (OrderType, error) {
 		}
 		v.Check(l.UserID > 0, f+".user_id", "is required")
 		v.Check(l.Service == "app" || (l.Service == "premium" && r.ProjectType == "villa"), f+".service", "must be app (or premium for villa users)")
-		if r.Items[n].Months == 0 && t != TypeSubscription {
-			r.Items[n].Months = 12
+		if l.Days != 0 {
+			v.Check(t == TypeSubscription, f+".days", "only a renewal runs by day")
+			v.Check(l.Months == 0, f+".days", "give months or days, not both")
+			CheckDays(&v, f+".days", r.ProjectType, l.Days)
+		} else {
+			if r.Items[n].Months == 0 && t != TypeSubscription {
+				r.Items[n].Months = 12
+			}
+			CheckMonths(&v, f+".months", r.ProjectType, r.Items[n].Months)
 		}
-		CheckMonths(&v, f+".months", r.ProjectType, r.Items[n].Months)
 		k := [2]any{l.UserID, l.Service}
 		v.Check(!seen[k], f+".user_id", "is listed twice")
 		seen[k] = true

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -114,6 +115,75 @@ func TestEndUserGetsSIP(t *testing.T) {
 		}
 		if got, _ := st.GetEndUser(ctx, u.ID); got.SIP != "5551234" {
 			t.Errorf("typed SIP: %q", got.SIP)
+		}
+	})
+}
+
+// (e) A renewal by days ("renewed daily"): its items carry the Next
+// Expiration Date — what paying gives while the order waits, what it gave
+// once completed; a renewal by months has none. Days are for renewals only.
+func TestDailyRenewalNextExpiration(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		b := tr.a1
+		o := billingOrder(t, st, b) // an office user's activation
+		if _, err := st.ApplyPaymentEvent(sys, "stripe", billing.Event{ID: fmt.Sprintf("evt_%d", nextSeq()), Kind: billing.EventPaid, OrderNumber: o.Number, Amount: o.Total}); err != nil {
+			t.Fatal(err)
+		}
+		uid := o.Items[0].EndUserID
+		u, err := st.GetEndUser(sys, uid)
+		if err != nil || u.AppExpires == nil {
+			t.Fatalf("activated user: %+v %v", u, err)
+		}
+		ctx := as(tr.subA1)
+		req := func(kind string, l billing.OrderLine) (*billing.Order, error) {
+			return st.CreateOrder(ctx, &billing.OrderRequest{Kind: kind, InstallerID: b.installer.ID, ProjectType: "office", Items: []billing.OrderLine{l}})
+		}
+		for _, c := range []struct {
+			kind  string
+			l     billing.OrderLine
+			field string
+		}{
+			{"activation", billing.OrderLine{UserID: uid, Days: 10}, "items[0].days"},
+			{"renewal", billing.OrderLine{UserID: uid, Days: 10, Months: 1}, "items[0].days"},
+			{"renewal", billing.OrderLine{UserID: uid, Days: 2000}, "items[0].days"},
+		} {
+			if _, err := req(c.kind, c.l); model.ErrorCode(err) != model.EINVALID || model.ErrorFields(err)[c.field] == "" {
+				t.Errorf("%s %+v: %v", c.kind, c.l, err)
+			}
+		}
+		monthly, err := req("renewal", billing.OrderLine{UserID: uid, Months: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if monthly.Items[0].NextExpires != nil {
+			t.Errorf("a monthly renewal shows a Next Expiration Date")
+		}
+		daily, err := req("renewal", billing.OrderLine{UserID: uid, Days: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := u.AppExpires.AddDate(0, 0, 10).UTC()
+		got, err := st.GetOrder(ctx, daily.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := got.Items[0]
+		if it.Days != 10 || it.NextExpires == nil || !it.NextExpires.Equal(want) {
+			t.Errorf("waiting daily renewal: %+v, want next expiry %v", it, want)
+		}
+		if it.Amount <= 0 || it.Amount >= monthly.Items[0].Amount {
+			t.Errorf("10 days cost %d, a month %d", it.Amount, monthly.Items[0].Amount)
+		}
+		if _, err := st.ApplyPaymentEvent(sys, "stripe", billing.Event{ID: fmt.Sprintf("evt_%d", nextSeq()), Kind: billing.EventPaid, OrderNumber: daily.Number, Amount: daily.Total}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = st.GetOrder(ctx, daily.Number)
+		if u2, _ := st.GetEndUser(sys, uid); u2.AppExpires == nil || !u2.AppExpires.Equal(want) {
+			t.Errorf("after paying: expires %v, want %v", u2.AppExpires, want)
+		}
+		if it := got.Items[0]; it.NextExpires == nil || !it.NextExpires.Equal(want) {
+			t.Errorf("completed daily renewal: %+v", it)
 		}
 	})
 }
