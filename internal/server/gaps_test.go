@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
 )
 
 // Issue 12 point 7: the installer form says who pays in the guide's words,
@@ -73,6 +76,43 @@ func TestDeviceConnectTypeAPIAndPage(t *testing.T) {
 		if r := e.form(b.c, "/devices/"+mac+"/connect-type", url.Values{"csrf_token": {b.csrf}, "connect_type": {"x"}}); r.StatusCode != 400 ||
 			!strings.Contains(string(r.body), "must be default") {
 			t.Errorf("page bad type: %d", r.StatusCode)
+		}
+	})
+}
+
+// A renewal by day shows its Next Expiration Date in the API and on the
+// order's page; the Subscriptions page offers renewing by day.
+func TestDailyRenewalPages(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		tok := e.token("demo-subdistributor")
+		id := installerID(t, e, "demo-installer")
+		us, err := e.st.ListBillableUsers(sysCtx(), billing.BillableFilter{InstallerID: id, ProjectType: "office", Mode: "renew"})
+		if err != nil || len(us) == 0 {
+			t.Fatalf("renewable office users: %d %v", len(us), err)
+		}
+		r := e.do(nil, "POST", "/api/v1/orders", map[string]any{"type": "renewal", "installer_id": id, "project_type": "office",
+			"items": []map[string]any{{"user_id": us[0].ID, "days": 10}}}, bearer(tok))
+		if r.StatusCode != 201 && r.StatusCode != 200 {
+			t.Fatalf("daily renewal: %d %s", r.StatusCode, r.body)
+		}
+		var o struct {
+			Number string `json:"number"`
+			Items  []struct {
+				Days        int    `json:"days"`
+				NextExpires string `json:"next_expires_at"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal(r.body, &o); err != nil || len(o.Items) != 1 || o.Items[0].Days != 10 || o.Items[0].NextExpires == "" {
+			t.Fatalf("order: %s (%v)", r.body, err)
+		}
+		b := e.browserLogin("demo-subdistributor")
+		page := string(e.do(b.c, "GET", "/payments/"+o.Number, nil).body)
+		if !strings.Contains(page, "<th>Next Expiration Date</th>") || !strings.Contains(page, `<td class="next-expires">`+o.Items[0].NextExpires[:10]) {
+			t.Errorf("order page without the Next Expiration Date %s", o.Items[0].NextExpires[:10])
+		}
+		sub := string(e.do(b.c, "GET", fmt.Sprintf("/subscriptions?installer=%d&project_type=office&mode=renew", id), nil).body)
+		if !strings.Contains(sub, `id="sub-days"`) {
+			t.Error("Subscriptions (renew) offers no renewal by day")
 		}
 	})
 }

@@ -222,8 +222,16 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 		if l.Days > 0 {
 			amt = billing.AmountDays(p, l.Days)
 		}
-		o.Items = append(o.Items, billing.OrderItem{EndUserID: u.ID, UserName: u.Name, Item: item, Service: l.Service, Months: l.Months,
-			Days: l.Days, Amount: amt})
+		oi := billing.OrderItem{EndUserID: u.ID, UserName: u.Name, Item: item, Service: l.Service, Months: l.Months, Days: l.Days, Amount: amt}
+		if l.Days > 0 {
+			cur := u.AppExpires
+			if l.Service == "premium" {
+				cur = u.PremiumExpires
+			}
+			next := billing.ExtendDays(cur, now, l.Days)
+			oi.NextExpires = &next
+		}
+		o.Items = append(o.Items, oi)
 		o.Total += amt
 		if pkind != model.ProjectPersonal {
 			projects[u.ProjectID] = pname
