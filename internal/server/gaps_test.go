@@ -116,3 +116,21 @@ func TestDailyRenewalPages(t *testing.T) {
 		}
 	})
 }
+
+// An end user created through the installer API without a SIP number gets
+// one (answered at once); a typed one is kept.
+func TestInstallerAPIEndUserSIP(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		inst := e.token("demo-installer")
+		villa := e.ipCreate(inst, "/api/v1/projects", map[string]any{"kind": "personal", "name": "SIP Villa"})
+		pid := ipNum(villa, "id")
+		master := e.ipCreate(inst, fmt.Sprintf("/api/v1/projects/%d/end-users", pid), map[string]any{"role": "family_master", "name": "No SIP"})
+		if sip, _ := master["sip"].(string); sip == "" {
+			t.Errorf("created without a SIP number: %v", master)
+		}
+		kid := e.ipCreate(inst, fmt.Sprintf("/api/v1/projects/%d/end-users", pid), map[string]any{"role": "family_member", "name": "Own SIP", "sip": "7001"})
+		if kid["sip"] != "7001" {
+			t.Errorf("typed SIP: %v", kid)
+		}
+	})
+}
