@@ -179,7 +179,7 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	poll := time.NewTicker(min(*interval, 50*time.Millisecond))
 	defer poll.Stop()
 	nextReport := start.Add(*interval)
-	allOnline := false
+	all := allOnline{n: len(macs), start: start}
 	for {
 		select {
 		case <-ctx.Done():
@@ -189,14 +189,11 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 			return nil
 		case now := <-poll.C:
 			on := fleet.Online()
-			if on == len(macs) && !allOnline {
-				allOnline = true
+			if msg := all.observe(now, on); msg != "" {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
-				fmt.Fprintf(stdout, "devicesim: all %d devices online after %s (simulator: heap in use %d MiB, stacks %d MiB, %d goroutines)\n",
-					on, now.Sub(start).Round(time.Millisecond), ms.HeapInuse>>20, ms.StackInuse>>20, runtime.NumGoroutine())
-			} else if on < len(macs) {
-				allOnline = false
+				fmt.Fprintf(stdout, "devicesim: %s; simulator: heap in use %d MiB, stacks %d MiB, %d goroutines)\n",
+					msg, ms.HeapInuse>>20, ms.StackInuse>>20, runtime.NumGoroutine())
 			}
 			if !now.Before(nextReport) {
 				nextReport = nextReport.Add(*interval)
@@ -209,6 +206,40 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 			}
 		}
 	}
+}
+
+// allOnline follows the online count and says when every device is online:
+// the first time, counted from the simulator's start; after devices went
+// offline (a reboot, a reset, a server restart), counted from the moment the
+// first of them did — not from the start, which would read as a long delay.
+type allOnline struct {
+	n      int
+	start  time.Time
+	ever   bool      // all were online once
+	all    bool      // all are online now
+	downAt time.Time // when the count last fell below n, after all were online
+	lowest int       // the lowest count since then
+}
+
+// observe takes the online count at now and returns the line to print when
+// all devices have just come online, without its closing parenthesis.
+func (a *allOnline) observe(now time.Time, on int) string {
+	switch {
+	case on >= a.n && !a.all:
+		a.all = true
+		if !a.ever {
+			a.ever = true
+			return fmt.Sprintf("all %d devices online after %s (since the simulator started", a.n, now.Sub(a.start).Round(time.Millisecond))
+		}
+		return fmt.Sprintf("all %d devices online again, %s after the first of them went offline (as few as %d were online; the simulator has run %s",
+			a.n, now.Sub(a.downAt).Round(time.Millisecond), a.lowest, now.Sub(a.start).Round(time.Second))
+	case on < a.n && a.all:
+		a.all = false
+		a.downAt, a.lowest = now, on
+	case on < a.n && on < a.lowest:
+		a.lowest = on
+	}
+	return ""
 }
 
 // readMACFile reads --macs.

@@ -73,6 +73,31 @@ func TestDevicesimSourceAddrs(t *testing.T) {
 	}
 }
 
+// TestDevicesimAllOnlineLine: after devices went offline, "all online
+// again" counts from when the first went offline, not from the start.
+func TestDevicesimAllOnlineLine(t *testing.T) {
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	a := allOnline{n: 500, start: t0}
+	for i, c := range []struct {
+		after time.Duration
+		on    int
+		want  string
+	}{
+		{time.Second, 100, ""},
+		{2300 * time.Millisecond, 500, "all 500 devices online after 2.3s (since the simulator started"},
+		{time.Minute, 500, ""},
+		{39 * time.Minute, 499, ""}, // a reboot
+		{39*time.Minute + time.Second, 480, ""},
+		{39*time.Minute + 2*time.Second, 490, ""},
+		{39*time.Minute + 14*time.Second, 500, "all 500 devices online again, 14s after the first of them went offline (as few as 480 were online; the simulator has run 39m14s"},
+		{40 * time.Minute, 500, ""},
+	} {
+		if got := a.observe(t0.Add(c.after), c.on); got != c.want {
+			t.Errorf("%d: %d online after %s: %q, want %q", i, c.on, c.after, got, c.want)
+		}
+	}
+}
+
 var onlineRE = regexp.MustCompile(`online (\d+)/(\d+)`)
 
 // TestDevicesimAgainstServe runs demo, serve and devicesim as a user would:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -46,6 +47,20 @@ func TestServeHelpListsEveryFlagAndVariable(t *testing.T) {
 	}
 	if _, err := runCmd(t, env(map[string]string{"GATEHOUSE_SESSION_IDLE": "soon"}), "serve", "--data", t.TempDir()); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_SESSION_IDLE") {
 		t.Errorf("bad duration in the environment: %v", err)
+	}
+}
+
+// TestServeNamesATakenPort: a taken port stops serve at once with a message
+// saying how to choose another address.
+func TestServeNamesATakenPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = runCmd(t, env(map[string]string{"GATEHOUSE_ADDR": ln.Addr().String()}), "serve", "--data", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "another program listens on "+ln.Addr().String()) || !strings.Contains(err.Error(), "GATEHOUSE_ADDR") {
+		t.Errorf("serve on a taken port: %v", err)
 	}
 }
 
@@ -131,7 +146,9 @@ func TestDemoRefusesNonEmptyDatabase(t *testing.T) {
 func TestAdminTasks(t *testing.T) {
 	backends := map[string][]string{"sqlite": {"--data", t.TempDir()}}
 	if os.Getenv(testutil.PostgresEnv) != "" {
-		backends["postgres"] = []string{"--db", testutil.PostgresDSN(t)}
+		// --data too: the secret key lives in the data directory, and the
+		// default ./data is the package's source directory.
+		backends["postgres"] = []string{"--db", testutil.PostgresDSN(t), "--data", t.TempDir()}
 	} else {
 		testutil.Backends(t) // says loudly that PostgreSQL was skipped
 	}

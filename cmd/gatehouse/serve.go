@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"syscall"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
@@ -101,10 +103,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	return srv.Run(ctx, func(a string) {
+	err = srv.Run(ctx, func(a string) {
 		log.Info("gatehouse serving", "url", scheme+"://"+a+"/", "database", st.Dialect())
 		fmt.Fprintf(stdout, "Gatehouse is serving at %s://%s/\n", scheme, a)
 	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another program listens on %s; choose another address with --addr or GATEHOUSE_ADDR (make run ADDR=127.0.0.1:8081)", err, *addr)
+	}
+	return err
 }
 
 // envDuration reads a duration default from the environment; a value that

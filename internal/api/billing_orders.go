@@ -277,12 +277,12 @@ func (a *API) Invoice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := billing.InvoicePDF(inv.Order, inv.Seller, inv.Payer)
+	pdf, err := billing.InvoicePDF(inv)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/pdf")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="invoice-%s.pdf"`, inv.Order.Number))
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="invoice-%s.pdf"`, inv.OrderNumber))
 	_, err = w.Write(pdf)
 	return err
 }

@@ -359,6 +359,7 @@ type Order struct {
 	ProcessingSince  time.Time    `json:"-"`
 	Paid             *time.Time   `json:"paid_at"`
 	Updated          time.Time    `json:"updated_at"`
+	InvoiceNumber    string       `json:"invoice_number,omitempty"` // once completed: the seller's invoice number
 	Items            []OrderItem  `json:"items,omitempty"`
 	Events           []OrderEvent `json:"history,omitempty"`
 }

@@ -13,13 +13,48 @@ import (
 //go:embed fonts/DejaVuSans.ttf
 var invoiceFont []byte
 
-// InvoicePDF renders the invoice of a completed order: the seller, the
-// payer's billing information, the order number and date, the items and
-// the total.
-func InvoicePDF(o *Order, seller, payer Info) ([]byte, error) {
+// Invoice is the accounting record of a completed order, frozen when the
+// order completed: later edits of billing information, prices or names do
+// not reach it.
+type Invoice struct {
+	OrderNumber string        `json:"order_number"`
+	Number      string        `json:"number"` // the issuer's gap-free sequence, formatted
+	Seq         int64         `json:"seq"`
+	IssuerID    int64         `json:"issuer_id"` // the seller: the order's distributor
+	PayerID     int64         `json:"payer_id,omitempty"`
+	Issued      time.Time     `json:"issued_at"`
+	Type        OrderType     `json:"type"`
+	Installer   string        `json:"installer"`
+	Project     string        `json:"project"`
+	Counts      int           `json:"counts"`
+	Total       int64         `json:"total"`
+	Currency    string        `json:"currency"`
+	Seller      Info          `json:"seller"`
+	Payer       Info          `json:"payer"`
+	Lines       []InvoiceLine `json:"lines"`
+}
+
+// InvoiceLine is one frozen line of an invoice.
+type InvoiceLine struct {
+	UserName    string     `json:"user_name"`
+	Item        Item       `json:"item"`
+	Description string     `json:"description"` // the item's label when issued
+	Service     string     `json:"service"`
+	Months      int        `json:"months"`
+	Amount      int64      `json:"amount"`
+	NewExpires  *time.Time `json:"new_expires_at"`
+}
+
+// InvoiceNumber formats an issuer's invoice sequence number.
+func InvoiceNumber(seq int64) string { return fmt.Sprintf("INV-%06d", seq) }
+
+// InvoicePDF renders an invoice: the seller, the payer's billing
+// information, the invoice and order numbers and date, the lines and the
+// total — all as frozen when the order completed.
+func InvoicePDF(inv *Invoice) ([]byte, error) {
 	pdf := &gopdf.GoPdf{}
 	pdf.Start(gopdf.Config{PageSize: *gopdf.PageSizeA4})
-	pdf.SetInfo(gopdf.PdfInfo{Title: "Invoice " + o.Number, Creator: "Gatehouse", CreationDate: time.Now()})
+	pdf.SetInfo(gopdf.PdfInfo{Title: "Invoice " + inv.Number, Creator: "Gatehouse", CreationDate: inv.Issued})
 	pdf.AddPage()
 	if err := pdf.AddTTFFontData("sans", invoiceFont); err != nil {
 		return nil, err
@@ -38,6 +73,7 @@ func InvoicePDF(o *Order, seller, payer Info) ([]byte, error) {
 			err = line(size, x, fmt.Sprintf(format, args...))
 		}
 	}
+	seller, payer := inv.Seller, inv.Payer
 	w(22, 50, "INVOICE")
 	y += 34
 	w(10, 50, "Seller: %s", or(seller.Company, seller.ATTN))
@@ -56,15 +92,13 @@ func InvoicePDF(o *Order, seller, payer Info) ([]byte, error) {
 		w(10, 160, "%s", r[1])
 	}
 	y += 26
-	paid := o.Created
-	if o.Paid != nil {
-		paid = *o.Paid
-	}
-	w(10, 50, "Order Number: %s", o.Number)
+	w(10, 50, "Invoice Number: %s", inv.Number)
 	y += 15
-	w(10, 50, "Date: %s", paid.UTC().Format("2006-01-02"))
+	w(10, 50, "Order Number: %s", inv.OrderNumber)
 	y += 15
-	w(10, 50, "Type: %s    Installer: %s    Project: %s", o.Type.Label(), o.Installer, o.Project)
+	w(10, 50, "Date: %s", inv.Issued.UTC().Format("2006-01-02"))
+	y += 15
+	w(10, 50, "Type: %s    Installer: %s    Project: %s", inv.Type.Label(), inv.Installer, inv.Project)
 	y += 28
 	w(10, 50, "User")
 	w(10, 230, "Item")
@@ -72,21 +106,21 @@ func InvoicePDF(o *Order, seller, payer Info) ([]byte, error) {
 	w(10, 470, "Amount")
 	y += 4
 	pdf.Line(50, y+12, 545, y+12)
-	for _, it := range o.Items {
+	for _, it := range inv.Lines {
 		y += 18
 		if y > 760 {
 			pdf.AddPage()
 			y = 50
 		}
 		w(9, 50, "%s", truncate(it.UserName, 34))
-		w(9, 230, "%s", it.Item.Label())
+		w(9, 230, "%s", it.Description)
 		w(9, 400, "%d", it.Months)
-		w(9, 470, "%s", FormatMoney(it.Amount, o.Currency))
+		w(9, 470, "%s", FormatMoney(it.Amount, inv.Currency))
 	}
 	y += 22
 	pdf.Line(50, y, 545, y)
 	y += 8
-	w(12, 380, "Total: %s", FormatMoney(o.Total, o.Currency))
+	w(12, 380, "Total: %s", FormatMoney(inv.Total, inv.Currency))
 	if err != nil {
 		return nil, err
 	}

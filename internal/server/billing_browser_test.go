@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -159,6 +160,30 @@ func browserBilling(t *testing.T, e *env, execPath string) {
 		t.Errorf("actions of Completed order %s: %q", number, a)
 	}
 
+	// The server refuses what makes no sense for the status, naming it:
+	// cancelling a Completed order, deleting a Processing one.
+	tok := e.token(demo.SubdistributorUser)
+	if r := e.do(nil, "POST", "/api/v1/orders/"+number+"/cancel", nil, bearer(tok)); r.StatusCode != 409 || !strings.Contains(string(r.body), "Completed") {
+		t.Errorf("cancel Completed order %s: %d %s, want 409 naming Completed", number, r.StatusCode, r.body)
+	}
+	if r := e.do(nil, "DELETE", "/api/v1/orders/"+toCancel, nil, bearer(tok)); r.StatusCode != 409 || !strings.Contains(string(r.body), "Processing") {
+		t.Errorf("delete Processing order %s: %d %s, want 409 naming Processing", toCancel, r.StatusCode, r.body)
+	}
+
+	// Cancel asks first; dismissing the question leaves the order alone.
+	c.answerDialogs(false)
+	c.do("click Cancel, then dismiss", chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr[data-order=%q] .order-cancel`, toCancel))), chromedp.Sleep(700*time.Millisecond))
+	if d := c.dialogs(); len(d) != 1 || !strings.Contains(d[0], "Cancel order "+toCancel) {
+		t.Errorf("Cancel asked %q, want one question naming order %s", d, toCancel)
+	}
+	if got, err := e.st.GetOrder(sctx, toCancel); err != nil || got.Status != billing.StatusProcessing {
+		t.Errorf("order %s after dismissing Cancel: %v %v, want still Processing", toCancel, got, err)
+	}
+	if p := c.path(); p != "/payments" {
+		t.Errorf("after dismissing Cancel the browser is at %s, want still /payments", p)
+	}
+	c.answerDialogs(true)
+
 	// Cancel the Processing order from its row.
 	if st := c.clickAndLoad(fmt.Sprintf(`tr[data-order=%q] .order-cancel`, toCancel)); st != 200 {
 		t.Fatalf("cancel: status %d: %s", st, c.text("main"))
@@ -178,6 +203,9 @@ func browserBilling(t *testing.T, e *env, execPath string) {
 	// And delete it from the list.
 	if st := c.clickAndLoad(fmt.Sprintf(`tr[data-order=%q] .order-delete`, toCancel)); st != 200 {
 		t.Fatalf("delete: status %d: %s", st, c.text("main"))
+	}
+	if d := c.dialogs(); len(d) != 3 || !strings.Contains(d[2], "Delete order "+toCancel) {
+		t.Errorf("questions asked: %q, want Cancel twice then Delete of %s", d, toCancel)
 	}
 	if a := actions(toCancel); a != "missing" {
 		t.Errorf("deleted order %s still listed with %q", toCancel, a)

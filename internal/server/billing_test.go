@@ -275,3 +275,123 @@ func checkPDF(t *testing.T, pdf []byte, want ...string) {
 		}
 	}
 }
+
+// pdfText is the text of a PDF as pdftotext reads it.
+func pdfText(t *testing.T, pdf []byte) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("poppler-utils (pdftotext) not installed")
+	}
+	f := filepath.Join(t.TempDir(), "invoice.pdf")
+	if err := os.WriteFile(f, pdf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", f, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v %s", err, out)
+	}
+	return string(out)
+}
+
+// TestInvoiceIsFrozen: an issued invoice is an accounting record. Saving
+// other billing information or other prices after an order completed
+// leaves its PDF as it was; only a later order's invoice shows the new
+// details, under the seller's next invoice number.
+func TestInvoiceIsFrozen(t *testing.T) {
+	for _, b := range testutil.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			e := billingEnv(t, b)
+			sub := e.token(demo.SubdistributorUser)
+			instID, users := inactiveUsers(t, e, 2)
+			invoice := func(number string) string {
+				t.Helper()
+				r := e.do(nil, "GET", "/api/v1/orders/"+number+"/invoice.pdf", nil, bearer(sub))
+				if r.StatusCode != 200 {
+					t.Fatalf("invoice %s: %d %s", number, r.StatusCode, r.body)
+				}
+				return pdfText(t, r.body)
+			}
+			pay := func(user int64) (string, int64) {
+				t.Helper()
+				r := e.do(nil, "POST", "/api/v1/orders", map[string]any{"type": "activation", "installer_id": instID, "project_type": "office",
+					"items": []map[string]any{{"user_id": user, "months": 12}}}, bearer(sub))
+				if r.StatusCode != 201 {
+					t.Fatalf("create: %d %s", r.StatusCode, r.body)
+				}
+				o := r.json(t)
+				number, total := o["number"].(string), int64(o["total"].(float64))
+				if r = e.do(nil, "POST", "/api/v1/orders/"+number+"/pay", map[string]any{"method": "stripe"}, bearer(sub)); r.StatusCode != 200 {
+					t.Fatalf("pay: %d %s", r.StatusCode, r.body)
+				}
+				ev := billing.Event{ID: "evt_" + number, Kind: billing.EventPaid, OrderNumber: number, ProviderRef: "ref_" + number, Amount: total, Currency: "usd"}
+				if r = webhook(e, "stripe", ev, "ok"); r.StatusCode != 200 || r.json(t)["applied"] != true {
+					t.Fatalf("webhook: %d %s", r.StatusCode, r.body)
+				}
+				return number, total
+			}
+			putInfo := func(company, address string) {
+				t.Helper()
+				r := e.do(nil, "PUT", "/api/v1/billing-info", map[string]any{"company": company, "attn": "Ann Payer", "address": address,
+					"email": "ann@sub.example", "tel": "+1 555 0100"}, bearer(sub))
+				if r.StatusCode != 200 {
+					t.Fatalf("billing info: %d %s", r.StatusCode, r.body)
+				}
+			}
+
+			putInfo("Old Payer Company Ltd", "1 Old Street")
+			first, total := pay(users[0])
+			before := invoice(first)
+			for _, want := range []string{"Old Payer Company Ltd", "1 Old Street", first, billing.FormatMoney(total, "USD")} {
+				if !strings.Contains(before, want) {
+					t.Errorf("invoice lacks %q:\n%s", want, before)
+				}
+			}
+
+			// The user's bug: new billing information, and new prices.
+			putInfo("New Payer Company Ltd", "2 New Road")
+			r := e.do(nil, "PUT", "/api/v1/prices", map[string]any{"items": []map[string]any{{"item": "office_user", "activation_fee": 99900, "monthly_fee": 9900, "currency": "USD"}}},
+				bearer(e.token(demo.DistributorUser)))
+			if r.StatusCode != 200 {
+				t.Fatalf("prices: %d %s", r.StatusCode, r.body)
+			}
+			after := invoice(first)
+			if strings.Contains(after, "New Payer Company Ltd") || strings.Contains(after, "2 New Road") || !strings.Contains(after, "Old Payer Company Ltd") {
+				t.Errorf("the issued invoice changed with the billing information:\n%s", after)
+			}
+			if after != before {
+				t.Errorf("the issued invoice changed:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+
+			// A later order is billed to the new details, at the new price,
+			// under the seller's next invoice number.
+			second, total2 := pay(users[1])
+			later := invoice(second)
+			if !strings.Contains(later, "New Payer Company Ltd") || strings.Contains(later, "Old Payer Company Ltd") || !strings.Contains(later, billing.FormatMoney(total2, "USD")) {
+				t.Errorf("the later invoice:\n%s", later)
+			}
+			if total2 != 99900+12*9900 {
+				t.Errorf("later order total %d", total2)
+			}
+			n1 := e.do(nil, "GET", "/api/v1/orders/"+first, nil, bearer(sub)).json(t)["invoice_number"]
+			if a, _ := n1.(string); a != "" {
+				br := e.browserLogin(demo.SubdistributorUser)
+				if r := e.do(br.c, "GET", "/payments/"+first, nil); r.StatusCode != 200 || !strings.Contains(string(r.body), `id="order-invoice-number">`+a+`<`) {
+					t.Errorf("the order page does not show invoice number %s: %d", a, r.StatusCode)
+				}
+			}
+			n2 := e.do(nil, "GET", "/api/v1/orders/"+second, nil, bearer(sub)).json(t)["invoice_number"]
+			var s1, s2 int
+			if a, _ := n1.(string); a == "" || !strings.Contains(before, a) {
+				t.Errorf("invoice number %v not on the invoice", n1)
+			} else if c, _ := n2.(string); c == "" || !strings.Contains(later, c) {
+				t.Errorf("invoice number %v not on the later invoice", n2)
+			} else if fmt.Sscanf(a, "INV-%d", &s1); true {
+				fmt.Sscanf(c, "INV-%d", &s2)
+				if s1 < 1 || s2 != s1+1 {
+					t.Errorf("invoice numbers %s then %s: want consecutive", a, c)
+				}
+			}
+		})
+	}
+}

@@ -12,9 +12,11 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -52,6 +54,27 @@ type chromeTab struct {
 	t    *testing.T
 	ctx  context.Context
 	base string
+
+	// JavaScript dialogs (confirm) of the tab: answered at once, accepted
+	// unless dismissDialogs is set; their messages, in order.
+	dmu            sync.Mutex
+	dismissDialogs bool
+	dialogMsgs     []string
+}
+
+// answerDialogs makes the tab accept (true) or dismiss (false) every later
+// JavaScript dialog, such as the confirm() of a data-confirm form.
+func (c *chromeTab) answerDialogs(accept bool) {
+	c.dmu.Lock()
+	c.dismissDialogs = !accept
+	c.dmu.Unlock()
+}
+
+// dialogs returns the messages of the dialogs the tab has shown so far.
+func (c *chromeTab) dialogs() []string {
+	c.dmu.Lock()
+	defer c.dmu.Unlock()
+	return slices.Clone(c.dialogMsgs)
 }
 
 // newChrome starts a fresh headless browser with a width×height viewport.
@@ -87,6 +110,21 @@ func newChrome(t *testing.T, execPath, base string, width, height int64, timeout
 	})
 	c := &chromeTab{t: t, ctx: ctx, base: base}
 	c.do("start browser", chromedp.EmulateViewport(width, height))
+	// A confirm() blocks the page until someone answers it: answer it from
+	// another goroutine (the listener must not run commands itself).
+	if err := chromedp.Listen(ctx, func(ev any) {
+		d, ok := ev.(*cdppage.EventJavascriptDialogOpening)
+		if !ok {
+			return
+		}
+		c.dmu.Lock()
+		c.dialogMsgs = append(c.dialogMsgs, d.Message)
+		accept := !c.dismissDialogs
+		c.dmu.Unlock()
+		go chromedp.Call(ctx, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: accept})
+	}); err != nil {
+		t.Fatalf("listen for dialogs: %v", err)
+	}
 	return c
 }
 

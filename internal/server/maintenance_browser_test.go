@@ -54,9 +54,26 @@ func TestBrowserRemoteMaintenance(t *testing.T) {
 	if got := c.text("#device-ip"); got != dev.IP() {
 		t.Errorf("IP %q, want %q", got, dev.IP())
 	}
-	chromeEval[bool](c, `(window.confirm = () => true, true)`)
+	// Reboot asks first (a real confirm(), from confirm.js): dismissed, nothing is sent.
+	cmds := `document.querySelectorAll('#device-commands tbody tr:not(.none)').length`
+	before := chromeEval[int](c, cmds)
+	c.answerDialogs(false)
+	c.do("click Reboot, then dismiss", chromedp.Click(chromedp.ID("reboot")), chromedp.Sleep(700*time.Millisecond))
+	if d := c.dialogs(); len(d) != 1 || d[0] != "Reboot device "+mac+"?" {
+		t.Errorf("Reboot asked %q, want one question naming %s", d, mac)
+	}
+	if n := c.text(".notice"); strings.Contains(n, "Reboot") {
+		t.Errorf("a dismissed Reboot was sent: %q", n)
+	}
+	if n := chromeEval[int](c, cmds); n != before {
+		t.Errorf("a dismissed Reboot queued a command: %s", c.text("#device-commands"))
+	}
+	c.answerDialogs(true)
 	if st := c.clickAndLoad("#reboot"); st != 200 {
 		t.Fatalf("reboot: %d", st)
+	}
+	if d := c.dialogs(); len(d) != 2 {
+		t.Errorf("Reboot asked %q, want a second question", d)
 	}
 	if n := c.text(".notice"); !strings.Contains(n, "Reboot") {
 		t.Errorf("notice after reboot: %q", n)

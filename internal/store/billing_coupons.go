@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -100,17 +102,17 @@ func (s *Store) GetBillingInfo(ctx context.Context) (*billing.Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.billingInfoOf(ctx, act.AccountID)
+	return s.billingInfoOf(ctx, s.db, act.AccountID)
 }
 
-func (s *Store) billingInfoOf(ctx context.Context, accountID int64) (*billing.Info, error) {
+func (s *Store) billingInfoOf(ctx context.Context, q querier, accountID int64) (*billing.Info, error) {
 	var b billing.Info
-	err := s.queryRow(ctx, `SELECT company, attn, address, tel, fax, email FROM billing_info WHERE account_id = ?`, accountID).
+	err := q.QueryRowContext(ctx, s.q(`SELECT company, attn, address, tel, fax, email FROM billing_info WHERE account_id = ?`), accountID).
 		Scan(&b.Company, &b.ATTN, &b.Address, &b.TEL, &b.Fax, &b.Email)
 	if isNoRows(err) {
 		// Nothing saved yet: start from the account's own details.
 		var a model.Account
-		if err := s.queryRow(ctx, `SELECT name, company, email, phone FROM accounts WHERE id = ?`, accountID).Scan(&a.Name, &a.Company, &a.Email, &a.Phone); err == nil {
+		if err := q.QueryRowContext(ctx, s.q(`SELECT name, company, email, phone FROM accounts WHERE id = ?`), accountID).Scan(&a.Name, &a.Company, &a.Email, &a.Phone); err == nil {
 			return &billing.Info{Company: a.Company, ATTN: a.Name, Email: a.Email, TEL: a.Phone}, nil
 		}
 		return &billing.Info{}, nil
@@ -142,15 +144,9 @@ func (s *Store) PutBillingInfo(ctx context.Context, b *billing.Info) error {
 	})
 }
 
-// Invoice is what an invoice prints.
-type Invoice struct {
-	Order  *billing.Order
-	Seller billing.Info // the order's distributor
-	Payer  billing.Info
-}
-
-// InvoiceFor returns the invoice of a completed order of the actor's subtree.
-func (s *Store) InvoiceFor(ctx context.Context, number string) (*Invoice, error) {
+// InvoiceFor returns the invoice of a completed order of the actor's
+// subtree, as it was frozen when the order completed.
+func (s *Store) InvoiceFor(ctx context.Context, number string) (*billing.Invoice, error) {
 	o, err := s.GetOrder(ctx, number)
 	if err != nil {
 		return nil, err
@@ -158,22 +154,80 @@ func (s *Store) InvoiceFor(ctx context.Context, number string) (*Invoice, error)
 	if o.Status != billing.StatusCompleted {
 		return nil, model.Errorf(model.ECONFLICT, "Only a completed order has an invoice; this one is %s.", o.Status.Label())
 	}
-	inv := &Invoice{Order: o}
-	seller, err := s.billingInfoOf(ctx, o.DistributorID)
+	inv := &billing.Invoice{OrderNumber: o.Number}
+	err = s.queryRow(ctx, `SELECT issuer_id, seq, issued_at, payer_id, order_type, installer_name, project_name, counts, total, currency,
+		seller_company, seller_attn, seller_address, seller_tel, seller_fax, seller_email,
+		payer_company, payer_attn, payer_address, payer_tel, payer_fax, payer_email FROM invoices WHERE order_id = ?`, o.ID).
+		Scan(&inv.IssuerID, &inv.Seq, &inv.Issued, nid(&inv.PayerID), &inv.Type, &inv.Installer, &inv.Project, &inv.Counts, &inv.Total, &inv.Currency,
+			&inv.Seller.Company, &inv.Seller.ATTN, &inv.Seller.Address, &inv.Seller.TEL, &inv.Seller.Fax, &inv.Seller.Email,
+			&inv.Payer.Company, &inv.Payer.ATTN, &inv.Payer.Address, &inv.Payer.TEL, &inv.Payer.Fax, &inv.Payer.Email)
+	if isNoRows(err) {
+		// Every completion and the migration write one: its absence is a bug, not the caller's.
+		return nil, fmt.Errorf("order %s is completed but has no invoice", o.Number)
+	} else if err != nil {
+		return nil, err
+	}
+	inv.Number = billing.InvoiceNumber(inv.Seq)
+	rows, err := s.query(ctx, `SELECT user_name, item, description, service, months, amount, new_expires_at FROM invoice_lines WHERE order_id = ? ORDER BY line`, o.ID)
 	if err != nil {
 		return nil, err
 	}
-	inv.Seller = *seller
-	payer := o.PayerID
-	if payer == 0 {
-		payer = o.SubdistributorID
+	defer rows.Close()
+	for rows.Next() {
+		var l billing.InvoiceLine
+		if err := rows.Scan(&l.UserName, &l.Item, &l.Description, &l.Service, &l.Months, &l.Amount, &l.NewExpires); err != nil {
+			return nil, err
+		}
+		inv.Lines = append(inv.Lines, l)
 	}
-	p, err := s.billingInfoOf(ctx, payer)
+	return inv, rows.Err()
+}
+
+// issueInvoice freezes the invoice of order o, which this transaction has
+// just completed: the seller's and the payer's billing information as they
+// are now, the order's lines and total, and the issuer's next invoice
+// number. Called only by complete, whose guarded UPDATE lets one
+// transaction per order get here.
+func (s *Store) issueInvoice(ctx context.Context, tx *Tx, o *billing.Order, now time.Time) error {
+	var payerID int64
+	if err := tx.queryRow(ctx, `SELECT COALESCE(payer_id, subdistributor_id) FROM orders WHERE id = ?`, o.ID).Scan(&payerID); err != nil {
+		return err
+	}
+	seller, err := s.billingInfoOf(ctx, tx.tx, o.DistributorID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	inv.Payer = *p
-	return inv, nil
+	payer, err := s.billingInfoOf(ctx, tx.tx, payerID)
+	if err != nil {
+		return err
+	}
+	// The counter row is written in this transaction: concurrent payments
+	// of one issuer queue on it, and a rollback returns the number.
+	var seq int64
+	if err := tx.queryRow(ctx, `INSERT INTO invoice_counters (issuer_id, last_seq) VALUES (?, 1)
+		ON CONFLICT (issuer_id) DO UPDATE SET last_seq = invoice_counters.last_seq + 1 RETURNING last_seq`, o.DistributorID).Scan(&seq); err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO invoices (order_id, issuer_id, seq, issued_at, payer_id, order_type, installer_name, project_name, counts, total, currency,
+		seller_company, seller_attn, seller_address, seller_tel, seller_fax, seller_email,
+		payer_company, payer_attn, payer_address, payer_tel, payer_fax, payer_email) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		o.ID, o.DistributorID, seq, now, payerID, o.Type, o.Installer, o.Project, o.Counts, o.Total, o.Currency,
+		seller.Company, seller.ATTN, seller.Address, seller.TEL, seller.Fax, seller.Email,
+		payer.Company, payer.ATTN, payer.Address, payer.TEL, payer.Fax, payer.Email); err != nil {
+		return err
+	}
+	for i, it := range o.Items {
+		desc := it.Item.Label()
+		if it.Days > 0 {
+			desc += fmt.Sprintf(" (renewal by day: %d days)", it.Days) // months is 0
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO invoice_lines (order_id, line, user_name, item, description, service, months, amount, new_expires_at)
+			VALUES (?,?,?,?,?,?,?,?,?)`, o.ID, i+1, it.UserName, it.Item, desc, it.Service, it.Months, it.Amount, it.NewExpires); err != nil {
+			return err
+		}
+	}
+	o.InvoiceNumber = billing.InvoiceNumber(seq)
+	return nil
 }
 
 // ListBillableUsers lists an installer's users the Subscriptions module can

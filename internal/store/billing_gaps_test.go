@@ -185,5 +185,12 @@ func TestDailyRenewalNextExpiration(t *testing.T) {
 		if it := got.Items[0]; it.NextExpires == nil || !it.NextExpires.Equal(want) {
 			t.Errorf("completed daily renewal: %+v", it)
 		}
+		inv, err := st.InvoiceFor(ctx, daily.Number)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inv.Lines) != 1 || !strings.Contains(inv.Lines[0].Description, "10 days") {
+			t.Errorf("invoice of a daily renewal: %+v", inv.Lines)
+		}
 	})
 }

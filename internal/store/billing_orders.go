@@ -386,6 +386,14 @@ func (s *Store) getOrder(ctx context.Context, q querier, act *model.Actor, numbe
 	} else if err != nil {
 		return nil, err
 	}
+	if o.Status == billing.StatusCompleted {
+		var seq int64
+		if err := q.QueryRowContext(ctx, s.q(`SELECT seq FROM invoices WHERE order_id = ?`), o.ID).Scan(&seq); err == nil {
+			o.InvoiceNumber = billing.InvoiceNumber(seq)
+		} else if !isNoRows(err) {
+			return nil, err
+		}
+	}
 	rows, err := q.QueryContext(ctx, s.q(`SELECT i.end_user_id, i.user_name, i.item, i.service, i.months, i.days, i.amount, i.new_expires_at,
 		u.app_expires_at, u.premium_expires_at
 		FROM order_items i LEFT JOIN end_users u ON u.id = i.end_user_id WHERE i.order_id = ? ORDER BY i.id`), o.ID)

@@ -211,6 +211,9 @@ func (s *Store) complete(ctx context.Context, tx *Tx, act *model.Actor, o *billi
 		}
 		o.Items[i].NewExpires = &newExp
 	}
+	if err := s.issueInvoice(ctx, tx, o, now); err != nil {
+		return false, err
+	}
 	if o.Status != billing.StatusProcessing && o.Status != billing.StatusSystemProcessing {
 		msg += fmt.Sprintf(" The payment arrived after the order was %s: the order is completed and its services applied.", o.Status.Label())
 	}

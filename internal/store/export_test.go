@@ -1,5 +1,34 @@
 package store
 
+import (
+	"context"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
+)
+
 // SetAfterAutoPRead sets a function run between a cache miss's read and its
 // put (nil: none), for the race test of the AutoP cache.
 func SetAfterAutoPRead(f func()) { afterAutoPRead = f }
+
+// RedoMigration rolls one migration back and applies it again, for the
+// tests of what a migration does to rows written before it.
+func RedoMigration(ctx context.Context, s *Store, version int64) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return err
+	}
+	d := goose.DialectSQLite3
+	if s.dialect == Postgres {
+		d = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(d, s.db, sub, goose.WithAllowOutofOrder(true))
+	if err != nil {
+		return err
+	}
+	if _, err := p.ApplyVersion(ctx, version, false); err != nil {
+		return err
+	}
+	_, err = p.ApplyVersion(ctx, version, true)
+	return err
+}

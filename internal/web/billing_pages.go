@@ -365,12 +365,12 @@ func (w *Web) PaymentInvoice(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := billing.InvoicePDF(inv.Order, inv.Seller, inv.Payer)
+	pdf, err := billing.InvoicePDF(inv)
 	if err != nil {
 		return err
 	}
 	rw.Header().Set("Content-Type", "application/pdf")
-	rw.Header().Set("Content-Disposition", `attachment; filename="invoice-`+inv.Order.Number+`.pdf"`)
+	rw.Header().Set("Content-Disposition", `attachment; filename="invoice-`+inv.OrderNumber+`.pdf"`)
 	_, err = rw.Write(pdf)
 	return err
 }

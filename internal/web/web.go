@@ -68,6 +68,7 @@ type Web struct {
 var funcs = template.FuncMap{
 	"commandLabel": commandLabel,
 	"datetime":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+	"ago":          func(t any) string { return ago(t, time.Now()) },
 	"date": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:
@@ -230,3 +231,34 @@ func exportURL(r *http.Request, apiPath string) string {
 func systemCtx(r *http.Request) context.Context { return model.WithActor(r.Context(), model.System) }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
+
+// ago says how long ago t was, roughly ("just now", "5 min ago", "3 h ago",
+// "12 days ago"), for a label such as a device's last-seen time; "" for no time.
+func ago(t any, now time.Time) string {
+	var at time.Time
+	switch v := t.(type) {
+	case time.Time:
+		at = v
+	case *time.Time:
+		if v == nil {
+			return ""
+		}
+		at = *v
+	default:
+		return ""
+	}
+	if at.IsZero() {
+		return ""
+	}
+	d := now.Sub(at)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d/time.Hour))
+	default:
+		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+	}
+}
