@@ -53,6 +53,31 @@ func (a *API) PutDeviceAutoP(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, out)
 }
 
+// connectTypeRequest is the body of PUT /devices/{mac}/connect-type.
+type connectTypeRequest struct {
+	ConnectType *string `json:"connect_type"`
+}
+
+// PutDeviceConnectType answers PUT /devices/{mac}/connect-type: sets the
+// device's data transmission type (default, udp, tcp, tls) over its
+// installer's Connect Type, answers the device's AutoP settings, and tells
+// the device to fetch its new file at once when it is online.
+func (a *API) PutDeviceConnectType(w http.ResponseWriter, r *http.Request) error {
+	var req connectTypeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.ConnectType == nil {
+		return model.Invalid("connect_type", "is required: default, udp, tcp or tls")
+	}
+	out, err := a.Store.SetDeviceConnectType(r.Context(), r.PathValue("mac"), *req.ConnectType)
+	if err != nil {
+		return err
+	}
+	a.kick(r.Context(), out.MAC)
+	return writeJSON(w, http.StatusOK, out)
+}
+
 // kick tells the nodes holding the devices' connections to send their
 // pending commands now.
 func (a *API) kick(ctx context.Context, macs ...string) {

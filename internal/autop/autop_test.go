@@ -312,3 +312,20 @@ func BenchmarkRender(b *testing.B) {
 		autop.Render(in)
 	}
 }
+
+// The device's own data transmission type wins over the installer's
+// Connect Type, and loses to a command that sets the key.
+func TestRenderDeviceConnectType(t *testing.T) {
+	in := autop.Input{MAC: "0C1105000001", ConnectType: "tls", DeviceConnectType: "udp"}
+	if b := string(autop.Render(in).Body); !strings.Contains(b, autop.KeyTransType+" = 0\n") || strings.Count(b, autop.KeyTransType) != 1 {
+		t.Errorf("device udp over installer tls:\n%s", b)
+	}
+	in.DeviceConnectType = ""
+	if b := string(autop.Render(in).Body); !strings.Contains(b, autop.KeyTransType+" = 2\n") {
+		t.Errorf("installer's tls:\n%s", b)
+	}
+	in.DeviceConnectType, in.Regular = "tcp", autop.KeyTransType+" = 0"
+	if b := string(autop.Render(in).Body); !strings.Contains(b, autop.KeyTransType+" = 0\n") {
+		t.Errorf("a regular command wins:\n%s", b)
+	}
+}

@@ -24,6 +24,9 @@ type Input struct {
 	RTPConfusion      bool
 	// Project settings: the project's own time zone, when it has one.
 	ProjectTimeZone string
+	// The device's own data transmission type (remote maintenance): udp,
+	// tcp or tls over the installer's Connect Type; "" follows it.
+	DeviceConnectType string
 	// The device's stored lists (as written by Join).
 	Regular string
 	Once    string
@@ -68,7 +71,8 @@ func TransType(connectType string) (string, bool) {
 
 // Render writes the file a device receives. Sections, later winning for the
 // same key: platform and installer defaults (time zone, SIP transport, RTP
-// confusion), project settings (its time zone), regular commands, then
+// confusion), project settings (its time zone), the device's own data
+// transmission type (SIP transport), regular commands, then
 // one-time commands. Each key is written once, with the value that wins, at
 // the position where it first appeared — so that the file says exactly what
 // the device ends with. The version is the first 16 hex digits of the
@@ -91,6 +95,9 @@ func Render(in Input) File {
 	}
 	if in.ProjectTimeZone != "" {
 		r.set(KeyTimeZone, in.ProjectTimeZone)
+	}
+	if v, ok := TransType(in.DeviceConnectType); ok {
+		r.set(KeyTransType, v)
 	}
 	r.stored(in.Regular)
 	r.stored(in.Once)

@@ -130,7 +130,7 @@ type OrderType string
 const (
 	TypeActivation   OrderType = "activation"
 	TypeSubscription OrderType = "subscription" // a renewal
-	TypeFeatures     OrderType = "features"     // extra family members, feature plans
+	TypeFeatures     OrderType = "features"     // the feature plan: the villa premium plan
 )
 
 // OrderTypes in the guide's order.
@@ -148,15 +148,18 @@ func (t OrderType) Label() string {
 	return string(t)
 }
 
-// OrderTypeOfRequest maps the API's order kinds to the guide's types.
+// OrderTypeOfRequest maps the API's order kinds to the guide's types:
+// "Activation" is the initial activation of a user account, an extra family
+// member's included (the guide pays for it "in the same way", community or
+// villa); "Subscription" a renewal. extra_member is an activation that must
+// list family members only. An activation of the premium plan (the feature
+// plan) becomes "Features" in Validate.
 func OrderTypeOfRequest(kind string) (OrderType, bool) {
 	switch kind {
-	case "activation":
+	case "activation", "extra_member":
 		return TypeActivation, true
 	case "renewal":
 		return TypeSubscription, true
-	case "extra_member":
-		return TypeFeatures, true
 	}
 	return "", false
 }
@@ -259,6 +262,29 @@ func CheckMonths(v *model.Validator, field, projectType string, months int) {
 	v.Check(months >= 1 && months <= max, field, "must be 1 to %d months", max)
 }
 
+// MaxDays is the longest renewal by day: as long as the longest by month.
+func MaxDays(projectType string) int { return MaxMonths(projectType) * 365 / 12 }
+
+// CheckDays validates a renewal by day for field, naming the limit.
+func CheckDays(v *model.Validator, field, projectType string, days int) {
+	v.Check(days >= 1 && days <= MaxDays(projectType), field, "must be 1 to %d days", MaxDays(projectType))
+}
+
+// ExtendDays is Extend by days.
+func ExtendDays(current *time.Time, now time.Time, days int) time.Time {
+	from := now
+	if current != nil && current.After(now) {
+		from = *current
+	}
+	return from.AddDate(0, 0, days).UTC()
+}
+
+// AmountDays is the price of a renewal by day: the monthly fee's year
+// spread over 365 days, rounded up to the minor unit.
+func AmountDays(p Price, days int) int64 {
+	return (p.MonthlyFee*12*int64(days) + 364) / 365
+}
+
 // Extend returns the new expiry of a service renewed by months: from the
 // current expiry while it runs, from now once it has expired (or never ran).
 func Extend(current *time.Time, now time.Time, months int) time.Time {
@@ -345,8 +371,13 @@ type OrderItem struct {
 	Item       Item       `json:"item"`
 	Service    string     `json:"service"` // app or premium
 	Months     int        `json:"months"`
+	Days       int        `json:"days,omitempty"` // a renewal by day
 	Amount     int64      `json:"amount"`
 	NewExpires *time.Time `json:"new_expires_at"`
+	// NextExpires is the Next Expiration Date of a renewal by day (nil for
+	// any other line): the expiry its payment gave, or, while the order
+	// waits, the one paying now would give.
+	NextExpires *time.Time `json:"next_expires_at,omitempty"`
 }
 
 // OrderEvent is one line of an order's history.
@@ -361,6 +392,10 @@ type OrderLine struct {
 	UserID  int64  `json:"user_id"`
 	Months  int    `json:"months"`
 	Service string `json:"service,omitempty"` // "app" (default) or "premium" (villa)
+	// Days renews by day instead of by month (renewals only; months then
+	// 0): the guide's orders "renewed daily", whose details show the Next
+	// Expiration Date.
+	Days int `json:"days,omitempty"`
 }
 
 // OrderRequest creates an order.
@@ -381,6 +416,7 @@ func (r *OrderRequest) Validate() (OrderType, error) {
 	v.Check(r.ProjectType == "community" || r.ProjectType == "villa" || r.ProjectType == "office", "project_type", "must be community, villa or office")
 	v.Check(len(r.Items) > 0 && len(r.Items) <= 1000, "items", "must list 1 to 1000 users")
 	seen := map[[2]any]bool{}
+	premium := 0
 	for n, l := range r.Items {
 		f := fmt.Sprintf("items[%d]", n)
 		if l.Service == "" {
@@ -389,13 +425,28 @@ func (r *OrderRequest) Validate() (OrderType, error) {
 		}
 		v.Check(l.UserID > 0, f+".user_id", "is required")
 		v.Check(l.Service == "app" || (l.Service == "premium" && r.ProjectType == "villa"), f+".service", "must be app (or premium for villa users)")
-		if r.Items[n].Months == 0 && t != TypeSubscription {
-			r.Items[n].Months = 12
+		if l.Days != 0 {
+			v.Check(t == TypeSubscription, f+".days", "only a renewal runs by day")
+			v.Check(l.Months == 0, f+".days", "give months or days, not both")
+			CheckDays(&v, f+".days", r.ProjectType, l.Days)
+		} else {
+			if r.Items[n].Months == 0 && t != TypeSubscription {
+				r.Items[n].Months = 12
+			}
+			CheckMonths(&v, f+".months", r.ProjectType, r.Items[n].Months)
 		}
-		CheckMonths(&v, f+".months", r.ProjectType, r.Items[n].Months)
 		k := [2]any{l.UserID, l.Service}
 		v.Check(!seen[k], f+".user_id", "is listed twice")
 		seen[k] = true
+		if l.Service == "premium" {
+			premium++
+		}
+	}
+	if t == TypeActivation && premium > 0 {
+		// The premium plan is the feature plan: a Features order of its own.
+		v.Check(premium == len(r.Items), "items", "mixes the premium plan (a Features order) with account activations: order them apart")
+		v.Check(r.Kind != "extra_member", "type", "extra_member activates family members: the premium plan is a Features order (type activation, service premium)")
+		t = TypeFeatures
 	}
 	return t, v.Err()
 }

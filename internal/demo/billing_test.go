@@ -134,14 +134,14 @@ func TestDemoOrderHistory(t *testing.T) {
 					t.Errorf("no %s order", ty.Label())
 				}
 			}
-			// Features (an extra family member) when the data set has a member to activate.
+			// An extra family member's order (an Activation, as the guide has it) when the data set has a member to activate.
 			var waiting int
 			if err := st.DB().QueryRow(`SELECT count(*) FROM end_users u JOIN accounts a ON a.id = u.installer_id JOIN accounts s ON s.id = a.subdistributor_id
 				WHERE s.username = 'demo-subdistributor' AND u.role = 'family_member' AND u.active = false`).Scan(&waiting); err != nil {
 				t.Fatal(err)
 			}
-			if waiting > 0 && !types[billing.TypeFeatures] {
-				t.Errorf("no Features order although %d family members wait for activation", waiting)
+			if waiting > 0 && !types[billing.TypeActivation] {
+				t.Errorf("no Activation order although %d family members wait for activation", waiting)
 			}
 			months := map[string]bool{}
 			recent := 0

@@ -53,6 +53,9 @@ type DeviceAutoP struct {
 	Regular []string   `json:"regular"`
 	Once    []string   `json:"once"`
 	Updated *time.Time `json:"updated_at"`
+	// ConnectType is the device's own data transmission type (udp, tcp,
+	// tls), over its installer's Connect Type; "" follows the installer's.
+	ConnectType string `json:"connect_type"`
 }
 
 // AutoP types of a batch.

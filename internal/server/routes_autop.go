@@ -21,12 +21,14 @@ func (s *Server) routesAutoP() {
 	roles := []model.Role{model.RoleSubdistributor, model.RoleDistributor, model.RoleAdmin, model.RoleInstaller}
 	s.handleAPI("GET /api/v1/devices/{mac}/autop", s.apiAuth(s.api.GetDeviceAutoP, roles...))
 	s.handleAPI("PUT /api/v1/devices/{mac}/autop", s.apiAuth(s.api.PutDeviceAutoP, roles...))
+	s.handleAPI("PUT /api/v1/devices/{mac}/connect-type", s.apiAuth(s.api.PutDeviceConnectType, roles...))
 	s.handleAPI("GET /api/v1/devices/{mac}/autop/preview", s.apiAuth(s.api.PreviewDeviceAutoP, roles...))
 	s.handleAPI("POST /api/v1/autop/batch", s.apiAuth(s.api.CreateAutoPBatch, roles...))
 	s.handleAPI("GET /api/v1/autop/batch/{id}", s.apiAuth(s.api.GetAutoPBatch, roles...))
 
 	sub := model.RoleSubdistributor
 	s.handlePage("POST /devices/{mac}/autop", s.page(s.web.SaveDeviceAutoP, sub))
+	s.handlePage("POST /devices/{mac}/connect-type", s.page(s.web.SaveDeviceConnectType, sub))
 	s.handlePage("GET /autop", s.page(s.web.BatchAutoP, sub))
 	s.handlePage("POST /autop", s.page(s.web.BatchAutoPPost, sub))
 	s.handlePage("GET /autop/batches/{id}", s.page(s.web.AutoPBatchPage, sub))

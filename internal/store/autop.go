@@ -30,13 +30,13 @@ import (
 const autoPFrom = `devices d JOIN accounts i ON i.id = d.installer_id JOIN projects p ON p.id = d.project_id
 	LEFT JOIN device_autop a ON a.device_id = d.id`
 
-const autoPCols = `d.id, d.mac, i.time_zone, i.connect_type, i.rtp_confusion, p.time_zone,
+const autoPCols = `d.id, d.mac, i.time_zone, i.connect_type, i.rtp_confusion, p.time_zone, d.connect_type,
 	coalesce(a.regular, ''), coalesce(a.once, ''), a.updated_at, a.once_saved_at`
 
 func scanAutoP(r scanner, extra ...any) (id int64, in autop.Input, updated *time.Time, err error) {
 	var onceSaved *time.Time
 	err = r.Scan(append([]any{&id, &in.MAC, &in.InstallerTimeZone, &in.ConnectType, &in.RTPConfusion, &in.ProjectTimeZone,
-		&in.Regular, &in.Once, &updated, &onceSaved}, extra...)...)
+		&in.DeviceConnectType, &in.Regular, &in.Once, &updated, &onceSaved}, extra...)...)
 	if onceSaved != nil {
 		in.Saved = onceSaved.UnixMicro()
 	}
@@ -65,9 +65,9 @@ func (s *Store) GetDeviceAutoP(ctx context.Context, mac string) (*model.DeviceAu
 	cond, args := installerScope(act, "d.installer_id")
 	var regular, once string
 	out := &model.DeviceAutoP{}
-	err = s.queryRow(ctx, `SELECT d.mac, coalesce(a.regular, ''), coalesce(a.once, ''), a.updated_at
+	err = s.queryRow(ctx, `SELECT d.mac, coalesce(a.regular, ''), coalesce(a.once, ''), a.updated_at, d.connect_type
 		FROM devices d LEFT JOIN device_autop a ON a.device_id = d.id WHERE d.mac = ? AND `+cond,
-		append([]any{m}, args...)...).Scan(&out.MAC, &regular, &once, &out.Updated)
+		append([]any{m}, args...)...).Scan(&out.MAC, &regular, &once, &out.Updated, &out.ConnectType)
 	if isNoRows(err) {
 		return nil, model.NotFound("device")
 	} else if err != nil {
@@ -161,6 +161,56 @@ func (s *Store) SetDeviceAutoP(ctx context.Context, mac string, regular, once []
 		return nil, err
 	}
 	return out, nil
+}
+
+// SetDeviceConnectType sets the data transmission type of the device mac
+// of the actor's subtree (the guide's remote maintenance): udp, tcp or tls
+// overrides its installer's Connect Type in the device's AutoP file;
+// "default" or "" follows the installer's again. A change is audited
+// ("device.connect_type") and queues an AutoP command, so that the device
+// fetches its new file (the caller then tells the gateway). Answers the
+// device's AutoP settings as stored.
+func (s *Store) SetDeviceConnectType(ctx context.Context, mac, connectType string) (*model.DeviceAutoP, error) {
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ct := strings.ToLower(strings.TrimSpace(connectType))
+	if ct == "default" {
+		ct = ""
+	}
+	if _, ok := autop.TransType(ct); !ok && ct != "" {
+		return nil, model.Invalid("connect_type", "must be default (the installer's Connect Type), udp, tcp or tls")
+	}
+	err = s.inTx(ctx, func(tx *Tx) error {
+		d, err := s.getDevice(ctx, tx.tx, act, mac)
+		if err != nil {
+			return err
+		}
+		var old string
+		if err := tx.queryRow(ctx, `SELECT connect_type FROM devices WHERE id = ?`, d.ID).Scan(&old); err != nil {
+			return err
+		}
+		if old == ct {
+			return nil
+		}
+		if _, err := tx.exec(ctx, `UPDATE devices SET connect_type = ? WHERE id = ?`, ct, d.ID); err != nil {
+			return err
+		}
+		now := s.now()
+		var cmdID int64
+		if err := tx.queryRow(ctx, `INSERT INTO device_commands (device_id, kind, mode, status, created_by, created_at, expires_at)
+			VALUES (?, 'autop', '', 'queued', ?, ?, ?) RETURNING id`, d.ID, nullID(act.AccountID), now,
+			now.Add(CommandExpiry(model.CommandAutoP))).Scan(&cmdID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "device.connect_type", "device", d.MAC,
+			map[string]any{"connect_type": map[string]string{"old": old, "new": ct}, "command_id": cmdID})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.GetDeviceAutoP(ctx, mac)
 }
 
 // addFields copies the field messages of an invalid-input error into v.

@@ -43,6 +43,7 @@ func TestChangesAutoPFile(t *testing.T) {
 		{`update Devices set Installer_ID = ? where id = ?`, true},
 		{`UPDATE accounts SET name = ?, time_zone = ?, connect_type = ?, rtp_confusion = ?, updated_at = ? WHERE id = ?`, true},
 		{`UPDATE projects SET name = ?, manager = ?, address = ?, time_zone = ? WHERE id = ?`, true},
+		{`UPDATE devices SET connect_type = ? WHERE id = ?`, true}, // the device's data transmission type
 		{`UPDATE device_autop SET once = '', updated_at = ? WHERE device_id = ? AND once = ?`, true},
 		{`INSERT INTO device_autop (device_id, regular, once, updated_at) VALUES (?,?,?,?) ON CONFLICT (device_id) DO UPDATE SET regular = excluded.regular`, true},
 		{`INSERT INTO devices (mac) VALUES (?) ON CONFLICT (mac) DO UPDATE SET project_id = excluded.project_id`, true},

@@ -84,6 +84,10 @@ func TestAutoPCacheFollowsWrites(t *testing.T) {
 			_, err := st.UpdateInstaller(ctx, inst.ID, model.InstallerPatch{TimeZone: &tz, ConnectType: &ct, RTPConfusion: &rtp})
 			return err
 		})
+		step("device connect type", func() error {
+			_, err := st.SetDeviceConnectType(ctx, mac, "udp")
+			return err
+		})
 		step("project time zone", func() error {
 			p, err := st.GetProject(ctx, tr.a1.project.ID)
 			if err != nil {

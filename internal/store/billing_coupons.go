@@ -217,8 +217,12 @@ func (s *Store) issueInvoice(ctx context.Context, tx *Tx, o *billing.Order, now 
 		return err
 	}
 	for i, it := range o.Items {
+		desc := it.Item.Label()
+		if it.Days > 0 {
+			desc += fmt.Sprintf(" (renewal by day: %d days)", it.Days) // months is 0
+		}
 		if _, err := tx.exec(ctx, `INSERT INTO invoice_lines (order_id, line, user_name, item, description, service, months, amount, new_expires_at)
-			VALUES (?,?,?,?,?,?,?,?,?)`, o.ID, i+1, it.UserName, it.Item, it.Item.Label(), it.Service, it.Months, it.Amount, it.NewExpires); err != nil {
+			VALUES (?,?,?,?,?,?,?,?,?)`, o.ID, i+1, it.UserName, it.Item, desc, it.Service, it.Months, it.Amount, it.NewExpires); err != nil {
 			return err
 		}
 	}

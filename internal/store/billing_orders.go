@@ -196,7 +196,7 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 		activation := false
 		switch typ {
 		case billing.TypeActivation, billing.TypeFeatures:
-			if typ == billing.TypeFeatures && u.Role != model.FamilyMember {
+			if req.Kind == "extra_member" && u.Role != model.FamilyMember {
 				v.Add(f+".user_id", "is not an extra family member")
 				continue
 			}
@@ -219,7 +219,19 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 			return nil, model.Errorf(model.ECONFLICT, "The price list has no price for %s.", item.Label())
 		}
 		amt := billing.Amount(p, activation, l.Months)
-		o.Items = append(o.Items, billing.OrderItem{EndUserID: u.ID, UserName: u.Name, Item: item, Service: l.Service, Months: l.Months, Amount: amt})
+		if l.Days > 0 {
+			amt = billing.AmountDays(p, l.Days)
+		}
+		oi := billing.OrderItem{EndUserID: u.ID, UserName: u.Name, Item: item, Service: l.Service, Months: l.Months, Days: l.Days, Amount: amt}
+		if l.Days > 0 {
+			cur := u.AppExpires
+			if l.Service == "premium" {
+				cur = u.PremiumExpires
+			}
+			next := billing.ExtendDays(cur, now, l.Days)
+			oi.NextExpires = &next
+		}
+		o.Items = append(o.Items, oi)
 		o.Total += amt
 		if pkind != model.ProjectPersonal {
 			projects[u.ProjectID] = pname
@@ -256,8 +268,14 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 			return err
 		}
 		for _, it := range o.Items {
-			if _, err := tx.exec(ctx, `INSERT INTO order_items (order_id, end_user_id, user_name, item, service, months, amount) VALUES (?,?,?,?,?,?,?)`,
-				o.ID, it.EndUserID, it.UserName, it.Item, it.Service, it.Months, it.Amount); err != nil {
+			months := it.Months
+			if it.Days > 0 {
+				// A renewal by day: the months column (CHECK 1 to 60) holds
+				// the months it spans, rounded up; days the exact period.
+				months = (it.Days + 30) / 31
+			}
+			if _, err := tx.exec(ctx, `INSERT INTO order_items (order_id, end_user_id, user_name, item, service, months, days, amount) VALUES (?,?,?,?,?,?,?,?)`,
+				o.ID, it.EndUserID, it.UserName, it.Item, it.Service, months, it.Days, it.Amount); err != nil {
 				return err
 			}
 		}
@@ -376,16 +394,33 @@ func (s *Store) getOrder(ctx context.Context, q querier, act *model.Actor, numbe
 			return nil, err
 		}
 	}
-	rows, err := q.QueryContext(ctx, s.q(`SELECT end_user_id, user_name, item, service, months, amount, new_expires_at
-		FROM order_items WHERE order_id = ? ORDER BY id`), o.ID)
+	rows, err := q.QueryContext(ctx, s.q(`SELECT i.end_user_id, i.user_name, i.item, i.service, i.months, i.days, i.amount, i.new_expires_at,
+		u.app_expires_at, u.premium_expires_at
+		FROM order_items i LEFT JOIN end_users u ON u.id = i.end_user_id WHERE i.order_id = ? ORDER BY i.id`), o.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	now := s.now()
 	for rows.Next() {
 		var it billing.OrderItem
-		if err := rows.Scan(nid(&it.EndUserID), &it.UserName, &it.Item, &it.Service, &it.Months, &it.Amount, &it.NewExpires); err != nil {
+		var current, premium *time.Time
+		if err := rows.Scan(nid(&it.EndUserID), &it.UserName, &it.Item, &it.Service, &it.Months, &it.Days, &it.Amount, &it.NewExpires,
+			&current, &premium); err != nil {
 			return nil, err
+		}
+		if it.Service == "premium" {
+			current = premium
+		}
+		if it.Days > 0 {
+			it.Months = 0 // the stored months only satisfy the column's CHECK
+			// The Next Expiration Date of a renewal by day.
+			if it.NewExpires != nil {
+				it.NextExpires = it.NewExpires
+			} else if it.EndUserID != 0 && o.Status != billing.StatusCompleted {
+				next := billing.ExtendDays(current, now, it.Days)
+				it.NextExpires = &next
+			}
 		}
 		o.Items = append(o.Items, it)
 	}

@@ -189,11 +189,17 @@ func (s *Store) complete(ctx context.Context, tx *Tx, act *model.Actor, o *billi
 			return false, err
 		}
 		var newExp time.Time
+		extend := func(cur *time.Time) time.Time {
+			if it.Days > 0 {
+				return billing.ExtendDays(cur, now, it.Days)
+			}
+			return billing.Extend(cur, now, it.Months)
+		}
 		if it.Service == "premium" {
-			newExp = billing.Extend(premExp, now, it.Months)
+			newExp = extend(premExp)
 			_, err = tx.exec(ctx, `UPDATE end_users SET premium = true, premium_expires_at = ? WHERE id = ?`, newExp, it.EndUserID)
 		} else {
-			newExp = billing.Extend(appExp, now, it.Months)
+			newExp = extend(appExp)
 			_, err = tx.exec(ctx, `UPDATE end_users SET active = true, app_expires_at = ? WHERE id = ?`, newExp, it.EndUserID)
 		}
 		if err != nil {

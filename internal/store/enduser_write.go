@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/mail"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,7 +208,22 @@ func (s *Store) insertEndUser(ctx context.Context, tx *Tx, u *model.EndUser) err
 		// Two family masters added at once: the unique index decides.
 		return model.Invalid("role", "this home already has a family master")
 	}
+	if err != nil || u.SIP != "" {
+		return err
+	}
+	// No SIP number typed: the user gets the platform's, derived from its
+	// id. This is the one place every way of adding a user passes (portal
+	// form, installer API, import).
+	u.SIP = AssignedSIP(u.ID)
+	_, err = tx.exec(ctx, `UPDATE end_users SET sip = ? WHERE id = ?`, u.SIP, u.ID)
 	return err
+}
+
+// AssignedSIP is the SIP number the platform gives end user id when none
+// was typed: 10 digits, 8 then the id (8000000001, 8000000002, …), apart
+// from the demo's 6… numbers.
+func AssignedSIP(id int64) string {
+	return strconv.FormatInt(8_000_000_000+id, 10)
 }
 
 // AddEndUser adds an end user to a project of the actor's subtree under the

@@ -27,7 +27,8 @@ type autoPPanel struct {
 	MAC, CSRF, Back string
 	Regular, Once   string            // the text areas
 	RegularN, OnceN int               // commands stored
-	Fields          map[string]string // "regular" / "once" → "line N: …"
+	Fields          map[string]string // "regular" / "once" → "line N: …"; "connect_type"
+	ConnectType     string            // the device's data transmission type; "" follows the installer's
 	Preview         string            // the exact file the device would receive now
 	Version         string
 	Applied         string // the version the device reports it applied
@@ -54,7 +55,7 @@ func (w *Web) deviceAutoP(r *http.Request, d *model.DeviceDetail) (any, error) {
 		return nil, err
 	}
 	p := autoPPanel{MAC: d.MAC, Back: safeBack(r.URL.Query().Get("back"), d.ProjectKind), Regular: strings.Join(a.Regular, "\n"), Once: strings.Join(a.Once, "\n"),
-		RegularN: len(a.Regular), OnceN: len(a.Once), Preview: string(f.Bytes()), Version: f.Version, Applied: d.ConfigVersion, Updated: a.Updated}
+		RegularN: len(a.Regular), OnceN: len(a.Once), ConnectType: a.ConnectType, Preview: string(f.Bytes()), Version: f.Version, Applied: d.ConfigVersion, Updated: a.Updated}
 	if id := auth.IdentityFrom(r.Context()); id != nil && id.Session != nil {
 		p.CSRF = id.Session.CSRFToken
 	}
@@ -124,6 +125,36 @@ func (w *Web) SaveDeviceAutoP(rw http.ResponseWriter, r *http.Request) error {
 		q.Set("back", safeBack(b, model.ProjectCommunity)) // only a device list of this portal
 	}
 	http.Redirect(rw, r, u+"?"+q.Encode()+"#device-autop", http.StatusSeeOther)
+	return nil
+}
+
+// SaveDeviceConnectType sets the device's data transmission type (the
+// guide's remote maintenance), tells the device to fetch, and returns to
+// its page; a bad value shows at the select.
+func (w *Web) SaveDeviceConnectType(rw http.ResponseWriter, r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return model.Invalid("body", "is not a form")
+	}
+	saved, err := w.store.SetDeviceConnectType(r.Context(), r.PathValue("mac"), r.PostFormValue("connect_type"))
+	if model.ErrorCode(err) == model.EINVALID {
+		form := &autoPForm{fields: model.ErrorFields(err)}
+		ctx := context.WithValue(r.Context(), autoPFormKey{}, form)
+		return w.DeviceDetail(&statusOverride{ResponseWriter: rw, status: http.StatusBadRequest}, r.WithContext(ctx))
+	} else if err != nil {
+		return err
+	}
+	if w.gateway != nil {
+		w.gateway.Kick(context.WithoutCancel(r.Context()), saved.MAC)
+	}
+	what := "the installer's Connect Type"
+	if saved.ConnectType != "" {
+		what = strings.ToUpper(saved.ConnectType)
+	}
+	q := url.Values{"notice": {"Data transmission type saved: " + what + ". The device fetches its configuration now if it is online, else when it connects."}}
+	if b := r.PostFormValue("back"); b != "" {
+		q.Set("back", safeBack(b, model.ProjectCommunity))
+	}
+	http.Redirect(rw, r, "/devices/"+saved.MAC+"?"+q.Encode()+"#device-autop", http.StatusSeeOther)
 	return nil
 }
 

@@ -185,9 +185,13 @@ func (w *Web) SubscriptionOrder(rw http.ResponseWriter, r *http.Request) error {
 	}
 	req.ProjectID, _ = strconv.ParseInt(f.Get("project"), 10, 64)
 	months, _ := strconv.Atoi(f.Get("months"))
+	days, _ := strconv.Atoi(f.Get("days")) // a renewal by day, when given
+	if days != 0 {
+		months = 0
+	}
 	for _, s := range f["user"] {
 		id, _ := strconv.ParseInt(s, 10, 64)
-		req.Items = append(req.Items, billing.OrderLine{UserID: id, Months: months, Service: f.Get("service_kind")})
+		req.Items = append(req.Items, billing.OrderLine{UserID: id, Months: months, Days: days, Service: f.Get("service_kind")})
 	}
 	back := "/subscriptions?" + url.Values{"installer": {f.Get("installer")}, "project_type": {req.ProjectType}, "mode": {f.Get("mode")},
 		"project": {f.Get("project")}, "service": {f.Get("service")}}.Encode()
