@@ -23,5 +23,9 @@ type AuditFilter struct {
 	Action     string
 	ObjectType string
 	ObjectID   string
+	// Since keeps the entries made at or after it: an object's page passes
+	// the object's creation time, so that entries about an earlier object
+	// of the same id or MAC stay off it.
+	Since time.Time
 	Page
 }

@@ -58,6 +58,17 @@ func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) (model.List[
 	}
 	cond, args := auditScope(act)
 	where := []string{cond}
+	if act.Role == model.RoleInstaller {
+		// An installer's log starts with the installer: where SQLite handed
+		// a deleted installer's id out again (before migration 00018), the
+		// entries of the earlier holder stay out of the new one's log.
+		where = append(where, "l.at >= (SELECT a.created_at FROM accounts a WHERE a.id = ?)")
+		args = append(args, act.AccountID)
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "l.at >= ?")
+		args = append(args, f.Since)
+	}
 	if f.Action != "" {
 		where = append(where, "l.action = ?")
 		args = append(args, f.Action)
