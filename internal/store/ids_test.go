@@ -469,34 +469,52 @@ func dumpDB(t *testing.T, db *sql.DB, backend string, prev map[string]string) ma
 
 // TestHistoryOfAReusedID: in a database where SQLite had handed a deleted
 // installer's id out again before migration 00018, the new installer's
-// audit log and its page's Recent changes (entries since its creation) do
-// not list the earlier holder's entries. (A device's history is kept by MAC,
-// its identity: a MAC added again is the same device, and its history goes
-// on, as TestDeviceDetailAndDelete expects.)
+// audit log and its page's Recent changes (the entries from its creation on)
+// do not list the earlier holder's entries. (A device's history is kept by
+// MAC, its identity: a MAC added again is the same device, and its history
+// goes on, as TestDeviceDetailAndDelete expects.)
 func TestHistoryOfAReusedID(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
 		tr := mustTree(t, st)
-		// Entries of "account" <id> and of the account itself, older than
-		// the installer.
-		inst := tr.b.installer
-		if _, err := st.DB().Exec(fmt.Sprintf(`INSERT INTO audit_log (at, actor_id, actor, account_id, subdistributor_id, distributor_id, action, object_type, object_id, details)
-			VALUES ('2025-01-01 08:00:00+00:00', %d, 'earlier-holder', %d, %d, %d, 'auth.login', 'account', '%d', '{}')`,
-			inst.ID, inst.ID, inst.SubdistributorID, inst.DistributorID, inst.ID)); err != nil {
+		// The earlier holder of the next account id, as a pre-00018 SQLite
+		// database may hold it: its entries, its row gone.
+		high, err := st.MaxID(sys, "accounts")
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, ctx := range []context.Context{as(inst), as(tr.subB)} {
-			l, err := st.ListAudit(ctx, model.AuditFilter{ObjectType: "account", ObjectID: fmt.Sprint(inst.ID), Since: inst.Created, Page: model.Page{Page: 1, PerPage: 50}})
-			if err != nil {
+		id := high + 1
+		for _, action := range []string{"account.create", "auth.login", "installer.delete"} {
+			if _, err := st.DB().Exec(fmt.Sprintf(`INSERT INTO audit_log (at, actor_id, actor, account_id, subdistributor_id, distributor_id, action, object_type, object_id, details)
+				VALUES ('2026-01-01 08:00:00+00:00', %d, 'earlier-holder', %d, %d, %d, '%s', 'account', '%d', '{}')`,
+				id, id, tr.subB.ID, tr.distB.ID, action, id)); err != nil {
 				t.Fatal(err)
 			}
-			own, err := st.ListAudit(as(inst), model.AuditFilter{Page: model.Page{Page: 1, PerPage: 50}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, e := range append(l.Items, own.Items...) {
-				if e.Actor == "earlier-holder" {
-					t.Errorf("installer %s's history lists an entry of an earlier holder of id %d", inst.Username, inst.ID)
-				}
+		}
+		inst := &model.Account{Username: "later-holder", ParentID: tr.subB.ID, Email: "later@example.com"}
+		if err := st.CreateInstaller(as(tr.subB), inst); err != nil {
+			t.Fatal(err)
+		}
+		if inst.ID != id {
+			t.Fatalf("the new installer got id %d, not the next one %d", inst.ID, id)
+		}
+		page, err := st.ListAudit(as(tr.subB), model.AuditFilter{ObjectType: "account", ObjectID: fmt.Sprint(id), FromAction: "account.create",
+			Page: model.Page{Page: 1, PerPage: 50}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Items) != 1 || page.Items[0].Actor != tr.subB.Username {
+			t.Errorf("Recent changes of the new installer: %+v", page.Items)
+		}
+		if err := st.Audit(as(inst), "auth.login", "account", inst.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		own, err := st.ListAudit(as(inst), model.AuditFilter{Page: model.Page{Page: 1, PerPage: 50}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(own.Items) != 1 || own.Items[0].Actor != "later-holder" {
+			for _, e := range own.Items {
+				t.Errorf("the new installer's own log: %s by %s", e.Action, e.Actor)
 			}
 		}
 	})
