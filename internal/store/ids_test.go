@@ -463,6 +463,7 @@ func dumpDB(t *testing.T, db *sql.DB, backend string, prev map[string]string) ma
 	if backend == "sqlite" {
 		out["sqlite indexes and triggers"] = strings.Join(strs(`SELECT type, name, tbl_name FROM sqlite_schema WHERE type IN ('index','trigger') AND name NOT LIKE 'sqlite_autoindex%'`), "\n")
 		out["sqlite_stat1"] = strings.Join(strs(`SELECT tbl, idx, stat FROM sqlite_stat1`), "\n")
+		out["sqlite_stat4"] = strings.Join(strs(`SELECT tbl, idx, neq, nlt, ndlt, hex(sample) FROM sqlite_stat4`), "\n")
 	}
 	return out
 }

@@ -137,19 +137,21 @@ func rebuildWithAutoincrement(ctx context.Context, tx *sql.Tx) error {
 	if err != nil {
 		return err
 	}
-	var hasStats bool
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM sqlite_schema WHERE name = 'sqlite_stat1'`).Scan(&hasStats); err != nil {
+	// ANALYZE's tables (sqlite_stat4 when SQLite is built with it, as
+	// modernc's is).
+	stats, err := sqliteStrings(ctx, tx, `SELECT name FROM sqlite_schema WHERE name IN ('sqlite_stat1','sqlite_stat4') ORDER BY name`)
+	if err != nil {
 		return err
 	}
 	for name, def := range tables {
-		if err := rebuildTable(ctx, tx, name, def, hasStats); err != nil {
+		if err := rebuildTable(ctx, tx, name, def, stats); err != nil {
 			return fmt.Errorf("rebuild %s with AUTOINCREMENT: %w", name, err)
 		}
 	}
 	return nil
 }
 
-func rebuildTable(ctx context.Context, tx *sql.Tx, name, def string, hasStats bool) error {
+func rebuildTable(ctx context.Context, tx *sql.Tx, name, def string, statTables []string) error {
 	tmp := name + "_autoincrement"
 	if n := len(idColumnRE.FindAllStringIndex(def, -1)); n != 1 {
 		return fmt.Errorf("found %d definitions of an `id INTEGER PRIMARY KEY` column in %q", n, def)
@@ -169,25 +171,13 @@ func rebuildTable(ctx context.Context, tx *sql.Tx, name, def string, hasStats bo
 	if err != nil {
 		return err
 	}
-	type stat struct{ idx, stat sql.NullString }
-	var stats []stat
-	if hasStats {
-		rows, err := tx.QueryContext(ctx, `SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?`, name)
+	var stats []statRows
+	for _, st := range statTables {
+		r, err := readStats(ctx, tx, st, name)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var s stat
-			if err := rows.Scan(&s.idx, &s.stat); err != nil {
-				rows.Close()
-				return err
-			}
-			stats = append(stats, s)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
+		stats = append(stats, r)
 	}
 	cols, err := sqliteStrings(ctx, tx, `SELECT name FROM pragma_table_xinfo(?) WHERE hidden = 0 ORDER BY cid`, name)
 	if err != nil {
@@ -217,9 +207,12 @@ func rebuildTable(ctx context.Context, tx *sql.Tx, name, def string, hasStats bo
 			return fmt.Errorf("%s: %w", q, err)
 		}
 	}
-	for _, s := range stats {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)`, name, s.idx, s.stat); err != nil {
-			return err
+	for _, st := range stats {
+		for _, row := range st.rows {
+			q := `INSERT INTO ` + st.table + ` VALUES (` + strings.TrimSuffix(strings.Repeat("?,", len(row)), ",") + `)`
+			if _, err := tx.ExecContext(ctx, q, row...); err != nil {
+				return err
+			}
 		}
 	}
 	if high > 0 {
@@ -236,6 +229,37 @@ func rebuildTable(ctx context.Context, tx *sql.Tx, name, def string, hasStats bo
 		}
 	}
 	return nil
+}
+
+// statRows are a table's rows of one of ANALYZE's tables.
+type statRows struct {
+	table string
+	rows  [][]any
+}
+
+func readStats(ctx context.Context, tx *sql.Tx, statTable, table string) (statRows, error) {
+	out := statRows{table: statTable}
+	rows, err := tx.QueryContext(ctx, `SELECT * FROM `+statTable+` WHERE tbl = ?`, table)
+	if err != nil {
+		return out, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return out, err
+	}
+	for rows.Next() {
+		row := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range row {
+			ptrs[i] = &row[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return out, err
+		}
+		out.rows = append(out.rows, row)
+	}
+	return out, rows.Err()
 }
 
 // idsKeptElsewhere says where ids of a table's deleted rows may live on:
