@@ -25,7 +25,7 @@ import (
 // as it stands in the database, so columns, indexes and triggers added by any
 // migration before it are carried over without being listed here. Every new
 // table must declare `id INTEGER PRIMARY KEY AUTOINCREMENT` itself
-// (TestSQLiteIDsAreNeverReused checks the whole schema).
+// (TestSchemaIDsAreNeverReused checks the whole schema).
 const idsMigration = 18
 
 // goMigrations are the migrations written in Go, for a dialect.

@@ -125,6 +125,8 @@ func (s *Store) migrate(ctx context.Context, upTo int64) error {
 	}
 	// Modules are built in parallel, so a migration may arrive with a lower
 	// number than one already applied: apply it rather than refuse.
+	// Migrations SQL cannot express are written in Go beside the SQL files'
+	// numbers: SQLite's 00018 is migrate_ids.go.
 	p, err := goose.NewProvider(d, s.db, sub, goose.WithAllowOutofOrder(true), goose.WithGoMigrations(goMigrations(s.dialect)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
