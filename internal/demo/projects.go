@@ -96,7 +96,15 @@ func (g *gen) projects(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bid, aid, did := int64(1), int64(1), int64(1)
+	var bid, aid, did int64
+	for _, n := range []struct {
+		id    *int64
+		table string
+	}{{&bid, "buildings"}, {&aid, "apartments"}, {&did, "departments"}} {
+		if *n.id, err = g.nextID(ctx, n.table); err != nil {
+			return err
+		}
+	}
 	projects := g.batch(ctx, "projects", "id", "installer_id", "kind", "name", "manager", "address", "time_zone", "created_at")
 	buildings := g.batch(ctx, "buildings", "id", "project_id", "name")
 	apartments := g.batch(ctx, "apartments", "id", "building_id", "floor", "number", "name", "family_member_limit")

@@ -23,5 +23,11 @@ type AuditFilter struct {
 	Action     string
 	ObjectType string
 	ObjectID   string
+	// FromAction, with ObjectType and ObjectID, keeps the entries from the
+	// object's latest FromAction entry on: an object's page passes the
+	// action that created it ("account.create"), so that entries about an
+	// earlier object that had the same id stay off it. (Audit ids, unlike
+	// clocks, follow the order things happened in.)
+	FromAction string
 	Page
 }

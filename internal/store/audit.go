@@ -58,6 +58,13 @@ func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) (model.List[
 	}
 	cond, args := auditScope(act)
 	where := []string{cond}
+	if act.Role == model.RoleInstaller {
+		// An installer's log starts with the installer: where SQLite had
+		// handed a deleted installer's id out again (before migration
+		// 00018), the earlier holder's entries stay out of the new one's.
+		where = append(where, fromCreation)
+		args = append(args, "account", strconv.FormatInt(act.AccountID, 10), "account.create")
+	}
 	if f.Action != "" {
 		where = append(where, "l.action = ?")
 		args = append(args, f.Action)
@@ -70,8 +77,16 @@ func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) (model.List[
 		where = append(where, "l.object_id = ?")
 		args = append(args, f.ObjectID)
 	}
+	if f.FromAction != "" && f.ObjectType != "" && f.ObjectID != "" {
+		where = append(where, fromCreation)
+		args = append(args, f.ObjectType, f.ObjectID, f.FromAction)
+	}
 	return list(ctx, s, "audit_log l", strings.Join(where, " AND "), "l.id DESC", auditCols, args, f.Page, scanAudit)
 }
+
+// fromCreation keeps the entries from an object's latest creation entry on
+// (all of them when it has none: rows loaded in bulk).
+const fromCreation = `l.id >= coalesce((SELECT max(c.id) FROM audit_log c WHERE c.object_type = ? AND c.object_id = ? AND c.action = ?), 0)`
 
 const auditCols = `l.id, l.at, l.actor_id, l.actor, l.real_actor, l.account_id, l.account, l.action, l.object_type, l.object_id, l.details`
 

@@ -23,18 +23,27 @@ func (s *Store) BulkInsert(ctx context.Context, table string, cols []string, row
 			return err
 		}
 		if s.dialect == Postgres {
-			// Rows came with explicit ids: move the identity past them.
-			_, err := tx.exec(ctx, fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%s','id'), (SELECT max(id) FROM %s))`, table, table))
+			// Rows came with explicit ids: move the identity past them, never
+			// back (ids of deleted rows are not handed out again). SQLite's
+			// AUTOINCREMENT counter follows explicit ids by itself.
+			_, err := tx.exec(ctx, fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%[1]s','id'), greatest((SELECT max(id) FROM %[1]s),
+				pg_sequence_last_value(pg_get_serial_sequence('%[1]s','id')::regclass)))`, table))
 			return err
 		}
 		return nil
 	})
 }
 
-// MaxID returns the highest id of a table (0 when empty), for the demo loader.
+// MaxID returns the highest id a table ever handed out (0 for none), for the
+// demo loader: rows it writes with their own ids start above it, so that
+// they never take the id of a deleted row.
 func (s *Store) MaxID(ctx context.Context, table string) (int64, error) {
+	q := `SELECT max(coalesce((SELECT max(id) FROM %[1]s), 0), coalesce((SELECT seq FROM sqlite_sequence WHERE name = '%[1]s'), 0))`
+	if s.dialect == Postgres {
+		q = `SELECT greatest(coalesce((SELECT max(id) FROM %[1]s), 0), coalesce(pg_sequence_last_value(pg_get_serial_sequence('%[1]s','id')::regclass), 0))`
+	}
 	var id int64
-	err := s.queryRow(ctx, fmt.Sprintf(`SELECT coalesce(max(id), 0) FROM %s`, table)).Scan(&id)
+	err := s.queryRow(ctx, fmt.Sprintf(q, table)).Scan(&id)
 	return id, err
 }
 

@@ -60,7 +60,11 @@ func DefaultDSN(dataDir string) string { return filepath.Join(dataDir, "gatehous
 
 // Open connects to dsn (a postgres:// URL, or a SQLite file path), and
 // brings the schema up to date.
-func Open(ctx context.Context, dsn string) (*Store, error) {
+func Open(ctx context.Context, dsn string) (*Store, error) { return open(ctx, dsn, 0) }
+
+// open is Open that migrates up to version upTo (0: all), for the tests of a
+// migration.
+func open(ctx context.Context, dsn string, upTo int64) (*Store, error) {
 	s := &Store{now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 	var err error
 	if IsPostgresDSN(dsn) {
@@ -100,7 +104,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		s.db.Close()
 		return nil, err
 	}
@@ -108,7 +112,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 }
 
 // Migrate applies every migration not yet applied.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx, 0) }
+
+func (s *Store) migrate(ctx context.Context, upTo int64) error {
 	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
 	if err != nil {
 		return err
@@ -119,11 +125,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 	}
 	// Modules are built in parallel, so a migration may arrive with a lower
 	// number than one already applied: apply it rather than refuse.
-	p, err := goose.NewProvider(d, s.db, sub, goose.WithAllowOutofOrder(true))
+	// Migrations SQL cannot express are written in Go beside the SQL files'
+	// numbers: SQLite's 00018 is migrate_ids.go.
+	p, err := goose.NewProvider(d, s.db, sub, goose.WithAllowOutofOrder(true), goose.WithGoMigrations(goMigrations(s.dialect)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	if upTo > 0 {
+		_, err = p.UpTo(ctx, upTo)
+	} else {
+		_, err = p.Up(ctx)
+	}
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil

@@ -186,7 +186,7 @@ func (w *Web) Camera(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	audit, err := w.store.ListAudit(r.Context(), model.AuditFilter{ObjectType: "third_party_device",
-		ObjectID: strconv.FormatInt(c.ID, 10), Page: model.Page{Page: 1, PerPage: 20}})
+		ObjectID: strconv.FormatInt(c.ID, 10), FromAction: "third_party_device.create", Page: model.Page{Page: 1, PerPage: 20}})
 	if err != nil {
 		return err
 	}

@@ -188,7 +188,7 @@ func (w *Web) installerDetail(rw http.ResponseWriter, r *http.Request, status in
 	if err != nil {
 		return err
 	}
-	audit, err := w.store.ListAudit(r.Context(), model.AuditFilter{ObjectType: "account", ObjectID: strconv.FormatInt(inst.ID, 10), Page: model.Page{Page: 1, PerPage: 10}})
+	audit, err := w.store.ListAudit(r.Context(), model.AuditFilter{ObjectType: "account", ObjectID: strconv.FormatInt(inst.ID, 10), FromAction: "account.create", Page: model.Page{Page: 1, PerPage: 10}})
 	if err != nil {
 		return err
 	}
