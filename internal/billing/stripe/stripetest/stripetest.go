@@ -10,7 +10,9 @@ package stripetest
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -66,22 +68,34 @@ func StartMock(t testing.TB) string {
 		}
 		t.Skip("SKIPPING STRIPE TESTS: " + msg)
 	}
-	// Both listeners on free ports: with -http-addr alone stripe-mock still
-	// binds HTTPS on the fixed port 12112, and a second stripe-mock running
-	// at the same time (parallel tests) exits after printing its HTTP address.
-	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
-	out, err := cmd.StdoutPipe()
+	base, stop, err := Launch(context.Background(), bin)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(stop)
+	return base
+}
+
+// Launch starts the stripe-mock at bin on free local ports until ctx ends
+// (or stop is called) and answers its base URL ("http://127.0.0.1:N"): the
+// tests' StartMock and the payment sandbox share it.
+func Launch(ctx context.Context, bin string) (base string, stop func(), err error) {
+	// Both listeners on free ports: with -http-addr alone stripe-mock still
+	// binds HTTPS on the fixed port 12112, and a second stripe-mock running
+	// at the same time (parallel tests) exits after printing its HTTP address.
+	cmd := exec.CommandContext(ctx, bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, err
+	}
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start stripe-mock: %v", err)
+		return "", nil, fmt.Errorf("starting stripe-mock: %w", err)
 	}
-	t.Cleanup(func() {
+	stop = func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-	})
+	}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -99,13 +113,14 @@ func StartMock(t testing.TB) string {
 	select {
 	case a, ok := <-addr:
 		if !ok {
-			t.Fatal("stripe-mock exited before listening")
+			stop()
+			return "", nil, errors.New("stripe-mock exited before listening")
 		}
-		return "http://" + a
+		return "http://" + a, stop, nil
 	case <-time.After(20 * time.Second):
-		t.Fatal("stripe-mock did not start within 20s")
+		stop()
+		return "", nil, errors.New("stripe-mock did not start within 20s")
 	}
-	return ""
 }
 
 // Session is the part of a Checkout Session that webhooks carry.
