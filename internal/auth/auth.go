@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -396,17 +395,7 @@ func (s *Service) PruneLoginFailures(ctx context.Context) error {
 // userAgentText is the stored form of a client's User-Agent header: valid
 // UTF-8 (a header may carry any byte, and PostgreSQL refuses what is not
 // UTF-8, failing the login) cut to 256 bytes on a character boundary.
-func userAgentText(ua string) string {
-	ua = strings.ToValidUTF8(ua, "\uFFFD")
-	if len(ua) <= 256 {
-		return ua
-	}
-	ua = ua[:256]
-	for !utf8.ValidString(ua) {
-		ua = ua[:len(ua)-1]
-	}
-	return ua
-}
+func userAgentText(ua string) string { return model.StorableText(ua, 256) }
 
 func truncate(s string, n int) string {
 	if len(s) > n {

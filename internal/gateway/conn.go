@@ -6,11 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -356,16 +354,7 @@ func (m *message) storable() *message {
 }
 
 // storable is s without NUL, valid UTF-8, at most max bytes.
-func storable(s string, max int) string {
-	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
-	if len(s) > max {
-		for max > 0 && !utf8.RuneStart(s[max]) {
-			max--
-		}
-		s = s[:max]
-	}
-	return s
-}
+func storable(s string, max int) string { return model.StorableText(s, max) }
 
 // merge takes the facts a hello or status reports; it says whether any
 // that the store shows changed (uptime alone does not count).

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -401,6 +402,34 @@ func TestEnrollmentListsAreScoped(t *testing.T) {
 			if l.Total != want || len(l.Items) != want || len(ws) != want {
 				t.Errorf("%s sees %d pending keys and %d windows, want %d", actor.Username, l.Total, len(ws), want)
 			}
+		}
+	})
+}
+
+// TestPendingKeyHostileHeaders: the model and firmware a stranger's device
+// sends are headers of any bytes; kept with a pending key they are made
+// storable (valid UTF-8, no NUL, cut on a character boundary), never a
+// failed write that would answer differently from an unknown MAC.
+func TestPendingKeyHostileHeaders(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		mac := tr.a1.device.MAC
+		a := attempt(mac, "hostile-"+strings.Repeat("h", 40))
+		a.Model = "\xff\xfeR29\x00C"
+		a.Firmware = strings.Repeat("é", 40) // 80 bytes: a 64-byte cut falls inside a character
+		if _, err := st.AuthenticateDevice(context.Background(), a); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Fatalf("a stranger's key with odd headers: %v, want the refusal every stranger gets", err)
+		}
+		l, err := st.ListPendingKeys(sys, model.PendingKeyFilter{MAC: mac, Page: model.Page{Page: 1, PerPage: 5}})
+		if err != nil || len(l.Items) != 1 {
+			t.Fatalf("pending keys: %+v %v", l, err)
+		}
+		k := l.Items[0]
+		if !utf8.ValidString(k.Model) || strings.Contains(k.Model, "\x00") || !strings.Contains(k.Model, "R29") {
+			t.Errorf("model kept as %q", k.Model)
+		}
+		if !utf8.ValidString(k.Firmware) || len(k.Firmware) > 64 || len(k.Firmware) < 60 {
+			t.Errorf("firmware kept as %q (%d bytes)", k.Firmware, len(k.Firmware))
 		}
 	})
 }

@@ -50,14 +50,8 @@ func scanDeviceAnd(r scanner, extra ...any) (*model.Device, error) {
 	return &d, err
 }
 
-// clip cuts a device-reported string to the protocol's 64 characters.
-func clip(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) > 64 {
-		s = s[:64]
-	}
-	return s
-}
+// clip makes a device-reported string storable, at most the protocol's 64 bytes.
+func clip(s string) string { return model.StorableText(strings.TrimSpace(s), 64) }
 
 // DeviceConnected records that the device mac connected to node at at and
 // said hello: online, its IP, model, firmware, uptime and config version
