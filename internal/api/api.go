@@ -21,10 +21,12 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // API holds what the handlers need.
 type API struct {
+	Cases     *usecase.Cases // the use cases; handlers parse, call one, and write its result
 	Store     *store.Store
 	Auth      *auth.Service
 	Mail      mail.Sender

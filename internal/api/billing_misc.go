@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -71,25 +70,13 @@ type couponRequest struct {
 	ExpiresAt        string `json:"expires_at"`
 }
 
-// ParseExpiry reads a coupon's expiry: a date (valid through that day) or an RFC 3339 time.
-func ParseExpiry(s string) (time.Time, error) {
-	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t.AddDate(0, 0, 1), nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return t, model.Invalid("expires_at", "must be a date (YYYY-MM-DD) or an RFC 3339 time")
-	}
-	return t, nil
-}
-
 // IssueCoupon issues a coupon to a sub-distributor.
 func (a *API) IssueCoupon(w http.ResponseWriter, r *http.Request) error {
 	var req couponRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	exp, err := ParseExpiry(req.ExpiresAt)
+	exp, err := billing.ParseExpiry(req.ExpiresAt)
 	if err != nil {
 		return err
 	}

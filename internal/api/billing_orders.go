@@ -7,60 +7,16 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
-
-// ParseOrderFilter reads the Payments module's search from a query; the
-// portal uses it too.
-func ParseOrderFilter(q url.Values, v *model.Validator) billing.OrderFilter {
-	f := billing.OrderFilter{Page: model.ParsePage(q, v), Number: strings.TrimSpace(q.Get("number"))}
-	parseDay := func(name string, next bool) *time.Time {
-		s := strings.TrimSpace(q.Get(name))
-		if s == "" {
-			return nil
-		}
-		t, err := time.Parse("2006-01-02", s)
-		if err != nil {
-			t, err = time.Parse(time.RFC3339, s)
-		} else if next {
-			t = t.AddDate(0, 0, 1) // a day's end: created_to is inclusive of its day
-		}
-		v.Check(err == nil, name, "must be a date (YYYY-MM-DD) or an RFC 3339 time")
-		if err != nil {
-			return nil
-		}
-		return &t
-	}
-	f.CreatedFrom = parseDay("created_from", false)
-	f.CreatedTo = parseDay("created_to", true)
-	if t := q.Get("type"); t != "" && t != "all" {
-		f.Type = billing.OrderType(t)
-		if t == "renewal" {
-			f.Type = billing.TypeSubscription
-		}
-		v.Check(f.Type == billing.TypeActivation || f.Type == billing.TypeSubscription || f.Type == billing.TypeFeatures, "type", "must be all, activation, subscription or features")
-	}
-	if s := q.Get("status"); s != "" && s != "all" {
-		f.Status = billing.Status(s)
-		v.Check(f.Status.Valid(), "status", "must be all, processing, system_processing, completed, failed, timeout or cancel")
-	}
-	if s := q.Get("installer"); s != "" {
-		id, err := strconv.ParseInt(s, 10, 64)
-		v.Check(err == nil && id > 0, "installer", "must be an installer id")
-		f.InstallerID = id
-	}
-	v.Check(len(f.Number) <= 32, "number", "must be at most 32 characters")
-	return f
-}
 
 // ListOrders is the Payments module's search.
 func (a *API) ListOrders(w http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := ParseOrderFilter(r.URL.Query(), &v)
+	f := listquery.Orders(r.URL.Query(), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
 		return err

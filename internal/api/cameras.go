@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -13,18 +14,6 @@ import (
 // guide's Project and Personal lists, and deleting them one at a time or a
 // selection at a time. The installer portal reads the same list. No answer
 // carries a camera's user name or password.
-
-// ParseCameraListFilter reads a camera search from a query (scope,
-// project_id, name, project, manager, owner, sort, order, page, per_page);
-// the portal uses it too.
-func ParseCameraListFilter(r *http.Request, v *model.Validator) store.CameraListFilter {
-	q := r.URL.Query()
-	f := store.CameraListFilter{Scope: q.Get("scope"), ProjectID: queryID(r, "project_id", v), Name: q.Get("name"),
-		Project: q.Get("project"), Manager: q.Get("manager"), Owner: q.Get("owner"), Sort: q.Get("sort"), Order: q.Get("order"),
-		Page: model.ParsePage(q, v)}
-	store.CheckCameraListFilter(&f, v)
-	return f
-}
 
 // CameraItem is one row of a camera list.
 type CameraItem struct {
@@ -76,7 +65,7 @@ func cameraCSVRow(c *store.CameraListRow) []string {
 // filtered list.
 func (a *API) ListThirdPartyDevices(w http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := ParseCameraListFilter(r, &v)
+	f := listquery.Cameras(r.URL.Query(), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
 		return err

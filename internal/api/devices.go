@@ -2,10 +2,10 @@ package api
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -13,25 +13,6 @@ import (
 // The sub-distributor's Project Device (community, office) and Personal
 // Device modules: GET /devices?scope=…, a device by MAC, delete one, and
 // batch delete.
-
-// ParseDeviceListFilter reads a device list's search from a query: scope,
-// mac, sip, name, community, office, manager, online, sort, order, page
-// and per_page. The portal uses it too, with the scope of its page.
-func ParseDeviceListFilter(q url.Values, scope model.ProjectKind, v *model.Validator) model.DeviceFilter {
-	f := model.DeviceFilter{Scope: scope, MAC: q.Get("mac"), SIP: q.Get("sip"), Name: q.Get("name"),
-		Community: q.Get("community"), Office: q.Get("office"), Manager: q.Get("manager"),
-		Sort: q.Get("sort"), Order: q.Get("order"), Page: model.ParsePage(q, v)}
-	switch o := q.Get("online"); o {
-	case "":
-	case "true", "false":
-		b := o == "true"
-		f.Online = &b
-	default:
-		v.Add("online", "must be true or false")
-	}
-	f.Check(v)
-	return f
-}
 
 // DeviceItem is one row of a device list: the columns a sub-distributor
 // needs at a glance. MAC is 12 upper-case hex digits; last_seen is null
@@ -86,7 +67,7 @@ func deviceCSVRow(r *model.DeviceRow) []string {
 func (a *API) ListDevices(w http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
 	q := r.URL.Query()
-	f := ParseDeviceListFilter(q, model.ProjectKind(q.Get("scope")), &v)
+	f := listquery.Devices(q, model.ProjectKind(q.Get("scope")), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
 		return err

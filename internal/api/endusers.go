@@ -5,23 +5,13 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // The User module's end-user lists: Villa User, Community User and Office
 // User, with the guide's columns, filters and a detail view.
-
-// ParseEndUserFilter reads an end-user search from a query (kind,
-// account_type, search_type, q, page, per_page); the portal uses it too,
-// with the kind taken from its path.
-func ParseEndUserFilter(r *http.Request, kind model.EndUserKind, v *model.Validator) model.EndUserFilter {
-	q := r.URL.Query()
-	f := model.EndUserFilter{Kind: kind, AccountType: q.Get("account_type"), SearchType: q.Get("search_type"), Q: q.Get("q"),
-		Page: model.ParsePage(q, v)}
-	store.CheckEndUserFilter(&f, v)
-	return f
-}
 
 // EndUserItem is one row of an end-user list, with the guide's columns.
 // Community is set in the community list, Office in the office list;
@@ -117,7 +107,7 @@ func endUserCSVRow(kind model.EndUserKind, r *model.EndUserRow) []string {
 // search_type + q, newest first; format=csv exports the filtered list.
 func (a *API) ListEndUsers(w http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := ParseEndUserFilter(r, model.EndUserKind(r.URL.Query().Get("kind")), &v)
+	f := listquery.EndUsers(r.URL.Query(), model.EndUserKind(r.URL.Query().Get("kind")), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
 		return err

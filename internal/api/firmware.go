@@ -3,23 +3,14 @@ package api
 import (
 	"net/http"
 
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
-
-// ParseFirmwareFilter reads the Firmware module's search from a query; the
-// portal uses it too, so both search alike.
-func ParseFirmwareFilter(r *http.Request, v *model.Validator) model.FirmwareFilter {
-	q := r.URL.Query()
-	f := model.FirmwareFilter{Version: q.Get("version"), Model: q.Get("model"), Page: model.ParsePage(q, v)}
-	v.Check(len(f.Version) <= 64, "version", "must be at most 64 characters")
-	v.Check(len(f.Model) <= 64, "model", "must be at most 64 characters")
-	return f
-}
 
 // ListFirmware searches the firmware catalogue by version and model.
 func (a *API) ListFirmware(w http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := ParseFirmwareFilter(r, &v)
+	f := listquery.Firmware(r.URL.Query(), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
 		return err

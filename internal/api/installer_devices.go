@@ -5,26 +5,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // The installer's devices (by MAC) and third-party cameras.
 
-// ParseDeviceFilter reads the installer's device search; the portal uses it
-// too.
-func ParseDeviceFilter(r *http.Request, v *model.Validator) store.DeviceFilter {
-	q := r.URL.Query()
-	f := store.DeviceFilter{ProjectID: queryID(r, "project_id", v), Search: strings.TrimSpace(q.Get("search")), Page: model.ParsePage(q, v)}
-	v.Check(len(f.Search) <= 64, "search", "must be at most 64 characters")
-	return f
-}
-
 // ListInstallerDevices lists the caller's devices: one project, MAC or name
 // contains.
 func (a *API) ListInstallerDevices(w http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := ParseDeviceFilter(r, &v)
+	f := listquery.InstallerDevices(r.URL.Query(), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
 		return err

@@ -3,8 +3,8 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -13,32 +13,10 @@ import (
 // offices with departments, single-tenant homes. Installers write; their
 // ancestors read, as far as the store's scoping lets them.
 
-// queryID reads an optional positive id from the query, naming the field.
-func queryID(r *http.Request, name string, v *model.Validator) int64 {
-	s := r.URL.Query().Get(name)
-	if s == "" {
-		return 0
-	}
-	id, err := strconv.ParseInt(s, 10, 64)
-	v.Check(err == nil && id > 0, name, "must be a positive whole number")
-	return id
-}
-
-// ParseProjectFilter reads the project search from a query; the portal
-// uses it too.
-func ParseProjectFilter(r *http.Request, v *model.Validator) store.ProjectFilter {
-	q := r.URL.Query()
-	f := store.ProjectFilter{Kind: model.ProjectKind(q.Get("kind")), Search: strings.TrimSpace(q.Get("search")),
-		InstallerID: queryID(r, "installer_id", v), Page: model.ParsePage(q, v)}
-	v.Check(f.Kind == "" || f.Kind.Valid(), "kind", "must be community, office or personal")
-	v.Check(len(f.Search) <= 128, "search", "must be at most 128 characters")
-	return f
-}
-
 // ListProjects searches the caller's projects by kind and name or manager.
 func (a *API) ListProjects(w http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := ParseProjectFilter(r, &v)
+	f := listquery.Projects(r.URL.Query(), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -69,20 +70,10 @@ func (a *API) PutCustomerService(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, cs)
 }
 
-// ParseFeedbackFilter reads the feedback list's search from a query; the
-// portal uses it too.
-func ParseFeedbackFilter(r *http.Request, v *model.Validator) model.FeedbackFilter {
-	q := r.URL.Query()
-	f := model.FeedbackFilter{Installer: q.Get("installer"), Subject: q.Get("subject"), Page: model.ParsePage(q, v)}
-	v.Check(len(f.Installer) <= 128, "installer", "must be at most 128 characters")
-	v.Check(len(f.Subject) <= 200, "subject", "must be at most 200 characters")
-	return f
-}
-
 // ListFeedback lists the feedback the caller's installers sent.
 func (a *API) ListFeedback(w http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := ParseFeedbackFilter(r, &v)
+	f := listquery.Feedback(r.URL.Query(), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
 		return err

@@ -56,3 +56,15 @@ type Gate struct {
 	CanPay  bool   // pay buttons are shown
 	Reason  string // why not, when not
 }
+
+// ParseExpiry reads a coupon's expiry: a date (valid through that day) or an RFC 3339 time.
+func ParseExpiry(s string) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t.AddDate(0, 0, 1), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return t, model.Invalid("expires_at", "must be a date (YYYY-MM-DD) or an RFC 3339 time")
+	}
+	return t, nil
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
@@ -67,6 +68,7 @@ type Server struct {
 	store     *store.Store
 	auth      *auth.Service
 	log       *slog.Logger
+	cases     *usecase.Cases // the application layer api and web call
 	api       *api.API
 	web       *web.Web
 	metrics   *metrics
@@ -112,10 +114,12 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		cfg.RemoteURL = strings.TrimSuffix(cfg.RemoteURL, "/")
 		s.cfg.RemoteURL, s.remoteHost = cfg.RemoteURL, u.Host
 	}
-	s.api = &api.API{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
+	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
+		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL})
+	s.api = &api.API{Cases: s.cases, Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
-	s.web, err = web.New(web.Deps{Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
+	s.web, err = web.New(web.Deps{Cases: s.cases, Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
 		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie,
 		SetActingCookie: s.setActingCookie, ClearActingCookie: s.clearActingCookie})
 	if err != nil {

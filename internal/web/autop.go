@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/autop"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -285,7 +285,7 @@ func selectedMACs(raw []string) []string {
 // selected device of other pages as hidden fields.
 func (w *Web) batchAutoPPage(rw http.ResponseWriter, r *http.Request, kind model.ProjectKind, form url.Values, status int, failed error) error {
 	var v model.Validator
-	f := api.ParseDeviceListFilter(form, kind, &v)
+	f := listquery.Devices(form, kind, &v)
 	if op := form.Get("op"); op == "search" {
 		f.Page.Page = 1
 	}
@@ -314,7 +314,7 @@ func (w *Web) batchAutoPPage(rw http.ResponseWriter, r *http.Request, kind model
 		if form.Get("op") == "" && len(form["sel"]) == 0 && len(form["mac"]) > 0 {
 			selected = selectedMACs(form["mac"])
 			v = model.Validator{}
-			f = api.ParseDeviceListFilter(url.Values{}, kind, &v)
+			f = listquery.Devices(url.Values{}, kind, &v)
 			d.Filter, d.MACText = f, ""
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -230,7 +231,7 @@ func (w *Web) Payments(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var v model.Validator
-	f := api.ParseOrderFilter(r.URL.Query(), &v)
+	f := listquery.Orders(r.URL.Query(), &v)
 	me := identity(r).Effective()
 	d := &paymentsData{Q: r.URL.Query(), Types: billing.OrderTypes, Statuses: billing.Statuses, Gate: g, Money: money,
 		IsInstaller: me.Role == model.RoleInstaller}
@@ -481,7 +482,7 @@ func (w *Web) IssueCoupon(rw http.ResponseWriter, r *http.Request) error {
 	c := &billing.Coupon{Code: f.Get("code")}
 	c.SubdistributorID, _ = strconv.ParseInt(f.Get("subdistributor_id"), 10, 64)
 	c.Value, _ = strconv.ParseInt(f.Get("value"), 10, 64)
-	exp, err := api.ParseExpiry(f.Get("expires_at"))
+	exp, err := billing.ParseExpiry(f.Get("expires_at"))
 	if err == nil {
 		c.Expires = exp
 		err = w.store.IssueCoupon(r.Context(), c)

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -69,7 +69,7 @@ func (w *Web) Cameras(rw http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var v model.Validator
-	f := api.ParseCameraListFilter(r, &v)
+	f := listquery.Cameras(r.URL.Query(), &v)
 	d := cameraListData{Scope: scope, Filter: f, Back: camerasPath + "?" + listQuery(r).Encode()}
 	d.Clear = f.Name != "" || f.Project != "" || f.Manager != "" || f.Owner != ""
 	d.Fields = []cameraField{{"name", "Device Name", f.Name, "e.g. Gate"}}

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -97,7 +97,7 @@ func (w *Web) PersonalDevices(rw http.ResponseWriter, r *http.Request) error {
 func (w *Web) deviceList(rw http.ResponseWriter, r *http.Request, kind model.ProjectKind, action string) error {
 	var v model.Validator
 	q := r.URL.Query()
-	f := api.ParseDeviceListFilter(q, kind, &v)
+	f := listquery.Devices(q, kind, &v)
 	text := deviceTextOf(kind)
 	d := deviceListData{Scope: kind, Text: text, Action: action, Filter: f, MACText: strings.TrimSpace(q.Get("mac")),
 		OnlineSel: q.Get("online"), Back: r.URL.RequestURI(),

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -51,7 +51,7 @@ func (w *Web) EndUserList(kind model.EndUserKind) Handler {
 			r.URL.RawQuery = q.Encode()
 		}
 		var v model.Validator
-		f := api.ParseEndUserFilter(r, kind, &v)
+		f := listquery.EndUsers(r.URL.Query(), kind, &v)
 		if f.SearchType == "" {
 			f.SearchType = "name"
 		}

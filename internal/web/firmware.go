@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -18,7 +18,7 @@ type firmwareListData struct {
 // FirmwareList is the Firmware module: search by version and model.
 func (w *Web) FirmwareList(rw http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := api.ParseFirmwareFilter(r, &v)
+	f := listquery.Firmware(r.URL.Query(), &v)
 	p := w.page(r, "Firmware", "firmware", nil)
 	if err := v.Err(); err != nil {
 		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -154,7 +154,7 @@ func (w *Web) installerProjectChoices(ctx context.Context) ([]*store.ProjectRow,
 // contains) and its cameras.
 func (w *Web) InstallerDevices(rw http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
-	f := api.ParseDeviceFilter(r, &v)
+	f := listquery.InstallerDevices(r.URL.Query(), &v)
 	if err := v.Err(); err != nil {
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -183,7 +183,7 @@ func (w *Web) InstallerProjects(rw http.ResponseWriter, r *http.Request) error {
 
 func (w *Web) installerProjects(rw http.ResponseWriter, r *http.Request, form ipForm, formErr error) error {
 	var v model.Validator
-	f := api.ParseProjectFilter(r, &v)
+	f := listquery.Projects(r.URL.Query(), &v)
 	p := w.page(r, "Projects", "installer-projects", nil)
 	status := http.StatusOK
 	if err := v.Err(); err != nil {

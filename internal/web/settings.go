@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -65,7 +66,7 @@ func (w *Web) settingsPage(rw http.ResponseWriter, r *http.Request, form *model.
 	p := w.page(r, "Setting", "settings", nil)
 	status := http.StatusOK
 	var v model.Validator
-	f := api.ParseFeedbackFilter(r, &v)
+	f := listquery.Feedback(r.URL.Query(), &v)
 	d := settingsData{Form: form, Saved: saved, Languages: feedbackLanguages, Filter: f}
 	if formErr != nil {
 		status, p.Error, p.Fields = http.StatusBadRequest, model.ErrorMessage(formErr), model.ErrorFields(formErr)

@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 //go:embed templates
@@ -35,6 +36,7 @@ type Handler func(w http.ResponseWriter, r *http.Request) error
 
 // Deps is what the portal needs from the server.
 type Deps struct {
+	Cases       *usecase.Cases // the use cases; handlers parse, call one, and render its result
 	Store       *store.Store
 	Auth        *auth.Service
 	Mail        mail.Sender
@@ -51,6 +53,7 @@ type Deps struct {
 
 // Web holds the portal's dependencies and parsed templates.
 type Web struct {
+	cases       *usecase.Cases
 	store       *store.Store
 	auth        *auth.Service
 	mail        mail.Sender
@@ -86,7 +89,7 @@ var funcs = template.FuncMap{
 
 // New parses the templates: each page is the layout plus its own file.
 func New(d Deps) (*Web, error) {
-	w := &Web{store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, providers: d.Providers, gateway: d.Gateway, remoteURL: d.RemoteURL, setCookie: d.SetCookie,
+	w := &Web{cases: d.Cases, store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, providers: d.Providers, gateway: d.Gateway, remoteURL: d.RemoteURL, setCookie: d.SetCookie,
 		clearCookie: d.ClearCookie, setActing: d.SetActingCookie, clearActing: d.ClearActingCookie, pages: map[string]*template.Template{}}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
