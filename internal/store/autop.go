@@ -147,6 +147,7 @@ func (s *Store) SetDeviceAutoP(ctx context.Context, mac string, regular, once []
 			newReg, newOnce, now, newOnce, now, d.ID); err != nil {
 			return err
 		}
+		tx.changed(model.AutoPChange{DeviceIDs: []int64{d.ID}, MACs: []string{d.MAC}})
 		out.Updated = &now
 		var cmdID int64
 		if err := tx.queryRow(ctx, `INSERT INTO device_commands (device_id, kind, mode, status, created_by, created_at, expires_at)
@@ -194,6 +195,7 @@ func (s *Store) SetDeviceConnectType(ctx context.Context, mac, connectType strin
 		if old == ct {
 			return nil
 		}
+		tx.changed(model.AutoPChange{DeviceIDs: []int64{d.ID}, MACs: []string{d.MAC}})
 		if _, err := tx.exec(ctx, `UPDATE devices SET connect_type = ? WHERE id = ?`, ct, d.ID); err != nil {
 			return err
 		}
@@ -453,11 +455,13 @@ func (s *Store) upsertAutoP(ctx context.Context, tx *Tx, rows [][]any) error {
 		chunk := rows[start:min(start+250, len(rows))]
 		var b strings.Builder
 		args := make([]any, 0, 4*len(chunk))
+		ids := make([]int64, 0, len(chunk))
 		b.WriteString(`INSERT INTO device_autop (device_id, regular, once, updated_at, once_saved_at) VALUES `)
 		for i, r := range chunk {
 			if i > 0 {
 				b.WriteByte(',')
 			}
+			ids = append(ids, r[0].(int64))
 			b.WriteString(`(?,?,?,?,?)`)
 			args = append(args, r...)
 			args = append(args, r[3]) // once_saved_at: the save time, for a new row
@@ -467,6 +471,7 @@ func (s *Store) upsertAutoP(ctx context.Context, tx *Tx, rows [][]any) error {
 		b.WriteString(` ON CONFLICT (device_id) DO UPDATE SET regular = excluded.regular, once = excluded.once,
 			updated_at = excluded.updated_at,
 			once_saved_at = CASE WHEN device_autop.once <> excluded.once THEN excluded.once_saved_at ELSE device_autop.once_saved_at END`)
+		tx.changed(model.AutoPChange{DeviceIDs: ids})
 		if _, err := tx.exec(ctx, b.String(), args...); err != nil {
 			return err
 		}
@@ -747,14 +752,22 @@ func (c *autoPConn) close() {
 	c.conn.Close()
 }
 
-// EnableCache keeps the files read, by MAC, until a write that may change
-// one lands (autop_cache.go), and at most maxAge, in about maxBytes.
-// Only for a node whose store sees every write: one node alone on its
-// database (another node's writes do not move this store's generation).
-// Call it before the first Serve. The files Serve returns are then shared:
-// read only.
+// EnableCache keeps the files read, by MAC, until a change to one is
+// declared (on this node, or told by another: DropAutoPCache), and at most
+// maxAge, in about maxBytes. On a node that shares its database, call
+// CacheWhile too. Call both before the first Serve. The files Serve returns
+// are then shared: read only.
 func (r *AutoPReader) EnableCache(maxAge time.Duration, maxBytes int) {
 	r.cache = &autoPCache{gen: &r.s.autopGen, maxAge: maxAge, maxBytes: maxBytes}
+}
+
+// CacheWhile serves from the cache only while hearing reports that this
+// node hears every change the other nodes sharing its database announce
+// (bus.Notices.Hearing); otherwise every fetch reads.
+func (r *AutoPReader) CacheWhile(hearing func() bool) {
+	if r.cache != nil {
+		r.cache.hearing = hearing
+	}
 }
 
 // afterAutoPRead, set by tests, runs between a cache miss's read and its
@@ -887,6 +900,7 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
+		tx.changed(model.AutoPChange{DeviceIDs: []int64{id}, MACs: []string{m}})
 		return s.audit(ctx, tx, "autop.once_applied", "device", m, map[string]any{"version": version, "commands": autop.Count(in.Once)})
 	})
 }

@@ -243,6 +243,7 @@ func (s *Store) finishCommandKind(ctx context.Context, tx *Tx, deviceID, id int6
 // accepted; a request still in flight with the old key must not come back).
 // A configuration reset keeps the key, and so the binding.
 func (s *Store) clearDeviceBinding(ctx context.Context, tx *Tx, deviceID int64, factory bool) error {
+	tx.changed(model.AutoPChange{DeviceIDs: []int64{deviceID}})
 	if factory {
 		if _, err := tx.exec(ctx, `UPDATE devices SET retired_keys = CASE WHEN key_hash <> '' THEN substr(key_hash || ' ' || retired_keys, 1, 519)
 			ELSE retired_keys END, key_hash = '' WHERE id = ?`, deviceID); err != nil {

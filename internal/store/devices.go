@@ -244,6 +244,7 @@ func (s *Store) UpdateDevice(ctx context.Context, mac string, d *model.Device) e
 		}
 		d.ID, d.MAC, d.InstallerID, d.Created = old.ID, old.MAC, old.InstallerID, old.Created
 		d.Firmware, d.Online, d.LastSeen = old.Firmware, old.Online, old.LastSeen
+		tx.changed(model.AutoPChange{DeviceIDs: []int64{d.ID}, MACs: []string{d.MAC}, ProjectIDs: []int64{old.ProjectID, d.ProjectID}})
 		if _, err := tx.exec(ctx, `UPDATE devices SET project_id = ?, building_id = ?, apartment_id = ?, department_id = ?,
 			owner_id = ?, type = ?, model = ?, name = ?, sip = ?, location = ? WHERE id = ?`,
 			d.ProjectID, nullID(d.BuildingID), nullID(d.ApartmentID), nullID(d.DepartmentID), nullID(d.OwnerID),
@@ -283,6 +284,7 @@ func deleteDeviceRow(ctx context.Context, tx *Tx, id int64) error {
 	// The device's accepted key goes with the row; its pending keys,
 	// acceptance windows, commands and AutoP cascade: a device added again
 	// under this MAC is enrolled afresh.
+	tx.changed(model.AutoPChange{DeviceIDs: []int64{id}})
 	_, err := tx.exec(ctx, `DELETE FROM devices WHERE id = ?`, id)
 	return err
 }

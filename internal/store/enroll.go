@@ -204,6 +204,7 @@ func (s *Store) enroll(ctx context.Context, d *model.Device, au authRow, hash st
 		return nil, s.recordPending(ctx, d, au, hash, a)
 	}
 	err = s.inTx(ctx, func(tx *Tx) error {
+		tx.changed(model.AutoPChange{DeviceIDs: []int64{d.ID}, MACs: []string{d.MAC}})
 		res, err := tx.exec(ctx, `UPDATE devices SET key_hash = ? WHERE id = ? AND key_hash = ?`, hash, d.ID, au.bound)
 		if err != nil {
 			return err
@@ -342,6 +343,7 @@ func (s *Store) EnrollDeviceKeys(ctx context.Context, keys map[string]string) (i
 			if !ValidDeviceKey(key) {
 				return model.Invalid("key", "of %s must be 32 to 128 characters from A-Z a-z 0-9 - _", m)
 			}
+			tx.changed(model.AutoPChange{MACs: []string{m}})
 			res, err := tx.exec(ctx, `UPDATE devices SET key_hash = ? WHERE mac = ? AND key_hash = ''`, DeviceKeyHash(key), m)
 			if err != nil {
 				return err
@@ -476,6 +478,7 @@ func (s *Store) AcceptDeviceKey(ctx context.Context, id int64) (*model.PendingKe
 		if err := tx.queryRow(ctx, `SELECT key_hash FROM devices WHERE id = ?`, deviceID).Scan(&old); err != nil {
 			return err
 		}
+		tx.changed(model.AutoPChange{DeviceIDs: []int64{deviceID}})
 		if _, err := tx.exec(ctx, `UPDATE devices SET key_hash = ? WHERE id = ?`, hash, deviceID); err != nil {
 			return err
 		}

@@ -92,6 +92,7 @@ func (s *Store) UpdateInstaller(ctx context.Context, id int64, p model.Installer
 			return err
 		}
 		a.Updated = s.now()
+		tx.changed(model.AutoPChange{InstallerIDs: []int64{a.ID}})
 		if _, err := tx.exec(ctx, `UPDATE accounts SET name = ?, business = ?, company = ?, email = ?, phone = ?, time_zone = ?,
 			language = ?, charge_mode = ?, connect_type = ?, rtp_confusion = ?, updated_at = ? WHERE id = ?`,
 			a.Name, a.Business, a.Company, a.Email, a.Phone, a.TimeZone, a.Language, a.ChargeMode, a.ConnectType,
@@ -196,6 +197,7 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 		if err := s.endCredentials(ctx, tx, id); err != nil {
 			return err
 		}
+		tx.changed(model.AutoPChange{InstallerIDs: []int64{id}, MACs: d.DeviceMACs})
 		// Children before parents; apartments, buildings and departments go
 		// with their projects (ON DELETE CASCADE).
 		for _, q := range []string{

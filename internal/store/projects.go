@@ -162,6 +162,7 @@ func (s *Store) UpdateProject(ctx context.Context, p *model.Project) error {
 			p.TimeZone = old.TimeZone
 		}
 		p.InstallerID, p.Created = old.InstallerID, old.Created
+		tx.changed(model.AutoPChange{ProjectIDs: []int64{p.ID}})
 		if _, err := tx.exec(ctx, `UPDATE projects SET name = ?, manager = ?, address = ?, time_zone = ? WHERE id = ?`,
 			p.Name, p.Manager, p.Address, p.TimeZone, p.ID); err != nil {
 			return err
@@ -242,6 +243,7 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) (*ProjectContents, 
 		if gone, err = s.projectContents(ctx, tx.tx, id); err != nil {
 			return err
 		}
+		tx.changed(model.AutoPChange{ProjectIDs: []int64{id}})
 		for _, q := range []string{
 			`DELETE FROM third_party_devices WHERE project_id = ?`,
 			`DELETE FROM devices WHERE project_id = ?`,

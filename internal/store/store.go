@@ -21,10 +21,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/model"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers "sqlite"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
 //go:embed migrations
@@ -45,9 +46,15 @@ type Store struct {
 	now     func() time.Time
 	aead    cipher.AEAD // seals secrets at rest; see crypto.go
 
-	// autopGen moves on after every committed write that may change a
-	// file the AutoP server serves (autop_cache.go).
+	// autopGen moves on after every committed transaction that declared an
+	// AutoP change, and whenever the bus says this node may have missed
+	// one (DropAutoPCache): a cached file is good for the generation it was
+	// read in (autop_cache.go).
 	autopGen atomic.Uint64
+
+	// onCommit is the subscriber of the changes transactions declare
+	// (OnCommit).
+	onCommit atomic.Pointer[func(context.Context, []model.Change)]
 }
 
 // IsPostgresDSN reports whether dsn selects PostgreSQL.
@@ -193,29 +200,28 @@ type Tx struct {
 	tx *sql.Tx
 	s  *Store
 
-	changesAutoP bool // a statement may have changed an AutoP file
+	changes []model.Change // declared by its writes (changed), told after COMMIT
 }
 
-func (t *Tx) note(query string) {
-	if !t.changesAutoP && changesAutoPFile(query) {
-		t.changesAutoP = true
-	}
-}
+// changed declares that the transaction changes c. Every write method that
+// changes an input of an AutoP file declares it, on the line beside its
+// statement (TestWritesDeclareChanges keeps that so): after COMMIT, the
+// store hands the transaction's changes to the OnCommit subscriber.
+func (t *Tx) changed(c model.Change) { t.changes = append(t.changes, c) }
 
 func (t *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	t.note(query)
 	return t.tx.ExecContext(ctx, t.s.q(query), args...)
 }
 func (t *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	t.note(query)
 	return t.tx.QueryContext(ctx, t.s.q(query), args...)
 }
 func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	t.note(query)
 	return t.tx.QueryRowContext(ctx, t.s.q(query), args...)
 }
 
-// inTx runs fn in one transaction: all its writes land, or none do.
+// inTx runs fn in one transaction: all its writes land, or none do. The
+// changes fn declared are told after the COMMIT, before inTx returns: the
+// caller answers its user only after every node heard of them.
 func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	stx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -227,36 +233,46 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return err
 	}
 	err = stx.Commit()
-	if tx.changesAutoP {
-		s.autopGen.Add(1) // after the commit: see autop_cache.go
+	if len(tx.changes) > 0 {
+		// Even when COMMIT reports an error: it may have landed, and a
+		// needless change only costs the caches a read.
+		s.committed(ctx, tx.changes)
 	}
 	return err
 }
 
-func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := s.db.ExecContext(ctx, s.q(query), args...)
-	if changesAutoPFile(query) {
-		s.autopGen.Add(1)
-	}
-	return res, err
+// OnCommit registers the one subscriber of the changes committed
+// transactions declared (the application layer's, which publishes them on
+// the bus); it replaces any earlier one. fn runs after the COMMIT, in the
+// writer's goroutine, before the write method returns.
+func (s *Store) OnCommit(fn func(ctx context.Context, changes []model.Change)) {
+	s.onCommit.Store(&fn)
 }
 
-// query and queryRow outside a transaction are for reads (and writes that
-// change no AutoP file): their statement may end after they return, too
-// late to tell the AutoP cache.
+// committed tells this store's AutoP cache (at once, whatever the bus
+// does) and the subscriber about changes that landed.
+func (s *Store) committed(ctx context.Context, changes []model.Change) {
+	for _, c := range changes {
+		if c.ChangeKind() == model.ChangeKindAutoP {
+			s.autopGen.Add(1)
+			break
+		}
+	}
+	if fn := s.onCommit.Load(); fn != nil {
+		(*fn)(ctx, changes)
+	}
+}
+
+// exec, query and queryRow outside a transaction must not change an AutoP
+// input: such a write runs in inTx and declares it (tx.changed).
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.q(query), args...)
+}
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	mustNotChangeAutoP(query)
 	return s.db.QueryContext(ctx, s.q(query), args...)
 }
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	mustNotChangeAutoP(query)
 	return s.db.QueryRowContext(ctx, s.q(query), args...)
-}
-
-func mustNotChangeAutoP(query string) {
-	if changesAutoPFile(query) {
-		panic("store: a write to an AutoP input outside inTx or exec: " + query)
-	}
 }
 
 // isUniqueViolation recognises a unique-constraint error of either back end.
