@@ -195,7 +195,7 @@ type AutoPServer struct {
 	rec *fetchRecorder
 	lim *deviceauth.Limiter
 
-	cache   bool // keep rendered files between writes (one node alone)
+	cache   bool // keep rendered files between the changes told (store.AutoPReader.EnableCache)
 	prepare sync.Once
 	reader  *store.AutoPReader // nil: read through AutoPServe
 }
@@ -222,9 +222,9 @@ func (s *AutoPServer) read(ctx context.Context, mac string) (*store.AutoPServed,
 	return s.st.AutoPServe(ctx, mac)
 }
 
-// The cache's bounds: a file is read again after autoPCacheAge even when
-// no write of this node changed it (one made by another process on the same
-// database, such as `gatehouse admin`), and the files kept take about
+// The cache's bounds: a file is read again after autoPCacheAge even when no
+// change was told (one a node missed without noticing, or made by a process
+// off the bus, such as `gatehouse admin`), and the files kept take about
 // autoPCacheBytes (≈ 100,000 files of a few commands).
 const (
 	autoPCacheAge   = 30 * time.Second
@@ -232,9 +232,8 @@ const (
 )
 
 // NewAutoPServer returns the AutoP server of a node. With cache, rendered
-// files are kept between the writes that change them (store.AutoPReader.
-// EnableCache): only for a node alone on its database, whose store sees
-// every write. lim is the node's limiter of refused attempts, shared with
+// files are kept between the changes the store is told of (store.AutoPReader.
+// EnableCache), while its node hears the others (usecase events). lim is the node's limiter of refused attempts, shared with
 // its gateway (nil: one of its own).
 func NewAutoPServer(st *store.Store, log *slog.Logger, cache bool, lim *deviceauth.Limiter) *AutoPServer {
 	if lim == nil {

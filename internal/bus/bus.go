@@ -35,6 +35,7 @@ type Local struct {
 	next  int
 	subs  map[string]map[int]func([]byte)
 	resps map[string]map[int]func([]byte) ([]byte, bool)
+	notes noticesSet
 }
 
 // NewLocal returns an in-process bus.
@@ -95,6 +96,10 @@ func (l *Local) Respond(subject string, fn func([]byte) ([]byte, bool)) (func(),
 	}
 	l.resps[subject][id] = fn
 	return func() { l.mu.Lock(); delete(l.resps[subject], id); l.mu.Unlock() }, nil
+}
+
+func (l *Local) notices(subject string) *Notices {
+	return l.notes.get(subject, func() *Notices { return newNotices(l, subject, true, nil, nil, DefaultNoticeTimings) })
 }
 
 func (l *Local) Close() error { return nil }

@@ -15,8 +15,9 @@ import (
 // what was published meanwhile (the gateway recovers from that: commands
 // live in the database and are resent).
 type NATS struct {
-	nc  *nats.Conn
-	log *slog.Logger
+	nc    *nats.Conn
+	log   *slog.Logger
+	notes noticesSet
 }
 
 // NewNATS connects to the NATS server at url (nats://host:4222, several
@@ -102,7 +103,17 @@ func (n *NATS) Respond(subject string, fn func([]byte) ([]byte, bool)) (func(), 
 	return func() { sub.Unsubscribe() }, nil
 }
 
+// notices over NATS know when the connection is down, and count
+// reconnections: the messages published in between never arrive.
+func (n *NATS) notices(subject string) *Notices {
+	return n.notes.get(subject, func() *Notices {
+		conn := func() (bool, uint64) { return n.nc.IsConnected(), n.nc.Stats().Reconnects }
+		return newNotices(n, subject, false, conn, n.log, DefaultNoticeTimings)
+	})
+}
+
 func (n *NATS) Close() error {
+	n.notes.close()
 	n.nc.Drain()
 	return nil
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"github.com/gatehouse-dev/gatehouse/internal/api"
-	"github.com/gatehouse-dev/gatehouse/internal/bus"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -13,10 +12,9 @@ import (
 func (s *Server) routesAutoP() {
 	// Devices fetch their files here, authenticated by MAC and key
 	// (docs/device-protocol.md §7): neither a page nor the JSON API.
-	// With the in-process bus this node is alone on its database: its store
-	// sees every write, so the AutoP server may keep rendered files.
-	_, alone := s.bus.(*bus.Local)
-	s.mux.Handle("GET /autop/{file}", api.NewAutoPServer(s.store, s.log, alone, s.deviceLimiter))
+	// Rendered files are kept on every node: each change is told to every
+	// node's cache (usecase events), which serves only while it hears them.
+	s.mux.Handle("GET /autop/{file}", api.NewAutoPServer(s.store, s.log, true, s.deviceLimiter))
 
 	roles := []model.Role{model.RoleSubdistributor, model.RoleDistributor, model.RoleAdmin, model.RoleInstaller}
 	s.handleAPI("GET /api/v1/devices/{mac}/autop", s.apiAuth(s.api.GetDeviceAutoP, roles...))

@@ -754,20 +754,11 @@ func (c *autoPConn) close() {
 
 // EnableCache keeps the files read, by MAC, until a change to one is
 // declared (on this node, or told by another: DropAutoPCache), and at most
-// maxAge, in about maxBytes. On a node that shares its database, call
-// CacheWhile too. Call both before the first Serve. The files Serve returns
-// are then shared: read only.
+// maxAge, in about maxBytes; only while the node hears the others
+// (CacheAutoPWhile). Call it before the first Serve. The files Serve
+// returns are then shared: read only.
 func (r *AutoPReader) EnableCache(maxAge time.Duration, maxBytes int) {
-	r.cache = &autoPCache{gen: &r.s.autopGen, maxAge: maxAge, maxBytes: maxBytes}
-}
-
-// CacheWhile serves from the cache only while hearing reports that this
-// node hears every change the other nodes sharing its database announce
-// (bus.Notices.Hearing); otherwise every fetch reads.
-func (r *AutoPReader) CacheWhile(hearing func() bool) {
-	if r.cache != nil {
-		r.cache.hearing = hearing
-	}
+	r.cache = &autoPCache{gen: &r.s.autopGen, maxAge: maxAge, maxBytes: maxBytes, hearing: r.s.autoPHearing}
 }
 
 // afterAutoPRead, set by tests, runs between a cache miss's read and its

@@ -16,13 +16,26 @@ import (
 // and hands the change to the application layer, which tells every node's
 // cache over the bus (internal/usecase/events.go): each drops what it
 // keeps (DropAutoPCache). A cached file is good only for the generation it
-// was read in, only while the node is sure it hears the bus (CacheWhile),
+// was read in, only while the node is sure it hears the bus (CacheAutoPWhile),
 // and at most maxAge.
 
 // DropAutoPCache makes every file the AutoP readers of this store keep
 // stale: another node (or this one) committed an AutoP change, or this node
 // may have missed one.
 func (s *Store) DropAutoPCache() { s.autopGen.Add(1) }
+
+// CacheAutoPWhile lets the AutoP readers of this store serve from their
+// caches only while hearing reports that this node hears every change the
+// other nodes sharing its database announce (bus.Notices.Hearing); else
+// every fetch reads. Without it a cache trusts this store's own changes
+// alone: one node by itself on its database.
+func (s *Store) CacheAutoPWhile(hearing func() bool) { s.autopHearing.Store(&hearing) }
+
+// autoPHearing: may a cached file be served now.
+func (s *Store) autoPHearing() bool {
+	h := s.autopHearing.Load()
+	return h == nil || (*h)()
+}
 
 // autoPCache keeps the files the AutoP server read, by MAC, each good for
 // the store's AutoP generation it was read in, while hearing says the node
@@ -35,7 +48,7 @@ type autoPCache struct {
 	gen      *atomic.Uint64
 	maxAge   time.Duration
 	maxBytes int
-	hearing  func() bool // nil: always (the store sees every write)
+	hearing  func() bool // the store's autoPHearing
 
 	mu      sync.RWMutex
 	entries map[string]*autoPEntry
@@ -54,7 +67,7 @@ func entryCost(mac string, sv *AutoPServed) int {
 }
 
 func (c *autoPCache) get(mac string) *AutoPServed {
-	if c.hearing != nil && !c.hearing() {
+	if !c.hearing() {
 		return nil
 	}
 	gen := c.gen.Load()
@@ -71,7 +84,7 @@ func (c *autoPCache) get(mac string) *AutoPServed {
 // write that landed since makes it stale at once, and it is not kept.
 func (c *autoPCache) put(mac string, sv *AutoPServed, gen uint64, read time.Time) {
 	cost := entryCost(mac, sv)
-	if cost > c.maxBytes/64 || (c.hearing != nil && !c.hearing()) {
+	if cost > c.maxBytes/64 || !c.hearing() {
 		return
 	}
 	c.mu.Lock()

@@ -12,7 +12,7 @@ import (
 
 func TestAutoPCacheBounds(t *testing.T) {
 	var gen atomic.Uint64
-	c := &autoPCache{gen: &gen, maxAge: time.Hour, maxBytes: 64 << 10}
+	c := &autoPCache{gen: &gen, maxAge: time.Hour, maxBytes: 64 << 10, hearing: func() bool { return true }}
 	file := func(n int) *AutoPServed {
 		return &AutoPServed{File: autop.File{Version: "v", Body: []byte(strings.Repeat("x", n))}}
 	}

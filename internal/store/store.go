@@ -55,6 +55,8 @@ type Store struct {
 	// onCommit is the subscriber of the changes transactions declare
 	// (OnCommit).
 	onCommit atomic.Pointer[func(context.Context, []model.Change)]
+	// autopHearing gates the AutoP caches (CacheAutoPWhile).
+	autopHearing atomic.Pointer[func() bool]
 }
 
 // IsPostgresDSN reports whether dsn selects PostgreSQL.

@@ -58,6 +58,7 @@ func New(d Deps) *Cases {
 	if d.Bus == nil {
 		d.Bus = bus.NewLocal()
 	}
+	eventsWire(d.Store, d.Bus, d.Log)
 	return &Cases{store: d.Store, mail: d.Mail, providers: d.Providers, gateway: d.Gateway, bus: d.Bus, log: d.Log,
 		publicURL: d.PublicURL, remoteURL: d.RemoteURL}
 }
