@@ -758,7 +758,8 @@ func (c *autoPConn) close() {
 // (CacheAutoPWhile). Call it before the first Serve. The files Serve
 // returns are then shared: read only.
 func (r *AutoPReader) EnableCache(maxAge time.Duration, maxBytes int) {
-	r.cache = &autoPCache{gen: &r.s.autopGen, maxAge: maxAge, maxBytes: maxBytes, hearing: r.s.autoPHearing}
+	r.cache = &autoPCache{gen: &r.s.autopGen, maxAge: maxAge, maxBytes: maxBytes, hearing: r.s.autoPHearing,
+		hits: &r.s.autopHits}
 }
 
 // afterAutoPRead, set by tests, runs between a cache miss's read and its

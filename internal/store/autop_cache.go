@@ -31,6 +31,10 @@ func (s *Store) DropAutoPCache() { s.autopGen.Add(1) }
 // alone: one node by itself on its database.
 func (s *Store) CacheAutoPWhile(hearing func() bool) { s.autopHearing.Store(&hearing) }
 
+// AutoPCacheHits counts the fetches this store's AutoP readers served from
+// their caches (for tests and figures).
+func (s *Store) AutoPCacheHits() uint64 { return s.autopHits.Load() }
+
 // autoPHearing: may a cached file be served now.
 func (s *Store) autoPHearing() bool {
 	h := s.autopHearing.Load()
@@ -49,6 +53,7 @@ type autoPCache struct {
 	maxAge   time.Duration
 	maxBytes int
 	hearing  func() bool // the store's autoPHearing
+	hits     *atomic.Uint64
 
 	mu      sync.RWMutex
 	entries map[string]*autoPEntry
@@ -76,6 +81,9 @@ func (c *autoPCache) get(mac string) *AutoPServed {
 	c.mu.RUnlock()
 	if e == nil || at != gen || time.Since(e.read) >= c.maxAge {
 		return nil
+	}
+	if c.hits != nil {
+		c.hits.Add(1)
 	}
 	return e.sv
 }

@@ -57,6 +57,7 @@ type Store struct {
 	onCommit atomic.Pointer[func(context.Context, []model.Change)]
 	// autopHearing gates the AutoP caches (CacheAutoPWhile).
 	autopHearing atomic.Pointer[func() bool]
+	autopHits    atomic.Uint64 // fetches served from an AutoP cache
 }
 
 // IsPostgresDSN reports whether dsn selects PostgreSQL.
