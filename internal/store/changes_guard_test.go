@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -10,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // autoPInputWrite matches a statement that may change a row an AutoP file is
@@ -130,4 +134,56 @@ func writesAutoPInput(lit *ast.BasicLit) bool {
 		return false
 	}
 	return autoPInputWrite.MatchString(s)
+}
+
+func init() {
+	// Plumbing of change events and the AutoP cache: no actor, no rows.
+	for _, m := range []string{"OnCommit", "DropAutoPCache", "CacheAutoPWhile", "AutoPCacheHits"} {
+		coveredElsewhere[m] = "plumbing (TestWritesDeclareChanges, TestAutoPCacheFollowsWrites)"
+	}
+}
+
+// The subscriber hears a transaction's changes once it committed (what it
+// reads then is the new state), and never those of a transaction that
+// rolled back.
+func TestOnCommitAfterCommitOnly(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		mac := tr.a1.device.MAC
+		var heard []model.Change
+		var seen string
+		st.OnCommit(func(ctx context.Context, changes []model.Change) {
+			heard = append(heard, changes...)
+			if sv, err := st.AutoPServe(sys, mac); err == nil {
+				seen = string(sv.File.Body)
+			}
+		})
+		defer st.OnCommit(func(context.Context, []model.Change) {})
+		line := "Config.DoorSetting.RELAY.HoldDelayA = 7"
+		if _, err := st.SetDeviceAutoP(as(tr.subA1), mac, []string{line}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(heard) != 1 {
+			t.Fatalf("one save: heard %v", heard)
+		}
+		if c, ok := heard[0].(model.AutoPChange); !ok || len(c.MACs) != 1 || c.MACs[0] != mac {
+			t.Errorf("the change names the device: %#v", heard[0])
+		}
+		if !strings.Contains(seen, line) {
+			t.Errorf("the subscriber ran before the commit: it read\n%s", seen)
+		}
+		// Refused inside the transaction (another sub-distributor's
+		// device): rolled back, nothing heard.
+		heard = nil
+		if _, err := st.SetDeviceAutoP(as(tr.subA1), tr.b.device.MAC, []string{line}, nil); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Fatalf("foreign device: %v", err)
+		}
+		// Unchanged lists: no change declared.
+		if _, err := st.SetDeviceAutoP(as(tr.subA1), mac, []string{line}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if len(heard) != 0 {
+			t.Errorf("heard %v from writes that changed nothing", heard)
+		}
+	})
 }
