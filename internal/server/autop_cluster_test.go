@@ -201,11 +201,26 @@ func TestAutoPClusterNeverStale(t *testing.T) {
 	c := newAutoPCluster(t, a, b)
 	c.waitCaching(10 * time.Second)
 	hits := b.st.AutoPCacheHits()
-	c.everyKind(8)
+	c.everyKind(15)
 	if !c.cachedSeen {
 		t.Fatal("node B never served from its cache before a write: the test proves nothing")
 	}
 	t.Logf("%d rounds; node B served %d of its %d fetches from its cache", c.rounds, b.st.AutoPCacheHits()-hits, c.fetches)
+
+	// Without writes, node B answers from its cache.
+	const steady = 500
+	hits, start := b.st.AutoPCacheHits(), time.Now()
+	for range steady {
+		if r := c.fetchB(c.key); r.StatusCode != http.StatusOK {
+			t.Fatalf("steady fetch: %d", r.StatusCode)
+		}
+	}
+	served := b.st.AutoPCacheHits() - hits
+	t.Logf("no writes: node B served %d of %d fetches from its cache (%.0f fetches/s, one client)", served, steady,
+		steady/time.Since(start).Seconds())
+	if served < steady*9/10 {
+		t.Errorf("node B served only %d of %d fetches from its cache with no write", served, steady)
+	}
 }
 
 // When node B loses the bus without noticing a disconnect (its NATS
