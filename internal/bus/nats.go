@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,9 +16,10 @@ import (
 // what was published meanwhile (the gateway recovers from that: commands
 // live in the database and are resent).
 type NATS struct {
-	nc    *nats.Conn
-	log   *slog.Logger
-	notes noticesSet
+	nc          *nats.Conn
+	log         *slog.Logger
+	notes       noticesSet
+	reconnected atomic.Uint64 // reconnections so far (see notices)
 }
 
 // NewNATS connects to the NATS server at url (nats://host:4222, several
@@ -29,6 +31,7 @@ func NewNATSWithLog(url string, log *slog.Logger) (*NATS, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	n := &NATS{log: log}
 	nc, err := nats.Connect(url,
 		nats.Name("gatehouse"),
 		nats.MaxReconnects(-1),
@@ -41,7 +44,10 @@ func NewNATSWithLog(url string, log *slog.Logger) (*NATS, error) {
 				log.Debug("bus: disconnected from NATS")
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("bus: reconnected to NATS", "server", c.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			n.reconnected.Add(1)
+			log.Info("bus: reconnected to NATS", "server", c.ConnectedUrlRedacted())
+		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			subj := ""
 			if s != nil {
@@ -53,7 +59,8 @@ func NewNATSWithLog(url string, log *slog.Logger) (*NATS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to NATS at %s: %w", url, err)
 	}
-	return &NATS{nc: nc, log: log}, nil
+	n.nc = nc
+	return n, nil
 }
 
 // MaxPayload is the largest message the NATS server accepts.
@@ -104,10 +111,13 @@ func (n *NATS) Respond(subject string, fn func([]byte) ([]byte, bool)) (func(), 
 }
 
 // notices over NATS know when the connection is down, and count
-// reconnections: the messages published in between never arrive.
+// reconnections: the messages published in between never arrive. (The
+// count moves in NATS's callback, shortly after the reconnection: a
+// publisher still waits AckWait for this node then, and once a node was
+// down longer than Silent, its own silence already stops it hearing.)
 func (n *NATS) notices(subject string) *Notices {
 	return n.notes.get(subject, func() *Notices {
-		conn := func() (bool, uint64) { return n.nc.IsConnected(), n.nc.Stats().Reconnects }
+		conn := func() (bool, uint64) { return n.nc.IsConnected(), n.reconnected.Load() }
 		return newNotices(n, subject, false, conn, n.log, DefaultNoticeTimings)
 	})
 }

@@ -292,7 +292,11 @@ func (n *Notices) receive(data []byte) {
 	n.mu.Lock()
 	now := n.now()
 	if m.Type == "b" {
+		// A node leaving: nobody waits for it any longer.
 		delete(n.members, m.From)
+		for _, w := range n.waiting {
+			w.ackedLocked(m.From)
+		}
 		n.recomputeLocked(now)
 		n.mu.Unlock()
 		return
@@ -344,13 +348,19 @@ func (n *Notices) acked(data []byte) {
 		return
 	}
 	n.mu.Lock()
-	if w := n.waiting[m.Seq]; w != nil && w.need[m.From] {
-		delete(w.need, m.From)
+	if w := n.waiting[m.Seq]; w != nil {
+		w.ackedLocked(m.From)
+	}
+	n.mu.Unlock()
+}
+
+func (w *noticeWaiter) ackedLocked(node string) {
+	if w.need[node] {
+		delete(w.need, node)
 		if len(w.need) == 0 {
 			close(w.done)
 		}
 	}
-	n.mu.Unlock()
 }
 
 // missedLocked tells the listeners to drop what they derived from notices.
