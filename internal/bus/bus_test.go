@@ -11,7 +11,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
 )
 
-func startNATS(t *testing.T) string {
+func startNATS(t *testing.T) string { return startNATSServer(t).ClientURL() }
+
+// startNATSServer runs an embedded NATS server until the test ends.
+func startNATSServer(t *testing.T) *natsserver.Server {
 	t.Helper()
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
 	if err != nil {
@@ -22,7 +25,7 @@ func startNATS(t *testing.T) string {
 		t.Fatal("NATS not ready")
 	}
 	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
+	return ns
 }
 
 // eachBus runs fn with two nodes' buses: two NATS connections, or one Local bus

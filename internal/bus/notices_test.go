@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
 )
 
@@ -50,15 +48,7 @@ func TestNoticesAcknowledged(t *testing.T) {
 // listeners it may have missed notices; a live node that does not answer
 // holds a publisher for AckWait, no longer.
 func TestNoticesLost(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("NATS not ready")
-	}
-	defer ns.Shutdown()
+	ns := startNATSServer(t)
 	a, err := bus.NewNATS(ns.ClientURL())
 	if err != nil {
 		t.Fatal(err)

@@ -1,12 +1,9 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +13,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
 
 // The AutoP file cache on a cluster: two nodes on one PostgreSQL and one
@@ -276,31 +272,10 @@ func TestAutoPClusterBusLost(t *testing.T) {
 // the test can cut.
 func proxiedNodes(t *testing.T) (a, b *env, p *tcpProxy) {
 	t.Helper()
-	if os.Getenv(testutil.PostgresEnv) == "" {
-		t.Skipf("%s not set", testutil.PostgresEnv)
-	}
-	dsn := testutil.PostgresDSN(t)
-	open := func() *store.Store {
-		st, err := store.Open(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.SetSecretKey([]byte(strings.Repeat("k", 32))); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	stA, stB := open(), open()
-	if _, err := demo.Load(context.Background(), stA, demo.Options{Password: demoPassword, Users: 300, Devices: 200, Seed: 7}, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	url := startNATS(t)
-	p = startProxy(t, strings.TrimPrefix(url, "nats://"))
-	optsA, optsB := gwOptions, gwOptions
-	optsA.Node, optsB.Node = "node-a", "node-b"
-	a = newGatewayEnv(t, "postgres", stA, natsBus(t, url), optsA)
-	b = newGatewayEnv(t, "postgres", stB, natsBus(t, p.url()), optsB)
+	a, b = twoNodesVia(t, func(url string) string {
+		p = startProxy(t, strings.TrimPrefix(url, "nats://"))
+		return p.url()
+	})
 	return a, b, p
 }
 

@@ -48,7 +48,10 @@ func natsBus(t testing.TB, url string) bus.Bus {
 
 // twoNodes starts two nodes on one PostgreSQL database (each with its own
 // connection pool, as two processes have) and one NATS server.
-func twoNodes(t *testing.T) (a, b *env) {
+func twoNodes(t *testing.T) (a, b *env) { return twoNodesVia(t, func(url string) string { return url }) }
+
+// twoNodesVia is twoNodes with node B reaching NATS at via(its URL).
+func twoNodesVia(t *testing.T, via func(natsURL string) string) (a, b *env) {
 	t.Helper()
 	if os.Getenv(testutil.PostgresEnv) == "" {
 		if os.Getenv("CI") == "true" {
@@ -77,7 +80,7 @@ func twoNodes(t *testing.T) (a, b *env) {
 	optsA, optsB := gwOptions, gwOptions
 	optsA.Node, optsB.Node = "node-a", "node-b"
 	a = newGatewayEnv(t, "postgres", stA, natsBus(t, url), optsA)
-	b = newGatewayEnv(t, "postgres", stB, natsBus(t, url), optsB)
+	b = newGatewayEnv(t, "postgres", stB, natsBus(t, via(url)), optsB)
 	return a, b
 }
 
