@@ -84,7 +84,7 @@ func (s *Server) remoteOrigin(w http.ResponseWriter, r *http.Request) {
 	ctx := model.WithActor(r.Context(), model.System)
 	prefix := usecase.RemotePath(token)
 	if handoff := r.URL.Query().Get("handoff"); handoff != "" {
-		mac, secret, err := s.store.ClaimRemoteSession(ctx, token, handoff)
+		mac, secret, err := s.cases.ClaimRemoteControl(ctx, token, handoff)
 		if err != nil {
 			s.log.Info("remote control claim refused", "error", err)
 			http.Error(w, model.ErrorMessage(err), statusOf(err))

@@ -49,5 +49,17 @@ func (c *Cases) OpenRemoteControl(ctx context.Context, mac string) (*RemoteContr
 	return rc, nil
 }
 
+// ClaimRemoteControl claims the session token, on the separate Remote
+// Control origin, for the browser that followed its link with the
+// single-use handoff code: it answers the device's MAC and the secret that
+// browser keeps (a cookie) for the session's other requests.
+func (c *Cases) ClaimRemoteControl(ctx context.Context, token, handoff string) (mac, browserSecret string, err error) {
+	mac, browserSecret, err = c.store.ClaimRemoteSession(ctx, token, handoff)
+	if err != nil {
+		return "", "", c.internal(ctx, "opening the Remote Control link", err)
+	}
+	return mac, browserSecret, nil
+}
+
 // RemotePath is where the Remote Control session token is served.
 func RemotePath(token string) string { return "/remote/" + token + "/" }

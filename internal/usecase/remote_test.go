@@ -62,9 +62,12 @@ func TestRemoteControlOpensOnTheSeparateOriginOrThePortal(t *testing.T) {
 		}
 		token, _ = strings.CutPrefix(u.Path, "/remote/")
 		token, _ = strings.CutSuffix(token, "/")
-		got, secret, err := tc.store.ClaimRemoteSession(deviceSys, token, u.Query().Get("handoff"))
+		got, secret, err := tc.ClaimRemoteControl(deviceSys, token, u.Query().Get("handoff"))
 		if err != nil || got != mac || secret == "" {
 			t.Errorf("claim with the link's code: %q %v", got, err)
+		}
+		if _, _, err := tc.ClaimRemoteControl(deviceSys, token, u.Query().Get("handoff")); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("the link's code used twice: %v, want forbidden", err)
 		}
 	})
 }
