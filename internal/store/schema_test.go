@@ -28,7 +28,7 @@ import (
 //     GENERATED … AS IDENTITY).
 //   - Expressions (defaults, checks, index expressions, partial WHERE): case,
 //     white space, parentheses, double quotes and PostgreSQL's casts
-//     (''::text) are left out; PostgreSQL's `x = ANY (ARRAY[a, b])` is
+//     (::text) are left out; PostgreSQL's `x = ANY (ARRAY[a, b])` is
 //     SQLite's `x IN (a, b)` and `x BETWEEN a AND b` is `x >= a AND x <= b`.
 //   - Index columns: SQLite has no INCLUDE, so PostgreSQL's INCLUDE columns
 //     count as trailing key columns; an SQLite index entry ends with the
@@ -104,7 +104,7 @@ var schemaOneEngineOnly = map[string]struct {
 	// PostgreSQL's row triggers fill the NEW row BEFORE the write, for
 	// INSERT and UPDATE in one trigger; SQLite's AFTER triggers update the
 	// row, one per event.
-	"trigger devices.devices_follow_project":                       {"sqlite", "UPDATE half of devices_fill_list_columns"},
+	"trigger devices.devices_follow_project":                      {"sqlite", "UPDATE half of devices_fill_list_columns"},
 	"trigger third_party_devices.third_party_devices_list_insert": {"sqlite", "INSERT half of third_party_devices_list_fill"},
 	"trigger third_party_devices.third_party_devices_list_update": {"sqlite", "UPDATE half of third_party_devices_list_fill"},
 	"trigger third_party_devices.third_party_devices_list_fill":   {"postgres", "BEFORE INSERT OR UPDATE (SQLite: …_list_insert, …_list_update)"},
@@ -155,7 +155,9 @@ func (i dbIndex) String() string {
 	return s
 }
 
-func newTable() *dbTable { return &dbTable{columns: map[string]dbColumn{}, indexes: map[string]dbIndex{}} }
+func newTable() *dbTable {
+	return &dbTable{columns: map[string]dbColumn{}, indexes: map[string]dbIndex{}}
+}
 
 var (
 	castRE     = regexp.MustCompile(`::\s*(text|bigint|integer|boolean|numeric|double precision|timestamp with time zone|timestamp without time zone|character varying)(\[\])?`)
