@@ -172,3 +172,21 @@ func TestKeysNotNullMigration(t *testing.T) {
 		t.Error("billing information of an account that does not exist was stored")
 	}
 }
+
+// TestSchemaParityMigrationRedo: version 20 goes down and up again on both
+// engines, and leaves the index the device lists name.
+func TestSchemaParityMigrationRedo(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		if err := store.RedoMigration(context.Background(), st, 20); err != nil {
+			t.Fatal(err)
+		}
+		q := `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'projects_kind_name'`
+		if st.Dialect() == store.Postgres {
+			q = `SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN ('projects_kind_name', 'projects_kind_name_id')`
+		}
+		var n int
+		if err := st.DB().QueryRow(q).Scan(&n); err != nil || n != 1 {
+			t.Errorf("projects' kind and name indexes after version 20 again: %d, %v; want projects_kind_name alone", n, err)
+		}
+	})
+}
