@@ -34,7 +34,8 @@ import (
 //     count as trailing key columns; an SQLite index entry ends with the
 //     rowid, so in a non-unique index of a table whose key is `id` a last
 //     column id is left out on both sides. Collations and operator classes
-//     are not compared (PostgreSQL's COLLATE "C" is SQLite's BINARY).
+//     are not compared (PostgreSQL's COLLATE "C" is SQLite's BINARY);
+//     DESC is.
 //
 // Left out: goose's version table, SQLite's own tables (sqlite_*, ANALYZE's
 // statistics), FTS5 shadow tables, the indexes behind primary keys and
@@ -189,24 +190,17 @@ func dropRowid(t *dbTable, ix dbIndex) dbIndex {
 
 func readSQLiteSchema(ctx context.Context, db *sql.DB) (*dbSchema, error) {
 	s := &dbSchema{engine: "sqlite", tables: map[string]*dbTable{}, views: map[string]bool{}, triggers: map[string]bool{}}
-	rows, err := db.QueryContext(ctx, `SELECT s.type, s.name, s.tbl_name, coalesce(s.sql, ''), coalesce(l.type, '') FROM sqlite_schema s
+	type object struct{ typ, name, table, sql, kind string }
+	var objects []object
+	err := queryAll(ctx, db, func(scan func(...any) error) error {
+		var o object
+		err := scan(&o.typ, &o.name, &o.table, &o.sql, &o.kind)
+		objects = append(objects, o)
+		return err
+	}, `SELECT s.type, s.name, s.tbl_name, coalesce(s.sql, ''), coalesce(l.type, '') FROM sqlite_schema s
 		LEFT JOIN pragma_table_list l ON l.schema = 'main' AND l.name = s.name
 		WHERE s.name NOT LIKE 'sqlite\_%' ESCAPE '\' AND s.tbl_name <> 'goose_db_version'`)
 	if err != nil {
-		return nil, err
-	}
-	type object struct{ typ, name, table, sql, kind string }
-	var objects []object
-	for rows.Next() {
-		var o object
-		if err := rows.Scan(&o.typ, &o.name, &o.table, &o.sql, &o.kind); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		objects = append(objects, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	indexSQL := map[string]string{}
@@ -240,45 +234,30 @@ func readSQLiteSchema(ctx context.Context, db *sql.DB) (*dbSchema, error) {
 
 func readSQLiteTable(ctx context.Context, db *sql.DB, name, def string) (*dbTable, error) {
 	t := newTable()
-	rows, err := db.QueryContext(ctx, `SELECT name, upper(type), "notnull", coalesce(dflt_value, ''), pk FROM pragma_table_info(?) ORDER BY cid`, name)
-	if err != nil {
-		return nil, err
-	}
-	type pkCol struct {
-		name string
-		n    int
-	}
-	var pks []pkCol
 	var intPK string
-	for rows.Next() {
+	err := queryAll(ctx, db, func(scan func(...any) error) error {
 		var col, typ, dflt string
-		var notNull bool
-		var pk int
-		if err := rows.Scan(&col, &typ, &notNull, &dflt, &pk); err != nil {
-			rows.Close()
-			return nil, err
+		var notNull, pk bool
+		if err := scan(&col, &typ, &notNull, &dflt, &pk); err != nil {
+			return err
 		}
 		c := dbColumn{typ: sqliteTypeToPostgres[typ], notNull: notNull, dflt: normExpr(dflt)}
 		if c.typ == "" {
 			c.typ = "unmapped SQLite type " + typ + " (add it to sqliteTypeToPostgres)"
 		}
-		if pk > 0 {
-			pks = append(pks, pkCol{col, pk})
-			if typ == "INTEGER" {
-				intPK = col
-			}
+		if pk && typ == "INTEGER" {
+			intPK = col
 		}
 		t.columns[col] = c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `SELECT name, upper(type), "notnull", coalesce(dflt_value, ''), pk > 0 FROM pragma_table_info(?) ORDER BY cid`, name)
+	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(pks, func(a, b pkCol) int { return a.n - b.n })
-	for _, p := range pks {
-		t.pk = append(t.pk, p.name)
+	if t.pk, err = sqlitePrimaryKey(ctx, db, name); err != nil {
+		return nil, err
 	}
-	if len(pks) == 1 && intPK != "" && !withoutRowid.MatchString(def) {
+	if len(t.pk) == 1 && intPK != "" && !withoutRowid.MatchString(def) {
 		// The rowid: 64 bits, never NULL; AUTOINCREMENT never reuses one.
 		c := t.columns[intPK]
 		c.typ, c.notNull, c.identity = "bigint", true, autoincrement.MatchString(def)
@@ -288,21 +267,16 @@ func readSQLiteTable(ctx context.Context, db *sql.DB, name, def string) (*dbTabl
 		t.checks = append(t.checks, normExpr(chk))
 	}
 
-	fkRows, err := db.QueryContext(ctx, `SELECT id, "table", "from", coalesce("to", ''), on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, name)
-	if err != nil {
-		return nil, err
-	}
 	type fk struct {
 		table, onUpdate, onDelete string
 		from, to                  []string
 	}
 	fks := map[int]*fk{}
-	for fkRows.Next() {
+	err = queryAll(ctx, db, func(scan func(...any) error) error {
 		var id int
 		var ref, from, to, onUpdate, onDelete string
-		if err := fkRows.Scan(&id, &ref, &from, &to, &onUpdate, &onDelete); err != nil {
-			fkRows.Close()
-			return nil, err
+		if err := scan(&id, &ref, &from, &to, &onUpdate, &onDelete); err != nil {
+			return err
 		}
 		f := fks[id]
 		if f == nil {
@@ -310,28 +284,24 @@ func readSQLiteTable(ctx context.Context, db *sql.DB, name, def string) (*dbTabl
 			fks[id] = f
 		}
 		f.from, f.to = append(f.from, from), append(f.to, to)
-	}
-	fkRows.Close()
-	if err := fkRows.Err(); err != nil {
+		return nil
+	}, `SELECT id, "table", "from", coalesce("to", ''), on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq`, name)
+	if err != nil {
 		return nil, err
 	}
 	for _, f := range fks {
 		if slices.Contains(f.to, "") { // REFERENCES t: its primary key
-			f.to = nil
-			prow, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, f.table)
-			if err != nil {
+			if f.to, err = sqlitePrimaryKey(ctx, db, f.table); err != nil {
 				return nil, err
 			}
-			for prow.Next() {
-				var c string
-				prow.Scan(&c)
-				f.to = append(f.to, c)
-			}
-			prow.Close()
 		}
 		t.fks = append(t.fks, fkString(f.from, f.table, f.to, f.onDelete, f.onUpdate))
 	}
 	return t, nil
+}
+
+func sqlitePrimaryKey(ctx context.Context, db *sql.DB, table string) ([]string, error) {
+	return queryStrings(ctx, db, `SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
 }
 
 func fkString(from []string, table string, to []string, onDelete, onUpdate string) string {
@@ -406,20 +376,16 @@ func matchParen(s string, i int) int {
 // splitTop splits s at its commas outside parentheses and quotes.
 func splitTop(s string) []string {
 	var out []string
-	depth, start := 0, 0
+	start := 0
 	for j := 0; j < len(s); j++ {
 		switch s[j] {
 		case '\'', '"', '`':
 			j = skipQuoted(s, j)
 		case '(':
-			depth++
-		case ')':
-			depth--
+			j = matchParen(s, j)
 		case ',':
-			if depth == 0 {
-				out = append(out, s[start:j])
-				start = j + 1
-			}
+			out = append(out, s[start:j])
+			start = j + 1
 		}
 	}
 	return append(out, s[start:])
@@ -427,37 +393,30 @@ func splitTop(s string) []string {
 
 var (
 	indexOnRE      = regexp.MustCompile(`(?is)\bON\s+["\x60\[]?\w+["\x60\]]?\s*\(`)
-	indexColTailRE = regexp.MustCompile(`(?is)(\s+COLLATE\s+\w+)?(\s+(ASC|DESC))?\s*$`)
+	indexColTailRE = regexp.MustCompile(`(?is)(\s+COLLATE\s+\w+)?(\s+(?:ASC|(DESC)))?\s*$`)
 	whereRE        = regexp.MustCompile(`(?is)^\s*WHERE\s+(.*?)\s*;?\s*$`)
 )
 
 func readSQLiteIndexes(ctx context.Context, db *sql.DB, table string, t *dbTable, indexSQL map[string]string) error {
-	rows, err := db.QueryContext(ctx, `SELECT name, "unique", origin FROM pragma_index_list(?)`, table)
-	if err != nil {
-		return err
-	}
 	type ix struct {
 		name, origin string
 		unique       bool
 	}
 	var list []ix
-	for rows.Next() {
+	err := queryAll(ctx, db, func(scan func(...any) error) error {
 		var i ix
-		if err := rows.Scan(&i.name, &i.unique, &i.origin); err != nil {
-			rows.Close()
-			return err
-		}
+		err := scan(&i.name, &i.unique, &i.origin)
 		list = append(list, i)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return err
+	}, `SELECT name, "unique", origin FROM pragma_index_list(?)`, table)
+	if err != nil {
 		return err
 	}
 	for _, i := range list {
 		switch i.origin {
 		case "pk": // the table's primary key
 		case "u":
-			cols, err := sqliteIndexColumns(ctx, db, i.name)
+			cols, err := queryStrings(ctx, db, `SELECT coalesce(name, '') FROM pragma_index_info(?) ORDER BY seqno`, i.name)
 			if err != nil {
 				return err
 			}
@@ -472,7 +431,12 @@ func readSQLiteIndexes(ctx context.Context, db *sql.DB, table string, t *dbTable
 			end := matchParen(def, open)
 			x := dbIndex{unique: i.unique, method: "btree"}
 			for _, c := range splitTop(def[open+1 : end]) {
-				x.columns = append(x.columns, normExpr(indexColTailRE.ReplaceAllString(c, "")))
+				m := indexColTailRE.FindStringSubmatchIndex(c)
+				col := normExpr(c[:m[0]]) // without COLLATE and ASC
+				if m[6] >= 0 {
+					col += " desc"
+				}
+				x.columns = append(x.columns, col)
 			}
 			if m := whereRE.FindStringSubmatch(def[end+1:]); m != nil {
 				x.where = normExpr(m[1])
@@ -485,26 +449,9 @@ func readSQLiteIndexes(ctx context.Context, db *sql.DB, table string, t *dbTable
 	return nil
 }
 
-func sqliteIndexColumns(ctx context.Context, db *sql.DB, index string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT coalesce(name, '') FROM pragma_index_info(?) ORDER BY seqno`, index)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		cols = append(cols, c)
-	}
-	return cols, rows.Err()
-}
-
 // queryAll runs q and hands each row's scan to fn.
-func queryAll(ctx context.Context, db *sql.DB, q string, fn func(scan func(...any) error) error) error {
-	rows, err := db.QueryContext(ctx, q)
+func queryAll(ctx context.Context, db *sql.DB, fn func(scan func(...any) error) error, q string, args ...any) error {
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return err
 	}
@@ -517,12 +464,23 @@ func queryAll(ctx context.Context, db *sql.DB, q string, fn func(scan func(...an
 	return rows.Err()
 }
 
+// queryStrings is the one column of q's rows.
+func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]string, error) {
+	var out []string
+	err := queryAll(ctx, db, func(scan func(...any) error) error {
+		var s string
+		err := scan(&s)
+		out = append(out, s)
+		return err
+	}, q, args...)
+	return out, err
+}
+
 var pgActions = map[string]string{"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
 func readPostgresSchema(ctx context.Context, db *sql.DB) (*dbSchema, error) {
 	s := &dbSchema{engine: "postgres", tables: map[string]*dbTable{}, views: map[string]bool{}, triggers: map[string]bool{}}
-	err := queryAll(ctx, db, `SELECT table_name, table_type FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_name <> 'goose_db_version'`, func(scan func(...any) error) error {
+	err := queryAll(ctx, db, func(scan func(...any) error) error {
 		var name, typ string
 		if err := scan(&name, &typ); err != nil {
 			return err
@@ -533,86 +491,86 @@ func readPostgresSchema(ctx context.Context, db *sql.DB) (*dbSchema, error) {
 			s.tables[name] = newTable()
 		}
 		return nil
-	})
+	}, `SELECT table_name, table_type FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_name <> 'goose_db_version'`)
 	if err != nil {
 		return nil, err
 	}
-	err = queryAll(ctx, db, `SELECT table_name, column_name, CASE WHEN data_type IN ('USER-DEFINED', 'ARRAY') THEN udt_name ELSE data_type END,
+	err = queryAll(ctx, db, func(scan func(...any) error) error {
+		var table, col, dflt string
+		var c dbColumn
+		if err := scan(&table, &col, &c.typ, &c.notNull, &dflt, &c.identity); err != nil {
+			return err
+		}
+		c.dflt = normExpr(dflt)
+		if t := s.tables[table]; t != nil {
+			t.columns[col] = c
+		}
+		return nil
+	}, `SELECT table_name, column_name, CASE WHEN data_type IN ('USER-DEFINED', 'ARRAY') THEN udt_name ELSE data_type END,
 			is_nullable = 'NO', coalesce(column_default, ''), is_identity = 'YES'
-		FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> 'goose_db_version'`,
-		func(scan func(...any) error) error {
-			var table, col, dflt string
-			var c dbColumn
-			if err := scan(&table, &col, &c.typ, &c.notNull, &dflt, &c.identity); err != nil {
-				return err
-			}
-			c.dflt = normExpr(dflt)
-			if t := s.tables[table]; t != nil {
-				t.columns[col] = c
-			}
-			return nil
-		})
+		FROM information_schema.columns WHERE table_schema = current_schema() AND table_name <> 'goose_db_version'`)
 	if err != nil {
 		return nil, err
 	}
 	const cols = `(SELECT string_agg(a.attname, ',' ORDER BY k.n) FROM unnest(%[1]s) WITH ORDINALITY k(attnum, n)
 		JOIN pg_attribute a ON a.attrelid = %[2]s AND a.attnum = k.attnum)`
-	err = queryAll(ctx, db, `SELECT r.relname, c.contype, coalesce(`+fmt.Sprintf(cols, "c.conkey", "c.conrelid")+`, ''),
+	err = queryAll(ctx, db, func(scan func(...any) error) error {
+		var table, typ, from, ref, to, onDelete, onUpdate, check string
+		if err := scan(&table, &typ, &from, &ref, &to, &onDelete, &onUpdate, &check); err != nil {
+			return err
+		}
+		t := s.tables[table]
+		if t == nil {
+			return nil
+		}
+		switch typ {
+		case "p":
+			t.pk = strings.Split(from, ",")
+		case "u":
+			t.uniques = append(t.uniques, "("+strings.ReplaceAll(from, ",", ", ")+")")
+		case "f":
+			t.fks = append(t.fks, fkString(strings.Split(from, ","), ref, strings.Split(to, ","), pgActions[onDelete], pgActions[onUpdate]))
+		case "c":
+			t.checks = append(t.checks, normExpr(check))
+		default:
+			s.extras = append(s.extras, fmt.Sprintf("constraint of type %s on %s", typ, table))
+		}
+		return nil
+	}, `SELECT r.relname, c.contype, coalesce(`+fmt.Sprintf(cols, "c.conkey", "c.conrelid")+`, ''),
 			coalesce((SELECT relname FROM pg_class WHERE oid = c.confrelid), ''), coalesce(`+fmt.Sprintf(cols, "c.confkey", "c.confrelid")+`, ''),
 			c.confdeltype, c.confupdtype, coalesce(pg_get_expr(c.conbin, c.conrelid, true), '')
 		FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid
-		WHERE r.relnamespace = current_schema()::regnamespace AND r.relname <> 'goose_db_version'`,
-		func(scan func(...any) error) error {
-			var table, typ, from, ref, to, onDelete, onUpdate, check string
-			if err := scan(&table, &typ, &from, &ref, &to, &onDelete, &onUpdate, &check); err != nil {
-				return err
-			}
-			t := s.tables[table]
-			if t == nil {
-				return nil
-			}
-			switch typ {
-			case "p":
-				t.pk = strings.Split(from, ",")
-			case "u":
-				t.uniques = append(t.uniques, "("+strings.ReplaceAll(from, ",", ", ")+")")
-			case "f":
-				t.fks = append(t.fks, fkString(strings.Split(from, ","), ref, strings.Split(to, ","), pgActions[onDelete], pgActions[onUpdate]))
-			case "c":
-				t.checks = append(t.checks, normExpr(check))
-			default:
-				s.extras = append(s.extras, fmt.Sprintf("constraint of type %s on %s", typ, table))
-			}
-			return nil
-		})
+		WHERE r.relnamespace = current_schema()::regnamespace AND r.relname <> 'goose_db_version'`)
 	if err != nil {
 		return nil, err
 	}
-	err = queryAll(ctx, db, `SELECT t.relname, i.relname, x.indisunique, am.amname, x.indnkeyatts,
-			(SELECT string_agg(pg_get_indexdef(x.indexrelid, k, true), E'\x1f' ORDER BY k) FROM generate_series(1, x.indnatts) k),
+	err = queryAll(ctx, db, func(scan func(...any) error) error {
+		var table, name, colList, where string
+		var keys int
+		var constraint bool
+		x := dbIndex{}
+		if err := scan(&table, &name, &x.unique, &x.method, &keys, &colList, &where, &constraint); err != nil {
+			return err
+		}
+		t := s.tables[table]
+		if constraint || t == nil {
+			return nil
+		}
+		for _, c := range strings.Split(colList, "\x1f") {
+			x.columns = append(x.columns, normExpr(c)) // key columns, then INCLUDE
+		}
+		x.where = normExpr(where)
+		t.indexes[name] = x
+		return nil
+	}, `SELECT t.relname, i.relname, x.indisunique, am.amname, x.indnkeyatts,
+			(SELECT string_agg(pg_get_indexdef(x.indexrelid, k, true) ||
+				CASE WHEN k <= x.indnkeyatts AND x.indoption[k - 1] & 1 = 1 THEN ' DESC' ELSE '' END, E'\x1f' ORDER BY k)
+				FROM generate_series(1, x.indnatts) k),
 			coalesce(pg_get_expr(x.indpred, x.indrelid, true), ''),
 			EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid AND c.contype IN ('p', 'u'))
 		FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid JOIN pg_am am ON am.oid = i.relam
-		WHERE t.relnamespace = current_schema()::regnamespace AND t.relname <> 'goose_db_version'`,
-		func(scan func(...any) error) error {
-			var table, name, colList, where string
-			var keys int
-			var constraint bool
-			x := dbIndex{}
-			if err := scan(&table, &name, &x.unique, &x.method, &keys, &colList, &where, &constraint); err != nil {
-				return err
-			}
-			t := s.tables[table]
-			if constraint || t == nil {
-				return nil
-			}
-			for _, c := range strings.Split(colList, "\x1f") {
-				x.columns = append(x.columns, normExpr(c)) // key columns, then INCLUDE
-			}
-			x.where = normExpr(where)
-			t.indexes[name] = x
-			return nil
-		})
+		WHERE t.relnamespace = current_schema()::regnamespace AND t.relname <> 'goose_db_version'`)
 	if err != nil {
 		return nil, err
 	}
@@ -621,27 +579,27 @@ func readPostgresSchema(ctx context.Context, db *sql.DB) (*dbSchema, error) {
 			t.indexes[name] = dropRowid(t, x)
 		}
 	}
-	err = queryAll(ctx, db, `SELECT r.relname, g.tgname FROM pg_trigger g JOIN pg_class r ON r.oid = g.tgrelid
-		WHERE NOT g.tgisinternal AND r.relnamespace = current_schema()::regnamespace`, func(scan func(...any) error) error {
+	err = queryAll(ctx, db, func(scan func(...any) error) error {
 		var table, name string
 		if err := scan(&table, &name); err != nil {
 			return err
 		}
 		s.triggers[table+"."+name] = true
 		return nil
-	})
+	}, `SELECT r.relname, g.tgname FROM pg_trigger g JOIN pg_class r ON r.oid = g.tgrelid
+		WHERE NOT g.tgisinternal AND r.relnamespace = current_schema()::regnamespace`)
 	if err != nil {
 		return nil, err
 	}
-	err = queryAll(ctx, db, `SELECT p.proname FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace
-		AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgfoid = p.oid)`, func(scan func(...any) error) error {
+	err = queryAll(ctx, db, func(scan func(...any) error) error {
 		var name string
 		if err := scan(&name); err != nil {
 			return err
 		}
 		s.extras = append(s.extras, "function "+name)
 		return nil
-	})
+	}, `SELECT p.proname FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace
+		AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgfoid = p.oid)`)
 	return s, err
 }
 
