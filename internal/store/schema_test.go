@@ -112,7 +112,6 @@ var schemaOneEngineOnly = map[string]struct {
 }
 
 type dbSchema struct {
-	engine   string
 	tables   map[string]*dbTable
 	views    map[string]bool
 	triggers map[string]bool // "table.name"
@@ -189,7 +188,7 @@ func dropRowid(t *dbTable, ix dbIndex) dbIndex {
 }
 
 func readSQLiteSchema(ctx context.Context, db *sql.DB) (*dbSchema, error) {
-	s := &dbSchema{engine: "sqlite", tables: map[string]*dbTable{}, views: map[string]bool{}, triggers: map[string]bool{}}
+	s := &dbSchema{tables: map[string]*dbTable{}, views: map[string]bool{}, triggers: map[string]bool{}}
 	type object struct{ typ, name, table, sql, kind string }
 	var objects []object
 	err := queryAll(ctx, db, func(scan func(...any) error) error {
@@ -479,7 +478,7 @@ func queryStrings(ctx context.Context, db *sql.DB, q string, args ...any) ([]str
 var pgActions = map[string]string{"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
 func readPostgresSchema(ctx context.Context, db *sql.DB) (*dbSchema, error) {
-	s := &dbSchema{engine: "postgres", tables: map[string]*dbTable{}, views: map[string]bool{}, triggers: map[string]bool{}}
+	s := &dbSchema{tables: map[string]*dbTable{}, views: map[string]bool{}, triggers: map[string]bool{}}
 	err := queryAll(ctx, db, func(scan func(...any) error) error {
 		var name, typ string
 		if err := scan(&name, &typ); err != nil {
@@ -608,46 +607,45 @@ func readPostgresSchema(ctx context.Context, db *sql.DB) (*dbSchema, error) {
 func compareSchemas(a, b *dbSchema) []string {
 	var diffs []string
 	seen := map[string]bool{}
-	// only reports an object one engine has: a difference unless allowed.
-	only := func(engine, key, detail string) {
-		seen[key] = true
-		if ok, found := schemaOneEngineOnly[key]; found && ok.engine == engine {
-			return
+	// both says whether both engines have the object; one that one engine
+	// has alone is a difference, unless schemaOneEngineOnly allows it.
+	both := func(key string, onSQLite, onPostgres bool, detail string) bool {
+		if onSQLite && onPostgres {
+			return true
 		}
-		diffs = append(diffs, fmt.Sprintf("%s: only on %s%s", key, engine, detail))
+		engine := "sqlite"
+		if onPostgres {
+			engine = "postgres"
+		}
+		seen[key] = true
+		if ok, found := schemaOneEngineOnly[key]; !found || ok.engine != engine {
+			diffs = append(diffs, fmt.Sprintf("%s: only on %s%s", key, engine, detail))
+		}
+		return false
 	}
 	for _, name := range sortedUnion(a.tables, b.tables) {
 		ta, tb := a.tables[name], b.tables[name]
-		switch {
-		case tb == nil:
-			only("sqlite", "table "+name, "")
-			continue
-		case ta == nil:
-			only("postgres", "table "+name, "")
+		if !both("table "+name, ta != nil, tb != nil, "") {
 			continue
 		}
 		for _, col := range sortedUnion(ta.columns, tb.columns) {
 			ca, oka := ta.columns[col]
 			cb, okb := tb.columns[col]
 			key := "table " + name + ": column " + col
-			switch {
-			case !okb:
-				only("sqlite", key, "")
-			case !oka:
-				only("postgres", key, "")
-			default:
-				if ca.typ != cb.typ {
-					diffs = append(diffs, fmt.Sprintf("%s: type %s on sqlite, %s on postgres", key, ca.typ, cb.typ))
-				}
-				if ca.notNull != cb.notNull {
-					diffs = append(diffs, fmt.Sprintf("%s: NOT NULL %v on sqlite, %v on postgres", key, ca.notNull, cb.notNull))
-				}
-				if ca.dflt != cb.dflt {
-					diffs = append(diffs, fmt.Sprintf("%s: DEFAULT %q on sqlite, %q on postgres", key, ca.dflt, cb.dflt))
-				}
-				if ca.identity != cb.identity {
-					diffs = append(diffs, fmt.Sprintf("%s: never reused (AUTOINCREMENT / identity) %v on sqlite, %v on postgres", key, ca.identity, cb.identity))
-				}
+			if !both(key, oka, okb, "") {
+				continue
+			}
+			if ca.typ != cb.typ {
+				diffs = append(diffs, fmt.Sprintf("%s: type %s on sqlite, %s on postgres", key, ca.typ, cb.typ))
+			}
+			if ca.notNull != cb.notNull {
+				diffs = append(diffs, fmt.Sprintf("%s: NOT NULL %v on sqlite, %v on postgres", key, ca.notNull, cb.notNull))
+			}
+			if ca.dflt != cb.dflt {
+				diffs = append(diffs, fmt.Sprintf("%s: DEFAULT %q on sqlite, %q on postgres", key, ca.dflt, cb.dflt))
+			}
+			if ca.identity != cb.identity {
+				diffs = append(diffs, fmt.Sprintf("%s: never reused (AUTOINCREMENT / identity) %v on sqlite, %v on postgres", key, ca.identity, cb.identity))
 			}
 		}
 		if !slices.Equal(ta.pk, tb.pk) {
@@ -659,35 +657,27 @@ func compareSchemas(a, b *dbSchema) []string {
 		for _, ix := range sortedUnion(ta.indexes, tb.indexes) {
 			xa, oka := ta.indexes[ix]
 			xb, okb := tb.indexes[ix]
+			detail := xa.String()
+			if !oka {
+				detail = xb.String()
+			}
 			key := "index " + name + "." + ix
-			switch {
-			case !okb:
-				only("sqlite", key, " "+xa.String())
-			case !oka:
-				only("postgres", key, " "+xb.String())
-			case xa.String() != xb.String():
+			if both(key, oka, okb, " "+detail) && xa.String() != xb.String() {
 				diffs = append(diffs, fmt.Sprintf("%s: %s on sqlite, %s on postgres", key, xa, xb))
 			}
 		}
 	}
 	for _, v := range sortedUnion(a.views, b.views) {
-		if !a.views[v] {
-			only("postgres", "view "+v, "")
-		} else if !b.views[v] {
-			only("sqlite", "view "+v, "")
-		}
+		both("view "+v, a.views[v], b.views[v], "")
 	}
 	for _, tr := range sortedUnion(a.triggers, b.triggers) {
-		if !a.triggers[tr] {
-			only("postgres", "trigger "+tr, "")
-		} else if !b.triggers[tr] {
-			only("sqlite", "trigger "+tr, "")
-		}
+		both("trigger "+tr, a.triggers[tr], b.triggers[tr], "")
 	}
-	for _, s := range []*dbSchema{a, b} {
-		for _, e := range s.extras {
-			only(s.engine, e, "")
-		}
+	for _, e := range a.extras {
+		both(e, true, false, "")
+	}
+	for _, e := range b.extras {
+		both(e, false, true, "")
 	}
 	for _, key := range slices.Sorted(maps.Keys(schemaOneEngineOnly)) {
 		if !seen[key] && !strings.HasSuffix(key, "_trgm") { // the trigram indexes need pg_trgm
