@@ -45,7 +45,7 @@ import (
 // schemaOneEngineOnly, with the reason.
 func TestSchemaSameOnBothEngines(t *testing.T) {
 	if !slices.Contains(testutil.Backends(t), "postgres") {
-		t.Skip("needs both engines")
+		t.Skipf("compares SQLite with PostgreSQL: %s is not set", testutil.PostgresEnv)
 	}
 	ctx := context.Background()
 	lite, err := readSQLiteSchema(ctx, testutil.NewStore(t, "sqlite").DB())
