@@ -192,7 +192,7 @@ func (a *API) GetThirdPartyDevice(w http.ResponseWriter, r *http.Request) error 
 // UpdateThirdPartyDevice changes a camera; omitted fields keep their value,
 // an omitted password stays as it is, "" removes it.
 func (a *API) UpdateThirdPartyDevice(w http.ResponseWriter, r *http.Request) error {
-	return ipUpdate(w, r, "third-party device", func(ctx context.Context, id int64, req cameraRequest) (*model.ThirdPartyDevice, error) {
+	return ipWrite(w, r, "third-party device", http.StatusOK, func(ctx context.Context, id int64, req cameraRequest) (*model.ThirdPartyDevice, error) {
 		if req.Kind != nil && *req.Kind != "camera" {
 			return nil, model.Invalid("kind", "must be camera: installers add third-party cameras only")
 		}

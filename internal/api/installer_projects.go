@@ -98,7 +98,7 @@ func (a *API) GetProject(w http.ResponseWriter, r *http.Request) error {
 // UpdateProject changes a project's name, manager, address or time zone;
 // omitted fields keep their value.
 func (a *API) UpdateProject(w http.ResponseWriter, r *http.Request) error {
-	return ipUpdate(w, r, "project", func(ctx context.Context, id int64, req projectRequest) (*model.Project, error) {
+	return ipWrite(w, r, "project", http.StatusOK, func(ctx context.Context, id int64, req projectRequest) (*model.Project, error) {
 		return a.Cases.UpdateProject(ctx, id, usecase.ProjectEdit{Kind: (*model.ProjectKind)(req.Kind), Name: req.Name,
 			Manager: req.Manager, Address: req.Address, TimeZone: req.TimeZone})
 	})
@@ -143,28 +143,11 @@ func ipListIn[T any](w http.ResponseWriter, r *http.Request, parent, name string
 	return writeList(w, format, name, l, columns, row)
 }
 
-// ipCreateIn answers a POST that adds a child to the parent the path
-// names: 201 with what was made.
-func ipCreateIn[Req, T any](w http.ResponseWriter, r *http.Request, parent string,
-	create func(ctx context.Context, parentID int64, req Req) (T, error)) error {
-	id, err := pathID(r, "id", parent)
-	if err != nil {
-		return err
-	}
-	var req Req
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	x, err := create(r.Context(), id, req)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, x)
-}
-
-// ipUpdate answers a PATCH of what the path names: 200 with it as saved.
-func ipUpdate[Req, T any](w http.ResponseWriter, r *http.Request, what string,
-	update func(ctx context.Context, id int64, req Req) (T, error)) error {
+// ipWrite answers a POST or PATCH addressed by the path's id (the parent
+// a child is added to, or the object changed): it decodes the body, runs
+// the use case and answers status with what it returns.
+func ipWrite[Req, T any](w http.ResponseWriter, r *http.Request, what string, status int,
+	write func(ctx context.Context, id int64, req Req) (T, error)) error {
 	id, err := pathID(r, "id", what)
 	if err != nil {
 		return err
@@ -173,11 +156,11 @@ func ipUpdate[Req, T any](w http.ResponseWriter, r *http.Request, what string,
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	x, err := update(r.Context(), id, req)
+	x, err := write(r.Context(), id, req)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, x)
+	return writeJSON(w, status, x)
 }
 
 // ipDelete answers a DELETE of what the path names: 204.
@@ -207,7 +190,7 @@ func (a *API) ListBuildings(w http.ResponseWriter, r *http.Request) error {
 
 // CreateBuilding adds a building to a community.
 func (a *API) CreateBuilding(w http.ResponseWriter, r *http.Request) error {
-	return ipCreateIn(w, r, "project", func(ctx context.Context, pid int64, req nameRequest) (*model.Building, error) {
+	return ipWrite(w, r, "project", http.StatusCreated, func(ctx context.Context, pid int64, req nameRequest) (*model.Building, error) {
 		b := &model.Building{ProjectID: pid, Name: req.Name}
 		return b, a.Cases.CreateBuilding(ctx, b)
 	})
@@ -215,7 +198,7 @@ func (a *API) CreateBuilding(w http.ResponseWriter, r *http.Request) error {
 
 // UpdateBuilding renames a building.
 func (a *API) UpdateBuilding(w http.ResponseWriter, r *http.Request) error {
-	return ipUpdate(w, r, "building", func(ctx context.Context, id int64, req nameRequest) (*model.Building, error) {
+	return ipWrite(w, r, "building", http.StatusOK, func(ctx context.Context, id int64, req nameRequest) (*model.Building, error) {
 		b := &model.Building{ID: id, Name: req.Name}
 		return b, a.Cases.UpdateBuilding(ctx, b)
 	})
@@ -263,7 +246,7 @@ func (req apartmentRequest) apply(x *model.Apartment) {
 
 // CreateApartment adds an apartment to a building.
 func (a *API) CreateApartment(w http.ResponseWriter, r *http.Request) error {
-	return ipCreateIn(w, r, "building", func(ctx context.Context, bid int64, req apartmentRequest) (*model.Apartment, error) {
+	return ipWrite(w, r, "building", http.StatusCreated, func(ctx context.Context, bid int64, req apartmentRequest) (*model.Apartment, error) {
 		x := &model.Apartment{BuildingID: bid}
 		req.apply(x)
 		return x, a.Cases.CreateApartment(ctx, x)
@@ -272,7 +255,7 @@ func (a *API) CreateApartment(w http.ResponseWriter, r *http.Request) error {
 
 // UpdateApartment changes an apartment; omitted fields keep their value.
 func (a *API) UpdateApartment(w http.ResponseWriter, r *http.Request) error {
-	return ipUpdate(w, r, "apartment", func(ctx context.Context, id int64, req apartmentRequest) (*model.Apartment, error) {
+	return ipWrite(w, r, "apartment", http.StatusOK, func(ctx context.Context, id int64, req apartmentRequest) (*model.Apartment, error) {
 		old, err := a.Store.GetApartment(ctx, id)
 		if err != nil {
 			return nil, err
@@ -298,7 +281,7 @@ func (a *API) ListDepartments(w http.ResponseWriter, r *http.Request) error {
 
 // CreateDepartment adds a department to an office.
 func (a *API) CreateDepartment(w http.ResponseWriter, r *http.Request) error {
-	return ipCreateIn(w, r, "project", func(ctx context.Context, pid int64, req nameRequest) (*model.Department, error) {
+	return ipWrite(w, r, "project", http.StatusCreated, func(ctx context.Context, pid int64, req nameRequest) (*model.Department, error) {
 		d := &model.Department{ProjectID: pid, Name: req.Name}
 		return d, a.Cases.CreateDepartment(ctx, d)
 	})
@@ -306,7 +289,7 @@ func (a *API) CreateDepartment(w http.ResponseWriter, r *http.Request) error {
 
 // UpdateDepartment renames a department.
 func (a *API) UpdateDepartment(w http.ResponseWriter, r *http.Request) error {
-	return ipUpdate(w, r, "department", func(ctx context.Context, id int64, req nameRequest) (*model.Department, error) {
+	return ipWrite(w, r, "department", http.StatusOK, func(ctx context.Context, id int64, req nameRequest) (*model.Department, error) {
 		d := &model.Department{ID: id, Name: req.Name}
 		return d, a.Cases.UpdateDepartment(ctx, d)
 	})
