@@ -117,10 +117,10 @@ func (a *API) DeleteProject(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": gone})
 }
 
-// The children of projects and buildings — buildings, apartments,
-// departments — are listed, added, changed and deleted alike: these
-// answer each of those requests, the handlers below say what is parsed and
-// which use case runs.
+// Buildings, apartments and departments — and projects and cameras where
+// they fit — are listed, added, changed and deleted alike through the id in
+// the path: these helpers answer those requests; each handler says what it
+// parses and which use case runs.
 
 // ipListIn answers a GET of the children of the parent the path names:
 // page, per_page and format=csv.
