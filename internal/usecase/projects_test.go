@@ -2,6 +2,8 @@ package usecase
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,6 +132,13 @@ func TestBuildingCreateRenameDelete(t *testing.T) {
 		}
 		if _, err := w.tc.store.GetBuilding(ctx, b.ID); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("the deleted building: %v", err)
+		}
+		// The audit log says what went with it.
+		log, err := w.tc.store.ListAudit(ctx, model.AuditFilter{Action: "building.delete", ObjectType: "building",
+			ObjectID: strconv.FormatInt(b.ID, 10), Page: model.Page{Page: 1, PerPage: 5}})
+		projectsMust(t, err)
+		if len(log.Items) != 1 || fmt.Sprint(log.Items[0].Details["apartments"]) != "1" || log.Items[0].Details["name"] != "Block B" {
+			t.Errorf("audit of the deletion: %+v", log.Items)
 		}
 	})
 }
