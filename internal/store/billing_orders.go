@@ -89,7 +89,7 @@ func (s *Store) requireGate(ctx context.Context, act *model.Actor) error {
 
 // orderPricedHook, when a test sets it, runs after an order is checked and
 // priced and before it is written, inside the transaction that writes it.
-var orderPricedHook func()
+var orderPricedHook func(ctx context.Context)
 
 // CreateOrder creates a Processing order for users of one installer of the
 // actor's subtree, priced from the price list in force. The installer, its
@@ -146,7 +146,7 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 			return err
 		}
 		if orderPricedHook != nil {
-			orderPricedHook()
+			orderPricedHook(ctx)
 		}
 		return s.insertOrder(ctx, tx, act, o)
 	})
