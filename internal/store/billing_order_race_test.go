@@ -114,7 +114,7 @@ func TestOrderIsWrittenAsItWasChecked(t *testing.T) {
 					t.Fatalf("the concurrent change failed: %v", cerr)
 				}
 				if landedInside {
-					t.Fatalf("the %s between the order's check and its write (order: %v, %v)", c.name, o, err)
+					t.Fatalf("the %s between the order's check and its write (the order's error: %v)", c.name, err)
 				}
 				if err != nil {
 					t.Fatalf("order: %v", err)
