@@ -1,9 +1,7 @@
 package server_test
 
 import (
-	"fmt"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -13,13 +11,14 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/billing/paypal"
 	"github.com/gatehouse-dev/gatehouse/internal/billing/paypal/paypaltest"
 	gstripe "github.com/gatehouse-dev/gatehouse/internal/billing/stripe"
+	"github.com/gatehouse-dev/gatehouse/internal/billing/stripe/stripetest"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 )
 
 // providerSecret is what the failing providers answer (message, code,
 // request id): the log gets it, the payer never.
-const providerSecret = "SECRET-4711 acct_1PlatformOfTheMerchant"
+const providerSecret = "SECRET-4711-acct_1PlatformOfTheMerchant"
 
 // TestPaymentProviderErrorsAreNotShown: the real Stripe and PayPal providers
 // against APIs that refuse the checkout with a recognisable text; the API's
@@ -27,31 +26,12 @@ const providerSecret = "SECRET-4711 acct_1PlatformOfTheMerchant"
 // codes, the log holds what the provider said.
 func TestPaymentProviderErrorsAreNotShown(t *testing.T) {
 	e := newEnv(t, "sqlite")
-	stripeAPI := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Request-Id", "req_SECRET-4711")
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprintf(w, `{"error":{"type":"invalid_request_error","code":"SECRET-4711","message":%q}}`, providerSecret)
-	}))
-	t.Cleanup(stripeAPI.Close)
-	sp, err := gstripe.New(gstripe.Config{SecretKey: "sk_test_123", WebhookSecret: "whsec_test", BackendURL: stripeAPI.URL})
+	sp, err := gstripe.New(gstripe.Config{SecretKey: "sk_test_123", WebhookSecret: "whsec_test", BackendURL: stripetest.RefusingAPI(t, providerSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// PayPal's fake, except that it refuses to create orders.
-	ppAPI := httptest.NewUnstartedServer(nil)
-	fake, h := paypaltest.NewHandler("http://" + ppAPI.Listener.Addr().String())
-	ppAPI.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == "POST" && r.URL.Path == "/v2/checkout/orders" {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnprocessableEntity)
-			fmt.Fprintf(w, `{"name":"UNPROCESSABLE_ENTITY","message":%q,"debug_id":"SECRET-4711"}`, providerSecret)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-	ppAPI.Start()
-	t.Cleanup(ppAPI.Close)
+	fake := paypaltest.New(t)
+	fake.Refuse("/v2/checkout/orders", providerSecret)
 	pp, err := paypal.New(fake.Config())
 	if err != nil {
 		t.Fatal(err)
@@ -67,13 +47,9 @@ func TestPaymentProviderErrorsAreNotShown(t *testing.T) {
 
 	sub := e.token(demo.SubdistributorUser)
 	instID, users := inactiveUsers(t, e, 1)
-	r := e.do(nil, "POST", "/api/v1/orders", map[string]any{"type": "activation", "installer_id": instID, "project_type": "office",
-		"items": []map[string]any{{"user_id": users[0], "months": 12}}}, bearer(sub))
-	if r.StatusCode != 201 {
-		t.Fatalf("create: %d %s", r.StatusCode, r.body)
-	}
-	number := r.json(t)["number"].(string)
+	number := activationOrder(t, e, sub, instID, users[0], 12)
 	br := e.browserLogin(demo.SubdistributorUser)
+	var r *resp
 	for _, c := range []struct{ method, step string }{{"stripe", "Starting the Stripe payment failed"}, {"paypal", "Starting the PayPal payment failed"}} {
 		e.log.Reset()
 		r = e.do(nil, "POST", "/api/v1/orders/"+number+"/pay", map[string]any{"method": c.method}, bearer(sub))
@@ -89,4 +65,16 @@ func TestPaymentProviderErrorsAreNotShown(t *testing.T) {
 			t.Errorf("the log lacks what %s answered: %s", c.method, e.log.String())
 		}
 	}
+}
+
+// activationOrder creates an activation order of one office user through
+// the API as tok and returns its number.
+func activationOrder(t *testing.T, e *env, tok string, installerID, userID int64, months int) string {
+	t.Helper()
+	r := e.do(nil, "POST", "/api/v1/orders", map[string]any{"type": "activation", "installer_id": installerID, "project_type": "office",
+		"items": []map[string]any{{"user_id": userID, "months": months}}}, bearer(tok))
+	if r.StatusCode != 201 {
+		t.Fatalf("create: %d %s", r.StatusCode, r.body)
+	}
+	return r.json(t)["number"].(string)
 }
