@@ -65,3 +65,14 @@ var SignatureHeaders = []string{
 	"Stripe-Signature",
 	"PAYPAL-AUTH-ALGO", "PAYPAL-CERT-URL", "PAYPAL-TRANSMISSION-ID", "PAYPAL-TRANSMISSION-SIG", "PAYPAL-TRANSMISSION-TIME",
 }
+
+// ProviderLabel is a provider's name as users know it.
+func ProviderLabel(name string) string {
+	switch name {
+	case "stripe":
+		return "Stripe"
+	case "paypal":
+		return "PayPal"
+	}
+	return name
+}

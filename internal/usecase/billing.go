@@ -66,7 +66,7 @@ func (c *Cases) PayOrder(ctx context.Context, in PayInput) (*PayResult, error) {
 		if _, err := c.store.GetOrder(ctx, in.Number); err != nil {
 			return nil, err
 		}
-		return nil, &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("%s is not configured on this server: pay by another method.", billingProviderLabel(in.Method)),
+		return nil, &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("%s is not configured on this server: pay by another method.", billing.ProviderLabel(in.Method)),
 			Fields: map[string]string{"method": "is not configured"}}
 	}
 	o, err := c.store.PreparePayment(ctx, in.Number, in.Method)
@@ -81,7 +81,7 @@ func (c *Cases) PayOrder(ctx context.Context, in PayInput) (*PayResult, error) {
 		Amount: o.Total, Currency: o.Currency, ReturnURL: c.publicURL + "/payments/return?order=" + url.QueryEscape(o.Number),
 		CancelURL: c.publicURL + "/payments/" + url.PathEscape(o.Number), PayerEmail: payerEmail})
 	if err != nil {
-		return nil, c.billingProviderFailed(ctx, "starting the "+billingProviderLabel(in.Method)+" payment", o.Number, err)
+		return nil, c.billingProviderFailed(ctx, "starting the "+billing.ProviderLabel(in.Method)+" payment", o.Number, err)
 	}
 	if err := c.store.RecordCheckout(ctx, o.Number, in.Method, co.ProviderRef); err != nil {
 		return nil, err
@@ -104,11 +104,11 @@ func (c *Cases) ConfirmReturn(ctx context.Context, number string) (*billing.Orde
 	}
 	p := c.providers[o.Provider]
 	if p == nil {
-		return nil, model.Errorf(model.ECONFLICT, "%s is not configured on this server.", billingProviderLabel(o.Provider))
+		return nil, model.Errorf(model.ECONFLICT, "%s is not configured on this server.", billing.ProviderLabel(o.Provider))
 	}
 	ev, err := p.Confirm(ctx, o.ProviderRef)
 	if err != nil {
-		return nil, c.billingProviderFailed(ctx, "confirming the "+billingProviderLabel(o.Provider)+" payment", o.Number, err)
+		return nil, c.billingProviderFailed(ctx, "confirming the "+billing.ProviderLabel(o.Provider)+" payment", o.Number, err)
 	}
 	if ev.OrderNumber == "" {
 		ev.OrderNumber = o.Number
@@ -138,7 +138,7 @@ type WebhookInput struct {
 func (c *Cases) ReceiveWebhook(ctx context.Context, in WebhookInput) (applied bool, err error) {
 	p := c.providers[in.Provider]
 	if p == nil {
-		return false, model.Errorf(model.ENOTFOUND, "%s is not configured on this server.", billingProviderLabel(in.Provider))
+		return false, model.Errorf(model.ENOTFOUND, "%s is not configured on this server.", billing.ProviderLabel(in.Provider))
 	}
 	h := http.Header{}
 	for k, v := range in.Signature {
@@ -151,7 +151,7 @@ func (c *Cases) ReceiveWebhook(ctx context.Context, in WebhookInput) (applied bo
 	} else if err != nil {
 		// Not a signature problem (the provider unreachable, …): a 5xx
 		// makes the provider deliver it again.
-		return false, c.internal(ctx, "verifying the "+billingProviderLabel(in.Provider)+" webhook", err)
+		return false, c.internal(ctx, "verifying the "+billing.ProviderLabel(in.Provider)+" webhook", err)
 	}
 	if ev.Kind == billing.EventIgnored || (ev.OrderNumber == "" && ev.ProviderRef == "") {
 		return false, nil
@@ -202,15 +202,4 @@ func (c *Cases) PutBillingInfo(ctx context.Context, b *billing.Info) error {
 func (c *Cases) billingProviderFailed(ctx context.Context, step, order string, err error) error {
 	c.log.ErrorContext(ctx, step+" failed", "order", order, "err", err)
 	return model.Errorf(model.ECONFLICT, "%s failed. Please try again later; if it keeps failing, contact your administrator.", upperFirst(step))
-}
-
-// billingProviderLabel is a provider's name as users know it.
-func billingProviderLabel(name string) string {
-	switch name {
-	case "stripe":
-		return "Stripe"
-	case "paypal":
-		return "PayPal"
-	}
-	return name
 }

@@ -32,7 +32,11 @@ type providerState struct {
 }
 
 func (w *Web) providerStates() []providerState {
-	return []providerState{{"stripe", "Stripe", w.providers["stripe"] != nil}, {"paypal", "PayPal", w.providers["paypal"] != nil}}
+	var out []providerState
+	for _, name := range []string{"stripe", "paypal"} {
+		out = append(out, providerState{name, billing.ProviderLabel(name), w.providers[name] != nil})
+	}
+	return out
 }
 
 func (w *Web) anyProvider() bool { return w.providers["stripe"] != nil || w.providers["paypal"] != nil }
@@ -305,10 +309,7 @@ func (w *Web) PaymentPay(rw http.ResponseWriter, r *http.Request) error {
 		// form-action 'self', which also holds for the redirects that follow
 		// a form's submission, so a 303 to the provider would be blocked. A
 		// page that moves on by itself (and links there) is a new navigation.
-		label := "Stripe"
-		if method == "paypal" {
-			label = "PayPal"
-		}
+		label := billing.ProviderLabel(method)
 		d := &checkoutRedirect{URL: res.RedirectURL, Label: label, Number: number}
 		return w.render(rw, http.StatusOK, "billing_redirect", w.page(r, "Pay with "+label, billingNav(r, "payments"), d))
 	}
