@@ -1,10 +1,30 @@
 package usecase
 
 import (
+	"context"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
+
+// peopleApartment makes the installer of ctx a community "Gardens" with
+// apartment 101 in "Building A".
+func peopleApartment(t *testing.T, tc *testCases, ctx context.Context) (*model.Project, *model.Apartment) {
+	t.Helper()
+	p := &model.Project{Kind: model.ProjectCommunity, Name: "Gardens"}
+	if err := tc.store.CreateProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	b := &model.Building{ProjectID: p.ID, Name: "Building A"}
+	if err := tc.store.CreateBuilding(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	apt := &model.Apartment{BuildingID: b.ID, Floor: "1", Number: "101", FamilyMemberLimit: 4}
+	if err := tc.store.CreateApartment(ctx, apt); err != nil {
+		t.Fatal(err)
+	}
+	return p, apt
+}
 
 func TestEndUserWritesKeepToTheHouseholdRules(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
@@ -12,18 +32,7 @@ func TestEndUserWritesKeepToTheHouseholdRules(t *testing.T) {
 		_, sub := peopleTree(t, tc.store)
 		inst := peopleAccount(t, tc.store, model.RoleInstaller, "fitter", sub)
 		ctx := peopleAs(inst)
-		p := &model.Project{Kind: model.ProjectCommunity, Name: "Gardens"}
-		if err := tc.store.CreateProject(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		b := &model.Building{ProjectID: p.ID, Name: "A"}
-		if err := tc.store.CreateBuilding(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-		apt := &model.Apartment{BuildingID: b.ID, Floor: "1", Number: "101", FamilyMemberLimit: 4}
-		if err := tc.store.CreateApartment(ctx, apt); err != nil {
-			t.Fatal(err)
-		}
+		p, apt := peopleApartment(t, tc, ctx)
 		master := &model.EndUser{ProjectID: p.ID, ApartmentID: apt.ID, Role: model.FamilyMaster, Name: "Anna"}
 		if err := tc.CreateEndUser(ctx, master); err != nil {
 			t.Fatal(err)

@@ -47,17 +47,7 @@ func TestImportEndUserFileReportsEveryRejectedRowInOrder(t *testing.T) {
 		_, sub := peopleTree(t, tc.store)
 		inst := peopleAccount(t, tc.store, model.RoleInstaller, "fitter", sub)
 		ctx := peopleAs(inst)
-		p := &model.Project{Kind: model.ProjectCommunity, Name: "Gardens"}
-		if err := tc.store.CreateProject(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		b := &model.Building{ProjectID: p.ID, Name: "Building A"}
-		if err := tc.store.CreateBuilding(ctx, b); err != nil {
-			t.Fatal(err)
-		}
-		if err := tc.store.CreateApartment(ctx, &model.Apartment{BuildingID: b.ID, Floor: "1", Number: "101", FamilyMemberLimit: 4}); err != nil {
-			t.Fatal(err)
-		}
+		p, _ := peopleApartment(t, tc, ctx)
 		// The guide's column names, any case; row 3 has a cell without a
 		// header (rejected while reading), row 4 a building that does not
 		// exist (rejected by the store).
