@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // The User module's installers: add one (and mail it the link to set its
@@ -45,11 +46,12 @@ func (c *Cases) CreateInstaller(ctx context.Context, inst *model.Account) (*Inst
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := c.store.CreateInstaller(ctx, inst); err != nil {
+	tok, link := c.installerNewLink(installerLinkWelcome)
+	if err := c.store.CreateInstallerWithLink(ctx, inst, &link); err != nil {
 		return nil, c.internal(ctx, "creating the installer", err)
 	}
 	out := &InstallerCreated{Installer: inst}
-	if err := c.installerSendLink(ctx, inst, installerLinkWelcome); err != nil {
+	if err := c.installerMailLink(ctx, inst, tok, link); err != nil {
 		c.log.ErrorContext(ctx, "installer created but its welcome mail not sent", "installer", inst.ID, "to", inst.Email, "err", err)
 		out.WelcomeMail = model.Errorf(model.EINTERNAL,
 			"The welcome email could not be sent; the installer was created: use Reset password to send a new link.")
@@ -66,7 +68,12 @@ func (c *Cases) ResetInstallerPassword(ctx context.Context, id int64) (*model.Ac
 	if err != nil {
 		return nil, c.internal(ctx, "reading the installer", err)
 	}
-	if err := c.installerSendLink(ctx, inst, installerLinkReset); err != nil {
+	tok, link := c.installerNewLink(installerLinkReset)
+	err = c.store.CreatePasswordToken(ctx, inst.ID, link.Purpose, link.Hash, link.Expires)
+	if err == nil {
+		err = c.installerMailLink(ctx, inst, tok, link)
+	}
+	if err != nil {
 		if model.ErrorCode(err) != model.EINTERNAL {
 			return inst, err
 		}
@@ -77,25 +84,27 @@ func (c *Cases) ResetInstallerPassword(ctx context.Context, id int64) (*model.Ac
 	return inst, nil
 }
 
-// installerSendLink makes a single-use link for inst and mails it in the
-// installer's language. The error is the raw cause: callers log it.
-func (c *Cases) installerSendLink(ctx context.Context, inst *model.Account, purpose string) error {
+// installerNewLink makes a single-use link for purpose: the raw token for
+// the mail, and the link as it is stored.
+func (c *Cases) installerNewLink(purpose string) (string, store.PasswordLink) {
 	ttl := ResetLinkTTL
 	if purpose == installerLinkWelcome {
 		ttl = WelcomeLinkTTL
 	}
 	tok := auth.NewToken()
-	expires := c.store.Now().Add(ttl)
-	if err := c.store.CreatePasswordToken(ctx, inst.ID, purpose, auth.HashToken(tok), expires); err != nil {
-		return err
-	}
+	return tok, store.PasswordLink{Hash: auth.HashToken(tok), Purpose: purpose, Expires: c.store.Now().Add(ttl)}
+}
+
+// installerMailLink mails inst the link with token tok in the installer's
+// language. The error is the raw cause: callers log it.
+func (c *Cases) installerMailLink(ctx context.Context, inst *model.Account, tok string, link store.PasswordLink) error {
 	from := "your sub-distributor"
 	if parent, err := c.store.GetAccount(ctx, inst.ParentID); err == nil {
 		from = parent.Name
 	}
-	d := mail.LinkMail{Account: inst.Username, Name: inst.Name, From: from, Link: c.publicURL + "/password/set?token=" + tok, Expires: expires}
+	d := mail.LinkMail{Account: inst.Username, Name: inst.Name, From: from, Link: c.publicURL + "/password/set?token=" + tok, Expires: link.Expires}
 	msg := mail.PasswordReset(inst.Language, d)
-	if purpose == installerLinkWelcome {
+	if link.Purpose == installerLinkWelcome {
 		msg = mail.InstallerWelcome(inst.Language, d)
 	}
 	if inst.Email == "" {

@@ -41,6 +41,16 @@ func peopleTree(t *testing.T, st *store.Store) (dist, sub *model.Account) {
 	return dist, sub
 }
 
+// peopleMailedToken is the token of the password link in a mail's text.
+func peopleMailedToken(t *testing.T, text string) string {
+	t.Helper()
+	i := strings.Index(text, "token=")
+	if i < 0 {
+		t.Fatalf("no link in %q", text)
+	}
+	return strings.Fields(text[i+len("token="):])[0]
+}
+
 func TestCreateInstallerMailsTheWelcomeLink(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		tc := newTestCases(t, backend)
@@ -51,7 +61,12 @@ func TestCreateInstallerMailsTheWelcomeLink(t *testing.T) {
 		}
 		msgs := tc.smtp.Wait(t, 1, 10*time.Second)
 		if got := msgs[0]; len(got.To) != 1 || got.To[0] != "fitter@example.com" || !strings.Contains(got.Text, "https://portal.example/password/set?token=") {
-			t.Errorf("welcome mail: %+v", got)
+			t.Fatalf("welcome mail: %+v", got)
+		}
+		// The link, stored with the installer, sets its password.
+		in := PasswordFromLink{Token: peopleMailedToken(t, msgs[0].Text), Password: "fitter-pass-1", Confirm: "fitter-pass-1"}
+		if acc, err := tc.SetPasswordFromLink(context.Background(), in); err != nil || acc.ID != created.Installer.ID {
+			t.Errorf("set the password: %v", err)
 		}
 	})
 }
@@ -118,12 +133,7 @@ func TestResetInstallerPasswordHidesTheMailServersReply(t *testing.T) {
 		if _, err := tc.ResetInstallerPassword(peopleAs(sub), inst.ID); err != nil {
 			t.Fatal(err)
 		}
-		text := tc.smtp.Wait(t, 1, 10*time.Second)[0].Text
-		i := strings.Index(text, "token=")
-		if i < 0 {
-			t.Fatalf("no link in %q", text)
-		}
-		tok := strings.Fields(text[i+len("token="):])[0]
+		tok := peopleMailedToken(t, tc.smtp.Wait(t, 1, 10*time.Second)[0].Text)
 		in := PasswordFromLink{Token: tok, Password: "fitter-pass-1", Confirm: "other"}
 		if acc, err := tc.SetPasswordFromLink(context.Background(), in); model.ErrorFields(err)["confirm"] == "" || acc == nil || acc.Username != "fitter" {
 			t.Errorf("mismatched confirm: %v %v", acc, err)
