@@ -41,7 +41,7 @@ func TestFeedbackIsKeptWhenTheMailFails(t *testing.T) {
 		if err != nil || l.Total != 2 {
 			t.Fatalf("stored: %d %v", l.Total, err)
 		}
-		if !strings.Contains(tc.log.String(), "feedback stored but not mailed") || !strings.Contains(tc.log.String(), smtpRejectText) {
+		if !strings.Contains(tc.log.String(), "feedback stored but not mailed") || !strings.Contains(tc.log.String(), peopleSMTPReject) {
 			t.Errorf("log: %s", tc.log.String())
 		}
 

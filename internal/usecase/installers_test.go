@@ -10,9 +10,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// smtpRejectText is what mailtest's server answers while it rejects mail:
+// peopleSMTPReject is what mailtest's server answers while it rejects mail:
 // the text a user must never see.
-const smtpRejectText = "mailtest rejects this message"
+const peopleSMTPReject = "mailtest rejects this message"
 
 var peopleSystem = model.WithActor(context.Background(), model.System)
 
@@ -100,13 +100,13 @@ func TestCreateInstallerHidesTheMailServersReply(t *testing.T) {
 			t.Fatal("the refused welcome mail is reported as sent")
 		}
 		msg := model.ErrorMessage(created.WelcomeMail)
-		if strings.Contains(msg, smtpRejectText) || strings.Contains(msg, "554") || !strings.Contains(msg, "Reset password") {
+		if strings.Contains(msg, peopleSMTPReject) || strings.Contains(msg, "554") || !strings.Contains(msg, "Reset password") {
 			t.Errorf("message = %q: it must say what to do, not the server's reply", msg)
 		}
 		if _, err := tc.store.GetInstaller(peopleAs(sub), created.Installer.ID); err != nil {
 			t.Errorf("the installer is gone: %v", err)
 		}
-		if !strings.Contains(tc.log.String(), smtpRejectText) {
+		if !strings.Contains(tc.log.String(), peopleSMTPReject) {
 			t.Errorf("the reply is not logged: %s", tc.log.String())
 		}
 	})
@@ -122,10 +122,10 @@ func TestResetInstallerPasswordHidesTheMailServersReply(t *testing.T) {
 		if model.ErrorCode(err) != model.EINTERNAL {
 			t.Fatalf("err = %v, want internal", err)
 		}
-		if msg := model.ErrorMessage(err); strings.Contains(msg, smtpRejectText) || !strings.Contains(msg, "could not be sent") {
+		if msg := model.ErrorMessage(err); strings.Contains(msg, peopleSMTPReject) || !strings.Contains(msg, "could not be sent") {
 			t.Errorf("message = %q", msg)
 		}
-		if !strings.Contains(tc.log.String(), smtpRejectText) {
+		if !strings.Contains(tc.log.String(), peopleSMTPReject) {
 			t.Errorf("the reply is not logged: %s", tc.log.String())
 		}
 		// Delivered again, the link works once.
