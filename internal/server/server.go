@@ -116,10 +116,10 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
 		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL})
-	s.api = &api.API{Cases: s.cases, Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
+	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
-	s.web, err = web.New(web.Deps{Cases: s.cases, Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
+	s.web, err = web.New(web.Deps{Cases: s.cases, Store: st, Auth: au,
 		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie,
 		SetActingCookie: s.setActingCookie, ClearActingCookie: s.clearActingCookie})
 	if err != nil {

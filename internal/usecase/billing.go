@@ -203,3 +203,7 @@ func (c *Cases) billingProviderFailed(ctx context.Context, step, order string, e
 	c.log.ErrorContext(ctx, step+" failed", "order", order, "err", err)
 	return model.Errorf(model.ECONFLICT, "%s failed. Please try again later; if it keeps failing, contact your administrator.", upperFirst(step))
 }
+
+// PaymentProviderConfigured reports whether this server takes payments
+// through the named provider ("stripe", "paypal"), for pages that offer it.
+func (c *Cases) PaymentProviderConfigured(name string) bool { return c.providers[name] != nil }

@@ -34,12 +34,14 @@ type providerState struct {
 func (w *Web) providerStates() []providerState {
 	var out []providerState
 	for _, name := range []string{"stripe", "paypal"} {
-		out = append(out, providerState{name, billing.ProviderLabel(name), w.providers[name] != nil})
+		out = append(out, providerState{name, billing.ProviderLabel(name), w.cases.PaymentProviderConfigured(name)})
 	}
 	return out
 }
 
-func (w *Web) anyProvider() bool { return w.providers["stripe"] != nil || w.providers["paypal"] != nil }
+func (w *Web) anyProvider() bool {
+	return w.cases.PaymentProviderConfigured("stripe") || w.cases.PaymentProviderConfigured("paypal")
+}
 
 func money(minor int64, cur string) string { return billing.FormatMoney(minor, cur) }
 
