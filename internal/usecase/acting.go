@@ -22,7 +22,7 @@ type ActingStart struct {
 // it returns the session's raw token (shown once) and the session.
 func (c *Cases) StartActing(ctx context.Context, in ActingStart) (string, *model.Session, error) {
 	tok := auth.SessionPrefix + auth.NewToken()
-	se := &model.Session{TokenHash: auth.HashToken(tok), CSRFToken: auth.NewToken(), IP: in.IP, UserAgent: model.StorableText(in.UserAgent, 256)}
+	se := &model.Session{TokenHash: auth.HashToken(tok), CSRFToken: auth.NewToken(), IP: model.StorableText(in.IP, 64), UserAgent: model.StorableText(in.UserAgent, 256)}
 	if err := c.store.CreateImpersonationSession(ctx, in.InstallerID, se); err != nil {
 		return "", nil, c.internal(ctx, "opening the installer's portal", err)
 	}
