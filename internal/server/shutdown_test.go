@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -179,6 +180,44 @@ func TestGatewayStoreCallStopsAtItsDeadline(t *testing.T) {
 			// The device goes on.
 			d.send(t, map[string]any{"type": "status", "ip": "192.0.2.12"})
 			d.expect(t, "pong")
+		})
+	}
+}
+
+// TestGatewayShutdownCutsWhatIsLeftAtItsDeadline: when Shutdown's ctx ends
+// with a device's status stuck on the database, the store call is
+// cancelled and the connection cut: Shutdown returns ctx's error soon
+// after, and no goroutine of the gateway is left.
+func TestGatewayShutdownCutsWhatIsLeftAtItsDeadline(t *testing.T) {
+	for _, backend := range testutil.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newGatewayEnv(t, backend, nil, nil, gwOptions) // the store calls' own deadlines: 5 s and more
+			g := e.srv.Gateway()
+			mac := subMACs(t, e.st, 1)[0]
+			d := connectRaw(t, e, mac)
+			release := lockDevice(t, e.st, backend, mac)
+			defer release()
+			d.send(t, map[string]any{"type": "status", "ip": "192.0.2.20"})
+			time.Sleep(200 * time.Millisecond) // the reader is in the store call
+
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := g.Shutdown(ctx)
+			took := time.Since(start)
+			if !errors.Is(err, context.DeadlineExceeded) || took > 4*time.Second {
+				t.Fatalf("Shutdown: %v after %v, want the deadline's error within 4 s", err, took)
+			}
+			t.Logf("Shutdown gave up after %v", took)
+			var left []string
+			for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				if left = gatewayGoroutines(); len(left) == 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if len(left) > 0 {
+				t.Fatalf("%d goroutines of the gateway left after Shutdown gave up:\n\n%s", len(left), strings.Join(left, "\n\n"))
+			}
 		})
 	}
 }
