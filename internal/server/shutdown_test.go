@@ -49,6 +49,19 @@ func gatewayGoroutines() []string {
 	return out
 }
 
+// gatewayGoroutinesAfter is gatewayGoroutines once none are left, or
+// settle has passed.
+func gatewayGoroutinesAfter(settle time.Duration) []string {
+	deadline := time.Now().Add(settle)
+	for {
+		left := gatewayGoroutines()
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // TestGatewayShutdownEndsItsGoroutines: with simulated devices connected
 // over real sockets, a command delivered, a Remote Control response open,
 // a device that has not said hello yet and Run at work, Shutdown closes
@@ -116,13 +129,7 @@ func TestGatewayShutdownEndsItsGoroutines(t *testing.T) {
 	took := time.Since(start)
 	// Shutdown waited for its goroutines: a moment for those that just
 	// returned to leave the stack.
-	var left []string
-	for deadline := time.Now().Add(time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if left = gatewayGoroutines(); len(left) == 0 || time.Now().After(deadline) {
-			break
-		}
-	}
-	if len(left) > 0 {
+	if left := gatewayGoroutinesAfter(time.Second); len(left) > 0 {
 		t.Fatalf("%d goroutines of the gateway left after Shutdown returned (in %v):\n\n%s", len(left), took, strings.Join(left, "\n\n"))
 	}
 	select {
@@ -209,13 +216,7 @@ func TestGatewayShutdownCutsWhatIsLeftAtItsDeadline(t *testing.T) {
 				t.Fatalf("Shutdown: %v after %v, want the deadline's error within 4 s", err, took)
 			}
 			t.Logf("Shutdown gave up after %v", took)
-			var left []string
-			for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-				if left = gatewayGoroutines(); len(left) == 0 || time.Now().After(deadline) {
-					break
-				}
-			}
-			if len(left) > 0 {
+			if left := gatewayGoroutinesAfter(2 * time.Second); len(left) > 0 {
 				t.Fatalf("%d goroutines of the gateway left after Shutdown gave up:\n\n%s", len(left), strings.Join(left, "\n\n"))
 			}
 		})
