@@ -27,10 +27,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
 
-// gatewayGoroutines lists the stacks of the goroutines running the
-// gateway's code or started by it, but for the HTTP server's own (a
+// gatewayGoroutines maps the id of each goroutine running the gateway's
+// code or started by it to its stack, but for the HTTP server's own (a
 // device's connect request being answered).
-func gatewayGoroutines() []string {
+func gatewayGoroutines() map[string]string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -40,21 +40,28 @@ func gatewayGoroutines() []string {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
-	var out []string
+	out := map[string]string{}
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		if strings.Contains(g, "gatehouse/internal/gateway") && !strings.Contains(g, "net/http.(*conn).serve") {
-			out = append(out, g)
+			id, _, _ := strings.Cut(strings.TrimPrefix(g, "goroutine "), " ")
+			out[id] = g
 		}
 	}
 	return out
 }
 
-// gatewayGoroutinesAfter is gatewayGoroutines once none are left, or
-// settle has passed.
-func gatewayGoroutinesAfter(settle time.Duration) []string {
+// gatewayGoroutinesSince lists the stacks of the gateway's goroutines but
+// those in before (the gateways of other tests, which not all close), once
+// none are left or settle has passed.
+func gatewayGoroutinesSince(before map[string]string, settle time.Duration) []string {
 	deadline := time.Now().Add(settle)
 	for {
-		left := gatewayGoroutines()
+		var left []string
+		for id, g := range gatewayGoroutines() {
+			if _, ok := before[id]; !ok {
+				left = append(left, g)
+			}
+		}
 		if len(left) == 0 || time.Now().After(deadline) {
 			return left
 		}
@@ -68,6 +75,7 @@ func gatewayGoroutinesAfter(settle time.Duration) []string {
 // every connection with 1001, marks the devices offline and returns with
 // no goroutine of the gateway left.
 func TestGatewayShutdownEndsItsGoroutines(t *testing.T) {
+	before := gatewayGoroutines()
 	e := newGatewayEnv(t, "sqlite", nil, nil, gwOptions)
 	g := e.srv.Gateway()
 	runDone := make(chan struct{})
@@ -115,7 +123,7 @@ func TestGatewayShutdownEndsItsGoroutines(t *testing.T) {
 	// The raw device's status is answered: its pong writer ran.
 	raw.send(t, map[string]any{"type": "status", "ip": "192.0.2.9"})
 	raw.expect(t, "pong")
-	if len(gatewayGoroutines()) == 0 {
+	if len(gatewayGoroutinesSince(before, 0)) == 0 {
 		t.Fatal("no goroutine of the gateway found while devices are connected: the test sees nothing")
 	}
 
@@ -129,7 +137,7 @@ func TestGatewayShutdownEndsItsGoroutines(t *testing.T) {
 	took := time.Since(start)
 	// Shutdown waited for its goroutines: a moment for those that just
 	// returned to leave the stack.
-	if left := gatewayGoroutinesAfter(time.Second); len(left) > 0 {
+	if left := gatewayGoroutinesSince(before, time.Second); len(left) > 0 {
 		t.Fatalf("%d goroutines of the gateway left after Shutdown returned (in %v):\n\n%s", len(left), took, strings.Join(left, "\n\n"))
 	}
 	select {
@@ -198,6 +206,7 @@ func TestGatewayStoreCallStopsAtItsDeadline(t *testing.T) {
 func TestGatewayShutdownCutsWhatIsLeftAtItsDeadline(t *testing.T) {
 	for _, backend := range testutil.Backends(t) {
 		t.Run(backend, func(t *testing.T) {
+			before := gatewayGoroutines()
 			e := newGatewayEnv(t, backend, nil, nil, gwOptions) // the store calls' own deadlines: 5 s and more
 			g := e.srv.Gateway()
 			mac := subMACs(t, e.st, 1)[0]
@@ -216,7 +225,7 @@ func TestGatewayShutdownCutsWhatIsLeftAtItsDeadline(t *testing.T) {
 				t.Fatalf("Shutdown: %v after %v, want the deadline's error within 4 s", err, took)
 			}
 			t.Logf("Shutdown gave up after %v", took)
-			if left := gatewayGoroutinesAfter(2 * time.Second); len(left) > 0 {
+			if left := gatewayGoroutinesSince(before, 2*time.Second); len(left) > 0 {
 				t.Fatalf("%d goroutines of the gateway left after Shutdown gave up:\n\n%s", len(left), strings.Join(left, "\n\n"))
 			}
 		})
