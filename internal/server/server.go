@@ -493,7 +493,8 @@ const (
 	autoPFlushTimeout = 5 * time.Second
 )
 
-// Run serves until ctx ends, then shuts down (Shutdown).
+// Run serves until ctx ends, then shuts the node down (shutdown): within
+// shutdownTimeout, then autoPFlushTimeout for the AutoP fetch records.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -528,8 +529,10 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
+	start := time.Now()
 	err = s.shutdown(srv, serveErr == nil)
-	<-gatewayDone
+	<-gatewayDone // Run is the gateway's: it ended with Shutdown
+	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {
 		return serveErr
 	}
