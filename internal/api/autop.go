@@ -183,45 +183,71 @@ func (s *AutoPServer) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, "Internal error.", http.StatusInternalServerError)
 }
 
-// Flush writes the fetches not yet recorded (for shutdown and tests).
-func (s *AutoPServer) Flush() { s.rec.flush() }
+// Flush writes the fetches not yet recorded, after a write under way
+// (for tests), within ctx.
+func (s *AutoPServer) Flush(ctx context.Context) error { return s.rec.flush(ctx) }
+
+// Close is for shutdown, once the server takes no more requests: the
+// scheduled write is cancelled and the fetches not yet recorded are
+// written now, within ctx, after a write under way. Fetches served since
+// are not recorded.
+func (s *AutoPServer) Close(ctx context.Context) error {
+	s.rec.mu.Lock()
+	s.rec.closed = true
+	s.rec.mu.Unlock()
+	return s.rec.flush(ctx)
+}
+
+// fetchRecordTimeout bounds one write of fetch records.
+const fetchRecordTimeout = 30 * time.Second
 
 // fetchRecorder gathers the fetches worth recording and writes them
-// together, one statement for many devices, shortly after the first.
+// together, one statement for many devices, shortly after the first (on
+// a timer's goroutine).
 type fetchRecorder struct {
-	st        *store.Store
-	log       *slog.Logger
-	delay     time.Duration
-	mu        sync.Mutex
-	pending   map[int64]struct{}
-	scheduled bool
+	st      *store.Store
+	log     *slog.Logger
+	delay   time.Duration
+	writing sync.Mutex // one write at a time: a flush waits for the timer's
+	mu      sync.Mutex
+	pending map[int64]struct{}
+	timer   *time.Timer // the scheduled write; nil when none
+	closed  bool        // no more scheduled writes
 }
 
 func (f *fetchRecorder) add(id int64) {
 	f.mu.Lock()
 	f.pending[id] = struct{}{}
-	if !f.scheduled {
-		f.scheduled = true
-		time.AfterFunc(f.delay, f.flush)
+	if f.timer == nil && !f.closed {
+		f.timer = time.AfterFunc(f.delay, func() { f.flush(context.Background()) })
 	}
 	f.mu.Unlock()
 }
 
-func (f *fetchRecorder) flush() {
+// flush writes the pending fetches, within ctx and fetchRecordTimeout,
+// and cancels the scheduled write.
+func (f *fetchRecorder) flush(ctx context.Context) error {
+	f.writing.Lock()
+	defer f.writing.Unlock()
 	f.mu.Lock()
 	ids := make([]int64, 0, len(f.pending))
 	for id := range f.pending {
 		ids = append(ids, id)
 	}
 	clear(f.pending)
-	f.scheduled = false
+	if f.timer != nil {
+		f.timer.Stop() // a timer that fired already waits for writing, then finds nothing
+		f.timer = nil
+	}
 	f.mu.Unlock()
 	if len(ids) == 0 {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(model.WithActor(context.Background(), model.System), 30*time.Second)
+	ctx, cancel := context.WithTimeout(model.WithActor(ctx, model.System), fetchRecordTimeout)
 	defer cancel()
-	if err := f.st.AutoPFetched(ctx, f.st.Now(), ids...); err != nil {
+	err := f.st.AutoPFetched(ctx, f.st.Now(), ids...)
+	if err != nil {
 		f.log.Warn("record autop fetches", "devices", len(ids), "err", err)
 	}
+	return err
 }

@@ -16,7 +16,8 @@ func (s *Server) routesAutoP() {
 	// With the in-process bus this node is alone on its database: its store
 	// sees every write, so the AutoP server may keep rendered files.
 	_, alone := s.bus.(*bus.Local)
-	s.mux.Handle("GET /autop/{file}", api.NewAutoPServer(s.store, s.log, alone, s.deviceLimiter))
+	s.autop = api.NewAutoPServer(s.store, s.log, alone, s.deviceLimiter)
+	s.mux.Handle("GET /autop/{file}", s.autop)
 
 	roles := []model.Role{model.RoleSubdistributor, model.RoleDistributor, model.RoleAdmin, model.RoleInstaller}
 	s.handleAPI("GET /api/v1/devices/{mac}/autop", s.apiAuth(s.api.GetDeviceAutoP, roles...))
