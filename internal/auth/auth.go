@@ -336,28 +336,32 @@ func CSRFValid(se *model.Session, submitted string) bool {
 	return se != nil && submitted != "" && subtle.ConstantTimeCompare([]byte(se.CSRFToken), []byte(submitted)) == 1
 }
 
-// StartJanitor deletes stale sessions and old login failures periodically
-// until ctx ends.
-func (s *Service) StartJanitor(ctx context.Context, every time.Duration) {
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				now := s.Store.Now()
-				if _, err := s.Store.DeleteStaleSessions(ctx, now, now.Add(-s.Config.IdleTimeout)); err != nil && ctx.Err() == nil {
-					s.Log.Error("session cleanup", "err", err)
-				}
-				if err := s.PruneLoginFailures(ctx); err != nil && ctx.Err() == nil {
-					s.Log.Error("login failure cleanup", "err", err)
-				}
+// RunJanitor deletes stale sessions and old login failures every `every`
+// until ctx ends, and returns then: the caller owns its goroutine and waits
+// for it before closing the store. Each round has a deadline.
+func (s *Service) RunJanitor(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, janitorRoundTimeout)
+			now := s.Store.Now()
+			if _, err := s.Store.DeleteStaleSessions(rctx, now, now.Add(-s.Config.IdleTimeout)); err != nil && ctx.Err() == nil {
+				s.Log.Error("session cleanup", "err", err)
 			}
+			if err := s.PruneLoginFailures(rctx); err != nil && ctx.Err() == nil {
+				s.Log.Error("login failure cleanup", "err", err)
+			}
+			cancel()
 		}
-	}()
+	}
 }
+
+// janitorRoundTimeout bounds one round of RunJanitor's deletes.
+const janitorRoundTimeout = time.Minute
 
 // PruneLoginFailures drops the failures older than the window, which no
 // longer count.

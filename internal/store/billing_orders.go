@@ -512,30 +512,35 @@ func (s *Store) TimeoutOrders(ctx context.Context, period time.Duration) (int, e
 	return n, nil
 }
 
-// StartOrderTimeouts times Processing orders out every `every` until ctx
-// ends (period: how long an order may stay unpaid; 0 means the default).
-func StartOrderTimeouts(ctx context.Context, st *Store, period, every time.Duration, logf func(format string, args ...any)) {
+// RunOrderTimeouts times Processing orders out every `every` until ctx
+// ends, and returns then (period: how long an order may stay unpaid; 0 means
+// the default). The caller owns its goroutine and waits for it before
+// closing the store. Each round has a deadline.
+func RunOrderTimeouts(ctx context.Context, st *Store, period, every time.Duration, logf func(format string, args ...any)) {
 	if period <= 0 {
 		period = billing.DefaultOrderTimeout
 	}
 	if every <= 0 {
 		every = time.Minute
 	}
-	sctx := model.WithActor(ctx, model.System)
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			if n, err := st.TimeoutOrders(sctx, period); err != nil && ctx.Err() == nil && logf != nil {
-				logf("order timeouts: %v", err)
-			} else if n > 0 && logf != nil {
-				logf("order timeouts: %d orders timed out", n)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(model.WithActor(ctx, model.System), orderTimeoutRound)
+		n, err := st.TimeoutOrders(rctx, period)
+		cancel()
+		if err != nil && ctx.Err() == nil && logf != nil {
+			logf("order timeouts: %v", err)
+		} else if n > 0 && logf != nil {
+			logf("order timeouts: %d orders timed out", n)
 		}
-	}()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
+
+// orderTimeoutRound bounds one round of RunOrderTimeouts.
+const orderTimeoutRound = time.Minute
