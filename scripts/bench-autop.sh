@@ -6,6 +6,7 @@
 #
 #   scripts/bench-autop.sh                  # 1,000,000 devices, 10,000 sampled
 #   DEVICES=100000 DURATION=10s scripts/bench-autop.sh
+#   GATEHOUSE_BIN=/tmp/gatehouse-old scripts/bench-autop.sh   # measure another build
 #
 # Steps: build gatehouse; load a SQLite demo of $DEVICES devices into
 # $WORK/data-$DEVICES once (about 4 minutes for a million; kept for later
@@ -16,8 +17,22 @@
 # sampled MACs, each request with the device's HTTP Basic MAC:key (nginx
 # ignores it). Prints requests/s and p99 latency of both and the ratio.
 #
+# Two nodes (issue 13): NODES=2 PG_DSN=postgres://… scripts/bench-autop.sh runs
+# two `gatehouse serve` on that PostgreSQL database, sharing a NATS server
+# (built from the module cache), and measures both nodes at once — half the
+# connections each, the sum of their requests/s — beside nginx. The demo is
+# loaded into PG_DSN once (DEVICES=200000 is a sensible size there).
+#
 # Needs: go, wrk, nginx (/usr/sbin/nginx), awk. Nothing is installed.
 set -euo pipefail
+
+NODES=${NODES:-1}
+PG_DSN=${PG_DSN:-}
+NATS_PORT=${NATS_PORT:-18482}
+if [ "$NODES" != 1 ] && { [ "$NODES" != 2 ] || [ -z "$PG_DSN" ]; }; then
+  echo "NODES=2 needs PG_DSN=postgres://… (nodes share a PostgreSQL database); NODES is 1 or 2" >&2
+  exit 2
+fi
 
 DEVICES=${DEVICES:-1000000}
 SAMPLE=${SAMPLE:-10000}
@@ -35,15 +50,24 @@ mkdir -p "$WORK"
 WORK=$(cd "$WORK" && pwd)
 chmod 755 "$WORK"
 
-echo "== build"
-go build -o "$WORK/gatehouse" ./cmd/gatehouse
+if [ -n "${GATEHOUSE_BIN:-}" ]; then # another build, e.g. an older commit's, to compare
+  cp "$GATEHOUSE_BIN" "$WORK/gatehouse"
+else
+  echo "== build"
+  go build -o "$WORK/gatehouse" ./cmd/gatehouse
+fi
 
 DATA="$WORK/data-$DEVICES"
+DB=()
+if [ -n "$PG_DSN" ]; then
+  DATA="$WORK/pg-data-$DEVICES" # markers and the outbox; the rows are in PG_DSN
+  DB=(--db "$PG_DSN")
+fi
 if [ ! -f "$DATA/.loaded" ]; then
-  echo "== load a demo of $DEVICES devices into $DATA (once; kept for later runs)"
+  echo "== load a demo of $DEVICES devices into ${PG_DSN:+PostgreSQL, markers in }$DATA (once; kept for later runs)"
   rm -rf "$DATA"
   start=$(date +%s)
-  "$WORK/gatehouse" demo --data "$DATA" --password "$PASSWORD" --devices "$DEVICES" >"$WORK/demo.log"
+  "$WORK/gatehouse" demo --data "$DATA" "${DB[@]}" --password "$PASSWORD" --devices "$DEVICES" >"$WORK/demo.log"
   grep -E '^(devices|AutoP)' "$WORK/demo.log" || true
   echo "loaded in $(( $(date +%s) - start )) s"
   touch "$DATA/.loaded"
@@ -56,14 +80,29 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== start gatehouse serve on 127.0.0.1:$GH_PORT"
-"$WORK/gatehouse" serve --data "$DATA" --addr "127.0.0.1:$GH_PORT" --log-level warn >"$WORK/serve.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$GH_PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fs "http://127.0.0.1:$GH_PORT/healthz" >/dev/null || { echo "gatehouse did not start:"; cat "$WORK/serve.log"; exit 1; }
+NATS=()
+if [ "$NODES" = 2 ]; then
+  echo "== start nats-server on 127.0.0.1:$NATS_PORT"
+  go build -o "$WORK/nats-server" github.com/nats-io/nats-server/v2
+  "$WORK/nats-server" -a 127.0.0.1 -p "$NATS_PORT" >"$WORK/nats.log" 2>&1 &
+  pids+=($!)
+  NATS=(--nats "nats://127.0.0.1:$NATS_PORT")
+  sleep 0.5
+fi
+
+start_node() { # port name
+  echo "== start gatehouse serve on 127.0.0.1:$1 (node $2)"
+  "$WORK/gatehouse" serve --data "$DATA" "${DB[@]}" "${NATS[@]}" --node "$2" --addr "127.0.0.1:$1" --log-level warn >"$WORK/serve-$2.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  curl -fs "http://127.0.0.1:$1/healthz" >/dev/null || { echo "gatehouse did not start:"; cat "$WORK/serve-$2.log"; exit 1; }
+}
+GH_PORT_B=$((GH_PORT + 10))
+start_node "$GH_PORT" a
+[ "$NODES" = 2 ] && start_node "$GH_PORT_B" b
 
 # The sample: $SAMPLE devices spread over the whole database (the demo's
 # devices are ids 1…N, MAC 0C1105 + the id in 6 hex digits), each with a key
@@ -204,8 +243,30 @@ measure() { # name url
   eval "${1}_rps=$rps"
 }
 
+# measure_two: both nodes at once, half the threads and connections each;
+# gatehouse_rps is the sum.
+measure_two() {
+  MACS_FILE="$WORK/macs.txt" wrk -t$((THREADS / 2 > 0 ? THREADS / 2 : 1)) -c$((CONNECTIONS / 2)) -d"$DURATION" --latency -s "$WORK/autop.lua" "http://127.0.0.1:$GH_PORT" >"$WORK/gatehouse-a.txt" &
+  local wa=$!
+  MACS_FILE="$WORK/macs.txt" wrk -t$((THREADS / 2 > 0 ? THREADS / 2 : 1)) -c$((CONNECTIONS / 2)) -d"$DURATION" --latency -s "$WORK/autop.lua" "http://127.0.0.1:$GH_PORT_B" >"$WORK/gatehouse-b.txt"
+  wait "$wa"
+  local n rps p99 bad
+  for n in a b; do
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/gatehouse-$n.txt")
+    p99=$(awk '$1 == "99%" {print $2}' "$WORK/gatehouse-$n.txt")
+    bad=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$WORK/gatehouse-$n.txt")
+    printf '%-10s %12s req/s   p99 %8s   non-2xx %s\n' "node-$n" "$rps" "$p99" "${bad:-0}"
+  done
+  gatehouse_rps=$(awk '/^Requests\/sec:/ {s += $2} END {print s}' "$WORK/gatehouse-a.txt" "$WORK/gatehouse-b.txt")
+  printf '%-10s %12s req/s\n' "gatehouse" "$gatehouse_rps"
+}
+
 echo "== measure: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, rotating over $(wc -l <"$WORK/macs.txt") devices"
-measure gatehouse "http://127.0.0.1:$GH_PORT"
+if [ "$NODES" = 2 ]; then
+  measure_two
+else
+  measure gatehouse "http://127.0.0.1:$GH_PORT"
+fi
 measure nginx "http://127.0.0.1:$NGINX_PORT"
 awk -v g="$gatehouse_rps" -v n="$nginx_rps" 'BEGIN { printf "gatehouse / nginx = %.2f (goal ≥ 0.50)\n", g / n }'
 echo "(full wrk outputs: $WORK/gatehouse.txt, $WORK/nginx.txt)"

@@ -7,11 +7,11 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 const adminUsage = `Usage: gatehouse admin <task> [flags]
@@ -151,11 +151,11 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			if err != nil {
 				return fmt.Errorf("--username %q: no such account", username)
 			}
-			if days < 0 {
-				return fmt.Errorf("--expires-in-days must not be negative")
+			if days < 0 || days > 3650 {
+				return fmt.Errorf("--expires-in-days must be from 0 (never) to 3650")
 			}
-			svc := &auth.Service{Store: st, Config: auth.DefaultConfig}
-			tok, _, err := svc.CreateAPIToken(model.WithActor(ctx, model.ActorOf(a)), name, time.Duration(days)*24*time.Hour)
+			cases := usecase.New(usecase.Deps{Store: st})
+			tok, _, err := cases.CreateAPIToken(model.WithActor(ctx, model.ActorOf(a)), name, days)
 			if err != nil {
 				return describe(err)
 			}

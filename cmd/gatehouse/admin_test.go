@@ -9,6 +9,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // TestResetPasswordEndsCredentials: `gatehouse admin reset-password` ends
@@ -60,7 +61,7 @@ func TestResetPasswordEndsCredentials(t *testing.T) {
 			if err := st.SetAccessWithoutPassword(model.WithActor(ctx, model.ActorOf(inst)), true); err != nil {
 				t.Fatal(err)
 			}
-			actingSession, _, err := svc.Impersonate(model.WithActor(ctx, model.ActorOf(sub)), inst.ID, "192.0.2.1", "test")
+			actingSession, _, err := usecase.New(usecase.Deps{Store: st}).StartActing(model.WithActor(ctx, model.ActorOf(sub)), usecase.ActingStart{InstallerID: inst.ID, IP: "192.0.2.1", UserAgent: "test"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +85,7 @@ func TestResetPasswordEndsCredentials(t *testing.T) {
 				t.Error("the installer's reset ended the sub-distributor's credentials")
 			}
 
-			actingSession, _, err = svc.Impersonate(model.WithActor(ctx, model.ActorOf(sub)), inst.ID, "192.0.2.1", "test")
+			actingSession, _, err = usecase.New(usecase.Deps{Store: st}).StartActing(model.WithActor(ctx, model.ActorOf(sub)), usecase.ActingStart{InstallerID: inst.ID, IP: "192.0.2.1", UserAgent: "test"})
 			if err != nil {
 				t.Fatal(err)
 			}

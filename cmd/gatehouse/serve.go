@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"sync"
 	"syscall"
 	"time"
 
@@ -73,9 +74,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfg := auth.DefaultConfig
 	cfg.IdleTimeout, cfg.AbsoluteTimeout = *idle, *absolute
 	au := &auth.Service{Store: st, Config: cfg, Log: log}
-	au.StartJanitor(ctx, 10*time.Minute)
-	store.StartOrderTimeouts(ctx, st, *orderTimeout, time.Minute, func(format string, args ...any) {
-		log.Error(fmt.Sprintf(format, args...))
+	// The janitors run until serve returns; they end (and are waited for)
+	// before the store closes, which the earlier defer does.
+	bg, stopBg := context.WithCancel(ctx)
+	var janitors sync.WaitGroup
+	defer func() { stopBg(); janitors.Wait() }()
+	janitors.Go(func() { au.RunJanitor(bg, 10*time.Minute) })
+	janitors.Go(func() {
+		store.RunOrderTimeouts(bg, st, *orderTimeout, time.Minute, func(format string, args ...any) {
+			log.Error(fmt.Sprintf(format, args...))
+		})
 	})
 	providers, err := billing.ProvidersFromEnv(getenv)
 	if err != nil {

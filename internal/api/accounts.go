@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // Distributors are managed by the admin, sub-distributors by their
@@ -57,16 +57,7 @@ func (a *API) createAccount(w http.ResponseWriter, r *http.Request, role model.R
 	if acc.ParentID == 0 {
 		acc.ParentID = id.Account.ID
 	}
-	var v model.Validator
-	model.ValidatePassword(&v, "password", req.Password)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	hash, err := auth.HashPassword(req.Password)
-	if err != nil {
-		return err
-	}
-	if err := a.Store.CreateAccount(r.Context(), acc, hash); err != nil {
+	if err := a.Cases.CreateAccount(r.Context(), acc, req.Password); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, acc)
@@ -128,21 +119,8 @@ func (a *API) UpdateSubdistributor(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	acc, err := a.Store.GetAccount(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	pe, pbd := acc.PaymentEnabled, acc.PayByDistributor
-	if req.PaymentEnabled != nil {
-		pe = *req.PaymentEnabled
-	}
-	if req.PayByDistributor != nil {
-		pbd = *req.PayByDistributor
-	}
-	if err := a.Store.SetSubdistributorSwitches(r.Context(), id, pe, pbd); err != nil {
-		return err
-	}
-	acc, err = a.Store.GetAccount(r.Context(), id)
+	acc, err := a.Cases.SetSubdistributorSwitches(r.Context(), id, usecase.SubdistributorSwitches{PaymentEnabled: req.PaymentEnabled,
+		PayByDistributor: req.PayByDistributor})
 	if err != nil {
 		return err
 	}

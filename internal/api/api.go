@@ -16,9 +16,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
-	"github.com/gatehouse-dev/gatehouse/internal/billing"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
@@ -26,14 +23,9 @@ import (
 
 // API holds what the handlers need.
 type API struct {
-	Cases     *usecase.Cases // the use cases; handlers parse, call one, and write its result
-	Store     *store.Store
-	Auth      *auth.Service
-	Mail      mail.Sender
-	PublicURL string                      // where users reach this server, for links in emails
-	Providers map[string]billing.Provider // configured payment providers by name
-	Gateway   *gateway.Gateway            // tells devices about new commands; Remote Control tunnels
-	RemoteURL string                      // separate Remote Control origin, or "" for the portal's host
+	Cases *usecase.Cases // the use cases; handlers parse, call one, and write its result
+	Store *store.Store
+	Auth  *auth.Service
 	// SetSessionCookie and ClearSessionCookie are the server's cookie policy.
 	SetSessionCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearSessionCookie func(w http.ResponseWriter, r *http.Request)

@@ -71,10 +71,7 @@ func (a *API) CreateToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.ExpiresInDays < 0 || req.ExpiresInDays > 3650 {
-		return model.Invalid("expires_in_days", "must be from 0 (never) to 3650")
-	}
-	tok, t, err := a.Auth.CreateAPIToken(r.Context(), req.Name, time.Duration(req.ExpiresInDays)*24*time.Hour)
+	tok, t, err := a.Cases.CreateAPIToken(r.Context(), req.Name, req.ExpiresInDays)
 	if err != nil {
 		return err
 	}
@@ -96,7 +93,7 @@ func (a *API) DeleteToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteAPIToken(r.Context(), id); err != nil {
+	if err := a.Cases.DeleteAPIToken(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

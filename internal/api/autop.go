@@ -16,86 +16,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// AutoP (DESIGN.md §4): a device's regular and one-time commands, the
-// preview of its file, Batch AutoP, and the AutoP server devices fetch
-// their files from (docs/device-protocol.md §7).
-
-// autoPRequest is the body of PUT /devices/{mac}/autop. A list left out
-// (or null) is kept; an empty list clears it.
-type autoPRequest struct {
-	Regular []string `json:"regular"`
-	Once    []string `json:"once"`
-}
-
-// GetDeviceAutoP answers GET /devices/{mac}/autop: the device's regular and
-// one-time commands, one normalised command a line.
-func (a *API) GetDeviceAutoP(w http.ResponseWriter, r *http.Request) error {
-	out, err := a.Store.GetDeviceAutoP(r.Context(), r.PathValue("mac"))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, out)
-}
-
-// PutDeviceAutoP answers PUT /devices/{mac}/autop: saves the lists given
-// (normalised: duplicates are not retained), answers them as stored, and
-// tells the device to fetch its new file at once when it is online.
-func (a *API) PutDeviceAutoP(w http.ResponseWriter, r *http.Request) error {
-	var req autoPRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	out, err := a.Store.SetDeviceAutoP(r.Context(), r.PathValue("mac"), req.Regular, req.Once)
-	if err != nil {
-		return err
-	}
-	a.kick(r.Context(), out.MAC)
-	return writeJSON(w, http.StatusOK, out)
-}
-
-// connectTypeRequest is the body of PUT /devices/{mac}/connect-type.
-type connectTypeRequest struct {
-	ConnectType *string `json:"connect_type"`
-}
-
-// PutDeviceConnectType answers PUT /devices/{mac}/connect-type: sets the
-// device's data transmission type (default, udp, tcp, tls) over its
-// installer's Connect Type, answers the device's AutoP settings, and tells
-// the device to fetch its new file at once when it is online.
-func (a *API) PutDeviceConnectType(w http.ResponseWriter, r *http.Request) error {
-	var req connectTypeRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if req.ConnectType == nil {
-		return model.Invalid("connect_type", "is required: default, udp, tcp or tls")
-	}
-	out, err := a.Store.SetDeviceConnectType(r.Context(), r.PathValue("mac"), *req.ConnectType)
-	if err != nil {
-		return err
-	}
-	a.kick(r.Context(), out.MAC)
-	return writeJSON(w, http.StatusOK, out)
-}
-
-// kick tells the nodes holding the devices' connections to send their
-// pending commands now.
-func (a *API) kick(ctx context.Context, macs ...string) {
-	if a.Gateway != nil && len(macs) > 0 {
-		a.Gateway.Kick(context.WithoutCancel(ctx), macs...)
-	}
-}
-
-// PreviewDeviceAutoP answers GET /devices/{mac}/autop/preview: the exact
-// bytes the device would receive now, as text/plain, with its ETag.
-func (a *API) PreviewDeviceAutoP(w http.ResponseWriter, r *http.Request) error {
-	f, err := a.Store.AutoPPreview(r.Context(), r.PathValue("mac"))
-	if err != nil {
-		return err
-	}
-	writeAutoPFile(w, r, f)
-	return nil
-}
+// AutoP (DESIGN.md §4): the AutoP server devices fetch their files from
+// (docs/device-protocol.md §7). People's AutoP settings and Batch AutoP
+// are in autop_settings.go.
 
 // writeAutoPFile answers with a file: 304 when If-None-Match names its
 // version, else 200 with the file.
@@ -132,51 +55,6 @@ func etagMatches(header, etag string) bool {
 		}
 	}
 	return false
-}
-
-// CreateAutoPBatch answers POST /autop/batch: merges the commands into the
-// regular or one-time list of up to 500 devices of one list, in one
-// transaction, and tells every online device of the batch to fetch its file
-// at once (offline ones are told when they connect, within the hour).
-func (a *API) CreateAutoPBatch(w http.ResponseWriter, r *http.Request) error {
-	var req store.AutoPBatchRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	b, err := a.Store.CreateAutoPBatch(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	a.kick(r.Context(), batchMACs(req.MACs)...)
-	w.Header().Set("Location", "/api/v1/autop/batch/"+strconv.FormatInt(b.ID, 10))
-	return writeJSON(w, http.StatusCreated, b)
-}
-
-// batchMACs are the MACs of a batch that was accepted, each once.
-func batchMACs(raw []string) []string {
-	seen := make(map[string]bool, len(raw))
-	out := make([]string, 0, len(raw))
-	for _, s := range raw {
-		if m, ok := model.NormalizeMAC(s); ok && !seen[m] {
-			seen[m] = true
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// GetAutoPBatch answers GET /autop/batch/{id}: a batch and its progress,
-// device by device.
-func (a *API) GetAutoPBatch(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "AutoP batch")
-	if err != nil {
-		return err
-	}
-	b, err := a.Store.GetAutoPBatch(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, b)
 }
 
 // AutoPServer is GET /autop/{MAC}.cfg (docs/device-protocol.md §7): a
@@ -304,45 +182,71 @@ func (s *AutoPServer) fail(w http.ResponseWriter, r *http.Request, err error) {
 	http.Error(w, "Internal error.", http.StatusInternalServerError)
 }
 
-// Flush writes the fetches not yet recorded (for shutdown and tests).
-func (s *AutoPServer) Flush() { s.rec.flush() }
+// Flush writes the fetches not yet recorded, after a write under way
+// (for tests), within ctx.
+func (s *AutoPServer) Flush(ctx context.Context) error { return s.rec.flush(ctx) }
+
+// Close is for shutdown, once the server takes no more requests: the
+// scheduled write is cancelled and the fetches not yet recorded are
+// written now, within ctx, after a write under way. Fetches served since
+// are not recorded.
+func (s *AutoPServer) Close(ctx context.Context) error {
+	s.rec.mu.Lock()
+	s.rec.closed = true
+	s.rec.mu.Unlock()
+	return s.rec.flush(ctx)
+}
+
+// fetchRecordTimeout bounds one write of fetch records.
+const fetchRecordTimeout = 30 * time.Second
 
 // fetchRecorder gathers the fetches worth recording and writes them
-// together, one statement for many devices, shortly after the first.
+// together, one statement for many devices, shortly after the first (on
+// a timer's goroutine).
 type fetchRecorder struct {
-	st        *store.Store
-	log       *slog.Logger
-	delay     time.Duration
-	mu        sync.Mutex
-	pending   map[int64]struct{}
-	scheduled bool
+	st      *store.Store
+	log     *slog.Logger
+	delay   time.Duration
+	writing sync.Mutex // one write at a time: a flush waits for the timer's
+	mu      sync.Mutex
+	pending map[int64]struct{}
+	timer   *time.Timer // the scheduled write; nil when none
+	closed  bool        // no more scheduled writes
 }
 
 func (f *fetchRecorder) add(id int64) {
 	f.mu.Lock()
 	f.pending[id] = struct{}{}
-	if !f.scheduled {
-		f.scheduled = true
-		time.AfterFunc(f.delay, f.flush)
+	if f.timer == nil && !f.closed {
+		f.timer = time.AfterFunc(f.delay, func() { f.flush(context.Background()) })
 	}
 	f.mu.Unlock()
 }
 
-func (f *fetchRecorder) flush() {
+// flush writes the pending fetches, within ctx and fetchRecordTimeout,
+// and cancels the scheduled write.
+func (f *fetchRecorder) flush(ctx context.Context) error {
+	f.writing.Lock()
+	defer f.writing.Unlock()
 	f.mu.Lock()
 	ids := make([]int64, 0, len(f.pending))
 	for id := range f.pending {
 		ids = append(ids, id)
 	}
 	clear(f.pending)
-	f.scheduled = false
+	if f.timer != nil {
+		f.timer.Stop() // a timer that fired already waits for writing, then finds nothing
+		f.timer = nil
+	}
 	f.mu.Unlock()
 	if len(ids) == 0 {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(model.WithActor(context.Background(), model.System), 30*time.Second)
+	ctx, cancel := context.WithTimeout(model.WithActor(ctx, model.System), fetchRecordTimeout)
 	defer cancel()
-	if err := f.st.AutoPFetched(ctx, f.st.Now(), ids...); err != nil {
+	err := f.st.AutoPFetched(ctx, f.st.Now(), ids...)
+	if err != nil {
 		f.log.Warn("record autop fetches", "devices", len(ids), "err", err)
 	}
+	return err
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // GetPrices returns the price list in force for the caller.
@@ -27,7 +28,7 @@ func (a *API) PutPrices(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.Store.PutPrices(r.Context(), req.Items); err != nil {
+	if err := a.Cases.PutPrices(r.Context(), req.Items); err != nil {
 		return err
 	}
 	return a.GetPrices(w, r)
@@ -76,12 +77,8 @@ func (a *API) IssueCoupon(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	exp, err := billing.ParseExpiry(req.ExpiresAt)
+	c, err := a.Cases.IssueCoupon(r.Context(), usecase.CouponInput{Code: req.Code, SubdistributorID: req.SubdistributorID, Value: req.Value, ExpiresAt: req.ExpiresAt})
 	if err != nil {
-		return err
-	}
-	c := &billing.Coupon{Code: req.Code, SubdistributorID: req.SubdistributorID, Value: req.Value, Expires: exp}
-	if err := a.Store.IssueCoupon(r.Context(), c); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, c)
@@ -102,7 +99,7 @@ func (a *API) PutBillingInfo(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &b); err != nil {
 		return err
 	}
-	if err := a.Store.PutBillingInfo(r.Context(), &b); err != nil {
+	if err := a.Cases.PutBillingInfo(r.Context(), &b); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, b)

@@ -104,7 +104,7 @@ func (a *API) DeleteThirdPartyDevices(w http.ResponseWriter, r *http.Request) er
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	n, err := a.Store.DeleteThirdPartyDevices(r.Context(), req.IDs)
+	n, err := a.Cases.DeleteCameras(r.Context(), req.IDs)
 	if err != nil {
 		return err
 	}

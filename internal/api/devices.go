@@ -141,10 +141,9 @@ func (a *API) GetDevice(w http.ResponseWriter, r *http.Request) error {
 // DeleteDevice answers DELETE /devices/{mac}: the device is deleted and
 // its MAC may be registered again.
 func (a *API) DeleteDevice(w http.ResponseWriter, r *http.Request) error {
-	if err := a.Store.DeleteDevice(r.Context(), r.PathValue("mac")); err != nil {
+	if err := a.Cases.DeleteDevice(r.Context(), r.PathValue("mac")); err != nil {
 		return err
 	}
-	a.Gateway.Deleted(r.Context(), r.PathValue("mac"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -161,17 +160,9 @@ func (a *API) BatchDeleteDevices(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.Store.DeleteDevices(r.Context(), req.MACs); err != nil {
+	macs, err := a.Cases.DeleteDevices(r.Context(), req.MACs)
+	if err != nil {
 		return err
-	}
-	a.Gateway.Deleted(r.Context(), req.MACs...)
-	macs := make([]string, 0, len(req.MACs))
-	seen := map[string]bool{}
-	for _, m := range req.MACs {
-		if n, ok := model.NormalizeMAC(m); ok && !seen[n] {
-			seen[n] = true
-			macs = append(macs, n)
-		}
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": len(macs), "macs": macs})
 }

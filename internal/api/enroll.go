@@ -3,9 +3,9 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // Device enrollment (DESIGN.md §3): the keys devices presented that the
@@ -42,14 +42,10 @@ func (a *API) AcceptPendingKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	k, err := a.Store.AcceptDeviceKey(r.Context(), id)
+	k, err := a.Cases.AcceptDeviceKey(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	if k.Bound && a.Gateway != nil {
-		a.Gateway.Revoked(r.Context(), k.MAC)
-	}
-	k.Status = "accepted"
 	return writeJSON(w, http.StatusOK, k)
 }
 
@@ -59,7 +55,7 @@ func (a *API) RejectPendingKey(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	k, err := a.Store.RejectDeviceKey(r.Context(), id)
+	k, err := a.Cases.RejectDeviceKey(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -97,13 +93,7 @@ func (a *API) OpenEnrollWindow(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if (req.MAC == "") == (req.ProjectID == 0) {
-		return model.Invalid("mac", "give either mac or project_id")
-	}
-	if req.Minutes < 0 {
-		return model.Invalid("minutes", "must be between 1 and %d", int(model.EnrollWindowMax/time.Minute))
-	}
-	win, err := a.Store.OpenEnrollWindow(r.Context(), req.MAC, req.ProjectID, time.Duration(req.Minutes)*time.Minute)
+	win, err := a.Cases.OpenEnrollWindow(r.Context(), usecase.EnrollWindowRequest{MAC: req.MAC, ProjectID: req.ProjectID, Minutes: req.Minutes})
 	if err != nil {
 		return err
 	}
@@ -117,7 +107,7 @@ func (a *API) CloseEnrollWindow(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Store.CloseEnrollWindow(r.Context(), id); err != nil {
+	if err := a.Cases.CloseEnrollWindow(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -55,7 +55,7 @@ func (a *API) CreateFirmware(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fw := &model.Firmware{Version: req.Version, Model: req.Model, ChangeLog: req.ChangeLog, FileURL: req.FileURL, Checksum: req.Checksum}
-	if err := a.Store.CreateFirmware(r.Context(), fw); err != nil {
+	if err := a.Cases.CreateFirmware(r.Context(), fw); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, fw)

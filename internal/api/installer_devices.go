@@ -1,9 +1,9 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -94,7 +94,7 @@ func (a *API) CreateInstallerDevice(w http.ResponseWriter, r *http.Request) erro
 	}
 	d := &model.Device{}
 	req.apply(d)
-	if err := a.Store.CreateDevice(r.Context(), d); err != nil {
+	if err := a.Cases.AddInstallerDevice(r.Context(), d); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, d)
@@ -117,7 +117,7 @@ func (a *API) UpdateInstallerDevice(w http.ResponseWriter, r *http.Request) erro
 		}
 	}
 	req.apply(d)
-	if err := a.Store.UpdateDevice(r.Context(), d.MAC, d); err != nil {
+	if err := a.Cases.UpdateInstallerDevice(r.Context(), d); err != nil {
 		return err
 	}
 	d, err = a.Store.GetDevice(r.Context(), d.MAC)
@@ -129,10 +129,9 @@ func (a *API) UpdateInstallerDevice(w http.ResponseWriter, r *http.Request) erro
 
 // DeleteInstallerDevice deletes a device by MAC.
 func (a *API) DeleteInstallerDevice(w http.ResponseWriter, r *http.Request) error {
-	if err := a.Store.DeleteDevice(r.Context(), r.PathValue("mac")); err != nil {
+	if err := a.Cases.DeleteInstallerDevice(r.Context(), r.PathValue("mac")); err != nil {
 		return err
 	}
-	a.Gateway.Deleted(r.Context(), r.PathValue("mac"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -170,10 +169,7 @@ func (a *API) CreateThirdPartyDevice(w http.ResponseWriter, r *http.Request) err
 	if req.OwnerID != nil {
 		d.OwnerID = *req.OwnerID
 	}
-	if strings.TrimSpace(d.StreamURL) == "" {
-		return model.Invalid("stream_url", "is required: the camera's RTSP URL, e.g. rtsp://10.0.0.5:554/stream1")
-	}
-	if err := a.Store.CreateThirdPartyDevice(r.Context(), d); err != nil {
+	if err := a.Cases.CreateCamera(r.Context(), d); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, d)
@@ -196,37 +192,16 @@ func (a *API) GetThirdPartyDevice(w http.ResponseWriter, r *http.Request) error 
 // UpdateThirdPartyDevice changes a camera; omitted fields keep their value,
 // an omitted password stays as it is, "" removes it.
 func (a *API) UpdateThirdPartyDevice(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "third-party device")
-	if err != nil {
-		return err
-	}
-	var req cameraRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if req.Kind != nil && *req.Kind != "camera" {
-		return model.Invalid("kind", "must be camera: installers add third-party cameras only")
-	}
-	if req.StreamURL != nil && strings.TrimSpace(*req.StreamURL) == "" {
-		return model.Invalid("stream_url", "is required: the camera's RTSP URL, e.g. rtsp://10.0.0.5:554/stream1")
-	}
-	d, err := a.Store.UpdateThirdPartyDevice(r.Context(), id, store.CameraUpdate{Name: req.Name, StreamURL: req.StreamURL,
-		ProjectID: req.ProjectID, OwnerID: req.OwnerID, Username: req.Username, Password: req.Password})
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, d)
+	return ipWrite(w, r, "third-party device", http.StatusOK, func(ctx context.Context, id int64, req cameraRequest) (*model.ThirdPartyDevice, error) {
+		if req.Kind != nil && *req.Kind != "camera" {
+			return nil, model.Invalid("kind", "must be camera: installers add third-party cameras only")
+		}
+		return a.Cases.UpdateCamera(ctx, id, store.CameraUpdate{Name: req.Name, StreamURL: req.StreamURL,
+			ProjectID: req.ProjectID, OwnerID: req.OwnerID, Username: req.Username, Password: req.Password})
+	})
 }
 
 // DeleteThirdPartyDevice deletes a camera.
 func (a *API) DeleteThirdPartyDevice(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "third-party device")
-	if err != nil {
-		return err
-	}
-	if err := a.Store.DeleteThirdPartyDevice(r.Context(), id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return ipDelete(w, r, "third-party device", a.Cases.DeleteCamera)
 }

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // The installer's projects: communities with buildings and apartments,
@@ -65,7 +67,7 @@ func (a *API) CreateProject(w http.ResponseWriter, r *http.Request) error {
 	}
 	p := &model.Project{}
 	req.apply(p)
-	if err := a.Store.CreateProject(r.Context(), p); err != nil {
+	if err := a.Cases.CreateProject(r.Context(), p); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusCreated, p)
@@ -96,23 +98,10 @@ func (a *API) GetProject(w http.ResponseWriter, r *http.Request) error {
 // UpdateProject changes a project's name, manager, address or time zone;
 // omitted fields keep their value.
 func (a *API) UpdateProject(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "project")
-	if err != nil {
-		return err
-	}
-	var req projectRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	p, err := a.Store.GetProject(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	req.apply(p)
-	if err := a.Store.UpdateProject(r.Context(), p); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, p)
+	return ipWrite(w, r, "project", http.StatusOK, func(ctx context.Context, id int64, req projectRequest) (*model.Project, error) {
+		return a.Cases.UpdateProject(ctx, id, usecase.ProjectEdit{Kind: (*model.ProjectKind)(req.Kind), Name: req.Name,
+			Manager: req.Manager, Address: req.Address, TimeZone: req.TimeZone})
+	})
 }
 
 // DeleteProject deletes a project and everything in it, answering what went.
@@ -121,112 +110,111 @@ func (a *API) DeleteProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	gone, err := a.Store.DeleteProject(r.Context(), id)
+	gone, err := a.Cases.DeleteProject(r.Context(), id)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": gone})
 }
 
-// listPage reads page, per_page and format of a simple list.
-func listPage(r *http.Request) (model.Page, string, error) {
+// Buildings, apartments and departments — and projects and cameras where
+// they fit — are listed, added, changed and deleted alike through the id in
+// the path: these helpers answer those requests; each handler says what it
+// parses and which use case runs.
+
+// ipListIn answers a GET of the children of the parent the path names:
+// page, per_page and format=csv.
+func ipListIn[T any](w http.ResponseWriter, r *http.Request, parent, name string,
+	list func(ctx context.Context, parentID int64, page model.Page) (model.List[T], error), columns []string, row func(T) []string) error {
+	id, err := pathID(r, "id", parent)
+	if err != nil {
+		return err
+	}
 	var v model.Validator
-	p := model.ParsePage(r.URL.Query(), &v)
+	page := model.ParsePage(r.URL.Query(), &v)
 	format := checkFormat(r, &v)
 	if err := v.Err(); err != nil {
-		return p, "", err
+		return err
 	}
-	return exportPage(format, p), format, nil
+	l, err := list(r.Context(), id, exportPage(format, page))
+	if err != nil {
+		return err
+	}
+	return writeList(w, format, name, l, columns, row)
 }
 
-// ListBuildings lists the buildings of a community.
-func (a *API) ListBuildings(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "project")
+// ipWrite answers a POST or PATCH addressed by the path's id (the parent
+// a child is added to, or the object changed): it decodes the body, runs
+// the use case and answers status with what it returns.
+func ipWrite[Req, T any](w http.ResponseWriter, r *http.Request, what string, status int,
+	write func(ctx context.Context, id int64, req Req) (T, error)) error {
+	id, err := pathID(r, "id", what)
 	if err != nil {
 		return err
 	}
-	page, format, err := listPage(r)
-	if err != nil {
-		return err
-	}
-	l, err := a.Store.ListBuildings(r.Context(), id, page)
-	if err != nil {
-		return err
-	}
-	return writeList(w, format, "buildings", l, []string{"id", "name", "apartments"}, func(b *store.BuildingRow) []string {
-		return []string{strconv.FormatInt(b.ID, 10), b.Name, strconv.Itoa(b.Apartments)}
-	})
-}
-
-type nameRequest struct {
-	Name string `json:"name"`
-}
-
-// CreateBuilding adds a building to a community.
-func (a *API) CreateBuilding(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "project")
-	if err != nil {
-		return err
-	}
-	var req nameRequest
+	var req Req
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if _, err := a.Store.GetProject(r.Context(), id); err != nil {
-		return err // a foreign project is not found, not an invalid field
-	}
-	b := &model.Building{ProjectID: id, Name: req.Name}
-	if err := a.Store.CreateBuilding(r.Context(), b); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, b)
-}
-
-// UpdateBuilding renames a building.
-func (a *API) UpdateBuilding(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "building")
+	x, err := write(r.Context(), id, req)
 	if err != nil {
 		return err
 	}
-	var req nameRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	b := &model.Building{ID: id, Name: req.Name}
-	if err := a.Store.UpdateBuilding(r.Context(), b); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, b)
+	return writeJSON(w, status, x)
 }
 
-// DeleteBuilding deletes an empty building with its apartments.
-func (a *API) DeleteBuilding(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "building")
+// ipDelete answers a DELETE of what the path names: 204.
+func ipDelete(w http.ResponseWriter, r *http.Request, what string, del func(ctx context.Context, id int64) error) error {
+	id, err := pathID(r, "id", what)
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteBuilding(r.Context(), id); err != nil {
+	if err := del(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
+type nameRequest struct {
+	Name string `json:"name"`
+}
+
+// ListBuildings lists the buildings of a community.
+func (a *API) ListBuildings(w http.ResponseWriter, r *http.Request) error {
+	return ipListIn(w, r, "project", "buildings", a.Store.ListBuildings, []string{"id", "name", "apartments"},
+		func(b *store.BuildingRow) []string {
+			return []string{strconv.FormatInt(b.ID, 10), b.Name, strconv.Itoa(b.Apartments)}
+		})
+}
+
+// CreateBuilding adds a building to a community.
+func (a *API) CreateBuilding(w http.ResponseWriter, r *http.Request) error {
+	return ipWrite(w, r, "project", http.StatusCreated, func(ctx context.Context, pid int64, req nameRequest) (*model.Building, error) {
+		b := &model.Building{ProjectID: pid, Name: req.Name}
+		return b, a.Cases.CreateBuilding(ctx, b)
+	})
+}
+
+// UpdateBuilding renames a building.
+func (a *API) UpdateBuilding(w http.ResponseWriter, r *http.Request) error {
+	return ipWrite(w, r, "building", http.StatusOK, func(ctx context.Context, id int64, req nameRequest) (*model.Building, error) {
+		b := &model.Building{ID: id, Name: req.Name}
+		return b, a.Cases.UpdateBuilding(ctx, b)
+	})
+}
+
+// DeleteBuilding deletes an empty building with its apartments.
+func (a *API) DeleteBuilding(w http.ResponseWriter, r *http.Request) error {
+	return ipDelete(w, r, "building", a.Cases.DeleteBuilding)
+}
+
 // ListApartments lists the apartments of a building.
 func (a *API) ListApartments(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "building")
-	if err != nil {
-		return err
+	list := func(ctx context.Context, id int64, page model.Page) (model.List[*store.ApartmentRow], error) {
+		return a.Store.ListApartments(ctx, store.ApartmentFilter{BuildingID: id, Page: page})
 	}
-	page, format, err := listPage(r)
-	if err != nil {
-		return err
-	}
-	l, err := a.Store.ListApartments(r.Context(), store.ApartmentFilter{BuildingID: id, Page: page})
-	if err != nil {
-		return err
-	}
-	return writeList(w, format, "apartments", l,
+	return ipListIn(w, r, "building", "apartments", list,
 		[]string{"id", "building", "floor", "number", "name", "family_member_limit", "family_master", "family_members", "devices"},
 		func(x *store.ApartmentRow) []string {
 			return []string{strconv.FormatInt(x.ID, 10), x.Building, x.Floor, x.Number, x.Name, strconv.Itoa(x.FamilyMemberLimit),
@@ -258,125 +246,56 @@ func (req apartmentRequest) apply(x *model.Apartment) {
 
 // CreateApartment adds an apartment to a building.
 func (a *API) CreateApartment(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "building")
-	if err != nil {
-		return err
-	}
-	var req apartmentRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if _, err := a.Store.GetBuilding(r.Context(), id); err != nil {
-		return err
-	}
-	x := &model.Apartment{BuildingID: id}
-	req.apply(x)
-	if err := a.Store.CreateApartment(r.Context(), x); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, x)
+	return ipWrite(w, r, "building", http.StatusCreated, func(ctx context.Context, bid int64, req apartmentRequest) (*model.Apartment, error) {
+		x := &model.Apartment{BuildingID: bid}
+		req.apply(x)
+		return x, a.Cases.CreateApartment(ctx, x)
+	})
 }
 
 // UpdateApartment changes an apartment; omitted fields keep their value.
 func (a *API) UpdateApartment(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "apartment")
-	if err != nil {
-		return err
-	}
-	var req apartmentRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	old, err := a.Store.GetApartment(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	x := old.Apartment
-	req.apply(&x)
-	if err := a.Store.UpdateApartment(r.Context(), &x); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, x)
+	return ipWrite(w, r, "apartment", http.StatusOK, func(ctx context.Context, id int64, req apartmentRequest) (*model.Apartment, error) {
+		old, err := a.Store.GetApartment(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		x := old.Apartment
+		req.apply(&x)
+		return &x, a.Cases.UpdateApartment(ctx, &x)
+	})
 }
 
 // DeleteApartment deletes an empty apartment.
 func (a *API) DeleteApartment(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "apartment")
-	if err != nil {
-		return err
-	}
-	if err := a.Store.DeleteApartment(r.Context(), id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return ipDelete(w, r, "apartment", a.Cases.DeleteApartment)
 }
 
 // ListDepartments lists the departments of an office.
 func (a *API) ListDepartments(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "project")
-	if err != nil {
-		return err
-	}
-	page, format, err := listPage(r)
-	if err != nil {
-		return err
-	}
-	l, err := a.Store.ListDepartments(r.Context(), id, page)
-	if err != nil {
-		return err
-	}
-	return writeList(w, format, "departments", l, []string{"id", "name", "end_users", "devices"}, func(d *store.DepartmentRow) []string {
-		return []string{strconv.FormatInt(d.ID, 10), d.Name, strconv.Itoa(d.EndUsers), strconv.Itoa(d.Devices)}
-	})
+	return ipListIn(w, r, "project", "departments", a.Store.ListDepartments, []string{"id", "name", "end_users", "devices"},
+		func(d *store.DepartmentRow) []string {
+			return []string{strconv.FormatInt(d.ID, 10), d.Name, strconv.Itoa(d.EndUsers), strconv.Itoa(d.Devices)}
+		})
 }
 
 // CreateDepartment adds a department to an office.
 func (a *API) CreateDepartment(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "project")
-	if err != nil {
-		return err
-	}
-	var req nameRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if _, err := a.Store.GetProject(r.Context(), id); err != nil {
-		return err
-	}
-	d := &model.Department{ProjectID: id, Name: req.Name}
-	if err := a.Store.CreateDepartment(r.Context(), d); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, d)
+	return ipWrite(w, r, "project", http.StatusCreated, func(ctx context.Context, pid int64, req nameRequest) (*model.Department, error) {
+		d := &model.Department{ProjectID: pid, Name: req.Name}
+		return d, a.Cases.CreateDepartment(ctx, d)
+	})
 }
 
 // UpdateDepartment renames a department.
 func (a *API) UpdateDepartment(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "department")
-	if err != nil {
-		return err
-	}
-	var req nameRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	d := &model.Department{ID: id, Name: req.Name}
-	if err := a.Store.UpdateDepartment(r.Context(), d); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, d)
+	return ipWrite(w, r, "department", http.StatusOK, func(ctx context.Context, id int64, req nameRequest) (*model.Department, error) {
+		d := &model.Department{ID: id, Name: req.Name}
+		return d, a.Cases.UpdateDepartment(ctx, d)
+	})
 }
 
 // DeleteDepartment deletes an empty department.
 func (a *API) DeleteDepartment(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "id", "department")
-	if err != nil {
-		return err
-	}
-	if err := a.Store.DeleteDepartment(r.Context(), id); err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return ipDelete(w, r, "department", a.Cases.DeleteDepartment)
 }

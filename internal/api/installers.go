@@ -1,21 +1,13 @@
 package api
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
-	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
-	"github.com/gatehouse-dev/gatehouse/internal/store"
-)
-
-// Link lifetimes of the single-use password links.
-const (
-	WelcomeLinkTTL = 72 * time.Hour
-	ResetLinkTTL   = 24 * time.Hour
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // installerOut is an installer as the API shows it: the guide's fields with
@@ -65,39 +57,9 @@ func (q installerRequest) patch() model.InstallerPatch {
 		TimeZone: q.TimeZone, Language: q.Language, ChargeMode: q.ChargeMode, ConnectType: q.ConnectType, RTPConfusion: q.RTPConfusion}
 }
 
-// SendPasswordLink makes a single-use link for an installer and mails it in
-// the installer's language. The link is stored before the mail is sent; a
-// mail failure is returned so the caller can say so, and a new link can be
-// sent with a password reset.
-func SendPasswordLink(ctx context.Context, st *store.Store, m mail.Sender, publicURL string, inst *model.Account, purpose string) error {
-	ttl := ResetLinkTTL
-	if purpose == "welcome" {
-		ttl = WelcomeLinkTTL
-	}
-	tok := auth.NewToken()
-	expires := st.Now().Add(ttl)
-	if err := st.CreatePasswordToken(ctx, inst.ID, purpose, auth.HashToken(tok), expires); err != nil {
-		return err
-	}
-	from := "your sub-distributor"
-	if parent, err := st.GetAccount(ctx, inst.ParentID); err == nil {
-		from = parent.Name
-	}
-	d := mail.LinkMail{Account: inst.Username, Name: inst.Name, From: from, Link: publicURL + "/password/set?token=" + tok, Expires: expires}
-	msg := mail.PasswordReset(inst.Language, d)
-	if purpose == "welcome" {
-		msg = mail.InstallerWelcome(inst.Language, d)
-	}
-	if inst.Email == "" {
-		return model.Invalid("email", "is empty: there is nowhere to send the link")
-	}
-	msg.To = []string{inst.Email}
-	return m.Send(ctx, msg)
-}
-
 type createdInstaller struct {
 	installerOut
-	WelcomeMail string `json:"welcome_mail"` // "sent" or "failed: …"
+	WelcomeMail string `json:"welcome_mail"` // "sent" or "failed: " and what to do
 }
 
 // CreateInstaller adds an installer under the caller (or parent_id) and
@@ -118,18 +80,13 @@ func (a *API) CreateInstaller(w http.ResponseWriter, r *http.Request) error {
 		acc.Username = *req.Account
 	}
 	req.patch().Apply(acc)
-	var v model.Validator
-	v.Check(strings.TrimSpace(acc.Email) != "", "email", "is required: the installer's password link is sent there")
-	v.Check(acc.Username != "", "account", "is required")
-	if err := v.Err(); err != nil {
-		return err
-	}
-	if err := a.Store.CreateInstaller(r.Context(), acc); err != nil {
+	created, err := a.Cases.CreateInstaller(r.Context(), acc)
+	if err != nil {
 		return renameField(err, "username", "account")
 	}
-	out := createdInstaller{installerOut: InstallerOut(acc), WelcomeMail: "sent"}
-	if err := SendPasswordLink(r.Context(), a.Store, a.Mail, a.PublicURL, acc, "welcome"); err != nil {
-		out.WelcomeMail = "failed: " + err.Error()
+	out := createdInstaller{installerOut: InstallerOut(created.Installer), WelcomeMail: "sent"}
+	if created.WelcomeMail != nil {
+		out.WelcomeMail = "failed: " + model.ErrorMessage(created.WelcomeMail)
 	}
 	return writeJSON(w, http.StatusCreated, out)
 }
@@ -211,7 +168,7 @@ func (a *API) UpdateInstaller(w http.ResponseWriter, r *http.Request) error {
 	if req.Account != nil || req.ParentID != nil {
 		return model.Invalid("account", "cannot be changed")
 	}
-	inst, err := a.Store.UpdateInstaller(r.Context(), id, req.patch())
+	inst, err := a.Cases.UpdateInstaller(r.Context(), id, req.patch())
 	if err != nil {
 		return err
 	}
@@ -229,14 +186,13 @@ func (a *API) DeleteInstaller(w http.ResponseWriter, r *http.Request) error {
 	if confirm != "" && confirm != "true" && confirm != "false" {
 		return model.Invalid("confirm", "must be true or false")
 	}
-	impact, err := a.Store.DeleteInstaller(r.Context(), id, confirm == "true")
+	impact, err := a.Cases.DeleteInstaller(r.Context(), id, confirm == "true")
 	if model.ErrorCode(err) == model.ECONFLICT {
 		return writeJSON(w, http.StatusConflict, map[string]any{"error": map[string]any{"code": model.ECONFLICT,
 			"message": model.ErrorMessage(err), "fields": model.ErrorFields(err)}, "would_delete": impact})
 	} else if err != nil {
 		return err
 	}
-	a.Gateway.Deleted(r.Context(), impact.DeviceMACs...)
 	return writeJSON(w, http.StatusOK, map[string]any{"deleted": impact})
 }
 
@@ -246,15 +202,9 @@ func (a *API) ResetInstallerPassword(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	inst, err := a.Store.GetInstaller(r.Context(), id)
+	inst, err := a.Cases.ResetInstallerPassword(r.Context(), id)
 	if err != nil {
 		return err
-	}
-	if err := SendPasswordLink(r.Context(), a.Store, a.Mail, a.PublicURL, inst, "reset"); err != nil {
-		if c := model.ErrorCode(err); c != model.EINTERNAL {
-			return err
-		}
-		return model.Errorf(model.EINTERNAL, "The link was made but the mail could not be sent: %v", err)
 	}
 	return writeJSON(w, http.StatusAccepted, map[string]any{"sent_to": inst.Email})
 }
@@ -272,7 +222,7 @@ func (a *API) SetAccessWithoutPassword(w http.ResponseWriter, r *http.Request) e
 	if req.Enabled == nil {
 		return model.Invalid("enabled", "is required (true or false)")
 	}
-	if err := a.Store.SetAccessWithoutPassword(r.Context(), *req.Enabled); err != nil {
+	if err := a.Cases.SetAccessWithoutPassword(r.Context(), *req.Enabled); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]bool{"enabled": *req.Enabled})
@@ -287,7 +237,7 @@ func (a *API) Impersonate(w http.ResponseWriter, r *http.Request) error {
 	if identity(r).ActingAs != nil {
 		return model.Errorf(model.EFORBIDDEN, "Already working as an installer.")
 	}
-	tok, se, err := a.Auth.Impersonate(r.Context(), id, auth.ClientIP(r), r.UserAgent())
+	tok, se, err := a.Cases.StartActing(r.Context(), usecase.ActingStart{InstallerID: id, IP: auth.ClientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -65,7 +64,7 @@ func (a *API) AddMACs(w http.ResponseWriter, r *http.Request) error {
 	for i, m := range req.MACs {
 		rows[i] = model.MACRow{Row: i + 1, MAC: m.MAC, Name: m.Name, Claim: m.ClaimCode}
 	}
-	res, err := a.Store.ImportMACs(r.Context(), id, rows)
+	res, err := a.Cases.AddMACs(r.Context(), id, rows)
 	if err != nil {
 		return err
 	}
@@ -93,11 +92,7 @@ func (a *API) ImportMACs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rows, err := ParseMACFile(r.Context(), data)
-	if err != nil {
-		return err
-	}
-	res, err := a.Store.ImportMACs(r.Context(), id, rows)
+	res, err := a.Cases.ImportMACFile(r.Context(), id, data)
 	if err != nil {
 		return err
 	}
@@ -137,44 +132,13 @@ func uploadedFile(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// FileError names the file in an error of tabular.Read: 413 for a file
-// past one of its bounds, 400 for a malformed one.
-func FileError(err error) error {
-	var le *tabular.LimitError
-	if errors.As(err, &le) {
-		return model.TooLarge("file", "%v", err)
-	}
-	return model.Invalid("file", "%v", err)
-}
-
-// ParseMACFile reads the MAC template: a MAC column, an optional name and
-// an optional claim code (the maker's, printed for the MAC), with or without
-// the header row.
-func ParseMACFile(ctx context.Context, data []byte) ([]model.MACRow, error) {
-	rows, err := tabular.Read(ctx, data)
-	if err != nil {
-		return nil, FileError(err)
-	}
-	if len(rows) > 0 && strings.EqualFold(rows[0].Cell(0), "mac") {
-		rows = rows[1:]
-	}
-	if len(rows) == 0 {
-		return nil, model.Invalid("file", "holds no MAC addresses")
-	}
-	out := make([]model.MACRow, len(rows))
-	for i, r := range rows {
-		out[i] = model.MACRow{Row: r.N, MAC: r.Cell(0), Name: r.Cell(1), Claim: r.Cell(2)}
-	}
-	return out, nil
-}
-
 // DeleteMAC removes one MAC from an installer's library.
 func (a *API) DeleteMAC(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r, "id", "installer")
 	if err != nil {
 		return err
 	}
-	if err := a.Store.DeleteMAC(r.Context(), id, r.PathValue("mac")); err != nil {
+	if err := a.Cases.DeleteMAC(r.Context(), id, r.PathValue("mac")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -2,8 +2,6 @@ package api
 
 import (
 	"net/http"
-	"net/url"
-	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
@@ -15,7 +13,11 @@ import (
 
 // RebootDevice answers POST /devices/{mac}/reboot with 202 and the command.
 func (a *API) RebootDevice(w http.ResponseWriter, r *http.Request) error {
-	return a.command(w, r, model.CommandReboot, "")
+	c, err := a.Cases.RebootDevice(r.Context(), r.PathValue("mac"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, c)
 }
 
 type resetInput struct {
@@ -29,18 +31,10 @@ func (a *API) ResetDevice(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.Mode != model.ResetFactory && in.Mode != model.ResetConfig {
-		return model.Invalid("mode", "must be factory or config")
-	}
-	return a.command(w, r, model.CommandReset, in.Mode)
-}
-
-func (a *API) command(w http.ResponseWriter, r *http.Request, kind model.CommandKind, mode string) error {
-	c, err := a.Store.CreateCommand(r.Context(), r.PathValue("mac"), kind, mode)
+	c, err := a.Cases.ResetDevice(r.Context(), r.PathValue("mac"), in.Mode)
 	if err != nil {
 		return err
 	}
-	a.Gateway.Kick(r.Context(), c.MAC)
 	return writeJSON(w, http.StatusAccepted, c)
 }
 
@@ -61,26 +55,9 @@ func (a *API) ListDeviceCommands(w http.ResponseWriter, r *http.Request) error {
 // and the session's url: the device's web interface through the cloud, for
 // the caller's account only, for a short while.
 func (a *API) CreateRemoteSession(w http.ResponseWriter, r *http.Request) error {
-	token, rs, err := a.Store.CreateRemoteSession(r.Context(), r.PathValue("mac"))
+	rc, err := a.Cases.OpenRemoteControl(r.Context(), r.PathValue("mac"))
 	if err != nil {
 		return err
 	}
-	rs.URL = RemoteSessionURL(a.PublicURL, a.RemoteURL, token, rs.Handoff)
-	return writeJSON(w, http.StatusCreated, rs)
+	return writeJSON(w, http.StatusCreated, rc.Session)
 }
-
-// RemoteSessionURL is where a Remote Control session opens: on the separate
-// Remote Control origin with its single-use handoff code when there is one,
-// else on the portal's host (absolute when the public URL is known).
-func RemoteSessionURL(publicURL, remoteURL, token, handoff string) string {
-	if remoteURL != "" {
-		return remoteURL + RemotePath(token) + "?handoff=" + url.QueryEscape(handoff)
-	}
-	if u, err := url.Parse(publicURL); err == nil && u.Host != "" {
-		return strings.TrimSuffix(publicURL, "/") + RemotePath(token)
-	}
-	return RemotePath(token)
-}
-
-// RemotePath is where a Remote Control session is served.
-func RemotePath(token string) string { return "/remote/" + token + "/" }

@@ -314,18 +314,6 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, erro
 	return id, nil
 }
 
-// Impersonate opens a session, at most an hour long, in which the actor of
-// ctx works as an installer that granted access without password. It
-// returns the raw token.
-func (s *Service) Impersonate(ctx context.Context, installerID int64, ip, userAgent string) (string, *model.Session, error) {
-	tok := SessionPrefix + NewToken()
-	se := &model.Session{TokenHash: HashToken(tok), CSRFToken: NewToken(), IP: ip, UserAgent: userAgentText(userAgent)}
-	if err := s.Store.CreateImpersonationSession(ctx, installerID, se); err != nil {
-		return "", nil, err
-	}
-	return tok, se, nil
-}
-
 // Logout ends a session; logging out while working as an installer ends
 // the account's own session too.
 func (s *Service) Logout(ctx context.Context, id *Identity) error {
@@ -343,48 +331,37 @@ func (s *Service) Logout(ctx context.Context, id *Identity) error {
 	return s.Store.Audit(ctx, "auth.logout", "account", id.Account.ID, nil)
 }
 
-// CreateAPIToken makes a long-lived bearer token for the actor of ctx and
-// returns it; only its hash is kept.
-func (s *Service) CreateAPIToken(ctx context.Context, name string, ttl time.Duration) (string, *model.APIToken, error) {
-	tok := APITokenPrefix + NewToken()
-	t := &model.APIToken{Name: name}
-	if ttl > 0 {
-		e := s.Store.Now().Add(ttl)
-		t.Expires = &e
-	}
-	if err := s.Store.CreateAPIToken(ctx, t, HashToken(tok)); err != nil {
-		return "", nil, err
-	}
-	return tok, t, nil
-}
-
 // CSRFValid compares a submitted CSRF token with the session's.
 func CSRFValid(se *model.Session, submitted string) bool {
 	return se != nil && submitted != "" && subtle.ConstantTimeCompare([]byte(se.CSRFToken), []byte(submitted)) == 1
 }
 
-// StartJanitor deletes stale sessions and old login failures periodically
-// until ctx ends.
-func (s *Service) StartJanitor(ctx context.Context, every time.Duration) {
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				now := s.Store.Now()
-				if _, err := s.Store.DeleteStaleSessions(ctx, now, now.Add(-s.Config.IdleTimeout)); err != nil && ctx.Err() == nil {
-					s.Log.Error("session cleanup", "err", err)
-				}
-				if err := s.PruneLoginFailures(ctx); err != nil && ctx.Err() == nil {
-					s.Log.Error("login failure cleanup", "err", err)
-				}
+// RunJanitor deletes stale sessions and old login failures every `every`
+// until ctx ends, and returns then: the caller owns its goroutine and waits
+// for it before closing the store. Each round has a deadline.
+func (s *Service) RunJanitor(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rctx, cancel := context.WithTimeout(ctx, janitorRoundTimeout)
+			now := s.Store.Now()
+			if _, err := s.Store.DeleteStaleSessions(rctx, now, now.Add(-s.Config.IdleTimeout)); err != nil && ctx.Err() == nil {
+				s.Log.Error("session cleanup", "err", err)
 			}
+			if err := s.PruneLoginFailures(rctx); err != nil && ctx.Err() == nil {
+				s.Log.Error("login failure cleanup", "err", err)
+			}
+			cancel()
 		}
-	}()
+	}
 }
+
+// janitorRoundTimeout bounds one round of RunJanitor's deletes.
+const janitorRoundTimeout = time.Minute
 
 // PruneLoginFailures drops the failures older than the window, which no
 // longer count.

@@ -407,7 +407,8 @@ type OrderRequest struct {
 	Items       []OrderLine `json:"items"`
 }
 
-// Validate checks the shape of the request (the store checks the users).
+// Validate checks the shape of the request (PriceOrder checks it against
+// the users, in the transaction that writes the order).
 func (r *OrderRequest) Validate() (OrderType, error) {
 	var v model.Validator
 	t, ok := OrderTypeOfRequest(r.Kind)

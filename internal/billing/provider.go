@@ -57,3 +57,22 @@ type Provider interface {
 	// returns (PayPal: captures an approved order).
 	Confirm(ctx context.Context, providerRef string) (Event, error)
 }
+
+// SignatureHeaders names the request headers that carry a webhook's
+// signature, for every provider: the transports hand their values to the
+// provider's VerifyWebhook, and nothing else of the request.
+var SignatureHeaders = []string{
+	"Stripe-Signature",
+	"PAYPAL-AUTH-ALGO", "PAYPAL-CERT-URL", "PAYPAL-TRANSMISSION-ID", "PAYPAL-TRANSMISSION-SIG", "PAYPAL-TRANSMISSION-TIME",
+}
+
+// ProviderLabel is a provider's name as users know it.
+func ProviderLabel(name string) string {
+	switch name {
+	case "stripe":
+		return "Stripe"
+	case "paypal":
+		return "PayPal"
+	}
+	return name
+}

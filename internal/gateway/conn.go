@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net"
@@ -18,7 +17,8 @@ import (
 
 // conn is one device connection. Its one goroutine is the reader (run,
 // in ymux's Serve); the timers are the WebSocket's read and write
-// deadlines.
+// deadlines. Its pong writer and close handshake, when under way, are
+// goroutines of the gateway too.
 type conn struct {
 	g        *Gateway
 	id       int64
@@ -27,6 +27,7 @@ type conn struct {
 	autopURL string
 	ws       *websocket.Conn
 	nc       net.Conn // ws as the byte stream the session runs on
+	raw      net.Conn // the hijacked connection under ws (nil in tests without one)
 	sess     *ymux.Session
 
 	connectedAt time.Time
@@ -160,19 +161,17 @@ func (c *conn) run() {
 	g := c.g
 	code, reason := websocket.StatusCode(0), ""
 	var readErr error
-	defer g.wg.Done() // last: Close waits for the offline marks too
+	defer g.wg.Done() // last: Shutdown waits for the offline marks too
 	defer func() {
 		g.log.Debug("gateway: connection ends", "mac", c.mac, "code", int(code), "reason", reason, "read_err", readErr, "closing", c.closing.Load())
 		c.close(code, reason)
-		if c.registered {
-			g.unregister(c)
-			if !g.isClosing() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				if err := g.st.DeviceDisconnected(ctx, c.mac, g.opts.Node, c.connectedAt, g.st.Now()); err != nil {
-					g.log.Warn("gateway: mark device offline", "mac", c.mac, "err", err)
-				}
-				cancel()
+		g.unregister(c)
+		if c.registered && !g.isClosing() {
+			ctx, cancel := g.within(g.ctx, disconnectTimeout)
+			if err := g.st.DeviceDisconnected(ctx, c.mac, g.opts.Node, c.connectedAt, g.st.Now()); err != nil {
+				g.log.Warn("gateway: mark device offline", "mac", c.mac, "err", err)
 			}
+			cancel()
 		}
 	}()
 	// The control stream and hello, within HelloTimeout of the upgrade.
@@ -218,7 +217,10 @@ func (c *conn) hello(line []byte) (code websocket.StatusCode, reason string, reg
 	}
 	c.merge(m)
 	c.connectedAt = g.connectedAt()
-	if err := g.st.DeviceConnected(context.Background(), c.mac, g.opts.Node, c.connectedAt, c.state); model.ErrorCode(err) == model.ECONFLICT {
+	ctx, cancel := g.within(g.ctx, connectTimeout)
+	err := g.st.DeviceConnected(ctx, c.mac, g.opts.Node, c.connectedAt, c.state)
+	cancel()
+	if model.ErrorCode(err) == model.ECONFLICT {
 		return closeReplaced, "replaced by a newer connection", false
 	} else if err != nil {
 		g.log.Error("gateway: record connection", "mac", c.mac, "err", err)
@@ -234,7 +236,7 @@ func (c *conn) hello(line []byte) (code websocket.StatusCode, reason string, reg
 		c.wmu.Unlock()
 		return closeReplaced, "replaced by a newer connection", false
 	}
-	err := c.writeLocked(welcome{Type: "welcome", Heartbeat: int(g.opts.Heartbeat / time.Second),
+	err = c.writeLocked(welcome{Type: "welcome", Heartbeat: int(g.opts.Heartbeat / time.Second),
 		ServerTime: time.Now().UTC().Format(time.RFC3339), AutoPURL: c.autopURL})
 	c.wmu.Unlock()
 	if err != nil {
@@ -274,14 +276,14 @@ func (c *conn) pong() {
 	if c.pongs.Add(1) != 1 {
 		return // the writer at work sends this one too
 	}
-	go func() {
+	c.g.spawn(func() {
 		for n := c.pongs.Load(); n > 0; n = c.pongs.Add(-n) {
 			n = min(n, 256)
 			if c.writeLine(bytes.Repeat(pongLine, int(n))) != nil {
 				return // the connection is closing: no more pongs
 			}
 		}
-	}()
+	})
 }
 
 // parse decodes one control line, which must be a JSON object. A field of
@@ -386,7 +388,10 @@ func (c *conn) status(m *message) {
 	if !c.merge(m) {
 		return // last_seen goes out with the next flush
 	}
-	if err := g.st.DeviceReported(context.Background(), c.mac, g.opts.Node, c.connectedAt, g.st.Now(), c.state); err != nil {
+	ctx, cancel := g.within(g.ctx, reportTimeout)
+	err := g.st.DeviceReported(ctx, c.mac, g.opts.Node, c.connectedAt, g.st.Now(), c.state)
+	cancel()
+	if err != nil {
 		g.log.Warn("gateway: record status", "mac", c.mac, "err", err)
 	}
 	if c.state.ConfigVersion != oldVersion && c.state.ConfigVersion != "" {
@@ -400,7 +405,9 @@ func (c *conn) ack(m *message) {
 	if !ok {
 		return // not one of ours: ignored
 	}
-	kind, done, err := g.st.AckCommand(context.Background(), c.id, id, m.OK, m.Error, m.Version)
+	ctx, cancel := g.within(g.ctx, reportTimeout)
+	kind, done, err := g.st.AckCommand(ctx, c.id, id, m.OK, m.Error, m.Version)
+	cancel()
 	if err != nil {
 		g.log.Error("gateway: record ack", "mac", c.mac, "command", m.ID, "err", err)
 		return
@@ -418,7 +425,8 @@ func (c *conn) ack(m *message) {
 // config version: its one-time commands go once that version held them.
 // The single call site of store.AutoPApplied.
 func (g *Gateway) autopApplied(mac, version string) {
-	ctx := model.WithActor(context.Background(), model.System)
+	ctx, cancel := g.within(model.WithActor(g.ctx, model.System), reportTimeout)
+	defer cancel()
 	if err := g.st.AutoPApplied(ctx, mac, version); err != nil {
 		g.log.Warn("gateway: record applied config", "mac", mac, "version", version, "err", err)
 	}
@@ -472,7 +480,8 @@ func (c *conn) sendCommands(cs []*model.DeviceCommand) {
 }
 
 // close ends the connection once: with a close frame of code (in the
-// background: the handshake may take seconds), or at once when code is 0.
+// background, within closeWait: the handshake may take seconds), or at
+// once when code is 0. Only from a goroutine of the gateway, or Shutdown.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
@@ -482,8 +491,21 @@ func (c *conn) close(code websocket.StatusCode, reason string) {
 		c.sess.Close()
 		return
 	}
-	go func() {
+	if c.raw != nil {
+		// The reader and the handshake's writes fail past it: a device
+		// that neither reads nor answers costs closeWait at most.
+		c.raw.SetDeadline(time.Now().Add(closeWait))
+	}
+	c.g.spawn(func() {
 		c.ws.Close(code, reason)
 		c.sess.Close()
-	}()
+	})
+}
+
+// kill cuts the connection at once, whatever is under way on it: every
+// read and write on the socket fails now.
+func (c *conn) kill() {
+	if c.raw != nil {
+		c.raw.SetDeadline(time.Unix(1, 0))
+	}
 }

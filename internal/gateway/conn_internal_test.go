@@ -117,7 +117,7 @@ func TestWriterOnEndedSessionKeepsCloseCode(t *testing.T) {
 	}
 	defer dev.CloseNow()
 	ws := <-accepted
-	c := &conn{ws: ws, nc: websocket.NetConn(context.Background(), ws, websocket.MessageBinary)}
+	c := &conn{g: &Gateway{}, ws: ws, nc: websocket.NetConn(context.Background(), ws, websocket.MessageBinary)}
 	c.sess = ymux.Server(c.nc, ymux.Config{Control: func([]byte) error {
 		return &closeError{websocket.StatusPolicyViolation, "a control line is not a JSON object"}
 	}})

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,7 +88,34 @@ type Options struct {
 	TunnelTimeout time.Duration // a Remote Control request (15s)
 	ResendEvery   time.Duration // Run's sweep for queued commands of held devices (30s)
 	ExpireEvery   time.Duration // Run's expiry of old commands (1m)
+	StoreTimeout  time.Duration // bounds every store call instead of its own deadline (the constants below)
 }
+
+// Deadlines of the gateway's store calls: a stuck database fails the call,
+// it never holds the goroutine that made it (nor Shutdown) for longer.
+const (
+	authTimeout        = 10 * time.Second // a device's credentials, at connect (its request bounds it too)
+	connectTimeout     = 10 * time.Second // record a hello
+	reportTimeout      = 5 * time.Second  // a status, an ack, an applied config version, an audit entry
+	commandsTimeout    = 10 * time.Second // read the commands to send; mark them sent
+	seenTimeout        = 10 * time.Second // one bulk write of last_seen
+	disconnectTimeout  = 10 * time.Second // a device's connection ended
+	lookupTimeout      = 5 * time.Second  // which node holds a device (Remote Control)
+	sweepTimeout       = 30 * time.Second // Run's bulk updates: this node's devices offline, expiry, stale devices, queued commands
+	nodeOfflineTimeout = 10 * time.Second // Shutdown's last write: this node's devices offline
+)
+
+// Bounds of closing.
+const (
+	// closeWait bounds a close handshake with a device: the close frame
+	// out, the device's answer in. A device that does not answer is cut.
+	closeWait = 5 * time.Second
+	// forceGrace is how long Shutdown waits for its goroutines after its
+	// ctx ended and everything was cut.
+	forceGrace = time.Second
+	// closeTimeout bounds Close.
+	closeTimeout = 15 * time.Second
+)
 
 // Gateway is one node's device gateway.
 type Gateway struct {
@@ -95,13 +124,26 @@ type Gateway struct {
 	log  *slog.Logger
 	opts Options
 
+	// ctx is the gateway's life, the parent of every store call it makes:
+	// cancelled when Shutdown ends, or gives up waiting.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// stopping ends at the start of Shutdown: Run and the last-seen
+	// flusher stop.
+	stopping context.Context
+	stop     context.CancelFunc
+
 	mu      sync.Mutex
-	conns   map[string]*conn // MAC → this node's current connection
+	conns   map[string]*conn   // MAC → this node's current connection
+	live    map[*conn]struct{} // every connection being served, before hello too
 	closing bool
 	unsubs  []func()
-	wg      sync.WaitGroup
-	stop    chan struct{}
-	flusher sync.Once
+	// wg counts every goroutine of the gateway: a connection's reader, its
+	// close handshake and pong writer, command deliveries, the last-seen
+	// flusher, Run and the bus handlers while they run. Shutdown waits for it.
+	wg       sync.WaitGroup
+	shutdown chan struct{} // closed when Shutdown has finished
+	flusher  sync.Once
 
 	started       time.Time    // connections before it belong to an earlier run of this node
 	lastConnected atomic.Int64 // UnixMicro of the last connected_at handed out
@@ -145,17 +187,30 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	if opts.Limiter == nil {
 		opts.Limiter = deviceauth.NewLimiter(deviceauth.Limits{})
 	}
-	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, stop: make(chan struct{}),
-		started: time.Now()}
+	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, live: map[*conn]struct{}{},
+		shutdown: make(chan struct{}), started: time.Now()}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.stopping, g.stop = context.WithCancel(g.ctx)
 	for subject, fn := range map[string]func([]byte){subjectKick: g.onKick, subjectConnected: g.onConnected, subjectDeleted: g.onDeleted,
 		subjectRevoked: g.onRevoked} {
-		if un, err := b.Subscribe(subject, fn); err != nil {
+		if un, err := b.Subscribe(subject, func(data []byte) {
+			if g.enter() {
+				defer g.wg.Done()
+				fn(data)
+			}
+		}); err != nil {
 			g.log.Error("gateway: subscribe", "subject", subject, "err", err)
 		} else {
 			g.unsubs = append(g.unsubs, un)
 		}
 	}
-	if un, err := b.Respond(subjectTunnel+subjectToken(opts.Node), g.onTunnel); err != nil {
+	if un, err := b.Respond(subjectTunnel+subjectToken(opts.Node), func(data []byte) ([]byte, bool) {
+		if !g.enter() {
+			return frame(tunnelReply{Offline: true}, nil), true
+		}
+		defer g.wg.Done()
+		return g.onTunnel(data)
+	}); err != nil {
 		g.log.Error("gateway: answer tunnels", "err", err)
 	} else {
 		g.unsubs = append(g.unsubs, un)
@@ -165,6 +220,37 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 
 // Node is this node's name.
 func (g *Gateway) Node() string { return g.opts.Node }
+
+// enter counts in a goroutine that comes from outside (a bus message,
+// Run) for as long as it runs in the gateway: false once Shutdown began.
+func (g *Gateway) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+// spawn runs fn on a goroutine Shutdown waits for: only from a goroutine
+// counted already, or from Shutdown before it waits.
+func (g *Gateway) spawn(fn func()) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		fn()
+	}()
+}
+
+// within bounds one store call made under ctx: d, or Options.StoreTimeout
+// when set.
+func (g *Gateway) within(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if g.opts.StoreTimeout > 0 {
+		d = g.opts.StoreTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
 
 // subjectToken makes a node name usable as one token of a bus subject.
 func subjectToken(s string) string {
@@ -215,7 +301,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var limited *deviceauth.Outcome
 	src := deviceauth.Source(r.RemoteAddr)
 	norm, _ := model.NormalizeMAC(mac)
-	d, err := g.st.AuthenticateDevice(r.Context(), model.DeviceAttempt{MAC: mac, Key: key, Claim: r.Header.Get(HeaderClaim),
+	actx, cancel := g.within(r.Context(), authTimeout)
+	defer cancel()
+	d, err := g.st.AuthenticateDevice(actx, model.DeviceAttempt{MAC: mac, Key: key, Claim: r.Header.Get(HeaderClaim),
 		RemoteAddr: r.RemoteAddr, Model: r.Header.Get(HeaderModel), Firmware: r.Header.Get(HeaderFirmware),
 		Allow: func() error {
 			if o := g.opts.Limiter.Take(src, norm); !o.OK {
@@ -248,14 +336,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
-	ws, err := websocket.Accept(leanHijacker{w}, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol},
+	hj := &leanHijacker{ResponseWriter: w}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol},
 		CompressionMode: websocket.CompressionDisabled, InsecureSkipVerify: true})
 	if err != nil {
 		return // Accept answered
 	}
+	// Not the gateway's ctx: a cancellable one costs every read a timer's
+	// registration on it. Shutdown cuts the socket (conn.kill) instead.
 	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
 	ws.SetReadLimit(MaxMessage) // after NetConn, which lifts the limit
-	c := &conn{g: g, id: d.ID, mac: d.MAC, ws: ws, nc: nc, remote: r.RemoteAddr, autopURL: g.autopURL(r, d.MAC)}
+	c := &conn{g: g, id: d.ID, mac: d.MAC, ws: ws, nc: nc, raw: hj.conn, remote: r.RemoteAddr, autopURL: g.autopURL(r, d.MAC)}
 	c.sess = ymux.Server(nc, ymux.Config{Control: c.control, WriteTimeout: g.opts.WriteTimeout, MaxStreams: MaxTunnels})
 	g.mu.Lock()
 	if g.closing {
@@ -263,6 +354,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws.CloseNow()
 		return
 	}
+	g.live[c] = struct{}{}
 	g.wg.Add(1)
 	g.mu.Unlock()
 	go c.run()
@@ -273,7 +365,7 @@ var errLimited = errors.New("gateway: over the attempt limits")
 // auditLimited records that attempts for mac from remoteAddr hit the limits
 // (the limiter bounds how often).
 func (g *Gateway) auditLimited(mac, remoteAddr, why string) {
-	ctx, cancel := context.WithTimeout(model.WithActor(context.Background(), model.System), 5*time.Second)
+	ctx, cancel := g.within(model.WithActor(g.ctx, model.System), reportTimeout)
 	defer cancel()
 	if err := g.st.Audit(ctx, "device.auth_limited", "device", mac, map[string]any{"mac": mac, "remote_addr": remoteAddr,
 		"limit": why, "via": "gateway"}); err != nil {
@@ -284,7 +376,11 @@ func (g *Gateway) auditLimited(mac, remoteAddr, why string) {
 // leanHijacker hands the WebSocket small buffers instead of net/http's
 // 4 KiB reader and writer: a device connection is mostly idle, and 100,000
 // of them must fit in memory. Larger reads and writes bypass the buffers.
-type leanHijacker struct{ http.ResponseWriter }
+// It keeps the connection it hijacked: its deadlines bound a close.
+type leanHijacker struct {
+	http.ResponseWriter
+	conn net.Conn
+}
 
 // Frame headers and short messages go through the buffers; longer
 // payloads are read and written directly.
@@ -293,11 +389,12 @@ const (
 	leanWriteBuffer = 512
 )
 
-func (l leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (l *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	conn, brw, err := http.NewResponseController(l.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
+	l.conn = conn
 	// What the device sent right after its request is already read:
 	// it must be in the new reader's buffer (Accept takes it from there).
 	n := brw.Reader.Buffered()
@@ -390,7 +487,7 @@ func (g *Gateway) register(c *conn) int {
 	if old != nil {
 		old.close(closeReplaced, "replaced by a newer connection")
 	}
-	g.flusher.Do(func() { go g.flushSeen() })
+	g.flusher.Do(func() { g.spawn(g.flushSeen) })
 	msg, _ := json.Marshal(connectedMsg{MAC: c.mac, Node: g.opts.Node, At: c.connectedAt.UnixMicro()})
 	if err := g.bus.Publish(subjectConnected, msg); err != nil {
 		g.log.Warn("gateway: publish connect", "mac", c.mac, "err", err)
@@ -398,9 +495,12 @@ func (g *Gateway) register(c *conn) int {
 	return registered
 }
 
+// unregister forgets c, which ended; true when it was the device's
+// current connection here.
 func (g *Gateway) unregister(c *conn) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	delete(g.live, c)
 	if g.conns[c.mac] == c {
 		delete(g.conns, c.mac)
 		return true
@@ -515,7 +615,7 @@ func (g *Gateway) onKick(data []byte) {
 	}
 	g.mu.Unlock()
 	if len(held) > 0 {
-		go g.deliver(held, false)
+		g.spawn(func() { g.deliver(held, false) })
 	}
 }
 
@@ -524,7 +624,6 @@ func (g *Gateway) onKick(data []byte) {
 // query for all, marked sent, then written to each device. Commands sent
 // to an earlier connection and not acknowledged go again on the next one.
 func (g *Gateway) deliver(conns []*conn, resend bool) {
-	ctx := context.Background()
 	ids := make([]int64, len(conns))
 	for i, c := range conns {
 		ids[i] = c.id
@@ -533,7 +632,9 @@ func (g *Gateway) deliver(conns []*conn, resend bool) {
 	if resend {
 		list = g.st.PendingCommands
 	}
+	ctx, cancel := g.within(g.ctx, commandsTimeout)
 	pending, err := list(ctx, ids...)
+	cancel()
 	if err != nil {
 		g.log.Error("gateway: pending commands", "err", err)
 		return
@@ -547,26 +648,29 @@ func (g *Gateway) deliver(conns []*conn, resend bool) {
 	if len(sent) == 0 {
 		return
 	}
-	if err := g.st.MarkCommandsSent(ctx, sent...); err != nil {
+	ctx, cancel = g.within(g.ctx, commandsTimeout)
+	err = g.st.MarkCommandsSent(ctx, sent...)
+	cancel()
+	if err != nil {
 		g.log.Error("gateway: mark commands sent", "err", err)
 		return
 	}
 	for _, c := range conns {
 		if cs := pending[c.id]; len(cs) > 0 {
-			go c.sendCommands(cs)
+			g.spawn(func() { c.sendCommands(cs) })
 		}
 	}
 }
 
 // flushSeen writes last_seen of the devices heard from, in bulk, every
-// half heartbeat.
+// half heartbeat, and once more when the gateway stops.
 func (g *Gateway) flushSeen() {
 	t := time.NewTicker(g.opts.Heartbeat / 2)
 	defer t.Stop()
-	for {
+	for stopped := false; !stopped; {
 		select {
-		case <-g.stop:
-			return
+		case <-g.stopping.Done():
+			stopped = true
 		case <-t.C:
 		}
 		var ids []int64
@@ -578,23 +682,29 @@ func (g *Gateway) flushSeen() {
 		}
 		g.mu.Unlock()
 		if len(ids) > 0 {
-			if err := g.st.DevicesSeen(context.Background(), g.opts.Node, g.st.Now(), ids); err != nil {
+			ctx, cancel := g.within(g.ctx, seenTimeout)
+			if err := g.st.DevicesSeen(ctx, g.opts.Node, g.st.Now(), ids); err != nil {
 				g.log.Warn("gateway: record last seen", "devices", len(ids), "err", err)
 			}
+			cancel()
 		}
 	}
 }
 
-// Run does the node's background work until ctx ends: devices this node
-// left online before a restart go offline, old commands expire, and queued
-// commands of devices held here are sent (a safety net for a lost bus
-// message).
+// Run does the node's background work until ctx ends or Shutdown begins:
+// devices this node left online before a restart go offline, old commands
+// expire, and queued commands of devices held here are sent (a safety net
+// for a lost bus message). Shutdown waits for it.
 func (g *Gateway) Run(ctx context.Context) error {
-	if n, err := g.st.NodeOffline(ctx, g.opts.Node, g.started); err != nil {
-		g.log.Error("gateway: clear this node's devices", "err", err)
-	} else if n > 0 {
-		g.log.Info("gateway: devices left online by this node's previous run are offline", "devices", n)
+	if !g.enter() {
+		return nil
 	}
+	defer g.wg.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(g.stopping, cancel)() // Shutdown stops the sweeps under way too
+	g.nodeOffline(ctx, g.started, sweepTimeout, "gateway: clear this node's devices",
+		"gateway: devices left online by this node's previous run are offline")
 	g.sweepStale(ctx)
 	expire := time.NewTicker(g.opts.ExpireEvery)
 	defer expire.Stop()
@@ -604,17 +714,19 @@ func (g *Gateway) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-g.stop:
-			return nil
 		case <-expire.C:
-			if n, err := g.st.ExpireCommands(ctx); err != nil && ctx.Err() == nil {
+			sctx, scancel := g.within(ctx, sweepTimeout)
+			if n, err := g.st.ExpireCommands(sctx); err != nil && ctx.Err() == nil {
 				g.log.Error("gateway: expire commands", "err", err)
 			} else if n > 0 {
 				g.log.Info("gateway: commands expired", "count", n)
 			}
+			scancel()
 			g.sweepStale(ctx)
 		case <-resend.C:
-			macs, err := g.st.QueuedCommandDevices(ctx, g.opts.Node)
+			sctx, scancel := g.within(ctx, sweepTimeout)
+			macs, err := g.st.QueuedCommandDevices(sctx, g.opts.Node)
+			scancel()
 			if err != nil {
 				if ctx.Err() == nil {
 					g.log.Error("gateway: queued commands", "err", err)
@@ -640,7 +752,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 // (a node that died, or online flags that no connection ever set): five
 // heartbeats, and at least two minutes, of silence.
 func (g *Gateway) sweepStale(ctx context.Context) {
-	n, err := g.st.StaleOffline(ctx, time.Now().Add(-max(5*g.opts.Heartbeat, 2*time.Minute)))
+	sctx, cancel := g.within(ctx, sweepTimeout)
+	defer cancel()
+	n, err := g.st.StaleOffline(sctx, time.Now().Add(-max(5*g.opts.Heartbeat, 2*time.Minute)))
 	if err != nil && ctx.Err() == nil {
 		g.log.Error("gateway: stale devices", "err", err)
 	} else if n > 0 {
@@ -648,40 +762,80 @@ func (g *Gateway) sweepStale(ctx context.Context) {
 	}
 }
 
-// Close ends every device connection of this node and marks its devices
-// offline.
-func (g *Gateway) Close() error {
+// nodeOffline takes offline the devices of this node that connected
+// before until, within d; it logs failed, or done with how many.
+func (g *Gateway) nodeOffline(ctx context.Context, until time.Time, d time.Duration, failed, done string) {
+	sctx, cancel := g.within(ctx, d)
+	defer cancel()
+	if n, err := g.st.NodeOffline(sctx, g.opts.Node, until); err != nil {
+		g.log.Error(failed, "err", err)
+	} else if n > 0 && done != "" {
+		g.log.Info(done, "devices", n)
+	}
+}
+
+// Shutdown stops the gateway: new connections are refused (503), the bus
+// is left, Run and the last-seen flusher stop, every device connection is
+// closed with 1001 (going away; a device that does not answer its close
+// frame within closeWait is cut), and Shutdown waits for every goroutine
+// of the gateway, then marks this node's devices offline. When ctx ends
+// first, the store calls under way are cancelled and every connection is
+// cut; Shutdown then waits forceGrace more and returns ctx's error. A
+// second call waits for the first.
+func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	if g.closing {
 		g.mu.Unlock()
-		return nil
+		select {
+		case <-g.shutdown:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	g.closing = true
-	conns := make([]*conn, 0, len(g.conns))
-	for _, c := range g.conns {
-		conns = append(conns, c)
-	}
+	live := slices.Collect(maps.Keys(g.live))
 	unsubs := g.unsubs
 	g.unsubs = nil
 	g.mu.Unlock()
-	close(g.stop)
+	defer close(g.shutdown)
+	defer g.cancel()
+	g.stop()
 	for _, un := range unsubs {
 		un()
 	}
-	for _, c := range conns {
-		c.close(0, "")
+	for _, c := range live {
+		c.close(websocket.StatusGoingAway, "the node is shutting down")
 	}
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
+	idle := make(chan struct{})
+	go func() { g.wg.Wait(); close(idle) }()
 	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		g.log.Warn("gateway: device connections still closing")
+	case <-idle:
+	case <-ctx.Done():
+		g.log.Warn("gateway: shutdown deadline passed: cutting what is left")
+		g.cancel()
+		g.mu.Lock()
+		live = slices.Collect(maps.Keys(g.live))
+		g.mu.Unlock()
+		for _, c := range live {
+			c.kill()
+		}
+		select {
+		case <-idle:
+		case <-time.After(forceGrace):
+			g.log.Warn("gateway: goroutines still running after shutdown")
+		}
+		return ctx.Err()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := g.st.NodeOffline(ctx, g.opts.Node, time.Now().Add(time.Hour)); err != nil {
-		g.log.Warn("gateway: mark this node's devices offline", "err", err)
-	}
+	// Every connection ended, and no hello is under way: this node holds
+	// no device now.
+	g.nodeOffline(ctx, time.Now().Add(time.Hour), nodeOfflineTimeout, "gateway: mark this node's devices offline", "")
 	return nil
+}
+
+// Close is Shutdown within closeTimeout.
+func (g *Gateway) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	return g.Shutdown(ctx)
 }

@@ -41,7 +41,9 @@ func (g *Gateway) roundTrip(mac string, req *http.Request) (*http.Response, erro
 	if c := g.local(mac); c != nil && !c.closing.Load() {
 		return c.roundTrip(req)
 	}
-	node, online, err := g.st.DeviceNode(req.Context(), mac)
+	ctx, cancel := g.within(req.Context(), lookupTimeout)
+	node, online, err := g.st.DeviceNode(ctx, mac)
+	cancel()
 	if model.ErrorCode(err) == model.ENOTFOUND || (err == nil && (!online || node == "" || node == g.opts.Node)) {
 		closeBody(req)
 		return nil, ErrOffline
@@ -272,7 +274,7 @@ func (g *Gateway) onTunnel(data []byte) ([]byte, bool) {
 	errReply := func(status int, msg string) ([]byte, bool) {
 		return frame(tunnelReply{Status: status, Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}}}, []byte(msg+"\n")), true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), g.opts.TunnelTimeout)
+	ctx, cancel := context.WithTimeout(g.ctx, g.opts.TunnelTimeout)
 	defer cancel()
 	host := tr.Host
 	if host == "" {

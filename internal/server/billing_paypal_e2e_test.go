@@ -50,17 +50,12 @@ func TestPayPalEndToEnd(t *testing.T) {
 			sub := e.token(demo.SubdistributorUser)
 			instID, users := inactiveUsers(t, e, 1)
 
-			r := e.do(nil, "POST", "/api/v1/orders", map[string]any{"type": "activation", "installer_id": instID, "project_type": "office",
-				"items": []map[string]any{{"user_id": users[0], "months": 6}}}, bearer(sub))
-			if r.StatusCode != 201 {
-				t.Fatalf("create: %d %s", r.StatusCode, r.body)
-			}
-			number := r.json(t)["number"].(string)
+			number := activationOrder(t, e, sub, instID, users[0], 6)
 			status := func() string {
 				return e.do(nil, "GET", "/api/v1/orders/"+number, nil, bearer(sub)).json(t)["status"].(string)
 			}
 
-			r = e.do(nil, "POST", "/api/v1/orders/"+number+"/pay", map[string]any{"method": "paypal"}, bearer(sub))
+			r := e.do(nil, "POST", "/api/v1/orders/"+number+"/pay", map[string]any{"method": "paypal"}, bearer(sub))
 			if r.StatusCode != 200 {
 				t.Fatalf("pay by paypal: %d %s", r.StatusCode, r.body)
 			}

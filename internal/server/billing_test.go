@@ -24,7 +24,7 @@ import (
 )
 
 // fakeProvider is a payment provider in process: webhooks are "signed" by
-// the header X-Fake-Signature: ok, and Confirm reports what confirm says.
+// the header Stripe-Signature: ok (a signature header the server hands to providers), and Confirm reports what confirm says.
 type fakeProvider struct {
 	name    string
 	confirm billing.EventKind
@@ -35,7 +35,7 @@ func (f *fakeProvider) StartCheckout(ctx context.Context, r billing.CheckoutRequ
 	return billing.Checkout{ProviderRef: "ref_" + r.OrderNumber, RedirectURL: "https://pay.example/checkout/" + r.OrderNumber}, nil
 }
 func (f *fakeProvider) VerifyWebhook(ctx context.Context, h http.Header, body []byte) (billing.Event, error) {
-	if h.Get("X-Fake-Signature") != "ok" {
+	if h.Get("Stripe-Signature") != "ok" {
 		return billing.Event{}, fmt.Errorf("bad signature: %w", billing.ErrUnverified)
 	}
 	var ev billing.Event
@@ -89,7 +89,7 @@ func inactiveUsers(t *testing.T, e *env, n int) (int64, []int64) {
 }
 
 func webhook(e *env, provider string, ev billing.Event, sig string) *resp {
-	return e.do(nil, "POST", "/webhooks/"+provider, ev, "X-Fake-Signature: "+sig)
+	return e.do(nil, "POST", "/webhooks/"+provider, ev, "Stripe-Signature: "+sig)
 }
 
 func TestBillingHTTP(t *testing.T) {

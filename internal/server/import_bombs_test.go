@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/tabular"
 	"github.com/gatehouse-dev/gatehouse/internal/tabular/tabulartest"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil/heapwatch"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // Decompression bombs uploaded to both imports (the MAC library's and the
@@ -125,7 +125,7 @@ func TestImportLargestAccepted(t *testing.T) {
 		people[i] = []string{"Property Manager", fmt.Sprintf("Manager %05d", i), "", "", "", "", fmt.Sprintf("m%05d@example.com", i),
 			"", "", fmt.Sprintf("%d Harbour Road, Building %d", i, i%40), "yes", "", "", ""}
 	}
-	usersXLSX, err := tabular.XLSX("Users", api.EndUserImportColumns, people)
+	usersXLSX, err := tabular.XLSX("Users", usecase.EndUserImportColumns, people)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,8 @@ func (s *Server) routesAutoP() {
 	// (docs/device-protocol.md §7): neither a page nor the JSON API.
 	// Rendered files are kept on every node: each change is told to every
 	// node's cache (usecase events), which serves only while it hears them.
-	s.mux.Handle("GET /autop/{file}", api.NewAutoPServer(s.store, s.log, true, s.deviceLimiter))
+	s.autop = api.NewAutoPServer(s.store, s.log, true, s.deviceLimiter)
+	s.mux.Handle("GET /autop/{file}", s.autop)
 
 	roles := []model.Role{model.RoleSubdistributor, model.RoleDistributor, model.RoleAdmin, model.RoleInstaller}
 	s.handleAPI("GET /api/v1/devices/{mac}/autop", s.apiAuth(s.api.GetDeviceAutoP, roles...))

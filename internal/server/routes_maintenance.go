@@ -7,11 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // routesMaintenance registers remote maintenance: reboot, reset, a device's
@@ -31,7 +31,7 @@ func (s *Server) routesMaintenance() {
 	s.handlePage("POST /devices/{mac}/remote-control", s.page(s.web.OpenRemoteControl, sub))
 
 	s.mux.HandleFunc("/remote/{token}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, api.RemotePath(r.PathValue("token")), http.StatusMovedPermanently)
+		http.Redirect(w, r, usecase.RemotePath(r.PathValue("token")), http.StatusMovedPermanently)
 	})
 	s.mux.HandleFunc("/remote/{token}/{rest...}", s.remoteControl)
 }
@@ -82,9 +82,9 @@ func (s *Server) remoteOrigin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := model.WithActor(r.Context(), model.System)
-	prefix := api.RemotePath(token)
+	prefix := usecase.RemotePath(token)
 	if handoff := r.URL.Query().Get("handoff"); handoff != "" {
-		mac, secret, err := s.store.ClaimRemoteSession(ctx, token, handoff)
+		mac, secret, err := s.cases.ClaimRemoteControl(ctx, token, handoff)
 		if err != nil {
 			s.log.Info("remote control claim refused", "error", err)
 			http.Error(w, model.ErrorMessage(err), statusOf(err))
@@ -114,7 +114,7 @@ func (s *Server) remoteOrigin(w http.ResponseWriter, r *http.Request) {
 // meta http-equiv (when they share the portal's origin). Headers cross
 // through allow-lists both ways (remote_proxy.go).
 func (s *Server) remoteProxy(w http.ResponseWriter, r *http.Request, mac, token, rest string, sandbox bool) {
-	prefix := strings.TrimSuffix(api.RemotePath(token), "/")
+	prefix := strings.TrimSuffix(usecase.RemotePath(token), "/")
 	view := remoteView{prefix: prefix, reqPath: r.URL.EscapedPath(), secure: s.secure(r), sandbox: sandbox, now: time.Now()}
 	if validHost(r.Host) {
 		view.origin = "http://" + r.Host

@@ -76,6 +76,7 @@ type Server struct {
 	apiRoutes []string
 	pages     map[string]bool
 	gateway   *gateway.Gateway
+	autop     *api.AutoPServer // its fetch records are written at shutdown
 	// deviceLimiter is shared by the gateway and the AutoP server.
 	deviceLimiter *deviceauth.Limiter
 	bus           bus.Bus // Config.Bus, or this node's in-process one
@@ -116,10 +117,10 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
 		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL})
-	s.api = &api.API{Cases: s.cases, Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
+	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
-	s.web, err = web.New(web.Deps{Cases: s.cases, Store: st, Auth: au, Mail: mailer, PublicURL: cfg.PublicURL, Providers: cfg.Providers, Gateway: s.gateway, RemoteURL: cfg.RemoteURL,
+	s.web, err = web.New(web.Deps{Cases: s.cases, Store: st, Auth: au,
 		SetCookie: s.setSessionCookie, ClearCookie: s.clearSessionCookie,
 		SetActingCookie: s.setActingCookie, ClearActingCookie: s.clearActingCookie})
 	if err != nil {
@@ -486,7 +487,18 @@ func (s *Server) proxyHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// Run serves until ctx ends, then drains requests for up to 15 seconds.
+// Bounds of shutdown.
+const (
+	// shutdownTimeout bounds the requests under way and the device
+	// gateway's shutdown, which run together.
+	shutdownTimeout = 15 * time.Second
+	// autoPFlushTimeout bounds the last write of AutoP fetch records,
+	// after the requests ended.
+	autoPFlushTimeout = 5 * time.Second
+)
+
+// Run serves until ctx ends, then shuts the node down (shutdown): within
+// shutdownTimeout, then autoPFlushTimeout for the AutoP fetch records.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
@@ -507,29 +519,59 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	gctx, stopGateway := context.WithCancel(ctx)
-	defer stopGateway()
-	go s.gateway.Run(gctx)
+	gatewayDone := make(chan struct{})
+	go func() {
+		defer close(gatewayDone)
+		s.gateway.Run(ctx)
+	}()
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down")
-	// Device connections are hijacked: Shutdown does not see them.
-	s.gateway.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	start := time.Now()
+	err = s.shutdown(srv, serveErr == nil)
+	<-gatewayDone // Run is the gateway's: it ended with Shutdown
+	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
+	if serveErr != nil {
+		return serveErr
+	}
+	if err2 := <-errc; !errors.Is(err2, http.ErrServerClosed) {
+		return err2
+	}
+	return err
+}
+
+// shutdown stops the node: the listener closes and the requests under way
+// drain while the gateway closes its device connections (hijacked: the
+// HTTP server does not see them) and waits for its goroutines, both within
+// shutdownTimeout; then the AutoP fetches not yet recorded are written.
+func (s *Server) shutdown(srv *http.Server, serving bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
+	httpErr := make(chan error, 1)
+	go func() {
+		if serving {
+			httpErr <- srv.Shutdown(ctx)
+		} else {
+			httpErr <- srv.Close()
+		}
+	}()
+	gwErr := s.gateway.Shutdown(ctx)
+	if gwErr != nil {
+		s.log.Warn("the device gateway did not stop in time", "err", gwErr)
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	err := <-httpErr
+	fctx, fcancel := context.WithTimeout(context.Background(), autoPFlushTimeout)
+	defer fcancel()
+	if ferr := s.autop.Close(fctx); ferr != nil {
+		s.log.Warn("AutoP fetches not recorded at shutdown", "err", ferr)
 	}
-	return nil
+	return errors.Join(err, gwErr)
 }
 
 // maxLoginBody bounds a login request: its fields are bounded far below

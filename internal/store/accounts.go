@@ -43,55 +43,58 @@ func (s *Store) CreateAccount(ctx context.Context, a *model.Account, passwordHas
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		if a.Role == model.RoleAdmin {
-			if act != model.System {
-				return model.Errorf(model.EFORBIDDEN, "Only the command line creates admin accounts.")
-			}
-			a.ParentID = 0
-		} else {
-			parent, err := s.getAccount(ctx, tx.tx, act, a.ParentID)
-			if err != nil {
-				return model.Invalid("parent_id", "no such account")
-			}
-			if !slices.Contains(a.Role.ParentRoles(), parent.Role) {
-				return model.Invalid("parent_id", "a %s cannot be created under a %s", a.Role.Label(), parent.Role.Label())
-			}
-			if act.Role != model.RoleAdmin && rank(act.Role) >= rank(a.Role) {
-				return model.Errorf(model.EFORBIDDEN, "A %s cannot create a %s.", act.Role.Label(), a.Role.Label())
-			}
-			a.DistributorID, a.SubdistributorID = parent.DistributorID, parent.SubdistributorID
+	return s.inTx(ctx, func(tx *Tx) error { return s.createAccount(ctx, tx, act, a, passwordHash) })
+}
+
+// createAccount is CreateAccount's write, in tx; a is normalized and valid.
+func (s *Store) createAccount(ctx context.Context, tx *Tx, act *model.Actor, a *model.Account, passwordHash string) error {
+	if a.Role == model.RoleAdmin {
+		if act != model.System {
+			return model.Errorf(model.EFORBIDDEN, "Only the command line creates admin accounts.")
 		}
-		now := s.now()
-		a.Created, a.Updated = now, now
-		err := tx.queryRow(ctx, `INSERT INTO accounts (role, username, password_hash, name, email, phone, company,
-			parent_id, distributor_id, subdistributor_id, business, time_zone, language, charge_mode, connect_type,
-			rtp_confusion, access_without_password, payment_enabled, pay_by_distributor, created_at, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
-			a.Role, a.Username, passwordHash, a.Name, a.Email, a.Phone, a.Company,
-			nullID(a.ParentID), nullID(a.DistributorID), nullID(a.SubdistributorID), a.Business, a.TimeZone, a.Language,
-			a.ChargeMode, a.ConnectType, a.RTPConfusion, a.AccessWithoutPassword, a.PaymentEnabled, a.PayByDistributor,
-			now, now).Scan(&a.ID)
-		if isUniqueViolation(err) {
-			return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("The account name %q is taken.", a.Username),
-				Fields: map[string]string{"username": "is taken"}}
-		} else if err != nil {
-			return err
-		}
-		// An account is its own distributor / sub-distributor at that level.
-		switch a.Role {
-		case model.RoleDistributor:
-			a.DistributorID = a.ID
-			_, err = tx.exec(ctx, `UPDATE accounts SET distributor_id = id WHERE id = ?`, a.ID)
-		case model.RoleSubdistributor:
-			a.SubdistributorID = a.ID
-			_, err = tx.exec(ctx, `UPDATE accounts SET subdistributor_id = id WHERE id = ?`, a.ID)
-		}
+		a.ParentID = 0
+	} else {
+		parent, err := s.getAccount(ctx, tx.tx, act, a.ParentID)
 		if err != nil {
-			return err
+			return model.Invalid("parent_id", "no such account")
 		}
-		return s.audit(ctx, tx, "account.create", "account", a.ID, map[string]any{"username": a.Username, "role": a.Role})
-	})
+		if !slices.Contains(a.Role.ParentRoles(), parent.Role) {
+			return model.Invalid("parent_id", "a %s cannot be created under a %s", a.Role.Label(), parent.Role.Label())
+		}
+		if act.Role != model.RoleAdmin && rank(act.Role) >= rank(a.Role) {
+			return model.Errorf(model.EFORBIDDEN, "A %s cannot create a %s.", act.Role.Label(), a.Role.Label())
+		}
+		a.DistributorID, a.SubdistributorID = parent.DistributorID, parent.SubdistributorID
+	}
+	now := s.now()
+	a.Created, a.Updated = now, now
+	err := tx.queryRow(ctx, `INSERT INTO accounts (role, username, password_hash, name, email, phone, company,
+		parent_id, distributor_id, subdistributor_id, business, time_zone, language, charge_mode, connect_type,
+		rtp_confusion, access_without_password, payment_enabled, pay_by_distributor, created_at, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		a.Role, a.Username, passwordHash, a.Name, a.Email, a.Phone, a.Company,
+		nullID(a.ParentID), nullID(a.DistributorID), nullID(a.SubdistributorID), a.Business, a.TimeZone, a.Language,
+		a.ChargeMode, a.ConnectType, a.RTPConfusion, a.AccessWithoutPassword, a.PaymentEnabled, a.PayByDistributor,
+		now, now).Scan(&a.ID)
+	if isUniqueViolation(err) {
+		return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("The account name %q is taken.", a.Username),
+			Fields: map[string]string{"username": "is taken"}}
+	} else if err != nil {
+		return err
+	}
+	// An account is its own distributor / sub-distributor at that level.
+	switch a.Role {
+	case model.RoleDistributor:
+		a.DistributorID = a.ID
+		_, err = tx.exec(ctx, `UPDATE accounts SET distributor_id = id WHERE id = ?`, a.ID)
+	case model.RoleSubdistributor:
+		a.SubdistributorID = a.ID
+		_, err = tx.exec(ctx, `UPDATE accounts SET subdistributor_id = id WHERE id = ?`, a.ID)
+	}
+	if err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, "account.create", "account", a.ID, map[string]any{"username": a.Username, "role": a.Role})
 }
 
 func rank(r model.Role) int { return slices.Index(model.Roles, r) }

@@ -32,7 +32,7 @@ func (s *Store) IssueCoupon(ctx context.Context, c *billing.Coupon) error {
 	} else if err != nil {
 		return err
 	}
-	prices, err := s.pricesFor(ctx, s.db, distID)
+	prices, err := s.pricesFor(ctx, s.db, distID, "")
 	if err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func (s *Store) ListBillableUsers(ctx context.Context, f billing.BillableFilter)
 	}
 	cond, args := installerScope(act, "u.installer_id")
 	where := []string{cond, "u.installer_id = ?", "p.kind = ?"}
-	args = append(args, f.InstallerID, projectKindOf(f.ProjectType))
+	args = append(args, f.InstallerID, billing.ProjectKindOf(f.ProjectType))
 	if f.ProjectID != 0 {
 		where, args = append(where, "u.project_id = ?"), append(args, f.ProjectID)
 	}
@@ -294,7 +294,7 @@ func (s *Store) ListBillableUsers(ctx context.Context, f billing.BillableFilter)
 		if premium {
 			svc = "premium"
 		}
-		b.Item, _ = itemFor(kind, model.EndUserRole(b.Role), svc)
+		b.Item, _ = billing.ItemFor(kind, model.EndUserRole(b.Role), svc)
 		if kind == model.ProjectPersonal {
 			b.Project = "-"
 		}

@@ -87,45 +87,16 @@ func (s *Store) requireGate(ctx context.Context, act *model.Actor) error {
 	return nil
 }
 
-// itemFor chooses the price-list item of a user's service.
-func itemFor(kind model.ProjectKind, role model.EndUserRole, service string) (billing.Item, bool) {
-	switch kind {
-	case model.ProjectCommunity:
-		switch role {
-		case model.FamilyMaster:
-			return billing.CommunityApp, true
-		case model.FamilyMember:
-			return billing.FamilyMemberApp, true
-		case model.PropertyManager:
-			return billing.PropertyManagerApp, true
-		}
-	case model.ProjectPersonal:
-		switch role {
-		case model.FamilyMaster:
-			if service == "premium" {
-				return billing.VillaPremium, true
-			}
-			return billing.VillaApp, true
-		case model.FamilyMember:
-			return billing.VillaExtraMember, true
-		}
-	case model.ProjectOffice:
-		if role == model.OfficeStaff {
-			return billing.OfficeUser, true
-		}
-	}
-	return "", false
-}
-
-func projectKindOf(projectType string) model.ProjectKind {
-	if projectType == "villa" {
-		return model.ProjectPersonal
-	}
-	return model.ProjectKind(projectType)
-}
+// orderPricedHook, when a test sets it, runs after an order is checked and
+// priced and before it is written, inside the transaction that writes it.
+var orderPricedHook func(ctx context.Context)
 
 // CreateOrder creates a Processing order for users of one installer of the
-// actor's subtree, priced from the price list in force.
+// actor's subtree, priced from the price list in force. The installer, its
+// users and the prices are read and checked in the transaction that writes
+// the order — locked on PostgreSQL, under SQLite's write lock taken at
+// BEGIN — so what was checked is what is written: a price change, a user
+// deleted, moved or paid meanwhile waits for the order or is seen by it.
 func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*billing.Order, error) {
 	act, err := actor(ctx)
 	if err != nil {
@@ -135,159 +106,128 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 	if err != nil {
 		return nil, err
 	}
-	// The installer must be in the actor's subtree.
-	cond, args := accountScope(act, "a")
-	var inst model.Account
-	err = s.queryRow(ctx, `SELECT a.id, a.username, a.distributor_id, a.subdistributor_id FROM accounts a WHERE a.id = ? AND a.role = 'installer' AND `+cond,
-		append([]any{req.InstallerID}, args...)...).Scan(&inst.ID, &inst.Username, &inst.DistributorID, &inst.SubdistributorID)
-	if isNoRows(err) {
-		return nil, model.Invalid("installer_id", "no such installer")
-	} else if err != nil {
-		return nil, err
-	}
-	g, err := s.gateFor(ctx, s.db, act, inst.ID)
-	if err != nil {
-		return nil, err
-	}
-	if !g.Enabled {
-		return nil, model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
-	}
-	if act.Role == model.RoleInstaller && !g.CanPay {
-		return nil, model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
-	}
-	prices, err := s.pricesFor(ctx, s.db, inst.DistributorID)
-	if err != nil {
-		return nil, err
-	}
-	kind := projectKindOf(req.ProjectType)
-	now := s.now()
-	o := &billing.Order{Type: typ, InstallerID: inst.ID, Installer: inst.Username, SubdistributorID: inst.SubdistributorID,
-		DistributorID: inst.DistributorID, ProjectType: req.ProjectType, Status: billing.StatusProcessing, Currency: prices.Currency,
-		Created: now, ProcessingSince: now, Updated: now, Project: "-"}
-	var v model.Validator
-	projects := map[int64]string{}
-	for n, l := range req.Items {
-		f := fmt.Sprintf("items[%d]", n)
-		var u model.EndUser
-		var pkind model.ProjectKind
-		var pname string
-		err := s.queryRow(ctx, `SELECT u.id, u.name, u.role, u.active, u.app_expires_at, u.premium_expires_at, u.project_id, p.kind, p.name
-			FROM end_users u JOIN projects p ON p.id = u.project_id WHERE u.id = ? AND u.installer_id = ?`, l.UserID, inst.ID).
-			Scan(&u.ID, &u.Name, &u.Role, &u.Active, &u.AppExpires, &u.PremiumExpires, &u.ProjectID, &pkind, &pname)
-		if isNoRows(err) {
-			v.Add(f+".user_id", "no such user of this installer")
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		if pkind != kind {
-			v.Add(f+".user_id", "is not a %s user", req.ProjectType)
-			continue
-		}
-		if req.ProjectID != 0 && u.ProjectID != req.ProjectID {
-			v.Add(f+".user_id", "is not a user of the selected project")
-			continue
-		}
-		item, ok := itemFor(pkind, u.Role, l.Service)
-		if !ok {
-			v.Add(f+".user_id", "has no paid service")
-			continue
-		}
-		activation := false
-		switch typ {
-		case billing.TypeActivation, billing.TypeFeatures:
-			if req.Kind == "extra_member" && u.Role != model.FamilyMember {
-				v.Add(f+".user_id", "is not an extra family member")
-				continue
-			}
-			if l.Service == "premium" {
-				activation = u.PremiumExpires == nil
-			} else if u.Active {
-				v.Add(f+".user_id", "is already active; renew it instead")
-				continue
-			} else {
-				activation = true
-			}
-		case billing.TypeSubscription:
-			if l.Service == "app" && u.AppExpires == nil && !u.Active {
-				v.Add(f+".user_id", "was never activated; activate it first")
-				continue
-			}
-		}
-		p, ok := prices.Of(item)
-		if !ok {
-			return nil, model.Errorf(model.ECONFLICT, "The price list has no price for %s.", item.Label())
-		}
-		amt := billing.Amount(p, activation, l.Months)
-		if l.Days > 0 {
-			amt = billing.AmountDays(p, l.Days)
-		}
-		oi := billing.OrderItem{EndUserID: u.ID, UserName: u.Name, Item: item, Service: l.Service, Months: l.Months, Days: l.Days, Amount: amt}
-		if l.Days > 0 {
-			cur := u.AppExpires
-			if l.Service == "premium" {
-				cur = u.PremiumExpires
-			}
-			next := billing.ExtendDays(cur, now, l.Days)
-			oi.NextExpires = &next
-		}
-		o.Items = append(o.Items, oi)
-		o.Total += amt
-		if pkind != model.ProjectPersonal {
-			projects[u.ProjectID] = pname
-		}
-	}
-	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	o.Counts = len(o.Items)
-	if len(projects) == 1 {
-		for id, name := range projects {
-			o.ProjectID, o.Project = id, name
-		}
-	} else if len(projects) > 1 {
-		o.Project = fmt.Sprintf("%d projects", len(projects))
-	}
+	var o *billing.Order
 	err = s.inTx(ctx, func(tx *Tx) error {
-		for try := 0; ; try++ {
-			o.Number = billing.NewOrderNumber(now)
-			var taken int
-			if err := tx.queryRow(ctx, `SELECT count(*) FROM orders WHERE number = ?`, o.Number).Scan(&taken); err != nil {
-				return err
-			}
-			if taken == 0 || try > 5 {
-				break
-			}
+		// The installer must be in the actor's subtree; locked so that it
+		// is not moved to another subtree before the order is written.
+		cond, args := accountScope(act, "a")
+		var inst model.Account
+		err := tx.queryRow(ctx, `SELECT a.id, a.username, a.distributor_id, a.subdistributor_id FROM accounts a
+			WHERE a.id = ? AND a.role = 'installer' AND `+cond+s.lockFor(" FOR SHARE OF a"),
+			append([]any{req.InstallerID}, args...)...).Scan(&inst.ID, &inst.Username, &inst.DistributorID, &inst.SubdistributorID)
+		if isNoRows(err) {
+			return model.Invalid("installer_id", "no such installer")
+		} else if err != nil {
+			return err
 		}
-		err := tx.queryRow(ctx, `INSERT INTO orders (number, type, installer_id, subdistributor_id, distributor_id, created_by, project_id,
-			project_name, project_type, status, counts, total, currency, created_at, processing_since, updated_at)
-			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
-			o.Number, o.Type, o.InstallerID, o.SubdistributorID, o.DistributorID, nullID(act.AccountID), nullID(o.ProjectID),
-			o.Project, o.ProjectType, o.Status, o.Counts, o.Total, o.Currency, now, now, now).Scan(&o.ID)
+		g, err := s.gateFor(ctx, tx.tx, act, inst.ID)
 		if err != nil {
 			return err
 		}
-		for _, it := range o.Items {
-			months := it.Months
-			if it.Days > 0 {
-				// A renewal by day: the months column (CHECK 1 to 60) holds
-				// the months it spans, rounded up; days the exact period.
-				months = (it.Days + 30) / 31
-			}
-			if _, err := tx.exec(ctx, `INSERT INTO order_items (order_id, end_user_id, user_name, item, service, months, days, amount) VALUES (?,?,?,?,?,?,?,?)`,
-				o.ID, it.EndUserID, it.UserName, it.Item, it.Service, months, it.Days, it.Amount); err != nil {
-				return err
-			}
+		if !g.Enabled {
+			return model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
 		}
-		if err := s.orderEvent(ctx, tx, o.ID, billing.StatusProcessing, fmt.Sprintf("Order created by %s.", act.Username)); err != nil {
+		if act.Role == model.RoleInstaller && !g.CanPay {
+			return model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+		}
+		prices, err := s.pricesFor(ctx, tx.tx, inst.DistributorID, s.lockFor(" FOR SHARE"))
+		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, "order.create", "order", o.Number, map[string]any{"type": o.Type, "total": o.Total, "counts": o.Counts})
+		users, err := s.orderUsers(ctx, tx, inst.ID, req.Items)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		o = &billing.Order{Type: typ, InstallerID: inst.ID, Installer: inst.Username, SubdistributorID: inst.SubdistributorID,
+			DistributorID: inst.DistributorID, ProjectType: req.ProjectType, Status: billing.StatusProcessing, Currency: prices.Currency,
+			Created: now, ProcessingSince: now, Updated: now, Project: "-"}
+		if err := billing.PriceOrder(o, req, typ, users, prices, now); err != nil {
+			return err
+		}
+		if orderPricedHook != nil {
+			orderPricedHook(ctx)
+		}
+		return s.insertOrder(ctx, tx, act, o)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return o, nil
+}
+
+// lockFor is clause on PostgreSQL and nothing on SQLite, whose writer holds
+// the database from BEGIN (_txlock=immediate).
+func (s *Store) lockFor(clause string) string {
+	if s.dialect == Postgres {
+		return clause
+	}
+	return ""
+}
+
+// orderUsers reads the users an order names, of one installer, in one
+// query; on PostgreSQL they stay locked until the order is written.
+func (s *Store) orderUsers(ctx context.Context, tx *Tx, installerID int64, lines []billing.OrderLine) (map[int64]billing.OrderUser, error) {
+	args := []any{installerID}
+	for _, l := range lines {
+		args = append(args, l.UserID)
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(lines)), ",")
+	rows, err := tx.query(ctx, `SELECT u.id, u.name, u.role, u.active, u.app_expires_at, u.premium_expires_at, u.project_id, p.kind, p.name
+		FROM end_users u JOIN projects p ON p.id = u.project_id WHERE u.installer_id = ? AND u.id IN (`+ph+`) ORDER BY u.id`+
+		s.lockFor(" FOR UPDATE OF u"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	users := map[int64]billing.OrderUser{}
+	for rows.Next() {
+		var u billing.OrderUser
+		if err := rows.Scan(&u.ID, &u.Name, &u.Role, &u.Active, &u.AppExpires, &u.PremiumExpires, &u.ProjectID, &u.ProjectKind, &u.ProjectName); err != nil {
+			return nil, err
+		}
+		users[u.ID] = u
+	}
+	return users, rows.Err()
+}
+
+// insertOrder writes a priced order with its items and first history line.
+func (s *Store) insertOrder(ctx context.Context, tx *Tx, act *model.Actor, o *billing.Order) error {
+	now := o.Created
+	for try := 0; ; try++ {
+		o.Number = billing.NewOrderNumber(now)
+		var taken int
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM orders WHERE number = ?`, o.Number).Scan(&taken); err != nil {
+			return err
+		}
+		if taken == 0 || try > 5 {
+			break
+		}
+	}
+	err := tx.queryRow(ctx, `INSERT INTO orders (number, type, installer_id, subdistributor_id, distributor_id, created_by, project_id,
+		project_name, project_type, status, counts, total, currency, created_at, processing_since, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		o.Number, o.Type, o.InstallerID, o.SubdistributorID, o.DistributorID, nullID(act.AccountID), nullID(o.ProjectID),
+		o.Project, o.ProjectType, o.Status, o.Counts, o.Total, o.Currency, now, now, now).Scan(&o.ID)
+	if err != nil {
+		return err
+	}
+	for _, it := range o.Items {
+		months := it.Months
+		if it.Days > 0 {
+			// A renewal by day: the months column (CHECK 1 to 60) holds
+			// the months it spans, rounded up; days the exact period.
+			months = (it.Days + 30) / 31
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO order_items (order_id, end_user_id, user_name, item, service, months, days, amount) VALUES (?,?,?,?,?,?,?,?)`,
+			o.ID, it.EndUserID, it.UserName, it.Item, it.Service, months, it.Days, it.Amount); err != nil {
+			return err
+		}
+	}
+	if err := s.orderEvent(ctx, tx, o.ID, billing.StatusProcessing, fmt.Sprintf("Order created by %s.", act.Username)); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, "order.create", "order", o.Number, map[string]any{"type": o.Type, "total": o.Total, "counts": o.Counts})
 }
 
 func (s *Store) orderEvent(ctx context.Context, tx *Tx, orderID int64, st billing.Status, msg string) error {
@@ -572,30 +512,35 @@ func (s *Store) TimeoutOrders(ctx context.Context, period time.Duration) (int, e
 	return n, nil
 }
 
-// StartOrderTimeouts times Processing orders out every `every` until ctx
-// ends (period: how long an order may stay unpaid; 0 means the default).
-func StartOrderTimeouts(ctx context.Context, st *Store, period, every time.Duration, logf func(format string, args ...any)) {
+// RunOrderTimeouts times Processing orders out every `every` until ctx
+// ends, and returns then (period: how long an order may stay unpaid; 0 means
+// the default). The caller owns its goroutine and waits for it before
+// closing the store. Each round has a deadline.
+func RunOrderTimeouts(ctx context.Context, st *Store, period, every time.Duration, logf func(format string, args ...any)) {
 	if period <= 0 {
 		period = billing.DefaultOrderTimeout
 	}
 	if every <= 0 {
 		every = time.Minute
 	}
-	sctx := model.WithActor(ctx, model.System)
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			if n, err := st.TimeoutOrders(sctx, period); err != nil && ctx.Err() == nil && logf != nil {
-				logf("order timeouts: %v", err)
-			} else if n > 0 && logf != nil {
-				logf("order timeouts: %d orders timed out", n)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		rctx, cancel := context.WithTimeout(model.WithActor(ctx, model.System), orderTimeoutRound)
+		n, err := st.TimeoutOrders(rctx, period)
+		cancel()
+		if err != nil && ctx.Err() == nil && logf != nil {
+			logf("order timeouts: %v", err)
+		} else if n > 0 && logf != nil {
+			logf("order timeouts: %d orders timed out", n)
 		}
-	}()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
+
+// orderTimeoutRound bounds one round of RunOrderTimeouts.
+const orderTimeoutRound = time.Minute

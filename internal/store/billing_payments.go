@@ -176,17 +176,14 @@ func (s *Store) complete(ctx context.Context, tx *Tx, act *model.Actor, o *billi
 	if err != nil || !ok {
 		return false, err
 	}
+	users, err := s.lockOrderUsers(ctx, tx, o.Items)
+	if err != nil {
+		return false, err
+	}
 	for i, it := range o.Items {
-		if it.EndUserID == 0 {
+		u, ok := users[it.EndUserID]
+		if !ok {
 			continue // the user was deleted meanwhile
-		}
-		var active bool
-		var appExp, premExp *time.Time
-		err := tx.queryRow(ctx, `SELECT active, app_expires_at, premium_expires_at FROM end_users WHERE id = ?`, it.EndUserID).Scan(&active, &appExp, &premExp)
-		if isNoRows(err) {
-			continue
-		} else if err != nil {
-			return false, err
 		}
 		var newExp time.Time
 		extend := func(cur *time.Time) time.Time {
@@ -196,15 +193,18 @@ func (s *Store) complete(ctx context.Context, tx *Tx, act *model.Actor, o *billi
 			return billing.Extend(cur, now, it.Months)
 		}
 		if it.Service == "premium" {
-			newExp = extend(premExp)
+			newExp = extend(u.PremiumExpires)
+			u.PremiumExpires = &newExp
 			_, err = tx.exec(ctx, `UPDATE end_users SET premium = true, premium_expires_at = ? WHERE id = ?`, newExp, it.EndUserID)
 		} else {
-			newExp = extend(appExp)
+			newExp = extend(u.AppExpires)
+			u.AppExpires = &newExp
 			_, err = tx.exec(ctx, `UPDATE end_users SET active = true, app_expires_at = ? WHERE id = ?`, newExp, it.EndUserID)
 		}
 		if err != nil {
 			return false, err
 		}
+		users[it.EndUserID] = u
 		if _, err := tx.exec(ctx, `UPDATE order_items SET new_expires_at = ? WHERE order_id = ? AND end_user_id = ? AND service = ?`,
 			newExp, o.ID, it.EndUserID, it.Service); err != nil {
 			return false, err
@@ -218,6 +218,38 @@ func (s *Store) complete(ctx context.Context, tx *Tx, act *model.Actor, o *billi
 		msg += fmt.Sprintf(" The payment arrived after the order was %s: the order is completed and its services applied.", o.Status.Label())
 	}
 	return true, s.orderEvent(ctx, tx, o.ID, billing.StatusCompleted, msg)
+}
+
+// lockOrderUsers reads the expiries of an order's users in one query, in id
+// order and (on PostgreSQL) locked, as CreateOrder locks them, so that a
+// payment and an order for the same users wait for each other rather than
+// deadlock. A deleted user is absent.
+func (s *Store) lockOrderUsers(ctx context.Context, tx *Tx, items []billing.OrderItem) (map[int64]billing.OrderUser, error) {
+	var args []any
+	for _, it := range items {
+		if it.EndUserID != 0 {
+			args = append(args, it.EndUserID)
+		}
+	}
+	users := map[int64]billing.OrderUser{}
+	if len(args) == 0 {
+		return users, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")
+	rows, err := tx.query(ctx, `SELECT id, active, app_expires_at, premium_expires_at FROM end_users WHERE id IN (`+ph+`) ORDER BY id`+
+		s.lockFor(" FOR UPDATE"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u billing.OrderUser
+		if err := rows.Scan(&u.ID, &u.Active, &u.AppExpires, &u.PremiumExpires); err != nil {
+			return nil, err
+		}
+		users[u.ID] = u
+	}
+	return users, rows.Err()
 }
 
 // PreparePayment checks that the actor may pay an order by a provider now

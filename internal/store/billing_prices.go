@@ -17,12 +17,14 @@ func (s *Store) GetPrices(ctx context.Context) (billing.PriceList, error) {
 	if err != nil {
 		return billing.PriceList{}, err
 	}
-	return s.pricesFor(ctx, s.db, act.DistributorID)
+	return s.pricesFor(ctx, s.db, act.DistributorID, "")
 }
 
-func (s *Store) pricesFor(ctx context.Context, q querier, distributorID int64) (billing.PriceList, error) {
+// pricesFor reads a distributor's price list; lock (FOR SHARE, on
+// PostgreSQL) keeps its rows from changing until the transaction ends.
+func (s *Store) pricesFor(ctx context.Context, q querier, distributorID int64, lock string) (billing.PriceList, error) {
 	rows, err := q.QueryContext(ctx, s.q(`SELECT distributor_id, item, activation_fee, monthly_fee, currency FROM price_items
-		WHERE distributor_id = 0 OR distributor_id = ? ORDER BY distributor_id`), distributorID)
+		WHERE distributor_id = 0 OR distributor_id = ? ORDER BY distributor_id`+lock), distributorID)
 	if err != nil {
 		return billing.PriceList{}, err
 	}
@@ -75,6 +77,14 @@ func (s *Store) PutPrices(ctx context.Context, ps []billing.Price) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
+		// Every order reads (and on PostgreSQL share-locks) the default
+		// list: locking it first makes a price change wait for the orders
+		// being priced, and them for it, even where it adds an override.
+		if s.dialect == Postgres {
+			if _, err := tx.exec(ctx, `SELECT item FROM price_items WHERE distributor_id = 0 FOR UPDATE`); err != nil {
+				return err
+			}
+		}
 		now := s.now()
 		for _, p := range ps {
 			if _, err := tx.exec(ctx, `DELETE FROM price_items WHERE distributor_id = ? AND item = ?`, owner, p.Item); err != nil {

@@ -451,3 +451,41 @@ func TestOrderTimeout(t *testing.T) {
 func contains(s, sub string) bool {
 	return len(sub) == 0 || (len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)))
 }
+
+// TestRunOrderTimeoutsIsOwnedByItsCaller: the loop times orders out as the
+// system, and returns when its context ends, so that serve can wait for it
+// before it closes the store.
+func TestRunOrderTimeoutsIsOwnedByItsCaller(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		o := billingOrder(t, st, tr.a1)
+		st.SetClock(func() time.Time { return time.Now().UTC().Add(31 * time.Minute) })
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		var logged []string
+		go func() {
+			defer close(done)
+			store.RunOrderTimeouts(ctx, st, 30*time.Minute, time.Hour, func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) })
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err := st.GetOrder(sys, o.Number)
+			if err == nil && got.Status == billing.StatusTimeout {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the order did not time out: %+v %v", got, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("RunOrderTimeouts did not return after its context ended")
+		}
+		if len(logged) != 1 || !contains(logged[0], "1 orders timed out") {
+			t.Errorf("logged %q", logged)
+		}
+	})
+}

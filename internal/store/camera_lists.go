@@ -169,13 +169,13 @@ var cameraSortExpr = map[string]string{
 func cameraLevel(act *model.Actor) (index, cond string, args []any) {
 	switch act.Role {
 	case model.RoleAdmin:
-		return "third_party_devices_list_all", "1=1", nil
+		return idxCamerasListAll, "1=1", nil
 	case model.RoleDistributor:
-		return "third_party_devices_list_dist", "t.distributor_id = ?", []any{act.AccountID}
+		return idxCamerasListDist, "t.distributor_id = ?", []any{act.AccountID}
 	case model.RoleSubdistributor:
-		return "third_party_devices_list_sub", "t.subdistributor_id = ?", []any{act.AccountID}
+		return idxCamerasListSub, "t.subdistributor_id = ?", []any{act.AccountID}
 	default:
-		return "third_party_devices_list_inst", "t.installer_id = ?", []any{act.AccountID}
+		return idxCamerasListInst, "t.installer_id = ?", []any{act.AccountID}
 	}
 }
 
@@ -190,7 +190,7 @@ func (s *Store) cameraWhere(act *model.Actor, f CameraListFilter) (from, where s
 	index, cond, args := cameraLevel(act)
 	from = "third_party_devices t"
 	if s.dialect == SQLite && len(f.IDs) == 0 && f.ProjectID == 0 {
-		from += " INDEXED BY " + index
+		from += indexedBy(index)
 	}
 	// The level's copy of the tree is what the index ranges over; the
 	// installer scope is the store's one rule of tenancy, checked as well.

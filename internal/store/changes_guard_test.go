@@ -32,7 +32,7 @@ var autoPInputWrite = regexp.MustCompile(`(?is)\bupdate\s+(devices|accounts|proj
 // declaring a change, each with why no served file can change.
 var notAutoPChanges = map[string]string{
 	// Columns the file does not read.
-	"CreateAccount":             "sets distributor_id/subdistributor_id of the account it just inserted",
+	"createAccount":             "sets distributor_id/subdistributor_id of the account it just inserted",
 	"SetSubdistributorSwitches": "accounts.payment_enabled, pay_by_distributor",
 	"setPasswordHash":           "accounts.password_hash, updated_at",
 	"endCredentials":            "accounts.credential_epoch",

@@ -62,13 +62,13 @@ type deviceLevel struct {
 func deviceLevelOf(act *model.Actor) deviceLevel {
 	switch act.Role {
 	case model.RoleAdmin:
-		return deviceLevel{index: "devices_list_all", cond: "1=1"}
+		return deviceLevel{index: idxDevicesListAll, cond: "1=1"}
 	case model.RoleDistributor:
-		return deviceLevel{"devices_list_dist", "d.distributor_id = ?", []any{act.AccountID}}
+		return deviceLevel{idxDevicesListDist, "d.distributor_id = ?", []any{act.AccountID}}
 	case model.RoleSubdistributor:
-		return deviceLevel{"devices_list_sub", "d.subdistributor_id = ?", []any{act.AccountID}}
+		return deviceLevel{idxDevicesListSub, "d.subdistributor_id = ?", []any{act.AccountID}}
 	default:
-		return deviceLevel{"devices_list_inst", "d.installer_id = ?", []any{act.AccountID}}
+		return deviceLevel{idxDevicesListInst, "d.installer_id = ?", []any{act.AccountID}}
 	}
 }
 
@@ -108,13 +108,13 @@ func (s *Store) deviceWhere(q *deviceSearch, driver string) (table, where string
 	if s.dialect == SQLite {
 		switch driver {
 		case driveList:
-			table += " INDEXED BY " + q.lvl.index
+			table += indexedBy(q.lvl.index)
 		case driveMACText, driveName:
 			table += " NOT INDEXED" // the trigram table's rowids lead
 		case driveSIP:
-			table += " INDEXED BY devices_sip_scope"
+			table += indexedBy(idxDevicesSIPScope)
 		case driveProject:
-			table += " INDEXED BY devices_project_created"
+			table += indexedBy(idxDevicesProjectCreated)
 		}
 	}
 	var conds []string
@@ -472,12 +472,12 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 		pscope, pargs := installerScope(q.act, "p.installer_id")
 		projects, devices := "projects p", "devices d"
 		if s.dialect == SQLite {
-			idx := "projects_kind_name"
+			idx := idxProjectsKindName
 			if f.Sort == "manager" {
-				idx = "projects_kind_manager"
+				idx = idxProjectsKindManager
 			}
-			projects += " INDEXED BY " + idx
-			devices += " INDEXED BY devices_project_created"
+			projects += indexedBy(idx)
+			devices += indexedBy(idxDevicesProjectCreated)
 		}
 		query = `SELECT d.id FROM ` + projects + ` CROSS JOIN ` + devices + ` WHERE p.kind = ? AND ` + pscope +
 			` AND d.project_id = p.id AND ` + where + ` ORDER BY ` + order
@@ -489,8 +489,8 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 		iscope, iargs := accountScope(q.act, "i")
 		accounts, devices := "accounts i", "devices d"
 		if s.dialect == SQLite {
-			accounts += " INDEXED BY accounts_display_name"
-			devices += " INDEXED BY devices_list_inst"
+			accounts += indexedBy(idxAccountsDisplayName)
+			devices += indexedBy(idxDevicesListInst)
 		}
 		query = `SELECT d.id FROM ` + accounts + ` CROSS JOIN ` + devices + ` WHERE i.role = 'installer' AND ` + iscope +
 			` AND d.installer_id = i.id AND ` + where + ` ORDER BY ` + order
@@ -501,9 +501,9 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 		if s.dialect == SQLite {
 			switch f.Sort {
 			case "mac":
-				table = "devices d INDEXED BY devices_mac_scope"
+				table = "devices d" + indexedBy(idxDevicesMACScope)
 			case "sip":
-				table = "devices d INDEXED BY devices_sip_scope"
+				table = "devices d" + indexedBy(idxDevicesSIPScope)
 			}
 		}
 		query, args = `SELECT d.id FROM `+table+` WHERE `+where+` ORDER BY `+order, wargs

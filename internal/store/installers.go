@@ -36,17 +36,44 @@ func (s *Store) GetInstaller(ctx context.Context, id int64) (*model.Account, err
 // sets it through the link of its welcome mail. When the distributor pays
 // ("Pay by Distributor"), the charge mode is fixed to the distributor.
 func (s *Store) CreateInstaller(ctx context.Context, a *model.Account) error {
+	return s.CreateInstallerWithLink(ctx, a, nil)
+}
+
+// PasswordLink is a single-use link to set a password as it is stored: the
+// hash of its token, what it is for (welcome or reset) and its expiry.
+type PasswordLink struct {
+	Hash    string
+	Purpose string
+	Expires time.Time
+}
+
+// CreateInstallerWithLink is CreateInstaller that also stores link (when
+// not nil) for the new installer, in the same transaction: an installer is
+// never left without the link its welcome mail carries.
+func (s *Store) CreateInstallerWithLink(ctx context.Context, a *model.Account, link *PasswordLink) error {
 	act, err := actor(ctx)
 	if err != nil {
 		return err
 	}
-	a.Role = model.RoleInstaller
-	if a.ParentID != 0 {
-		if parent, err := s.getAccount(ctx, s.db, act, a.ParentID); err == nil && parent.PayByDistributor {
-			a.ChargeMode = model.ChargeDistributor
-		}
+	if link != nil && link.Purpose != "welcome" && link.Purpose != "reset" {
+		return model.Invalid("purpose", "must be welcome or reset")
 	}
-	return s.CreateAccount(ctx, a, "")
+	a.Role = model.RoleInstaller
+	return s.inTx(ctx, func(tx *Tx) error {
+		if a.ParentID != 0 {
+			if parent, err := s.getAccount(ctx, tx.tx, act, a.ParentID); err == nil && parent.PayByDistributor {
+				a.ChargeMode = model.ChargeDistributor
+			}
+		}
+		a.Normalize()
+		if err := a.Validate(); err != nil {
+			return err
+		}
+		if err := s.createAccount(ctx, tx, act, a, ""); err != nil || link == nil {
+			return err
+		}
+		return s.createPasswordToken(ctx, tx, a.ID, *link)
+	})
 }
 
 // ListInstallers searches the installers of the actor's subtree by Account
@@ -233,16 +260,22 @@ func (s *Store) CreatePasswordToken(ctx context.Context, accountID int64, purpos
 		if _, err := s.getAccount(ctx, tx.tx, act, accountID); err != nil {
 			return err
 		}
-		now := s.now()
-		if _, err := tx.exec(ctx, `UPDATE password_tokens SET used_at = ? WHERE account_id = ? AND used_at IS NULL`, now, accountID); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `INSERT INTO password_tokens (token_hash, account_id, purpose, created_at, expires_at) VALUES (?,?,?,?,?)`,
-			hash, accountID, purpose, now, expires); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "password_link."+purpose, "account", accountID, map[string]any{"expires_at": expires})
+		return s.createPasswordToken(ctx, tx, accountID, PasswordLink{Hash: hash, Purpose: purpose, Expires: expires})
 	})
+}
+
+// createPasswordToken stores link for accountID in tx; older unused links of
+// the account stop working.
+func (s *Store) createPasswordToken(ctx context.Context, tx *Tx, accountID int64, link PasswordLink) error {
+	now := s.now()
+	if _, err := tx.exec(ctx, `UPDATE password_tokens SET used_at = ? WHERE account_id = ? AND used_at IS NULL`, now, accountID); err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, `INSERT INTO password_tokens (token_hash, account_id, purpose, created_at, expires_at) VALUES (?,?,?,?,?)`,
+		link.Hash, accountID, link.Purpose, now, link.Expires); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, "password_link."+link.Purpose, "account", accountID, map[string]any{"expires_at": link.Expires})
 }
 
 // PasswordTokenAccount returns the account a valid, unused link is for. The

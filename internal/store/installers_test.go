@@ -45,6 +45,10 @@ func init() {
 		tenancyCase{method: "CreateInstaller", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			return st.CreateInstaller(ctx, &model.Account{Username: fmt.Sprintf("new-inst-%d", nextSeq()), ParentID: b.installer.SubdistributorID, Email: "n@example.com"})
 		}, allowed: managerOnly},
+		tenancyCase{method: "CreateInstallerWithLink", call: func(st *store.Store, ctx context.Context, b *branch) error {
+			return st.CreateInstallerWithLink(ctx, &model.Account{Username: fmt.Sprintf("new-inst-%d", nextSeq()), ParentID: b.installer.SubdistributorID, Email: "n@example.com"},
+				&store.PasswordLink{Hash: fmt.Sprintf("welcome-%d", nextSeq()), Purpose: "welcome", Expires: time.Now().Add(time.Hour)})
+		}, allowed: managerOnly},
 		tenancyCase{method: "CreatePasswordToken", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			return st.CreatePasswordToken(ctx, b.installer.ID, "reset", fmt.Sprintf("tok-%d", nextSeq()), time.Now().Add(time.Hour))
 		}},

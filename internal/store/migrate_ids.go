@@ -31,17 +31,27 @@ const idsMigration = 18
 // goMigrations are the migrations written in Go, for a dialect.
 func goMigrations(d Dialect) []*goose.Migration {
 	if d != SQLite {
-		return nil // postgres/00018_ids_never_reused.sql records the version
+		return nil // postgres/00018_ids_never_reused.sql and 00020_schema_parity.sql record the versions
 	}
 	// Down changes nothing: AUTOINCREMENT suits the older schema as well,
-	// and taking it away would let ids be reused again.
-	return []*goose.Migration{goose.NewGoMigration(idsMigration, &goose.GoFunc{RunDB: sqliteNeverReuseIDs}, nil)}
+	// and taking it away would let ids be reused again; so does NOT NULL on
+	// a key.
+	return []*goose.Migration{
+		goose.NewGoMigration(idsMigration, &goose.GoFunc{RunDB: sqliteNeverReuseIDs}, nil),
+		goose.NewGoMigration(keysNotNullMigration, &goose.GoFunc{RunDB: sqliteKeysNotNull}, nil),
+	}
 }
 
 // sqliteNeverReuseIDs rebuilds the tables whose ids SQLite may reuse with
 // AUTOINCREMENT, keeping every row, id, index, trigger and planner
 // statistic, in one transaction.
-func sqliteNeverReuseIDs(ctx context.Context, db *sql.DB) (err error) {
+func sqliteNeverReuseIDs(ctx context.Context, db *sql.DB) error {
+	return sqliteRebuild(ctx, db, rebuildWithAutoincrement)
+}
+
+// sqliteRebuild runs rebuild, which rebuilds tables (copyTable), in one
+// transaction, with foreign keys off.
+func sqliteRebuild(ctx context.Context, db *sql.DB, rebuild func(context.Context, *sql.Tx) error) (err error) {
 	// The pragmas below are per connection and foreign_keys cannot change
 	// inside a transaction: the whole migration runs on one connection.
 	conn, err := db.Conn(ctx)
@@ -69,7 +79,7 @@ func sqliteNeverReuseIDs(ctx context.Context, db *sql.DB) (err error) {
 	if err != nil {
 		return err
 	}
-	if err = rebuildWithAutoincrement(ctx, tx); err != nil {
+	if err = rebuild(ctx, tx); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -152,14 +162,43 @@ func rebuildWithAutoincrement(ctx context.Context, tx *sql.Tx) error {
 }
 
 func rebuildTable(ctx context.Context, tx *sql.Tx, name, def string, statTables []string) error {
-	tmp := name + "_autoincrement"
 	if n := len(idColumnRE.FindAllStringIndex(def, -1)); n != 1 {
 		return fmt.Errorf("found %d definitions of an `id INTEGER PRIMARY KEY` column in %q", n, def)
 	}
-	newDef := idColumnRE.ReplaceAllString(def, "$1 AUTOINCREMENT")
+	// The counter starts above every id the table ever gave out that is
+	// still remembered somewhere, so that an id freed before this migration
+	// is not handed out once more either.
+	high, err := highWaterMark(ctx, tx, name)
+	if err != nil {
+		return err
+	}
+	if err := copyTable(ctx, tx, name, idColumnRE.ReplaceAllString(def, "$1 AUTOINCREMENT"), "_autoincrement", "", statTables); err != nil {
+		return err
+	}
+	if high > 0 {
+		res, err := tx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?`, high, name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`, name, high); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// copyTable replaces table name with one made by newDef (a CREATE TABLE of
+// name) holding its rows (those matching where, if not ""), through a table
+// name+suffix, and makes its indexes, triggers and planner statistics again.
+func copyTable(ctx context.Context, tx *sql.Tx, name, newDef, suffix, where string, statTables []string) error {
+	tmp := name + suffix
 	head := createTableRE.FindString(newDef)
 	if head == "" {
-		return fmt.Errorf("cannot read the table's definition %q", def)
+		return fmt.Errorf("cannot read the table's definition %q", newDef)
 	}
 	newDef = `CREATE TABLE ` + quoteIdent(tmp) + newDef[len(head):]
 
@@ -186,18 +225,14 @@ func rebuildTable(ctx context.Context, tx *sql.Tx, name, def string, statTables 
 	for i, c := range cols {
 		cols[i] = quoteIdent(c)
 	}
-	// The counter starts above every id the table ever gave out that is
-	// still remembered somewhere, so that an id freed before this migration
-	// is not handed out once more either.
-	high, err := highWaterMark(ctx, tx, name)
-	if err != nil {
-		return err
+	if where != "" {
+		where = ` WHERE ` + where
 	}
 
 	list := strings.Join(cols, ", ")
 	stmts := []string{
 		newDef,
-		`INSERT INTO ` + quoteIdent(tmp) + ` (` + list + `) SELECT ` + list + ` FROM ` + quoteIdent(name),
+		`INSERT INTO ` + quoteIdent(tmp) + ` (` + list + `) SELECT ` + list + ` FROM ` + quoteIdent(name) + where,
 		`DROP TABLE ` + quoteIdent(name),
 		`ALTER TABLE ` + quoteIdent(tmp) + ` RENAME TO ` + quoteIdent(name),
 	}
@@ -211,19 +246,6 @@ func rebuildTable(ctx context.Context, tx *sql.Tx, name, def string, statTables 
 		for _, row := range st.rows {
 			q := `INSERT INTO ` + st.table + ` VALUES (` + strings.TrimSuffix(strings.Repeat("?,", len(row)), ",") + `)`
 			if _, err := tx.ExecContext(ctx, q, row...); err != nil {
-				return err
-			}
-		}
-	}
-	if high > 0 {
-		res, err := tx.ExecContext(ctx, `UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?`, high, name)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)`, name, high); err != nil {
 				return err
 			}
 		}

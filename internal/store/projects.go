@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -269,34 +270,315 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) (*ProjectContents, 
 	return gone, nil
 }
 
-// validName checks the name of a building or department.
-func validPlaceName(name string) error {
-	if name == "" || len(name) > 64 {
+// Buildings, apartments and departments are the places inside a project.
+// Their create, update and delete are one implementation (placeTable's
+// methods); what differs — columns, limits, which parent, what keeps a
+// place in use — is each table's description below.
+
+// placeTable describes a table of places for the writes they share.
+type placeTable[T any] struct {
+	object string   // the audit log's object type and action prefix: "building"
+	label  string   // how a message names one: "Building"
+	table  string   // "buildings"
+	cols   []string // what a create writes, the parent's column first; an update writes the rest
+	values func(T) []any
+	ids    func(T) (id, parentID *int64)
+	// validate trims and checks what a person typed.
+	validate func(T) error
+	// parent refuses, as an invalid field, a parent outside the actor's
+	// subtree or of the wrong kind.
+	parent func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) error
+	// get reads a place of the actor's subtree (or not found) and the name
+	// messages give it.
+	get func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) (T, string, error)
+	// checkUpdate is a rule an update must keep against what is stored
+	// (nil: none).
+	checkUpdate func(ctx context.Context, tx *Tx, old, new T) error
+	// inUse counts the end users and devices still in a place (every ? is
+	// its id): a place in use is not deleted.
+	inUse string
+	// cascade deletes what goes with a place (? is its id); the audit log
+	// counts the rows under the key.
+	cascade []placeCascade
+	// logged names a place in the audit log when it comes and goes.
+	logged func(T) map[string]any
+}
+
+type placeCascade struct{ auditKey, query string }
+
+var buildingTable = placeTable[*model.Building]{
+	object: "building", label: "Building", table: "buildings", cols: []string{"project_id", "name"},
+	values:   func(b *model.Building) []any { return []any{b.ProjectID, b.Name} },
+	ids:      func(b *model.Building) (*int64, *int64) { return &b.ID, &b.ProjectID },
+	validate: func(b *model.Building) error { return validPlaceName(&b.Name) },
+	parent:   projectOfKind(model.ProjectCommunity, "no such community"),
+	get: func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) (*model.Building, string, error) {
+		b, err := s.getBuilding(ctx, q, act, id)
+		if err != nil {
+			return nil, "", err
+		}
+		return b, b.Name, nil
+	},
+	inUse: `SELECT
+		(SELECT count(*) FROM end_users WHERE apartment_id IN (SELECT id FROM apartments WHERE building_id = ?)),
+		(SELECT count(*) FROM devices WHERE building_id = ? OR apartment_id IN (SELECT id FROM apartments WHERE building_id = ?))`,
+	cascade: []placeCascade{{"apartments", `DELETE FROM apartments WHERE building_id = ?`}},
+	logged: func(b *model.Building) map[string]any {
+		return map[string]any{"project_id": b.ProjectID, "name": b.Name}
+	},
+}
+
+var apartmentTable = placeTable[*model.Apartment]{
+	object: "apartment", label: "Apartment", table: "apartments",
+	cols: []string{"building_id", "floor", "number", "name", "family_member_limit"},
+	values: func(a *model.Apartment) []any {
+		return []any{a.BuildingID, a.Floor, a.Number, a.Name, a.FamilyMemberLimit}
+	},
+	ids:      func(a *model.Apartment) (*int64, *int64) { return &a.ID, &a.BuildingID },
+	validate: validApartment,
+	parent: func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) error {
+		if _, err := s.getBuilding(ctx, q, act, id); err != nil {
+			return model.Invalid("building_id", "no such building")
+		}
+		return nil
+	},
+	get: func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) (*model.Apartment, string, error) {
+		a, err := s.getApartment(ctx, q, act, id)
+		if err != nil {
+			return nil, "", err
+		}
+		return &a.Apartment, a.Label(), nil
+	},
+	// The limit cannot go below the family members the apartment has.
+	checkUpdate: func(ctx context.Context, tx *Tx, _, a *model.Apartment) error {
+		var members int
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM end_users WHERE apartment_id = ? AND role = 'family_member'`, a.ID).Scan(&members); err != nil {
+			return err
+		}
+		if a.FamilyMemberLimit < members {
+			return model.Invalid("family_member_limit", "must be at least %d: the apartment already has %d family members", members, members)
+		}
+		return nil
+	},
+	inUse: `SELECT (SELECT count(*) FROM end_users WHERE apartment_id = ?), (SELECT count(*) FROM devices WHERE apartment_id = ?)`,
+	logged: func(a *model.Apartment) map[string]any {
+		return map[string]any{"building_id": a.BuildingID, "number": a.Number}
+	},
+}
+
+var departmentTable = placeTable[*model.Department]{
+	object: "department", label: "Department", table: "departments", cols: []string{"project_id", "name"},
+	values:   func(d *model.Department) []any { return []any{d.ProjectID, d.Name} },
+	ids:      func(d *model.Department) (*int64, *int64) { return &d.ID, &d.ProjectID },
+	validate: func(d *model.Department) error { return validPlaceName(&d.Name) },
+	parent:   projectOfKind(model.ProjectOffice, "no such office"),
+	get: func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) (*model.Department, string, error) {
+		d, err := s.getDepartment(ctx, q, act, id)
+		if err != nil {
+			return nil, "", err
+		}
+		return &d.Department, d.Name, nil
+	},
+	inUse: `SELECT (SELECT count(*) FROM end_users WHERE department_id = ?), (SELECT count(*) FROM devices WHERE department_id = ?)`,
+	logged: func(d *model.Department) map[string]any {
+		return map[string]any{"project_id": d.ProjectID, "name": d.Name}
+	},
+}
+
+// projectOfKind is the parent rule of buildings (a community) and
+// departments (an office).
+func projectOfKind(kind model.ProjectKind, refusal string) func(context.Context, *Store, querier, *model.Actor, int64) error {
+	return func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) error {
+		p, err := s.getProject(ctx, q, act, id)
+		if err != nil || p.Kind != kind {
+			return model.Invalid("project_id", "%s", refusal)
+		}
+		return nil
+	}
+}
+
+// validPlaceName trims and checks the name of a building or department.
+func validPlaceName(name *string) error {
+	*name = strings.TrimSpace(*name)
+	if *name == "" || len(*name) > 64 {
 		return model.Invalid("name", "is required, at most 64 characters")
 	}
 	return nil
 }
 
-// CreateBuilding adds a building to a community of the actor's subtree.
-func (s *Store) CreateBuilding(ctx context.Context, b *model.Building) error {
+func validApartment(a *model.Apartment) error {
+	a.Floor, a.Number, a.Name = strings.TrimSpace(a.Floor), strings.TrimSpace(a.Number), strings.TrimSpace(a.Name)
+	err := a.Validate()
+	var v model.Validator
+	for f, m := range model.ErrorFields(err) {
+		v.Add(f, "%s", m)
+	}
+	v.Check(len(a.Floor) <= 16, "floor", "must be at most 16 characters")
+	v.Check(len(a.Number) <= 16, "number", "must be at most 16 characters")
+	v.Check(len(a.Name) <= 64, "name", "must be at most 64 characters")
+	return v.Err()
+}
+
+// create adds a place to a parent of the actor's subtree.
+func (t placeTable[T]) create(ctx context.Context, s *Store, x T) error {
 	act, err := actor(ctx)
 	if err != nil {
 		return err
 	}
-	b.Name = strings.TrimSpace(b.Name)
-	if err := validPlaceName(b.Name); err != nil {
+	if err := t.validate(x); err != nil {
+		return err
+	}
+	id, parentID := t.ids(x)
+	return s.inTx(ctx, func(tx *Tx) error {
+		if err := t.parent(ctx, s, tx.tx, act, *parentID); err != nil {
+			return err
+		}
+		marks := strings.TrimSuffix(strings.Repeat("?,", len(t.cols)), ",")
+		if err := tx.queryRow(ctx, `INSERT INTO `+t.table+` (`+strings.Join(t.cols, ", ")+`) VALUES (`+marks+`) RETURNING id`,
+			t.values(x)...).Scan(id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, t.object+".create", t.object, *id, t.logged(x))
+	})
+}
+
+// update saves the fields of a place of the actor's subtree; its parent
+// stays.
+func (t placeTable[T]) update(ctx context.Context, s *Store, x T) error {
+	act, err := actor(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.validate(x); err != nil {
+		return err
+	}
+	id, parentID := t.ids(x)
+	return s.inTx(ctx, func(tx *Tx) error {
+		old, _, err := t.get(ctx, s, tx.tx, act, *id)
+		if err != nil {
+			return err
+		}
+		_, oldParent := t.ids(old)
+		*parentID = *oldParent
+		if t.checkUpdate != nil {
+			if err := t.checkUpdate(ctx, tx, old, x); err != nil {
+				return err
+			}
+		}
+		set := strings.Join(t.cols[1:], " = ?, ") + " = ?"
+		if _, err := tx.exec(ctx, `UPDATE `+t.table+` SET `+set+` WHERE id = ?`, append(t.values(x)[1:], *id)...); err != nil {
+			return err
+		}
+		var changes []any
+		for i, col := range t.cols[1:] {
+			changes = append(changes, col, t.values(old)[i+1], t.values(x)[i+1])
+		}
+		return s.audit(ctx, tx, t.object+".update", t.object, *id, auditChanges(changes...))
+	})
+}
+
+// remove deletes a place of the actor's subtree with what goes with it; a
+// place that still holds end users or devices is refused: they would lose
+// where they belong.
+func (t placeTable[T]) remove(ctx context.Context, s *Store, id int64) error {
+	act, err := actor(ctx)
+	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		p, err := s.getProject(ctx, tx.tx, act, b.ProjectID)
-		if err != nil || p.Kind != model.ProjectCommunity {
-			return model.Invalid("project_id", "no such community")
-		}
-		if err := tx.queryRow(ctx, `INSERT INTO buildings (project_id, name) VALUES (?,?) RETURNING id`, b.ProjectID, b.Name).Scan(&b.ID); err != nil {
+		x, name, err := t.get(ctx, s, tx.tx, act, id)
+		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, "building.create", "building", b.ID, map[string]any{"project_id": b.ProjectID, "name": b.Name})
+		var users, devices int
+		ids := slices.Repeat([]any{id}, strings.Count(t.inUse, "?"))
+		if err := tx.queryRow(ctx, t.inUse, ids...).Scan(&users, &devices); err != nil {
+			return err
+		}
+		if users != 0 || devices != 0 {
+			return model.Errorf(model.ECONFLICT, "%s %s still holds %d end users and %d devices: move or delete them first.",
+				t.label, name, users, devices)
+		}
+		logged := t.logged(x)
+		for _, c := range t.cascade {
+			res, err := tx.exec(ctx, c.query, id)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			logged[c.auditKey] = n
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM `+t.table+` WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, t.object+".delete", t.object, id, logged)
 	})
+}
+
+// CreateBuilding adds a building to a community of the actor's subtree.
+func (s *Store) CreateBuilding(ctx context.Context, b *model.Building) error {
+	return buildingTable.create(ctx, s, b)
+}
+
+// UpdateBuilding renames a building of the actor's subtree.
+func (s *Store) UpdateBuilding(ctx context.Context, b *model.Building) error {
+	return buildingTable.update(ctx, s, b)
+}
+
+// DeleteBuilding deletes a building of the actor's subtree with its
+// apartments; a building whose apartments still hold end users or devices
+// is refused.
+func (s *Store) DeleteBuilding(ctx context.Context, id int64) error {
+	return buildingTable.remove(ctx, s, id)
+}
+
+// CreateApartment adds an apartment to a building of the actor's subtree.
+func (s *Store) CreateApartment(ctx context.Context, a *model.Apartment) error {
+	return apartmentTable.create(ctx, s, a)
+}
+
+// UpdateApartment saves the floor, number, name and family member limit of
+// an apartment of the actor's subtree. The limit cannot go below the family
+// members the apartment already has.
+func (s *Store) UpdateApartment(ctx context.Context, a *model.Apartment) error {
+	return apartmentTable.update(ctx, s, a)
+}
+
+// DeleteApartment deletes an empty apartment of the actor's subtree; one
+// that still holds end users or devices is refused.
+func (s *Store) DeleteApartment(ctx context.Context, id int64) error {
+	return apartmentTable.remove(ctx, s, id)
+}
+
+// CreateDepartment adds a department to an office of the actor's subtree.
+func (s *Store) CreateDepartment(ctx context.Context, d *model.Department) error {
+	return departmentTable.create(ctx, s, d)
+}
+
+// UpdateDepartment renames a department of the actor's subtree.
+func (s *Store) UpdateDepartment(ctx context.Context, d *model.Department) error {
+	return departmentTable.update(ctx, s, d)
+}
+
+// DeleteDepartment deletes an empty department of the actor's subtree; one
+// that still has staff or devices is refused.
+func (s *Store) DeleteDepartment(ctx context.Context, id int64) error {
+	return departmentTable.remove(ctx, s, id)
+}
+
+// scopedPlace reads one row of a place whose project is in the actor's
+// subtree: query selects it by id and has the projects table as p.
+func scopedPlace[T any](ctx context.Context, s *Store, q querier, act *model.Actor, what, query string, scan func(scanner) (T, error), id int64) (T, error) {
+	cond, args := installerScope(act, "p.installer_id")
+	x, err := scan(q.QueryRowContext(ctx, s.q(query+` AND `+cond), append([]any{id}, args...)...))
+	if isNoRows(err) {
+		var none T
+		return none, model.NotFound(what)
+	}
+	return x, err
 }
 
 // BuildingRow is a building with the number of its apartments.
@@ -325,14 +607,12 @@ func (s *Store) ListBuildings(ctx context.Context, projectID int64, page model.P
 
 // getBuilding returns a building whose community is in the actor's subtree.
 func (s *Store) getBuilding(ctx context.Context, q querier, act *model.Actor, id int64) (*model.Building, error) {
-	cond, args := installerScope(act, "p.installer_id")
-	var b model.Building
-	err := q.QueryRowContext(ctx, s.q(`SELECT b.id, b.project_id, b.name FROM buildings b JOIN projects p ON p.id = b.project_id
-		WHERE b.id = ? AND `+cond), append([]any{id}, args...)...).Scan(&b.ID, &b.ProjectID, &b.Name)
-	if isNoRows(err) {
-		return nil, model.NotFound("building")
-	}
-	return &b, err
+	return scopedPlace(ctx, s, q, act, "building", `SELECT b.id, b.project_id, b.name FROM buildings b
+		JOIN projects p ON p.id = b.project_id WHERE b.id = ?`, func(r scanner) (*model.Building, error) {
+		var b model.Building
+		err := r.Scan(&b.ID, &b.ProjectID, &b.Name)
+		return &b, err
+	}, id)
 }
 
 // GetBuilding returns a building of the actor's subtree.
@@ -342,105 +622,6 @@ func (s *Store) GetBuilding(ctx context.Context, id int64) (*model.Building, err
 		return nil, err
 	}
 	return s.getBuilding(ctx, s.db, act, id)
-}
-
-// UpdateBuilding renames a building of the actor's subtree.
-func (s *Store) UpdateBuilding(ctx context.Context, b *model.Building) error {
-	act, err := actor(ctx)
-	if err != nil {
-		return err
-	}
-	b.Name = strings.TrimSpace(b.Name)
-	if err := validPlaceName(b.Name); err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		old, err := s.getBuilding(ctx, tx.tx, act, b.ID)
-		if err != nil {
-			return err
-		}
-		b.ProjectID = old.ProjectID
-		if _, err := tx.exec(ctx, `UPDATE buildings SET name = ? WHERE id = ?`, b.Name, b.ID); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "building.update", "building", b.ID, auditChanges("name", old.Name, b.Name))
-	})
-}
-
-// inUse refuses to delete a place that still holds end users or devices:
-// they would lose where they belong. The message says what is left.
-func placeInUse(what, name string, users, devices int) error {
-	if users == 0 && devices == 0 {
-		return nil
-	}
-	return model.Errorf(model.ECONFLICT, "%s %s still holds %d end users and %d devices: move or delete them first.", what, name, users, devices)
-}
-
-// DeleteBuilding deletes a building of the actor's subtree with its
-// apartments; a building whose apartments still hold end users or devices
-// is refused.
-func (s *Store) DeleteBuilding(ctx context.Context, id int64) error {
-	act, err := actor(ctx)
-	if err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		b, err := s.getBuilding(ctx, tx.tx, act, id)
-		if err != nil {
-			return err
-		}
-		var users, devices, apts int
-		if err := tx.queryRow(ctx, `SELECT
-			(SELECT count(*) FROM end_users WHERE apartment_id IN (SELECT id FROM apartments WHERE building_id = ?)),
-			(SELECT count(*) FROM devices WHERE building_id = ? OR apartment_id IN (SELECT id FROM apartments WHERE building_id = ?)),
-			(SELECT count(*) FROM apartments WHERE building_id = ?)`, id, id, id, id).Scan(&users, &devices, &apts); err != nil {
-			return err
-		}
-		if err := placeInUse("Building", b.Name, users, devices); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM apartments WHERE building_id = ?`, id); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM buildings WHERE id = ?`, id); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "building.delete", "building", id, map[string]any{"project_id": b.ProjectID, "name": b.Name, "apartments": apts})
-	})
-}
-
-func validApartment(a *model.Apartment) error {
-	a.Floor, a.Number, a.Name = strings.TrimSpace(a.Floor), strings.TrimSpace(a.Number), strings.TrimSpace(a.Name)
-	err := a.Validate()
-	var v model.Validator
-	for f, m := range model.ErrorFields(err) {
-		v.Add(f, "%s", m)
-	}
-	v.Check(len(a.Floor) <= 16, "floor", "must be at most 16 characters")
-	v.Check(len(a.Number) <= 16, "number", "must be at most 16 characters")
-	v.Check(len(a.Name) <= 64, "name", "must be at most 64 characters")
-	return v.Err()
-}
-
-// CreateApartment adds an apartment to a building of the actor's subtree.
-func (s *Store) CreateApartment(ctx context.Context, a *model.Apartment) error {
-	act, err := actor(ctx)
-	if err != nil {
-		return err
-	}
-	if err := validApartment(a); err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		if _, err := s.getBuilding(ctx, tx.tx, act, a.BuildingID); err != nil {
-			return model.Invalid("building_id", "no such building")
-		}
-		if err := tx.queryRow(ctx, `INSERT INTO apartments (building_id, floor, number, name, family_member_limit)
-			VALUES (?,?,?,?,?) RETURNING id`, a.BuildingID, a.Floor, a.Number, a.Name, a.FamilyMemberLimit).Scan(&a.ID); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "apartment.create", "apartment", a.ID, map[string]any{"building_id": a.BuildingID, "number": a.Number})
-	})
 }
 
 // ApartmentFilter selects the apartments of one building or of a whole
@@ -506,14 +687,8 @@ func (s *Store) ListApartments(ctx context.Context, f ApartmentFilter) (model.Li
 }
 
 func (s *Store) getApartment(ctx context.Context, q querier, act *model.Actor, id int64) (*ApartmentRow, error) {
-	cond, args := installerScope(act, "p.installer_id")
-	a, err := scanApartmentRow(q.QueryRowContext(ctx, s.q(`SELECT `+apartmentRowCols+` FROM apartments a
-		JOIN buildings b ON b.id = a.building_id JOIN projects p ON p.id = b.project_id WHERE a.id = ? AND `+cond),
-		append([]any{id}, args...)...))
-	if isNoRows(err) {
-		return nil, model.NotFound("apartment")
-	}
-	return a, err
+	return scopedPlace(ctx, s, q, act, "apartment", `SELECT `+apartmentRowCols+` FROM apartments a
+		JOIN buildings b ON b.id = a.building_id JOIN projects p ON p.id = b.project_id WHERE a.id = ?`, scanApartmentRow, id)
 }
 
 // GetApartment returns an apartment of the actor's subtree with its
@@ -524,83 +699,6 @@ func (s *Store) GetApartment(ctx context.Context, id int64) (*ApartmentRow, erro
 		return nil, err
 	}
 	return s.getApartment(ctx, s.db, act, id)
-}
-
-// UpdateApartment saves the floor, number, name and family member limit of
-// an apartment of the actor's subtree. The limit cannot go below the family
-// members the apartment already has.
-func (s *Store) UpdateApartment(ctx context.Context, a *model.Apartment) error {
-	act, err := actor(ctx)
-	if err != nil {
-		return err
-	}
-	if err := validApartment(a); err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		old, err := s.getApartment(ctx, tx.tx, act, a.ID)
-		if err != nil {
-			return err
-		}
-		a.BuildingID = old.BuildingID
-		if a.FamilyMemberLimit < old.FamilyMembers {
-			return model.Invalid("family_member_limit", "must be at least %d: the apartment already has %d family members", old.FamilyMembers, old.FamilyMembers)
-		}
-		if _, err := tx.exec(ctx, `UPDATE apartments SET floor = ?, number = ?, name = ?, family_member_limit = ? WHERE id = ?`,
-			a.Floor, a.Number, a.Name, a.FamilyMemberLimit, a.ID); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "apartment.update", "apartment", a.ID, auditChanges("floor", old.Floor, a.Floor,
-			"number", old.Number, a.Number, "name", old.Name, a.Name, "family_member_limit", old.FamilyMemberLimit, a.FamilyMemberLimit))
-	})
-}
-
-// DeleteApartment deletes an empty apartment of the actor's subtree; one
-// that still holds end users or devices is refused.
-func (s *Store) DeleteApartment(ctx context.Context, id int64) error {
-	act, err := actor(ctx)
-	if err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		a, err := s.getApartment(ctx, tx.tx, act, id)
-		if err != nil {
-			return err
-		}
-		var users int
-		if err := tx.queryRow(ctx, `SELECT count(*) FROM end_users WHERE apartment_id = ?`, id).Scan(&users); err != nil {
-			return err
-		}
-		if err := placeInUse("Apartment", a.Label(), users, a.Devices); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM apartments WHERE id = ?`, id); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "apartment.delete", "apartment", id, map[string]any{"building_id": a.BuildingID, "number": a.Number})
-	})
-}
-
-// CreateDepartment adds a department to an office of the actor's subtree.
-func (s *Store) CreateDepartment(ctx context.Context, d *model.Department) error {
-	act, err := actor(ctx)
-	if err != nil {
-		return err
-	}
-	d.Name = strings.TrimSpace(d.Name)
-	if err := validPlaceName(d.Name); err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		p, err := s.getProject(ctx, tx.tx, act, d.ProjectID)
-		if err != nil || p.Kind != model.ProjectOffice {
-			return model.Invalid("project_id", "no such office")
-		}
-		if err := tx.queryRow(ctx, `INSERT INTO departments (project_id, name) VALUES (?,?) RETURNING id`, d.ProjectID, d.Name).Scan(&d.ID); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "department.create", "department", d.ID, map[string]any{"project_id": d.ProjectID, "name": d.Name})
-	})
 }
 
 // DepartmentRow is a department with its staff and devices counted.
@@ -633,13 +731,8 @@ func (s *Store) ListDepartments(ctx context.Context, projectID int64, page model
 }
 
 func (s *Store) getDepartment(ctx context.Context, q querier, act *model.Actor, id int64) (*DepartmentRow, error) {
-	cond, args := installerScope(act, "p.installer_id")
-	d, err := scanDepartmentRow(q.QueryRowContext(ctx, s.q(`SELECT `+departmentRowCols+` FROM departments dp
-		JOIN projects p ON p.id = dp.project_id WHERE dp.id = ? AND `+cond), append([]any{id}, args...)...))
-	if isNoRows(err) {
-		return nil, model.NotFound("department")
-	}
-	return d, err
+	return scopedPlace(ctx, s, q, act, "department", `SELECT `+departmentRowCols+` FROM departments dp
+		JOIN projects p ON p.id = dp.project_id WHERE dp.id = ?`, scanDepartmentRow, id)
 }
 
 // GetDepartment returns a department of the actor's subtree.
@@ -649,49 +742,4 @@ func (s *Store) GetDepartment(ctx context.Context, id int64) (*DepartmentRow, er
 		return nil, err
 	}
 	return s.getDepartment(ctx, s.db, act, id)
-}
-
-// UpdateDepartment renames a department of the actor's subtree.
-func (s *Store) UpdateDepartment(ctx context.Context, d *model.Department) error {
-	act, err := actor(ctx)
-	if err != nil {
-		return err
-	}
-	d.Name = strings.TrimSpace(d.Name)
-	if err := validPlaceName(d.Name); err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		old, err := s.getDepartment(ctx, tx.tx, act, d.ID)
-		if err != nil {
-			return err
-		}
-		d.ProjectID = old.ProjectID
-		if _, err := tx.exec(ctx, `UPDATE departments SET name = ? WHERE id = ?`, d.Name, d.ID); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "department.update", "department", d.ID, auditChanges("name", old.Name, d.Name))
-	})
-}
-
-// DeleteDepartment deletes an empty department of the actor's subtree; one
-// that still has staff or devices is refused.
-func (s *Store) DeleteDepartment(ctx context.Context, id int64) error {
-	act, err := actor(ctx)
-	if err != nil {
-		return err
-	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		d, err := s.getDepartment(ctx, tx.tx, act, id)
-		if err != nil {
-			return err
-		}
-		if err := placeInUse("Department", d.Name, d.EndUsers, d.Devices); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM departments WHERE id = ?`, id); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, "department.delete", "department", id, map[string]any{"project_id": d.ProjectID, "name": d.Name})
-	})
 }

@@ -133,13 +133,17 @@ func (s *Store) migrate(ctx context.Context, upTo int64) error {
 	if s.dialect == Postgres {
 		d = goose.DialectPostgres
 	}
-	// Modules are built in parallel, so a migration may arrive with a lower
-	// number than one already applied: apply it rather than refuse.
-	// Migrations SQL cannot express are written in Go beside the SQL files'
-	// numbers: SQLite's 00018 is migrate_ids.go.
-	p, err := goose.NewProvider(d, s.db, sub, goose.WithAllowOutofOrder(true), goose.WithGoMigrations(goMigrations(s.dialect)...))
+	// Migrations are applied in order only: every installation then has
+	// the same history, which the schema test (both trees, fully applied)
+	// vouches for. Migrations SQL cannot express are written in Go beside
+	// the SQL files' numbers: SQLite's 00018 (migrate_ids.go) and 00020
+	// (migrate_not_null.go).
+	p, err := goose.NewProvider(d, s.db, sub, goose.WithGoMigrations(goMigrations(s.dialect)...))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
+	}
+	if err := refuseGaps(ctx, p); err != nil {
+		return err
 	}
 	if upTo > 0 {
 		_, err = p.UpTo(ctx, upTo)
@@ -148,6 +152,34 @@ func (s *Store) migrate(ctx context.Context, upTo int64) error {
 	}
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// refuseGaps fails, naming them, when migrations below the newest one the
+// database has applied are not applied: applying them now, out of order,
+// would run them on a schema they were not written for.
+func refuseGaps(ctx context.Context, p *goose.Provider) error {
+	status, err := p.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	var newest int64
+	for _, m := range status {
+		if m.State == goose.StateApplied {
+			newest = max(newest, m.Source.Version)
+		}
+	}
+	var missing []string
+	for _, m := range status {
+		if m.State != goose.StateApplied && m.Source.Version < newest {
+			missing = append(missing, fmt.Sprintf("%05d", m.Source.Version))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("migrate: the database lacks migration %s, below its newest applied version %05d; "+
+			"migrations are applied in order only (restore a backup taken before the gap, or apply the missing "+
+			"migration by hand and record it in goose_db_version)", strings.Join(missing, ", "), newest)
 	}
 	return nil
 }

@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 type accountsData struct {
@@ -55,23 +55,9 @@ func (w *Web) createAccount(rw http.ResponseWriter, r *http.Request, role model.
 		Email: r.PostFormValue("email"), Phone: r.PostFormValue("phone"),
 		PaymentEnabled: r.PostFormValue("payment_enabled") == "on", PayByDistributor: r.PostFormValue("pay_by_distributor") == "on",
 	}
-	pw := r.PostFormValue("password")
-	var v model.Validator
-	model.ValidatePassword(&v, "password", pw)
-	if err := v.Err(); err != nil {
-		return form, err
-	}
 	acc := &model.Account{Role: role, Username: form.Username, Name: form.Name, Company: form.Company, Email: form.Email,
 		Phone: form.Phone, ParentID: identity(r).Account.ID, PaymentEnabled: form.PaymentEnabled, PayByDistributor: form.PayByDistributor}
-	acc.Normalize()
-	if err := acc.Validate(); err != nil {
-		return form, err
-	}
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return form, err
-	}
-	return form, w.store.CreateAccount(r.Context(), acc, hash)
+	return form, w.cases.CreateAccount(r.Context(), acc, r.PostFormValue("password"))
 }
 
 // Distributors lists the admin's distributors.
@@ -113,10 +99,7 @@ func (w *Web) SubdistributorSwitches(rw http.ResponseWriter, r *http.Request) er
 		return model.NotFound("sub-distributor")
 	}
 	pe, pbd := r.PostFormValue("payment_enabled") == "on", r.PostFormValue("pay_by_distributor") == "on"
-	if err := w.store.SetSubdistributorSwitches(r.Context(), id, pe, pbd); err != nil {
-		return err
-	}
-	acc, err := w.store.GetAccount(r.Context(), id)
+	acc, err := w.cases.SetSubdistributorSwitches(r.Context(), id, usecase.SubdistributorSwitches{PaymentEnabled: &pe, PayByDistributor: &pbd})
 	if err != nil {
 		return err
 	}

@@ -103,16 +103,13 @@ func (w *Web) SaveDeviceAutoP(rw http.ResponseWriter, r *http.Request) error {
 		t := r.PostFormValue("once")
 		form.once, once, what = &t, formLines(t), "One-Time AutoP"
 	}
-	saved, err := w.store.SetDeviceAutoP(r.Context(), r.PathValue("mac"), regular, once)
+	saved, err := w.cases.SaveDeviceAutoP(r.Context(), r.PathValue("mac"), regular, once)
 	if model.ErrorCode(err) == model.EINVALID {
 		form.fields = model.ErrorFields(err)
 		ctx := context.WithValue(r.Context(), autoPFormKey{}, form)
 		return w.DeviceDetail(&statusOverride{ResponseWriter: rw, status: http.StatusBadRequest}, r.WithContext(ctx))
 	} else if err != nil {
 		return err
-	}
-	if w.gateway != nil {
-		w.gateway.Kick(context.WithoutCancel(r.Context()), saved.MAC)
 	}
 	n := len(saved.Regular)
 	if once != nil {
@@ -135,16 +132,13 @@ func (w *Web) SaveDeviceConnectType(rw http.ResponseWriter, r *http.Request) err
 	if err := r.ParseForm(); err != nil {
 		return model.Invalid("body", "is not a form")
 	}
-	saved, err := w.store.SetDeviceConnectType(r.Context(), r.PathValue("mac"), r.PostFormValue("connect_type"))
+	saved, err := w.cases.SaveDeviceConnectType(r.Context(), r.PathValue("mac"), r.PostFormValue("connect_type"))
 	if model.ErrorCode(err) == model.EINVALID {
 		form := &autoPForm{fields: model.ErrorFields(err)}
 		ctx := context.WithValue(r.Context(), autoPFormKey{}, form)
 		return w.DeviceDetail(&statusOverride{ResponseWriter: rw, status: http.StatusBadRequest}, r.WithContext(ctx))
 	} else if err != nil {
 		return err
-	}
-	if w.gateway != nil {
-		w.gateway.Kick(context.WithoutCancel(r.Context()), saved.MAC)
 	}
 	what := "the installer's Connect Type"
 	if saved.ConnectType != "" {
@@ -247,16 +241,13 @@ func (w *Web) BatchAutoPPost(rw http.ResponseWriter, r *http.Request) error {
 	}
 	req := store.AutoPBatchRequest{Scope: string(kind), Type: r.PostFormValue("type"), Commands: formLines(r.PostFormValue("commands")),
 		MACs: selectedMACs(r.PostForm["sel"])}
-	b, err := w.store.CreateAutoPBatch(r.Context(), req)
+	b, err := w.cases.CreateAutoPBatch(r.Context(), req)
 	switch model.ErrorCode(err) {
 	case "":
 	case model.EINVALID, model.ENOTFOUND:
 		return w.batchAutoPPage(rw, r, kind, r.PostForm, http.StatusBadRequest, err)
 	default:
 		return err
-	}
-	if w.gateway != nil {
-		w.gateway.Kick(context.WithoutCancel(r.Context()), req.MACs...)
 	}
 	return redirect(rw, r, "/autop/batches/"+strconv.FormatInt(b.ID, 10),
 		"AutoP sent to "+plural(b.Devices, "device")+": online devices fetch it now, offline ones when they connect (within the hour).")

@@ -7,17 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
-
-// billingAPI shares the payment flow (coupon, Stripe, PayPal, return URL) with the API.
-func (w *Web) billingAPI() *api.API {
-	return &api.API{Store: w.store, Providers: w.providers, PublicURL: w.publicURL}
-}
 
 // requirePayments refuses the modules when the distributor has not switched them on.
 func (w *Web) requirePayments(r *http.Request) (billing.Gate, error) {
@@ -37,10 +32,16 @@ type providerState struct {
 }
 
 func (w *Web) providerStates() []providerState {
-	return []providerState{{"stripe", "Stripe", w.providers["stripe"] != nil}, {"paypal", "PayPal", w.providers["paypal"] != nil}}
+	var out []providerState
+	for _, name := range []string{"stripe", "paypal"} {
+		out = append(out, providerState{name, billing.ProviderLabel(name), w.cases.PaymentProviderConfigured(name)})
+	}
+	return out
 }
 
-func (w *Web) anyProvider() bool { return w.providers["stripe"] != nil || w.providers["paypal"] != nil }
+func (w *Web) anyProvider() bool {
+	return w.cases.PaymentProviderConfigured("stripe") || w.cases.PaymentProviderConfigured("paypal")
+}
 
 func money(minor int64, cur string) string { return billing.FormatMoney(minor, cur) }
 
@@ -200,7 +201,7 @@ func (w *Web) SubscriptionOrder(rw http.ResponseWriter, r *http.Request) error {
 		http.Redirect(rw, r, back+"&notice="+url.QueryEscape("Select at least one user."), http.StatusSeeOther)
 		return nil
 	}
-	o, err := w.store.CreateOrder(r.Context(), req)
+	o, err := w.cases.CreateOrder(r.Context(), req)
 	if model.ErrorCode(err) == model.EINVALID {
 		http.Redirect(rw, r, back+"&notice="+url.QueryEscape(model.ErrorMessage(err)), http.StatusSeeOther)
 		return nil
@@ -299,7 +300,7 @@ func (w *Web) PaymentPay(rw http.ResponseWriter, r *http.Request) error {
 	}
 	number := r.PathValue("number")
 	method := r.PostForm.Get("method")
-	res, err := w.billingAPI().Pay(r, number, method, r.PostForm["coupon"])
+	res, err := w.cases.PayOrder(r.Context(), usecase.PayInput{Number: number, Method: method, Coupons: r.PostForm["coupon"]})
 	if code := model.ErrorCode(err); code == model.EINVALID || code == model.ECONFLICT {
 		return w.paymentDetail(rw, r, http.StatusBadRequest, model.ErrorMessage(err))
 	} else if err != nil {
@@ -310,10 +311,7 @@ func (w *Web) PaymentPay(rw http.ResponseWriter, r *http.Request) error {
 		// form-action 'self', which also holds for the redirects that follow
 		// a form's submission, so a 303 to the provider would be blocked. A
 		// page that moves on by itself (and links there) is a new navigation.
-		label := "Stripe"
-		if method == "paypal" {
-			label = "PayPal"
-		}
+		label := billing.ProviderLabel(method)
 		d := &checkoutRedirect{URL: res.RedirectURL, Label: label, Number: number}
 		return w.render(rw, http.StatusOK, "billing_redirect", w.page(r, "Pay with "+label, billingNav(r, "payments"), d))
 	}
@@ -327,7 +325,7 @@ type checkoutRedirect struct {
 // PaymentReturn is where Stripe and PayPal send the payer back.
 func (w *Web) PaymentReturn(rw http.ResponseWriter, r *http.Request) error {
 	number := r.URL.Query().Get("order")
-	o, err := w.billingAPI().ConfirmReturn(r, number)
+	o, err := w.cases.ConfirmReturn(r.Context(), number)
 	if model.ErrorCode(err) == model.ECONFLICT {
 		return redirect(rw, r, "/payments/"+url.PathEscape(number), model.ErrorMessage(err))
 	} else if err != nil {
@@ -339,7 +337,7 @@ func (w *Web) PaymentReturn(rw http.ResponseWriter, r *http.Request) error {
 // PaymentCancel cancels a Processing order.
 func (w *Web) PaymentCancel(rw http.ResponseWriter, r *http.Request) error {
 	number := r.PathValue("number")
-	err := w.store.CancelOrder(r.Context(), number)
+	err := w.cases.CancelOrder(r.Context(), number)
 	if model.ErrorCode(err) == model.ECONFLICT {
 		return w.paymentDetail(rw, r, http.StatusConflict, model.ErrorMessage(err))
 	} else if err != nil {
@@ -351,7 +349,7 @@ func (w *Web) PaymentCancel(rw http.ResponseWriter, r *http.Request) error {
 // PaymentDelete hides an order from the list.
 func (w *Web) PaymentDelete(rw http.ResponseWriter, r *http.Request) error {
 	number := r.PathValue("number")
-	err := w.store.HideOrder(r.Context(), number)
+	err := w.cases.DeleteOrder(r.Context(), number)
 	if model.ErrorCode(err) == model.ECONFLICT {
 		return w.paymentDetail(rw, r, http.StatusConflict, model.ErrorMessage(err))
 	} else if err != nil {
@@ -387,7 +385,7 @@ func (w *Web) SaveBillingInfo(rw http.ResponseWriter, r *http.Request) error {
 	if !strings.HasPrefix(back, "/") || strings.HasPrefix(back, "//") {
 		back = "/subscriptions"
 	}
-	if err := w.store.PutBillingInfo(r.Context(), b); model.ErrorCode(err) == model.EINVALID {
+	if err := w.cases.PutBillingInfo(r.Context(), b); model.ErrorCode(err) == model.EINVALID {
 		http.Redirect(rw, r, back+"?notice="+url.QueryEscape("Billing information not saved: "+model.ErrorMessage(err)), http.StatusSeeOther)
 		return nil
 	} else if err != nil {
@@ -427,7 +425,7 @@ func (w *Web) SavePrices(rw http.ResponseWriter, r *http.Request) error {
 	}
 	err := v.Err()
 	if err == nil {
-		err = w.store.PutPrices(r.Context(), ps)
+		err = w.cases.PutPrices(r.Context(), ps)
 	}
 	if code := model.ErrorCode(err); code == model.EINVALID {
 		l, _ := w.store.GetPrices(r.Context())
@@ -479,14 +477,10 @@ func (w *Web) IssueCoupon(rw http.ResponseWriter, r *http.Request) error {
 		return model.Invalid("body", "is not a form")
 	}
 	f := r.PostForm
-	c := &billing.Coupon{Code: f.Get("code")}
-	c.SubdistributorID, _ = strconv.ParseInt(f.Get("subdistributor_id"), 10, 64)
-	c.Value, _ = strconv.ParseInt(f.Get("value"), 10, 64)
-	exp, err := billing.ParseExpiry(f.Get("expires_at"))
-	if err == nil {
-		c.Expires = exp
-		err = w.store.IssueCoupon(r.Context(), c)
-	}
+	in := usecase.CouponInput{Code: f.Get("code"), ExpiresAt: f.Get("expires_at")}
+	in.SubdistributorID, _ = strconv.ParseInt(f.Get("subdistributor_id"), 10, 64)
+	in.Value, _ = strconv.ParseInt(f.Get("value"), 10, 64)
+	c, err := w.cases.IssueCoupon(r.Context(), in)
 	if code := model.ErrorCode(err); code == model.EINVALID || code == model.ECONFLICT {
 		return w.coupons(rw, r, http.StatusBadRequest, f, err)
 	} else if err != nil {

@@ -218,7 +218,7 @@ func (w *Web) DeleteCamera(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := w.store.DeleteThirdPartyDevice(r.Context(), c.ID); err != nil {
+	if err := w.cases.DeleteCamera(r.Context(), c.ID); err != nil {
 		return err
 	}
 	return redirectCameras(rw, r, safeCamerasBack(r.PostFormValue("back"), c.Scope()), "Deleted "+c.Name+".")
@@ -296,7 +296,7 @@ func (w *Web) DeleteCameras(rw http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	n, err := w.store.DeleteThirdPartyDevices(r.Context(), ids)
+	n, err := w.cases.DeleteCameras(r.Context(), ids)
 	if err != nil {
 		return err
 	}

@@ -288,10 +288,9 @@ func (w *Web) DeleteDevice(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := w.store.DeleteDevice(r.Context(), d.MAC); err != nil {
+	if err := w.cases.DeleteDevice(r.Context(), d.MAC); err != nil {
 		return err
 	}
-	w.gateway.Deleted(r.Context(), d.MAC)
 	name := d.MAC
 	if d.Name != "" {
 		name = d.Name + " (" + d.MAC + ")"
@@ -349,10 +348,9 @@ func (w *Web) BatchDeleteDevices(rw http.ResponseWriter, r *http.Request) error 
 		data := deviceDeleteData{Devices: rows, Text: text, Action: "/devices/batch-delete", Back: back, Batch: true}
 		return w.render(rw, http.StatusOK, "devices_delete", w.page(r, "Delete "+strconv.Itoa(len(rows))+" devices", text.Key, data))
 	}
-	if err := w.store.DeleteDevices(r.Context(), macs); err != nil {
+	if _, err := w.cases.DeleteDevices(r.Context(), macs); err != nil {
 		return err
 	}
-	w.gateway.Deleted(r.Context(), macs...)
 	msg := thousands(len(rows)) + " devices deleted; their MACs can be added again."
 	if len(rows) == 1 {
 		msg = "1 device deleted; its MAC can be added again."

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // Device enrollment in the portal (DESIGN.md §3): the "Pending devices"
@@ -99,12 +100,9 @@ func (w *Web) AcceptPendingKey(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	k, err := w.store.AcceptDeviceKey(r.Context(), id)
+	k, err := w.cases.AcceptDeviceKey(r.Context(), id)
 	if err != nil {
 		return err
-	}
-	if k.Bound {
-		w.gateway.Revoked(r.Context(), k.MAC)
 	}
 	return redirectWithNotice(rw, r, enrollBack(r), "Accepted key "+k.Fingerprint+" of device "+k.MAC+": it connects on its next attempt.")
 }
@@ -115,7 +113,7 @@ func (w *Web) RejectPendingKey(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	k, err := w.store.RejectDeviceKey(r.Context(), id)
+	k, err := w.cases.RejectDeviceKey(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -144,7 +142,7 @@ func (w *Web) OpenEnrollWindow(rw http.ResponseWriter, r *http.Request) error {
 		}
 		minutes = n
 	}
-	win, err := w.store.OpenEnrollWindow(r.Context(), mac, pid, time.Duration(minutes)*time.Minute)
+	win, err := w.cases.OpenEnrollWindow(r.Context(), usecase.EnrollWindowRequest{MAC: mac, ProjectID: pid, Minutes: minutes})
 	if err != nil {
 		return err
 	}
@@ -161,7 +159,7 @@ func (w *Web) CloseEnrollWindow(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := w.store.CloseEnrollWindow(r.Context(), id); err != nil {
+	if err := w.cases.CloseEnrollWindow(r.Context(), id); err != nil {
 		return err
 	}
 	return redirectWithNotice(rw, r, enrollBack(r), "Acceptance window closed.")

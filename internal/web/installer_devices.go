@@ -135,7 +135,18 @@ type ipDevicesData struct {
 	Projects []*store.ProjectRow
 }
 
-// installerProjects lists all the installer's projects, for the choosers.
+// ipProjectOrChoices is the project of pid for a form, or, before one is
+// chosen (pid 0), the installer's projects to choose from.
+func (w *Web) ipProjectOrChoices(ctx context.Context, pid int64) (*model.Project, []*store.ProjectRow, error) {
+	if pid == 0 {
+		projects, err := w.installerProjectChoices(ctx)
+		return nil, projects, err
+	}
+	pr, err := w.store.GetProject(ctx, pid)
+	return pr, nil, err
+}
+
+// installerProjectChoices lists all the installer's projects, for the choosers.
 func (w *Web) installerProjectChoices(ctx context.Context) ([]*store.ProjectRow, error) {
 	var out []*store.ProjectRow
 	for page := 1; ; page++ {
@@ -200,18 +211,12 @@ func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, d
 	if dev != nil {
 		title, pid = "Device "+dev.MAC, dev.ProjectID
 	}
-	if pid == 0 {
-		projects, err := w.installerProjectChoices(ctx)
-		if err != nil {
-			return err
-		}
-		d.Projects = projects
-	} else {
-		pr, err := w.store.GetProject(ctx, pid)
-		if err != nil {
-			return err
-		}
-		d.Project = pr
+	pr, projects, err := w.ipProjectOrChoices(ctx, pid)
+	if err != nil {
+		return err
+	}
+	d.Project, d.Projects = pr, projects
+	if pr != nil {
 		if d.Places, err = w.ipPlaceOptions(ctx, pr); err != nil {
 			return err
 		}
@@ -231,12 +236,7 @@ func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, d
 			d.Place = form.Values.Get("place")
 		}
 	}
-	p := w.page(r, title, "installer-devices", nil)
-	status := http.StatusOK
-	if formErr != nil {
-		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
-		d.Fields = p.Fields
-	}
+	p, status := w.ipFormPage(r, title, "installer-devices", &d.ipForm, formErr)
 	p.Data = d
 	return w.render(rw, status, "installer_device_form", p)
 }
@@ -270,7 +270,7 @@ func (w *Web) CreateInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	d := &model.Device{MAC: r.PostFormValue("mac"), ProjectID: pid}
 	err = ipDeviceFromForm(r, d, pr.Kind)
 	if err == nil {
-		err = ipPlaceField(w.store.CreateDevice(r.Context(), d))
+		err = ipPlaceField(w.cases.AddInstallerDevice(r.Context(), d))
 	}
 	if isUserError(err) {
 		return w.ipDeviceForm(rw, r, pid, nil, ipForm{Failed: "device", Values: r.PostForm}, err)
@@ -302,7 +302,7 @@ func (w *Web) UpdateInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	}
 	err = ipDeviceFromForm(r, d, pr.Kind)
 	if err == nil {
-		err = ipPlaceField(w.store.UpdateDevice(r.Context(), d.MAC, d))
+		err = ipPlaceField(w.cases.UpdateInstallerDevice(r.Context(), d))
 	}
 	if isUserError(err) {
 		return w.ipDeviceForm(rw, r, 0, &old, ipForm{Failed: "device", Values: r.PostForm}, err)
@@ -338,10 +338,9 @@ func (w *Web) DeleteInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := w.store.DeleteDevice(r.Context(), d.MAC); err != nil {
+	if err := w.cases.DeleteInstallerDevice(r.Context(), d.MAC); err != nil {
 		return err
 	}
-	w.gateway.Deleted(r.Context(), d.MAC)
 	return redirect(rw, r, "/installer/devices", "Deleted device "+d.MAC+".")
 }
 
@@ -367,35 +366,22 @@ func (w *Web) ipCameraForm(rw http.ResponseWriter, r *http.Request, pid int64, c
 		}
 		d.Username = c.Username
 	}
-	if pid == 0 {
-		projects, err := w.installerProjectChoices(ctx)
+	pr, projects, err := w.ipProjectOrChoices(ctx, pid)
+	if err != nil {
+		return err
+	}
+	d.Project, d.Projects = pr, projects
+	if pr != nil && pr.Kind == model.ProjectPersonal {
+		l, err := w.store.ListEndUsers(ctx, model.EndUserFilter{Kind: model.KindVilla, ProjectID: pr.ID, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
 		if err != nil {
 			return err
 		}
-		d.Projects = projects
-	} else {
-		pr, err := w.store.GetProject(ctx, pid)
-		if err != nil {
-			return err
-		}
-		d.Project = pr
-		if pr.Kind == model.ProjectPersonal {
-			l, err := w.store.ListEndUsers(ctx, model.EndUserFilter{Kind: model.KindVilla, ProjectID: pr.ID, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
-			if err != nil {
-				return err
-			}
-			d.Owners = append(d.Owners, ipOption{Value: "", Label: "The family master"})
-			for _, u := range l.Items {
-				d.Owners = append(d.Owners, ipOption{Value: strconv.FormatInt(u.ID, 10), Label: u.Name})
-			}
+		d.Owners = append(d.Owners, ipOption{Value: "", Label: "The family master"})
+		for _, u := range l.Items {
+			d.Owners = append(d.Owners, ipOption{Value: strconv.FormatInt(u.ID, 10), Label: u.Name})
 		}
 	}
-	p := w.page(r, title, "installer-devices", nil)
-	status := http.StatusOK
-	if formErr != nil {
-		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
-		d.Fields = p.Fields
-	}
+	p, status := w.ipFormPage(r, title, "installer-devices", &d.ipForm, formErr)
 	p.Data = d
 	return w.render(rw, status, "installer_camera_form", p)
 }
@@ -410,13 +396,6 @@ func (w *Web) NewInstallerCamera(rw http.ResponseWriter, r *http.Request) error 
 	return w.ipCameraForm(rw, r, pid, nil, ipForm{}, nil)
 }
 
-func ipRequireStreamURL(u string) error {
-	if strings.TrimSpace(u) == "" {
-		return model.Invalid("stream_url", "is required: the camera's RTSP URL, e.g. rtsp://10.0.0.5:554/stream1")
-	}
-	return nil
-}
-
 // CreateInstallerCamera adds a third-party camera.
 func (w *Web) CreateInstallerCamera(rw http.ResponseWriter, r *http.Request) error {
 	pid := ipFormID(r, "project_id")
@@ -425,10 +404,7 @@ func (w *Web) CreateInstallerCamera(rw http.ResponseWriter, r *http.Request) err
 	}
 	c := &model.ThirdPartyDevice{ProjectID: pid, OwnerID: ipFormID(r, "owner_id"), Name: r.PostFormValue("name"),
 		StreamURL: r.PostFormValue("stream_url"), Username: r.PostFormValue("username"), Password: r.PostFormValue("password")}
-	err := ipRequireStreamURL(c.StreamURL)
-	if err == nil {
-		err = w.store.CreateThirdPartyDevice(r.Context(), c)
-	}
+	err := w.cases.CreateCamera(r.Context(), c)
 	if isUserError(err) {
 		return w.ipCameraForm(rw, r, pid, nil, ipForm{Failed: "camera", Values: r.PostForm}, err)
 	} else if err != nil {
@@ -474,10 +450,7 @@ func (w *Web) UpdateInstallerCamera(rw http.ResponseWriter, r *http.Request) err
 		owner := ipFormID(r, "owner_id")
 		u.OwnerID = &owner
 	}
-	err = ipRequireStreamURL(url)
-	if err == nil {
-		_, err = w.store.UpdateThirdPartyDevice(r.Context(), c.ID, u)
-	}
+	_, err = w.cases.UpdateCamera(r.Context(), c.ID, u)
 	if isUserError(err) {
 		return w.ipCameraForm(rw, r, 0, c, ipForm{Failed: "camera", Values: r.PostForm}, err)
 	} else if err != nil {
@@ -503,7 +476,7 @@ func (w *Web) DeleteInstallerCamera(rw http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := w.store.DeleteThirdPartyDevice(r.Context(), c.ID); err != nil {
+	if err := w.cases.DeleteCamera(r.Context(), c.ID); err != nil {
 		return err
 	}
 	return redirect(rw, r, "/installer/devices", "Deleted camera "+c.Name+".")

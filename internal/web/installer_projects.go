@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // The installer's own portal: Projects (communities with buildings and
@@ -155,7 +156,19 @@ func ipFormID(r *http.Request, name string) int64 {
 	return id
 }
 
-// userErrorStatus is the status of a form refused for its input.
+// ipFormPage starts a portal page that shows a form: with formErr's
+// problem, and the status of a refused form, when it failed.
+func (w *Web) ipFormPage(r *http.Request, title, active string, form *ipForm, formErr error) (*Page, int) {
+	p := w.page(r, title, active, nil)
+	if formErr == nil {
+		return p, http.StatusOK
+	}
+	p.Error, p.Fields = model.ErrorMessage(formErr), model.ErrorFields(formErr)
+	form.Fields = p.Fields
+	return p, ipErrStatus(formErr)
+}
+
+// ipErrStatus is the status of a form refused for its input.
 func ipErrStatus(err error) int {
 	if model.ErrorCode(err) == model.ECONFLICT {
 		return http.StatusConflict
@@ -184,15 +197,10 @@ func (w *Web) InstallerProjects(rw http.ResponseWriter, r *http.Request) error {
 func (w *Web) installerProjects(rw http.ResponseWriter, r *http.Request, form ipForm, formErr error) error {
 	var v model.Validator
 	f := listquery.Projects(r.URL.Query(), &v)
-	p := w.page(r, "Projects", "installer-projects", nil)
-	status := http.StatusOK
 	if err := v.Err(); err != nil {
 		return err
 	}
-	if formErr != nil {
-		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
-		form.Fields = p.Fields
-	}
+	p, status := w.ipFormPage(r, "Projects", "installer-projects", &form, formErr)
 	l, err := w.store.ListProjects(r.Context(), f)
 	if err != nil {
 		return err
@@ -221,7 +229,7 @@ func ipProjectFromForm(r *http.Request, p *model.Project) {
 func (w *Web) CreateInstallerProject(rw http.ResponseWriter, r *http.Request) error {
 	p := &model.Project{Kind: model.ProjectKind(r.PostFormValue("kind"))}
 	ipProjectFromForm(r, p)
-	err := w.store.CreateProject(r.Context(), p)
+	err := w.cases.CreateProject(r.Context(), p)
 	if isUserError(err) {
 		return w.installerProjects(rw, r, ipForm{Failed: "new-project", Values: r.PostForm}, err)
 	} else if err != nil {
@@ -361,12 +369,7 @@ func (w *Web) installerProject(rw http.ResponseWriter, r *http.Request, id int64
 	if d.Cameras, err = w.store.ListThirdPartyDevices(ctx, store.CameraFilter{ProjectID: id, Page: shown}); err != nil {
 		return err
 	}
-	p := w.page(r, pr.Name, "installer-projects", nil)
-	status := http.StatusOK
-	if formErr != nil {
-		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
-		d.Fields = p.Fields
-	}
+	p, status := w.ipFormPage(r, pr.Name, "installer-projects", &d.ipForm, formErr)
 	p.Data = d
 	return w.render(rw, status, "installer_project", p)
 }
@@ -388,13 +391,14 @@ func (w *Web) UpdateInstallerProject(rw http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	p, err := w.store.GetProject(r.Context(), id)
-	if err != nil {
-		return err
+	name, manager, address := r.PostFormValue("name"), r.PostFormValue("manager"), r.PostFormValue("address")
+	tz := strings.TrimSpace(r.PostFormValue("time_zone"))
+	p, err := w.cases.UpdateProject(r.Context(), id, usecase.ProjectEdit{Name: &name, Manager: &manager, Address: &address, TimeZone: &tz})
+	notice := ""
+	if err == nil {
+		notice = "Saved " + p.Name + "."
 	}
-	ipProjectFromForm(r, p)
-	err = w.store.UpdateProject(r.Context(), p)
-	return w.projectFormDone(rw, r, id, "edit-project", "Saved "+p.Name+".", err)
+	return w.projectFormDone(rw, r, id, "edit-project", notice, err)
 }
 
 type ipProjectDeleteData struct {
@@ -441,7 +445,7 @@ func (w *Web) DeleteInstallerProject(rw http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	gone, err := w.store.DeleteProject(r.Context(), id)
+	gone, err := w.cases.DeleteProject(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -449,44 +453,119 @@ func (w *Web) DeleteInstallerProject(rw http.ResponseWriter, r *http.Request) er
 		pr.Name, gone.EndUsers, gone.Devices, gone.Cameras))
 }
 
-// CreateInstallerBuilding adds a building to a community.
-func (w *Web) CreateInstallerBuilding(rw http.ResponseWriter, r *http.Request) error {
-	id, err := ipPathID(r, "project")
+// ipNamedPlace is what the project page does with buildings and
+// departments alike: add one by name, rename it, delete it, each form
+// posted from the project page and answered there.
+type ipNamedPlace struct {
+	label  string // "Building", for the notices
+	what   string // "building": not found, and the forms' ids ("new-building", "building-ID")
+	get    func(ctx context.Context, id int64) (projectID int64, name string, err error)
+	create func(ctx context.Context, projectID int64, name string) error
+	rename func(ctx context.Context, id int64, name string) error
+	remove func(ctx context.Context, id int64) error
+}
+
+func (w *Web) ipBuildings() ipNamedPlace {
+	return ipNamedPlace{label: "Building", what: "building",
+		get: func(ctx context.Context, id int64) (int64, string, error) {
+			b, err := w.store.GetBuilding(ctx, id)
+			if err != nil {
+				return 0, "", err
+			}
+			return b.ProjectID, b.Name, nil
+		},
+		create: func(ctx context.Context, pid int64, name string) error {
+			return w.cases.CreateBuilding(ctx, &model.Building{ProjectID: pid, Name: name})
+		},
+		rename: func(ctx context.Context, id int64, name string) error {
+			return w.cases.UpdateBuilding(ctx, &model.Building{ID: id, Name: name})
+		},
+		remove: w.cases.DeleteBuilding}
+}
+
+func (w *Web) ipDepartments() ipNamedPlace {
+	return ipNamedPlace{label: "Department", what: "department",
+		get: func(ctx context.Context, id int64) (int64, string, error) {
+			d, err := w.store.GetDepartment(ctx, id)
+			if err != nil {
+				return 0, "", err
+			}
+			return d.ProjectID, d.Name, nil
+		},
+		create: func(ctx context.Context, pid int64, name string) error {
+			return w.cases.CreateDepartment(ctx, &model.Department{ProjectID: pid, Name: name})
+		},
+		rename: func(ctx context.Context, id int64, name string) error {
+			return w.cases.UpdateDepartment(ctx, &model.Department{ID: id, Name: name})
+		},
+		remove: w.cases.DeleteDepartment}
+}
+
+func (p ipNamedPlace) add(w *Web, rw http.ResponseWriter, r *http.Request) error {
+	pid, err := ipPathID(r, "project")
 	if err != nil {
 		return err
 	}
-	b := &model.Building{ProjectID: id, Name: r.PostFormValue("name")}
-	err = w.store.CreateBuilding(r.Context(), b)
-	return w.projectFormDone(rw, r, id, "new-building", "Building "+strings.TrimSpace(b.Name)+" added.", err)
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	err = p.create(r.Context(), pid, name)
+	return w.projectFormDone(rw, r, pid, "new-"+p.what, p.label+" "+name+" added.", err)
+}
+
+func (p ipNamedPlace) update(w *Web, rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, p.what)
+	if err != nil {
+		return err
+	}
+	pid, _, err := p.get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	err = p.rename(r.Context(), id, name)
+	return w.projectFormDone(rw, r, pid, fmt.Sprintf("%s-%d", p.what, id), p.label+" renamed to "+name+".", err)
+}
+
+func (p ipNamedPlace) delete(w *Web, rw http.ResponseWriter, r *http.Request) error {
+	id, err := ipPathID(r, p.what)
+	if err != nil {
+		return err
+	}
+	pid, name, err := p.get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	err = p.remove(r.Context(), id)
+	return w.projectFormDone(rw, r, pid, fmt.Sprintf("%s-%d", p.what, id), p.label+" "+name+" deleted.", err)
+}
+
+// CreateInstallerBuilding adds a building to a community.
+func (w *Web) CreateInstallerBuilding(rw http.ResponseWriter, r *http.Request) error {
+	return w.ipBuildings().add(w, rw, r)
 }
 
 // UpdateInstallerBuilding renames a building.
 func (w *Web) UpdateInstallerBuilding(rw http.ResponseWriter, r *http.Request) error {
-	id, err := ipPathID(r, "building")
-	if err != nil {
-		return err
-	}
-	old, err := w.store.GetBuilding(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	b := &model.Building{ID: id, Name: r.PostFormValue("name")}
-	err = w.store.UpdateBuilding(r.Context(), b)
-	return w.projectFormDone(rw, r, old.ProjectID, fmt.Sprintf("building-%d", id), "Building renamed to "+b.Name+".", err)
+	return w.ipBuildings().update(w, rw, r)
 }
 
 // DeleteInstallerBuilding deletes a building whose apartments are empty.
 func (w *Web) DeleteInstallerBuilding(rw http.ResponseWriter, r *http.Request) error {
-	id, err := ipPathID(r, "building")
-	if err != nil {
-		return err
-	}
-	b, err := w.store.GetBuilding(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	err = w.store.DeleteBuilding(r.Context(), id)
-	return w.projectFormDone(rw, r, b.ProjectID, fmt.Sprintf("building-%d", id), "Building "+b.Name+" deleted.", err)
+	return w.ipBuildings().delete(w, rw, r)
+}
+
+// CreateInstallerDepartment adds a department to an office.
+func (w *Web) CreateInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
+	return w.ipDepartments().add(w, rw, r)
+}
+
+// UpdateInstallerDepartment renames a department.
+func (w *Web) UpdateInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
+	return w.ipDepartments().update(w, rw, r)
+}
+
+// DeleteInstallerDepartment deletes an empty department.
+func (w *Web) DeleteInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
+	return w.ipDepartments().delete(w, rw, r)
 }
 
 func ipApartmentFromForm(r *http.Request, a *model.Apartment) error {
@@ -517,7 +596,7 @@ func (w *Web) CreateInstallerApartment(rw http.ResponseWriter, r *http.Request) 
 	a := &model.Apartment{BuildingID: id}
 	err = ipApartmentFromForm(r, a)
 	if err == nil {
-		err = w.store.CreateApartment(r.Context(), a)
+		err = w.cases.CreateApartment(r.Context(), a)
 	}
 	return w.projectFormDone(rw, r, b.ProjectID, fmt.Sprintf("new-apartment-%d", id),
 		fmt.Sprintf("Apartment %s added to %s.", strings.TrimSpace(a.Number), b.Name), err)
@@ -547,12 +626,7 @@ func (w *Web) installerApartment(rw http.ResponseWriter, r *http.Request, form i
 	if err != nil {
 		return err
 	}
-	p := w.page(r, "Apartment "+a.Label(), "installer-projects", nil)
-	status := http.StatusOK
-	if formErr != nil {
-		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
-		form.Fields = p.Fields
-	}
+	p, status := w.ipFormPage(r, "Apartment "+a.Label(), "installer-projects", &form, formErr)
 	p.Data = ipApartmentData{ipForm: form, Apartment: a, Project: pr}
 	return w.render(rw, status, "installer_apartment", p)
 }
@@ -570,7 +644,7 @@ func (w *Web) UpdateInstallerApartment(rw http.ResponseWriter, r *http.Request) 
 	a := &model.Apartment{ID: id}
 	err = ipApartmentFromForm(r, a)
 	if err == nil {
-		err = w.store.UpdateApartment(r.Context(), a)
+		err = w.cases.UpdateApartment(r.Context(), a)
 	}
 	if isUserError(err) {
 		return w.installerApartment(rw, r, ipForm{Failed: "apartment", Values: r.PostForm}, err)
@@ -592,51 +666,11 @@ func (w *Web) DeleteInstallerApartment(rw http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	err = w.store.DeleteApartment(r.Context(), id)
+	err = w.cases.DeleteApartment(r.Context(), id)
 	if isUserError(err) {
 		return w.installerApartment(rw, r, ipForm{}, err)
 	} else if err != nil {
 		return err
 	}
 	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", a.ProjectID), "Apartment "+a.Label()+" deleted.")
-}
-
-// CreateInstallerDepartment adds a department to an office.
-func (w *Web) CreateInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
-	id, err := ipPathID(r, "project")
-	if err != nil {
-		return err
-	}
-	d := &model.Department{ProjectID: id, Name: r.PostFormValue("name")}
-	err = w.store.CreateDepartment(r.Context(), d)
-	return w.projectFormDone(rw, r, id, "new-department", "Department "+strings.TrimSpace(d.Name)+" added.", err)
-}
-
-// UpdateInstallerDepartment renames a department.
-func (w *Web) UpdateInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
-	id, err := ipPathID(r, "department")
-	if err != nil {
-		return err
-	}
-	old, err := w.store.GetDepartment(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	d := &model.Department{ID: id, Name: r.PostFormValue("name")}
-	err = w.store.UpdateDepartment(r.Context(), d)
-	return w.projectFormDone(rw, r, old.ProjectID, fmt.Sprintf("department-%d", id), "Department renamed to "+d.Name+".", err)
-}
-
-// DeleteInstallerDepartment deletes an empty department.
-func (w *Web) DeleteInstallerDepartment(rw http.ResponseWriter, r *http.Request) error {
-	id, err := ipPathID(r, "department")
-	if err != nil {
-		return err
-	}
-	d, err := w.store.GetDepartment(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	err = w.store.DeleteDepartment(r.Context(), id)
-	return w.projectFormDone(rw, r, d.ProjectID, fmt.Sprintf("department-%d", id), "Department "+d.Name+" deleted.", err)
 }

@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/tabular"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // The installer's end users: added and imported on a project's page,
@@ -42,7 +42,7 @@ func (w *Web) CreateInstallerEndUser(rw http.ResponseWriter, r *http.Request) er
 		ApartmentID: ipFormID(r, "apartment_id"), DepartmentID: ipFormID(r, "department_id")}
 	err = ipEndUserFromForm(r, u)
 	if err == nil {
-		err = w.store.AddEndUser(r.Context(), u)
+		err = w.cases.CreateEndUser(r.Context(), u)
 	}
 	return w.projectFormDone(rw, r, pid, "new-user", fmt.Sprintf("%s %s added.", ipLabels{}.RoleLabel(u.Role), u.Name), err)
 }
@@ -67,7 +67,7 @@ func (w *Web) ImportInstallerEndUsers(rw http.ResponseWriter, r *http.Request) e
 	data, name, err := ipUploadedUsers(r)
 	var res model.ImportResult
 	if err == nil {
-		res, err = api.ImportEndUserFile(r, w.store, pid, data)
+		res, err = w.cases.ImportEndUserFile(r.Context(), pid, data)
 	}
 	if isUserError(err) {
 		return w.installerProject(rw, r, pid, ipForm{Failed: "import"}, err)
@@ -105,7 +105,7 @@ func ipUploadedUsers(r *http.Request) ([]byte, string, error) {
 func (w *Web) InstallerEndUserTemplate(rw http.ResponseWriter, r *http.Request) error {
 	rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	rw.Header().Set("Content-Disposition", `attachment; filename="end-users-template.csv"`)
-	_, err := rw.Write(api.EndUserTemplate())
+	_, err := rw.Write(usecase.EndUserTemplate())
 	return err
 }
 
@@ -223,7 +223,7 @@ func (w *Web) UpdateInstallerUser(rw http.ResponseWriter, r *http.Request) error
 		u.DepartmentID = ipFormID(r, "department_id")
 	}
 	if err == nil {
-		err = w.store.UpdateEndUser(r.Context(), u)
+		_, err = w.cases.UpdateEndUser(r.Context(), u)
 	}
 	if isUserError(err) {
 		return w.installerUser(rw, r, ipForm{Failed: "user", Values: r.PostForm}, err)
@@ -291,7 +291,7 @@ func (w *Web) DeleteInstallerUser(rw http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	gone, err := w.store.DeleteEndUser(r.Context(), id)
+	gone, err := w.cases.DeleteEndUser(r.Context(), id)
 	if err != nil {
 		return err
 	}

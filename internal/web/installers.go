@@ -6,10 +6,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/tabular"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // The User module's Installer tab: add, search, check, edit, reset the
@@ -147,21 +147,15 @@ func (w *Web) CreateInstaller(rw http.ResponseWriter, r *http.Request) error {
 	readInstallerForm(r, &f)
 	acc := &model.Account{Username: f.Account, ParentID: identity(r).Effective().ID}
 	f.patch().Apply(acc)
-	var v model.Validator
-	v.Check(f.Account != "", "account", "is required")
-	v.Check(strings.TrimSpace(f.Email) != "", "email", "is required: the installer's password link is sent there")
-	err := v.Err()
-	if err == nil {
-		err = w.store.CreateInstaller(r.Context(), acc)
-	}
+	created, err := w.cases.CreateInstaller(r.Context(), acc)
 	if isUserError(err) {
 		return w.renderInstallerForm(rw, r, f, err)
 	} else if err != nil {
 		return err
 	}
 	notice := "Installer " + acc.Username + " created; a link to set the password was mailed to " + acc.Email + "."
-	if err := api.SendPasswordLink(r.Context(), w.store, w.mail, w.publicURL, acc, "welcome"); err != nil {
-		notice = "Installer " + acc.Username + " created, but the mail could not be sent (" + err.Error() + "): use Reset password to send a new link."
+	if created.WelcomeMail != nil {
+		notice = "Installer " + acc.Username + " created, but the mail could not be sent: use Reset password to send a new link."
 	}
 	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(acc.ID, 10), notice)
 }
@@ -226,7 +220,7 @@ func (w *Web) UpdateInstaller(rw http.ResponseWriter, r *http.Request) error {
 	f := formOf(inst, identity(r).Effective().PayByDistributor)
 	readInstallerForm(r, &f)
 	f.Account = inst.Username
-	if _, err := w.store.UpdateInstaller(r.Context(), inst.ID, f.patch()); isUserError(err) {
+	if _, err := w.cases.UpdateInstaller(r.Context(), inst.ID, f.patch()); isUserError(err) {
 		return w.installerDetail(rw, r, http.StatusBadRequest, inst, f, err, nil)
 	} else if err != nil {
 		return err
@@ -241,11 +235,11 @@ func (w *Web) ResetInstallerPassword(rw http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	notice := "A link to set a new password was mailed to " + inst.Email + "."
-	if err := api.SendPasswordLink(r.Context(), w.store, w.mail, w.publicURL, inst, "reset"); err != nil {
-		if model.ErrorCode(err) == model.EINVALID {
+	if _, err := w.cases.ResetInstallerPassword(r.Context(), inst.ID); err != nil {
+		if model.ErrorCode(err) != model.EINTERNAL {
 			return err
 		}
-		notice = "The mail could not be sent: " + err.Error()
+		notice = model.ErrorMessage(err)
 	}
 	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), notice)
 }
@@ -274,7 +268,7 @@ func (w *Web) DeleteInstaller(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	deleted, err := w.store.DeleteInstaller(r.Context(), inst.ID, r.PostFormValue("confirm") == "yes")
+	_, err = w.cases.DeleteInstaller(r.Context(), inst.ID, r.PostFormValue("confirm") == "yes")
 	if model.ErrorCode(err) == model.ECONFLICT {
 		impact, _ := w.store.InstallerDeletionImpact(r.Context(), inst.ID)
 		p := w.page(r, "Delete installer "+inst.Username, "users", deleteData{inst, impact})
@@ -286,7 +280,6 @@ func (w *Web) DeleteInstaller(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	w.gateway.Deleted(r.Context(), deleted.DeviceMACs...)
 	return redirect(rw, r, "/users/installers", "Installer "+inst.Username+" deleted.")
 }
 
@@ -296,7 +289,7 @@ func (w *Web) AddMAC(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := w.store.ImportMACs(r.Context(), inst.ID, []model.MACRow{{Row: 1, MAC: r.PostFormValue("mac"), Name: r.PostFormValue("name"),
+	res, err := w.cases.AddMACs(r.Context(), inst.ID, []model.MACRow{{Row: 1, MAC: r.PostFormValue("mac"), Name: r.PostFormValue("name"),
 		Claim: r.PostFormValue("claim_code")}})
 	if err != nil {
 		return err
@@ -326,16 +319,13 @@ func (w *Web) ImportMACs(rw http.ResponseWriter, r *http.Request) error {
 		err := model.TooLarge("file", "must be at most %d MiB", tabular.MaxBytes>>20)
 		return w.installerDetail(rw, r, http.StatusRequestEntityTooLarge, inst, form, err, nil)
 	}
-	rows, err := api.ParseMACFile(r.Context(), data)
+	res, err := w.cases.ImportMACFile(r.Context(), inst.ID, data)
 	if err == nil {
-		var res model.ImportResult
-		if res, err = w.store.ImportMACs(r.Context(), inst.ID, rows); err == nil {
-			status := http.StatusOK
-			if res.Imported == 0 {
-				status = http.StatusUnprocessableEntity
-			}
-			return w.installerDetail(rw, r, status, inst, form, nil, &res)
+		status := http.StatusOK
+		if res.Imported == 0 {
+			status = http.StatusUnprocessableEntity
 		}
+		return w.installerDetail(rw, r, status, inst, form, nil, &res)
 	}
 	if model.ErrorCode(err) == model.ETOOLARGE {
 		return w.installerDetail(rw, r, http.StatusRequestEntityTooLarge, inst, form, err, nil)
@@ -351,7 +341,7 @@ func (w *Web) DeleteMAC(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := w.store.DeleteMAC(r.Context(), inst.ID, r.PathValue("mac")); err != nil {
+	if err := w.cases.DeleteMAC(r.Context(), inst.ID, r.PathValue("mac")); err != nil {
 		return err
 	}
 	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), "MAC removed.")
@@ -366,7 +356,7 @@ func (w *Web) StartAccess(rw http.ResponseWriter, r *http.Request) error {
 	if identity(r).ActingAs != nil {
 		return model.Errorf(model.EFORBIDDEN, "You are already working in an installer's portal: go back to your account first.")
 	}
-	tok, se, err := w.auth.Impersonate(r.Context(), id, auth.ClientIP(r), r.UserAgent())
+	tok, se, err := w.cases.StartActing(r.Context(), usecase.ActingStart{InstallerID: id, IP: auth.ClientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}
@@ -381,9 +371,8 @@ func (w *Web) EndAccess(rw http.ResponseWriter, r *http.Request) error {
 	if id.ActingAs == nil {
 		return redirect(rw, r, "/", "")
 	}
-	acting := *id
-	acting.OwnToken = "" // only the acting session ends; the own one goes on
-	if err := w.auth.Logout(r.Context(), &acting); err != nil {
+	// Only the acting session ends; the own one goes on.
+	if err := w.cases.StopActing(r.Context(), id.Session.TokenHash, id.Account.ID); err != nil {
 		return err
 	}
 	w.clearActing(rw, r)
@@ -414,7 +403,7 @@ func (w *Web) InstallerSettings(rw http.ResponseWriter, r *http.Request) error {
 // SetAccess switches access without password (the installer only).
 func (w *Web) SetAccess(rw http.ResponseWriter, r *http.Request) error {
 	on := r.PostFormValue("enabled") == "on"
-	if err := w.store.SetAccessWithoutPassword(r.Context(), on); err != nil {
+	if err := w.cases.SetAccessWithoutPassword(r.Context(), on); err != nil {
 		return err
 	}
 	msg := "Access without password is off: your sub-distributor can no longer open your portal."
@@ -442,24 +431,14 @@ func (w *Web) SetPasswordPage(rw http.ResponseWriter, r *http.Request) error {
 
 // SetPassword sets the password from a single-use link.
 func (w *Web) SetPassword(rw http.ResponseWriter, r *http.Request) error {
-	tok, pw := r.PostFormValue("token"), r.PostFormValue("password")
-	acc, err := w.store.PasswordTokenAccount(r.Context(), auth.HashToken(tok))
-	if err != nil {
-		return err
-	}
-	var v model.Validator
-	model.ValidatePassword(&v, "password", pw)
-	v.Check(pw == r.PostFormValue("confirm"), "confirm", "does not match the password")
-	if err := v.Err(); err != nil {
+	tok := r.PostFormValue("token")
+	acc, err := w.cases.SetPasswordFromLink(r.Context(), usecase.PasswordFromLink{Token: tok, Password: r.PostFormValue("password"),
+		Confirm: r.PostFormValue("confirm")})
+	if model.ErrorCode(err) == model.EINVALID {
 		p := w.page(r, "Set your password", "", setPasswordData{tok, acc.Username})
 		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
 		return w.render(rw, http.StatusBadRequest, "password_set", p)
-	}
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return err
-	}
-	if _, err := w.store.UsePasswordToken(r.Context(), auth.HashToken(tok), hash); err != nil {
+	} else if err != nil {
 		return err
 	}
 	http.Redirect(rw, r, "/login?notice="+urlEscape("Your password is set: log in as "+acc.Username+"."), http.StatusSeeOther)

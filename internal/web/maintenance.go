@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
@@ -65,7 +64,8 @@ func devicePage(mac, back, notice string) string {
 
 // RebootDevice queues a reboot and returns to the device's page.
 func (w *Web) RebootDevice(rw http.ResponseWriter, r *http.Request) error {
-	return w.queueCommand(rw, r, model.CommandReboot, "")
+	c, err := w.cases.RebootDevice(r.Context(), r.PathValue("mac"))
+	return commandQueued(rw, r, c, err)
 }
 
 // ResetDevice queues a factory or configuration reset.
@@ -74,17 +74,15 @@ func (w *Web) ResetDevice(rw http.ResponseWriter, r *http.Request) error {
 	if mode != model.ResetFactory && mode != model.ResetConfig {
 		return model.Invalid("mode", "choose Factory reset or Configuration reset")
 	}
-	return w.queueCommand(rw, r, model.CommandReset, mode)
+	c, err := w.cases.ResetDevice(r.Context(), r.PathValue("mac"), mode)
+	return commandQueued(rw, r, c, err)
 }
 
-// queueCommand stores a command, tells the gateway, and returns to the
-// device's page saying what happens next.
-func (w *Web) queueCommand(rw http.ResponseWriter, r *http.Request, kind model.CommandKind, mode string) error {
-	c, err := w.store.CreateCommand(r.Context(), r.PathValue("mac"), kind, mode)
+// commandQueued returns to the device's page saying what happens next.
+func commandQueued(rw http.ResponseWriter, r *http.Request, c *model.DeviceCommand, err error) error {
 	if err != nil {
 		return err
 	}
-	w.gateway.Kick(r.Context(), c.MAC)
 	http.Redirect(rw, r, devicePage(c.MAC, r.PostFormValue("back"), commandNotice(c)), http.StatusSeeOther)
 	return nil
 }
@@ -97,7 +95,7 @@ func commandNotice(c *model.DeviceCommand) string {
 // OpenRemoteControl opens a Remote Control session and sends the browser
 // to it; an offline device is refused on its page.
 func (w *Web) OpenRemoteControl(rw http.ResponseWriter, r *http.Request) error {
-	token, rs, err := w.store.CreateRemoteSession(r.Context(), r.PathValue("mac"))
+	rc, err := w.cases.OpenRemoteControl(r.Context(), r.PathValue("mac"))
 	if model.ErrorCode(err) == model.ECONFLICT {
 		mac, _ := model.NormalizeMAC(r.PathValue("mac"))
 		http.Redirect(rw, r, devicePage(mac, r.PostFormValue("back"), model.ErrorMessage(err)), http.StatusSeeOther)
@@ -105,17 +103,13 @@ func (w *Web) OpenRemoteControl(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	to := api.RemoteSessionURL("", w.remoteURL, token, rs.Handoff)
-	if w.remoteURL == "" {
-		http.Redirect(rw, r, to, http.StatusSeeOther)
+	if rc.RemoteHost == "" {
+		// On the portal's host: whichever host name this browser used.
+		http.Redirect(rw, r, rc.Path, http.StatusSeeOther)
 		return nil
 	}
 	// The portal's CSP (form-action 'self') stops a form's redirect to
 	// another origin: a page continues there instead.
-	host := w.remoteURL
-	if u, err := url.Parse(w.remoteURL); err == nil {
-		host = u.Host
-	}
-	data := struct{ URL, MAC, Host string }{to, rs.MAC, host}
-	return w.render(rw, http.StatusOK, "remote_redirect", w.page(r, "Remote Control of "+rs.MAC, "project-devices", data))
+	data := struct{ URL, MAC, Host string }{rc.Session.URL, rc.Session.MAC, rc.RemoteHost}
+	return w.render(rw, http.StatusOK, "remote_redirect", w.page(r, "Remote Control of "+rc.Session.MAC, "project-devices", data))
 }

@@ -1,10 +1,8 @@
 package web
 
 import (
-	"log/slog"
 	"net/http"
 
-	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
@@ -41,7 +39,7 @@ func (w *Web) SaveCustomerService(rw http.ResponseWriter, r *http.Request) error
 	cs := &model.CustomerService{Email: r.PostFormValue("email"), Phone: r.PostFormValue("phone"), Other: r.PostFormValue("other"),
 		ReceiveFeedback: r.PostFormValue("receive_feedback") == "on", FeedbackEmail: r.PostFormValue("feedback_email"),
 		Language: r.PostFormValue("language")}
-	err := w.store.PutCustomerService(r.Context(), model.ActorFrom(r.Context()).AccountID, cs)
+	err := w.cases.SaveCustomerService(r.Context(), cs)
 	if model.ErrorCode(err) == model.EINVALID {
 		return w.settingsPage(rw, r, cs, err)
 	} else if err != nil {
@@ -107,11 +105,7 @@ func (w *Web) Support(rw http.ResponseWriter, r *http.Request) error {
 func (w *Web) SendFeedback(rw http.ResponseWriter, r *http.Request) error {
 	form := feedbackForm{Subject: r.PostFormValue("subject"), Message: r.PostFormValue("message"), ContactEmail: r.PostFormValue("contact_email")}
 	f := &model.Feedback{Subject: form.Subject, Message: form.Message, ContactEmail: form.ContactEmail}
-	log := slog.Default()
-	if w.auth != nil && w.auth.Log != nil {
-		log = w.auth.Log
-	}
-	err := api.SubmitFeedback(r.Context(), w.store, w.mail, log, w.publicURL, f)
+	err := w.cases.SubmitFeedback(r.Context(), f)
 	switch model.ErrorCode(err) {
 	case "":
 	case model.EINVALID:
@@ -125,7 +119,7 @@ func (w *Web) SendFeedback(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Web) supportPage(rw http.ResponseWriter, r *http.Request, status int, form feedbackForm, formErr error) error {
-	cs, err := api.CallerCustomerService(r.Context(), w.store)
+	cs, err := w.cases.CallerCustomerService(r.Context())
 	if err != nil {
 		return err
 	}

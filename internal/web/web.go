@@ -17,9 +17,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
-	"github.com/gatehouse-dev/gatehouse/internal/billing"
-	"github.com/gatehouse-dev/gatehouse/internal/gateway"
-	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
@@ -39,11 +36,6 @@ type Deps struct {
 	Cases       *usecase.Cases // the use cases; handlers parse, call one, and render its result
 	Store       *store.Store
 	Auth        *auth.Service
-	Mail        mail.Sender
-	PublicURL   string // where users reach this server, for links in emails
-	Providers   map[string]billing.Provider
-	Gateway     *gateway.Gateway // tells devices about new commands
-	RemoteURL   string           // separate Remote Control origin, or ""
 	SetCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	ClearCookie func(w http.ResponseWriter, r *http.Request)
 	// SetActingCookie and ClearActingCookie start and end working as an installer.
@@ -56,11 +48,6 @@ type Web struct {
 	cases       *usecase.Cases
 	store       *store.Store
 	auth        *auth.Service
-	mail        mail.Sender
-	publicURL   string
-	providers   map[string]billing.Provider
-	gateway     *gateway.Gateway
-	remoteURL   string
 	setCookie   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	clearCookie func(w http.ResponseWriter, r *http.Request)
 	setActing   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
@@ -89,7 +76,7 @@ var funcs = template.FuncMap{
 
 // New parses the templates: each page is the layout plus its own file.
 func New(d Deps) (*Web, error) {
-	w := &Web{cases: d.Cases, store: d.Store, auth: d.Auth, mail: d.Mail, publicURL: d.PublicURL, providers: d.Providers, gateway: d.Gateway, remoteURL: d.RemoteURL, setCookie: d.SetCookie,
+	w := &Web{cases: d.Cases, store: d.Store, auth: d.Auth, setCookie: d.SetCookie,
 		clearCookie: d.ClearCookie, setActing: d.SetActingCookie, clearActing: d.ClearActingCookie, pages: map[string]*template.Template{}}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {

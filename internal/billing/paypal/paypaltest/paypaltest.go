@@ -61,6 +61,7 @@ type Server struct {
 	tokens  map[string]time.Time
 	orders  map[string]*Order
 	calls   map[string]int
+	refuse  struct{ suffix, text string } // see Refuse
 	seq     int
 	captSeq int
 }
@@ -114,7 +115,26 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST /v2/checkout/orders/{id}/capture", s.auth(s.capture))
 	mux.HandleFunc("POST /v1/notifications/verify-webhook-signature", s.auth(s.verify))
 	mux.HandleFunc("GET /checkoutnow", s.checkoutPage)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		rf := s.refuse
+		s.mu.Unlock()
+		if rf.suffix != "" && r.Method == "POST" && strings.HasSuffix(r.URL.Path, rf.suffix) {
+			writeError(w, http.StatusUnprocessableEntity, "UNPROCESSABLE_ENTITY", rf.text, Detail{Issue: rf.text, Description: rf.text})
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// Refuse makes the fake refuse every POST whose path ends in suffix (e.g.
+// "/v2/checkout/orders", "/capture"; "" stops refusing) with a 422 whose
+// message and issue carry text: what a test checks reaches the log and
+// never a user.
+func (s *Server) Refuse(suffix, text string) {
+	s.mu.Lock()
+	s.refuse.suffix, s.refuse.text = suffix, text
+	s.mu.Unlock()
 }
 
 // Config is a paypal.Config pointing at the fake with valid credentials.

@@ -1,0 +1,19 @@
+package store
+
+import "context"
+
+type orderPricedKey struct{}
+
+// WithOrderPricedHook returns ctx under which CreateOrder calls f after it
+// has checked and priced the order and before it writes it.
+func WithOrderPricedHook(ctx context.Context, f func()) context.Context {
+	return context.WithValue(ctx, orderPricedKey{}, f)
+}
+
+func init() {
+	orderPricedHook = func(ctx context.Context) {
+		if f, ok := ctx.Value(orderPricedKey{}).(func()); ok {
+			f()
+		}
+	}
+}

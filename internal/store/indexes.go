@@ -1,0 +1,57 @@
+package store
+
+// The indexes queries name. SQLite plans without statistics, so the list
+// queries tell it which index to read, with INDEXED BY (PostgreSQL plans
+// from its statistics and gets no hints): at a million devices another
+// plan is seconds instead of milliseconds. A query that names an index that
+// is no longer there fails ("no such index"), and only when that list is
+// asked for in that order. So every name a query uses is a constant here,
+// and the hint is written by indexedBy only: TestQueryIndexesExist checks
+// that each index of queryIndexes exists on its table in both engines'
+// migrated schemas (PostgreSQL keeps the same names, so that the two trees
+// stay comparable), and that no other file names an index in a string.
+// Renaming or dropping one of these in a migration fails that test.
+const (
+	// A level's device list, newest first (migrations/*/00006_device_lists.sql).
+	idxDevicesListAll  = "devices_list_all"
+	idxDevicesListDist = "devices_list_dist"
+	idxDevicesListSub  = "devices_list_sub"
+	idxDevicesListInst = "devices_list_inst"
+	// Devices by SIP and by MAC within a scope; a project's devices, newest
+	// first.
+	idxDevicesSIPScope       = "devices_sip_scope"
+	idxDevicesMACScope       = "devices_mac_scope"
+	idxDevicesProjectCreated = "devices_project_created"
+	// Projects of a kind by name and by manager; installers by the name
+	// they show (00006; projects_kind_name since 00001).
+	idxProjectsKindName    = "projects_kind_name"
+	idxProjectsKindManager = "projects_kind_manager"
+	idxAccountsDisplayName = "accounts_display_name"
+	// A level's third-party device (camera) list (00007_camera_lists.sql).
+	idxCamerasListAll  = "third_party_devices_list_all"
+	idxCamerasListDist = "third_party_devices_list_dist"
+	idxCamerasListSub  = "third_party_devices_list_sub"
+	idxCamerasListInst = "third_party_devices_list_inst"
+)
+
+// queryIndexes are the indexes queries name, each with its table.
+var queryIndexes = map[string]string{
+	idxDevicesListAll:        "devices",
+	idxDevicesListDist:       "devices",
+	idxDevicesListSub:        "devices",
+	idxDevicesListInst:       "devices",
+	idxDevicesSIPScope:       "devices",
+	idxDevicesMACScope:       "devices",
+	idxDevicesProjectCreated: "devices",
+	idxProjectsKindName:      "projects",
+	idxProjectsKindManager:   "projects",
+	idxAccountsDisplayName:   "accounts",
+	idxCamerasListAll:        "third_party_devices",
+	idxCamerasListDist:       "third_party_devices",
+	idxCamerasListSub:        "third_party_devices",
+	idxCamerasListInst:       "third_party_devices",
+}
+
+// indexedBy is SQLite's hint to read index, one of the constants above,
+// to follow a table in FROM.
+func indexedBy(index string) string { return " INDEXED BY " + index }

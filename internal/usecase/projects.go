@@ -1,0 +1,121 @@
+package usecase
+
+import (
+	"context"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// The installer's projects — communities with buildings and apartments,
+// offices with departments, single-tenant homes — as the installer portal
+// and the API write them. The store checks tenancy and each table's rules
+// inside its transaction; these use cases are the one place both transports
+// call.
+
+// CreateProject adds a community, office or single-tenant home for an
+// installer of the caller's subtree (the caller itself when it is one).
+func (c *Cases) CreateProject(ctx context.Context, p *model.Project) error {
+	return c.internal(ctx, "creating the project", c.store.CreateProject(ctx, p))
+}
+
+// ProjectEdit is what an edit of a project changes; a nil field keeps the
+// stored value.
+type ProjectEdit struct {
+	Kind     *model.ProjectKind // cannot change: a different kind is refused
+	Name     *string
+	Manager  *string
+	Address  *string
+	TimeZone *string // "" keeps the stored time zone
+}
+
+// UpdateProject saves an edit of a project of the caller's subtree and
+// returns the project as saved.
+func (c *Cases) UpdateProject(ctx context.Context, id int64, e ProjectEdit) (*model.Project, error) {
+	p, err := c.store.GetProject(ctx, id)
+	if err != nil {
+		return nil, c.internal(ctx, "saving the project", err)
+	}
+	if e.Kind != nil {
+		p.Kind = *e.Kind
+	}
+	for _, f := range []struct{ dst, src *string }{{&p.Name, e.Name}, {&p.Manager, e.Manager}, {&p.Address, e.Address},
+		{&p.TimeZone, e.TimeZone}} {
+		if f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if err := c.store.UpdateProject(ctx, p); err != nil {
+		return nil, c.internal(ctx, "saving the project", err)
+	}
+	return p, nil
+}
+
+// DeleteProject deletes a project of the caller's subtree with everything
+// in it, in one transaction, and returns what went.
+func (c *Cases) DeleteProject(ctx context.Context, id int64) (*store.ProjectContents, error) {
+	gone, err := c.store.DeleteProject(ctx, id)
+	return gone, c.internal(ctx, "deleting the project", err)
+}
+
+// projectsCreateIn adds a place to a parent of the caller's subtree. A
+// parent outside it is not found, as everywhere else; the store, which
+// checks the parent again inside its transaction, calls a parent it cannot
+// use (another kind of project, or gone meanwhile) an invalid field.
+func projectsCreateIn[P any](ctx context.Context, c *Cases, what string, parent func(context.Context, int64) (P, error), parentID int64,
+	create func() error) error {
+	if _, err := parent(ctx, parentID); err != nil {
+		return c.internal(ctx, what, err)
+	}
+	return c.internal(ctx, what, create())
+}
+
+// CreateBuilding adds a building to a community.
+func (c *Cases) CreateBuilding(ctx context.Context, b *model.Building) error {
+	return projectsCreateIn(ctx, c, "adding the building", c.store.GetProject, b.ProjectID,
+		func() error { return c.store.CreateBuilding(ctx, b) })
+}
+
+// UpdateBuilding renames a building; b's project is filled in.
+func (c *Cases) UpdateBuilding(ctx context.Context, b *model.Building) error {
+	return c.internal(ctx, "renaming the building", c.store.UpdateBuilding(ctx, b))
+}
+
+// DeleteBuilding deletes a building with its apartments; one whose
+// apartments still hold end users or devices is refused.
+func (c *Cases) DeleteBuilding(ctx context.Context, id int64) error {
+	return c.internal(ctx, "deleting the building", c.store.DeleteBuilding(ctx, id))
+}
+
+// CreateApartment adds an apartment to a building.
+func (c *Cases) CreateApartment(ctx context.Context, a *model.Apartment) error {
+	return projectsCreateIn(ctx, c, "adding the apartment", c.store.GetBuilding, a.BuildingID,
+		func() error { return c.store.CreateApartment(ctx, a) })
+}
+
+// UpdateApartment saves an apartment; its family member limit cannot go
+// below the family members it has.
+func (c *Cases) UpdateApartment(ctx context.Context, a *model.Apartment) error {
+	return c.internal(ctx, "saving the apartment", c.store.UpdateApartment(ctx, a))
+}
+
+// DeleteApartment deletes an apartment that holds no end users or devices.
+func (c *Cases) DeleteApartment(ctx context.Context, id int64) error {
+	return c.internal(ctx, "deleting the apartment", c.store.DeleteApartment(ctx, id))
+}
+
+// CreateDepartment adds a department to an office.
+func (c *Cases) CreateDepartment(ctx context.Context, d *model.Department) error {
+	return projectsCreateIn(ctx, c, "adding the department", c.store.GetProject, d.ProjectID,
+		func() error { return c.store.CreateDepartment(ctx, d) })
+}
+
+// UpdateDepartment renames a department; d's project is filled in.
+func (c *Cases) UpdateDepartment(ctx context.Context, d *model.Department) error {
+	return c.internal(ctx, "renaming the department", c.store.UpdateDepartment(ctx, d))
+}
+
+// DeleteDepartment deletes a department that has no staff or devices.
+func (c *Cases) DeleteDepartment(ctx context.Context, id int64) error {
+	return c.internal(ctx, "deleting the department", c.store.DeleteDepartment(ctx, id))
+}
