@@ -19,6 +19,9 @@ func (s *Store) BulkInsert(ctx context.Context, table string, cols []string, row
 		return nil
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
+		if table == "device_autop" { // lists for devices whose files may be served already
+			tx.changed(model.AutoPChange{All: true})
+		}
 		if err := bulkInsert(ctx, tx, table, cols, rows); err != nil {
 			return err
 		}
