@@ -48,7 +48,9 @@ func natsBus(t testing.TB, url string) bus.Bus {
 
 // twoNodes starts two nodes on one PostgreSQL database (each with its own
 // connection pool, as two processes have) and one NATS server.
-func twoNodes(t *testing.T) (a, b *env) { return twoNodesVia(t, func(url string) string { return url }) }
+func twoNodes(t *testing.T) (a, b *env) {
+	return twoNodesVia(t, func(url string) string { return url })
+}
 
 // twoNodesVia is twoNodes with node B reaching NATS at via(its URL).
 func twoNodesVia(t *testing.T, via func(natsURL string) string) (a, b *env) {
