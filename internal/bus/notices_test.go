@@ -83,6 +83,12 @@ func TestNoticesLost(t *testing.T) {
 		t.Errorf("a node that never answers: %v after %v", err, took)
 	}
 	close(stopGhost)
+
+	// An announcement numbering a notice this node never heard: it was
+	// lost, and the listeners are told.
+	before := missed.Load()
+	ghost.Publish(noticeSubject, []byte(`{"t":"h","from":"ghost","seq":3}`))
+	waitFor(t, 2*time.Second, "a lost notice noticed", func() bool { return missed.Load() > before })
 	if !na.Hearing() {
 		t.Fatal("not hearing while the bus is up")
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,5 +224,47 @@ func TestAutoPCacheRacingWrites(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
+	})
+}
+
+// A cache serves only while its node hears the others (CacheAutoPWhile),
+// and DropAutoPCache (another node's change, or one this node may have
+// missed) makes the next fetch read.
+func TestAutoPCacheGate(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		mac := tr.a1.device.MAC
+		var hearing atomic.Bool
+		st.CacheAutoPWhile(hearing.Load)
+		rd, err := st.PrepareAutoP(sys, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rd.Close()
+		rd.EnableCache(time.Hour, 1<<20)
+		serve := func() {
+			t.Helper()
+			if _, err := rd.Serve(sys, mac); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hits := st.AutoPCacheHits()
+		for range 3 {
+			serve()
+		}
+		if n := st.AutoPCacheHits() - hits; n != 0 {
+			t.Errorf("served %d fetches from the cache while not hearing", n)
+		}
+		hearing.Store(true)
+		serve()
+		serve()
+		if n := st.AutoPCacheHits() - hits; n != 1 {
+			t.Errorf("hearing: %d fetches from the cache, want the second", n)
+		}
+		st.DropAutoPCache()
+		serve()
+		if n := st.AutoPCacheHits() - hits; n != 1 {
+			t.Errorf("after DropAutoPCache the fetch was served from the cache")
+		}
 	})
 }
