@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gatehouse-dev/gatehouse/internal/autopserver"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -76,7 +77,7 @@ func (a *API) PreviewDeviceAutoP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeAutoPFile(w, r, f)
+	autopserver.WriteFile(w, r, f)
 	return nil
 }
 

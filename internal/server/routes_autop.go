@@ -1,7 +1,7 @@
 package server
 
 import (
-	"github.com/gatehouse-dev/gatehouse/internal/api"
+	"github.com/gatehouse-dev/gatehouse/internal/autopserver"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -14,7 +14,7 @@ func (s *Server) routesAutoP() {
 	// (docs/device-protocol.md §7): neither a page nor the JSON API.
 	// Rendered files are kept on every node: each change is told to every
 	// node's cache (usecase events), which serves only while it hears them.
-	s.autop = api.NewAutoPServer(s.store, s.log, true, s.deviceLimiter)
+	s.autop = autopserver.New(s.store, s.log, true, s.deviceLimiter)
 	s.mux.Handle("GET /autop/{file}", s.autop)
 
 	roles := []model.Role{model.RoleSubdistributor, model.RoleDistributor, model.RoleAdmin, model.RoleInstaller}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/api"
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/autopserver"
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
 	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
@@ -76,7 +77,7 @@ type Server struct {
 	apiRoutes []string
 	pages     map[string]bool
 	gateway   *gateway.Gateway
-	autop     *api.AutoPServer // its fetch records are written at shutdown
+	autop     *autopserver.Server // its fetch records are written at shutdown
 	// deviceLimiter is shared by the gateway and the AutoP server.
 	deviceLimiter *deviceauth.Limiter
 	bus           bus.Bus // Config.Bus, or this node's in-process one

@@ -21,7 +21,7 @@ import (
 // store method returned, is never followed by an old file on any node
 // whose bus works. A change a node missed without noticing (or one made by
 // a process off the bus) is served at most the cache's age late
-// (api.autoPCacheAge).
+// (autopserver.autoPCacheAge).
 
 // EventsAutoPSubject carries AutoP changes between nodes (a bus.Notices
 // subject: acknowledged by every live node).

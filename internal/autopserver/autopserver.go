@@ -1,4 +1,12 @@
-package api
+// Package autopserver is the AutoP server: GET /autop/{MAC}.cfg, where
+// devices fetch their configuration files (docs/device-protocol.md §7,
+// DESIGN.md §4). Like the gateway it is a transport for devices, not for
+// people: it authenticates the device by MAC and key, reads the file through
+// the store (or the store's cache of rendered files, kept current by the
+// change events of internal/usecase/events.go) and records fetches. People's
+// AutoP settings and Batch AutoP are use cases (internal/usecase/autop.go)
+// behind internal/api/autop_settings.go and internal/web/autop.go.
+package autopserver
 
 import (
 	"context"
@@ -16,13 +24,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// AutoP (DESIGN.md §4): the AutoP server devices fetch their files from
-// (docs/device-protocol.md §7). People's AutoP settings and Batch AutoP
-// are in autop_settings.go.
-
-// writeAutoPFile answers with a file: 304 when If-None-Match names its
+// WriteFile answers with a file: 304 when If-None-Match names its
 // version, else 200 with the file.
-func writeAutoPFile(w http.ResponseWriter, r *http.Request, f autop.File) {
+func WriteFile(w http.ResponseWriter, r *http.Request, f autop.File) {
 	h := w.Header()
 	etag := f.ETag()
 	h["Etag"] = []string{etag}
@@ -57,7 +61,7 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// AutoPServer is GET /autop/{MAC}.cfg (docs/device-protocol.md §7): a
+// Server is GET /autop/{MAC}.cfg (docs/device-protocol.md §7): a
 // device fetches its file with HTTP Basic MAC:key. 401 for missing or
 // malformed credentials; deviceauth's one refusal for an unregistered MAC
 // and for any key but the accepted one (the AutoP server never records or
@@ -67,7 +71,7 @@ func etagMatches(header, etag string) bool {
 // everything its file is made of) and no write: when a fetch is worth
 // recording (devices.autop_fetched_at: the first, the first since a change,
 // or once a minute), it is written in the background with others.
-type AutoPServer struct {
+type Server struct {
 	st  *store.Store
 	log *slog.Logger
 	rec *fetchRecorder
@@ -80,7 +84,7 @@ type AutoPServer struct {
 
 // read is the one read of a fetch, through the prepared query when it
 // could be prepared.
-func (s *AutoPServer) read(ctx context.Context, mac string) (*store.AutoPServed, error) {
+func (s *Server) read(ctx context.Context, mac string) (*store.AutoPServed, error) {
 	s.prepare.Do(func() {
 		pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -109,21 +113,21 @@ const (
 	autoPCacheBytes = 64 << 20
 )
 
-// NewAutoPServer returns the AutoP server of a node. With cache, rendered
+// New returns the AutoP server of a node. With cache, rendered
 // files are kept between the changes the store is told of (store.AutoPReader.
 // EnableCache), while its node hears the others (usecase events). lim is the node's limiter of refused attempts, shared with
 // its gateway (nil: one of its own).
-func NewAutoPServer(st *store.Store, log *slog.Logger, cache bool, lim *deviceauth.Limiter) *AutoPServer {
+func New(st *store.Store, log *slog.Logger, cache bool, lim *deviceauth.Limiter) *Server {
 	if lim == nil {
 		lim = deviceauth.NewLimiter(deviceauth.Limits{})
 	}
-	return &AutoPServer{st: st, log: log, cache: cache, lim: lim,
+	return &Server{st: st, log: log, cache: cache, lim: lim,
 		rec: &fetchRecorder{st: st, log: log, pending: map[int64]struct{}{}, delay: 100 * time.Millisecond}}
 }
 
 const autoPRealm = `Basic realm="Gatehouse AutoP", charset="UTF-8"`
 
-func (s *AutoPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".cfg")
 	mac, okMAC := model.NormalizeMAC(name)
 	if !ok || !okMAC {
@@ -163,34 +167,34 @@ func (s *AutoPServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sv.NeedsFetchRecord(s.st.Now()) {
 		s.rec.add(sv.DeviceID)
 	}
-	writeAutoPFile(w, r, sv.File)
+	WriteFile(w, r, sv.File)
 }
 
-func (s *AutoPServer) audit(ctx context.Context, action, mac string, details map[string]any) {
+func (s *Server) audit(ctx context.Context, action, mac string, details map[string]any) {
 	if err := s.st.Audit(ctx, action, "device", mac, details); err != nil {
 		s.log.WarnContext(ctx, "autop: audit", "action", action, "err", err)
 	}
 }
 
-func (s *AutoPServer) unauthorized(w http.ResponseWriter) {
+func (s *Server) unauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", autoPRealm)
 	http.Error(w, "Unauthorized: authenticate with HTTP Basic, the device's MAC (12 hex digits, as in the path) and key.", http.StatusUnauthorized)
 }
 
-func (s *AutoPServer) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.ErrorContext(r.Context(), "autop fetch failed", "path", r.URL.Path, "err", err)
 	http.Error(w, "Internal error.", http.StatusInternalServerError)
 }
 
 // Flush writes the fetches not yet recorded, after a write under way
 // (for tests), within ctx.
-func (s *AutoPServer) Flush(ctx context.Context) error { return s.rec.flush(ctx) }
+func (s *Server) Flush(ctx context.Context) error { return s.rec.flush(ctx) }
 
 // Close is for shutdown, once the server takes no more requests: the
 // scheduled write is cancelled and the fetches not yet recorded are
 // written now, within ctx, after a write under way. Fetches served since
 // are not recorded.
-func (s *AutoPServer) Close(ctx context.Context) error {
+func (s *Server) Close(ctx context.Context) error {
 	s.rec.mu.Lock()
 	s.rec.closed = true
 	s.rec.mu.Unlock()
