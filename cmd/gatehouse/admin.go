@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -22,6 +23,7 @@ Tasks:
   list-accounts    list accounts, optionally of one role
   add-firmware     add an entry to the firmware catalogue
   create-token     create a long-lived API token for an account
+  enroll-keys      accept devices' keys delivered in advance by their maker ("MAC key" lines)
   migrate          apply database migrations (serve does this too)
 
 Every task takes --data and --db. Run "gatehouse admin <task> -h" for its flags.
@@ -162,6 +164,21 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 			fmt.Fprintln(stdout, tok)
 			return nil
 		}
+	case "enroll-keys":
+		var path string
+		fs.StringVar(&path, "file", "", `file of "MAC key" lines (required); "-" reads standard input`)
+		do = func(ctx context.Context, st *store.Store) error {
+			keys, err := readKeyFile(path)
+			if err != nil {
+				return err
+			}
+			n, err := st.EnrollDeviceKeys(ctx, keys)
+			if err != nil {
+				return describe(err)
+			}
+			fmt.Fprintf(stdout, "%d keys accepted; %d devices were unknown or had a key already\n", n, len(keys)-n)
+			return nil
+		}
 	case "migrate":
 		do = func(ctx context.Context, st *store.Store) error {
 			fmt.Fprintln(stdout, "database is up to date")
@@ -216,4 +233,51 @@ func describe(err error) error {
 		parts = append(parts, fmt.Sprintf("--%s %s", strings.ReplaceAll(f, "_", "-"), m))
 	}
 	return errors.New(strings.Join(parts, "; "))
+}
+
+// maxKeyFile bounds an enroll-keys file: a million "MAC key" lines.
+const maxKeyFile = 160 << 20
+
+// readKeyFile reads "MAC key" lines (a space, tab or comma between; # starts
+// a comment) into MAC → key, naming the line of any error. Keys are checked
+// by the store.
+func readKeyFile(path string) (map[string]string, error) {
+	if path == "" {
+		return nil, errors.New("--file is required")
+	}
+	var r io.Reader = os.Stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("--file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--file: %w", err)
+	}
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("--file %s: larger than %d MiB", path, maxKeyFile>>20)
+	}
+	keys := map[string]string{}
+	for i, line := range strings.Split(string(data), "\n") {
+		if c := strings.IndexByte(line, '#'); c >= 0 {
+			line = line[:c]
+		}
+		f := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '\r' })
+		if len(f) == 0 {
+			continue
+		}
+		m, ok := model.NormalizeMAC(f[0])
+		if len(f) != 2 || !ok {
+			return nil, fmt.Errorf("--file %s: line %d: want a MAC and a key", path, i+1)
+		}
+		if _, dup := keys[m]; dup {
+			return nil, fmt.Errorf("--file %s: line %d: %s is repeated", path, i+1, m)
+		}
+		keys[m] = f[1]
+	}
+	return keys, nil
 }

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
@@ -96,5 +98,88 @@ func TestResetPasswordEndsCredentials(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdminEnrollKeys: `gatehouse admin enroll-keys` accepts a maker's keys
+// for devices without one, leaves a device's accepted key alone, and refuses
+// a malformed file naming the line, changing nothing.
+func TestAdminEnrollKeys(t *testing.T) {
+	d := dbFlags{data: t.TempDir()}
+	if out, err := runCmd(t, env(nil), "demo", "--data", d.data, "--password", "demo-password-1", "--devices", "30", "--users", "30"); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var macs []string
+	rows, err := st.DB().QueryContext(ctx, `SELECT mac FROM devices WHERE key_hash = '' ORDER BY id LIMIT 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var m string
+		rows.Scan(&m)
+		macs = append(macs, m)
+	}
+	rows.Close()
+	st.Close()
+	if len(macs) != 2 {
+		t.Fatalf("the demo has %d devices without a key, want 2", len(macs))
+	}
+	keyA, keyB := strings.Repeat("a", 32), strings.Repeat("b", 40)
+	file := filepath.Join(t.TempDir(), "keys.txt")
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hashOf := func(mac string) string {
+		st, err := openStore(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		var h string
+		if err := st.DB().QueryRowContext(ctx, `SELECT key_hash FROM devices WHERE mac = '`+mac+`'`).Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+
+	write("# from the factory\n" + macs[0] + " " + keyA + "\n0C1105FFFFFF," + keyA + "\n")
+	out, err := runCmd(t, env(nil), "admin", "enroll-keys", "--data", d.data, "--file", file)
+	if err != nil || !strings.Contains(out, "1 keys accepted; 1 devices were unknown or had a key already") {
+		t.Fatalf("enroll-keys: %v\n%s", err, out)
+	}
+	if hashOf(macs[0]) != store.DeviceKeyHash(keyA) {
+		t.Error("the key was not accepted")
+	}
+
+	// A second file cannot replace an accepted key.
+	write(macs[0] + "\t" + keyB + "\n")
+	if out, err := runCmd(t, env(nil), "admin", "enroll-keys", "--data", d.data, "--file", file); err != nil || !strings.Contains(out, "0 keys accepted") {
+		t.Fatalf("enroll-keys again: %v\n%s", err, out)
+	}
+	if hashOf(macs[0]) != store.DeviceKeyHash(keyA) {
+		t.Error("an accepted key was replaced")
+	}
+
+	// Bad files change nothing and name the line.
+	for _, bad := range []struct{ file, want string }{
+		{macs[1] + " " + keyB + "\nnot-a-mac " + keyB + "\n", "line 2: want a MAC and a key"},
+		{macs[1] + " " + keyB + "\n" + macs[1] + " " + keyA + "\n", "line 2: " + macs[1] + " is repeated"},
+		{macs[1] + " short\n", "must be 32 to 128 characters"},
+	} {
+		write(bad.file)
+		out, err := runCmd(t, env(nil), "admin", "enroll-keys", "--data", d.data, "--file", file)
+		if err == nil || !strings.Contains(out+err.Error(), bad.want) {
+			t.Errorf("file %q: %v\n%s; want %q", bad.file, err, out, bad.want)
+		}
+		if hashOf(macs[1]) != "" {
+			t.Fatalf("file %q enrolled a key", bad.file)
+		}
 	}
 }
