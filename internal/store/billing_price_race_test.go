@@ -1,0 +1,82 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// TestOrderDuringPriceChange starts an order while a price change is
+// written but not yet committed. The order waits for the change and must
+// then be priced from the list as changed: not from a mix of the two
+// lists, and not refused for a price that exists before and after.
+func TestOrderDuringPriceChange(t *testing.T) {
+	// How long the price change stays uncommitted while the order runs.
+	const window = 500 * time.Millisecond
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		b := tr.a1
+		if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, false); err != nil {
+			t.Fatal(err)
+		}
+		distA := as(tr.distA)
+		raise := func(ctx context.Context, by int64) error {
+			l, err := st.GetPrices(ctx)
+			if err != nil {
+				return err
+			}
+			p, _ := l.Of(billing.OfficeUser)
+			p.ActivationFee += by
+			p.MonthlyFee += by
+			return st.PutPrices(ctx, []billing.Price{p})
+		}
+		for _, c := range []struct {
+			name   string
+			setter context.Context // who changes the prices
+		}{
+			{name: "the admin changes the default list", setter: sys},
+			{name: "the distributor adds an override", setter: distA},
+			{name: "the distributor changes its override", setter: distA}, // the one the case before added
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				u := &model.EndUser{ProjectID: b.office.ID, DepartmentID: b.dept.ID, Role: model.OfficeStaff, Name: fmt.Sprintf("Staff %d", nextSeq())}
+				if err := st.AddEndUser(as(b.installer), u); err != nil {
+					t.Fatal(err)
+				}
+				type result struct {
+					o   *billing.Order
+					err error
+				}
+				done := make(chan result, 1)
+				hook := func() {
+					go func() {
+						o, err := st.CreateOrder(sys, &billing.OrderRequest{Kind: "activation", InstallerID: b.installer.ID, ProjectType: "office",
+							Items: []billing.OrderLine{{UserID: u.ID, Months: 12}}})
+						done <- result{o, err}
+					}()
+					time.Sleep(window)
+				}
+				if err := raise(store.WithPricesWrittenHook(c.setter, hook), 1000); err != nil {
+					t.Fatalf("price change: %v", err)
+				}
+				r := <-done
+				if r.err != nil {
+					t.Fatalf("the order begun during the price change failed: %v", r.err)
+				}
+				l, err := st.GetPrices(distA)
+				if err != nil {
+					t.Fatal(err)
+				}
+				now, _ := l.Of(billing.OfficeUser)
+				if want := billing.Amount(now, true, 12); r.o.Total != want {
+					t.Errorf("order total %d, want %d: the price in force once the change committed (%+v)", r.o.Total, want, now)
+				}
+			})
+		}
+	})
+}
