@@ -80,7 +80,7 @@ func (s *Store) PutPrices(ctx context.Context, ps []billing.Price) error {
 		// list: locking it first makes a price change wait for the orders
 		// being priced, and them for it, even where it adds an override.
 		if s.dialect == Postgres {
-			if _, err := tx.exec(ctx, `SELECT item FROM price_items WHERE distributor_id = 0 FOR UPDATE`); err != nil {
+			if _, err := tx.exec(ctx, `SELECT item FROM price_items WHERE distributor_id = 0 ORDER BY item FOR UPDATE`); err != nil {
 				return err
 			}
 		}
