@@ -202,20 +202,7 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 			return &model.Error{Code: model.ECONFLICT, Message: "The installer still owns projects, users or devices: confirm to delete them too.",
 				Fields: map[string]string{"confirm": "is required to delete what the installer owns"}}
 		}
-		rows, err := tx.query(ctx, `SELECT mac FROM devices WHERE installer_id = ?`, id)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var mac string
-			if err := rows.Scan(&mac); err != nil {
-				rows.Close()
-				return err
-			}
-			d.DeviceMACs = append(d.DeviceMACs, mac)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if d.DeviceMACs, err = s.deviceMACsOf(ctx, tx, "installer_id", id); err != nil {
 			return err
 		}
 		// Sessions and tokens would go with the account (ON DELETE CASCADE);
