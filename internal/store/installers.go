@@ -191,6 +191,12 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 		if err != nil {
 			return err
 		}
+		// On PostgreSQL an order share-locks its installer while it is
+		// written: locking the installer here waits for orders in flight,
+		// so that the count below sees them, and holds off new ones.
+		if _, err := tx.exec(ctx, `SELECT id FROM accounts WHERE id = ?`+s.lockFor(" FOR UPDATE"), id); err != nil {
+			return err
+		}
 		if d, err = s.impact(ctx, tx.tx, id); err != nil {
 			return err
 		}

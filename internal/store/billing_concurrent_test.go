@@ -80,3 +80,42 @@ func TestOrderDuringPriceChange(t *testing.T) {
 		}
 	})
 }
+
+// TestInstallerDeletedDuringAnOrder deletes an installer (confirmed)
+// while an order for one of its users is being written. An installer with
+// orders cannot be deleted: the deletion must wait for the order and then
+// be refused as such (409), not fail on the orders' foreign key (500).
+func TestInstallerDeletedDuringAnOrder(t *testing.T) {
+	const window = 500 * time.Millisecond
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		b := tr.a1
+		if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, false); err != nil {
+			t.Fatal(err)
+		}
+		u := &model.EndUser{ProjectID: b.office.ID, DepartmentID: b.dept.ID, Role: model.OfficeStaff, Name: fmt.Sprintf("Staff %d", nextSeq())}
+		if err := st.AddEndUser(as(b.installer), u); err != nil {
+			t.Fatal(err)
+		}
+		deleted := make(chan error, 1)
+		hook := func() {
+			go func() {
+				_, err := st.DeleteInstaller(as(tr.subA1), b.installer.ID, true)
+				deleted <- err
+			}()
+			time.Sleep(window)
+		}
+		_, orderErr := st.CreateOrder(store.WithOrderPricedHook(sys, hook), &billing.OrderRequest{Kind: "activation", InstallerID: b.installer.ID,
+			ProjectType: "office", Items: []billing.OrderLine{{UserID: u.ID, Months: 12}}})
+		delErr := <-deleted
+		if orderErr != nil {
+			t.Fatalf("the order failed: %v (the deletion: %v)", orderErr, delErr)
+		}
+		if model.ErrorCode(delErr) != model.ECONFLICT {
+			t.Errorf("deleting the installer while its order is written: %v, want the conflict of an installer with orders", delErr)
+		}
+		if _, err := st.GetInstaller(sys, b.installer.ID); err != nil {
+			t.Errorf("the installer with an order is gone: %v", err)
+		}
+	})
+}
