@@ -11,19 +11,38 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
+// concurrentWindow is how long a write held open inside its transaction
+// (by a test hook) gives a concurrent one to run into it.
+const concurrentWindow = 500 * time.Millisecond
+
+// concurrentOrderTree is a tree whose branch a1 may order (the payment
+// feature on).
+func concurrentOrderTree(t *testing.T, st *store.Store) (*tree, *branch) {
+	t.Helper()
+	tr := mustTree(t, st)
+	if err := st.SetSubdistributorSwitches(sys, tr.a1.installer.SubdistributorID, true, false); err != nil {
+		t.Fatal(err)
+	}
+	return tr, tr.a1
+}
+
+// concurrentOrderStaff adds a new office user of b to order for.
+func concurrentOrderStaff(t *testing.T, st *store.Store, b *branch) *model.EndUser {
+	t.Helper()
+	u := &model.EndUser{ProjectID: b.office.ID, DepartmentID: b.dept.ID, Role: model.OfficeStaff, Name: fmt.Sprintf("Staff %d", nextSeq())}
+	if err := st.AddEndUser(as(b.installer), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // TestOrderDuringPriceChange starts an order while a price change is
 // written but not yet committed. The order waits for the change and must
 // then be priced from the list as changed: not from a mix of the two
 // lists, and not refused for a price that exists before and after.
 func TestOrderDuringPriceChange(t *testing.T) {
-	// How long the price change stays uncommitted while the order runs.
-	const window = 500 * time.Millisecond
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := mustTree(t, st)
-		b := tr.a1
-		if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, false); err != nil {
-			t.Fatal(err)
-		}
+		tr, b := concurrentOrderTree(t, st)
 		distA := as(tr.distA)
 		raise := func(ctx context.Context, by int64) error {
 			l, err := st.GetPrices(ctx)
@@ -44,10 +63,7 @@ func TestOrderDuringPriceChange(t *testing.T) {
 			{name: "the distributor changes its override", setter: distA}, // the one the case before added
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				u := &model.EndUser{ProjectID: b.office.ID, DepartmentID: b.dept.ID, Role: model.OfficeStaff, Name: fmt.Sprintf("Staff %d", nextSeq())}
-				if err := st.AddEndUser(as(b.installer), u); err != nil {
-					t.Fatal(err)
-				}
+				u := concurrentOrderStaff(t, st, b)
 				type result struct {
 					o   *billing.Order
 					err error
@@ -59,7 +75,7 @@ func TestOrderDuringPriceChange(t *testing.T) {
 							Items: []billing.OrderLine{{UserID: u.ID, Months: 12}}})
 						done <- result{o, err}
 					}()
-					time.Sleep(window)
+					time.Sleep(concurrentWindow)
 				}
 				if err := raise(store.WithPricesWrittenHook(c.setter, hook), 1000); err != nil {
 					t.Fatalf("price change: %v", err)
@@ -86,24 +102,16 @@ func TestOrderDuringPriceChange(t *testing.T) {
 // orders cannot be deleted: the deletion must wait for the order and then
 // be refused as such (409), not fail on the orders' foreign key (500).
 func TestInstallerDeletedDuringAnOrder(t *testing.T) {
-	const window = 500 * time.Millisecond
 	eachBackend(t, func(t *testing.T, st *store.Store) {
-		tr := mustTree(t, st)
-		b := tr.a1
-		if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, false); err != nil {
-			t.Fatal(err)
-		}
-		u := &model.EndUser{ProjectID: b.office.ID, DepartmentID: b.dept.ID, Role: model.OfficeStaff, Name: fmt.Sprintf("Staff %d", nextSeq())}
-		if err := st.AddEndUser(as(b.installer), u); err != nil {
-			t.Fatal(err)
-		}
+		tr, b := concurrentOrderTree(t, st)
+		u := concurrentOrderStaff(t, st, b)
 		deleted := make(chan error, 1)
 		hook := func() {
 			go func() {
 				_, err := st.DeleteInstaller(as(tr.subA1), b.installer.ID, true)
 				deleted <- err
 			}()
-			time.Sleep(window)
+			time.Sleep(concurrentWindow)
 		}
 		_, orderErr := st.CreateOrder(store.WithOrderPricedHook(sys, hook), &billing.OrderRequest{Kind: "activation", InstallerID: b.installer.ID,
 			ProjectType: "office", Items: []billing.OrderLine{{UserID: u.ID, Months: 12}}})
