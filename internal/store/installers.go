@@ -193,8 +193,9 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 		}
 		// On PostgreSQL an order share-locks its installer while it is
 		// written: locking the installer here waits for orders in flight,
-		// so that the count below sees them, and holds off new ones.
-		if _, err := tx.exec(ctx, `SELECT id FROM accounts WHERE id = ?`+s.lockFor(" FOR UPDATE"), id); err != nil {
+		// so that the count below sees them, and holds off new ones. (NO
+		// KEY: rows that only refer to the installer are not held off.)
+		if _, err := tx.exec(ctx, `SELECT id FROM accounts WHERE id = ?`+s.lockFor(" FOR NO KEY UPDATE"), id); err != nil {
 			return err
 		}
 		if d, err = s.impact(ctx, tx.tx, id); err != nil {
