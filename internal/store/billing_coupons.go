@@ -32,7 +32,7 @@ func (s *Store) IssueCoupon(ctx context.Context, c *billing.Coupon) error {
 	} else if err != nil {
 		return err
 	}
-	prices, err := s.pricesFor(ctx, s.db, distID, "")
+	prices, err := s.pricesFor(ctx, s.db, distID)
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,18 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 		if act.Role == model.RoleInstaller && !g.CanPay {
 			return model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
 		}
-		prices, err := s.pricesFor(ctx, tx.tx, inst.DistributorID, s.lockFor(" FOR SHARE"))
+		// The price list is locked first (waiting for a price change in
+		// flight), then read by a statement of its own: a statement sees
+		// what was committed when it began, so the one that waited would
+		// miss an override the change inserted. Rows are locked in key
+		// order, as PutPrices locks them.
+		if s.dialect == Postgres {
+			if _, err := tx.exec(ctx, `SELECT item FROM price_items WHERE distributor_id = 0 OR distributor_id = ? ORDER BY distributor_id, item FOR SHARE`,
+				inst.DistributorID); err != nil {
+				return err
+			}
+		}
+		prices, err := s.pricesFor(ctx, tx.tx, inst.DistributorID)
 		if err != nil {
 			return err
 		}

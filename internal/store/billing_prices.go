@@ -17,14 +17,13 @@ func (s *Store) GetPrices(ctx context.Context) (billing.PriceList, error) {
 	if err != nil {
 		return billing.PriceList{}, err
 	}
-	return s.pricesFor(ctx, s.db, act.DistributorID, "")
+	return s.pricesFor(ctx, s.db, act.DistributorID)
 }
 
-// pricesFor reads a distributor's price list; lock (FOR SHARE, on
-// PostgreSQL) keeps its rows from changing until the transaction ends.
-func (s *Store) pricesFor(ctx context.Context, q querier, distributorID int64, lock string) (billing.PriceList, error) {
+// pricesFor reads a distributor's price list.
+func (s *Store) pricesFor(ctx context.Context, q querier, distributorID int64) (billing.PriceList, error) {
 	rows, err := q.QueryContext(ctx, s.q(`SELECT distributor_id, item, activation_fee, monthly_fee, currency FROM price_items
-		WHERE distributor_id = 0 OR distributor_id = ? ORDER BY distributor_id`+lock), distributorID)
+		WHERE distributor_id = 0 OR distributor_id = ? ORDER BY distributor_id`), distributorID)
 	if err != nil {
 		return billing.PriceList{}, err
 	}
@@ -81,17 +80,19 @@ func (s *Store) PutPrices(ctx context.Context, ps []billing.Price) error {
 		// list: locking it first makes a price change wait for the orders
 		// being priced, and them for it, even where it adds an override.
 		if s.dialect == Postgres {
-			if _, err := tx.exec(ctx, `SELECT item FROM price_items WHERE distributor_id = 0 FOR UPDATE`); err != nil {
+			if _, err := tx.exec(ctx, `SELECT item FROM price_items WHERE distributor_id = 0 ORDER BY item FOR UPDATE`); err != nil {
 				return err
 			}
 		}
 		now := s.now()
 		for _, p := range ps {
-			if _, err := tx.exec(ctx, `DELETE FROM price_items WHERE distributor_id = ? AND item = ?`, owner, p.Item); err != nil {
-				return err
-			}
+			// Updated in place, not deleted and inserted again: an order
+			// waiting on the row's lock then reads its new version, where
+			// a deleted row would vanish from the order's price list.
 			if _, err := tx.exec(ctx, `INSERT INTO price_items (distributor_id, item, activation_fee, monthly_fee, currency, updated_at)
-				VALUES (?,?,?,?,?,?)`, owner, p.Item, p.ActivationFee, p.MonthlyFee, p.Currency, now); err != nil {
+				VALUES (?,?,?,?,?,?) ON CONFLICT (distributor_id, item) DO UPDATE SET activation_fee = excluded.activation_fee,
+				monthly_fee = excluded.monthly_fee, currency = excluded.currency, updated_at = excluded.updated_at`,
+				owner, p.Item, p.ActivationFee, p.MonthlyFee, p.Currency, now); err != nil {
 				return err
 			}
 		}
@@ -113,6 +114,13 @@ func (s *Store) PutPrices(ctx context.Context, ps []billing.Price) error {
 				return model.Invalid("items[0].currency", "must be the currency of the default price list")
 			}
 		}
+		if pricesWrittenHook != nil {
+			pricesWrittenHook(ctx)
+		}
 		return s.audit(ctx, tx, "prices.update", "price_list", owner, map[string]any{"items": len(ps)})
 	})
 }
+
+// pricesWrittenHook, when a test sets it, runs after a price change is
+// written and before it commits, inside its transaction.
+var pricesWrittenHook func(ctx context.Context)

@@ -301,7 +301,7 @@ func TestProjectsSearchUpdateDelete(t *testing.T) {
 			t.Errorf("delete by another installer: %v", err)
 		}
 		gone, err := st.DeleteProject(ctx, b.project.ID)
-		if err != nil || *gone != want {
+		if err != nil || gone.ProjectContents != want {
 			t.Fatalf("delete: %+v %v", gone, err)
 		}
 		for _, tbl := range []string{"buildings", "end_users", "devices", "third_party_devices"} {

@@ -192,6 +192,13 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 		if err != nil {
 			return err
 		}
+		// On PostgreSQL an order share-locks its installer while it is
+		// written: locking the installer here waits for orders in flight,
+		// so that the count below sees them, and holds off new ones. (NO
+		// KEY: rows that only refer to the installer are not held off.)
+		if _, err := tx.exec(ctx, `SELECT id FROM accounts WHERE id = ?`+s.lockFor(" FOR NO KEY UPDATE"), id); err != nil {
+			return err
+		}
 		if d, err = s.impact(ctx, tx.tx, id); err != nil {
 			return err
 		}
@@ -203,20 +210,7 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 			return &model.Error{Code: model.ECONFLICT, Message: "The installer still owns projects, users or devices: confirm to delete them too.",
 				Fields: map[string]string{"confirm": "is required to delete what the installer owns"}}
 		}
-		rows, err := tx.query(ctx, `SELECT mac FROM devices WHERE installer_id = ?`, id)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var mac string
-			if err := rows.Scan(&mac); err != nil {
-				rows.Close()
-				return err
-			}
-			d.DeviceMACs = append(d.DeviceMACs, mac)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if d.DeviceMACs, err = s.deviceMACsOf(ctx, tx, "installer_id", id); err != nil {
 			return err
 		}
 		// Sessions and tokens would go with the account (ON DELETE CASCADE);

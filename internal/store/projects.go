@@ -196,6 +196,33 @@ type ProjectContents struct {
 	Cameras     int `json:"cameras"`
 }
 
+// deviceMACsOf reads the MACs of the devices whose column (installer_id,
+// project_id) is id, in tx: those a deletion is about to remove.
+func (s *Store) deviceMACsOf(ctx context.Context, tx *Tx, column string, id int64) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT mac FROM devices WHERE `+column+` = ?`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var macs []string
+	for rows.Next() {
+		var mac string
+		if err := rows.Scan(&mac); err != nil {
+			return nil, err
+		}
+		macs = append(macs, mac)
+	}
+	return macs, rows.Err()
+}
+
+// ProjectDeleted is what deleting a project removed.
+type ProjectDeleted struct {
+	ProjectContents
+	// DeviceMACs are the devices removed: their connections are to be
+	// closed.
+	DeviceMACs []string `json:"-"`
+}
+
 // Total is the number of things in the project.
 func (c ProjectContents) Total() int {
 	return c.Buildings + c.Apartments + c.Departments + c.EndUsers + c.Devices + c.Cameras
@@ -229,19 +256,24 @@ func (s *Store) CountProjectContents(ctx context.Context, id int64) (*ProjectCon
 
 // DeleteProject deletes a project of the actor's subtree with everything in
 // it — cameras, devices, end users, apartments, buildings, departments — in
-// one transaction, and returns what went.
-func (s *Store) DeleteProject(ctx context.Context, id int64) (*ProjectContents, error) {
+// one transaction, and returns what went (with the MACs of its devices).
+func (s *Store) DeleteProject(ctx context.Context, id int64) (*ProjectDeleted, error) {
 	act, err := actor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var gone *ProjectContents
+	gone := &ProjectDeleted{}
 	err = s.inTx(ctx, func(tx *Tx) error {
 		p, err := s.getProject(ctx, tx.tx, act, id)
 		if err != nil {
 			return err
 		}
-		if gone, err = s.projectContents(ctx, tx.tx, id); err != nil {
+		c, err := s.projectContents(ctx, tx.tx, id)
+		if err != nil {
+			return err
+		}
+		gone.ProjectContents = *c
+		if gone.DeviceMACs, err = s.deviceMACsOf(ctx, tx, "project_id", id); err != nil {
 			return err
 		}
 		tx.changed(model.AutoPChange{ProjectIDs: []int64{id}})

@@ -69,11 +69,10 @@ func (c *Cases) ResetInstallerPassword(ctx context.Context, id int64) (*model.Ac
 		return nil, c.internal(ctx, "reading the installer", err)
 	}
 	tok, link := c.installerNewLink(installerLinkReset)
-	err = c.store.CreatePasswordToken(ctx, inst.ID, link.Purpose, link.Hash, link.Expires)
-	if err == nil {
-		err = c.installerMailLink(ctx, inst, tok, link)
+	if err := c.store.CreatePasswordToken(ctx, inst.ID, link.Purpose, link.Hash, link.Expires); err != nil {
+		return inst, c.internal(ctx, "making the password link", err)
 	}
-	if err != nil {
+	if err := c.installerMailLink(ctx, inst, tok, link); err != nil {
 		if model.ErrorCode(err) != model.EINTERNAL {
 			return inst, err
 		}

@@ -52,10 +52,15 @@ func (c *Cases) UpdateProject(ctx context.Context, id int64, e ProjectEdit) (*mo
 }
 
 // DeleteProject deletes a project of the caller's subtree with everything
-// in it, in one transaction, and returns what went.
-func (c *Cases) DeleteProject(ctx context.Context, id int64) (*store.ProjectContents, error) {
+// in it, in one transaction, and returns what went. The connections of its
+// devices are closed, on whichever node holds them.
+func (c *Cases) DeleteProject(ctx context.Context, id int64) (*store.ProjectDeleted, error) {
 	gone, err := c.store.DeleteProject(ctx, id)
-	return gone, c.internal(ctx, "deleting the project", err)
+	if err != nil {
+		return nil, c.internal(ctx, "deleting the project", err)
+	}
+	c.deviceGatewayDeleted(ctx, gone.DeviceMACs...)
+	return gone, nil
 }
 
 // projectsCreateIn adds a place to a parent of the caller's subtree. A
