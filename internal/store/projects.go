@@ -276,7 +276,7 @@ func (s *Store) DeleteProject(ctx context.Context, id int64) (*ProjectDeleted, e
 		if gone.DeviceMACs, err = s.deviceMACsOf(ctx, tx, "project_id", id); err != nil {
 			return err
 		}
-		tx.changed(model.AutoPChange{ProjectIDs: []int64{id}})
+		tx.changed(model.AutoPChange{ProjectIDs: []int64{id}, MACs: gone.DeviceMACs})
 		for _, q := range []string{
 			`DELETE FROM third_party_devices WHERE project_id = ?`,
 			`DELETE FROM devices WHERE project_id = ?`,
