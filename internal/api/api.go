@@ -1,6 +1,8 @@
 // Package api is the JSON API under /api/v1: one file per resource, thin
-// handlers that parse input, call the store and write JSON. Handlers return
-// errors; the server's one adapter turns them into status codes.
+// handlers that parse input, call one use case (internal/usecase) — or, for
+// a read, the tenancy-scoped store — and write JSON. Handlers return errors;
+// the server's one adapter turns them into status codes. It never imports
+// internal/web (ARCHITECTURE.md).
 package api
 
 import (

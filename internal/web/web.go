@@ -1,5 +1,8 @@
 // Package web is the portal: server-rendered pages, one file per module of
-// the guide, templates and static files embedded in the binary.
+// the guide, templates and static files embedded in the binary. Handlers
+// parse the form, call one use case (internal/usecase) — or, for a read, the
+// tenancy-scoped store — and render. It never imports internal/api
+// (ARCHITECTURE.md).
 package web
 
 import (
