@@ -90,12 +90,8 @@ func TestAutoPCacheFollowsWrites(t *testing.T) {
 			return err
 		})
 		step("project time zone", func() error {
-			p, err := st.GetProject(ctx, tr.a1.project.ID)
-			if err != nil {
-				return err
-			}
-			p.TimeZone = "America/Chicago"
-			return st.UpdateProject(ctx, p)
+			_, err := st.UpdateProject(ctx, tr.a1.project.ID, store.ProjectEdit{TimeZone: new("America/Chicago")})
+			return err
 		})
 		step("device moved to another project", func() error {
 			proj := &model.Project{Kind: tr.a1.project.Kind, Name: "Tokio Heights", TimeZone: "Asia/Tokyo"}

@@ -19,7 +19,7 @@ func TestExtraMemberOrderType(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
 		tr := mustTree(t, st)
 		b := tr.a1
-		if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, false); err != nil {
+		if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, new(true), new(false)); err != nil {
 			t.Fatal(err)
 		}
 		ctx := as(b.installer)

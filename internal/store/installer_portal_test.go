@@ -18,10 +18,23 @@ func ipPtr[T any](v T) *T { return &v }
 
 var allRows = model.Page{Page: 1, PerPage: 500}
 
+// wholeEndUser is an edit that saves v's fields over the stored end user, as
+// a form with every field does (a zero role, apartment, family master or
+// department keeps the stored one).
+func wholeEndUser(v *model.EndUser) func(*model.EndUser) error {
+	return func(u *model.EndUser) error {
+		id := u.ID
+		*u = *v
+		u.ID = id
+		return nil
+	}
+}
+
 func init() {
 	tenancyCases = append(tenancyCases,
 		tenancyCase{method: "UpdateProject", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			return st.UpdateProject(ctx, &model.Project{ID: b.project.ID, Name: b.project.Name, Manager: "New manager"})
+			_, err := st.UpdateProject(ctx, b.project.ID, store.ProjectEdit{Manager: new("New manager")})
+			return err
 		}},
 		tenancyCase{method: "CountProjectContents", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			c, err := st.CountProjectContents(ctx, b.project.ID)
@@ -102,7 +115,7 @@ func init() {
 			return st.AddEndUser(ctx, &model.EndUser{ProjectID: b.project.ID, Role: model.PropertyManager, Name: "Manager"})
 		}},
 		tenancyCase{method: "UpdateEndUser", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			return st.UpdateEndUser(ctx, &model.EndUser{ID: b.user.ID, Name: b.user.Name, SIP: "6001", Active: true})
+			return st.UpdateEndUser(ctx, b.user.ID, wholeEndUser(&model.EndUser{Name: b.user.Name, SIP: "6001", Active: true}))
 		}},
 		tenancyCase{method: "CountEndUserDependents", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			_, err := st.CountEndUserDependents(ctx, b.user.ID)
@@ -259,22 +272,22 @@ func TestProjectsSearchUpdateDelete(t *testing.T) {
 		}
 
 		// Update: the kind stays; bad input names its field and changes nothing.
-		err := st.UpdateProject(ctx, &model.Project{ID: villa.ID, Kind: model.ProjectCommunity, Name: "X"})
+		_, err := st.UpdateProject(ctx, villa.ID, store.ProjectEdit{Kind: new(model.ProjectCommunity), Name: new("X")})
 		if model.ErrorFields(err)["kind"] == "" {
 			t.Errorf("kind change: %v", err)
 		}
-		err = st.UpdateProject(ctx, &model.Project{ID: villa.ID, Name: " ", TimeZone: "Mars/Base"})
+		_, err = st.UpdateProject(ctx, villa.ID, store.ProjectEdit{Name: new(" "), TimeZone: new("Mars/Base")})
 		if f := model.ErrorFields(err); f["name"] == "" || f["time_zone"] == "" {
 			t.Errorf("bad update: %v", err)
 		}
-		if err := st.UpdateProject(ctx, &model.Project{ID: villa.ID, Name: "Miller Home", Manager: "Ben Miller", TimeZone: "Europe/Berlin"}); err != nil {
+		if _, err := st.UpdateProject(ctx, villa.ID, store.ProjectEdit{Name: new("Miller Home"), Manager: new("Ben Miller"), TimeZone: new("Europe/Berlin")}); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.GetProject(ctx, villa.ID)
 		if got.Name != "Miller Home" || got.Manager != "Ben Miller" || got.Address != "" || got.TimeZone != "Europe/Berlin" || got.Kind != model.ProjectPersonal {
 			t.Errorf("after update: %+v", got)
 		}
-		if err := st.UpdateProject(as(tr.a2.installer), &model.Project{ID: villa.ID, Name: "Stolen"}); model.ErrorCode(err) != model.ENOTFOUND {
+		if _, err := st.UpdateProject(as(tr.a2.installer), villa.ID, store.ProjectEdit{Name: new("Stolen")}); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("update by another installer: %v", err)
 		}
 		audit, _ := st.ListAudit(ctx, model.AuditFilter{Action: "project.update", Page: allRows})
@@ -534,7 +547,7 @@ func TestEndUserHouseholdRules(t *testing.T) {
 		// Update: the list's fields change; role and household do not.
 		upd := &model.EndUser{ID: kid.ID, Name: "Kid Renamed", SIP: "6100", Email: "kid@example.com", Mobile: "+49 1", Active: true,
 			AppExpires: ipPtr(st.Now().AddDate(1, 0, 0))}
-		if err := st.UpdateEndUser(ctx, upd); err != nil {
+		if err := st.UpdateEndUser(ctx, kid.ID, wholeEndUser(upd)); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.GetEndUser(ctx, kid.ID)
@@ -547,11 +560,11 @@ func TestEndUserHouseholdRules(t *testing.T) {
 			"email":        {ID: kid.ID, Name: "K", Email: "@@"},
 			"premium":      {ID: kid.ID, Name: "K", Premium: true},
 		} {
-			if err := st.UpdateEndUser(ctx, u); model.ErrorFields(err)[field] == "" {
+			if err := st.UpdateEndUser(ctx, u.ID, wholeEndUser(u)); model.ErrorFields(err)[field] == "" {
 				t.Errorf("update changing %s: %v", field, err)
 			}
 		}
-		if err := st.UpdateEndUser(as(other.installer), &model.EndUser{ID: kid.ID, Name: "Stolen"}); model.ErrorCode(err) != model.ENOTFOUND {
+		if err := st.UpdateEndUser(as(other.installer), kid.ID, wholeEndUser(&model.EndUser{Name: "Stolen"})); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("update by another installer: %v", err)
 		}
 		// Office staff move between departments of their office.
@@ -561,10 +574,10 @@ func TestEndUserHouseholdRules(t *testing.T) {
 		if err := st.AddEndUser(ctx, staff); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.UpdateEndUser(ctx, &model.EndUser{ID: staff.ID, Name: "Clerk", DepartmentID: d2.ID}); err != nil {
+		if err := st.UpdateEndUser(ctx, staff.ID, wholeEndUser(&model.EndUser{Name: "Clerk", DepartmentID: d2.ID})); err != nil {
 			t.Errorf("move staff: %v", err)
 		}
-		if err := st.UpdateEndUser(ctx, &model.EndUser{ID: staff.ID, Name: "Clerk", DepartmentID: other.dept.ID}); model.ErrorFields(err)["department_id"] == "" {
+		if err := st.UpdateEndUser(ctx, staff.ID, wholeEndUser(&model.EndUser{Name: "Clerk", DepartmentID: other.dept.ID})); model.ErrorFields(err)["department_id"] == "" {
 			t.Errorf("move staff to a foreign department: %v", err)
 		}
 

@@ -72,8 +72,14 @@ func (s *Store) GetProject(ctx context.Context, id int64) (*model.Project, error
 }
 
 func (s *Store) getProject(ctx context.Context, q querier, act *model.Actor, id int64) (*model.Project, error) {
+	return s.readProject(ctx, q, act, id, "")
+}
+
+// readProject reads a project of the actor's subtree; lock is appended to
+// the query (s.lockFor(" FOR UPDATE") to hold the row until the commit).
+func (s *Store) readProject(ctx context.Context, q querier, act *model.Actor, id int64, lock string) (*model.Project, error) {
 	cond, args := installerScope(act, "p.installer_id")
-	p, err := scanProject(q.QueryRowContext(ctx, s.q(`SELECT `+projectCols+` FROM projects p WHERE p.id = ? AND `+cond), append([]any{id}, args...)...))
+	p, err := scanProject(q.QueryRowContext(ctx, s.q(`SELECT `+projectCols+` FROM projects p WHERE p.id = ? AND `+cond+lock), append([]any{id}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("project")
 	}
@@ -136,21 +142,43 @@ func (s *Store) ListProjects(ctx context.Context, f ProjectFilter) (model.List[*
 		"p.created_at DESC, p.id DESC", projectRowCols, args, f.Page, scanProjectRow)
 }
 
-// UpdateProject saves the name, manager, address and time zone of a project
-// of the actor's subtree. The kind of a project cannot change: its
-// buildings or departments depend on it.
-func (s *Store) UpdateProject(ctx context.Context, p *model.Project) error {
+// ProjectEdit is what an edit of a project changes; a nil field keeps the
+// stored value.
+type ProjectEdit struct {
+	Kind     *model.ProjectKind // cannot change: a different kind is refused ("" keeps it)
+	Name     *string
+	Manager  *string
+	Address  *string
+	TimeZone *string // "" keeps the stored time zone
+}
+
+// UpdateProject applies an edit to the name, manager, address and time zone
+// of a project of the actor's subtree and returns the project as saved. The
+// edit is merged into the row read (and locked) in the writing transaction,
+// so two edits of different fields at once both land. The kind of a project
+// cannot change: its buildings or departments depend on it.
+func (s *Store) UpdateProject(ctx context.Context, id int64, e ProjectEdit) (*model.Project, error) {
 	act, err := actor(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		old, err := s.getProject(ctx, tx.tx, act, p.ID)
+	var p model.Project
+	err = s.inTx(ctx, func(tx *Tx) error {
+		old, err := s.readProject(ctx, tx.tx, act, id, s.lockFor(" FOR UPDATE"))
 		if err != nil {
 			return err
 		}
-		if p.Kind == "" {
-			p.Kind = old.Kind
+		p = *old
+		if e.Kind != nil && *e.Kind != "" {
+			p.Kind = *e.Kind
+		}
+		for _, f := range []struct{ dst, src *string }{{&p.Name, e.Name}, {&p.Manager, e.Manager}, {&p.Address, e.Address}} {
+			if f.src != nil {
+				*f.dst = *f.src
+			}
+		}
+		if e.TimeZone != nil && *e.TimeZone != "" {
+			p.TimeZone = *e.TimeZone
 		}
 		p.Address = strings.TrimSpace(p.Address)
 		if err := p.Validate(); err != nil {
@@ -159,10 +187,6 @@ func (s *Store) UpdateProject(ctx context.Context, p *model.Project) error {
 		if p.Kind != old.Kind {
 			return model.Invalid("kind", "cannot be changed: a %s stays a %s", old.Kind, old.Kind)
 		}
-		if p.TimeZone == "" {
-			p.TimeZone = old.TimeZone
-		}
-		p.InstallerID, p.Created = old.InstallerID, old.Created
 		tx.changed(model.AutoPChange{ProjectIDs: []int64{p.ID}})
 		if _, err := tx.exec(ctx, `UPDATE projects SET name = ?, manager = ?, address = ?, time_zone = ? WHERE id = ?`,
 			p.Name, p.Manager, p.Address, p.TimeZone, p.ID); err != nil {
@@ -172,6 +196,10 @@ func (s *Store) UpdateProject(ctx context.Context, p *model.Project) error {
 			"name", old.Name, p.Name, "manager", old.Manager, p.Manager, "address", old.Address, p.Address,
 			"time_zone", old.TimeZone, p.TimeZone))
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // changes describes what an update changed, for the audit log: name, old,
