@@ -280,7 +280,7 @@ func TestProjectsSearchUpdateDelete(t *testing.T) {
 		if f := model.ErrorFields(err); f["name"] == "" || f["time_zone"] == "" {
 			t.Errorf("bad update: %v", err)
 		}
-		if _, err := st.UpdateProject(ctx, villa.ID, store.ProjectEdit{Name: new("Miller Home"), Manager: new("Ben Miller"), TimeZone: new("Europe/Berlin")}); err != nil {
+		if _, err := st.UpdateProject(ctx, villa.ID, store.ProjectEdit{Name: new("Miller Home"), Manager: new("Ben Miller"), Address: new(""), TimeZone: new("Europe/Berlin")}); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.GetProject(ctx, villa.ID)
