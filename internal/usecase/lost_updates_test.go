@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // Two partial updates of different fields of one row, run at the same time,
@@ -120,6 +121,65 @@ func TestConcurrentEndUserEditsKeepBothFields(t *testing.T) {
 				}
 				if got.Email != email(i) || got.Phone != phone(i) {
 					t.Errorf("round %d: email %q, phone %q; want %q and %q", i, got.Email, got.Phone, email(i), phone(i))
+				}
+			})
+	})
+}
+
+// The installer's profile was merged in the store's transaction, but read
+// without a lock: on PostgreSQL two edits at once could still lose one.
+func TestConcurrentInstallerEditsKeepBothFields(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		tc := newTestCases(t, backend)
+		_, sub := peopleTree(t, tc.store)
+		inst := peopleAccount(t, tc.store, model.RoleInstaller, "fitter", sub)
+		ctx := peopleAs(sub)
+		name := func(i int) string { return fmt.Sprintf("Fitter %d", i) }
+		phone := func(i int) string { return fmt.Sprintf("+4930%04d", i) }
+		lostUpdateRace(t,
+			func(i int) error {
+				_, err := tc.UpdateInstaller(ctx, inst.ID, model.InstallerPatch{Name: new(name(i))})
+				return err
+			},
+			func(i int) error {
+				_, err := tc.UpdateInstaller(ctx, inst.ID, model.InstallerPatch{Phone: new(phone(i))})
+				return err
+			},
+			func(i int) {
+				got, err := tc.store.GetInstaller(ctx, inst.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Name != name(i) || got.Phone != phone(i) {
+					t.Errorf("round %d: name %q, phone %q; want %q and %q", i, got.Name, got.Phone, name(i), phone(i))
+				}
+			})
+	})
+}
+
+// A camera's edit, likewise.
+func TestConcurrentCameraEditsKeepBothFields(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		w := newProjectsWorld(t, backend)
+		c, ctx := w.tc, w.mine
+		cam := &model.ThirdPartyDevice{ProjectID: w.community.ID, Name: "Gate", StreamURL: "rtsp://10.0.0.5/live"}
+		projectsMust(t, c.CreateCamera(ctx, cam))
+		name := func(i int) string { return fmt.Sprintf("Gate %d", i) }
+		url := func(i int) string { return fmt.Sprintf("rtsp://10.0.0.%d/live", i+1) }
+		lostUpdateRace(t,
+			func(i int) error {
+				_, err := c.UpdateCamera(ctx, cam.ID, store.CameraUpdate{Name: new(name(i))})
+				return err
+			},
+			func(i int) error {
+				_, err := c.UpdateCamera(ctx, cam.ID, store.CameraUpdate{StreamURL: new(url(i))})
+				return err
+			},
+			func(i int) {
+				got, err := c.store.GetThirdPartyDevice(ctx, cam.ID)
+				projectsMust(t, err)
+				if got.Name != name(i) || got.StreamURL != url(i) {
+					t.Errorf("round %d: name %q, stream %q; want %q and %q", i, got.Name, got.StreamURL, name(i), url(i))
 				}
 			})
 	})
