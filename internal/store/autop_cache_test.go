@@ -98,12 +98,10 @@ func TestAutoPCacheFollowsWrites(t *testing.T) {
 			if err := st.CreateProject(as(inst), proj); err != nil {
 				return err
 			}
-			d, err := st.GetDevice(ctx, mac)
-			if err != nil {
-				return err
-			}
-			d.ProjectID, d.BuildingID, d.ApartmentID, d.DepartmentID, d.OwnerID = proj.ID, 0, 0, 0, 0
-			return st.UpdateDevice(ctx, mac, d)
+			return st.UpdateDevice(ctx, mac, func(d *model.Device) error {
+				d.ProjectID, d.BuildingID, d.ApartmentID, d.DepartmentID, d.OwnerID = proj.ID, 0, 0, 0, 0
+				return nil
+			})
 		})
 		step("factory reset acknowledged", func() error {
 			cmd, err := st.CreateCommand(ctx, mac, model.CommandReset, model.ResetFactory)

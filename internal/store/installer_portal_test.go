@@ -18,6 +18,15 @@ func ipPtr[T any](v T) *T { return &v }
 
 var allRows = model.Page{Page: 1, PerPage: 500}
 
+// wholeDevice is an edit that saves v's fields over the stored device, as a
+// form with every field does (a zero project keeps the stored one).
+func wholeDevice(v *model.Device) func(*model.Device) error {
+	return func(d *model.Device) error {
+		*d = *v
+		return nil
+	}
+}
+
 // wholeEndUser is an edit that saves v's fields over the stored end user, as
 // a form with every field does (a zero role, apartment, family master or
 // department keeps the stored one).
@@ -137,7 +146,7 @@ func init() {
 			return err
 		}},
 		tenancyCase{method: "UpdateDevice", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			return st.UpdateDevice(ctx, strings.ToLower(b.device.MAC), &model.Device{Type: model.DoorPhone, Name: b.device.Name})
+			return st.UpdateDevice(ctx, strings.ToLower(b.device.MAC), wholeDevice(&model.Device{Type: model.DoorPhone, Name: b.device.Name}))
 		}},
 		tenancyCase{method: "DeleteDevice", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			d := &model.Device{MAC: fmt.Sprintf("0C11DD%06X", nextSeq()), ProjectID: b.project.ID, Type: model.GuardPhone}
@@ -770,26 +779,26 @@ func TestDevicePlacement(t *testing.T) {
 		apt2 := &model.Apartment{BuildingID: b.building.ID, Number: "102"}
 		st.CreateApartment(ctx, apt2)
 		upd := &model.Device{Type: model.IndoorMonitor, Name: "Hall monitor", Model: "C315", Location: "A-101", ApartmentID: apt2.ID}
-		if err := st.UpdateDevice(ctx, "0C:11:05:00:AA:01", upd); err != nil {
+		if err := st.UpdateDevice(ctx, "0C:11:05:00:AA:01", wholeDevice(upd)); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.GetDevice(ctx, "0C110500AA01")
 		if got.Location != "A-102" || got.Name != "Hall monitor" || got.Model != "C315" || got.ApartmentID != apt2.ID {
 			t.Errorf("after moving: %+v", got)
 		}
-		if err := st.UpdateDevice(ctx, "0C110500AA05", &model.Device{Type: model.IndoorMonitor, Location: "Kitchen", ApartmentID: apt2.ID}); err != nil {
+		if err := st.UpdateDevice(ctx, "0C110500AA05", wholeDevice(&model.Device{Type: model.IndoorMonitor, Location: "Kitchen", ApartmentID: apt2.ID})); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := st.GetDevice(ctx, "0C110500AA05"); got.Location != "Kitchen" {
 			t.Errorf("typed location after moving: %q", got.Location)
 		}
-		if err := st.UpdateDevice(ctx, "0C110500AA05", &model.Device{Type: model.IndoorMonitor, ProjectID: tr.a2.project.ID}); model.ErrorFields(err)["project_id"] == "" {
+		if err := st.UpdateDevice(ctx, "0C110500AA05", wholeDevice(&model.Device{Type: model.IndoorMonitor, ProjectID: tr.a2.project.ID})); model.ErrorFields(err)["project_id"] == "" {
 			t.Errorf("move to a foreign project: %v", err)
 		}
-		if err := st.UpdateDevice(ctx, "0C110500AA05", &model.Device{Type: model.IndoorMonitor, ProjectID: b.office.ID, DepartmentID: b.dept.ID}); err != nil {
+		if err := st.UpdateDevice(ctx, "0C110500AA05", wholeDevice(&model.Device{Type: model.IndoorMonitor, ProjectID: b.office.ID, DepartmentID: b.dept.ID})); err != nil {
 			t.Errorf("move to the installer's office: %v", err)
 		}
-		if err := st.UpdateDevice(as(tr.a2.installer), "0C110500AA05", &model.Device{Type: model.DoorPhone}); model.ErrorCode(err) != model.ENOTFOUND {
+		if err := st.UpdateDevice(as(tr.a2.installer), "0C110500AA05", wholeDevice(&model.Device{Type: model.DoorPhone})); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("update by another installer: %v", err)
 		}
 

@@ -184,3 +184,30 @@ func TestConcurrentCameraEditsKeepBothFields(t *testing.T) {
 			})
 	})
 }
+
+// The API's device PATCH read the device, applied the request and saved the
+// whole row in separate transactions.
+func TestConcurrentDeviceEditsKeepBothFields(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		w := newProjectsWorld(t, backend)
+		c, ctx := w.tc, w.mine
+		d := &model.Device{MAC: "0c:11:05:00:00:01", ProjectID: w.community.ID, Type: model.DoorPhone, Name: "Gate"}
+		projectsMust(t, c.AddInstallerDevice(ctx, d))
+		name := func(i int) string { return fmt.Sprintf("Gate %d", i) }
+		sip := func(i int) string { return fmt.Sprintf("60%02d", i) }
+		edit := func(f func(*model.Device)) error {
+			_, err := c.UpdateInstallerDevice(ctx, d.MAC, func(d *model.Device) error { f(d); return nil })
+			return err
+		}
+		lostUpdateRace(t,
+			func(i int) error { return edit(func(d *model.Device) { d.Name = name(i) }) },
+			func(i int) error { return edit(func(d *model.Device) { d.SIP = sip(i) }) },
+			func(i int) {
+				got, err := c.store.GetDevice(ctx, d.MAC)
+				projectsMust(t, err)
+				if got.Name != name(i) || got.SIP != sip(i) {
+					t.Errorf("round %d: name %q, SIP %q; want %q and %q", i, got.Name, got.SIP, name(i), sip(i))
+				}
+			})
+	})
+}

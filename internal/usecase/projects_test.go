@@ -304,10 +304,10 @@ func TestInstallerDeviceWrites(t *testing.T) {
 		d := &model.Device{MAC: "0c:11:05:00:00:01", ProjectID: w.community.ID, Type: model.DoorPhone, Name: "Gate"}
 		projectsWant(t, "add", c.AddInstallerDevice(ctx, d), "", "")
 		projectsWant(t, "add to theirs", c.AddInstallerDevice(ctx, &model.Device{MAC: "0c:11:05:00:00:02", ProjectID: w.theirCommunity.ID, Type: model.DoorPhone}), model.EINVALID, "")
-		d.Name = "Front gate"
-		projectsWant(t, "update", c.UpdateInstallerDevice(ctx, d), "", "")
-		if got, err := w.tc.store.GetDevice(ctx, "0C1105000001"); err != nil || got.Name != "Front gate" {
-			t.Errorf("after update: %+v, %v", got, err)
+		got, err := c.UpdateInstallerDevice(ctx, d.MAC, func(d *model.Device) error { d.Name = "Front gate"; return nil })
+		projectsWant(t, "update", err, "", "")
+		if got == nil || got.Name != "Front gate" {
+			t.Errorf("after update: %+v", got)
 		}
 		projectsWant(t, "delete by theirs", c.DeleteInstallerDevice(w.theirs, d.MAC), model.ENOTFOUND, "")
 		projectsWant(t, "delete", c.DeleteInstallerDevice(ctx, "0C-11-05-00-00-01"), "", "")
