@@ -18,6 +18,15 @@ func ipPtr[T any](v T) *T { return &v }
 
 var allRows = model.Page{Page: 1, PerPage: 500}
 
+// wholeApartment is an edit that saves v's fields over the stored apartment,
+// as the portal's form does.
+func wholeApartment(v *model.Apartment) func(*model.Apartment) error {
+	return func(a *model.Apartment) error {
+		*a = *v
+		return nil
+	}
+}
+
 // wholeDevice is an edit that saves v's fields over the stored device, as a
 // form with every field does (a zero project keeps the stored one).
 func wholeDevice(v *model.Device) func(*model.Device) error {
@@ -93,7 +102,8 @@ func init() {
 			return err
 		}},
 		tenancyCase{method: "UpdateApartment", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			return st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Floor: "1", Number: "101", FamilyMemberLimit: 4})
+			_, err := st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Floor: "1", Number: "101", FamilyMemberLimit: 4}))
+			return err
 		}},
 		tenancyCase{method: "DeleteApartment", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			a := &model.Apartment{BuildingID: b.building.ID, Number: "999"}
@@ -398,7 +408,7 @@ func TestBuildingsApartmentsDepartments(t *testing.T) {
 
 		// The family member limit: 0–63, and never below the members living there.
 		for _, lim := range []int{-1, 64} {
-			err := st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Number: "101", FamilyMemberLimit: lim})
+			_, err := st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Number: "101", FamilyMemberLimit: lim}))
 			if model.ErrorFields(err)["family_member_limit"] == "" {
 				t.Errorf("limit %d: %v", lim, err)
 			}
@@ -408,11 +418,11 @@ func TestBuildingsApartmentsDepartments(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		err = st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Number: "101", FamilyMemberLimit: 1})
+		_, err = st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Number: "101", FamilyMemberLimit: 1}))
 		if m := model.ErrorFields(err)["family_member_limit"]; !strings.Contains(m, "already has 2 family members") {
 			t.Errorf("limit below the members: %v", err)
 		}
-		if err := st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Floor: "1", Number: "101", Name: "Corner flat", FamilyMemberLimit: 2}); err != nil {
+		if _, err := st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Floor: "1", Number: "101", Name: "Corner flat", FamilyMemberLimit: 2})); err != nil {
 			t.Fatal(err)
 		}
 		a, _ := st.GetApartment(ctx, b.apartment.ID)

@@ -353,7 +353,7 @@ type placeTable[T any] struct {
 	get func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) (T, string, error)
 	// checkUpdate is a rule an update must keep against what is stored
 	// (nil: none).
-	checkUpdate func(ctx context.Context, tx *Tx, old, new T) error
+	checkUpdate func(ctx context.Context, tx *Tx, edited T) error
 	// inUse counts the end users and devices still in a place (every ? is
 	// its id): a place in use is not deleted.
 	inUse string
@@ -410,7 +410,7 @@ var apartmentTable = placeTable[*model.Apartment]{
 		return &a.Apartment, a.Label(), nil
 	},
 	// The limit cannot go below the family members the apartment has.
-	checkUpdate: func(ctx context.Context, tx *Tx, _, a *model.Apartment) error {
+	checkUpdate: func(ctx context.Context, tx *Tx, a *model.Apartment) error {
 		var members int
 		if err := tx.queryRow(ctx, `SELECT count(*) FROM end_users WHERE apartment_id = ? AND role = 'family_member'`, a.ID).Scan(&members); err != nil {
 			return err
@@ -502,39 +502,54 @@ func (t placeTable[T]) create(ctx context.Context, s *Store, x T) error {
 	})
 }
 
-// update saves the fields of a place of the actor's subtree; its parent
-// stays.
-func (t placeTable[T]) update(ctx context.Context, s *Store, x T) error {
+// update applies edit to a place of the actor's subtree, as stored, and
+// saves it; its parent stays. It returns the place as saved. The row is read
+// (and locked) in the writing transaction, so two edits of different fields
+// at once both land.
+func (t placeTable[T]) update(ctx context.Context, s *Store, id int64, edit func(T) error) (T, error) {
+	var saved T
 	act, err := actor(ctx)
 	if err != nil {
-		return err
+		return saved, err
 	}
-	if err := t.validate(x); err != nil {
-		return err
-	}
-	id, parentID := t.ids(x)
-	return s.inTx(ctx, func(tx *Tx) error {
-		old, _, err := t.get(ctx, s, tx.tx, act, *id)
+	err = s.inTx(ctx, func(tx *Tx) error {
+		if lock := s.lockFor(" FOR UPDATE"); lock != "" {
+			if _, err := tx.exec(ctx, `SELECT id FROM `+t.table+` WHERE id = ?`+lock, id); err != nil {
+				return err
+			}
+		}
+		x, _, err := t.get(ctx, s, tx.tx, act, id)
 		if err != nil {
 			return err
 		}
-		_, oldParent := t.ids(old)
-		*parentID = *oldParent
+		before := t.values(x)
+		_, parentID := t.ids(x)
+		parent := *parentID
+		if err := edit(x); err != nil {
+			return err
+		}
+		xID, parentID := t.ids(x)
+		*xID, *parentID = id, parent
+		if err := t.validate(x); err != nil {
+			return err
+		}
 		if t.checkUpdate != nil {
-			if err := t.checkUpdate(ctx, tx, old, x); err != nil {
+			if err := t.checkUpdate(ctx, tx, x); err != nil {
 				return err
 			}
 		}
 		set := strings.Join(t.cols[1:], " = ?, ") + " = ?"
-		if _, err := tx.exec(ctx, `UPDATE `+t.table+` SET `+set+` WHERE id = ?`, append(t.values(x)[1:], *id)...); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE `+t.table+` SET `+set+` WHERE id = ?`, append(t.values(x)[1:], id)...); err != nil {
 			return err
 		}
 		var changes []any
 		for i, col := range t.cols[1:] {
-			changes = append(changes, col, t.values(old)[i+1], t.values(x)[i+1])
+			changes = append(changes, col, before[i+1], t.values(x)[i+1])
 		}
-		return s.audit(ctx, tx, t.object+".update", t.object, *id, auditChanges(changes...))
+		saved = x
+		return s.audit(ctx, tx, t.object+".update", t.object, id, auditChanges(changes...))
 	})
+	return saved, err
 }
 
 // remove deletes a place of the actor's subtree with what goes with it; a
@@ -585,7 +600,11 @@ func (s *Store) CreateBuilding(ctx context.Context, b *model.Building) error {
 
 // UpdateBuilding renames a building of the actor's subtree.
 func (s *Store) UpdateBuilding(ctx context.Context, b *model.Building) error {
-	return buildingTable.update(ctx, s, b)
+	saved, err := buildingTable.update(ctx, s, b.ID, func(x *model.Building) error { x.Name = b.Name; return nil })
+	if err == nil {
+		*b = *saved
+	}
+	return err
 }
 
 // DeleteBuilding deletes a building of the actor's subtree with its
@@ -603,8 +622,12 @@ func (s *Store) CreateApartment(ctx context.Context, a *model.Apartment) error {
 // UpdateApartment saves the floor, number, name and family member limit of
 // an apartment of the actor's subtree. The limit cannot go below the family
 // members the apartment already has.
-func (s *Store) UpdateApartment(ctx context.Context, a *model.Apartment) error {
-	return apartmentTable.update(ctx, s, a)
+//
+// edit changes the stored apartment to what is to be saved, inside the
+// writing transaction (it only sets fields; an error it returns is returned
+// as it is). It returns the apartment as saved.
+func (s *Store) UpdateApartment(ctx context.Context, id int64, edit func(*model.Apartment) error) (*model.Apartment, error) {
+	return apartmentTable.update(ctx, s, id, edit)
 }
 
 // DeleteApartment deletes an empty apartment of the actor's subtree; one
@@ -620,7 +643,11 @@ func (s *Store) CreateDepartment(ctx context.Context, d *model.Department) error
 
 // UpdateDepartment renames a department of the actor's subtree.
 func (s *Store) UpdateDepartment(ctx context.Context, d *model.Department) error {
-	return departmentTable.update(ctx, s, d)
+	saved, err := departmentTable.update(ctx, s, d.ID, func(x *model.Department) error { x.Name = d.Name; return nil })
+	if err == nil {
+		*d = *saved
+	}
+	return err
 }
 
 // DeleteDepartment deletes an empty department of the actor's subtree; one

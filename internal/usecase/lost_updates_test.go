@@ -211,3 +211,32 @@ func TestConcurrentDeviceEditsKeepBothFields(t *testing.T) {
 			})
 	})
 }
+
+// The API's apartment PATCH read the apartment, applied the request and
+// saved the whole row in separate transactions.
+func TestConcurrentApartmentEditsKeepBothFields(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		w := newProjectsWorld(t, backend)
+		c, ctx := w.tc, w.mine
+		b := &model.Building{ProjectID: w.community.ID, Name: "A"}
+		projectsMust(t, c.CreateBuilding(ctx, b))
+		a := &model.Apartment{BuildingID: b.ID, Number: "101"}
+		projectsMust(t, c.CreateApartment(ctx, a))
+		name := func(i int) string { return fmt.Sprintf("Flat %d", i) }
+		limit := func(i int) int { return i%8 + 1 }
+		edit := func(f func(*model.Apartment)) error {
+			_, err := c.UpdateApartment(ctx, a.ID, func(a *model.Apartment) error { f(a); return nil })
+			return err
+		}
+		lostUpdateRace(t,
+			func(i int) error { return edit(func(a *model.Apartment) { a.Name = name(i) }) },
+			func(i int) error { return edit(func(a *model.Apartment) { a.FamilyMemberLimit = limit(i) }) },
+			func(i int) {
+				got, err := c.store.GetApartment(ctx, a.ID)
+				projectsMust(t, err)
+				if got.Name != name(i) || got.FamilyMemberLimit != limit(i) {
+					t.Errorf("round %d: name %q, limit %d; want %q and %d", i, got.Name, got.FamilyMemberLimit, name(i), limit(i))
+				}
+			})
+	})
+}

@@ -81,10 +81,13 @@ func (c *Cases) CreateApartment(ctx context.Context, a *model.Apartment) error {
 		func() error { return c.store.CreateApartment(ctx, a) })
 }
 
-// UpdateApartment saves an apartment; its family member limit cannot go
-// below the family members it has.
-func (c *Cases) UpdateApartment(ctx context.Context, a *model.Apartment) error {
-	return c.internal(ctx, "saving the apartment", c.store.UpdateApartment(ctx, a))
+// UpdateApartment saves an edit of apartment id and returns it as saved;
+// its family member limit cannot go below the family members it has. edit
+// sets the fields that change on the stored row, inside the store's one
+// transaction, so concurrent edits of different fields both land.
+func (c *Cases) UpdateApartment(ctx context.Context, id int64, edit func(*model.Apartment) error) (*model.Apartment, error) {
+	a, err := c.store.UpdateApartment(ctx, id, edit)
+	return a, c.internal(ctx, "saving the apartment", err)
 }
 
 // DeleteApartment deletes an apartment that holds no end users or devices.
