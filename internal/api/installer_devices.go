@@ -107,20 +107,15 @@ func (a *API) UpdateInstallerDevice(w http.ResponseWriter, r *http.Request) erro
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	d, err := a.Store.GetDevice(r.Context(), r.PathValue("mac"))
-	if err != nil {
-		return err
-	}
-	if req.MAC != nil {
-		if m, ok := model.NormalizeMAC(*req.MAC); !ok || m != d.MAC {
-			return model.Invalid("mac", "cannot be changed: delete the device and add the new MAC")
+	d, err := a.Cases.UpdateInstallerDevice(r.Context(), r.PathValue("mac"), func(d *model.Device) error {
+		if req.MAC != nil {
+			if m, ok := model.NormalizeMAC(*req.MAC); !ok || m != d.MAC {
+				return model.Invalid("mac", "cannot be changed: delete the device and add the new MAC")
+			}
 		}
-	}
-	req.apply(d)
-	if err := a.Cases.UpdateInstallerDevice(r.Context(), d); err != nil {
-		return err
-	}
-	d, err = a.Store.GetDevice(r.Context(), d.MAC)
+		req.apply(d)
+		return nil
+	})
 	if err != nil {
 		return err
 	}

@@ -104,14 +104,8 @@ func (a *API) UpdateEndUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	u, err := a.Store.GetEndUser(r.Context(), id)
+	u, err := a.Cases.UpdateEndUser(r.Context(), id, req.apply)
 	if err != nil {
-		return err
-	}
-	if err := req.apply(u); err != nil {
-		return err
-	}
-	if u, err = a.Cases.UpdateEndUser(r.Context(), u); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, u)

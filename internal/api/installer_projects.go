@@ -256,13 +256,7 @@ func (a *API) CreateApartment(w http.ResponseWriter, r *http.Request) error {
 // UpdateApartment changes an apartment; omitted fields keep their value.
 func (a *API) UpdateApartment(w http.ResponseWriter, r *http.Request) error {
 	return ipWrite(w, r, "apartment", http.StatusOK, func(ctx context.Context, id int64, req apartmentRequest) (*model.Apartment, error) {
-		old, err := a.Store.GetApartment(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		x := old.Apartment
-		req.apply(&x)
-		return &x, a.Cases.UpdateApartment(ctx, &x)
+		return a.Cases.UpdateApartment(ctx, id, func(x *model.Apartment) error { req.apply(x); return nil })
 	})
 }
 

@@ -109,8 +109,14 @@ func (s *Store) GetAccount(ctx context.Context, id int64) (*model.Account, error
 }
 
 func (s *Store) getAccount(ctx context.Context, q querier, act *model.Actor, id int64) (*model.Account, error) {
+	return s.readAccount(ctx, q, act, id, "")
+}
+
+// readAccount reads an account of the actor's subtree; lock is appended to
+// the query (s.lockFor(" FOR UPDATE") to hold the row until the commit).
+func (s *Store) readAccount(ctx context.Context, q querier, act *model.Actor, id int64, lock string) (*model.Account, error) {
 	cond, args := accountScope(act, "a")
-	a, err := scanAccount(q.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts a WHERE a.id = ? AND `+cond), append([]any{id}, args...)...))
+	a, err := scanAccount(q.QueryRowContext(ctx, s.q(`SELECT `+accountCols+` FROM accounts a WHERE a.id = ? AND `+cond+lock), append([]any{id}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("account")
 	}
@@ -143,13 +149,15 @@ func (s *Store) ListAccounts(ctx context.Context, f model.AccountFilter) (model.
 
 // SetSubdistributorSwitches sets the payment feature and "Pay by
 // Distributor" of a sub-distributor; only its distributor (or the admin) may.
-func (s *Store) SetSubdistributorSwitches(ctx context.Context, id int64, paymentEnabled, payByDistributor bool) error {
+// A nil switch keeps its value, read in the same transaction, so two
+// requests switching one each at once both land.
+func (s *Store) SetSubdistributorSwitches(ctx context.Context, id int64, paymentEnabledOrNil, payByDistributorOrNil *bool) error {
 	act, err := actor(ctx)
 	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		a, err := s.getAccount(ctx, tx.tx, act, id)
+		a, err := s.readAccount(ctx, tx.tx, act, id, s.lockFor(" FOR UPDATE"))
 		if err != nil {
 			return err
 		}
@@ -158,6 +166,13 @@ func (s *Store) SetSubdistributorSwitches(ctx context.Context, id int64, payment
 		}
 		if act.Role != model.RoleAdmin && act.Role != model.RoleDistributor {
 			return model.Errorf(model.EFORBIDDEN, "Only the distributor switches the payment feature.")
+		}
+		paymentEnabled, payByDistributor := a.PaymentEnabled, a.PayByDistributor
+		if paymentEnabledOrNil != nil {
+			paymentEnabled = *paymentEnabledOrNil
+		}
+		if payByDistributorOrNil != nil {
+			payByDistributor = *payByDistributorOrNil
 		}
 		if _, err := tx.exec(ctx, `UPDATE accounts SET payment_enabled = ?, pay_by_distributor = ?, updated_at = ? WHERE id = ?`,
 			paymentEnabled, payByDistributor, s.now(), id); err != nil {

@@ -90,24 +90,18 @@ func TestAutoPCacheFollowsWrites(t *testing.T) {
 			return err
 		})
 		step("project time zone", func() error {
-			p, err := st.GetProject(ctx, tr.a1.project.ID)
-			if err != nil {
-				return err
-			}
-			p.TimeZone = "America/Chicago"
-			return st.UpdateProject(ctx, p)
+			_, err := st.UpdateProject(ctx, tr.a1.project.ID, store.ProjectEdit{TimeZone: new("America/Chicago")})
+			return err
 		})
 		step("device moved to another project", func() error {
 			proj := &model.Project{Kind: tr.a1.project.Kind, Name: "Tokio Heights", TimeZone: "Asia/Tokyo"}
 			if err := st.CreateProject(as(inst), proj); err != nil {
 				return err
 			}
-			d, err := st.GetDevice(ctx, mac)
-			if err != nil {
-				return err
-			}
-			d.ProjectID, d.BuildingID, d.ApartmentID, d.DepartmentID, d.OwnerID = proj.ID, 0, 0, 0, 0
-			return st.UpdateDevice(ctx, mac, d)
+			return st.UpdateDevice(ctx, mac, func(d *model.Device) error {
+				d.ProjectID, d.BuildingID, d.ApartmentID, d.DepartmentID, d.OwnerID = proj.ID, 0, 0, 0, 0
+				return nil
+			})
 		})
 		step("factory reset acknowledged", func() error {
 			cmd, err := st.CreateCommand(ctx, mac, model.CommandReset, model.ResetFactory)

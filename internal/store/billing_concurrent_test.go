@@ -20,7 +20,7 @@ const concurrentWindow = 500 * time.Millisecond
 func concurrentOrderTree(t *testing.T, st *store.Store) (*tree, *branch) {
 	t.Helper()
 	tr := mustTree(t, st)
-	if err := st.SetSubdistributorSwitches(sys, tr.a1.installer.SubdistributorID, true, false); err != nil {
+	if err := st.SetSubdistributorSwitches(sys, tr.a1.installer.SubdistributorID, new(true), new(false)); err != nil {
 		t.Fatal(err)
 	}
 	return tr, tr.a1

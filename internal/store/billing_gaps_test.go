@@ -19,7 +19,7 @@ func TestExtraMemberOrderType(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
 		tr := mustTree(t, st)
 		b := tr.a1
-		if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, false); err != nil {
+		if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, new(true), new(false)); err != nil {
 			t.Fatal(err)
 		}
 		ctx := as(b.installer)
@@ -35,7 +35,7 @@ func TestExtraMemberOrderType(t *testing.T) {
 		if err := st.AddEndUser(ctx, vm); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Number: b.apartment.Number, FamilyMemberLimit: 4}); err != nil {
+		if _, err := st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Number: b.apartment.Number, FamilyMemberLimit: 4})); err != nil {
 			t.Fatal(err)
 		}
 		cm := &model.EndUser{ProjectID: b.project.ID, ApartmentID: b.apartment.ID, Role: model.FamilyMember, Name: "Community Kid"}

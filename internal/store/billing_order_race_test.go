@@ -74,7 +74,7 @@ func TestOrderIsWrittenAsItWasChecked(t *testing.T) {
 	}
 	eachBackend(t, func(t *testing.T, st *store.Store) {
 		tr := mustTree(t, st)
-		if err := st.SetSubdistributorSwitches(sys, tr.a1.installer.SubdistributorID, true, false); err != nil {
+		if err := st.SetSubdistributorSwitches(sys, tr.a1.installer.SubdistributorID, new(true), new(false)); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range cases {

@@ -112,7 +112,7 @@ func TestWhoPays(t *testing.T) {
 
 		// 3. Charge mode fixed to "distributor" while Pay by Distributor was on; the
 		// switch is off again, the installer's charge mode stays: the distributor pays.
-		if err := st.SetSubdistributorSwitches(sys, tr.subA1.ID, true, true); err != nil {
+		if err := st.SetSubdistributorSwitches(sys, tr.subA1.ID, new(true), new(true)); err != nil {
 			t.Fatal(err)
 		}
 		name := "Refreshed"
@@ -126,7 +126,7 @@ func TestWhoPays(t *testing.T) {
 
 		// 4. Pay by Distributor on, the installer's charge mode still "installer": the distributor pays.
 		o2 := billingOrder(t, st, tr.a2)
-		if err := st.SetSubdistributorSwitches(sys, tr.subA2.ID, true, true); err != nil {
+		if err := st.SetSubdistributorSwitches(sys, tr.subA2.ID, new(true), new(true)); err != nil {
 			t.Fatal(err)
 		}
 		actors = map[string]*model.Account{"admin": tr.admin, "distributor": tr.distA, "subdistributor": tr.subA2, "installer": tr.a2.installer}

@@ -17,7 +17,7 @@ import (
 // for it (12 months) made by the system.
 func billingOrder(t testing.TB, st *store.Store, b *branch) *billing.Order {
 	t.Helper()
-	if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, false); err != nil {
+	if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, new(true), new(false)); err != nil {
 		t.Fatal(err)
 	}
 	u := &model.EndUser{ProjectID: b.office.ID, DepartmentID: b.dept.ID, Role: model.OfficeStaff, Name: fmt.Sprintf("Staff %d", nextSeq())}
@@ -95,7 +95,7 @@ func init() {
 		// Pay by Distributor on: the distributor (and the admin with it) pays.
 		tenancyCase{method: "PreparePayment", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			o := billingOrder(nil2(), st, b)
-			if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, true, true); err != nil {
+			if err := st.SetSubdistributorSwitches(sys, b.installer.SubdistributorID, new(true), new(true)); err != nil {
 				panic(err)
 			}
 			_, err := st.PreparePayment(ctx, o.Number, "stripe")
@@ -284,7 +284,7 @@ func TestPaymentGate(t *testing.T) {
 			t.Errorf("installer lists orders with payments off: %v", err)
 		}
 		o := billingOrder(t, st, tr.a1) // switches payments on
-		if err := st.SetSubdistributorSwitches(sys, tr.subA1.ID, true, true); err != nil {
+		if err := st.SetSubdistributorSwitches(sys, tr.subA1.ID, new(true), new(true)); err != nil {
 			t.Fatal(err)
 		}
 		c := mustCoupon(t, st, tr.subA1.ID, 100000)

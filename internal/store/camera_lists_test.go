@@ -429,8 +429,7 @@ func TestCameraListCopiesFollowChanges(t *testing.T) {
 			}
 			return camNames(l)
 		}
-		w.home1.Name, w.home1.Manager = "Casa Mar", "Rosa Mar"
-		if err := st.UpdateProject(inst, w.home1); err != nil {
+		if _, err := st.UpdateProject(inst, w.home1.ID, store.ProjectEdit{Name: new("Casa Mar"), Manager: new("Rosa Mar")}); err != nil {
 			t.Fatal(err)
 		}
 		if got := find(store.CameraListFilter{Scope: "personal", Manager: "rosa"}); !slices.Equal(got, []string{"Garden cam"}) {
@@ -439,8 +438,7 @@ func TestCameraListCopiesFollowChanges(t *testing.T) {
 		if got := find(store.CameraListFilter{Scope: "personal", Manager: "marta"}); len(got) != 0 {
 			t.Errorf("the old manager still finds %q", got)
 		}
-		w.master1.Name = "Zeno Azul"
-		if err := st.UpdateEndUser(inst, w.master1); err != nil {
+		if err := st.UpdateEndUser(inst, w.master1.ID, func(u *model.EndUser) error { u.Name = "Zeno Azul"; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		if got := find(store.CameraListFilter{Scope: "personal", Sort: "owner"}); !slices.Equal(got, []string{"Porch cam", "Garden cam"}) {

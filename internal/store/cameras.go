@@ -118,9 +118,11 @@ func scanCamera(r scanner) (*model.ThirdPartyDevice, error) {
 	return &d, err
 }
 
-func (s *Store) getCamera(ctx context.Context, q querier, act *model.Actor, id int64) (*model.ThirdPartyDevice, error) {
+// getCamera reads a camera of the actor's subtree; lock is appended to the
+// query (s.lockFor(" FOR UPDATE") to hold the row until the commit).
+func (s *Store) getCamera(ctx context.Context, q querier, act *model.Actor, id int64, lock string) (*model.ThirdPartyDevice, error) {
 	cond, args := installerScope(act, "t.installer_id")
-	d, err := scanCamera(q.QueryRowContext(ctx, s.q(`SELECT `+cameraCols+` FROM third_party_devices t WHERE t.id = ? AND `+cond),
+	d, err := scanCamera(q.QueryRowContext(ctx, s.q(`SELECT `+cameraCols+` FROM third_party_devices t WHERE t.id = ? AND `+cond+lock),
 		append([]any{id}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("third-party device")
@@ -135,7 +137,7 @@ func (s *Store) GetThirdPartyDevice(ctx context.Context, id int64) (*model.Third
 	if err != nil {
 		return nil, err
 	}
-	return s.getCamera(ctx, s.db, act, id)
+	return s.getCamera(ctx, s.db, act, id, "")
 }
 
 // CameraCredentials are a camera's user name and password in the clear.
@@ -191,7 +193,8 @@ func (s *Store) UpdateThirdPartyDevice(ctx context.Context, id int64, u CameraUp
 	}
 	var out *model.ThirdPartyDevice
 	err = s.inTx(ctx, func(tx *Tx) error {
-		old, err := s.getCamera(ctx, tx.tx, act, id)
+		// Locked: the edit is merged into the row as it is now.
+		old, err := s.getCamera(ctx, tx.tx, act, id, s.lockFor(" FOR UPDATE"))
 		if err != nil {
 			return err
 		}
@@ -259,7 +262,7 @@ func (s *Store) DeleteThirdPartyDevice(ctx context.Context, id int64) error {
 		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		d, err := s.getCamera(ctx, tx.tx, act, id)
+		d, err := s.getCamera(ctx, tx.tx, act, id, "")
 		if err != nil {
 			return err
 		}

@@ -615,9 +615,10 @@ func TestDeviceListColumnsStayRight(t *testing.T) {
 		fx := mustDevFixture(t, st)
 		sub := as(fx.tr.subA1)
 		mac := fx.commMACs[3]
-		d := *fx.byMAC[mac]
-		d.ProjectID, d.BuildingID, d.ApartmentID, d.OwnerID = fx.office.ID, 0, 0, 0
-		if err := st.UpdateDevice(as(fx.inst), mac, &d); err != nil {
+		if err := st.UpdateDevice(as(fx.inst), mac, func(d *model.Device) error {
+			d.ProjectID, d.BuildingID, d.ApartmentID, d.OwnerID = fx.office.ID, 0, 0, 0
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
 		if got := macsOf(allDevices(t, st, sub, model.DeviceFilter{Scope: model.ProjectOffice})); !slices.Contains(got, mac) {

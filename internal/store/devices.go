@@ -186,13 +186,16 @@ func (s *Store) GetDevice(ctx context.Context, mac string) (*model.Device, error
 	return s.getDevice(ctx, s.db, act, mac)
 }
 
-func (s *Store) getDevice(ctx context.Context, q querier, act *model.Actor, mac string) (*model.Device, error) {
+// getDevice reads a device of the actor's subtree by MAC; lock, if given,
+// is appended to the query (s.lockFor(" FOR UPDATE") to hold the row until
+// the commit).
+func (s *Store) getDevice(ctx context.Context, q querier, act *model.Actor, mac string, lock ...string) (*model.Device, error) {
 	m, ok := model.NormalizeMAC(mac)
 	if !ok {
 		return nil, model.NotFound("device")
 	}
 	cond, args := installerScope(act, "d.installer_id")
-	d, err := scanDevice(q.QueryRowContext(ctx, s.q(`SELECT `+deviceCols+` FROM devices d WHERE d.mac = ? AND `+cond), append([]any{m}, args...)...))
+	d, err := scanDevice(q.QueryRowContext(ctx, s.q(`SELECT `+deviceCols+` FROM devices d WHERE d.mac = ? AND `+cond+strings.Join(lock, "")), append([]any{m}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("device")
 	}
@@ -204,19 +207,29 @@ func (s *Store) getDevice(ctx context.Context, q querier, act *model.Actor, mac 
 // location and where it belongs, which may be another project of the same
 // installer. A location that was filled in from the old place follows the
 // device to its new place; a typed one is kept.
-func (s *Store) UpdateDevice(ctx context.Context, mac string, d *model.Device) error {
+//
+// edit changes the stored row, read (and locked) in the writing transaction,
+// to what is to be saved — so two edits of different fields at once both
+// land. It runs inside the transaction: it only sets fields (an error it
+// returns is returned as it is).
+func (s *Store) UpdateDevice(ctx context.Context, mac string, edit func(*model.Device) error) error {
 	act, err := actor(ctx)
 	if err != nil {
 		return err
 	}
-	var v model.Validator
-	validateDevice(d, &v)
-	if err := v.Err(); err != nil {
-		return err
-	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		old, err := s.getDevice(ctx, tx.tx, act, mac)
+		old, err := s.getDevice(ctx, tx.tx, act, mac, s.lockFor(" FOR UPDATE"))
 		if err != nil {
+			return err
+		}
+		edited := *old
+		d := &edited
+		if err := edit(d); err != nil {
+			return err
+		}
+		var v model.Validator
+		validateDevice(d, &v)
+		if err := v.Err(); err != nil {
 			return err
 		}
 		if d.ProjectID == 0 {

@@ -255,8 +255,14 @@ func (s *Store) AddEndUser(ctx context.Context, u *model.EndUser) error {
 }
 
 func (s *Store) loadEndUser(ctx context.Context, q querier, act *model.Actor, id int64) (*model.EndUser, error) {
+	return s.readEndUser(ctx, q, act, id, "")
+}
+
+// readEndUser reads an end user of the actor's subtree; lock is appended to
+// the query (s.lockFor(" FOR UPDATE") to hold the row until the commit).
+func (s *Store) readEndUser(ctx context.Context, q querier, act *model.Actor, id int64, lock string) (*model.EndUser, error) {
 	cond, args := installerScope(act, "u.installer_id")
-	u, err := scanEndUser(q.QueryRowContext(ctx, s.q(`SELECT `+endUserCols+` FROM end_users u WHERE u.id = ? AND `+cond), append([]any{id}, args...)...))
+	u, err := scanEndUser(q.QueryRowContext(ctx, s.q(`SELECT `+endUserCols+` FROM end_users u WHERE u.id = ? AND `+cond+lock), append([]any{id}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("end user")
 	}
@@ -268,16 +274,26 @@ func (s *Store) loadEndUser(ctx context.Context, q querier, act *model.Actor, id
 // expiration times) and, for office staff, the department. The role and
 // the household of a family master or member stay: to move one, delete it
 // and add it again.
-func (s *Store) UpdateEndUser(ctx context.Context, u *model.EndUser) error {
+//
+// edit changes the stored row, read (and locked) in the writing transaction,
+// to what is to be saved — so two edits of different fields at once both
+// land. It runs inside the transaction: it only sets fields (an error it
+// returns, such as a field that does not parse, is returned as it is).
+func (s *Store) UpdateEndUser(ctx context.Context, id int64, edit func(*model.EndUser) error) error {
 	act, err := actor(ctx)
 	if err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		old, err := s.loadEndUser(ctx, tx.tx, act, u.ID)
+		old, err := s.readEndUser(ctx, tx.tx, act, id, s.lockFor(" FOR UPDATE"))
 		if err != nil {
 			return err
 		}
+		u := endUserCopy(old)
+		if err := edit(u); err != nil {
+			return err
+		}
+		u.ID = old.ID
 		if u.Role == "" {
 			u.Role = old.Role
 		}
@@ -320,6 +336,19 @@ func (s *Store) UpdateEndUser(ctx context.Context, u *model.EndUser) error {
 			"premium", old.Premium, u.Premium, "app_expires_at", auditTime(old.AppExpires), auditTime(u.AppExpires),
 			"premium_expires_at", auditTime(old.PremiumExpires), auditTime(u.PremiumExpires)))
 	})
+}
+
+// endUserCopy copies u, its times too, so that an edit of the copy leaves
+// u as it was read.
+func endUserCopy(u *model.EndUser) *model.EndUser {
+	c := *u
+	for _, t := range []**time.Time{&c.AppExpires, &c.PremiumExpires} {
+		if *t != nil {
+			v := **t
+			*t = &v
+		}
+	}
+	return &c
 }
 
 func auditTime(t *time.Time) string {

@@ -18,10 +18,41 @@ func ipPtr[T any](v T) *T { return &v }
 
 var allRows = model.Page{Page: 1, PerPage: 500}
 
+// wholeApartment is an edit that saves v's fields over the stored apartment,
+// as the portal's form does.
+func wholeApartment(v *model.Apartment) func(*model.Apartment) error {
+	return func(a *model.Apartment) error {
+		*a = *v
+		return nil
+	}
+}
+
+// wholeDevice is an edit that saves v's fields over the stored device, as a
+// form with every field does (a zero project keeps the stored one).
+func wholeDevice(v *model.Device) func(*model.Device) error {
+	return func(d *model.Device) error {
+		*d = *v
+		return nil
+	}
+}
+
+// wholeEndUser is an edit that saves v's fields over the stored end user, as
+// a form with every field does (a zero role, apartment, family master or
+// department keeps the stored one).
+func wholeEndUser(v *model.EndUser) func(*model.EndUser) error {
+	return func(u *model.EndUser) error {
+		id := u.ID
+		*u = *v
+		u.ID = id
+		return nil
+	}
+}
+
 func init() {
 	tenancyCases = append(tenancyCases,
 		tenancyCase{method: "UpdateProject", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			return st.UpdateProject(ctx, &model.Project{ID: b.project.ID, Name: b.project.Name, Manager: "New manager"})
+			_, err := st.UpdateProject(ctx, b.project.ID, store.ProjectEdit{Manager: new("New manager")})
+			return err
 		}},
 		tenancyCase{method: "CountProjectContents", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			c, err := st.CountProjectContents(ctx, b.project.ID)
@@ -71,7 +102,8 @@ func init() {
 			return err
 		}},
 		tenancyCase{method: "UpdateApartment", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			return st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Floor: "1", Number: "101", FamilyMemberLimit: 4})
+			_, err := st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Floor: "1", Number: "101", FamilyMemberLimit: 4}))
+			return err
 		}},
 		tenancyCase{method: "DeleteApartment", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			a := &model.Apartment{BuildingID: b.building.ID, Number: "999"}
@@ -102,7 +134,7 @@ func init() {
 			return st.AddEndUser(ctx, &model.EndUser{ProjectID: b.project.ID, Role: model.PropertyManager, Name: "Manager"})
 		}},
 		tenancyCase{method: "UpdateEndUser", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			return st.UpdateEndUser(ctx, &model.EndUser{ID: b.user.ID, Name: b.user.Name, SIP: "6001", Active: true})
+			return st.UpdateEndUser(ctx, b.user.ID, wholeEndUser(&model.EndUser{Name: b.user.Name, SIP: "6001", Active: true}))
 		}},
 		tenancyCase{method: "CountEndUserDependents", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			_, err := st.CountEndUserDependents(ctx, b.user.ID)
@@ -124,7 +156,7 @@ func init() {
 			return err
 		}},
 		tenancyCase{method: "UpdateDevice", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			return st.UpdateDevice(ctx, strings.ToLower(b.device.MAC), &model.Device{Type: model.DoorPhone, Name: b.device.Name})
+			return st.UpdateDevice(ctx, strings.ToLower(b.device.MAC), wholeDevice(&model.Device{Type: model.DoorPhone, Name: b.device.Name}))
 		}},
 		tenancyCase{method: "DeleteDevice", call: func(st *store.Store, ctx context.Context, b *branch) error {
 			d := &model.Device{MAC: fmt.Sprintf("0C11DD%06X", nextSeq()), ProjectID: b.project.ID, Type: model.GuardPhone}
@@ -259,22 +291,22 @@ func TestProjectsSearchUpdateDelete(t *testing.T) {
 		}
 
 		// Update: the kind stays; bad input names its field and changes nothing.
-		err := st.UpdateProject(ctx, &model.Project{ID: villa.ID, Kind: model.ProjectCommunity, Name: "X"})
+		_, err := st.UpdateProject(ctx, villa.ID, store.ProjectEdit{Kind: new(model.ProjectCommunity), Name: new("X")})
 		if model.ErrorFields(err)["kind"] == "" {
 			t.Errorf("kind change: %v", err)
 		}
-		err = st.UpdateProject(ctx, &model.Project{ID: villa.ID, Name: " ", TimeZone: "Mars/Base"})
+		_, err = st.UpdateProject(ctx, villa.ID, store.ProjectEdit{Name: new(" "), TimeZone: new("Mars/Base")})
 		if f := model.ErrorFields(err); f["name"] == "" || f["time_zone"] == "" {
 			t.Errorf("bad update: %v", err)
 		}
-		if err := st.UpdateProject(ctx, &model.Project{ID: villa.ID, Name: "Miller Home", Manager: "Ben Miller", TimeZone: "Europe/Berlin"}); err != nil {
+		if _, err := st.UpdateProject(ctx, villa.ID, store.ProjectEdit{Name: new("Miller Home"), Manager: new("Ben Miller"), Address: new(""), TimeZone: new("Europe/Berlin")}); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.GetProject(ctx, villa.ID)
 		if got.Name != "Miller Home" || got.Manager != "Ben Miller" || got.Address != "" || got.TimeZone != "Europe/Berlin" || got.Kind != model.ProjectPersonal {
 			t.Errorf("after update: %+v", got)
 		}
-		if err := st.UpdateProject(as(tr.a2.installer), &model.Project{ID: villa.ID, Name: "Stolen"}); model.ErrorCode(err) != model.ENOTFOUND {
+		if _, err := st.UpdateProject(as(tr.a2.installer), villa.ID, store.ProjectEdit{Name: new("Stolen")}); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("update by another installer: %v", err)
 		}
 		audit, _ := st.ListAudit(ctx, model.AuditFilter{Action: "project.update", Page: allRows})
@@ -376,7 +408,7 @@ func TestBuildingsApartmentsDepartments(t *testing.T) {
 
 		// The family member limit: 0–63, and never below the members living there.
 		for _, lim := range []int{-1, 64} {
-			err := st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Number: "101", FamilyMemberLimit: lim})
+			_, err := st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Number: "101", FamilyMemberLimit: lim}))
 			if model.ErrorFields(err)["family_member_limit"] == "" {
 				t.Errorf("limit %d: %v", lim, err)
 			}
@@ -386,11 +418,11 @@ func TestBuildingsApartmentsDepartments(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		err = st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Number: "101", FamilyMemberLimit: 1})
+		_, err = st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Number: "101", FamilyMemberLimit: 1}))
 		if m := model.ErrorFields(err)["family_member_limit"]; !strings.Contains(m, "already has 2 family members") {
 			t.Errorf("limit below the members: %v", err)
 		}
-		if err := st.UpdateApartment(ctx, &model.Apartment{ID: b.apartment.ID, Floor: "1", Number: "101", Name: "Corner flat", FamilyMemberLimit: 2}); err != nil {
+		if _, err := st.UpdateApartment(ctx, b.apartment.ID, wholeApartment(&model.Apartment{Floor: "1", Number: "101", Name: "Corner flat", FamilyMemberLimit: 2})); err != nil {
 			t.Fatal(err)
 		}
 		a, _ := st.GetApartment(ctx, b.apartment.ID)
@@ -534,7 +566,7 @@ func TestEndUserHouseholdRules(t *testing.T) {
 		// Update: the list's fields change; role and household do not.
 		upd := &model.EndUser{ID: kid.ID, Name: "Kid Renamed", SIP: "6100", Email: "kid@example.com", Mobile: "+49 1", Active: true,
 			AppExpires: ipPtr(st.Now().AddDate(1, 0, 0))}
-		if err := st.UpdateEndUser(ctx, upd); err != nil {
+		if err := st.UpdateEndUser(ctx, kid.ID, wholeEndUser(upd)); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.GetEndUser(ctx, kid.ID)
@@ -547,11 +579,11 @@ func TestEndUserHouseholdRules(t *testing.T) {
 			"email":        {ID: kid.ID, Name: "K", Email: "@@"},
 			"premium":      {ID: kid.ID, Name: "K", Premium: true},
 		} {
-			if err := st.UpdateEndUser(ctx, u); model.ErrorFields(err)[field] == "" {
+			if err := st.UpdateEndUser(ctx, u.ID, wholeEndUser(u)); model.ErrorFields(err)[field] == "" {
 				t.Errorf("update changing %s: %v", field, err)
 			}
 		}
-		if err := st.UpdateEndUser(as(other.installer), &model.EndUser{ID: kid.ID, Name: "Stolen"}); model.ErrorCode(err) != model.ENOTFOUND {
+		if err := st.UpdateEndUser(as(other.installer), kid.ID, wholeEndUser(&model.EndUser{Name: "Stolen"})); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("update by another installer: %v", err)
 		}
 		// Office staff move between departments of their office.
@@ -561,10 +593,10 @@ func TestEndUserHouseholdRules(t *testing.T) {
 		if err := st.AddEndUser(ctx, staff); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.UpdateEndUser(ctx, &model.EndUser{ID: staff.ID, Name: "Clerk", DepartmentID: d2.ID}); err != nil {
+		if err := st.UpdateEndUser(ctx, staff.ID, wholeEndUser(&model.EndUser{Name: "Clerk", DepartmentID: d2.ID})); err != nil {
 			t.Errorf("move staff: %v", err)
 		}
-		if err := st.UpdateEndUser(ctx, &model.EndUser{ID: staff.ID, Name: "Clerk", DepartmentID: other.dept.ID}); model.ErrorFields(err)["department_id"] == "" {
+		if err := st.UpdateEndUser(ctx, staff.ID, wholeEndUser(&model.EndUser{Name: "Clerk", DepartmentID: other.dept.ID})); model.ErrorFields(err)["department_id"] == "" {
 			t.Errorf("move staff to a foreign department: %v", err)
 		}
 
@@ -757,26 +789,26 @@ func TestDevicePlacement(t *testing.T) {
 		apt2 := &model.Apartment{BuildingID: b.building.ID, Number: "102"}
 		st.CreateApartment(ctx, apt2)
 		upd := &model.Device{Type: model.IndoorMonitor, Name: "Hall monitor", Model: "C315", Location: "A-101", ApartmentID: apt2.ID}
-		if err := st.UpdateDevice(ctx, "0C:11:05:00:AA:01", upd); err != nil {
+		if err := st.UpdateDevice(ctx, "0C:11:05:00:AA:01", wholeDevice(upd)); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := st.GetDevice(ctx, "0C110500AA01")
 		if got.Location != "A-102" || got.Name != "Hall monitor" || got.Model != "C315" || got.ApartmentID != apt2.ID {
 			t.Errorf("after moving: %+v", got)
 		}
-		if err := st.UpdateDevice(ctx, "0C110500AA05", &model.Device{Type: model.IndoorMonitor, Location: "Kitchen", ApartmentID: apt2.ID}); err != nil {
+		if err := st.UpdateDevice(ctx, "0C110500AA05", wholeDevice(&model.Device{Type: model.IndoorMonitor, Location: "Kitchen", ApartmentID: apt2.ID})); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := st.GetDevice(ctx, "0C110500AA05"); got.Location != "Kitchen" {
 			t.Errorf("typed location after moving: %q", got.Location)
 		}
-		if err := st.UpdateDevice(ctx, "0C110500AA05", &model.Device{Type: model.IndoorMonitor, ProjectID: tr.a2.project.ID}); model.ErrorFields(err)["project_id"] == "" {
+		if err := st.UpdateDevice(ctx, "0C110500AA05", wholeDevice(&model.Device{Type: model.IndoorMonitor, ProjectID: tr.a2.project.ID})); model.ErrorFields(err)["project_id"] == "" {
 			t.Errorf("move to a foreign project: %v", err)
 		}
-		if err := st.UpdateDevice(ctx, "0C110500AA05", &model.Device{Type: model.IndoorMonitor, ProjectID: b.office.ID, DepartmentID: b.dept.ID}); err != nil {
+		if err := st.UpdateDevice(ctx, "0C110500AA05", wholeDevice(&model.Device{Type: model.IndoorMonitor, ProjectID: b.office.ID, DepartmentID: b.dept.ID})); err != nil {
 			t.Errorf("move to the installer's office: %v", err)
 		}
-		if err := st.UpdateDevice(as(tr.a2.installer), "0C110500AA05", &model.Device{Type: model.DoorPhone}); model.ErrorCode(err) != model.ENOTFOUND {
+		if err := st.UpdateDevice(as(tr.a2.installer), "0C110500AA05", wholeDevice(&model.Device{Type: model.DoorPhone})); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("update by another installer: %v", err)
 		}
 

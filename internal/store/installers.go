@@ -15,7 +15,13 @@ import (
 
 // getInstaller returns an installer of the actor's subtree.
 func (s *Store) getInstaller(ctx context.Context, q querier, act *model.Actor, id int64) (*model.Account, error) {
-	a, err := s.getAccount(ctx, q, act, id)
+	return s.readInstaller(ctx, q, act, id, "")
+}
+
+// readInstaller is getInstaller with lock appended to the query
+// (s.lockFor(" FOR UPDATE") to hold the row until the commit).
+func (s *Store) readInstaller(ctx context.Context, q querier, act *model.Actor, id int64, lock string) (*model.Account, error) {
+	a, err := s.readAccount(ctx, q, act, id, lock)
 	if err != nil || a.Role != model.RoleInstaller {
 		return nil, model.NotFound("installer")
 	}
@@ -104,7 +110,9 @@ func (s *Store) UpdateInstaller(ctx context.Context, id int64, p model.Installer
 	}
 	var out *model.Account
 	err = s.inTx(ctx, func(tx *Tx) error {
-		a, err := s.getInstaller(ctx, tx.tx, act, id)
+		// Locked: the patch is merged into the row as it is now, so two
+		// edits of different fields at once both land.
+		a, err := s.readInstaller(ctx, tx.tx, act, id, s.lockFor(" FOR UPDATE"))
 		if err != nil {
 			return err
 		}

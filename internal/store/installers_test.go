@@ -155,7 +155,7 @@ func TestInstallerProfileRules(t *testing.T) {
 			t.Errorf("a refused edit changed the zone to %s", got.TimeZone)
 		}
 		// Pay by Distributor fixes the charge mode, on create and edit.
-		if err := st.SetSubdistributorSwitches(as(tr.distA), tr.subA1.ID, true, true); err != nil {
+		if err := st.SetSubdistributorSwitches(as(tr.distA), tr.subA1.ID, new(true), new(true)); err != nil {
 			t.Fatal(err)
 		}
 		paid := &model.Account{Username: "paid-fitter", ParentID: tr.subA1.ID, Email: "p@example.com", ChargeMode: model.ChargeEndUser}

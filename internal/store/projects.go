@@ -72,8 +72,14 @@ func (s *Store) GetProject(ctx context.Context, id int64) (*model.Project, error
 }
 
 func (s *Store) getProject(ctx context.Context, q querier, act *model.Actor, id int64) (*model.Project, error) {
+	return s.readProject(ctx, q, act, id, "")
+}
+
+// readProject reads a project of the actor's subtree; lock is appended to
+// the query (s.lockFor(" FOR UPDATE") to hold the row until the commit).
+func (s *Store) readProject(ctx context.Context, q querier, act *model.Actor, id int64, lock string) (*model.Project, error) {
 	cond, args := installerScope(act, "p.installer_id")
-	p, err := scanProject(q.QueryRowContext(ctx, s.q(`SELECT `+projectCols+` FROM projects p WHERE p.id = ? AND `+cond), append([]any{id}, args...)...))
+	p, err := scanProject(q.QueryRowContext(ctx, s.q(`SELECT `+projectCols+` FROM projects p WHERE p.id = ? AND `+cond+lock), append([]any{id}, args...)...))
 	if isNoRows(err) {
 		return nil, model.NotFound("project")
 	}
@@ -136,21 +142,43 @@ func (s *Store) ListProjects(ctx context.Context, f ProjectFilter) (model.List[*
 		"p.created_at DESC, p.id DESC", projectRowCols, args, f.Page, scanProjectRow)
 }
 
-// UpdateProject saves the name, manager, address and time zone of a project
-// of the actor's subtree. The kind of a project cannot change: its
-// buildings or departments depend on it.
-func (s *Store) UpdateProject(ctx context.Context, p *model.Project) error {
+// ProjectEdit is what an edit of a project changes; a nil field keeps the
+// stored value.
+type ProjectEdit struct {
+	Kind     *model.ProjectKind // cannot change: a different kind is refused ("" keeps it)
+	Name     *string
+	Manager  *string
+	Address  *string
+	TimeZone *string // "" keeps the stored time zone
+}
+
+// UpdateProject applies an edit to the name, manager, address and time zone
+// of a project of the actor's subtree and returns the project as saved. The
+// edit is merged into the row read (and locked) in the writing transaction,
+// so two edits of different fields at once both land. The kind of a project
+// cannot change: its buildings or departments depend on it.
+func (s *Store) UpdateProject(ctx context.Context, id int64, e ProjectEdit) (*model.Project, error) {
 	act, err := actor(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		old, err := s.getProject(ctx, tx.tx, act, p.ID)
+	var p model.Project
+	err = s.inTx(ctx, func(tx *Tx) error {
+		old, err := s.readProject(ctx, tx.tx, act, id, s.lockFor(" FOR UPDATE"))
 		if err != nil {
 			return err
 		}
-		if p.Kind == "" {
-			p.Kind = old.Kind
+		p = *old
+		if e.Kind != nil && *e.Kind != "" {
+			p.Kind = *e.Kind
+		}
+		for _, f := range []struct{ dst, src *string }{{&p.Name, e.Name}, {&p.Manager, e.Manager}, {&p.Address, e.Address}} {
+			if f.src != nil {
+				*f.dst = *f.src
+			}
+		}
+		if e.TimeZone != nil && *e.TimeZone != "" {
+			p.TimeZone = *e.TimeZone
 		}
 		p.Address = strings.TrimSpace(p.Address)
 		if err := p.Validate(); err != nil {
@@ -159,10 +187,6 @@ func (s *Store) UpdateProject(ctx context.Context, p *model.Project) error {
 		if p.Kind != old.Kind {
 			return model.Invalid("kind", "cannot be changed: a %s stays a %s", old.Kind, old.Kind)
 		}
-		if p.TimeZone == "" {
-			p.TimeZone = old.TimeZone
-		}
-		p.InstallerID, p.Created = old.InstallerID, old.Created
 		tx.changed(model.AutoPChange{ProjectIDs: []int64{p.ID}})
 		if _, err := tx.exec(ctx, `UPDATE projects SET name = ?, manager = ?, address = ?, time_zone = ? WHERE id = ?`,
 			p.Name, p.Manager, p.Address, p.TimeZone, p.ID); err != nil {
@@ -172,6 +196,10 @@ func (s *Store) UpdateProject(ctx context.Context, p *model.Project) error {
 			"name", old.Name, p.Name, "manager", old.Manager, p.Manager, "address", old.Address, p.Address,
 			"time_zone", old.TimeZone, p.TimeZone))
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // changes describes what an update changed, for the audit log: name, old,
@@ -325,7 +353,7 @@ type placeTable[T any] struct {
 	get func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) (T, string, error)
 	// checkUpdate is a rule an update must keep against what is stored
 	// (nil: none).
-	checkUpdate func(ctx context.Context, tx *Tx, old, new T) error
+	checkUpdate func(ctx context.Context, tx *Tx, edited T) error
 	// inUse counts the end users and devices still in a place (every ? is
 	// its id): a place in use is not deleted.
 	inUse string
@@ -382,7 +410,7 @@ var apartmentTable = placeTable[*model.Apartment]{
 		return &a.Apartment, a.Label(), nil
 	},
 	// The limit cannot go below the family members the apartment has.
-	checkUpdate: func(ctx context.Context, tx *Tx, _, a *model.Apartment) error {
+	checkUpdate: func(ctx context.Context, tx *Tx, a *model.Apartment) error {
 		var members int
 		if err := tx.queryRow(ctx, `SELECT count(*) FROM end_users WHERE apartment_id = ? AND role = 'family_member'`, a.ID).Scan(&members); err != nil {
 			return err
@@ -474,39 +502,54 @@ func (t placeTable[T]) create(ctx context.Context, s *Store, x T) error {
 	})
 }
 
-// update saves the fields of a place of the actor's subtree; its parent
-// stays.
-func (t placeTable[T]) update(ctx context.Context, s *Store, x T) error {
+// update applies edit to a place of the actor's subtree, as stored, and
+// saves it; its parent stays. It returns the place as saved. The row is read
+// (and locked) in the writing transaction, so two edits of different fields
+// at once both land.
+func (t placeTable[T]) update(ctx context.Context, s *Store, id int64, edit func(T) error) (T, error) {
+	var saved T
 	act, err := actor(ctx)
 	if err != nil {
-		return err
+		return saved, err
 	}
-	if err := t.validate(x); err != nil {
-		return err
-	}
-	id, parentID := t.ids(x)
-	return s.inTx(ctx, func(tx *Tx) error {
-		old, _, err := t.get(ctx, s, tx.tx, act, *id)
+	err = s.inTx(ctx, func(tx *Tx) error {
+		if lock := s.lockFor(" FOR UPDATE"); lock != "" {
+			if _, err := tx.exec(ctx, `SELECT id FROM `+t.table+` WHERE id = ?`+lock, id); err != nil {
+				return err
+			}
+		}
+		x, _, err := t.get(ctx, s, tx.tx, act, id)
 		if err != nil {
 			return err
 		}
-		_, oldParent := t.ids(old)
-		*parentID = *oldParent
+		before := t.values(x)
+		_, parentID := t.ids(x)
+		parent := *parentID
+		if err := edit(x); err != nil {
+			return err
+		}
+		xID, parentID := t.ids(x)
+		*xID, *parentID = id, parent
+		if err := t.validate(x); err != nil {
+			return err
+		}
 		if t.checkUpdate != nil {
-			if err := t.checkUpdate(ctx, tx, old, x); err != nil {
+			if err := t.checkUpdate(ctx, tx, x); err != nil {
 				return err
 			}
 		}
 		set := strings.Join(t.cols[1:], " = ?, ") + " = ?"
-		if _, err := tx.exec(ctx, `UPDATE `+t.table+` SET `+set+` WHERE id = ?`, append(t.values(x)[1:], *id)...); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE `+t.table+` SET `+set+` WHERE id = ?`, append(t.values(x)[1:], id)...); err != nil {
 			return err
 		}
 		var changes []any
 		for i, col := range t.cols[1:] {
-			changes = append(changes, col, t.values(old)[i+1], t.values(x)[i+1])
+			changes = append(changes, col, before[i+1], t.values(x)[i+1])
 		}
-		return s.audit(ctx, tx, t.object+".update", t.object, *id, auditChanges(changes...))
+		saved = x
+		return s.audit(ctx, tx, t.object+".update", t.object, id, auditChanges(changes...))
 	})
+	return saved, err
 }
 
 // remove deletes a place of the actor's subtree with what goes with it; a
@@ -557,7 +600,11 @@ func (s *Store) CreateBuilding(ctx context.Context, b *model.Building) error {
 
 // UpdateBuilding renames a building of the actor's subtree.
 func (s *Store) UpdateBuilding(ctx context.Context, b *model.Building) error {
-	return buildingTable.update(ctx, s, b)
+	saved, err := buildingTable.update(ctx, s, b.ID, func(x *model.Building) error { x.Name = b.Name; return nil })
+	if err == nil {
+		*b = *saved
+	}
+	return err
 }
 
 // DeleteBuilding deletes a building of the actor's subtree with its
@@ -575,8 +622,12 @@ func (s *Store) CreateApartment(ctx context.Context, a *model.Apartment) error {
 // UpdateApartment saves the floor, number, name and family member limit of
 // an apartment of the actor's subtree. The limit cannot go below the family
 // members the apartment already has.
-func (s *Store) UpdateApartment(ctx context.Context, a *model.Apartment) error {
-	return apartmentTable.update(ctx, s, a)
+//
+// edit changes the stored apartment to what is to be saved, inside the
+// writing transaction (it only sets fields; an error it returns is returned
+// as it is). It returns the apartment as saved.
+func (s *Store) UpdateApartment(ctx context.Context, id int64, edit func(*model.Apartment) error) (*model.Apartment, error) {
+	return apartmentTable.update(ctx, s, id, edit)
 }
 
 // DeleteApartment deletes an empty apartment of the actor's subtree; one
@@ -592,7 +643,11 @@ func (s *Store) CreateDepartment(ctx context.Context, d *model.Department) error
 
 // UpdateDepartment renames a department of the actor's subtree.
 func (s *Store) UpdateDepartment(ctx context.Context, d *model.Department) error {
-	return departmentTable.update(ctx, s, d)
+	saved, err := departmentTable.update(ctx, s, d.ID, func(x *model.Department) error { x.Name = d.Name; return nil })
+	if err == nil {
+		*d = *saved
+	}
+	return err
 }
 
 // DeleteDepartment deletes an empty department of the actor's subtree; one

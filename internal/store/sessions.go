@@ -59,6 +59,18 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	return err
 }
 
+// EndActingSession ends the acting session whose token hashes to hash and
+// records that accountID, the account really signed in, logged out of it
+// (the actor of ctx is the one acting), in one transaction.
+func (s *Store) EndActingSession(ctx context.Context, hash string, accountID int64) error {
+	return s.inTx(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hash); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "auth.logout", "account", accountID, nil)
+	})
+}
+
 // DeleteStaleSessions removes sessions past their absolute expiry or idle
 // since before idleCutoff.
 func (s *Store) DeleteStaleSessions(ctx context.Context, now, idleCutoff time.Time) (int64, error) {

@@ -205,7 +205,7 @@ var tenancyCases = []tenancyCase{
 		return err
 	}, allowed: func(a *model.Account) bool { return a.Role != model.RoleInstaller }},
 	{method: "SetSubdistributorSwitches", call: func(st *store.Store, ctx context.Context, b *branch) error {
-		err := st.SetSubdistributorSwitches(ctx, b.installer.SubdistributorID, true, false)
+		err := st.SetSubdistributorSwitches(ctx, b.installer.SubdistributorID, new(true), new(false))
 		if model.ErrorCode(err) == model.EFORBIDDEN {
 			return model.NotFound("forbidden by role")
 		}
@@ -362,7 +362,8 @@ func TestEveryStoreMethodIsCovered(t *testing.T) {
 		"AccountForLogin": "auth", "SessionByHash": "auth", "CreateSession": "auth", "TouchSession": "auth", "DeleteSession": "auth",
 		"DeleteStaleSessions": "auth", "RecordLoginFailure": "auth", "LoginFailures": "auth", "ClearLoginFailures": "auth", "PruneLoginFailures": "auth",
 		"AccountByAPIToken": "auth", "DeleteLoginFailure": "auth", "Audit": "records for the actor itself",
-		"BulkInsert": "system only", "MaxID": "system only", "Analyze": "system only", "CountAccounts": "system only",
+		"EndActingSession": "auth (the caller's own session; the entry is the actor's)",
+		"BulkInsert":       "system only", "MaxID": "system only", "Analyze": "system only", "CountAccounts": "system only",
 		"Close": "", "DB": "", "Dialect": "", "Migrate": "", "Now": "", "Ping": "", "SetClock": "", "SetSecretKey": "", "EncryptSecret": "system only",
 	} {
 		covered[k] = v

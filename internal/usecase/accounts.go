@@ -41,21 +41,10 @@ type SubdistributorSwitches struct {
 // SetSubdistributorSwitches sets the payment feature and "Pay by
 // Distributor" of sub-distributor id and returns the account as saved.
 func (c *Cases) SetSubdistributorSwitches(ctx context.Context, id int64, sw SubdistributorSwitches) (*model.Account, error) {
-	acc, err := c.store.GetAccount(ctx, id)
-	if err != nil {
-		return nil, c.internal(ctx, "reading the sub-distributor", err)
-	}
-	pe, pbd := acc.PaymentEnabled, acc.PayByDistributor
-	if sw.PaymentEnabled != nil {
-		pe = *sw.PaymentEnabled
-	}
-	if sw.PayByDistributor != nil {
-		pbd = *sw.PayByDistributor
-	}
-	if err := c.store.SetSubdistributorSwitches(ctx, id, pe, pbd); err != nil {
+	if err := c.store.SetSubdistributorSwitches(ctx, id, sw.PaymentEnabled, sw.PayByDistributor); err != nil {
 		return nil, c.internal(ctx, "saving the switches", err)
 	}
-	acc, err = c.store.GetAccount(ctx, id)
+	acc, err := c.store.GetAccount(ctx, id)
 	return acc, c.internal(ctx, "reading the sub-distributor", err)
 }
 

@@ -31,10 +31,8 @@ func (c *Cases) StartActing(ctx context.Context, in ActingStart) (string, *model
 
 // StopActing ends the acting session whose token hashes to sessionHash;
 // the account's own session goes on. accountID is the account really
-// signed in, for the audit log.
+// signed in, for the audit log. The session goes and the entry is written in
+// one transaction: neither without the other.
 func (c *Cases) StopActing(ctx context.Context, sessionHash string, accountID int64) error {
-	if err := c.store.DeleteSession(ctx, sessionHash); err != nil {
-		return c.internal(ctx, "leaving the installer's portal", err)
-	}
-	return c.internal(ctx, "leaving the installer's portal", c.store.Audit(ctx, "auth.logout", "account", accountID, nil))
+	return c.internal(ctx, "leaving the installer's portal", c.store.EndActingSession(ctx, sessionHash, accountID))
 }

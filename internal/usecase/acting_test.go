@@ -35,5 +35,9 @@ func TestActingNeedsTheInstallersGrant(t *testing.T) {
 		if _, _, err := tc.store.SessionByHash(peopleSystem, se.TokenHash); err == nil {
 			t.Error("the acting session goes on")
 		}
+		// Its end is in the audit log, written in the same transaction.
+		if l, err := tc.store.ListAudit(peopleAs(sub), model.AuditFilter{Action: "auth.logout", Page: model.Page{Page: 1, PerPage: 10}}); err != nil || l.Total != 1 {
+			t.Errorf("audit of leaving: %+v %v", l, err)
+		}
 	})
 }

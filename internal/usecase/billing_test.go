@@ -46,7 +46,7 @@ func billingNewPayer(t *testing.T, st *store.Store, users int) *billingPayer {
 	dist := account(model.RoleDistributor, "dist", admin)
 	p := &billingPayer{sub: account(model.RoleSubdistributor, "sub", dist)}
 	p.installer = account(model.RoleInstaller, "inst", p.sub)
-	if err := st.SetSubdistributorSwitches(billingSystem, p.sub.ID, true, false); err != nil {
+	if err := st.SetSubdistributorSwitches(billingSystem, p.sub.ID, new(true), new(false)); err != nil {
 		t.Fatal(err)
 	}
 	ictx := model.WithActor(context.Background(), model.ActorOf(p.installer))

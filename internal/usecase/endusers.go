@@ -16,12 +16,15 @@ func (c *Cases) CreateEndUser(ctx context.Context, u *model.EndUser) error {
 	return c.internal(ctx, "adding the user", c.store.AddEndUser(ctx, u))
 }
 
-// UpdateEndUser saves u and returns it as stored.
-func (c *Cases) UpdateEndUser(ctx context.Context, u *model.EndUser) (*model.EndUser, error) {
-	if err := c.store.UpdateEndUser(ctx, u); err != nil {
+// UpdateEndUser saves an edit of end user id and returns the user as
+// stored. edit sets the fields that change on the stored row, inside the
+// store's one transaction (see store.UpdateEndUser), so concurrent edits of
+// different fields both land.
+func (c *Cases) UpdateEndUser(ctx context.Context, id int64, edit func(*model.EndUser) error) (*model.EndUser, error) {
+	if err := c.store.UpdateEndUser(ctx, id, edit); err != nil {
 		return nil, c.internal(ctx, "saving the user", err)
 	}
-	saved, err := c.store.GetEndUser(ctx, u.ID)
+	saved, err := c.store.GetEndUser(ctx, id)
 	return saved, c.internal(ctx, "reading the user", err)
 }
 

@@ -44,8 +44,7 @@ func TestEndUserWritesKeepToTheHouseholdRules(t *testing.T) {
 		if err := tc.CreateEndUser(ctx, member); err != nil {
 			t.Fatal(err)
 		}
-		master.Email = "anna@example.com"
-		saved, err := tc.UpdateEndUser(ctx, master)
+		saved, err := tc.UpdateEndUser(ctx, master.ID, func(u *model.EndUser) error { u.Email = "anna@example.com"; return nil })
 		if err != nil || saved.Email != "anna@example.com" || saved.Name != "Anna" {
 			t.Fatalf("update: %+v %v", saved, err)
 		}

@@ -21,31 +21,14 @@ func (c *Cases) CreateProject(ctx context.Context, p *model.Project) error {
 
 // ProjectEdit is what an edit of a project changes; a nil field keeps the
 // stored value.
-type ProjectEdit struct {
-	Kind     *model.ProjectKind // cannot change: a different kind is refused
-	Name     *string
-	Manager  *string
-	Address  *string
-	TimeZone *string // "" keeps the stored time zone
-}
+type ProjectEdit = store.ProjectEdit
 
 // UpdateProject saves an edit of a project of the caller's subtree and
-// returns the project as saved.
+// returns the project as saved. The store merges the edit into the row in
+// its one transaction: concurrent edits of different fields both land.
 func (c *Cases) UpdateProject(ctx context.Context, id int64, e ProjectEdit) (*model.Project, error) {
-	p, err := c.store.GetProject(ctx, id)
+	p, err := c.store.UpdateProject(ctx, id, e)
 	if err != nil {
-		return nil, c.internal(ctx, "saving the project", err)
-	}
-	if e.Kind != nil {
-		p.Kind = *e.Kind
-	}
-	for _, f := range []struct{ dst, src *string }{{&p.Name, e.Name}, {&p.Manager, e.Manager}, {&p.Address, e.Address},
-		{&p.TimeZone, e.TimeZone}} {
-		if f.src != nil {
-			*f.dst = *f.src
-		}
-	}
-	if err := c.store.UpdateProject(ctx, p); err != nil {
 		return nil, c.internal(ctx, "saving the project", err)
 	}
 	return p, nil
@@ -98,10 +81,13 @@ func (c *Cases) CreateApartment(ctx context.Context, a *model.Apartment) error {
 		func() error { return c.store.CreateApartment(ctx, a) })
 }
 
-// UpdateApartment saves an apartment; its family member limit cannot go
-// below the family members it has.
-func (c *Cases) UpdateApartment(ctx context.Context, a *model.Apartment) error {
-	return c.internal(ctx, "saving the apartment", c.store.UpdateApartment(ctx, a))
+// UpdateApartment saves an edit of apartment id and returns it as saved;
+// its family member limit cannot go below the family members it has. edit
+// sets the fields that change on the stored row, inside the store's one
+// transaction, so concurrent edits of different fields both land.
+func (c *Cases) UpdateApartment(ctx context.Context, id int64, edit func(*model.Apartment) error) (*model.Apartment, error) {
+	a, err := c.store.UpdateApartment(ctx, id, edit)
+	return a, c.internal(ctx, "saving the apartment", err)
 }
 
 // DeleteApartment deletes an apartment that holds no end users or devices.

@@ -166,9 +166,13 @@ func TestApartmentCreateUpdateDelete(t *testing.T) {
 		projectsMust(t, w.tc.store.AddEndUser(ctx, member))
 
 		// The limit cannot go below the family members the apartment has.
-		projectsWant(t, "limit below the members", c.UpdateApartment(ctx, &model.Apartment{ID: a.ID, Number: "101", FamilyMemberLimit: 0}), model.EINVALID, "family_member_limit")
-		up := &model.Apartment{ID: a.ID, Floor: "2", Number: "201", Name: "Penthouse", FamilyMemberLimit: 3}
-		projectsWant(t, "update", c.UpdateApartment(ctx, up), "", "")
+		_, err := c.UpdateApartment(ctx, a.ID, func(a *model.Apartment) error { a.FamilyMemberLimit = 0; return nil })
+		projectsWant(t, "limit below the members", err, model.EINVALID, "family_member_limit")
+		up, err := c.UpdateApartment(ctx, a.ID, func(a *model.Apartment) error {
+			a.Floor, a.Number, a.Name, a.FamilyMemberLimit = "2", "201", "Penthouse", 3
+			return nil
+		})
+		projectsWant(t, "update", err, "", "")
 		got, err := w.tc.store.GetApartment(ctx, a.ID)
 		projectsMust(t, err)
 		if got.Floor != "2" || got.Number != "201" || got.Name != "Penthouse" || got.FamilyMemberLimit != 3 || got.BuildingID != b.ID || up.BuildingID != b.ID {
@@ -182,7 +186,8 @@ func TestApartmentCreateUpdateDelete(t *testing.T) {
 		}
 		theirApt := &model.Apartment{BuildingID: w.theirBuilding.ID, Number: "9"}
 		projectsMust(t, c.CreateApartment(w.theirs, theirApt))
-		projectsWant(t, "update theirs", c.UpdateApartment(ctx, &model.Apartment{ID: theirApt.ID, Number: "10"}), model.ENOTFOUND, "")
+		_, err = c.UpdateApartment(ctx, theirApt.ID, func(a *model.Apartment) error { a.Number = "10"; return nil })
+		projectsWant(t, "update theirs", err, model.ENOTFOUND, "")
 		projectsWant(t, "delete theirs", c.DeleteApartment(ctx, theirApt.ID), model.ENOTFOUND, "")
 
 		empty := &model.Apartment{BuildingID: b.ID, Number: "102"}
@@ -304,10 +309,10 @@ func TestInstallerDeviceWrites(t *testing.T) {
 		d := &model.Device{MAC: "0c:11:05:00:00:01", ProjectID: w.community.ID, Type: model.DoorPhone, Name: "Gate"}
 		projectsWant(t, "add", c.AddInstallerDevice(ctx, d), "", "")
 		projectsWant(t, "add to theirs", c.AddInstallerDevice(ctx, &model.Device{MAC: "0c:11:05:00:00:02", ProjectID: w.theirCommunity.ID, Type: model.DoorPhone}), model.EINVALID, "")
-		d.Name = "Front gate"
-		projectsWant(t, "update", c.UpdateInstallerDevice(ctx, d), "", "")
-		if got, err := w.tc.store.GetDevice(ctx, "0C1105000001"); err != nil || got.Name != "Front gate" {
-			t.Errorf("after update: %+v, %v", got, err)
+		got, err := c.UpdateInstallerDevice(ctx, d.MAC, func(d *model.Device) error { d.Name = "Front gate"; return nil })
+		projectsWant(t, "update", err, "", "")
+		if got == nil || got.Name != "Front gate" {
+			t.Errorf("after update: %+v", got)
 		}
 		projectsWant(t, "delete by theirs", c.DeleteInstallerDevice(w.theirs, d.MAC), model.ENOTFOUND, "")
 		projectsWant(t, "delete", c.DeleteInstallerDevice(ctx, "0C-11-05-00-00-01"), "", "")

@@ -295,17 +295,14 @@ func (w *Web) UpdateInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	old := *d
 	pr, err := w.store.GetProject(r.Context(), d.ProjectID)
 	if err != nil {
 		return err
 	}
-	err = ipDeviceFromForm(r, d, pr.Kind)
-	if err == nil {
-		err = ipPlaceField(w.cases.UpdateInstallerDevice(r.Context(), d))
-	}
+	_, err = w.cases.UpdateInstallerDevice(r.Context(), d.MAC, func(d *model.Device) error { return ipDeviceFromForm(r, d, pr.Kind) })
+	err = ipPlaceField(err)
 	if isUserError(err) {
-		return w.ipDeviceForm(rw, r, 0, &old, ipForm{Failed: "device", Values: r.PostForm}, err)
+		return w.ipDeviceForm(rw, r, 0, d, ipForm{Failed: "device", Values: r.PostForm}, err)
 	} else if err != nil {
 		return err
 	}

@@ -641,11 +641,7 @@ func (w *Web) UpdateInstallerApartment(rw http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	a := &model.Apartment{ID: id}
-	err = ipApartmentFromForm(r, a)
-	if err == nil {
-		err = w.cases.UpdateApartment(r.Context(), a)
-	}
+	a, err := w.cases.UpdateApartment(r.Context(), id, func(a *model.Apartment) error { return ipApartmentFromForm(r, a) })
 	if isUserError(err) {
 		return w.installerApartment(rw, r, ipForm{Failed: "apartment", Values: r.PostForm}, err)
 	} else if err != nil {

@@ -214,17 +214,13 @@ func (w *Web) UpdateInstallerUser(rw http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	u, err := w.store.GetEndUser(r.Context(), id)
-	if err != nil {
+	u, err := w.cases.UpdateEndUser(r.Context(), id, func(u *model.EndUser) error {
+		err := ipEndUserFromForm(r, u)
+		if u.Role == model.OfficeStaff {
+			u.DepartmentID = ipFormID(r, "department_id")
+		}
 		return err
-	}
-	err = ipEndUserFromForm(r, u)
-	if u.Role == model.OfficeStaff {
-		u.DepartmentID = ipFormID(r, "department_id")
-	}
-	if err == nil {
-		_, err = w.cases.UpdateEndUser(r.Context(), u)
-	}
+	})
 	if isUserError(err) {
 		return w.installerUser(rw, r, ipForm{Failed: "user", Values: r.PostForm}, err)
 	} else if err != nil {
