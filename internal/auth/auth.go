@@ -320,15 +320,11 @@ func (s *Service) Logout(ctx context.Context, id *Identity) error {
 	if id == nil || id.Session == nil {
 		return nil
 	}
-	if err := s.Store.DeleteSession(ctx, id.Session.TokenHash); err != nil {
-		return err
-	}
+	hashes := []string{id.Session.TokenHash}
 	if id.OwnToken != "" {
-		if err := s.Store.DeleteSession(ctx, HashToken(id.OwnToken)); err != nil {
-			return err
-		}
+		hashes = append(hashes, HashToken(id.OwnToken))
 	}
-	return s.Store.Audit(ctx, "auth.logout", "account", id.Account.ID, nil)
+	return s.Store.EndSessions(ctx, id.Account.ID, hashes...)
 }
 
 // CSRFValid compares a submitted CSRF token with the session's.

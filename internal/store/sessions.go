@@ -59,13 +59,16 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	return err
 }
 
-// EndActingSession ends the acting session whose token hashes to hash and
-// records that accountID, the account really signed in, logged out of it
-// (the actor of ctx is the one acting), in one transaction.
-func (s *Store) EndActingSession(ctx context.Context, hash string, accountID int64) error {
+// EndSessions ends the sessions whose tokens hash to hashes (a logout: the
+// session, and the account's own one when it was acting as an installer; or
+// leaving an installer's portal: the acting one) and records that accountID,
+// the account really signed in, logged out — in one transaction.
+func (s *Store) EndSessions(ctx context.Context, accountID int64, hashes ...string) error {
 	return s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, hash); err != nil {
-			return err
+		for _, h := range hashes {
+			if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE token_hash = ?`, h); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, "auth.logout", "account", accountID, nil)
 	})

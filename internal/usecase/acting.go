@@ -34,5 +34,5 @@ func (c *Cases) StartActing(ctx context.Context, in ActingStart) (string, *model
 // signed in, for the audit log. The session goes and the entry is written in
 // one transaction: neither without the other.
 func (c *Cases) StopActing(ctx context.Context, sessionHash string, accountID int64) error {
-	return c.internal(ctx, "leaving the installer's portal", c.store.EndActingSession(ctx, sessionHash, accountID))
+	return c.internal(ctx, "leaving the installer's portal", c.store.EndSessions(ctx, accountID, sessionHash))
 }
