@@ -10,7 +10,6 @@ package autopserver
 
 import (
 	"context"
-	"crypto/subtle"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -27,32 +26,72 @@ import (
 // WriteFile answers with a file: 304 when If-None-Match names its
 // version, else 200 with the file.
 func WriteFile(w http.ResponseWriter, r *http.Request, f autop.File) {
-	h := w.Header()
+	prepare(f).write(w, r)
+}
+
+// answer is what every response with one file repeats, made once per file
+// (and kept with a cached one: store.AutoPServed.Prepared), so that a fetch
+// formats and allocates nothing of its own. The header values are shared
+// between responses: each slice has no room to grow, so a Header.Add
+// copies it rather than write into it.
+type answer struct {
+	etag    string
+	etags   []string // the Etag header
+	version []string // X-Gatehouse-Config-Version
+	length  []string // Content-Length
+	head    []byte   // the file's header line
+	body    []byte
+}
+
+// These header values are the same for every file.
+var (
+	noCache   = []string{"no-cache"}
+	plainText = []string{"text/plain; charset=utf-8"}
+)
+
+func prepare(f autop.File) *answer {
 	etag := f.ETag()
-	h["Etag"] = []string{etag}
-	h["X-Gatehouse-Config-Version"] = []string{f.Version}
-	h["Cache-Control"] = []string{"no-cache"}
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+	return &answer{
+		etag:    etag,
+		etags:   []string{etag},
+		version: []string{f.Version},
+		length:  []string{strconv.Itoa(len(f.Header) + len(f.Body))},
+		head:    []byte(f.Header),
+		body:    f.Body,
+	}
+}
+
+func prepareServed(sv *store.AutoPServed) any { return prepare(sv.File) }
+
+func (a *answer) write(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h["Etag"] = a.etags
+	h["X-Gatehouse-Config-Version"] = a.version
+	h["Cache-Control"] = noCache
+	if etagMatches(r.Header["If-None-Match"], a.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
-	h["Content-Length"] = []string{strconv.Itoa(len(f.Header) + len(f.Body))}
+	h["Content-Type"] = plainText
+	h["Content-Length"] = a.length
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
 	}
-	w.Write([]byte(f.Header))
-	w.Write(f.Body)
+	w.Write(a.head)
+	w.Write(a.body)
 }
 
-// etagMatches reads an If-None-Match header: "*", or a list of (weak or
-// strong) entity tags.
-func etagMatches(header, etag string) bool {
-	if header == "" {
+// etagMatches reads an If-None-Match header (its first value, as
+// Header.Get would): "*", or a list of (weak or strong) entity tags.
+func etagMatches(values []string, etag string) bool {
+	if len(values) == 0 {
 		return false
 	}
-	for _, t := range strings.Split(header, ",") {
+	header := values[0]
+	for header != "" {
+		t, rest, _ := strings.Cut(header, ",")
+		header = rest
 		t = strings.TrimSpace(t)
 		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
 			return true
@@ -129,13 +168,13 @@ const autoPRealm = `Basic realm="Gatehouse AutoP", charset="UTF-8"`
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutSuffix(r.PathValue("file"), ".cfg")
-	mac, okMAC := model.NormalizeMAC(name)
+	mac, okMAC := normalizeMAC(name)
 	if !ok || !okMAC {
 		http.Error(w, "Not found: the file is /autop/<MAC>.cfg.", http.StatusNotFound)
 		return
 	}
 	user, key, ok := r.BasicAuth()
-	if um, okUser := model.NormalizeMAC(user); !ok || !okUser || um != mac || !store.ValidDeviceKey(key) {
+	if !ok || !sameMAC(user, mac) || !store.ValidDeviceKey(key) {
 		s.unauthorized(w)
 		return
 	}
@@ -147,7 +186,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Only the accepted key gets the file. Everything else — an unknown MAC,
 	// a pending or wrong key — gets the same refusal, after the same limits.
-	if err != nil || sv.KeyHash == "" || subtle.ConstantTimeCompare([]byte(sv.KeyHash), []byte(store.DeviceKeyHash(key))) != 1 {
+	if err != nil || !sv.KeyMatches(key) {
 		o := s.lim.Take(deviceauth.Source(r.RemoteAddr), mac)
 		if !o.OK {
 			if o.Report {
@@ -167,7 +206,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sv.NeedsFetchRecord(s.st.Now()) {
 		s.rec.add(sv.DeviceID)
 	}
-	WriteFile(w, r, sv.File)
+	sv.Prepared(prepareServed).(*answer).write(w, r)
+}
+
+// normalizeMAC is model.NormalizeMAC without its copy for a MAC already
+// in the form it returns (12 upper-case hex digits), as devices send it.
+func normalizeMAC(s string) (string, bool) {
+	if isNormalMAC(s) {
+		return s, true
+	}
+	return model.NormalizeMAC(s)
+}
+
+func isNormalMAC(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// sameMAC: does user (the Basic user name) name mac (normalized).
+func sameMAC(user, mac string) bool {
+	if user == mac {
+		return true
+	}
+	um, ok := model.NormalizeMAC(user)
+	return ok && um == mac
 }
 
 func (s *Server) audit(ctx context.Context, action, mac string, details map[string]any) {

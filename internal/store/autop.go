@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
 	"runtime"
 	"strings"
@@ -578,6 +581,58 @@ type AutoPServed struct {
 	// Set on a file the cache shares between fetches: when the last fetch
 	// worth recording was (UnixMicro), since Fetched was read.
 	noted *atomic.Int64
+
+	// KeyHash as raw bytes, decoded once per read rather than the key's hash
+	// hex-encoded per fetch; keyBound false when none is bound (or the
+	// stored hash is not DeviceKeyHash's form: no key matches it).
+	keySum   [sha256.Size]byte
+	keyBound bool
+
+	// The AutoP server's form of the answer, made on the first fetch
+	// (Prepared) and shared, like the file, while the cache keeps it.
+	prepared atomic.Pointer[preparedAnswer]
+}
+
+type preparedAnswer struct{ v any }
+
+// KeyMatches tells, in constant time, whether key is the bound key: its
+// SHA-256 is the stored hash. False when no key is bound.
+func (a *AutoPServed) KeyMatches(key string) bool {
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(sum[:], a.keySum[:])&boolInt(a.keyBound) == 1
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Prepared returns the AutoP server's form of the answer (what every
+// response with this file repeats), made by prepare on the first call and
+// kept with the file: a cached file shares it between fetches. Two fetches
+// racing may both prepare; either result is kept.
+func (a *AutoPServed) Prepared(prepare func(*AutoPServed) any) any {
+	if p := a.prepared.Load(); p != nil {
+		return p.v
+	}
+	v := prepare(a)
+	a.prepared.Store(&preparedAnswer{v})
+	return v
+}
+
+// setKeySum decodes KeyHash for KeyMatches. A hash that is not exactly
+// DeviceKeyHash's lower-case hex binds no key (no key's hex equals it).
+func (a *AutoPServed) setKeySum() {
+	if len(a.KeyHash) != 2*sha256.Size {
+		return
+	}
+	if _, err := hex.Decode(a.keySum[:], []byte(a.KeyHash)); err != nil || hex.EncodeToString(a.keySum[:]) != a.KeyHash {
+		a.keySum = [sha256.Size]byte{}
+		return
+	}
+	a.keyBound = true
 }
 
 // NeedsFetchRecord tells whether a fetch at now is worth recording: the
@@ -630,6 +685,7 @@ func serveAutoP(row scanner) (*AutoPServed, error) {
 		return nil, err
 	}
 	out.DeviceID, out.MAC, out.Updated, out.File = id, in.MAC, updated, autop.Render(in)
+	out.setKeySum()
 	return out, nil
 }
 

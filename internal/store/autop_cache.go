@@ -66,9 +66,11 @@ type autoPEntry struct {
 	read time.Time
 }
 
-// entryCost is about what an entry holds: the file, the MAC, the structs.
+// entryCost is about what an entry holds: the file, the MAC, the structs,
+// and the AutoP server's prepared answer (AutoPServed.Prepared: the header
+// line's bytes, the ETag and the header values, once made).
 func entryCost(mac string, sv *AutoPServed) int {
-	return len(sv.File.Body) + len(sv.File.Header) + len(sv.File.Version) + len(sv.KeyHash) + len(mac) + 256
+	return len(sv.File.Body) + 2*len(sv.File.Header) + 3*len(sv.File.Version) + len(sv.KeyHash) + len(mac) + 384
 }
 
 func (c *autoPCache) get(mac string) *AutoPServed {
