@@ -10,6 +10,7 @@ package autopserver
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -121,7 +122,7 @@ type Server struct {
 	reader  *store.AutoPReader // nil: read through AutoPServe
 }
 
-// read is the one read of a fetch, through the prepared query when it
+// read is the one read of a fetch (as the system), through the prepared query when it
 // could be prepared.
 func (s *Server) read(ctx context.Context, mac string) (*store.AutoPServed, error) {
 	s.prepare.Do(func() {
@@ -138,9 +139,9 @@ func (s *Server) read(ctx context.Context, mac string) (*store.AutoPServed, erro
 		s.reader = r
 	})
 	if s.reader != nil {
-		return s.reader.Serve(ctx, mac)
+		return s.reader.Serve(ctx, mac) // system side: no actor needed
 	}
-	return s.st.AutoPServe(ctx, mac)
+	return s.st.AutoPServe(model.WithActor(ctx, model.System), mac)
 }
 
 // The cache's bounds: a file is read again after autoPCacheAge even when no
@@ -173,13 +174,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Not found: the file is /autop/<MAC>.cfg.", http.StatusNotFound)
 		return
 	}
-	user, key, ok := r.BasicAuth()
+	user, key, ok := basicAuth(r)
 	if !ok || !sameMAC(user, mac) || !store.ValidDeviceKey(key) {
 		s.unauthorized(w)
 		return
 	}
-	ctx := model.WithActor(r.Context(), model.System)
-	sv, err := s.read(ctx, mac)
+	sv, err := s.read(r.Context(), mac)
 	if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
 		s.fail(w, r, err)
 		return
@@ -187,6 +187,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Only the accepted key gets the file. Everything else — an unknown MAC,
 	// a pending or wrong key — gets the same refusal, after the same limits.
 	if err != nil || !sv.KeyMatches(key) {
+		ctx := model.WithActor(r.Context(), model.System)
 		o := s.lim.Take(deviceauth.Source(r.RemoteAddr), mac)
 		if !o.OK {
 			if o.Report {
@@ -207,6 +208,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.rec.add(sv.DeviceID)
 	}
 	sv.Prepared(prepareServed).(*answer).write(w, r)
+}
+
+// basicAuth is r.BasicAuth with one allocation instead of two: the
+// credentials are decoded on the stack, then copied once.
+func basicAuth(r *http.Request) (user, key string, ok bool) {
+	auth := r.Header.Get("Authorization")
+	const prefix = "Basic "
+	if len(auth) < len(prefix) || !strings.EqualFold(auth[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	enc := auth[len(prefix):]
+	var buf [256]byte
+	if base64.StdEncoding.DecodedLen(len(enc)) > len(buf) {
+		return r.BasicAuth()
+	}
+	n, err := base64.StdEncoding.Decode(buf[:], []byte(enc))
+	if err != nil {
+		return "", "", false
+	}
+	if user, key, ok = strings.Cut(string(buf[:n]), ":"); !ok {
+		return "", "", false
+	}
+	return user, key, true
 }
 
 // normalizeMAC is model.NormalizeMAC without its copy for a MAC already

@@ -598,7 +598,13 @@ type preparedAnswer struct{ v any }
 // KeyMatches tells, in constant time, whether key is the bound key: its
 // SHA-256 is the stored hash. False when no key is bound.
 func (a *AutoPServed) KeyMatches(key string) bool {
-	sum := sha256.Sum256([]byte(key))
+	var buf [128]byte // a valid key's most (ValidDeviceKey): hashed without a copy on the heap
+	var sum [sha256.Size]byte
+	if len(key) <= len(buf) {
+		sum = sha256.Sum256(buf[:copy(buf[:], key)])
+	} else {
+		sum = sha256.Sum256([]byte(key))
+	}
 	return subtle.ConstantTimeCompare(sum[:], a.keySum[:])&boolInt(a.keyBound) == 1
 }
 
