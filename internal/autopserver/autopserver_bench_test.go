@@ -24,7 +24,7 @@ type benchDevice struct{ mac, key string }
 
 // benchStore is a SQLite store with autopBenchDevices devices under one
 // installer, each with its key enrolled.
-func benchStore(b *testing.B) (*store.Store, []benchDevice) {
+func benchStore(b testing.TB) (*store.Store, []benchDevice) {
 	b.Helper()
 	st := testutil.NewStore(b, "sqlite")
 	sys := model.WithActor(context.Background(), model.System)
@@ -66,7 +66,7 @@ func benchStore(b *testing.B) (*store.Store, []benchDevice) {
 	return st, devs
 }
 
-func benchHandler(b *testing.B) (http.Handler, *autopserver.Server, []benchDevice) {
+func benchHandler(b testing.TB) (http.Handler, *autopserver.Server, []benchDevice) {
 	st, devs := benchStore(b)
 	srv := autopserver.New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), true, nil)
 	b.Cleanup(func() { srv.Close(context.Background()) })
