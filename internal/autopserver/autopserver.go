@@ -69,7 +69,7 @@ func (a *answer) write(w http.ResponseWriter, r *http.Request) {
 	h["Etag"] = a.etags
 	h["X-Gatehouse-Config-Version"] = a.version
 	h["Cache-Control"] = noCache
-	if etagMatches(r.Header["If-None-Match"], a.etag) {
+	if etagMatches(r.Header.Get("If-None-Match"), a.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -83,13 +83,9 @@ func (a *answer) write(w http.ResponseWriter, r *http.Request) {
 	w.Write(a.body)
 }
 
-// etagMatches reads an If-None-Match header (its first value, as
-// Header.Get would): "*", or a list of (weak or strong) entity tags.
-func etagMatches(values []string, etag string) bool {
-	if len(values) == 0 {
-		return false
-	}
-	header := values[0]
+// etagMatches reads an If-None-Match header: "*", or a list of (weak or
+// strong) entity tags (cut one by one rather than split into a slice).
+func etagMatches(header, etag string) bool {
 	for header != "" {
 		t, rest, _ := strings.Cut(header, ",")
 		header = rest
@@ -122,8 +118,8 @@ type Server struct {
 	reader  *store.AutoPReader // nil: read through AutoPServe
 }
 
-// read is the one read of a fetch (as the system), through the prepared query when it
-// could be prepared.
+// read is the one read of a fetch (as the system), through the prepared
+// query when it could be prepared.
 func (s *Server) read(ctx context.Context, mac string) (*store.AutoPServed, error) {
 	s.prepare.Do(func() {
 		pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
