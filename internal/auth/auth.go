@@ -3,14 +3,13 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -57,27 +56,17 @@ type Service struct {
 	Store  *store.Store
 	Config Config
 	Log    *slog.Logger
-
-	hashOnce  sync.Once
-	hashSlots chan struct{}
 }
 
 // checkPassword compares a password with a hash (an empty hash never
-// matches, after the same work). At most a few argon2 checks run at once:
-// each takes 19 MiB, and a burst of logins must not exhaust memory.
+// matches, after the same work), at the password gate: it answers BusyError
+// when it cannot get a turn.
 func (s *Service) checkPassword(ctx context.Context, hash, password string) (bool, error) {
-	s.hashOnce.Do(func() { s.hashSlots = make(chan struct{}, max(2, runtime.NumCPU())) })
-	select {
-	case s.hashSlots <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	defer func() { <-s.hashSlots }()
 	if hash == "" {
-		CheckPassword(dummyHash, password)
-		return false, nil
+		_, err := checkPasswordContext(ctx, dummyHash, password)
+		return false, err
 	}
-	return CheckPassword(hash, password)
+	return checkPasswordContext(ctx, hash, password)
 }
 
 // Identity is who a request comes from, as the middleware found it.
@@ -187,7 +176,7 @@ func (s *Service) ChangePassword(ctx context.Context, id *Identity, current, nex
 	if !ok || acc.ID != id.Account.ID {
 		return "", nil, model.Invalid("current_password", "is wrong")
 	}
-	hash, err := HashPassword(next)
+	hash, err := HashPasswordContext(ctx, next)
 	if err != nil {
 		return "", nil, err
 	}
@@ -239,10 +228,15 @@ func (s *Service) checkThrottled(ctx context.Context, username, addr, password s
 		return nil, false, err
 	}
 	ok, err := s.checkPassword(ctx, hash, password)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
+	var busy *BusyError
+	if errors.As(err, &busy) {
+		// Not decided, so not a failure: the attempt is forgotten, even
+		// when the request's context has ended.
+		if err := s.Store.DeleteLoginFailure(context.WithoutCancel(ctx), attempt); err != nil {
+			return nil, false, err
 		}
+		return nil, false, err
+	} else if err != nil {
 		s.Log.Error("password hash unreadable", "account", acc.ID, "err", err)
 	}
 	// A disabled account's right password counts as a failure: clearing
