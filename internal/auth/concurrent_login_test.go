@@ -50,3 +50,32 @@ func TestConcurrentLoginsOfOneUserAnswerOnlyDomainErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentRightPasswordsAreNotThrottled: attempts still being decided
+// are not failures. 20 logins with the right password at once, from one
+// address, all sign in, though the budget is 3 failures (each attempt used
+// to count the others' undecided rows, so most answered 429).
+func TestConcurrentRightPasswordsAreNotThrottled(t *testing.T) {
+	for _, b := range testutil.Backends(t) {
+		t.Run(b, func(t *testing.T) {
+			cfg := auth.DefaultConfig
+			cfg.MaxFailures = 3
+			s, _ := newService(t, b, cfg)
+			errs := make([]error, 20)
+			var wg sync.WaitGroup
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[i] = login(s, "alice", "right-password", "198.51.100.77")
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("login %d: %v", i, err)
+				}
+			}
+		})
+	}
+}

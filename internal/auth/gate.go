@@ -92,13 +92,3 @@ func HashPasswordContext(ctx context.Context, pw string) (string, error) {
 	}
 	return hash, err
 }
-
-// checkPasswordContext is CheckPassword through the gate.
-func checkPasswordContext(ctx context.Context, hash, pw string) (bool, error) {
-	var ok bool
-	var err error
-	if gerr := passwordGate.do(ctx, func() { ok, err = CheckPassword(hash, pw) }); gerr != nil {
-		return false, gerr
-	}
-	return ok, err
-}
