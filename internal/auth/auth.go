@@ -195,7 +195,8 @@ func (s *Service) checkThrottled(ctx context.Context, username, addr, password s
 }
 
 func (s *Service) checkThrottledInSlot(ctx context.Context, username, addr, password string) (*model.Account, bool, error) {
-	pairKey, addrKey := "pair\x00"+addr+"\x00"+username, "addr\x00"+addr
+	// Keyed as the store keys the rows (user names case-insensitively).
+	pairKey, addrKey := "pair\x00"+addr+"\x00"+strings.ToLower(username), "addr\x00"+addr
 	// The attempt is recorded before the password is checked and counted
 	// with it, so parallel attempts cannot all slip under the limit: the
 	// k-th attempt sees at least k rows. A good password removes the rows.
