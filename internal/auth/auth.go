@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -58,26 +57,8 @@ type Service struct {
 	Config Config
 	Log    *slog.Logger
 
-	hashOnce  sync.Once
-	hashSlots chan struct{}
-}
-
-// checkPassword compares a password with a hash (an empty hash never
-// matches, after the same work). At most a few argon2 checks run at once:
-// each takes 19 MiB, and a burst of logins must not exhaust memory.
-func (s *Service) checkPassword(ctx context.Context, hash, password string) (bool, error) {
-	s.hashOnce.Do(func() { s.hashSlots = make(chan struct{}, max(2, runtime.NumCPU())) })
-	select {
-	case s.hashSlots <- struct{}{}:
-	case <-ctx.Done():
-		return false, ctx.Err()
-	}
-	defer func() { <-s.hashSlots }()
-	if hash == "" {
-		CheckPassword(dummyHash, password)
-		return false, nil
-	}
-	return CheckPassword(hash, password)
+	throttleMu sync.Mutex
+	deciding   map[string]int // attempts being decided, by throttle key
 }
 
 // Identity is who a request comes from, as the middleware found it.
@@ -187,7 +168,7 @@ func (s *Service) ChangePassword(ctx context.Context, id *Identity, current, nex
 	if !ok || acc.ID != id.Account.ID {
 		return "", nil, model.Invalid("current_password", "is wrong")
 	}
-	hash, err := HashPassword(next)
+	hash, err := HashPasswordContext(ctx, next)
 	if err != nil {
 		return "", nil, err
 	}
@@ -203,46 +184,85 @@ func (s *Service) ChangePassword(ctx context.Context, id *Identity, current, nex
 
 // checkThrottled checks a password under the login throttle: it answers
 // ThrottledError past a budget, and clears the (user name, address) pair's
-// failures when the password is right.
-func (s *Service) checkThrottled(ctx context.Context, username, addr, password string) (*model.Account, bool, error) {
-	now := s.Store.Now()
+// failures when the password is right. The whole check takes one turn at
+// the password gate (BusyError when it gets none), so the attempts being
+// decided at once in this process are at most the gate's slots.
+func (s *Service) checkThrottled(ctx context.Context, username, addr, password string) (acc *model.Account, ok bool, err error) {
+	if gerr := passwordGate.do(ctx, func() { acc, ok, err = s.checkThrottledInSlot(ctx, username, addr, password) }); gerr != nil {
+		return nil, false, gerr
+	}
+	return acc, ok, err
+}
+
+func (s *Service) checkThrottledInSlot(ctx context.Context, username, addr, password string) (*model.Account, bool, error) {
+	// Keyed as the store keys the rows (user names case-insensitively).
+	pairKey, addrKey := "pair\x00"+addr+"\x00"+strings.ToLower(username), "addr\x00"+addr
 	// The attempt is recorded before the password is checked and counted
 	// with it, so parallel attempts cannot all slip under the limit: the
-	// k-th attempt sees at least k rows. A good password removes the row.
+	// k-th attempt sees at least k rows. A good password removes the rows.
+	// The attempts this process is still deciding have rows too but are not
+	// failures (yet): they are not counted, so a right password arriving
+	// while others are checked is not refused for them. Recording, counting
+	// and registering happen under one lock so that the registry matches the
+	// rows counted.
+	s.throttleMu.Lock()
+	now := s.Store.Now()
 	attempt, err := s.Store.RecordLoginFailure(ctx, username, addr, now)
 	if err != nil {
+		s.throttleMu.Unlock()
 		return nil, false, err
 	}
 	c, err := s.Store.LoginFailures(ctx, username, addr, now.Add(-s.Config.FailureWindow))
 	if err != nil {
+		s.throttleMu.Unlock()
 		return nil, false, err
 	}
-	var wait time.Duration
-	if c.Pair > s.Config.MaxFailures {
-		wait = c.PairOldest.Add(s.Config.FailureWindow).Sub(now)
-	}
-	if c.Addr > s.Config.MaxAddressFailures {
-		wait = max(wait, c.AddrOldest.Add(s.Config.FailureWindow).Sub(now))
-	}
-	if c.Pair > s.Config.MaxFailures || c.Addr > s.Config.MaxAddressFailures {
+	pair, byAddr := c.Pair-s.deciding[pairKey], c.Addr-s.deciding[addrKey]
+	if pair > s.Config.MaxFailures || byAddr > s.Config.MaxAddressFailures {
+		defer s.throttleMu.Unlock()
+		var wait time.Duration
+		if pair > s.Config.MaxFailures {
+			wait = c.PairOldest.Add(s.Config.FailureWindow).Sub(now)
+		}
+		if byAddr > s.Config.MaxAddressFailures {
+			wait = max(wait, c.AddrOldest.Add(s.Config.FailureWindow).Sub(now))
+		}
 		// A refused attempt does not count, so the lock ends when the window
 		// has passed the oldest failure.
 		if err := s.Store.DeleteLoginFailure(ctx, attempt); err != nil {
 			return nil, false, err
 		}
-		return nil, false, &ThrottledError{RetryAfter: wait, Address: c.Addr > s.Config.MaxAddressFailures}
+		return nil, false, &ThrottledError{RetryAfter: wait, Address: byAddr > s.Config.MaxAddressFailures}
 	}
+	if s.deciding == nil {
+		s.deciding = map[string]int{}
+	}
+	s.deciding[pairKey]++
+	s.deciding[addrKey]++
+	s.throttleMu.Unlock()
+	defer func() {
+		s.throttleMu.Lock()
+		for _, k := range []string{pairKey, addrKey} {
+			if s.deciding[k]--; s.deciding[k] == 0 {
+				delete(s.deciding, k)
+			}
+		}
+		s.throttleMu.Unlock()
+	}()
+
 	acc, hash, err := s.Store.AccountForLogin(ctx, username)
 	if model.ErrorCode(err) == model.ENOTFOUND {
 		hash = ""
 	} else if err != nil {
 		return nil, false, err
 	}
-	ok, err := s.checkPassword(ctx, hash, password)
+	// In its slot already: the check itself does not go through the gate.
+	if hash == "" {
+		CheckPassword(dummyHash, password)
+		return nil, false, nil
+	}
+	ok, err := CheckPassword(hash, password)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, false, ctx.Err()
-		}
 		s.Log.Error("password hash unreadable", "account", acc.ID, "err", err)
 	}
 	// A disabled account's right password counts as a failure: clearing

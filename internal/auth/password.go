@@ -3,6 +3,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -23,17 +24,32 @@ const (
 	argonKeyLen  = 32
 )
 
-// HashPassword returns an argon2id hash in the PHC string format.
+// HashPassword returns an argon2id hash in the PHC string format. It waits
+// for a turn at the gate however long that takes: request handlers use
+// HashPasswordContext instead.
 func HashPassword(pw string) (string, error) {
+	var hash string
+	var err error
+	if gerr := passwordGate.do(context.Background(), func() { hash, err = hashPassword(pw) }); gerr != nil {
+		return "", gerr
+	}
+	return hash, err
+}
+
+func hashPassword(pw string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
+
+// argonKey derives a key; a variable so that a test can count the
+// derivations running at once.
+var argonKey = argon2.IDKey
 
 var errBadHash = errors.New("auth: malformed password hash")
 
@@ -54,13 +70,13 @@ func CheckPassword(hash, pw string) (bool, error) {
 	if err1 != nil || err2 != nil {
 		return false, errBadHash
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(key)))
+	got := argonKey([]byte(pw), salt, t, m, p, uint32(len(key)))
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
 
 // dummyHash is checked against when a user name does not exist, so that a
 // missing account takes as long as a wrong password.
-var dummyHash, _ = HashPassword("gatehouse-timing-equaliser")
+var dummyHash, _ = hashPassword("gatehouse-timing-equaliser")
 
 // NewToken returns a random URL-safe token of 32 bytes.
 func NewToken() string {

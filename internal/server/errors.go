@@ -56,6 +56,10 @@ func (s *Server) errorResponse(w http.ResponseWriter, r *http.Request, err error
 		w.Header().Set("Retry-After", strconv.Itoa(te.RetryAfterSeconds()))
 		d.Code, d.Message = model.ETOOMANY, "Too many failed logins. Try again later."
 	}
+	var be *auth.BusyError
+	if errors.As(err, &be) {
+		w.Header().Set("Retry-After", strconv.Itoa(be.RetryAfterSeconds()))
+	}
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

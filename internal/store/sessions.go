@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 
@@ -128,17 +130,20 @@ type LoginFailureCounts struct {
 }
 
 // LoginFailures counts the failures since a time for a (user name, address)
-// pair and for the address alone.
+// pair and for the address alone. Each count and its oldest row come from one
+// statement: a good login clearing the pair between a count and a separate
+// read of the oldest row left that read with no row (a 500).
 func (s *Store) LoginFailures(ctx context.Context, username, addr string, since time.Time) (LoginFailureCounts, error) {
 	var c LoginFailureCounts
 	count := func(where string, args ...any) (int, time.Time, error) {
 		var n int
-		args = append(args, since)
-		if err := s.queryRow(ctx, `SELECT count(*) FROM login_failures WHERE `+where+` AND at >= ?`, args...).Scan(&n); err != nil || n == 0 {
-			return n, time.Time{}, err
-		}
 		var t time.Time
-		err := s.queryRow(ctx, `SELECT at FROM login_failures WHERE `+where+` AND at >= ? ORDER BY at LIMIT 1`, args...).Scan(&t)
+		args = append(args, since)
+		// count(*) OVER () counts every matching row before LIMIT keeps the oldest.
+		err := s.queryRow(ctx, `SELECT count(*) OVER (), at FROM login_failures WHERE `+where+` AND at >= ? ORDER BY at LIMIT 1`, args...).Scan(&n, &t)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, time.Time{}, nil
+		}
 		return n, t, err
 	}
 	var err error

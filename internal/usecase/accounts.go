@@ -25,7 +25,7 @@ func (c *Cases) CreateAccount(ctx context.Context, acc *model.Account, password 
 	if err := acc.Validate(); err != nil {
 		return err
 	}
-	hash, err := auth.HashPassword(password)
+	hash, err := auth.HashPasswordContext(ctx, password)
 	if err != nil {
 		return c.internal(ctx, "creating the account", err)
 	}

@@ -162,7 +162,7 @@ func (c *Cases) SetPasswordFromLink(ctx context.Context, in PasswordFromLink) (*
 	if err := v.Err(); err != nil {
 		return acc, err
 	}
-	pwHash, err := auth.HashPassword(in.Password)
+	pwHash, err := auth.HashPasswordContext(ctx, in.Password)
 	if err != nil {
 		return acc, c.internal(ctx, "setting the password", err)
 	}

@@ -48,10 +48,14 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 		p := w.page(r, "Log in", "", loginData{Username: username, Next: next})
 		status := http.StatusUnauthorized
 		var te *auth.ThrottledError
+		var busy *auth.BusyError
 		switch {
 		case errors.As(err, &te):
 			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
 			status, p.Error = http.StatusTooManyRequests, throttledMessage(te)
+		case errors.As(err, &busy):
+			rw.Header().Set("Retry-After", itoa(busy.RetryAfterSeconds()))
+			status, p.Error = http.StatusTooManyRequests, model.ErrorMessage(err)
 		case model.ErrorCode(err) == model.EINVALID:
 			status, p.Error, p.Fields = http.StatusBadRequest, "Enter your user name and password.", model.ErrorFields(err)
 			if f := p.Fields; f["username"] != "" && f["username"] != "is required" {
@@ -126,10 +130,15 @@ func (w *Web) ChangePassword(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		p := w.page(r, "Change password", "", nil)
 		var te *auth.ThrottledError
+		var busy *auth.BusyError
 		switch {
 		case errors.As(err, &te):
 			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
 			p.Error = throttledMessage(te)
+			return w.render(rw, http.StatusTooManyRequests, "account_password", p)
+		case errors.As(err, &busy):
+			rw.Header().Set("Retry-After", itoa(busy.RetryAfterSeconds()))
+			p.Error = model.ErrorMessage(err)
 			return w.render(rw, http.StatusTooManyRequests, "account_password", p)
 		case model.ErrorCode(err) == model.EINVALID:
 			p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)

@@ -40,6 +40,7 @@ var optIn = []struct {
 	{"internal/server", "TestScreenshots", "GATEHOUSE_SCREENSHOTS", "takes the README screenshots (GATEHOUSE_SCREENSHOTS=DIR)"},
 	{"internal/server", "TestGatewayDeliveryLatency", "GATEHOUSE_BENCH_DELIVERY", "measures command delivery (GATEHOUSE_BENCH_DELIVERY=1)"},
 	{"internal/server", "TestBatchAutoPLatency", "GATEHOUSE_BENCH_BATCH", "measures Batch AutoP (GATEHOUSE_BENCH_BATCH=1)"},
+	{"internal/server", "TestLoginLoadLatency", "GATEHOUSE_BENCH_LOGINS", "measures the device list while 20 logins run (GATEHOUSE_BENCH_LOGINS=1)"},
 	{"internal/server", "TestCamerasSpeed", "GATEHOUSE_SPEED_CAMERAS_DB", "times the camera lists on a big database (GATEHOUSE_SPEED_CAMERAS_DB=…)"},
 	{"internal/gateway", "TestConnectionsMemory", "GATEHOUSE_BENCH_CONNS", "memory per device connection (GATEHOUSE_BENCH_CONNS=N)"},
 	{"internal/gateway", "TestConnectionsMemoryServer", "child of TestConnectionsMemory", "the server process of TestConnectionsMemory"},
