@@ -52,7 +52,9 @@ func TestLoginLoadLatency(t *testing.T) {
 			took = append(took, get())
 		}
 		slices.Sort(took)
-		q := func(p float64) string { return took[int(p*float64(len(took)-1))].Round(100 * time.Microsecond).String() }
+		q := func(p float64) string {
+			return took[int(p*float64(len(took)-1))].Round(100 * time.Microsecond).String()
+		}
 		return fmt.Sprintf("p50 %s p95 %s p99 %s (%d requests)", q(.50), q(.95), q(.99), len(took))
 	}
 	for range 20 {
