@@ -90,10 +90,12 @@ if [ "$NODES" = 2 ]; then
   sleep 0.5
 fi
 
+gh_procs=() # the gatehouse servers, whose CPU time measure() reads
 start_node() { # port name
   echo "== start gatehouse serve on 127.0.0.1:$1 (node $2)"
   "$WORK/gatehouse" serve --data "$DATA" "${DB[@]}" "${NATS[@]}" --node "$2" --addr "127.0.0.1:$1" --log-level warn >"$WORK/serve-$2.log" 2>&1 &
   pids+=($!)
+  gh_procs+=($!)
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$1/healthz" >/dev/null 2>&1 && break
     sleep 0.2
@@ -235,20 +237,45 @@ NGINX
 echo "== start nginx on 127.0.0.1:$NGINX_PORT"
 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK" &
 pids+=($!)
+nginx_master=$!
 sleep 1
 m=$(head -1 "$WORK/macs.txt" | cut -d' ' -f1)
 cmp <(curl -fs "http://127.0.0.1:$NGINX_PORT/autop/$m.cfg") \
     <(curl -fs -u "$(head -1 "$WORK/macs.txt" | tr ' ' ':')" "http://127.0.0.1:$GH_PORT/autop/$m.cfg") \
   && echo "nginx and gatehouse serve the same bytes for $m"
 
-measure() { # name url
-  MACS_FILE="$WORK/macs.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/autop.lua" "$2" >"$WORK/$1.txt"
-  local rps p99 bad
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/$1.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$WORK/$1.txt")
-  bad=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$WORK/$1.txt")
-  printf '%-10s %12s req/s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p99" "${bad:-0}"
-  eval "${1}_rps=$rps"
+# cpu_ticks PID…: user + system CPU time of the processes, in clock ticks.
+cpu_ticks() {
+  local t=0 p f
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    read -r -a f <"/proc/$p/stat"
+    t=$((t + f[13] + f[14]))
+  done
+  echo "$t"
+}
+TICK=$(getconf CLK_TCK)
+
+# measure NAME URL PID…: wrk against URL; prints requests/s, p99 and the
+# requests served per CPU-second of the server processes PID… (what the
+# server spends, whatever wrk and the other server take of the same cores).
+measure() {
+  local name=$1 url=$2
+  shift 2
+  local before after
+  before=$(cpu_ticks "$@")
+  MACS_FILE="$WORK/macs.txt" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/autop.lua" "$url" >"$WORK/$name.txt"
+  after=$(cpu_ticks "$@")
+  local rps p99 bad reqs percpu
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/$name.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$WORK/$name.txt")
+  bad=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$WORK/$name.txt")
+  reqs=$(awk '/requests in/ {print $1}' "$WORK/$name.txt")
+  percpu=$(awk -v r="$reqs" -v t=$((after - before)) -v hz="$TICK" 'BEGIN { if (t > 0) printf "%.0f", r / (t / hz); else print "?" }')
+  printf '%-10s %12s req/s   p99 %8s   non-2xx %s   %s req per server CPU-second (%.1f CPU-s)\n' "$name" "$rps" "$p99" "${bad:-0}" "$percpu" \
+    "$(awk -v t=$((after - before)) -v hz="$TICK" 'BEGIN { print t / hz }')"
+  eval "${name}_rps=$rps"
+  eval "${name}_percpu=$percpu"
 }
 
 # measure_two: both nodes at once, half the threads and connections each;
@@ -273,8 +300,12 @@ echo "== measure: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, rotating over $(wc 
 if [ "$NODES" = 2 ]; then
   measure_two
 else
-  measure gatehouse "http://127.0.0.1:$GH_PORT"
+  measure gatehouse "http://127.0.0.1:$GH_PORT" "${gh_procs[@]}"
 fi
-measure nginx "http://127.0.0.1:$NGINX_PORT"
+# shellcheck disable=SC2046 # the master and its workers, one PID each
+measure nginx "http://127.0.0.1:$NGINX_PORT" "$nginx_master" $(pgrep -P "$nginx_master")
 awk -v g="$gatehouse_rps" -v n="$nginx_rps" 'BEGIN { printf "gatehouse / nginx = %.2f (goal ≥ 0.50)\n", g / n }'
+if [ "$NODES" = 1 ]; then
+  awk -v g="$gatehouse_percpu" -v n="$nginx_percpu" 'BEGIN { if (g > 0 && n > 0) printf "per server CPU-second: gatehouse / nginx = %.2f (goal ≥ 0.90)\n", g / n }'
+fi
 echo "(full wrk outputs: $WORK/gatehouse.txt, $WORK/nginx.txt)"
