@@ -124,7 +124,7 @@ func (a *API) UpdateInstallerDevice(w http.ResponseWriter, r *http.Request) erro
 
 // DeleteInstallerDevice deletes a device by MAC.
 func (a *API) DeleteInstallerDevice(w http.ResponseWriter, r *http.Request) error {
-	if err := a.Cases.DeleteInstallerDevice(r.Context(), r.PathValue("mac")); err != nil {
+	if err := a.Cases.DeleteDevice(r.Context(), r.PathValue("mac")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -26,15 +26,3 @@ func (c *Cases) UpdateInstallerDevice(ctx context.Context, mac string, edit func
 	d, err := c.store.GetDevice(ctx, mac)
 	return d, c.internal(ctx, "reading the device", err)
 }
-
-// DeleteInstallerDevice deletes a device by MAC (any notation) and closes
-// its connection to the gateway, on whichever node holds it.
-func (c *Cases) DeleteInstallerDevice(ctx context.Context, mac string) error {
-	if err := c.store.DeleteDevice(ctx, mac); err != nil {
-		return c.internal(ctx, "deleting the device", err)
-	}
-	if c.gateway != nil {
-		c.gateway.Deleted(ctx, mac)
-	}
-	return nil
-}

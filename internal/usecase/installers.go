@@ -128,9 +128,7 @@ func (c *Cases) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 	if err != nil {
 		return impact, c.internal(ctx, "deleting the installer", err)
 	}
-	if c.gateway != nil {
-		c.gateway.Deleted(ctx, impact.DeviceMACs...)
-	}
+	c.deviceGatewayDeleted(ctx, impact.DeviceMACs...)
 	return impact, nil
 }
 

@@ -314,8 +314,8 @@ func TestInstallerDeviceWrites(t *testing.T) {
 		if got == nil || got.Name != "Front gate" {
 			t.Errorf("after update: %+v", got)
 		}
-		projectsWant(t, "delete by theirs", c.DeleteInstallerDevice(w.theirs, d.MAC), model.ENOTFOUND, "")
-		projectsWant(t, "delete", c.DeleteInstallerDevice(ctx, "0C-11-05-00-00-01"), "", "")
+		projectsWant(t, "delete by theirs", c.DeleteDevice(w.theirs, d.MAC), model.ENOTFOUND, "")
+		projectsWant(t, "delete", c.DeleteDevice(ctx, "0C-11-05-00-00-01"), "", "")
 		if _, err := w.tc.store.GetDevice(ctx, d.MAC); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("the deleted device: %v", err)
 		}

@@ -335,7 +335,7 @@ func (w *Web) DeleteInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	if err := w.cases.DeleteInstallerDevice(r.Context(), d.MAC); err != nil {
+	if err := w.cases.DeleteDevice(r.Context(), d.MAC); err != nil {
 		return err
 	}
 	return redirect(rw, r, "/installer/devices", "Deleted device "+d.MAC+".")
