@@ -15,7 +15,15 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 		return err
 	}
 	users := g.batch(ctx, "end_users", "id", "installer_id", "project_id", "apartment_id", "department_id", "role", "family_master_id",
-		"name", "sip", "email", "mobile", "phone", "address", "active", "premium", "created_at", "app_expires_at", "premium_expires_at")
+		"name", "sip", "email", "mobile", "phone", "address", "active", "premium", "created_at", "app_expires_at", "premium_expires_at",
+		"project_kind", "distributor_id", "subdistributor_id")
+	// The end-user lists' columns: the project's kind and the distributor
+	// and sub-distributor above the installer.
+	above := make(map[int64]*model.Account, len(g.installers))
+	for _, inst := range g.installers {
+		above[inst.ID] = inst
+	}
+	kind := model.ProjectCommunity
 	sip := 600000000
 	// surname: the family's name (community apartments); force: never
 	// activated (inactive), or active (and premium for a villa master)
@@ -50,7 +58,8 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 			m = master
 		}
 		return id, users.add(id, installer, project, nullable(aptID), nullable(deptID), role, m, name, fmt.Sprint(sip), email,
-			g.phone(), phone, address, active, premium, created, appExp, premExp)
+			g.phone(), phone, address, active, premium, created, appExp, premExp,
+			kind, nullable(above[installer].DistributorID), nullable(above[installer].SubdistributorID))
 	}
 	total := g.o.Users
 	nComm, nOffice := total*60/100, total*25/100
@@ -93,6 +102,7 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 			a.master = id
 		}
 	}
+	kind = model.ProjectOffice
 	var depts [][2]int64 // office project, department
 	var deptInst []int64
 	for _, o := range offices {
@@ -107,6 +117,7 @@ func (g *gen) endUsers(ctx context.Context, comms []*community, offices []*offic
 			return err
 		}
 	}
+	kind = model.ProjectPersonal
 	// Each installer's third home has not activated its villa app yet, its
 	// master nor its extra family members; its first home's master has the
 	// premium plan.

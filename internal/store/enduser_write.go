@@ -198,12 +198,16 @@ func (s *Store) placeFamilyMember(ctx context.Context, tx *Tx, p *model.Project,
 }
 
 func (s *Store) insertEndUser(ctx context.Context, tx *Tx, u *model.EndUser) error {
+	// The list columns (the project's kind, the distributor and
+	// sub-distributor above the installer) are written with the user.
 	err := tx.queryRow(ctx, `INSERT INTO end_users (installer_id, project_id, apartment_id, department_id, role,
 		family_master_id, name, sip, email, mobile, phone, address, active, premium, created_at, app_expires_at,
-		premium_expires_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
+		premium_expires_at, project_kind, distributor_id, subdistributor_id)
+		SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?, p.kind, a.distributor_id, a.subdistributor_id
+		FROM projects p, accounts a WHERE p.id = ? AND a.id = ? RETURNING id`,
 		u.InstallerID, u.ProjectID, nullID(u.ApartmentID), nullID(u.DepartmentID), u.Role, nullID(u.FamilyMasterID),
 		u.Name, u.SIP, u.Email, u.Mobile, u.Phone, u.Address, u.Active, u.Premium, u.Created, u.AppExpires,
-		u.PremiumExpires).Scan(&u.ID)
+		u.PremiumExpires, u.ProjectID, u.InstallerID).Scan(&u.ID)
 	if isUniqueViolation(err) {
 		// Two family masters added at once: the unique index decides.
 		return model.Invalid("role", "this home already has a family master")

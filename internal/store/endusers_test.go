@@ -165,6 +165,35 @@ func TestEndUserListScoping(t *testing.T) {
 					}
 				}
 			}
+			// Every search type stays in the subtree: searching for each
+			// branch's users by what they hold finds them only where the
+			// actor sees them (every name word and text here is its branch's).
+			for _, eb := range et.branches() {
+				tag := eb.installer.Username
+				for _, c := range []struct {
+					kind  model.EndUserKind
+					st, q string
+					want  []*model.EndUser
+				}{
+					{model.KindVilla, "name", "vera lindqvist " + tag, []*model.EndUser{eb.villaMaster}},
+					{model.KindVilla, "name", tag, eb.villaUsers},
+					{model.KindVilla, "family_master", "vera lindqvist " + tag, eb.villaUsers},
+					{model.KindVilla, "sip", eb.villaMaster.SIP, []*model.EndUser{eb.villaMaster}},
+					{model.KindVilla, "email", eb.villaMaster.Email, []*model.EndUser{eb.villaMaster}},
+					{model.KindVilla, "mobile", eb.villaMaster.Mobile, []*model.EndUser{eb.villaMaster}},
+					{model.KindVilla, "installer", tag, eb.villaUsers},
+					{model.KindOffice, "office", eb.office.Name, eb.officeUsers},
+				} {
+					var want []*model.EndUser
+					if et.canSee(actor, eb.branch) {
+						want = c.want
+					}
+					l := listAll(t, st, ctx, model.EndUserFilter{Kind: c.kind, SearchType: c.st, Q: c.q})
+					if got, w := names(l), userNames(want...); !slices.Equal(got, w) || l.Total != len(want) {
+						t.Errorf("%s searches %s %s=%q: %q (total %d), want %q", actor.Username, c.kind, c.st, c.q, got, l.Total, w)
+					}
+				}
+			}
 			// A foreign user is "not found", like a missing one.
 			for _, eb := range et.branches() {
 				_, err := st.GetEndUserRow(ctx, eb.staff.ID)
@@ -270,9 +299,13 @@ func TestEndUserListColumnsAndFilters(t *testing.T) {
 			{model.KindVilla, "sip", "70010", "", a1.villaUsers, "SIP prefix"},
 			{model.KindVilla, "sip", "1001", "", nil, "SIP matches from the start only"},
 			{model.KindVilla, "sip", "70%", "", nil, "a wildcard in a SIP is literal"},
-			{model.KindVilla, "name", "VERA lind", "", []*model.EndUser{a1.villaMaster}, "name contains, any case (indexed)"},
-			{model.KindVilla, "name", "ER", "", []*model.EndUser{a1.villaMaster, a1.villaMember}, "two letters (not indexed)"},
-			{model.KindVilla, "name", "r_s", "", []*model.EndUser{a1.villaMember}, "underscore matches itself"},
+			{model.KindVilla, "name", "VERA lind", "", []*model.EndUser{a1.villaMaster}, "name from the start of a word, any case"},
+			{model.KindVilla, "name", "lindqvist  INST", "", []*model.EndUser{a1.villaMaster}, "from a later word, spaces as one"},
+			{model.KindVilla, "name", "UN", "", []*model.EndUser{a1.villaMember}, "two letters"},
+			{model.KindVilla, "name", "i", "", a1.villaUsers, "one letter"},
+			{model.KindVilla, "name", "ER", "", nil, "not from the middle of a word"},
+			{model.KindVilla, "name", "vera inst-a1", "", nil, "the words as they follow each other"},
+			{model.KindVilla, "name", "under_s", "", []*model.EndUser{a1.villaMember}, "underscore matches itself"},
 			{model.KindVilla, "name", "a_l", "", nil, "underscore is literal (no match for \"a L\")"},
 			{model.KindVilla, "name", "e%a", "", nil, "percent is literal"},
 			{model.KindVilla, "name", "vera", "family_member", nil, "search and account type together"},
@@ -356,7 +389,7 @@ func TestEndUserListColumnsAndFilters(t *testing.T) {
 		if _, err := db.Exec(fmt.Sprintf(`UPDATE end_users SET name = 'Veronika Quist', email = 'vq@new.example' WHERE id = %d`, a1.villaMaster.ID)); err != nil {
 			t.Fatal(err)
 		}
-		for q, want := range map[string][]*model.EndUser{"lindqvist": nil, "veronika": {a1.villaMaster}, "ronika q": {a1.villaMaster}} {
+		for q, want := range map[string][]*model.EndUser{"lindqvist": nil, "veronika": {a1.villaMaster}, "veronika q": {a1.villaMaster}} {
 			if got := names(list(model.EndUserFilter{Kind: model.KindVilla, SearchType: "name", Q: q})); len(got) != len(want) {
 				t.Errorf("after rename, name %q: %q", q, got)
 			}
@@ -444,6 +477,50 @@ func TestEndUserCountCap(t *testing.T) {
 		l = listAll(t, st, sub, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "sip", Q: "8000010"})
 		if l.Total != 100 {
 			t.Errorf("SIP prefix in bulk: total %d", l.Total)
+		}
+		// Name words: a word many users hold is counted through the words
+		// of the scope, and its newest users come first; the count stops
+		// at the cap.
+		l = listAll(t, st, sub, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "name", Q: "bulk pers", AccountType: "family_master",
+			Page: model.Page{Page: 2, PerPage: 10}})
+		if l.Total != store.EndUserCountCap+1 || len(l.Items) != 10 || l.Items[0].Name != "Bulk Person 20039" {
+			t.Errorf("dense word prefix, page 2: total %d, %q", l.Total, names(l))
+		}
+		l = listAll(t, st, sub, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "name", Q: "erson"})
+		if l.Total != 0 {
+			t.Errorf("the middle of a word matched %d users", l.Total)
+		}
+		l = listAll(t, st, sub, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "name", Q: "0200"})
+		if l.Total != 10 || l.Items[0].Name != "Bulk Person 02009" {
+			t.Errorf("a later word's prefix: total %d, first %q", l.Total, names(l))
+		}
+		if l := listAll(t, st, as(et.subB), model.EndUserFilter{Kind: model.KindCommunity, SearchType: "name", Q: "bulk"}); l.Total != 0 {
+			t.Errorf("sub-b finds %d bulk users by name", l.Total)
+		}
+		if l := listAll(t, st, as(et.b.installer), model.EndUserFilter{Kind: model.KindCommunity, SearchType: "family_master", Q: "bulk"}); l.Total != 0 {
+			t.Errorf("inst-b finds %d bulk users by family master", l.Total)
+		}
+		// An email or mobile text too short, or held by too many users, to
+		// count fast in a list of more than EndUserCountCap users is
+		// refused, naming q; in a short list it is answered.
+		for _, c := range []struct{ st, q string }{{"email", "bu"}, {"email", "mail.example"}, {"mobile", "5"}} {
+			_, err := st.ListEndUsers(sub, model.EndUserFilter{Kind: model.KindCommunity, SearchType: c.st, Q: c.q, Page: model.Page{Page: 1, PerPage: 50}})
+			if model.ErrorCode(err) != model.EINVALID || model.ErrorFields(err)["q"] == "" {
+				t.Errorf("%s %q among %d users: want invalid q, got %v", c.st, c.q, n, err)
+			}
+		}
+		wantB := 0
+		for _, u := range et.b.communityUsers {
+			if strings.Contains(strings.ToLower(u.Email), "mail.example") {
+				wantB++
+			}
+		}
+		if l := listAll(t, st, as(et.subB), model.EndUserFilter{Kind: model.KindCommunity, SearchType: "email", Q: "mail.example"}); l.Total != wantB || wantB == 0 {
+			t.Errorf("a common email text in a short list: total %d, want %d", l.Total, wantB)
+		}
+		l = listAll(t, st, sub, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "email", Q: "bulk0123"})
+		if l.Total != 10 || l.Items[0].Name != "Bulk Person 01239" {
+			t.Errorf("a rarer email text: total %d %q", l.Total, names(l))
 		}
 		// Other subtrees are not counted in.
 		if l := listAll(t, st, as(et.subB), model.EndUserFilter{Kind: model.KindCommunity}); l.Total != 3 {

@@ -27,6 +27,18 @@ const (
 	idxProjectsKindName    = "projects_kind_name"
 	idxProjectsKindManager = "projects_kind_manager"
 	idxAccountsDisplayName = "accounts_display_name"
+	// A level's end-user list, newest first; end users by SIP within a
+	// scope; an office's users newest first; the name and family master
+	// words of the admin's (a distributor's) and a sub-distributor's scope
+	// (migrations/*/00021_enduser_lists.sql).
+	idxEndUsersListAll        = "end_users_list_all"
+	idxEndUsersListDist       = "end_users_list_dist"
+	idxEndUsersListSub        = "end_users_list_sub"
+	idxEndUsersListInst       = "end_users_list_inst"
+	idxEndUsersSIPScope       = "end_users_sip_scope"
+	idxEndUsersProjectCreated = "end_users_project_created"
+	idxEndUserWordsAll        = "end_user_words_all"
+	idxEndUserWordsSub        = "end_user_words_sub"
 	// A level's third-party device (camera) list (00007_camera_lists.sql).
 	idxCamerasListAll  = "third_party_devices_list_all"
 	idxCamerasListDist = "third_party_devices_list_dist"
@@ -36,20 +48,28 @@ const (
 
 // queryIndexes are the indexes queries name, each with its table.
 var queryIndexes = map[string]string{
-	idxDevicesListAll:        "devices",
-	idxDevicesListDist:       "devices",
-	idxDevicesListSub:        "devices",
-	idxDevicesListInst:       "devices",
-	idxDevicesSIPScope:       "devices",
-	idxDevicesMACScope:       "devices",
-	idxDevicesProjectCreated: "devices",
-	idxProjectsKindName:      "projects",
-	idxProjectsKindManager:   "projects",
-	idxAccountsDisplayName:   "accounts",
-	idxCamerasListAll:        "third_party_devices",
-	idxCamerasListDist:       "third_party_devices",
-	idxCamerasListSub:        "third_party_devices",
-	idxCamerasListInst:       "third_party_devices",
+	idxDevicesListAll:         "devices",
+	idxDevicesListDist:        "devices",
+	idxDevicesListSub:         "devices",
+	idxDevicesListInst:        "devices",
+	idxDevicesSIPScope:        "devices",
+	idxDevicesMACScope:        "devices",
+	idxDevicesProjectCreated:  "devices",
+	idxProjectsKindName:       "projects",
+	idxProjectsKindManager:    "projects",
+	idxAccountsDisplayName:    "accounts",
+	idxEndUsersListAll:        "end_users",
+	idxEndUsersListDist:       "end_users",
+	idxEndUsersListSub:        "end_users",
+	idxEndUsersListInst:       "end_users",
+	idxEndUsersSIPScope:       "end_users",
+	idxEndUsersProjectCreated: "end_users",
+	idxEndUserWordsAll:        "end_user_words",
+	idxEndUserWordsSub:        "end_user_words",
+	idxCamerasListAll:         "third_party_devices",
+	idxCamerasListDist:        "third_party_devices",
+	idxCamerasListSub:         "third_party_devices",
+	idxCamerasListInst:        "third_party_devices",
 }
 
 // indexedBy is SQLite's hint to read index, one of the constants above,

@@ -109,6 +109,10 @@ var schemaOneEngineOnly = map[string]struct {
 	"trigger third_party_devices.third_party_devices_list_insert": {"sqlite", "INSERT half of third_party_devices_list_fill"},
 	"trigger third_party_devices.third_party_devices_list_update": {"sqlite", "UPDATE half of third_party_devices_list_fill"},
 	"trigger third_party_devices.third_party_devices_list_fill":   {"postgres", "BEFORE INSERT OR UPDATE (SQLite: …_list_insert, …_list_update)"},
+	"trigger end_users.end_users_follow_move":                     {"sqlite", "UPDATE half of end_users_fill_list_columns"},
+	// The end-user words: SQLite's triggers split a name with json_each;
+	// PostgreSQL's call this function (and the migration's backfill).
+	"function end_user_words_of": {"postgres", "splits a name into its words (SQLite: json_each in end_user_words_*)"},
 }
 
 type dbSchema struct {

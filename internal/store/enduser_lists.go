@@ -1,0 +1,511 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+// The User module's Villa User, Community User and Office User lists, fast
+// at a million end users, read as the device lists are (device_lists.go;
+// the indexes are in migrations/*/00021_enduser_lists.sql).
+//
+// Every end user carries its project's kind and the distributor and
+// sub-distributor above its installer, and each level of the tree has a
+// list index (scope, kind, created_at, id, role, installer, project). A
+// list first counts its matches, at most EndUserCountCap+1, through the
+// most selective index its search offers: the name (or Family Master)
+// words of the level's scope, the SIP index, the users of the installers
+// or offices a search names, SQLite's trigram table (PostgreSQL's
+// trigram indexes) for an email or mobile text that few users hold; else
+// through the list index. When at most EndUserCountCap users match, the
+// page is read through that same index and sorted; when more match, they
+// are dense, and the page is found by walking the list index newest first.
+// An email or mobile text that many users hold, or one too short for the
+// trigram index, in a list of more than EndUserCountCap users, is refused
+// (400 naming q): it cannot be counted fast.
+
+// endUserProbe: an email or mobile text held by fewer users than this on
+// the whole platform is looked up through the trigram index.
+const endUserProbe = 2_000
+
+// maxResolved bounds the installers (installer search) or offices (office
+// search) a search is resolved to before the users are read.
+const maxResolved = 500
+
+// endUserLevel is the actor's level of the tree: its list index and the
+// condition on the end user (u) that scopes it, and its words index and the
+// condition on the word (w) that scopes that.
+type endUserLevel struct {
+	list, words string
+	cond        string
+	args        []any
+	wcond       string
+	wargs       []any
+}
+
+func endUserLevelOf(act *model.Actor) endUserLevel {
+	id := []any{act.AccountID}
+	switch act.Role {
+	case model.RoleAdmin:
+		return endUserLevel{idxEndUsersListAll, idxEndUserWordsAll, "1=1", nil, "1=1", nil}
+	case model.RoleDistributor:
+		return endUserLevel{idxEndUsersListDist, idxEndUserWordsAll, "u.distributor_id = ?", id, "w.distributor_id = ?", id}
+	case model.RoleSubdistributor:
+		return endUserLevel{idxEndUsersListSub, idxEndUserWordsSub, "u.subdistributor_id = ?", id, "w.subdistributor_id = ?", id}
+	}
+	if act.SubdistributorID != 0 {
+		return endUserLevel{idxEndUsersListInst, idxEndUserWordsSub, "u.installer_id = ?", id,
+			"w.subdistributor_id = ? AND w.installer_id = ?", []any{act.SubdistributorID, act.AccountID}}
+	}
+	return endUserLevel{idxEndUsersListInst, idxEndUserWordsAll, "u.installer_id = ?", id, "w.installer_id = ?", id}
+}
+
+// Drivers: the index a list's count (and a short list's page) is read through.
+const (
+	euDriveList       = ""           // the level's list index
+	euDriveWords      = "words"      // the level's words index (name, family master)
+	euDriveSIP        = "sip"        // the SIP index
+	euDriveInstallers = "installers" // the users of the installers an installer search names
+	euDriveOffices    = "offices"    // the users of the offices an office search names
+	euDriveText       = "text"       // the trigram index (email, mobile)
+	euDriveProject    = "project"    // one project's users (a list narrowed to a project)
+)
+
+// endUserSearch is a list request with what was learnt before its queries.
+type endUserSearch struct {
+	lvl  endUserLevel
+	f    model.EndUserFilter
+	kind model.ProjectKind
+	role string // the Account Type's role, "" for all
+	// A name or family master search: the field of end_user_words and the
+	// search text, its words joined by single spaces.
+	field, words string
+	// An installer or office search: the installers (offices) it names,
+	// or, when there are more than maxResolved, a subquery finding them.
+	ids     []int64
+	idsSQL  string
+	idsArgs []any
+}
+
+// searchWords is a name search split as the migrations split names: at
+// spaces and tabs, the words joined by one space.
+func searchWords(q string) string {
+	return strings.Join(strings.FieldsFunc(q, func(r rune) bool { return r == ' ' || r == '\t' }), " ")
+}
+
+// wordRange is the condition that a word of alias a (end_user_words) in
+// field starts with text, case-folded as the words are (by the database's
+// lower(), in SQL on both sides), compared byte by byte.
+func (s *Store) wordRange(a, field, text string) (string, []any) {
+	c := ""
+	if s.dialect == Postgres {
+		c = ` COLLATE "C"`
+	}
+	return a + `.field = ? AND ` + a + `.word >= lower(?)` + c + ` AND ` + a + `.word < lower(?)` + c,
+		[]any{field, text, text + "\U0010FFFF"}
+}
+
+// where is the WHERE clause of the search read through driver, and the
+// table (with the index SQLite must read: it plans without statistics;
+// PostgreSQL plans from its statistics and gets no hints). The words
+// driver reads end_user_words w, the others end_users u.
+func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where string, args []any) {
+	f := q.f
+	lite := s.dialect == SQLite
+	hint := func(t, idx string) string {
+		if lite {
+			return t + indexedBy(idx)
+		}
+		return t
+	}
+	var conds []string
+	if driver == euDriveWords {
+		table = hint("end_user_words w", q.lvl.words)
+		wr, wargs := s.wordRange("w", q.field, q.words)
+		conds = append(conds, q.lvl.wcond, "w.project_kind = ?", wr)
+		args = append(append(append(args, q.lvl.wargs...), string(q.kind)), wargs...)
+		if q.role != "" {
+			conds = append(conds, "w.role = ?")
+			args = append(args, q.role)
+		}
+		if f.InstallerID != 0 {
+			conds = append(conds, "w.installer_id = ?")
+			args = append(args, f.InstallerID)
+		}
+		return table, strings.Join(conds, " AND "), args
+	}
+	switch driver {
+	case euDriveList:
+		if f.InstallerID != 0 {
+			table = hint("end_users u", idxEndUsersListInst) // one installer's users
+		} else {
+			table = hint("end_users u", q.lvl.list)
+		}
+	case euDriveProject:
+		table = hint("end_users u", idxEndUsersProjectCreated)
+	case euDriveSIP:
+		table = hint("end_users u", idxEndUsersSIPScope)
+	case euDriveInstallers:
+		table = hint("end_users u", idxEndUsersListInst)
+	case euDriveOffices:
+		table = hint("end_users u", idxEndUsersProjectCreated)
+	case euDriveText:
+		table = "end_users u"
+		if lite {
+			table += " NOT INDEXED" // the trigram table's rowids lead
+		}
+	}
+	switch driver {
+	case euDriveInstallers, euDriveOffices:
+		// The installers (offices) were found in the actor's subtree, and
+		// hold no user of another: they scope the users.
+	default:
+		conds = append(conds, q.lvl.cond)
+		args = append(args, q.lvl.args...)
+	}
+	if driver != euDriveOffices {
+		conds = append(conds, "u.project_kind = ?")
+		args = append(args, string(q.kind))
+	}
+	if q.role != "" {
+		conds = append(conds, "u.role = ?")
+		args = append(args, q.role)
+	}
+	if f.InstallerID != 0 {
+		conds = append(conds, "u.installer_id = ?")
+		args = append(args, f.InstallerID)
+	}
+	if f.ProjectID != 0 {
+		conds = append(conds, "u.project_id = ?")
+		args = append(args, f.ProjectID)
+	}
+	text := f.Q
+	switch f.SearchType {
+	case "":
+	case "sip":
+		c := ""
+		if !lite {
+			c = ` COLLATE "C"`
+		}
+		conds = append(conds, "u.sip"+c+" >= ? AND u.sip"+c+" < ?")
+		args = append(args, text, text+"\U0010FFFF")
+	case "name", "family_master":
+		// Walking the list: the user's own words say.
+		wr, wargs := s.wordRange("x", q.field, q.words)
+		conds = append(conds, "EXISTS (SELECT 1 FROM end_user_words x WHERE x.user_id = u.id AND "+wr+")")
+		args = append(args, wargs...)
+	case "installer", "office":
+		col := "u.installer_id"
+		if f.SearchType == "office" {
+			col = "u.project_id"
+		}
+		if q.idsSQL != "" {
+			conds = append(conds, col+" IN ("+q.idsSQL+")")
+			args = append(args, q.idsArgs...)
+		} else {
+			list, a := idList(q.ids)
+			conds = append(conds, col+" IN "+list)
+			args = append(args, a...)
+		}
+	case "email", "mobile":
+		col := "u." + f.SearchType
+		if f.SearchType == "email" {
+			col = "lower(" + col + ")"
+		}
+		if driver == euDriveText && lite {
+			// The trigram table's LIKE takes no escape: wildcards in the
+			// text only widen it; the exact, escaped test follows.
+			conds = append(conds, "u.id IN (SELECT rowid FROM end_users_search WHERE "+f.SearchType+" LIKE ?)")
+			args = append(args, "%"+strings.ToLower(text)+"%")
+		}
+		conds = append(conds, col+" "+s.likeOp())
+		args = append(args, likeContains(text))
+	}
+	return table, strings.Join(conds, " AND "), args
+}
+
+// endUserCount counts the search's matches through driver, at most
+// EndUserCountCap+1 (a user whose name holds a word twice counts once).
+func (s *Store) endUserCount(ctx context.Context, q *endUserSearch, driver string) (int, error) {
+	table, where, args := s.endUserWhere(q, driver)
+	sel := "1"
+	if driver == euDriveWords {
+		sel = "DISTINCT w.user_id"
+	}
+	var n int
+	err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT `+sel+` FROM `+table+` WHERE `+where+` LIMIT ?) c`,
+		s.customPlan(append(args, EndUserCountCap+1))...).Scan(&n)
+	return n, err
+}
+
+// resolveEndUserSearch finds the installers (installer search: the
+// Installer column, its name or else its account name) or offices (office
+// search) of the actor's subtree that the search text names.
+func (s *Store) resolveEndUserSearch(ctx context.Context, act *model.Actor, q *endUserSearch) error {
+	p := likeContains(q.f.Q)
+	var sub string
+	var args []any
+	if q.f.SearchType == "installer" {
+		scope, sargs := accountScope(act, "ia")
+		sub = `SELECT ia.id FROM accounts ia WHERE ia.role = 'installer' AND ` + scope + ` AND
+			(lower(ia.name) ` + s.likeOp() + ` OR lower(ia.username) ` + s.likeOp() + `)`
+		args = append(sargs, p, p)
+	} else {
+		scope, sargs := installerScope(act, "op.installer_id")
+		sub = `SELECT op.id FROM projects op WHERE op.kind = 'office' AND ` + scope + ` AND lower(op.name) ` + s.likeOp()
+		args = append(sargs, p)
+	}
+	rows, err := s.query(ctx, sub+` LIMIT ?`, s.customPlan(append(args, maxResolved+1))...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) > maxResolved {
+		q.idsSQL, q.idsArgs = sub, args
+	} else {
+		q.ids = ids
+	}
+	return rows.Err()
+}
+
+// fewHoldText reports whether fewer than endUserProbe users of the whole
+// platform hold text in column col (email or mobile), which the trigram
+// index then finds.
+func (s *Store) fewHoldText(ctx context.Context, col, text string) (bool, error) {
+	if !indexableContains(text) {
+		return false, nil // trigrams cannot find it: fewer than three characters in a row
+	}
+	var n int
+	var err error
+	if s.dialect == SQLite {
+		err = s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users_search WHERE `+col+` LIKE ? LIMIT ?) c`,
+			"%"+strings.ToLower(text)+"%", endUserProbe).Scan(&n)
+	} else {
+		expr := "u." + col
+		if col == "email" {
+			expr = "lower(" + expr + ")"
+		}
+		err = s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users u WHERE `+expr+` LIKE ? LIMIT ?) c`,
+			s.customPlan([]any{likeContains(text), endUserProbe})...).Scan(&n)
+	}
+	return n < endUserProbe, err
+}
+
+// endUserDriver picks the index the count (and a short list's page) reads,
+// or refuses a search that cannot be answered fast.
+func (s *Store) endUserDriver(ctx context.Context, q *endUserSearch) (string, error) {
+	f := q.f
+	if f.ProjectID != 0 && f.SearchType != "sip" {
+		return euDriveProject, nil // a project's users are few
+	}
+	switch f.SearchType {
+	case "":
+		return euDriveList, nil
+	case "sip":
+		return euDriveSIP, nil
+	case "name", "family_master":
+		return euDriveWords, nil
+	case "installer":
+		if q.idsSQL == "" {
+			return euDriveInstallers, nil
+		}
+		return euDriveList, nil
+	case "office":
+		if q.idsSQL == "" {
+			return euDriveOffices, nil
+		}
+		return euDriveList, nil
+	}
+	// email, mobile
+	few, err := s.fewHoldText(ctx, f.SearchType, f.Q)
+	if err != nil || few {
+		return euDriveText, err
+	}
+	// A text many users hold (or one too short to look up) is tested on
+	// every user of the list: only when the list is short.
+	all := *q
+	all.f.SearchType, all.f.Q = "", ""
+	n, err := s.endUserCount(ctx, &all, euDriveList)
+	if err != nil || n <= EndUserCountCap {
+		return euDriveList, err
+	}
+	label := map[string]string{"email": "email address", "mobile": "mobile number"}[f.SearchType]
+	if !indexableContains(f.Q) {
+		return "", model.Invalid("q", "type at least 3 characters of the %s: a shorter text cannot be searched for among more than %s %s users",
+			label, thousandsSep(EndUserCountCap), f.Kind)
+	}
+	return "", model.Invalid("q", "%q is part of the %s of too many users to search for among more than %s %s users: type more of it, or narrow the list first",
+		f.Q, label, thousandsSep(EndUserCountCap), f.Kind)
+}
+
+// ListEndUsers is the User module's Villa User, Community User and Office
+// User list of the actor's subtree: the users of projects of the list's
+// kind (property managers are community users), filtered by Account Type
+// and by Search Type + text, newest first. SIP matches as a prefix (an
+// exact number is its own prefix). Name and Family Master match from the
+// start of a word of that column, in any case: "smi" and "anna sm" find
+// Anna Smith, "mith" does not. Email and Mobile Number are
+// case-insensitive "contains"; Installer (its name, or account name) and
+// Office too. Total counts at most EndUserCountCap+1 users: more than
+// EndUserCountCap means "more than that many". An email or mobile text
+// too common (or too short) to count fast in a list of more than
+// EndUserCountCap users is refused, naming q.
+func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.List[*model.EndUserRow], error) {
+	out := model.List[*model.EndUserRow]{Page: f.Page.Page, PerPage: f.PerPage, Items: []*model.EndUserRow{}}
+	act, err := actor(ctx)
+	if err != nil {
+		return out, err
+	}
+	var v model.Validator
+	CheckEndUserFilter(&f, &v)
+	if err := v.Err(); err != nil {
+		return out, err
+	}
+	if f.Page.Page < 1 || f.PerPage < 1 {
+		f.Page = model.Page{Page: max(f.Page.Page, 1), PerPage: model.DefaultPerPage}
+		out.Page, out.PerPage = f.Page.Page, f.PerPage
+	}
+	if f.Q == "" {
+		f.SearchType = ""
+	}
+	kind, _ := endUserProjectKind(f.Kind)
+	q := &endUserSearch{lvl: endUserLevelOf(act), f: f, kind: kind}
+	if f.AccountType == AccountTypeFamilyMaster || f.AccountType == AccountTypeFamilyMember {
+		q.role = f.AccountType
+	}
+	switch f.SearchType {
+	case "name":
+		q.field, q.words = "name", searchWords(f.Q)
+	case "family_master":
+		q.field, q.words = "master", searchWords(f.Q)
+	case "installer", "office":
+		if err := s.resolveEndUserSearch(ctx, act, q); err != nil {
+			return out, err
+		}
+		if q.idsSQL == "" && len(q.ids) == 0 {
+			return out, nil // no such installer or office
+		}
+	}
+	driver, err := s.endUserDriver(ctx, q)
+	if err != nil {
+		return out, err
+	}
+	if out.Total, err = s.endUserCount(ctx, q, driver); err != nil {
+		return out, err
+	}
+	dense := out.Total > EndUserCountCap
+	if f.Page.Offset() >= out.Total && !dense {
+		return out, nil // past the end: nothing to read
+	}
+	ids, err := s.endUserPageIDs(ctx, q, driver, dense)
+	if err != nil || len(ids) == 0 {
+		return out, err
+	}
+	out.Items, err = s.endUserRows(ctx, ids)
+	return out, err
+}
+
+// endUserPageIDs reads the ids of the page's users, newest first. A short
+// list (not dense) is read through driver and sorted; a dense one is found
+// by walking the level's list index.
+func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver string, dense bool) ([]int64, error) {
+	if dense {
+		driver = euDriveList
+	}
+	table, where, args := s.endUserWhere(q, driver)
+	a := "u"
+	sel := "u.created_at, u.id"
+	if driver == euDriveWords {
+		a, sel = "w", "DISTINCT w.created_at, w.user_id"
+	}
+	order := a + `.created_at DESC, ` + a + `.` + map[string]string{"u": "id", "w": "user_id"}[a] + ` DESC`
+	if s.dialect == Postgres && driver != euDriveList {
+		// Sort the matches found through the search's index instead of
+		// walking the date order on an estimate (see ListDevices).
+		order = a + `.created_at + interval '0 seconds' DESC, ` + strings.SplitN(order, ", ", 2)[1]
+		if driver == euDriveWords {
+			sel = "DISTINCT w.created_at + interval '0 seconds', w.user_id"
+			order = `1 DESC, 2 DESC`
+		}
+	}
+	query := `SELECT ` + sel + ` FROM ` + table + ` WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
+	args = s.customPlan(append(args, q.f.PerPage, q.f.Page.Offset()))
+	read := func(qr querier) ([]int64, error) {
+		rows, err := qr.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var ids []int64
+		for rows.Next() {
+			var created any
+			var id int64
+			if err := rows.Scan(&created, &id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return ids, rows.Err()
+	}
+	if s.dialect != Postgres || driver != euDriveList {
+		return read(s.db)
+	}
+	// Keep PostgreSQL on the walk: it estimates the users of one kind from
+	// the share of those projects and would rather sort every user in
+	// scope; and spare it the JIT compilation and parallel workers a
+	// walk's cost estimate invites. For this query only.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
+		return nil, err
+	}
+	ids, err := read(tx)
+	if err != nil {
+		return nil, err
+	}
+	return ids, tx.Commit()
+}
+
+// endUserRows reads the list rows of ids, in the order of ids.
+func (s *Store) endUserRows(ctx context.Context, ids []int64) ([]*model.EndUserRow, error) {
+	list, args := idList(ids)
+	rows, err := s.query(ctx, `SELECT `+endUserListCols+` FROM end_users u JOIN projects p ON p.id = u.project_id
+		JOIN accounts i ON i.id = u.installer_id LEFT JOIN end_users m ON m.id = u.family_master_id
+		WHERE u.id IN `+list, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	byID := make(map[int64]*model.EndUserRow, len(ids))
+	for rows.Next() {
+		row, err := scanEndUserRow(rows)
+		if err != nil {
+			return nil, err
+		}
+		byID[row.ID] = row
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]*model.EndUserRow, 0, len(ids))
+	for _, id := range ids {
+		if row := byID[id]; row != nil {
+			out = append(out, row)
+		}
+	}
+	return out, nil
+}
