@@ -63,14 +63,19 @@ func (w *Web) EndUserList(kind model.EndUserKind) Handler {
 			d.SearchTypes = append(d.SearchTypes, endUserOption{t, endUserSearchLabels[t]})
 		}
 		p := w.page(r, "User", "users", nil)
-		if err := v.Err(); err != nil {
+		fail := func(err error) error {
 			p.Fields = model.ErrorFields(err)
 			p.Error = fieldErrors(p.Fields)
 			p.Data = d
 			return w.render(rw, http.StatusBadRequest, "users_endusers", p)
 		}
+		if err := v.Err(); err != nil {
+			return fail(err)
+		}
 		l, err := w.store.ListEndUsers(r.Context(), f)
-		if err != nil {
+		if model.ErrorCode(err) == model.EINVALID {
+			return fail(err) // a search this list is too long for: narrow first
+		} else if err != nil {
 			return err
 		}
 		d.List = l
