@@ -192,7 +192,16 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 		}
 		conds = append(conds, "u.sip"+c+" >= ? AND u.sip"+c+" < ?")
 		args = append(args, text, text+"\U0010FFFF")
-	case "name", "family_master":
+	case "name":
+		// Walking the list: the name the list index holds starts a word
+		// with the text (as a word of end_user_words would).
+		if lite {
+			conds = append(conds, "instr(' ' || replace(lower(u.name), char(9), ' '), ' ' || lower(?)) > 0")
+		} else {
+			conds = append(conds, "strpos(' ' || replace(lower(u.name), chr(9), ' '), ' ' || lower(?)) > 0")
+		}
+		args = append(args, q.words)
+	case "family_master":
 		// Walking the list: the user's own words say.
 		wr, wargs := s.wordRange("x", q.field, q.words)
 		conds = append(conds, "EXISTS (SELECT 1 FROM end_user_words x WHERE x.user_id = u.id AND "+wr+")")

@@ -33,11 +33,11 @@ CREATE TRIGGER end_users_fill_list_columns BEFORE INSERT OR UPDATE OF project_id
 
 -- One list index per level of the tree (sub-distributor, distributor,
 -- admin, installer), newest first, the id breaking ties, holding what the
--- Account Type filter and the installer and office searches test.
-CREATE INDEX end_users_list_sub ON end_users (subdistributor_id, project_kind, created_at, id) INCLUDE (role, installer_id, project_id);
-CREATE INDEX end_users_list_dist ON end_users (distributor_id, project_kind, created_at, id) INCLUDE (role, installer_id, project_id);
-CREATE INDEX end_users_list_all ON end_users (project_kind, created_at, id) INCLUDE (role, installer_id, project_id);
-CREATE INDEX end_users_list_inst ON end_users (installer_id, project_kind, created_at, id) INCLUDE (role, project_id);
+-- Account Type filter and the installer, office and name searches test.
+CREATE INDEX end_users_list_sub ON end_users (subdistributor_id, project_kind, created_at, id) INCLUDE (role, installer_id, project_id, name);
+CREATE INDEX end_users_list_dist ON end_users (distributor_id, project_kind, created_at, id) INCLUDE (role, installer_id, project_id, name);
+CREATE INDEX end_users_list_all ON end_users (project_kind, created_at, id) INCLUDE (role, installer_id, project_id, name);
+CREATE INDEX end_users_list_inst ON end_users (installer_id, project_kind, created_at, id) INCLUDE (role, project_id, name);
 -- A SIP prefix within a scope (a range in C order, as SQLite compares),
 -- counted from the index alone; an office's users newest first (the Office
 -- search).

@@ -39,11 +39,11 @@ END;
 
 -- One list index per level of the tree (sub-distributor, distributor,
 -- admin, installer), newest first, the id breaking ties, holding what the
--- Account Type filter and the installer and office searches test.
-CREATE INDEX end_users_list_sub ON end_users (subdistributor_id, project_kind, created_at, id, role, installer_id, project_id);
-CREATE INDEX end_users_list_dist ON end_users (distributor_id, project_kind, created_at, id, role, installer_id, project_id);
-CREATE INDEX end_users_list_all ON end_users (project_kind, created_at, id, role, installer_id, project_id);
-CREATE INDEX end_users_list_inst ON end_users (installer_id, project_kind, created_at, id, role, project_id);
+-- Account Type filter and the installer, office and name searches test.
+CREATE INDEX end_users_list_sub ON end_users (subdistributor_id, project_kind, created_at, id, role, installer_id, project_id, name);
+CREATE INDEX end_users_list_dist ON end_users (distributor_id, project_kind, created_at, id, role, installer_id, project_id, name);
+CREATE INDEX end_users_list_all ON end_users (project_kind, created_at, id, role, installer_id, project_id, name);
+CREATE INDEX end_users_list_inst ON end_users (installer_id, project_kind, created_at, id, role, project_id, name);
 -- A SIP prefix within a scope, counted from the index alone; an office's
 -- users newest first (the Office search).
 CREATE INDEX end_users_sip_scope ON end_users (project_kind, sip, subdistributor_id, distributor_id, installer_id, role, created_at);
