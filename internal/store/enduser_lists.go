@@ -192,20 +192,24 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 		}
 		conds = append(conds, "u.sip"+c+" >= ? AND u.sip"+c+" < ?")
 		args = append(args, text, text+"\U0010FFFF")
-	case "name":
+	case "name", "family_master":
 		// Walking the list: the name the list index holds starts a word
-		// with the text (as a word of end_user_words would).
-		if lite {
-			conds = append(conds, "instr(' ' || replace(lower(u.name), char(9), ' '), ' ' || lower(?)) > 0")
-		} else {
-			conds = append(conds, "strpos(' ' || replace(lower(u.name), chr(9), ' '), ' ' || lower(?)) > 0")
+		// with the text (as a word of end_user_words would); a family
+		// member's Family Master column is its master's name, which its
+		// words hold.
+		nameCond := "instr(' ' || replace(lower(u.name), char(9), ' '), ' ' || lower(?)) > 0"
+		if !lite {
+			nameCond = "strpos(' ' || replace(lower(u.name), chr(9), ' '), ' ' || lower(?)) > 0"
 		}
-		args = append(args, q.words)
-	case "family_master":
-		// Walking the list: the user's own words say.
+		if f.SearchType == "name" {
+			conds = append(conds, nameCond)
+			args = append(args, q.words)
+			break
+		}
 		wr, wargs := s.wordRange("x", q.field, q.words)
-		conds = append(conds, "EXISTS (SELECT 1 FROM end_user_words x WHERE x.user_id = u.id AND "+wr+")")
-		args = append(args, wargs...)
+		conds = append(conds, "CASE WHEN u.role = 'family_master' THEN "+nameCond+
+			" ELSE EXISTS (SELECT 1 FROM end_user_words x WHERE x.user_id = u.id AND "+wr+") END")
+		args = append(append(args, q.words), wargs...)
 	case "installer", "office":
 		col := "u.installer_id"
 		if f.SearchType == "office" {

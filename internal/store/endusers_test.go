@@ -486,6 +486,11 @@ func TestEndUserCountCap(t *testing.T) {
 		if l.Total != store.EndUserCountCap+1 || len(l.Items) != 10 || l.Items[0].Name != "Bulk Person 20039" {
 			t.Errorf("dense word prefix, page 2: total %d, %q", l.Total, names(l))
 		}
+		l = listAll(t, st, sub, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "family_master", Q: "BULK",
+			Page: model.Page{Page: 1, PerPage: 5}})
+		if l.Total != store.EndUserCountCap+1 || len(l.Items) != 5 || l.Items[0].Name != "Bulk Person 20049" {
+			t.Errorf("dense family master search: total %d, %q", l.Total, names(l))
+		}
 		l = listAll(t, st, sub, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "name", Q: "erson"})
 		if l.Total != 0 {
 			t.Errorf("the middle of a word matched %d users", l.Total)
