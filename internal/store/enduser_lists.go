@@ -88,6 +88,9 @@ type endUserSearch struct {
 	ids     []int64
 	idsSQL  string
 	idsArgs []any
+	// An email or mobile search: the text (or the part of it) SQLite's
+	// trigram table is asked for.
+	needle string
 }
 
 // searchWords is a name search split as the migrations split names: at
@@ -232,7 +235,7 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 			// The trigram table's LIKE takes no escape: wildcards in the
 			// text only widen it; the exact, escaped test follows.
 			conds = append(conds, "u.id IN (SELECT rowid FROM end_users_search WHERE "+f.SearchType+" LIKE ?)")
-			args = append(args, "%"+strings.ToLower(trigramNeedle(f.SearchType, text))+"%")
+			args = append(args, "%"+strings.ToLower(q.needle)+"%")
 		}
 		conds = append(conds, col+" "+s.likeOp())
 		args = append(args, likeContains(text))
@@ -294,37 +297,69 @@ func (s *Store) resolveEndUserSearch(ctx context.Context, act *model.Actor, q *e
 
 // fewHoldText reports whether fewer than endUserProbe users of the whole
 // platform hold text in column col (email or mobile), which the trigram
-// index then finds.
-func (s *Store) fewHoldText(ctx context.Context, col, text string) (bool, error) {
+// index then finds, and sets the text SQLite's trigram table is asked for
+// (q.needle).
+func (s *Store) fewHoldText(ctx context.Context, q *endUserSearch, col, text string) (bool, error) {
 	if !indexableContains(text) {
 		return false, nil // trigrams cannot find it: fewer than three characters in a row
 	}
-	var n int
-	var err error
-	if s.dialect == SQLite {
-		err = s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users_search WHERE `+col+` LIKE ? LIMIT ?) c`,
-			"%"+strings.ToLower(trigramNeedle(col, text))+"%", endUserProbe).Scan(&n)
-	} else {
+	probe := func(needle string) (int, error) {
+		var n int
+		if s.dialect == SQLite {
+			err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users_search WHERE `+col+` LIKE ? LIMIT ?) c`,
+				"%"+strings.ToLower(needle)+"%", endUserProbe).Scan(&n)
+			return n, err
+		}
 		expr := "u." + col
 		if col == "email" {
 			expr = "lower(" + expr + ")"
 		}
-		err = s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users u WHERE `+expr+` LIKE ? LIMIT ?) c`,
-			s.customPlan([]any{likeContains(text), endUserProbe})...).Scan(&n)
+		err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users u WHERE `+expr+` LIKE ? LIMIT ?) c`,
+			s.customPlan([]any{likeContains(needle), endUserProbe})...).Scan(&n)
+		return n, err
 	}
+	q.needle = text
+	if s.dialect == SQLite {
+		if part := trigramNeedle(col, text); part != text {
+			// The part finds a superset of the users at a fraction of the
+			// cost; when it is too common, the whole text may not be.
+			if n, err := probe(part); err != nil || n < endUserProbe {
+				q.needle = part
+				return true, err
+			}
+		}
+	}
+	n, err := probe(text)
 	return n < endUserProbe, err
 }
 
 // trigramNeedle is the part of an email or mobile text that SQLite's
-// trigram table is asked for: the address before its @ when that part can
-// be looked up. The table reads every trigram's list of users, and those of
-// a mail domain hold nearly every user; the part before the @ finds as few
-// candidates at a fraction of the cost, and the whole text is tested on
-// each.
+// trigram table is best asked for: the address before its @, the longest
+// run of digits of a phone number. The table reads the list of users of
+// each trigram of the text, and those of a mail domain or of a run of
+// spaced digits hold a large share of the users; a distinctive part finds
+// a few candidates at a fraction of the cost, and the whole text is then
+// tested on each.
 func trigramNeedle(col, text string) string {
-	if col == "email" {
+	switch col {
+	case "email":
 		if local, _, ok := strings.Cut(text, "@"); ok && indexableContains(local) {
 			return local
+		}
+	case "mobile":
+		best, run := "", 0
+		for i, r := range text + " " {
+			if r >= '0' && r <= '9' {
+				run++
+				continue
+			}
+			if run >= 3 && run >= len(best) {
+				best = text[i-run : i]
+			}
+			run = 0
+		}
+		if best != "" {
+			return best
 		}
 	}
 	return text
@@ -356,7 +391,7 @@ func (s *Store) endUserDriver(ctx context.Context, q *endUserSearch) (string, er
 		return euDriveList, nil
 	}
 	// email, mobile
-	few, err := s.fewHoldText(ctx, f.SearchType, f.Q)
+	few, err := s.fewHoldText(ctx, q, f.SearchType, f.Q)
 	if err != nil || few {
 		return euDriveText, err
 	}
