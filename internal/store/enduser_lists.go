@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -209,9 +210,15 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 			args = append(args, q.words)
 			break
 		}
+		// PostgreSQL would read every word to hash the subquery once
+		// (OFFSET 0 keeps it a probe of the user's own words).
+		pgNoHash := ""
+		if !lite {
+			pgNoHash = " OFFSET 0"
+		}
 		wr, wargs := s.wordRange("x", q.field, q.words)
 		conds = append(conds, "CASE WHEN u.role = 'family_master' THEN "+nameCond+
-			" ELSE EXISTS (SELECT 1 FROM end_user_words x WHERE x.user_id = u.id AND "+wr+") END")
+			" ELSE EXISTS (SELECT 1 FROM end_user_words x WHERE x.user_id = u.id AND "+wr+pgNoHash+") END")
 		args = append(append(args, q.words), wargs...)
 	case "installer", "office":
 		col := "u.installer_id"
@@ -231,11 +238,19 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 		if f.SearchType == "email" {
 			col = "lower(" + col + ")"
 		}
-		if driver == euDriveText && lite {
+		switch {
+		case driver == euDriveText && lite:
 			// The trigram table's LIKE takes no escape: wildcards in the
 			// text only widen it; the exact, escaped test follows.
 			conds = append(conds, "u.id IN (SELECT rowid FROM end_users_search WHERE "+f.SearchType+" LIKE ?)")
 			args = append(args, "%"+strings.ToLower(q.needle)+"%")
+		case driver == euDriveText:
+			// The users holding the text, found first through the trigram
+			// index (fewer than endUserProbe: fewHoldText counted them):
+			// PostgreSQL would rather walk the scope on its estimate.
+			conds = append(conds, "u.id = ANY(ARRAY(SELECT t.id FROM end_users t WHERE "+
+				strings.Replace(col, "u.", "t.", 1)+" "+s.likeOp()+" LIMIT ?))")
+			args = append(args, likeContains(text), endUserProbe)
 		}
 		conds = append(conds, col+" "+s.likeOp())
 		args = append(args, likeContains(text))
@@ -247,14 +262,37 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 // EndUserCountCap+1 (a user whose name holds a word twice counts once).
 func (s *Store) endUserCount(ctx context.Context, q *endUserSearch, driver string) (int, error) {
 	table, where, args := s.endUserWhere(q, driver)
-	sel := "1"
-	if driver == euDriveWords {
-		sel = "DISTINCT w.user_id"
+	count := func(sel string, limit int) (int, error) {
+		var n int
+		err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT `+sel+` FROM `+table+` WHERE `+where+` LIMIT ?) c`,
+			s.customPlan(append(slices.Clone(args), limit))...).Scan(&n)
+		return n, err
 	}
-	var n int
-	err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT `+sel+` FROM `+table+` WHERE `+where+` LIMIT ?) c`,
-		s.customPlan(append(args, EndUserCountCap+1))...).Scan(&n)
-	return n, err
+	if driver != euDriveWords {
+		return count("1", EndUserCountCap+1)
+	}
+	if s.dialect == Postgres {
+		// PostgreSQL hashes every word of the range before a DISTINCT's
+		// LIMIT applies (a one-letter name search reads a sizeable share
+		// of the users). Count the words first: a user holds the text
+		// twice only where it starts two of its words, so at most
+		// EndUserCountCap words are counted exactly, and 2×(cap+1) words
+		// of at least cap+1 users are a dense search.
+		n, err := count("1", EndUserCountCap+1)
+		if err != nil || n <= EndUserCountCap {
+			if err == nil && n > 0 {
+				n, err = count("DISTINCT w.user_id", EndUserCountCap+1)
+			}
+			return n, err
+		}
+		var users int
+		err = s.queryRow(ctx, `SELECT count(DISTINCT c.user_id) FROM (SELECT w.user_id FROM `+table+` WHERE `+where+` LIMIT ?) c`,
+			s.customPlan(append(slices.Clone(args), 2*(EndUserCountCap+1)))...).Scan(&users)
+		if err != nil || users > EndUserCountCap {
+			return EndUserCountCap + 1, err
+		}
+	}
+	return count("DISTINCT w.user_id", EndUserCountCap+1)
 }
 
 // resolveEndUserSearch finds the installers (installer search: the
