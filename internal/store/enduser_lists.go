@@ -29,8 +29,10 @@ import (
 // (400 naming q): it cannot be counted fast.
 
 // endUserProbe: an email or mobile text held by fewer users than this on
-// the whole platform is looked up through the trigram index.
-const endUserProbe = 2_000
+// the whole platform is looked up through the trigram index. SQLite's
+// trigram table tests each candidate's text (its LIKE reads the row), so
+// the probe itself costs in proportion.
+const endUserProbe = 1_000
 
 // maxResolved bounds the installers (installer search) or offices (office
 // search) a search is resolved to before the users are read.
