@@ -252,7 +252,7 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 			// PostgreSQL would rather walk the scope on its estimate.
 			conds = append(conds, "u.id = ANY(ARRAY(SELECT t.id FROM end_users t WHERE "+
 				strings.Replace(col, "u.", "t.", 1)+" "+s.likeOp()+" LIMIT ?))")
-			args = append(args, likeContains(text), endUserProbe)
+			args = append(args, likeContains(q.needle), endUserProbe)
 		}
 		conds = append(conds, col+" "+s.likeOp())
 		args = append(args, likeContains(text))
@@ -359,23 +359,21 @@ func (s *Store) fewHoldText(ctx context.Context, q *endUserSearch, col, text str
 		return n, err
 	}
 	q.needle = text
-	if s.dialect == SQLite {
-		if part := trigramNeedle(col, text); part != text {
-			// The part finds a superset of the users at a fraction of the
-			// cost; when it is too common, the whole text may not be.
-			if n, err := probe(part); err != nil || n < endUserProbe {
-				q.needle = part
-				return true, err
-			}
+	if part := trigramNeedle(col, text); part != text {
+		// The part finds a superset of the users at a fraction of the
+		// cost; when it is too common, the whole text may not be.
+		if n, err := probe(part); err != nil || n < endUserProbe {
+			q.needle = part
+			return true, err
 		}
 	}
 	n, err := probe(text)
 	return n < endUserProbe, err
 }
 
-// trigramNeedle is the part of an email or mobile text that SQLite's
-// trigram table is best asked for: the address before its @, the longest
-// run of digits of a phone number. The table reads the list of users of
+// trigramNeedle is the part of an email or mobile text that the trigram
+// index (SQLite's table, PostgreSQL's pg_trgm) is best asked for: the address before its @, the longest
+// run of digits of a phone number. The index reads the list of users of
 // each trigram of the text, and those of a mail domain or of a run of
 // spaced digits hold a large share of the users; a distinctive part finds
 // a few candidates at a fraction of the cost, and the whole text is then
