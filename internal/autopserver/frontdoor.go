@@ -79,6 +79,8 @@ type FrontDoor struct {
 	stopped sync.Once
 	err     error // what Accept returns once done is closed
 
+	answered atomic.Uint64
+
 	closing atomic.Bool
 	mu      sync.Mutex
 	conns   map[*leanConn]struct{} // the connections the front door holds
@@ -108,6 +110,9 @@ func (f *FrontDoor) Accept() (net.Conn, error) {
 		return nil, f.err
 	}
 }
+
+// Answered counts the answers the front door gave itself.
+func (f *FrontDoor) Answered() uint64 { return f.answered.Load() }
 
 // Addr is the listener's address.
 func (f *FrontDoor) Addr() net.Addr { return f.ln.Addr() }
@@ -242,7 +247,7 @@ func (c *leanConn) serve() {
 	if o.TLS != nil {
 		tc := tls.Server(c.nc, o.TLS)
 		if err := tc.Handshake(); err != nil {
-			c.f.s.log.Debug("autop front door: TLS handshake", "remote_addr", c.nc.RemoteAddr().String(), "err", err)
+			c.f.s.log.Warn("http: TLS handshake error", "remote_addr", c.nc.RemoteAddr().String(), "err", err)
 			return
 		}
 		c.nc = tc
@@ -418,6 +423,7 @@ func (c *leanConn) answer(r *leanRequest, now *time.Time) bool {
 		c.out = append(c.out, a.head...)
 		c.out = append(c.out, a.body...)
 	}
+	c.f.answered.Add(1)
 	if obs := c.f.opts.Observe; obs != nil {
 		m := http.MethodGet
 		if r.head {
