@@ -153,6 +153,7 @@ func requestLinePrefix(b []byte) bool {
 // headerPrefixOK: can b (a header line not yet ended) still be one the
 // parser accepts? Stops a head that cannot be answered early.
 func headerPrefixOK(b []byte) bool {
+	b = bytes.TrimSuffix(b, []byte("\r")) // the line's end, begun
 	colon := bytes.IndexByte(b, ':')
 	name := b
 	if colon >= 0 {
@@ -165,7 +166,7 @@ func headerPrefixOK(b []byte) bool {
 	}
 	if colon >= 0 {
 		for _, c := range b[colon+1:] {
-			if c < ' ' && c != '\t' && c != '\r' || c == 0x7f {
+			if c < ' ' && c != '\t' || c == 0x7f {
 				return false
 			}
 		}
