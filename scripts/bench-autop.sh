@@ -58,6 +58,7 @@ WORK=$(cd "$WORK" && pwd)
 chmod 755 "$WORK"
 
 if [ -n "${GATEHOUSE_BIN:-}" ]; then # another build, e.g. an older commit's, to compare
+  rm -f "$WORK/gatehouse" # an earlier run's server may still be exiting
   cp "$GATEHOUSE_BIN" "$WORK/gatehouse"
 else
   echo "== build"
@@ -91,6 +92,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   if [ -f "$WORK/nginx.pid" ]; then kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; fi
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done # gone before the next run starts
 }
 trap cleanup EXIT
 
@@ -335,6 +337,15 @@ measure_nginx() {
   # shellcheck disable=SC2046 # the master and its workers, one PID each
   measure nginx "http://127.0.0.1:$NGINX_PORT" "$nginx_master" $(pgrep -P "$nginx_master")
 }
+
+# What the servers spend with nothing to serve (gatehouse's background work:
+# the gateway's sweeps, the bus), over a tenth of DURATION: the per-CPU
+# figures above include it, this says how much it is.
+idle_seconds=$(( ${DURATION%s} / 10 > 0 ? ${DURATION%s} / 10 : 1 ))
+idle_before=$(cpu_ticks "${gh_procs[@]}")
+sleep "$idle_seconds"
+idle_after=$(cpu_ticks "${gh_procs[@]}")
+echo "idle: gatehouse spends $(awk -v t=$((idle_after - idle_before)) -v hz="$TICK" -v s="$idle_seconds" 'BEGIN { printf "%.3f", t / hz / s }') CPU-s per second with no requests"
 
 # RUNS measurements; odd runs measure gatehouse first, even ones nginx, so
 # that neither always has the warmer machine. Each run's ratios are taken
