@@ -339,9 +339,9 @@ measure_nginx() {
 }
 
 # What the servers spend with nothing to serve (gatehouse's background work:
-# the gateway's sweeps, the bus), over a tenth of DURATION: the per-CPU
-# figures above include it, this says how much it is.
-idle_seconds=$(( ${DURATION%s} / 10 > 0 ? ${DURATION%s} / 10 : 1 ))
+# the gateway's sweeps, the bus), over IDLE_SECONDS: the per-CPU figures
+# below include it, this says how much it is.
+idle_seconds=${IDLE_SECONDS:-5}
 idle_before=$(cpu_ticks "${gh_procs[@]}")
 sleep "$idle_seconds"
 idle_after=$(cpu_ticks "${gh_procs[@]}")
