@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -217,7 +218,8 @@ var headBuffers = sync.Pool{New: func() any { return new([leanHeadMax]byte) }}
 // leanConn is one connection while the front door holds it.
 type leanConn struct {
 	f        *FrontDoor
-	nc       net.Conn
+	nc       net.Conn // as accepted (Close and Shutdown reach it)
+	conn     net.Conn // what requests are read from: nc, or TLS over it
 	accepted time.Time
 	deadline time.Time // the read deadline set on nc
 	out      []byte    // the answers to write
@@ -226,7 +228,7 @@ type leanConn struct {
 
 func (c *leanConn) setDeadline(t time.Time) {
 	c.deadline = t
-	c.nc.SetReadDeadline(t)
+	c.conn.SetReadDeadline(t)
 }
 
 func (c *leanConn) serve() {
@@ -241,6 +243,7 @@ func (c *leanConn) serve() {
 		c.f.untrack(c)
 	}()
 	o := &c.f.opts
+	c.conn = c.nc
 	// The first request (and a TLS handshake) within ReadHeaderTimeout of
 	// the accept, as net/http.
 	c.setDeadline(c.accepted.Add(o.ReadHeaderTimeout))
@@ -250,7 +253,7 @@ func (c *leanConn) serve() {
 			c.f.s.log.Warn("http: TLS handshake error", "remote_addr", c.nc.RemoteAddr().String(), "err", err)
 			return
 		}
-		c.nc = tc
+		c.conn = tc
 		if tc.ConnectionState().NegotiatedProtocol == "h2" {
 			handed = c.handOver(nil)
 			return
@@ -313,7 +316,7 @@ func (c *leanConn) serve() {
 		if c.f.closing.Load() {
 			return
 		}
-		n, err := c.nc.Read(buf[end:])
+		n, err := c.conn.Read(buf[end:])
 		end += n
 		if err != nil {
 			return // closed, timed out or broken: nothing to answer
@@ -327,7 +330,7 @@ func (c *leanConn) flush() bool {
 	if len(c.out) == 0 {
 		return true
 	}
-	_, err := c.nc.Write(c.out)
+	_, err := c.conn.Write(c.out)
 	if cap(c.out) > 64<<10 {
 		c.out = nil // a large file's answer is not kept for the next
 	} else {
@@ -339,10 +342,10 @@ func (c *leanConn) flush() bool {
 // handOver gives the connection to net/http, pending (the bytes read and
 // not answered) to be read first. False when nobody takes it.
 func (c *leanConn) handOver(pending []byte) bool {
-	var nc net.Conn = c.nc
-	c.nc.SetReadDeadline(time.Time{})
+	var nc net.Conn = c.conn
+	c.conn.SetReadDeadline(time.Time{})
 	if len(pending) > 0 {
-		nc = &replayConn{Conn: c.nc, pending: append([]byte(nil), pending...)}
+		nc = &replayConn{Conn: c.conn, pending: append([]byte(nil), pending...)}
 	}
 	select {
 	case c.f.handoff <- nc:
@@ -370,6 +373,17 @@ func (c *replayConn) Read(p []byte) (int, error) {
 	}
 	return c.Conn.Read(p)
 }
+
+// CloseWrite and ReadFrom are the connection's own, when it has them:
+// net/http uses them (a lingering close, sendfile) on a TCP connection.
+func (c *replayConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+func (c *replayConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(c.Conn, r) }
 
 // NetConn is the connection underneath (its bytes still pending are not in it).
 func (c *replayConn) NetConn() net.Conn { return c.Conn }
