@@ -122,7 +122,9 @@ func (f *FrontDoor) Addr() net.Addr { return f.ln.Addr() }
 // once their answer under way is written; connections already handed over
 // are net/http's.
 func (f *FrontDoor) Close() error {
-	f.closing.Store(true)
+	if f.closing.Swap(true) {
+		return nil // closed already (http.Server.Shutdown closes its listener, then Run the front door)
+	}
 	err := f.ln.Close()
 	f.stop(net.ErrClosed)
 	f.mu.Lock()
