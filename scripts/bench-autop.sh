@@ -7,6 +7,13 @@
 #   scripts/bench-autop.sh                  # 1,000,000 devices, 10,000 sampled
 #   DEVICES=100000 DURATION=10s scripts/bench-autop.sh
 #   GATEHOUSE_BIN=/tmp/gatehouse-old scripts/bench-autop.sh   # measure another build
+#   SEED_DATA=/tmp/bench-after/data-1000000 scripts/bench-autop.sh   # start from a copy of a prepared database
+#   RUNS=3 scripts/bench-autop.sh           # three measurements, alternating which server goes first
+#
+# SEED_DATA (SQLite only) is a data directory of an earlier run — its
+# gatehouse.db with the demo loaded, and its .loaded/.keys-set/.autop-set
+# markers — copied into $WORK once instead of the 4–12 minute load (not
+# while a server has it open); the original is only read.
 #
 # Steps: build gatehouse; load a SQLite demo of $DEVICES devices into
 # $WORK/data-$DEVICES once (about 4 minutes for a million; kept for later
@@ -51,6 +58,7 @@ WORK=$(cd "$WORK" && pwd)
 chmod 755 "$WORK"
 
 if [ -n "${GATEHOUSE_BIN:-}" ]; then # another build, e.g. an older commit's, to compare
+  rm -f "$WORK/gatehouse" # an earlier run's server may still be exiting
   cp "$GATEHOUSE_BIN" "$WORK/gatehouse"
 else
   echo "== build"
@@ -58,6 +66,13 @@ else
 fi
 
 DATA="$WORK/data-$DEVICES"
+if [ -n "${SEED_DATA:-}" ] && [ -z "$PG_DSN" ] && [ ! -f "$DATA/.loaded" ]; then
+  echo "== copy the prepared database $SEED_DATA into $DATA"
+  rm -rf "$DATA"
+  mkdir -p "$DATA"
+  cp -a "$SEED_DATA"/. "$DATA"/
+  [ -f "$DATA/.loaded" ] || { echo "$SEED_DATA has no .loaded marker: not a finished demo"; exit 1; }
+fi
 DB=()
 if [ -n "$PG_DSN" ]; then
   DATA="$WORK/pg-data-$DEVICES" # markers and the outbox; the rows are in PG_DSN
@@ -77,6 +92,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   if [ -f "$WORK/nginx.pid" ]; then kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; fi
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done # gone before the next run starts
 }
 trap cleanup EXIT
 
@@ -256,6 +272,12 @@ cpu_ticks() {
 }
 TICK=$(getconf CLK_TCK)
 
+# to_ms: wrk's latency (850.00us, 29.06ms, 1.02s) in milliseconds.
+to_ms() {
+  awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    printf "%.2f", (u == "us" ? n / 1000 : u == "s" ? n * 1000 : u == "m" ? n * 60000 : n) }'
+}
+
 # measure NAME URL PID…: wrk against URL; prints requests/s, p99 and the
 # requests served per CPU-second of the server processes PID… (what the
 # server spends, whatever wrk and the other server take of the same cores).
@@ -276,16 +298,20 @@ measure() {
     "$(awk -v t=$((after - before)) -v hz="$TICK" 'BEGIN { print t / hz }')"
   eval "${name}_rps=$rps"
   eval "${name}_percpu=$percpu"
+  eval "${name}_p99=$(to_ms "$p99")"
 }
 
 # measure_two: both nodes at once, half the threads and connections each;
-# gatehouse_rps is the sum.
+# gatehouse_rps is the sum, gatehouse_percpu over both nodes' CPU time.
 measure_two() {
+  local before after
+  before=$(cpu_ticks "${gh_procs[@]}")
   MACS_FILE="$WORK/macs.txt" wrk -t$((THREADS / 2 > 0 ? THREADS / 2 : 1)) -c$((CONNECTIONS / 2)) -d"$DURATION" --latency -s "$WORK/autop.lua" "http://127.0.0.1:$GH_PORT" >"$WORK/gatehouse-a.txt" &
   local wa=$!
   MACS_FILE="$WORK/macs.txt" wrk -t$((THREADS / 2 > 0 ? THREADS / 2 : 1)) -c$((CONNECTIONS / 2)) -d"$DURATION" --latency -s "$WORK/autop.lua" "http://127.0.0.1:$GH_PORT_B" >"$WORK/gatehouse-b.txt"
   wait "$wa"
-  local n rps p99 bad
+  after=$(cpu_ticks "${gh_procs[@]}")
+  local n rps p99 bad reqs
   for n in a b; do
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/gatehouse-$n.txt")
     p99=$(awk '$1 == "99%" {print $2}' "$WORK/gatehouse-$n.txt")
@@ -293,19 +319,67 @@ measure_two() {
     printf '%-10s %12s req/s   p99 %8s   non-2xx %s\n' "node-$n" "$rps" "$p99" "${bad:-0}"
   done
   gatehouse_rps=$(awk '/^Requests\/sec:/ {s += $2} END {print s}' "$WORK/gatehouse-a.txt" "$WORK/gatehouse-b.txt")
-  printf '%-10s %12s req/s\n' "gatehouse" "$gatehouse_rps"
+  gatehouse_p99=$(for n in a b; do to_ms "$(awk '$1 == "99%" {print $2}' "$WORK/gatehouse-$n.txt")"; echo; done | sort -g | tail -1)
+  reqs=$(awk '/requests in/ {s += $1} END {print s}' "$WORK/gatehouse-a.txt" "$WORK/gatehouse-b.txt")
+  gatehouse_percpu=$(awk -v r="$reqs" -v t=$((after - before)) -v hz="$TICK" 'BEGIN { if (t > 0) printf "%.0f", r / (t / hz); else print "?" }')
+  printf '%-10s %12s req/s   p99 %6s ms (the slower node)   %s req per server CPU-second (%.1f CPU-s, both nodes)\n' "gatehouse" "$gatehouse_rps" "$gatehouse_p99" \
+    "$gatehouse_percpu" "$(awk -v t=$((after - before)) -v hz="$TICK" 'BEGIN { print t / hz }')"
 }
 
-echo "== measure: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, rotating over $(wc -l <"$WORK/macs.txt") devices"
-if [ "$NODES" = 2 ]; then
-  measure_two
-else
-  measure gatehouse "http://127.0.0.1:$GH_PORT" "${gh_procs[@]}"
+measure_gatehouse() {
+  if [ "$NODES" = 2 ]; then
+    measure_two
+  else
+    measure gatehouse "http://127.0.0.1:$GH_PORT" "${gh_procs[@]}"
+  fi
+}
+measure_nginx() {
+  # shellcheck disable=SC2046 # the master and its workers, one PID each
+  measure nginx "http://127.0.0.1:$NGINX_PORT" "$nginx_master" $(pgrep -P "$nginx_master")
+}
+
+# What the servers spend with nothing to serve (gatehouse's background work:
+# the gateway's sweeps, the bus), over IDLE_SECONDS: the per-CPU figures
+# below include it, this says how much it is.
+idle_seconds=${IDLE_SECONDS:-5}
+idle_before=$(cpu_ticks "${gh_procs[@]}")
+sleep "$idle_seconds"
+idle_after=$(cpu_ticks "${gh_procs[@]}")
+echo "idle: gatehouse spends $(awk -v t=$((idle_after - idle_before)) -v hz="$TICK" -v s="$idle_seconds" 'BEGIN { printf "%.3f", t / hz / s }') CPU-s per second with no requests"
+
+# RUNS measurements; odd runs measure gatehouse first, even ones nginx, so
+# that neither always has the warmer machine. Each run's ratios are taken
+# within the run.
+RUNS=${RUNS:-1}
+: >"$WORK/runs.txt"
+for run in $(seq "$RUNS"); do
+  echo "== run $run of $RUNS: wrk -t$THREADS -c$CONNECTIONS -d$DURATION, rotating over $(wc -l <"$WORK/macs.txt") devices ($(uptime | sed 's/.*load/load/'))"
+  if [ $((run % 2)) = 1 ]; then
+    measure_gatehouse
+    measure_nginx
+  else
+    measure_nginx
+    measure_gatehouse
+  fi
+  ratio=$(awk -v g="$gatehouse_rps" -v n="$nginx_rps" 'BEGIN { printf "%.2f", g / n }')
+  percpu_ratio=$(awk -v g="$gatehouse_percpu" -v n="$nginx_percpu" 'BEGIN { if (g > 0 && n > 0) printf "%.2f", g / n; else print "?" }')
+  echo "gatehouse / nginx = $ratio (goal ≥ 0.50); per server CPU-second: gatehouse / nginx = $percpu_ratio (goal ≥ 0.90)"
+  echo "$gatehouse_rps $nginx_rps $ratio $gatehouse_percpu $nginx_percpu $percpu_ratio ${gatehouse_p99:-?} ${nginx_p99:-?}" >>"$WORK/runs.txt"
+  cp "$WORK/gatehouse.txt" "$WORK/gatehouse-run$run.txt" 2>/dev/null || true
+  cp "$WORK/nginx.txt" "$WORK/nginx-run$run.txt"
+done
+if [ "$RUNS" -gt 1 ]; then
+  echo "== $RUNS runs: min / median / max"
+  summary() { # column name
+    awk -v c="$1" '{ print $c }' "$WORK/runs.txt" | sort -g | awk -v name="$2" '{ v[NR] = $1 } END { printf "%-42s %s / %s / %s\n", name, v[1], v[int((NR + 1) / 2)], v[NR] }'
+  }
+  summary 1 "gatehouse req/s"
+  summary 2 "nginx req/s"
+  summary 3 "gatehouse / nginx"
+  summary 4 "gatehouse req per server CPU-second"
+  summary 5 "nginx req per server CPU-second"
+  summary 6 "per server CPU-second: gatehouse / nginx"
+  summary 7 "gatehouse p99 (ms)"
+  summary 8 "nginx p99 (ms)"
 fi
-# shellcheck disable=SC2046 # the master and its workers, one PID each
-measure nginx "http://127.0.0.1:$NGINX_PORT" "$nginx_master" $(pgrep -P "$nginx_master")
-awk -v g="$gatehouse_rps" -v n="$nginx_rps" 'BEGIN { printf "gatehouse / nginx = %.2f (goal ≥ 0.50)\n", g / n }'
-if [ "$NODES" = 1 ]; then
-  awk -v g="$gatehouse_percpu" -v n="$nginx_percpu" 'BEGIN { if (g > 0 && n > 0) printf "per server CPU-second: gatehouse / nginx = %.2f (goal ≥ 0.90)\n", g / n }'
-fi
-echo "(full wrk outputs: $WORK/gatehouse.txt, $WORK/nginx.txt)"
+echo "(full wrk outputs: $WORK/gatehouse*.txt, $WORK/nginx*.txt; one line a run: $WORK/runs.txt)"

@@ -42,6 +42,10 @@ type answer struct {
 	length  []string // Content-Length
 	head    []byte   // the file's header line
 	body    []byte
+
+	// The front door's answers up to the Date header: net/http's status
+	// line and header lines for this file, byte for byte.
+	raw200, raw304 []byte
 }
 
 // These header values are the same for every file.
@@ -52,13 +56,20 @@ var (
 
 func prepare(f autop.File) *answer {
 	etag := f.ETag()
+	length := strconv.Itoa(len(f.Header) + len(f.Body))
+	// net/http writes the handler's header lines sorted by name, then Date;
+	// a 304 without Content-Type and Content-Length (write, below).
 	return &answer{
 		etag:    etag,
 		etags:   []string{etag},
 		version: []string{f.Version},
-		length:  []string{strconv.Itoa(len(f.Header) + len(f.Body))},
+		length:  []string{length},
 		head:    []byte(f.Header),
 		body:    f.Body,
+		raw200: []byte("HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\nContent-Length: " + length +
+			"\r\nContent-Type: text/plain; charset=utf-8\r\nEtag: " + etag + "\r\nX-Gatehouse-Config-Version: " + f.Version + "\r\n"),
+		raw304: []byte("HTTP/1.1 304 Not Modified\r\nCache-Control: no-cache\r\nEtag: " + etag +
+			"\r\nX-Gatehouse-Config-Version: " + f.Version + "\r\n"),
 	}
 }
 

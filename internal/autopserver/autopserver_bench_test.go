@@ -1,14 +1,20 @@
 package autopserver_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/autopserver"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -153,4 +159,89 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 		w.code = http.StatusOK
 	}
 	return len(p), nil
+}
+
+// BenchmarkAutoPFetchLoopback: cached fetches over keep-alive loopback
+// connections (16 at once), the client a raw one (a request written, the answer read by
+// its Content-Length), through the front door and through net/http alone —
+// the server's whole cost per fetch, syscalls included, plus the client's.
+func BenchmarkAutoPFetchLoopback(b *testing.B) {
+	h, srv, devs := benchHandler(b)
+	reqs := make([][]byte, len(devs))
+	for i, d := range devs {
+		reqs[i] = []byte("GET /autop/" + d.mac + ".cfg HTTP/1.1\r\nHost: gatehouse.example\r\nAuthorization: Basic " +
+			base64.StdEncoding.EncodeToString([]byte(d.mac+":"+d.key)) + "\r\n\r\n")
+	}
+	listen := func() net.Listener {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return ln
+	}
+	run := func(b *testing.B, ln net.Listener) {
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+		go hs.Serve(ln)
+		b.Cleanup(func() { hs.Close() })
+		dial := func() net.Conn {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			return c
+		}
+		// fetch writes req on c and reads the answer into buf.
+		fetch := func(c net.Conn, buf, req []byte) error {
+			if _, err := c.Write(req); err != nil {
+				return err
+			}
+			n := 0
+			for {
+				m, err := c.Read(buf[n:])
+				if err != nil {
+					return err
+				}
+				n += m
+				head, body, ok := bytes.Cut(buf[:n], []byte("\r\n\r\n"))
+				if !ok {
+					continue
+				}
+				if !bytes.HasPrefix(head, []byte("HTTP/1.1 200 ")) {
+					return fmt.Errorf("answer: %q", head)
+				}
+				_, l, _ := bytes.Cut(head, []byte("Content-Length: "))
+				l, _, _ = bytes.Cut(l, []byte("\r\n"))
+				if want, _ := strconv.Atoi(string(l)); len(body) >= want {
+					return nil
+				}
+			}
+		}
+		c := dial()
+		buf := make([]byte, 64<<10)
+		for _, r := range reqs {
+			if err := fetch(c, buf, r); err != nil { // warm the cache
+				b.Fatal(err)
+			}
+		}
+		c.Close()
+		b.ReportAllocs()
+		b.SetParallelism(8) // 16 connections on 2 cores, as a client's many devices
+		b.ResetTimer()
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			c := dial()
+			defer c.Close()
+			buf := make([]byte, 64<<10)
+			i := int(next.Add(97))
+			for pb.Next() {
+				i++
+				if err := fetch(c, buf, reqs[i%len(reqs)]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	b.Run("front-door", func(b *testing.B) { run(b, srv.FrontDoor(listen(), autopserver.FrontDoorOptions{})) })
+	b.Run("net-http", func(b *testing.B) { run(b, listen()) })
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/internal/autopserver"
+
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
@@ -33,6 +35,7 @@ type env struct {
 	auth  *auth.Service
 	srv   *server.Server
 	ts    *httptest.Server
+	front *autopserver.FrontDoor // ts's listener
 	url   string
 	log   *bytes.Buffer
 	mail  mail.Sender
@@ -58,9 +61,21 @@ func newEnv(t testing.TB, backend string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts, front := serveNode(t, srv)
+	return &env{t: t, st: st, auth: au, srv: srv, ts: ts, front: front, url: ts.URL, log: &logBuf, mail: mailer, smtpd: smtpd}
+}
+
+// serveNode serves srv on loopback as `gatehouse serve` does (Server.Run):
+// behind the AutoP front door, so that devices' fetches take the path they
+// take in production.
+func serveNode(t testing.TB, srv *server.Server) (*httptest.Server, *autopserver.FrontDoor) {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	front := srv.FrontDoor(ts.Listener, nil)
+	ts.Listener = front
+	ts.Start()
 	t.Cleanup(ts.Close)
-	return &env{t: t, st: st, auth: au, srv: srv, ts: ts, url: ts.URL, log: &logBuf, mail: mailer, smtpd: smtpd}
+	return ts, front
 }
 
 // resp is a response with its body read.

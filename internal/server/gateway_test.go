@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -70,10 +69,9 @@ func newGatewayEnv(t testing.TB, backend string, st *store.Store, b bus.Bus, opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
+	ts, front := serveNode(t, srv)
 	t.Cleanup(func() { srv.Gateway().Close() })
-	return &env{t: t, st: st, auth: au, srv: srv, ts: ts, url: ts.URL, log: &logBuf.Buffer, mail: mailer, smtpd: smtpd}
+	return &env{t: t, st: st, auth: au, srv: srv, ts: ts, front: front, url: ts.URL, log: &logBuf.Buffer, mail: mailer, smtpd: smtpd}
 }
 
 // syncBuffer is a log buffer safe for the gateway's goroutines.

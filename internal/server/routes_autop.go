@@ -15,7 +15,7 @@ func (s *Server) routesAutoP() {
 	// Rendered files are kept on every node: each change is told to every
 	// node's cache (usecase events), which serves only while it hears them.
 	s.autop = autopserver.New(s.store, s.log, true, s.deviceLimiter)
-	s.mux.Handle("GET /autop/{file}", s.autop)
+	s.mux.Handle(autoPFetchRoute, s.autop)
 
 	roles := []model.Role{model.RoleSubdistributor, model.RoleDistributor, model.RoleAdmin, model.RoleInstaller}
 	s.handleAPI("GET /api/v1/devices/{mac}/autop", s.apiAuth(s.api.GetDeviceAutoP, roles...))

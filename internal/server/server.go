@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -507,19 +508,28 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	srv := &http.Server{
 		Handler:           s.proxyHeaders(s.Handler()),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() {
-		if s.cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
-		} else {
-			errc <- srv.Serve(ln)
+	var tlsConfig *tls.Config
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return err
 		}
-	}()
+		// What ServeTLS would set; the front door does the handshakes.
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+		tlsConfig = srv.TLSConfig.Clone()
+		srv.Handler, srv.ConnContext = withTLSState(srv.Handler), connTLSState
+	}
+	// Devices' AutoP fetches are answered at the front door; the rest is
+	// net/http's (FrontDoor).
+	front := s.FrontDoor(ln, tlsConfig)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(front) }()
 	gatewayDone := make(chan struct{})
 	go func() {
 		defer close(gatewayDone)
@@ -535,7 +545,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	s.log.Info("shutting down")
 	start := time.Now()
-	err = s.shutdown(srv, serveErr == nil)
+	err = s.shutdown(srv, front, serveErr == nil)
 	<-gatewayDone // Run is the gateway's: it ended with Shutdown
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {
@@ -551,15 +561,15 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 // drain while the gateway closes its device connections (hijacked: the
 // HTTP server does not see them) and waits for its goroutines, both within
 // shutdownTimeout; then the AutoP fetches not yet recorded are written.
-func (s *Server) shutdown(srv *http.Server, serving bool) error {
+func (s *Server) shutdown(srv *http.Server, front *autopserver.FrontDoor, serving bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	httpErr := make(chan error, 1)
 	go func() {
 		if serving {
-			httpErr <- srv.Shutdown(ctx)
+			httpErr <- errors.Join(srv.Shutdown(ctx), front.Shutdown(ctx))
 		} else {
-			httpErr <- srv.Close()
+			httpErr <- errors.Join(srv.Close(), front.Close())
 		}
 	}()
 	gwErr := s.gateway.Shutdown(ctx)
