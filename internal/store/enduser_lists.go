@@ -91,10 +91,9 @@ type endUserSearch struct {
 	ids     []int64
 	idsSQL  string
 	idsArgs []any
-	// An email or mobile search: the text (or the part of it) the trigram
-	// index is asked for, and on PostgreSQL the users holding it.
-	needle  string
-	textIDs []int64
+	// An email or mobile search: the text (or the part of it) SQLite's
+	// trigram table is asked for.
+	needle string
 }
 
 // searchWords is a name search split as the migrations split names: at
@@ -251,13 +250,9 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 			// The users holding the text, found first through the trigram
 			// index (fewer than endUserProbe: fewHoldText counted them):
 			// PostgreSQL would rather walk the scope on its estimate.
-			if len(q.textIDs) == 0 {
-				conds = append(conds, "1=0")
-			} else {
-				list, a := idList(q.textIDs)
-				conds = append(conds, "u.id IN "+list)
-				args = append(args, a...)
-			}
+			conds = append(conds, "u.id = ANY(ARRAY(SELECT t.id FROM end_users t WHERE "+
+				strings.Replace(col, "u.", "t.", 1)+" "+s.likeOp()+" LIMIT ?))")
+			args = append(args, likeContains(q.needle), endUserProbe)
 		}
 		conds = append(conds, col+" "+s.likeOp())
 		args = append(args, likeContains(text))
@@ -355,28 +350,13 @@ func (s *Store) fewHoldText(ctx context.Context, q *endUserSearch, col, text str
 				"%"+strings.ToLower(needle)+"%", endUserProbe).Scan(&n)
 			return n, err
 		}
-		// PostgreSQL: the users holding the text are read once, here, and
-		// the list's queries take their ids (its trigram index reads
-		// every trigram's list of users each time it is asked).
 		expr := "u." + col
 		if col == "email" {
 			expr = "lower(" + expr + ")"
 		}
-		rows, err := s.query(ctx, `SELECT u.id FROM end_users u WHERE `+expr+` LIKE ? LIMIT ?`,
-			s.customPlan([]any{likeContains(needle), endUserProbe})...)
-		if err != nil {
-			return 0, err
-		}
-		defer rows.Close()
-		q.textIDs = q.textIDs[:0]
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return 0, err
-			}
-			q.textIDs = append(q.textIDs, id)
-		}
-		return len(q.textIDs), rows.Err()
+		err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users u WHERE `+expr+` LIKE ? LIMIT ?) c`,
+			s.customPlan([]any{likeContains(needle), endUserProbe})...).Scan(&n)
+		return n, err
 	}
 	q.needle = text
 	if part := trigramNeedle(col, text); part != text {
