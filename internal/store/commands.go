@@ -132,7 +132,11 @@ func (s *Store) openCommands(ctx context.Context, statuses string, deviceIDs []i
 		n := min(len(deviceIDs), 500)
 		in, args := idList(deviceIDs[:n])
 		deviceIDs = deviceIDs[n:]
-		rows, err := s.query(ctx, `SELECT c.device_id, `+commandCols+` FROM `+commandFrom+` WHERE c.device_id IN `+in+`
+		query := s.query
+		if n <= 4 { // a connect's (one device): prepared, a handful of texts
+			query = s.queryP
+		}
+		rows, err := query(ctx, `SELECT c.device_id, `+commandCols+` FROM `+commandFrom+` WHERE c.device_id IN `+in+`
 			AND c.status IN (`+statuses+`) AND c.expires_at > ? ORDER BY c.id`, append(args, s.now())...)
 		if err != nil {
 			return nil, err
@@ -183,7 +187,7 @@ func (s *Store) MarkCommandsSent(ctx context.Context, ids ...int64) error {
 // pending one-time AutoP commands in the same transaction. (System side.)
 func (s *Store) AckCommand(ctx context.Context, deviceID, id int64, ok bool, errMsg, version string) (kind model.CommandKind, done bool, err error) {
 	ctx = sysCtx(ctx)
-	err = s.inTx(ctx, func(tx *Tx) error {
+	err = s.inGroupTx(ctx, func(tx *Tx) error {
 		kind, done, err = s.finishCommandKind(ctx, tx, deviceID, id, ok, errMsg, version)
 		return err
 	})
@@ -211,7 +215,7 @@ func (s *Store) finishCommandKind(ctx context.Context, tx *Tx, deviceID, id int6
 	}
 	var kind model.CommandKind
 	var mode string
-	err := tx.queryRow(ctx, `UPDATE device_commands SET status = ?, finished_at = ?, error = ?,
+	err := tx.queryRowP(ctx, `UPDATE device_commands SET status = ?, finished_at = ?, error = ?,
 		version = CASE WHEN kind = 'autop' THEN ? ELSE version END
 		WHERE id = ? AND device_id = ? AND status IN ('queued','sent') RETURNING kind, mode`,
 		string(status), s.now(), errMsg, clip(version), id, deviceID).Scan(&kind, &mode)
