@@ -927,7 +927,7 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 	// Read first: a device reconnecting with the version it has costs no
 	// write (the gateway calls this on every hello).
 	var stored string
-	id, in, _, err := scanAutoP(s.queryRowP(ctx, `SELECT `+autoPCols+`, d.config_version FROM `+autoPFrom+` WHERE d.mac = ?`, m), &stored)
+	id, in, _, err := scanAutoP(s.queryRowP(ctx, `SELECT `+autoPCols+`, d.config_version FROM `+autoPFrom+` WHERE d.mac = CAST(? AS TEXT)`, m), &stored)
 	if isNoRows(err) {
 		return model.NotFound("device")
 	} else if err != nil {

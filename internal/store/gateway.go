@@ -66,7 +66,7 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 		// device's.
 		res, err := tx.execP(ctx, `UPDATE devices SET online = true, ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
 			firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
-			WHERE mac = ? AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP), clip(h.Model), clip(h.Model),
+			WHERE mac = CAST(? AS TEXT) AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP), clip(h.Model), clip(h.Model),
 			clip(h.Firmware), clip(h.Firmware), max(h.Uptime, 0), clip(h.ConfigVersion), node, at, at, mac, at)
 		if err != nil {
 			return err
@@ -75,7 +75,7 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 			return nil
 		}
 		var one int
-		if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = ?`, mac).Scan(&one); isNoRows(err) {
+		if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = CAST(? AS TEXT)`, mac).Scan(&one); isNoRows(err) {
 			refused = model.NotFound("device")
 		} else if err != nil {
 			return err
@@ -98,7 +98,7 @@ func (s *Store) DeviceReported(ctx context.Context, mac, node string, connectedA
 	return s.inGroupTx(ctx, func(tx *Tx) error {
 		_, err := tx.execP(ctx, `UPDATE devices SET ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
 			firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, last_seen = ?
-			WHERE mac = ? AND node = ? AND connected_at = ?`, clip(h.IP), clip(h.Model), clip(h.Model), clip(h.Firmware), clip(h.Firmware),
+			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`, clip(h.IP), clip(h.Model), clip(h.Model), clip(h.Firmware), clip(h.Firmware),
 			max(h.Uptime, 0), clip(h.ConfigVersion), seen, mac, node, connectedAt)
 		return err
 	})
@@ -129,7 +129,8 @@ func (s *Store) DevicesSeen(ctx context.Context, node string, at time.Time, ids 
 // meantime is not overwritten.
 func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connectedAt, seen time.Time) error {
 	return s.inGroupTx(ctx, func(tx *Tx) error {
-		_, err := tx.execP(ctx, `UPDATE devices SET online = false, node = '', last_seen = ? WHERE mac = ? AND node = ? AND connected_at = ?`,
+		_, err := tx.execP(ctx, `UPDATE devices SET online = false, node = '', last_seen = ?
+			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`,
 			seen, mac, node, connectedAt)
 		return err
 	})
