@@ -28,7 +28,7 @@ import (
 // DefaultMaxConnecting is Options.MaxConnecting's default: enough connects
 // in flight to keep both the database's group commit and the CPUs busy,
 // few enough that each finishes well within the hello's timeouts.
-const DefaultMaxConnecting = 512
+const DefaultMaxConnecting = 1024
 
 // maxRetryAfter caps the Retry-After of a shed connect (seconds): the
 // protocol's longest back-off.
@@ -42,6 +42,7 @@ type admission struct {
 	mu     sync.Mutex
 	window time.Time     // start of the current one-second window
 	sheds  int64         // in the current window
+	served int64         // connects done (places freed) in the current window
 	spread int           // Retry-After spread (seconds), from the last full window
 	hold   time.Duration // how long a connect holds its place, moving average
 }
@@ -70,19 +71,19 @@ func (g *Gateway) admit(w http.ResponseWriter) *slot {
 // retryAfter counts a shed connect and tells it when to come back: a
 // uniform random whole number of seconds from 1 to the spread. The spread
 // is how many seconds the node needs to serve the devices it shed in the
-// last second, at its pace: max places, each held for hold (Little's law;
-// under load, hold grows with the queue for the CPU, so the pace is the
-// node's real one).
+// last second, at its pace: the connects it served in that second, or,
+// when fewer came (the shed ones wait at least a second), max places each
+// held for hold (Little's law).
 func (a *admission) retryAfter() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if t := time.Now(); t.Sub(a.window) >= time.Second {
 		a.spread = 1
 		if t.Sub(a.window) < 2*time.Second && a.sheds > 0 {
-			perSecond := max(float64(a.max)/max(a.hold.Seconds(), 1e-3), 1)
+			perSecond := max(float64(a.served), float64(a.max)/max(a.hold.Seconds(), 1e-3), 1)
 			a.spread = int(min(math.Ceil(float64(a.sheds)/perSecond), maxRetryAfter))
 		}
-		a.window, a.sheds = t, 0
+		a.window, a.sheds, a.served = t, 0, 0
 	}
 	a.sheds++
 	return 1 + rand.N(max(a.spread, 1))
@@ -94,6 +95,7 @@ func (a *admission) done(at time.Time) {
 	d := time.Since(at)
 	a.mu.Lock()
 	a.hold += (d - a.hold) / 64
+	a.served++
 	a.mu.Unlock()
 }
 
