@@ -241,11 +241,15 @@ func (d *Device) run() {
 			attempt = 0
 		case out.refused:
 			wait = f.cfg.RefusedRetry
+		case out.retryAfter > 0:
+			// Protocol §2: the server said when; a fraction of a second
+			// more spreads the devices told the same second.
+			wait = out.retryAfter + rand.N(time.Second)
 		default:
 			if out.lasted >= f.cfg.StableAfter {
 				attempt = 0
 			}
-			wait = max(backoff(f.cfg.Backoff, f.cfg.BackoffMax, attempt, rand.Float64()), out.retryAfter)
+			wait = backoff(f.cfg.Backoff, f.cfg.BackoffMax, attempt, rand.Float64())
 			attempt++
 		}
 		if out.err != nil {

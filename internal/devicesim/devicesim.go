@@ -52,8 +52,8 @@ type Config struct {
 	FetchConcurrency int
 	// Backoff is the first reconnect window (protocol §2: 1 s, the
 	// default); it doubles per failed attempt up to BackoffMax (default 60
-	// s), and the wait is a random time within it (full jitter), or what a
-	// 503's or 429's Retry-After asks if that is longer.
+	// s), and the wait is a random time within it (full jitter); after a
+	// 503 or 429 with a Retry-After, that long plus up to a second instead.
 	Backoff    time.Duration
 	BackoffMax time.Duration
 	// StableAfter resets the back-off once a connection lasted this long

@@ -510,9 +510,8 @@ func TestReconnectBackoffAndRefusal(t *testing.T) {
 		t.Fatalf("%d connects, want 6: %+v", len(reqs), reqs)
 	}
 	// Gaps: full jitter within 100 ms, then 200 ms; a 503 and a 429 with
-	// Retry-After: 1 wait at least 1 s (not more than the window on top);
-	// 1.5 s after the 403.
-	lims := [][2]time.Duration{{0, 100}, {0, 200}, {1000, 1300}, {1000, 1300}, {1500, 1500}}
+	// Retry-After: 1 wait 1 s and up to a second more; 1.5 s after the 403.
+	lims := [][2]time.Duration{{0, 100}, {0, 200}, {1000, 2000}, {1000, 2000}, {1500, 1500}}
 	for i, lim := range lims {
 		gap := reqs[i+1].at.Sub(reqs[i].at)
 		lo, hi := lim[0]*time.Millisecond, lim[1]*time.Millisecond

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -19,32 +18,33 @@ import (
 // the rest when to come back, instead of accepting them all and timing out
 // on most.
 //
-// The Retry-After spreads the shed devices over the time the node needs to
-// serve them (retryAfter): in the first second of a storm every shed device
-// is told 1; in the next, the devices shed are spread over as many seconds
-// as the node needs to serve them all; as the storm passes it shrinks back
-// to 1.
+// The Retry-After schedules the shed devices (retryAfter): each is told the
+// first coming second not yet promised to as many devices as the node
+// serves in a second, so that they come back at the pace the node can
+// serve them, spread over as many seconds as it needs.
 
 // DefaultMaxConnecting is Options.MaxConnecting's default: enough connects
 // in flight to keep both the database's group commit and the CPUs busy,
 // few enough that each finishes well within the hello's timeouts.
 const DefaultMaxConnecting = 1024
 
-// maxRetryAfter caps the Retry-After of a shed connect (seconds): the
-// protocol's longest back-off.
-const maxRetryAfter = 60
+// maxRetryAfter caps the Retry-After of a shed connect (seconds).
+const maxRetryAfter = 180
 
 type admission struct {
 	max  int64
 	now  atomic.Int64 // connects in progress
 	shed atomic.Int64
 
-	mu     sync.Mutex
-	window time.Time     // start of the current one-second window
-	sheds  int64         // in the current window
-	served int64         // connects done (places freed) in the current window
-	spread int           // Retry-After spread (seconds), from the last full window
-	hold   time.Duration // how long a connect holds its place, moving average
+	mu sync.Mutex
+	// promised counts the shed devices told to come back in each of the
+	// next seconds: slot (t mod len) for the Unix second t, from sec on.
+	promised [maxRetryAfter + 1]int64
+	sec      int64
+	// served counts the connects done in the Unix second servedSec; paced
+	// is the count of the second before: the node's pace.
+	served, paced, servedSec int64
+	hold                     time.Duration // how long a connect holds its place, moving average
 }
 
 // slot is one admitted connect's place; nil-safe.
@@ -61,40 +61,58 @@ func (g *Gateway) admit(w http.ResponseWriter) *slot {
 	if n := a.now.Add(1); n > a.max {
 		a.now.Add(-1)
 		a.shed.Add(1)
-		w.Header().Set("Retry-After", strconv.Itoa(a.retryAfter()))
+		w.Header().Set("Retry-After", strconv.Itoa(a.retryAfter(time.Now())))
 		http.Error(w, "The node is busy; connect again after Retry-After seconds.", http.StatusServiceUnavailable)
 		return nil
 	}
 	return &slot{a: a, at: time.Now()}
 }
 
-// retryAfter counts a shed connect and tells it when to come back: a
-// uniform random whole number of seconds from 1 to the spread. The spread
-// is how many seconds the node needs to serve the devices it shed in the
-// last second, at its pace: the connects it served in that second, or,
-// when fewer came (the shed ones wait at least a second), max places each
-// held for hold (Little's law).
-func (a *admission) retryAfter() int {
+// retryAfter tells a shed connect when to come back: the first of the next
+// seconds not yet promised to as many devices as the node serves in a
+// second, so that the devices it turns away return at the pace it can
+// serve them, none sooner. The pace is the connects served in the last
+// second, or, when fewer came, max places each held for hold (Little's
+// law). With every second up to maxRetryAfter promised, a random one.
+func (a *admission) retryAfter(now time.Time) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if t := time.Now(); t.Sub(a.window) >= time.Second {
-		a.spread = 1
-		if t.Sub(a.window) < 2*time.Second && a.sheds > 0 {
-			perSecond := max(float64(a.served), float64(a.max)/max(a.hold.Seconds(), 1e-3), 1)
-			a.spread = int(min(math.Ceil(float64(a.sheds)/perSecond), maxRetryAfter))
+	t := now.Unix()
+	if t > a.sec { // forget the seconds past
+		for s := a.sec; s < t && s < a.sec+int64(len(a.promised)); s++ {
+			a.promised[s%int64(len(a.promised))] = 0
 		}
-		a.window, a.sheds, a.served = t, 0, 0
+		a.sec = t
 	}
-	a.sheds++
-	return 1 + rand.N(max(a.spread, 1))
+	pace := float64(a.max) / max(a.hold.Seconds(), 1e-3)
+	if a.servedSec == t-1 {
+		pace = max(pace, float64(a.served))
+	} else if a.servedSec == t {
+		pace = max(pace, float64(a.paced))
+	}
+	perSecond := max(int64(pace), 1)
+	for i := int64(1); i <= maxRetryAfter; i++ {
+		if p := &a.promised[(t+i)%int64(len(a.promised))]; *p < perSecond {
+			*p++
+			return int(i)
+		}
+	}
+	return 1 + rand.N(maxRetryAfter)
 }
 
 // done frees a place held since at.
 func (a *admission) done(at time.Time) {
 	a.now.Add(-1)
-	d := time.Since(at)
+	now := time.Now()
 	a.mu.Lock()
-	a.hold += (d - a.hold) / 64
+	a.hold += (now.Sub(at) - a.hold) / 64
+	if t := now.Unix(); t != a.servedSec {
+		a.paced = 0
+		if t == a.servedSec+1 {
+			a.paced = a.served
+		}
+		a.served, a.servedSec = 0, t
+	}
 	a.served++
 	a.mu.Unlock()
 }

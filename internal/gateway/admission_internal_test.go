@@ -5,33 +5,39 @@ import (
 	"time"
 )
 
-// The Retry-After of a shed connect spreads the devices shed in the last
-// second over the seconds the node needs to serve them at its pace (places ÷
-// time a connect holds one), uniformly, never beyond 60 s.
-func TestRetryAfterSpreadsOverTheNodesPace(t *testing.T) {
-	for _, c := range []struct {
-		max, shedLastSecond int64
-		hold                time.Duration
-		want                int // spread, seconds
-	}{
-		{512, 0, 100 * time.Millisecond, 1},        // first second of a storm
-		{512, 10_000, 100 * time.Millisecond, 2},   // 5,120/s
-		{512, 50_000, 200 * time.Millisecond, 20},  // 2,560/s
-		{512, 100_000, 200 * time.Millisecond, 40}, // 2,560/s
-		{4, 100_000, time.Second, 60},              // capped
-	} {
-		a := &admission{max: c.max, hold: c.hold, window: time.Now().Add(-1500 * time.Millisecond), sheds: c.shedLastSecond}
-		seen := map[int]int{}
-		for range 20_000 {
-			seen[a.retryAfter()]++
+// The devices shed are told to come back at the node's pace: each coming
+// second is promised to at most as many devices as the node served in the
+// last one, in order; beyond maxRetryAfter seconds, a random second.
+func TestRetryAfterSchedulesAtTheNodesPace(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	a := &admission{max: 1024, hold: 10 * time.Second, served: 1000, servedSec: now.Unix() - 1} // Little: 102/s
+	told := map[int]int{}
+	for range 5000 {
+		told[a.retryAfter(now)]++
+	}
+	for s := 1; s <= 5; s++ {
+		if told[s] != 1000 {
+			t.Errorf("%d devices told %d s, want 1000 (the pace): %v", told[s], s, told)
 		}
-		for s := 1; s <= c.want; s++ {
-			if n := seen[s]; n < 20_000/c.want*7/10 || n > 20_000/c.want*13/10 {
-				t.Errorf("%+v: %d of 20000 told %d s, want about %d: %v", c, n, s, 20_000/c.want, seen)
-			}
+	}
+	if len(told) != 5 {
+		t.Errorf("told %v, want 1000 each for 1..5 s", told)
+	}
+	// A second later, the seconds promised stay promised.
+	if got := a.retryAfter(now.Add(time.Second)); got != 5 {
+		t.Errorf("a second later the first free second is %d s away, want 5", got)
+	}
+	// Everything promised: a random second up to the cap.
+	a = &admission{max: 1, hold: time.Hour}
+	seen := map[int]bool{}
+	for range (maxRetryAfter + 50) * 2 {
+		s := a.retryAfter(now)
+		if s < 1 || s > maxRetryAfter {
+			t.Fatalf("told %d s", s)
 		}
-		if len(seen) != c.want {
-			t.Errorf("%+v: told %d different waits, want 1..%d: %v", c, len(seen), c.want, seen)
-		}
+		seen[s] = true
+	}
+	if len(seen) < maxRetryAfter/2 {
+		t.Errorf("with every second promised, only %d different waits", len(seen))
 	}
 }
