@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // Prepared statements of the hot paths: a device connecting (its
@@ -101,23 +102,38 @@ type errRow struct{ err error }
 
 func (r errRow) Scan(...any) error { return r.err }
 
+// cachedStmt is the prepared form of query if the cache holds it; if not,
+// it is prepared in the background for the next call. A transaction must
+// not prepare through the pool itself: that waits for a free connection
+// while the transaction holds SQLite's write lock, and the connections in
+// use may all be waiting for that lock.
+func (s *Store) cachedStmt(query string) *sql.Stmt {
+	s.stmts.mu.RLock()
+	st := s.stmts.m[query]
+	s.stmts.mu.RUnlock()
+	if st == nil {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			s.stmt(ctx, query) // an error: the next call tries again
+		}()
+	}
+	return st
+}
+
 // execP and queryRowP of a transaction use the store's prepared statement
 // on the transaction's connection (prepared there once, then reused).
 func (t *Tx) execP(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := t.s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	} else if st == nil {
+	st := t.s.cachedStmt(query)
+	if st == nil {
 		return t.exec(ctx, query, args...)
 	}
 	return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
 func (t *Tx) queryRowP(ctx context.Context, query string, args ...any) scanner {
-	st, err := t.s.stmt(ctx, query)
-	if err != nil {
-		return errRow{err}
-	} else if st == nil {
+	st := t.s.cachedStmt(query)
+	if st == nil {
 		return t.queryRow(ctx, query, args...)
 	}
 	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
