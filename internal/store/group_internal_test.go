@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // Writes committed together: each caller gets its own result, and one
@@ -113,5 +114,48 @@ func TestGroupCommitIsolatesAFailure(t *testing.T) {
 	st.Close()
 	if err := st.inGroupTx(ctx, func(*Tx) error { return nil }); !errors.Is(err, errStoreClosed) {
 		t.Errorf("after Close: %v", err)
+	}
+}
+
+// A write holding SQLite's write lock never waits for a pooled connection:
+// with every other connection waiting for that lock, it would wait until
+// they gave up ("database is locked").
+func TestGroupWriteNeverWaitsForThePool(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.db.Exec(`CREATE TABLE group_probe (k TEXT PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	st.db.SetMaxOpenConns(2)
+	hold, held := make(chan struct{}), make(chan struct{})
+	group := make(chan error, 1)
+	go func() {
+		group <- st.inGroupTx(ctx, func(tx *Tx) error {
+			close(held)
+			<-hold
+			// A statement the cache does not hold yet.
+			_, err := tx.execP(ctx, `INSERT INTO group_probe (k) VALUES ('group')`)
+			return err
+		})
+	}()
+	<-held
+	other := make(chan error, 1)
+	go func() {
+		other <- st.inTx(ctx, func(tx *Tx) error {
+			_, err := tx.exec(ctx, `INSERT INTO group_probe (k) VALUES ('other')`)
+			return err
+		})
+	}()
+	time.Sleep(300 * time.Millisecond) // the other writer now waits for the lock on the pool's second connection
+	close(hold)
+	if err := <-group; err != nil {
+		t.Errorf("the group write: %v", err)
+	}
+	if err := <-other; err != nil {
+		t.Errorf("the other write: %v", err)
 	}
 }
