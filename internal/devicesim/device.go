@@ -241,11 +241,15 @@ func (d *Device) run() {
 			attempt = 0
 		case out.refused:
 			wait = f.cfg.RefusedRetry
+		case out.retryAfter > 0:
+			// Protocol §2: the server said when; a fraction of a second
+			// more spreads the devices told the same second.
+			wait = out.retryAfter + rand.N(time.Second)
 		default:
 			if out.lasted >= f.cfg.StableAfter {
 				attempt = 0
 			}
-			wait = max(backoff(f.cfg.Backoff, f.cfg.BackoffMax, attempt, rand.Float64()), out.retryAfter)
+			wait = backoff(f.cfg.Backoff, f.cfg.BackoffMax, attempt, rand.Float64())
 			attempt++
 		}
 		if out.err != nil {
@@ -268,8 +272,10 @@ func (d *Device) run() {
 	}
 }
 
-// backoff is the wait before reconnect attempt n (0-based): base·2ⁿ capped
-// at max, times a factor in [0.5, 1.5] (r in [0, 1)), never above max.
+// backoff is the wait before reconnect attempt n (0-based), with full
+// jitter (protocol §2): a random time in [0, min(max, base·2ⁿ)), r in
+// [0, 1) choosing it. Devices that lost their connection together (a node
+// restarting) come back spread evenly over the window, not in waves.
 func backoff(base, max time.Duration, n int, r float64) time.Duration {
 	d := base
 	for i := 0; i < n && d < max; i++ {
@@ -278,18 +284,14 @@ func backoff(base, max time.Duration, n int, r float64) time.Duration {
 	if d > max {
 		d = max
 	}
-	d = time.Duration(float64(d) * (0.5 + r))
-	if d > max {
-		d = max
-	}
-	return d
+	return time.Duration(float64(d) * r)
 }
 
 // outcome is how a connection ended.
 type outcome struct {
 	err     error
 	refused bool // 403 or 404: wait RefusedRetry
-	// retryAfter is the least wait a 429 asked for.
+	// retryAfter is the least wait a 503 or 429 asked for.
 	retryAfter time.Duration
 	reboot     bool // told to reboot or reset
 	lasted     time.Duration
@@ -359,7 +361,10 @@ func (d *Device) connect() (out outcome) {
 	if err != nil {
 		if resp != nil {
 			out.refused = resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound
-			if resp.StatusCode == http.StatusTooManyRequests {
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				f.busy.Add(1)
+			}
+			if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 				// Protocol §2: wait at least what the server asks.
 				if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 					out.retryAfter = min(time.Duration(s)*time.Second, 10*time.Minute)

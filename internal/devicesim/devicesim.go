@@ -50,9 +50,10 @@ type Config struct {
 	// FetchConcurrency bounds the AutoP fetches made after a connect at once
 	// (default 64; fetches asked for by an autop command are not bounded).
 	FetchConcurrency int
-	// Backoff is the first reconnect delay (protocol §2: 1 s, the default);
-	// it doubles per failed attempt up to BackoffMax (default 60 s), each
-	// multiplied by a random factor in [0.5, 1.5] and never above BackoffMax.
+	// Backoff is the first reconnect window (protocol §2: 1 s, the
+	// default); it doubles per failed attempt up to BackoffMax (default 60
+	// s), and the wait is a random time within it (full jitter); after a
+	// 503 or 429 with a Retry-After, that long plus up to a second instead.
 	Backoff    time.Duration
 	BackoffMax time.Duration
 	// StableAfter resets the back-off once a connection lasted this long
@@ -137,6 +138,7 @@ type Fleet struct {
 	connecting atomic.Int64
 	attempts   atomic.Int64 // connection attempts
 	failed     atomic.Int64 // attempts that never got a welcome
+	busy       atomic.Int64 // attempts answered 503 (the server shedding load)
 	lost       atomic.Int64 // connections that ended after a welcome
 	closeOnce  sync.Once
 }
@@ -147,12 +149,13 @@ type Stats struct {
 	Connecting int   // devices dialling or waiting for a welcome now
 	Attempts   int64 // connection attempts
 	Failed     int64 // attempts that never got a welcome (refused, timed out, …)
+	Busy       int64 // of them, attempts answered 503: the server shed load
 	Lost       int64 // connections that ended after their welcome (reboots included)
 }
 
 // Stats returns the fleet's counters.
 func (f *Fleet) Stats() Stats {
-	return Stats{Online: f.Online(), Connecting: f.Connecting(), Attempts: f.attempts.Load(), Failed: f.failed.Load(), Lost: f.lost.Load()}
+	return Stats{Online: f.Online(), Connecting: f.Connecting(), Attempts: f.attempts.Load(), Failed: f.failed.Load(), Busy: f.busy.Load(), Lost: f.lost.Load()}
 }
 
 // Start connects every device of cfg and keeps them connected until Close

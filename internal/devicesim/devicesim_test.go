@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -450,44 +451,76 @@ func TestWebUI(t *testing.T) {
 	}
 }
 
-func TestBackoffSchedule(t *testing.T) {
+// Full jitter (protocol §2): attempt n waits a uniform random time in
+// [0, min(max, base·2ⁿ)), so that devices dropped together come back
+// spread over the window, not in waves.
+func TestBackoffIsFullJitter(t *testing.T) {
 	base, max := time.Second, 60*time.Second
-	for n, want := range []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60} {
-		want *= time.Second
-		lo := backoff(base, max, n, 0)
-		hi := backoff(base, max, n, 0.999999)
-		mid := backoff(base, max, n, 0.5)
-		if lo != want/2 || mid != want || hi > max || (want < max && hi < want*3/2-time.Millisecond) {
-			t.Errorf("attempt %d: [%s %s %s], want around %s, never above %s", n, lo, mid, hi, want, max)
+	for n, window := range []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60} {
+		window *= time.Second
+		if lo := backoff(base, max, n, 0); lo != 0 {
+			t.Errorf("attempt %d: the least wait is %s, want 0", n, lo)
+		}
+		if hi := backoff(base, max, n, 0.999999); hi > window || hi < window-window/1000 {
+			t.Errorf("attempt %d: the longest wait is %s, want just under %s", n, hi, window)
 		}
 	}
-	if d := backoff(base, max, 1000, 0.9); d != max {
-		t.Errorf("attempt 1000: %s", d)
+	if d := backoff(base, max, 1000, 0.5); d != max/2 {
+		t.Errorf("attempt 1000: %s, want half the cap", d)
+	}
+	// The waits of many devices, as the simulator draws them, are spread
+	// evenly over the window: every tenth holds about a tenth of them.
+	const devices = 20000
+	for _, n := range []int{0, 3, 10} {
+		window := min(base<<n, max)
+		var buckets [10]int
+		var sum time.Duration
+		for range devices {
+			d := backoff(base, max, n, rand.Float64())
+			if d < 0 || d >= window {
+				t.Fatalf("attempt %d: wait %s outside [0, %s)", n, d, window)
+			}
+			buckets[int(d*10/window)]++
+			sum += d
+		}
+		for i, c := range buckets {
+			if c < devices/10*85/100 || c > devices/10*115/100 {
+				t.Errorf("attempt %d: %d of %d waits in tenth %d of the window, want about %d: %v", n, c, devices, i, devices/10, buckets)
+			}
+		}
+		if mean := sum / devices; mean < window*45/100 || mean > window*55/100 {
+			t.Errorf("attempt %d: mean wait %s, want about half of %s", n, mean, window)
+		}
 	}
 }
 
 func TestReconnectBackoffAndRefusal(t *testing.T) {
 	g := newFakeGW(t, mac1)
-	g.refuse = []int{503, 503, 503, 403}
+	g.refuse = []int{503, 503, 503, 429, 403}
+	g.retryAfter = []string{"", "", "1", "1"}
 	cfg := fastConfig(g.ts.URL, mac1)
 	cfg.Backoff, cfg.BackoffMax, cfg.RefusedRetry = 100*time.Millisecond, 300*time.Millisecond, 1500*time.Millisecond
 	f := startFleet(t, cfg)
 	g.next(t)
-	if err := f.Device(mac1).WaitOnline(ctxT(t, 5*time.Second)); err != nil {
+	if err := f.Device(mac1).WaitOnline(ctxT(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	reqs := g.connectRequests()
-	if len(reqs) != 5 {
-		t.Fatalf("%d connects, want 5: %+v", len(reqs), reqs)
+	if len(reqs) != 6 {
+		t.Fatalf("%d connects, want 6: %+v", len(reqs), reqs)
 	}
-	// Gaps: 100·[0.5,1.5], 200·[..] capped 300, 300 capped, then 1.5 s after the 403.
-	lims := [][2]time.Duration{{50, 150}, {100, 300}, {150, 300}, {1500, 1500}}
+	// Gaps: full jitter within 100 ms, then 200 ms; a 503 and a 429 with
+	// Retry-After: 1 wait 1 s and up to a second more; 1.5 s after the 403.
+	lims := [][2]time.Duration{{0, 100}, {0, 200}, {1000, 2000}, {1000, 2000}, {1500, 1500}}
 	for i, lim := range lims {
 		gap := reqs[i+1].at.Sub(reqs[i].at)
 		lo, hi := lim[0]*time.Millisecond, lim[1]*time.Millisecond
 		if gap < lo-10*time.Millisecond || gap > hi+250*time.Millisecond {
 			t.Errorf("retry %d after %s, want %s–%s", i+1, gap, lo, hi)
 		}
+	}
+	if st := f.Stats(); st.Busy != 3 {
+		t.Errorf("%d attempts counted as answered 503, want 3", st.Busy)
 	}
 }
 

@@ -33,6 +33,7 @@ type fakeGW struct {
 	conns      map[string]*fakeConn
 	resets     map[string]string // command id → mac, for reset acks
 	refuse     []int             // statuses to answer the next connects with
+	retryAfter []string          // their Retry-After headers, in the same order ("" or missing: none)
 	mute       bool              // after welcome, never answer
 	autop      map[string]*autopFile
 	autopLog   []autopReq
@@ -92,12 +93,15 @@ func (g *fakeGW) connect(w http.ResponseWriter, r *http.Request) {
 	mac, key, ok := r.BasicAuth()
 	g.mu.Lock()
 	req := connectReq{mac: mac, key: key, remote: r.RemoteAddr, at: time.Now()}
-	status := 0
+	status, retryAfter := 0, ""
 	switch {
 	case !ok || len(mac) != 12 || !validKey(key):
 		status = http.StatusBadRequest
 	case len(g.refuse) > 0:
 		status, g.refuse = g.refuse[0], g.refuse[1:]
+		if len(g.retryAfter) > 0 {
+			retryAfter, g.retryAfter = g.retryAfter[0], g.retryAfter[1:]
+		}
 	case !g.registered[mac]:
 		status = http.StatusNotFound
 	case g.keys[mac] != "" && g.keys[mac] != key:
@@ -110,6 +114,9 @@ func (g *fakeGW) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	g.mu.Unlock()
 	if status != 0 {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
 		http.Error(w, http.StatusText(status), status)
 		return
 	}

@@ -29,6 +29,7 @@ type conn struct {
 	nc       net.Conn // ws as the byte stream the session runs on
 	raw      net.Conn // the hijacked connection under ws (nil in tests without one)
 	sess     *ymux.Session
+	admitted *slot // the connect's place (admission.go), released when hello is done
 
 	connectedAt time.Time
 	// The reader's alone:
@@ -163,6 +164,7 @@ func (c *conn) run() {
 	var readErr error
 	defer g.wg.Done() // last: Shutdown waits for the offline marks too
 	defer func() {
+		c.admitted.release() // ended before its hello was done
 		g.log.Debug("gateway: connection ends", "mac", c.mac, "code", int(code), "reason", reason, "read_err", readErr, "closing", c.closing.Load())
 		c.close(code, reason)
 		g.unregister(c)
@@ -211,6 +213,7 @@ func onFreshStack(fn func()) {
 // registered and welcomed, and the device's pending commands sent.
 func (c *conn) hello(line []byte) (code websocket.StatusCode, reason string, registered bool) {
 	g := c.g
+	defer c.admitted.release()
 	m, ok := parse(line)
 	if !ok || m.Type != "hello" {
 		return websocket.StatusPolicyViolation, "the first message must be a hello", false

@@ -7,6 +7,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,10 @@ type Options struct {
 	// with the node's AutoP server (nil: one of the gateway's own, with
 	// deviceauth.DefaultLimits).
 	Limiter *deviceauth.Limiter
+	// MaxConnecting bounds the connects in progress, request to hello
+	// done; more are answered 503 with a Retry-After (admission.go).
+	// Default DefaultMaxConnecting.
+	MaxConnecting int
 	// The rest are for tests; zero means the protocol's value.
 	HelloTimeout  time.Duration // connect to hello (10s)
 	WriteTimeout  time.Duration // one write to a device (10s)
@@ -148,6 +153,7 @@ type Gateway struct {
 	started       time.Time    // connections before it belong to an earlier run of this node
 	lastConnected atomic.Int64 // UnixMicro of the last connected_at handed out
 	seq           atomic.Uint64
+	admission     admission // connects in progress (admission.go)
 }
 
 // New returns a gateway, answering the bus at once; Run starts its
@@ -189,6 +195,7 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	}
 	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, live: map[*conn]struct{}{},
 		shutdown: make(chan struct{}), started: time.Now()}
+	g.admission.max = int64(cmp.Or(opts.MaxConnecting, DefaultMaxConnecting))
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.stopping, g.stop = context.WithCancel(g.ctx)
 	for subject, fn := range map[string]func([]byte){subjectKick: g.onKick, subjectConnected: g.onConnected, subjectDeleted: g.onDeleted,
@@ -285,6 +292,11 @@ func parseCommandID(s string) (int64, bool) {
 // MAC and for every key the cloud has not accepted (a new one is recorded
 // as pending); 429 over the attempt limits.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	admitted := g.admit(w) // nil: answered 503 (admission.go)
+	if admitted == nil {
+		return
+	}
+	defer admitted.abandon()
 	if g.isClosing() {
 		http.Error(w, "The node is shutting down; connect again.", http.StatusServiceUnavailable)
 		return
@@ -346,7 +358,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// registration on it. Shutdown cuts the socket (conn.kill) instead.
 	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
 	ws.SetReadLimit(MaxMessage) // after NetConn, which lifts the limit
-	c := &conn{g: g, id: d.ID, mac: d.MAC, ws: ws, nc: nc, raw: hj.conn, remote: r.RemoteAddr, autopURL: g.autopURL(r, d.MAC)}
+	c := &conn{g: g, id: d.ID, mac: d.MAC, ws: ws, nc: nc, raw: hj.conn, remote: r.RemoteAddr, autopURL: g.autopURL(r, d.MAC),
+		admitted: admitted.handOff()}
 	c.sess = ymux.Server(nc, ymux.Config{Control: c.control, WriteTimeout: g.opts.WriteTimeout, MaxStreams: MaxTunnels})
 	g.mu.Lock()
 	if g.closing {

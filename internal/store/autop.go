@@ -927,7 +927,7 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 	// Read first: a device reconnecting with the version it has costs no
 	// write (the gateway calls this on every hello).
 	var stored string
-	id, in, _, err := scanAutoP(s.queryRow(ctx, `SELECT `+autoPCols+`, d.config_version FROM `+autoPFrom+` WHERE d.mac = ?`, m), &stored)
+	id, in, _, err := scanAutoP(s.queryRowP(ctx, `SELECT `+autoPCols+`, d.config_version FROM `+autoPFrom+` WHERE d.mac = CAST(? AS TEXT)`, m), &stored)
 	if isNoRows(err) {
 		return model.NotFound("device")
 	} else if err != nil {
@@ -937,8 +937,8 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 	if stored == version && !applied {
 		return nil
 	}
-	return s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.exec(ctx, `UPDATE devices SET config_version = ? WHERE id = ? AND config_version <> ?`, version, id, version); err != nil {
+	return s.inGroupTx(ctx, func(tx *Tx) error {
+		if _, err := tx.execP(ctx, `UPDATE devices SET config_version = ? WHERE id = ? AND config_version <> ?`, version, id, version); err != nil {
 			return err
 		}
 		if !applied {

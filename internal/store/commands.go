@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -132,8 +133,19 @@ func (s *Store) openCommands(ctx context.Context, statuses string, deviceIDs []i
 		n := min(len(deviceIDs), 500)
 		in, args := idList(deviceIDs[:n])
 		deviceIDs = deviceIDs[n:]
-		rows, err := s.query(ctx, `SELECT c.device_id, `+commandCols+` FROM `+commandFrom+` WHERE c.device_id IN `+in+`
-			AND c.status IN (`+statuses+`) AND c.expires_at > ? ORDER BY c.id`, append(args, s.now())...)
+		now := s.now()
+		var rows *sql.Rows
+		var err error
+		if n == 1 {
+			// A connect's: one device, prepared (stmts.go), and its expiry
+			// checked here, so that no bound value is one the planner looks
+			// at (SQLite would plan the statement again on every call).
+			rows, err = s.queryP(ctx, `SELECT c.device_id, `+commandCols+` FROM `+commandFrom+`
+				WHERE c.device_id = CAST(? AS BIGINT) AND c.status IN (`+statuses+`) ORDER BY c.id`, args...)
+		} else {
+			rows, err = s.query(ctx, `SELECT c.device_id, `+commandCols+` FROM `+commandFrom+` WHERE c.device_id IN `+in+`
+				AND c.status IN (`+statuses+`) AND c.expires_at > ? ORDER BY c.id`, append(args, now)...)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +156,9 @@ func (s *Store) openCommands(ctx context.Context, statuses string, deviceIDs []i
 				rows.Close()
 				return nil, err
 			}
-			out[did] = append(out[did], c)
+			if c.Expires.After(now) {
+				out[did] = append(out[did], c)
+			}
 		}
 		err = rows.Err()
 		rows.Close()
@@ -183,7 +197,7 @@ func (s *Store) MarkCommandsSent(ctx context.Context, ids ...int64) error {
 // pending one-time AutoP commands in the same transaction. (System side.)
 func (s *Store) AckCommand(ctx context.Context, deviceID, id int64, ok bool, errMsg, version string) (kind model.CommandKind, done bool, err error) {
 	ctx = sysCtx(ctx)
-	err = s.inTx(ctx, func(tx *Tx) error {
+	err = s.inGroupTx(ctx, func(tx *Tx) error {
 		kind, done, err = s.finishCommandKind(ctx, tx, deviceID, id, ok, errMsg, version)
 		return err
 	})
@@ -211,9 +225,9 @@ func (s *Store) finishCommandKind(ctx context.Context, tx *Tx, deviceID, id int6
 	}
 	var kind model.CommandKind
 	var mode string
-	err := tx.queryRow(ctx, `UPDATE device_commands SET status = ?, finished_at = ?, error = ?,
+	err := tx.queryRowP(ctx, `UPDATE device_commands SET status = ?, finished_at = ?, error = ?,
 		version = CASE WHEN kind = 'autop' THEN ? ELSE version END
-		WHERE id = ? AND device_id = ? AND status IN ('queued','sent') RETURNING kind, mode`,
+		WHERE id = ? AND device_id = CAST(? AS BIGINT) AND status IN ('queued','sent') RETURNING kind, mode`,
 		string(status), s.now(), errMsg, clip(version), id, deviceID).Scan(&kind, &mode)
 	if isNoRows(err) {
 		return "", false, nil

@@ -109,8 +109,8 @@ type authRow struct {
 
 func (s *Store) deviceForAuth(ctx context.Context, mac string) (*model.Device, authRow, error) {
 	var au authRow
-	d, err := scanDeviceAnd(s.queryRow(ctx, `SELECT `+deviceCols+`, d.key_hash, d.retired_keys, coalesce(m.claim_hash, '')
-		FROM devices d LEFT JOIN installer_macs m ON m.mac = d.mac AND m.installer_id = d.installer_id WHERE d.mac = ?`, mac),
+	d, err := scanDeviceAnd(s.queryRowP(ctx, `SELECT `+deviceCols+`, d.key_hash, d.retired_keys, coalesce(m.claim_hash, '')
+		FROM devices d LEFT JOIN installer_macs m ON m.mac = d.mac AND m.installer_id = d.installer_id WHERE d.mac = CAST(? AS TEXT)`, mac),
 		&au.bound, &au.retired, &au.claim)
 	if isNoRows(err) {
 		return nil, au, model.NotFound("device")

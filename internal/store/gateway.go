@@ -57,25 +57,37 @@ func clip(s string) string { return model.StorableText(strings.TrimSpace(s), 64)
 // said hello: online, its IP, model, firmware, uptime and config version
 // (the device's own model and firmware overwrite the stored ones).
 func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.Time, h model.DeviceHello) error {
-	// A connection older than the one recorded for an online device lost
-	// a race with it (two at once): the newer one stays the device's.
-	res, err := s.exec(ctx, `UPDATE devices SET online = true, ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
-		firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
-		WHERE mac = ? AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP), clip(h.Model), clip(h.Model),
-		clip(h.Firmware), clip(h.Firmware), max(h.Uptime, 0), clip(h.ConfigVersion), node, at, at, mac, at)
+	// Group-committed with the other hellos of the moment (group.go).
+	var refused error
+	err := s.inGroupTx(ctx, func(tx *Tx) error {
+		refused = nil
+		// A connection older than the one recorded for an online device
+		// lost a race with it (two at once): the newer one stays the
+		// device's.
+		res, err := tx.execP(ctx, `UPDATE devices SET online = true, ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
+			firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
+			WHERE mac = CAST(? AS TEXT) AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP), clip(h.Model), clip(h.Model),
+			clip(h.Firmware), clip(h.Firmware), max(h.Uptime, 0), clip(h.ConfigVersion), node, at, at, mac, at)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		var one int
+		if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = CAST(? AS TEXT)`, mac).Scan(&one); isNoRows(err) {
+			refused = model.NotFound("device")
+		} else if err != nil {
+			return err
+		} else {
+			refused = model.Errorf(model.ECONFLICT, "A newer connection of device %s is recorded.", mac)
+		}
+		return nil // nothing written: the batch goes on
+	})
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		var one int
-		if err := s.queryRow(ctx, `SELECT 1 FROM devices WHERE mac = ?`, mac).Scan(&one); isNoRows(err) {
-			return model.NotFound("device")
-		} else if err != nil {
-			return err
-		}
-		return model.Errorf(model.ECONFLICT, "A newer connection of device %s is recorded.", mac)
-	}
-	return nil
+	return refused
 }
 
 // DeviceReported records what a connected device's status changed: its
@@ -83,11 +95,13 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 // provided the connection of node at connectedAt is still the device's
 // current one.
 func (s *Store) DeviceReported(ctx context.Context, mac, node string, connectedAt, seen time.Time, h model.DeviceHello) error {
-	_, err := s.exec(ctx, `UPDATE devices SET ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
-		firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, last_seen = ?
-		WHERE mac = ? AND node = ? AND connected_at = ?`, clip(h.IP), clip(h.Model), clip(h.Model), clip(h.Firmware), clip(h.Firmware),
-		max(h.Uptime, 0), clip(h.ConfigVersion), seen, mac, node, connectedAt)
-	return err
+	return s.inGroupTx(ctx, func(tx *Tx) error {
+		_, err := tx.execP(ctx, `UPDATE devices SET ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
+			firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, last_seen = ?
+			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`, clip(h.IP), clip(h.Model), clip(h.Model), clip(h.Firmware), clip(h.Firmware),
+			max(h.Uptime, 0), clip(h.ConfigVersion), seen, mac, node, connectedAt)
+		return err
+	})
 }
 
 // DevicesSeen records that the devices with these ids, connected to node,
@@ -114,9 +128,12 @@ func (s *Store) DevicesSeen(ctx context.Context, node string, at time.Time, ids 
 // node at connectedAt is still the current one: a reconnect elsewhere in the
 // meantime is not overwritten.
 func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connectedAt, seen time.Time) error {
-	_, err := s.exec(ctx, `UPDATE devices SET online = false, node = '', last_seen = ? WHERE mac = ? AND node = ? AND connected_at = ?`,
-		seen, mac, node, connectedAt)
-	return err
+	return s.inGroupTx(ctx, func(tx *Tx) error {
+		_, err := tx.execP(ctx, `UPDATE devices SET online = false, node = '', last_seen = ?
+			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`,
+			seen, mac, node, connectedAt)
+		return err
+	})
 }
 
 // NodeOffline marks offline every device the store still holds online on

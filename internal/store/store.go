@@ -58,6 +58,9 @@ type Store struct {
 	// autopHearing gates the AutoP caches (CacheAutoPWhile).
 	autopHearing atomic.Pointer[func() bool]
 	autopHits    atomic.Uint64 // fetches served from an AutoP cache
+
+	stmts stmtCache   // prepared statements of the hot paths (stmts.go)
+	group groupWriter // group commit of the gateway's small writes (group.go)
 }
 
 // IsPostgresDSN reports whether dsn selects PostgreSQL.
@@ -185,7 +188,11 @@ func refuseGaps(ctx context.Context, p *goose.Provider) error {
 }
 
 // Close releases the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeGroup()
+	s.closeStmts()
+	return s.db.Close()
+}
 
 // Dialect of the store.
 func (s *Store) Dialect() Dialect { return s.dialect }
