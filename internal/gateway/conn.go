@@ -28,7 +28,6 @@ type conn struct {
 	g        *Gateway
 	id       int64
 	mac      string
-	remote   string
 	autopURL string
 	t        transport
 	sess     *ymux.Session

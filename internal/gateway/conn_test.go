@@ -108,3 +108,47 @@ func TestCloseCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestWebSocketPingAndClose: the server side of WebSocket as devices (and
+// the library they may use) know it: a ping is answered with a pong, the
+// device's close frame with one of its own, after which the connection
+// ends and the device is no longer held.
+func TestWebSocketPingAndClose(t *testing.T) {
+	_, g, both := gatewayServer(t)
+	ws := dialDevice(t, both)
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	sess, err := yamux.Client(websocket.NetConn(context.Background(), ws, websocket.MessageBinary), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	ctrl, err := sess.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl.Write([]byte(`{"type":"hello","model":"P1"}` + "\n"))
+	ctrl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(ctrl).ReadString('\n'); !strings.Contains(line, `"welcome"`) {
+		t.Fatalf("no welcome: %q %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		if err := ws.Ping(ctx); err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+	}
+	if g.Connected() != 1 {
+		t.Fatalf("the gateway holds %d connections", g.Connected())
+	}
+	// Close waits for the server's close frame: an error means none came.
+	if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("close handshake: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); g.Connected() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway still holds the connection")
+		}
+	}
+}

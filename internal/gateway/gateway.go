@@ -354,7 +354,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b, _ := brw.Reader.Peek(n)
 		buffered = bytes.Clone(b)
 	}
-	c := &conn{g: g, id: d.ID, mac: d.MAC, remote: r.RemoteAddr, autopURL: g.autopURL(r, d.MAC)}
+	c := &conn{g: g, id: d.ID, mac: d.MAC, autopURL: g.autopURL(r, d.MAC)}
 	c.sess = ymux.Server(&wire{c: c}, ymux.Config{Control: c.control, WriteTimeout: g.opts.WriteTimeout, MaxStreams: MaxTunnels})
 	// The control stream and hello, within HelloTimeout of the upgrade.
 	c.setDeadline(g.opts.HelloTimeout)

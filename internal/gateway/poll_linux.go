@@ -132,8 +132,7 @@ func (p *poller) run() {
 
 // polled is a connection's socket in an event loop.
 type polled struct {
-	p            *poller
-	laddr, raddr net.Addr
+	p *poller
 
 	mu        sync.Mutex
 	fd        int    // -1 once closed
@@ -170,14 +169,32 @@ func pollConn(raw net.Conn) pollTransport {
 	if cerr != nil || fd < 0 {
 		return nil
 	}
-	t := &polled{p: p, fd: fd, laddr: raw.LocalAddr(), raddr: raw.RemoteAddr()}
+	t := &polled{p: p, fd: fd}
 	raw.Close() // the duplicate keeps the socket: Go's poller lets go of it
 	return t
 }
 
-func (t *polled) queues() bool         { return true }
-func (t *polled) remoteAddr() net.Addr { return t.raddr }
-func (t *polled) localAddr() net.Addr  { return t.laddr }
+func (t *polled) queues() bool { return true }
+
+// The addresses are asked of the socket when wanted (rarely): an idle
+// connection does not keep them.
+func (t *polled) remoteAddr() net.Addr { return t.addr(syscall.Getpeername) }
+func (t *polled) localAddr() net.Addr  { return t.addr(syscall.Getsockname) }
+
+func (t *polled) addr(get func(int) (syscall.Sockaddr, error)) net.Addr {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fd < 0 {
+		return &net.TCPAddr{}
+	}
+	switch sa, _ := get(t.fd); sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *syscall.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]), Port: sa.Port}
+	}
+	return &net.TCPAddr{}
+}
 
 // start hands the connection to its loop, after the bytes that came with
 // the upgrade request.
