@@ -35,6 +35,10 @@ const (
 	loopReadBuffer = 64 << 10
 )
 
+// epollET is EPOLLET, which package syscall spells as a negative number
+// on some platforms.
+const epollET = 1 << 31
+
 // poller is one epoll set and its loop.
 type poller struct {
 	epfd  int
@@ -86,7 +90,7 @@ func (p *poller) add(fd int, c *conn) error {
 	}
 	p.conns[fd] = c
 	p.mu.Unlock()
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | -syscall.EPOLLET, Fd: int32(fd)}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET, Fd: int32(fd)}
 	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		p.remove(fd)
 		return err
