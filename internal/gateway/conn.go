@@ -49,7 +49,7 @@ type conn struct {
 	more    bool
 
 	registered atomic.Bool  // hello taken: the device is this node's
-	handling   atomic.Bool  // a line is being handled: the silence clock waits
+	handling   atomic.Bool  // lines wait or are being handled: the silence clock waits
 	deadline   atomic.Int64 // UnixNano: the next complete line is due (hello, then 3 heartbeats)
 	closeBy    atomic.Int64 // UnixNano: a close handshake under way ends by then
 	why        atomic.Pointer[string]
@@ -137,6 +137,7 @@ func (c *conn) control(p []byte) error { return c.lines.feed(p, c.queueLine) }
 
 func (c *conn) queueLine(line []byte) error {
 	c.queue = append(c.queue, bytes.Clone(line))
+	c.handling.Store(true) // the line came in time, whenever it is handled
 	return nil
 }
 
@@ -243,15 +244,13 @@ func (c *conn) handleQueued() {
 		if c.closing.Load() {
 			break // a closing connection takes no more lines
 		}
-		c.handling.Store(true)
-		err := c.line(line)
-		c.handling.Store(false)
-		if err != nil {
+		if err := c.line(line); err != nil {
 			c.queue = nil
 			c.readEnded(err)
 		}
 	}
 	c.queue = nil
+	c.handling.Store(false)
 }
 
 // line acts on one control line: the first must be the hello. Only a
