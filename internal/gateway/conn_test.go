@@ -37,7 +37,14 @@ func dialDevice(t *testing.T, both string) *websocket.Conn {
 // device online. One that answers nothing but yamux keep-alive pings and
 // bytes of a line that never ends is closed after 3 heartbeats.
 func TestPingsAndPartialLinesAreSilence(t *testing.T) {
-	_, g, both := gatewayServerOpts(t, gateway.Options{Node: "test", Heartbeat: time.Second})
+	transports(t, func(t *testing.T, opts gateway.Options) {
+		opts.Heartbeat = time.Second
+		pingsAndPartialLinesAreSilence(t, opts)
+	})
+}
+
+func pingsAndPartialLinesAreSilence(t *testing.T, opts gateway.Options) {
+	_, g, both := gatewayServerOpts(t, opts)
 	ws := dialDevice(t, both)
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
@@ -76,7 +83,9 @@ func TestPingsAndPartialLinesAreSilence(t *testing.T) {
 
 // TestCloseCodes: a device breaking the protocol hears why, in the close
 // frame.
-func TestCloseCodes(t *testing.T) {
+func TestCloseCodes(t *testing.T) { transports(t, closeCodes) }
+
+func closeCodes(t *testing.T, opts gateway.Options) {
 	const synFlag = 1
 	hello := []byte(`{"type":"hello","model":"P1"}` + "\n")
 	for _, c := range []struct {
@@ -90,7 +99,7 @@ func TestCloseCodes(t *testing.T) {
 		{"line too long", [][]byte{yamuxData(1, synFlag, hello), yamuxData(1, 0, []byte(strings.Repeat("x", gateway.MaxLine)))}, "control line longer than 64 KiB"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, both := gatewayServer(t)
+			_, _, both := gatewayServerOpts(t, opts)
 			ws := dialDevice(t, both)
 			for _, f := range c.frames {
 				ws.Write(context.Background(), websocket.MessageBinary, f)
@@ -113,8 +122,10 @@ func TestCloseCodes(t *testing.T) {
 // the library they may use) know it: a ping is answered with a pong, the
 // device's close frame with one of its own, after which the connection
 // ends and the device is no longer held.
-func TestWebSocketPingAndClose(t *testing.T) {
-	_, g, both := gatewayServer(t)
+func TestWebSocketPingAndClose(t *testing.T) { transports(t, webSocketPingAndClose) }
+
+func webSocketPingAndClose(t *testing.T, opts gateway.Options) {
+	_, g, both := gatewayServerOpts(t, opts)
 	ws := dialDevice(t, both)
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard

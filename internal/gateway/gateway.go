@@ -85,6 +85,9 @@ type Options struct {
 	ResendEvery   time.Duration // Run's sweep for queued commands of held devices (30s)
 	ExpireEvery   time.Duration // Run's expiry of old commands (1m)
 	StoreTimeout  time.Duration // bounds every store call instead of its own deadline (the constants below)
+	// Streamed gives every connection a reader goroutine, as TLS ones
+	// have, instead of the event loop (tests of that path).
+	Streamed bool
 }
 
 // Deadlines of the gateway's store calls: a stuck database fails the call,
@@ -358,7 +361,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.sess = ymux.Server(&wire{c: c}, ymux.Config{Control: c.control, WriteTimeout: g.opts.WriteTimeout, MaxStreams: MaxTunnels})
 	// The control stream and hello, within HelloTimeout of the upgrade.
 	c.setDeadline(g.opts.HelloTimeout)
-	polled := pollConn(raw)
+	var polled pollTransport
+	if !g.opts.Streamed {
+		polled = pollConn(raw)
+	}
 	var stream *streamed
 	if polled != nil {
 		c.t = polled
