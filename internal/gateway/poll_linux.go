@@ -5,6 +5,7 @@ package gateway
 import (
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,7 @@ const epollET = 1 << 31
 // poller is one epoll set and its loop.
 type poller struct {
 	epfd  int
+	file  *os.File // the set in Go's poller
 	mu    sync.RWMutex
 	conns []*conn // by descriptor
 }
@@ -72,6 +74,20 @@ func pickPoller() *poller {
 		return nil
 	}
 	return pollers.all[pollers.next.Add(1)%uint32(len(pollers.all))]
+}
+
+// parkable makes the epoll set a file of Go's poller; nil when it
+// cannot.
+func (p *poller) parkable() syscall.RawConn {
+	if err := syscall.SetNonblock(p.epfd, true); err != nil {
+		return nil
+	}
+	p.file = os.NewFile(uintptr(p.epfd), "gateway-epoll") // kept: its finalizer would close the set
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 func (p *poller) get(fd int) *conn {
@@ -110,14 +126,7 @@ func (p *poller) remove(fd int) {
 func (p *poller) run() {
 	events := make([]syscall.EpollEvent, 256)
 	buf := make([]byte, loopReadBuffer)
-	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			if err == syscall.EINTR {
-				continue
-			}
-			panic("gateway: epoll_wait: " + err.Error())
-		}
+	handle := func(n int) {
 		for _, ev := range events[:n] {
 			c := p.get(int(ev.Fd))
 			if c == nil {
@@ -131,6 +140,42 @@ func (p *poller) run() {
 				t.readable(c, buf)
 			}
 		}
+	}
+	// The epoll set is itself a descriptor Go's poller can wait on: the
+	// loop then waits like any network goroutine (parked, woken by the
+	// runtime's poller), not in a system call that holds a thread and
+	// queues behind busy processors when it returns.
+	if rc := p.parkable(); rc != nil {
+		var werr error
+		rc.Read(func(uintptr) bool {
+			for {
+				n, err := syscall.EpollWait(p.epfd, events, 0)
+				switch {
+				case err == syscall.EINTR:
+				case err != nil:
+					werr = err
+					return true
+				case n == 0:
+					return false // parked until the set has events
+				default:
+					handle(n)
+				}
+			}
+		})
+		if werr != nil {
+			panic("gateway: epoll_wait: " + werr.Error())
+		}
+		// Read returned: not pollable after all; wait in the system call.
+	}
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if err == syscall.EINTR {
+				continue
+			}
+			panic("gateway: epoll_wait: " + err.Error())
+		}
+		handle(n)
 	}
 }
 
