@@ -424,9 +424,10 @@ func (c *conn) handle(line []byte) bool {
 
 var pongLine = []byte(`{"type":"pong"}` + "\n")
 
-// pong answers a status without holding up the reader: the write may wait
-// for the device to open its window, and only the reader can see it do
-// so. One goroutine at a time writes the pongs owed, together.
+// pong answers a status without holding up the line handler: the write
+// may wait for the device to open its window, and only the reader (which
+// waits for the handler) can see it do so. One goroutine at a time writes
+// the pongs owed, together.
 func (c *conn) pong() {
 	if c.pongs.Add(1) != 1 {
 		return // the writer at work sends this one too
@@ -607,7 +608,7 @@ func (c *conn) writeLineLocked(b []byte) error {
 	if err := c.sess.WriteControl(b); err != nil {
 		// A slow or gone reader costs only its own connection. A session
 		// closed already was closed by whoever closes the connection too,
-		// with its code: run, after Serve, says why (1008 …).
+		// with its code (readEnded says why: 1008 …).
 		if !errors.Is(err, ymux.ErrSessionClosed) {
 			c.close(0, "")
 		}

@@ -137,9 +137,11 @@ type Gateway struct {
 	live    map[*conn]struct{} // every connection being served, before hello too
 	closing bool
 	unsubs  []func()
-	// wg counts every goroutine of the gateway: a connection's reader, its
-	// close handshake and pong writer, command deliveries, the last-seen
-	// flusher, Run and the bus handlers while they run. Shutdown waits for it.
+	// wg counts every connection until it ended (its reader goroutine, or
+	// its place in the event loop) and every goroutine of the gateway: a
+	// close frame's writer and the pong writer, command deliveries, the
+	// last-seen flusher, Run and the bus handlers while they run. Shutdown
+	// waits for it.
 	wg       sync.WaitGroup
 	shutdown chan struct{} // closed when Shutdown has finished
 	flusher  sync.Once
