@@ -301,7 +301,7 @@ func (c *conn) sweep(now time.Time) {
 // holds it.
 func (c *conn) ended() {
 	g := c.g
-	defer g.wg.Done() // last: Shutdown waits for the offline marks too
+	defer g.wg.Done()    // last: Shutdown waits for the offline marks too
 	c.admitted.release() // ended before its hello was done
 	c.closing.Store(true)
 	c.sess.Close()
