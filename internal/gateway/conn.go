@@ -4,39 +4,56 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/gatehouse-dev/gatehouse/internal/gateway/ymux"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
-// conn is one device connection. Its one goroutine is the reader (run,
-// in ymux's Serve); the timers are the WebSocket's read and write
-// deadlines. Its pong writer and close handshake, when under way, are
-// goroutines of the gateway too.
+// conn is one device connection. It holds no goroutine of its own while
+// the device is idle: the bytes the device sends are pushed through the
+// WebSocket frame parser (ws), the yamux session (sess.Feed) and the
+// control stream's line splitter by whoever reads the socket — an event
+// loop (polled, Linux, plain TCP) or, for TLS and in-memory connections, a
+// reader goroutine (streamed). Complete control lines queue; a goroutine
+// handles them (JSON, the database) and exists only while there are some.
+// While it does, the socket is not read: lines are handled in order and a
+// device cannot queue more than one read's worth.
 type conn struct {
 	g        *Gateway
 	id       int64
 	mac      string
-	remote   string
 	autopURL string
-	ws       *websocket.Conn
-	nc       net.Conn // ws as the byte stream the session runs on
-	raw      net.Conn // the hijacked connection under ws (nil in tests without one)
+	t        transport
 	sess     *ymux.Session
 	admitted *slot // the connect's place (admission.go), released when hello is done
 
 	connectedAt time.Time
-	// The reader's alone:
-	state      model.DeviceHello // what the device reported
-	registered bool              // hello taken: the device is this node's
-	lines      lines             // the control stream, split
-	deadline   time.Time         // of the read now waiting
+	// The reader's (whoever owns the reading, see own):
+	ws      wsReader
+	lines   lines
+	queue   [][]byte // complete lines not handled yet
+	stopped bool     // the session takes no more bytes
+	// The line handler's:
+	state model.DeviceHello // what the device reported
+
+	// own hands the reading between the event loop and the line handler:
+	// reading is true while one of them reads or handles, more when the
+	// socket became readable meanwhile.
+	own     sync.Mutex
+	reading bool
+	more    bool
+
+	registered atomic.Bool  // hello taken: the device is this node's
+	handling   atomic.Bool  // lines wait or are being handled: the silence clock waits
+	deadline   atomic.Int64 // UnixNano: the next complete line is due (hello, then 3 heartbeats)
+	closeBy    atomic.Int64 // UnixNano: a close handshake under way ends by then
+	why        atomic.Pointer[string]
 
 	seen    atomic.Bool // heard from since the last flush
 	closing atomic.Bool
@@ -44,6 +61,34 @@ type conn struct {
 	pongs   atomic.Int32 // statuses not answered yet
 
 	wmu sync.Mutex // one writer at a time on the control stream
+}
+
+// transport is a connection's socket, written frame by frame.
+type transport interface {
+	// write sends one WebSocket frame, whole. wait: the caller may wait
+	// for room until deadline (the event loop's writes never wait: they
+	// queue). After a close frame was written, nothing more is.
+	write(frame []byte, wait bool, deadline time.Time) error
+	// cut closes the socket now: its reader ends.
+	cut()
+	// stalled reports a write that waits for the device for longer than
+	// d (what it queued is not read); false for transports whose writes
+	// carry their own deadline.
+	stalled(now time.Time, d time.Duration) bool
+	// queues: writes never block (they queue); else they may, and a
+	// close frame goes out from a goroutine of its own.
+	queues() bool
+	remoteAddr() net.Addr
+	localAddr() net.Addr
+}
+
+// pollTransport is a transport an event loop reads: start hands it the
+// connection.
+type pollTransport interface {
+	transport
+	start(c *conn, buffered []byte)
+	// discard closes the socket of a connection never started.
+	discard()
 }
 
 // message is any control message from a device.
@@ -78,15 +123,212 @@ var errLineTooLong = errors.New("control line longer than 64 KiB")
 
 // closeError ends a connection with a close frame.
 type closeError struct {
-	code   websocket.StatusCode
+	code   closeCode
 	reason string
 }
 
 func (e *closeError) Error() string { return e.reason }
 
+// errSilent: no complete line came in time (hello, or 3 heartbeats).
+var errSilent = errors.New("gateway: the device is silent")
+
 // control takes the control stream's bytes as they come (ymux's Control,
-// on the reader).
-func (c *conn) control(p []byte) error { return c.lines.feed(p, c.line) }
+// on the reader): complete lines queue for the handler.
+func (c *conn) control(p []byte) error { return c.lines.feed(p, c.queueLine) }
+
+func (c *conn) queueLine(line []byte) error {
+	c.queue = append(c.queue, bytes.Clone(line))
+	c.handling.Store(true) // the line came in time, whenever it is handled
+	return nil
+}
+
+// feed takes bytes the device sent (on the reader); it reports whether
+// lines wait for the handler.
+func (c *conn) feed(p []byte) bool {
+	if err := c.ws.feed(p, c); err != nil {
+		c.readEnded(err)
+	}
+	return len(c.queue) > 0
+}
+
+// wsData is the WebSocket's: a binary message's bytes, the session's.
+func (c *conn) wsData(p []byte) error {
+	if c.stopped || c.closing.Load() {
+		return nil // closing: only the device's close frame matters now
+	}
+	if err := c.sess.Feed(p); err != nil {
+		c.stopped = true
+		c.readEnded(err)
+	}
+	return nil
+}
+
+// wsControl is the WebSocket's: a ping is answered, the device's close
+// frame echoed (or, answering ours, ends the handshake) and the socket
+// closed.
+func (c *conn) wsControl(op byte, payload []byte) error {
+	switch op {
+	case opPing:
+		if !c.closing.Load() {
+			if err := c.t.write(wsFrame(opPong, payload), false, time.Now().Add(c.g.opts.WriteTimeout)); err != nil {
+				c.close(0, "")
+			}
+		}
+	case opClose:
+		if len(payload) == 1 {
+			c.fail(&wsError{closeProtocolError, "received invalid close payload"})
+			return nil
+		}
+		if c.closing.CompareAndSwap(false, true) {
+			c.setWhy("the device closed")
+			c.stopped = true
+			c.sess.End(io.EOF)
+			c.t.write(wsFrame(opClose, payload), false, time.Now().Add(closeWait))
+		}
+		c.t.cut()
+	}
+	return nil
+}
+
+// readEnded ends the session for err, why its bytes stopped, a
+// handler's refusal or the sweep's errSilent, and closes the connection as the session's reason
+// calls for: a close frame with a reason for a device that broke the
+// protocol, none for a silent or gone one.
+func (c *conn) readEnded(err error) {
+	var we *wsError
+	if errors.As(err, &we) {
+		c.fail(we)
+		return
+	}
+	why := err
+	err = c.sess.End(err)
+	code, reason := closeCode(0), ""
+	var ce *closeError
+	switch {
+	case errors.As(err, &ce):
+		code, reason = ce.code, ce.reason
+	case errors.Is(err, errLineTooLong):
+		code, reason = closePolicy, "control line longer than 64 KiB"
+	case errors.Is(err, ymux.ErrNotControlStream):
+		code, reason = closePolicy, "the control stream must be stream 1"
+	case errors.Is(err, ymux.ErrNoControlStream):
+		code, reason = closePolicy, "no control stream"
+	case errors.Is(why, errSilent):
+		reason = "silent"
+		if !c.registered.Load() {
+			reason = "no hello"
+		}
+	}
+	if reason == "" {
+		reason = err.Error()
+		c.setWhy(reason)
+	}
+	c.close(code, reason)
+}
+
+// fail closes the connection for a breach of WebSocket.
+func (c *conn) fail(we *wsError) {
+	c.stopped = true
+	c.sess.End(we)
+	c.close(we.code, we.reason)
+}
+
+func (c *conn) setWhy(s string) { c.why.CompareAndSwap(nil, &s) }
+
+// handleQueued handles the lines queued, in order (on a goroutine of its
+// own: the line handler).
+func (c *conn) handleQueued() {
+	for len(c.queue) > 0 {
+		line := c.queue[0]
+		c.queue[0] = nil
+		c.queue = c.queue[1:]
+		if c.closing.Load() {
+			break // a closing connection takes no more lines
+		}
+		if err := c.line(line); err != nil {
+			c.queue = nil
+			c.readEnded(err)
+		}
+	}
+	c.queue = nil
+	c.handling.Store(false)
+}
+
+// line acts on one control line: the first must be the hello. Only a
+// complete line puts off the silence deadline (pings and partial lines do
+// not).
+func (c *conn) line(line []byte) error {
+	if !c.registered.Load() {
+		code, reason, registered := c.hello(line)
+		if registered {
+			c.registered.Store(true)
+		}
+		if code != 0 || !registered {
+			return &closeError{code, reason}
+		}
+	} else if !c.handle(line) {
+		return &closeError{closePolicy, "a control line is not a JSON object"}
+	}
+	c.setDeadline(3 * c.g.opts.Heartbeat)
+	return nil
+}
+
+// setDeadline bounds the wait for the device's next complete line.
+func (c *conn) setDeadline(d time.Duration) { c.deadline.Store(time.Now().Add(d).UnixNano()) }
+
+// sweep is the gateway's periodic look at the connection (instead of a
+// timer each): silence, a device that does not read what is written to
+// it, a close handshake that takes too long.
+func (c *conn) sweep(now time.Time) {
+	if c.closing.Load() {
+		if by := c.closeBy.Load(); by != 0 && now.UnixNano() > by {
+			c.t.cut()
+		}
+		return
+	}
+	if c.t.stalled(now, c.g.opts.WriteTimeout) {
+		c.setWhy("the device does not read")
+		c.close(0, "")
+		return
+	}
+	if !c.handling.Load() && now.UnixNano() > c.deadline.Load() {
+		c.readEnded(errSilent)
+	}
+}
+
+// ended is the end of the connection, once its socket is closed (the
+// reader's last act): the device is offline, unless a newer connection
+// holds it.
+func (c *conn) ended() {
+	g := c.g
+	defer g.wg.Done()    // last: Shutdown waits for the offline marks too
+	c.admitted.release() // ended before its hello was done
+	c.closing.Store(true)
+	c.sess.Close()
+	why := ""
+	if w := c.why.Load(); w != nil {
+		why = *w
+	}
+	g.log.Debug("gateway: connection ends", "mac", c.mac, "why", why)
+	g.unregister(c)
+	if c.registered.Load() && !g.isClosing() {
+		ctx, cancel := g.within(g.ctx, disconnectTimeout)
+		if err := g.st.DeviceDisconnected(ctx, c.mac, g.opts.Node, c.connectedAt, g.st.Now()); err != nil {
+			g.log.Warn("gateway: mark device offline", "mac", c.mac, "err", err)
+		}
+		cancel()
+	}
+}
+
+// onFreshStack runs fn on a goroutine of its own and waits for it.
+func onFreshStack(fn func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	<-done
+}
 
 // lines splits the control stream into lines, each at most MaxLine bytes
 // with its newline.
@@ -117,106 +359,19 @@ func (l *lines) feed(p []byte, each func(line []byte) error) error {
 		if err := each(line); err != nil {
 			return err
 		}
-		l.partial = l.partial[:0]
-		if cap(l.partial) > 4096 {
-			l.partial = nil // keep no big buffer between long lines
-		}
+		l.partial = nil // an idle connection keeps no buffer
 	}
 	return nil
-}
-
-// line acts on one control line: the first must be the hello. Only a
-// complete line puts off the silence deadline (pings and partial lines do
-// not).
-func (c *conn) line(line []byte) error {
-	if !c.registered {
-		// The work on each message (JSON, the database) runs on a
-		// goroutine of its own, so that the reader, which waits on the
-		// device most of its life, keeps a small stack.
-		var code websocket.StatusCode
-		var reason string
-		onFreshStack(func() { code, reason, c.registered = c.hello(line) })
-		if code != 0 || !c.registered {
-			return &closeError{code, reason}
-		}
-	} else {
-		ok := true
-		onFreshStack(func() { ok = c.handle(line) })
-		if !ok {
-			return &closeError{websocket.StatusPolicyViolation, "a control line is not a JSON object"}
-		}
-	}
-	c.setReadDeadline(3 * c.g.opts.Heartbeat)
-	return nil
-}
-
-// setReadDeadline bounds the wait for the device's next control line.
-func (c *conn) setReadDeadline(d time.Duration) {
-	c.deadline = time.Now().Add(d)
-	c.nc.SetReadDeadline(c.deadline)
-}
-
-// run is the connection's one goroutine: it reads the session (ymux hands
-// the control stream's bytes to control) until the connection ends.
-func (c *conn) run() {
-	g := c.g
-	code, reason := websocket.StatusCode(0), ""
-	var readErr error
-	defer g.wg.Done() // last: Shutdown waits for the offline marks too
-	defer func() {
-		c.admitted.release() // ended before its hello was done
-		g.log.Debug("gateway: connection ends", "mac", c.mac, "code", int(code), "reason", reason, "read_err", readErr, "closing", c.closing.Load())
-		c.close(code, reason)
-		g.unregister(c)
-		if c.registered && !g.isClosing() {
-			ctx, cancel := g.within(g.ctx, disconnectTimeout)
-			if err := g.st.DeviceDisconnected(ctx, c.mac, g.opts.Node, c.connectedAt, g.st.Now()); err != nil {
-				g.log.Warn("gateway: mark device offline", "mac", c.mac, "err", err)
-			}
-			cancel()
-		}
-	}()
-	// The control stream and hello, within HelloTimeout of the upgrade.
-	c.setReadDeadline(g.opts.HelloTimeout)
-	readErr = c.sess.Serve()
-	var ce *closeError
-	switch {
-	case errors.As(readErr, &ce):
-		code, reason = ce.code, ce.reason
-	case errors.Is(readErr, errLineTooLong):
-		code, reason = websocket.StatusPolicyViolation, "control line longer than 64 KiB"
-	case errors.Is(readErr, ymux.ErrNotControlStream):
-		code, reason = websocket.StatusPolicyViolation, "the control stream must be stream 1"
-	case errors.Is(readErr, ymux.ErrNoControlStream):
-		code, reason = websocket.StatusPolicyViolation, "no control stream"
-	case !time.Now().Before(c.deadline):
-		// The read deadline passed (websocket.NetConn reports it as a
-		// cancelled read): nothing to say to a silent peer.
-		reason = "silent"
-		if !c.registered {
-			reason = "no hello"
-		}
-	}
-}
-
-// onFreshStack runs fn on a goroutine of its own and waits for it.
-func onFreshStack(fn func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	<-done
 }
 
 // hello takes the device's first message: the connection is recorded,
 // registered and welcomed, and the device's pending commands sent.
-func (c *conn) hello(line []byte) (code websocket.StatusCode, reason string, registered bool) {
+func (c *conn) hello(line []byte) (code closeCode, reason string, registered bool) {
 	g := c.g
 	defer c.admitted.release()
 	m, ok := parse(line)
 	if !ok || m.Type != "hello" {
-		return websocket.StatusPolicyViolation, "the first message must be a hello", false
+		return closePolicy, "the first message must be a hello", false
 	}
 	c.merge(m)
 	c.connectedAt = g.connectedAt()
@@ -227,14 +382,14 @@ func (c *conn) hello(line []byte) (code websocket.StatusCode, reason string, reg
 		return closeReplaced, "replaced by a newer connection", false
 	} else if err != nil {
 		g.log.Error("gateway: record connection", "mac", c.mac, "err", err)
-		return websocket.StatusTryAgainLater, "try again later", false
+		return closeTryAgainLater, "try again later", false
 	}
 	// Commands wait for the welcome: the writer is held until it is out.
 	c.wmu.Lock()
 	switch g.register(c) {
 	case registerClosing:
 		c.wmu.Unlock()
-		return websocket.StatusGoingAway, "the node is shutting down", false
+		return closeGoingAway, "the node is shutting down", false
 	case registerOlder:
 		c.wmu.Unlock()
 		return closeReplaced, "replaced by a newer connection", false
@@ -272,9 +427,10 @@ func (c *conn) handle(line []byte) bool {
 
 var pongLine = []byte(`{"type":"pong"}` + "\n")
 
-// pong answers a status without holding up the reader: the write may wait
-// for the device to open its window, and only the reader can see it do
-// so. One goroutine at a time writes the pongs owed, together.
+// pong answers a status without holding up the line handler: the write
+// may wait for the device to open its window, and only the reader (which
+// waits for the handler) can see it do so. One goroutine at a time writes
+// the pongs owed, together.
 func (c *conn) pong() {
 	if c.pongs.Add(1) != 1 {
 		return // the writer at work sends this one too
@@ -455,7 +611,7 @@ func (c *conn) writeLineLocked(b []byte) error {
 	if err := c.sess.WriteControl(b); err != nil {
 		// A slow or gone reader costs only its own connection. A session
 		// closed already was closed by whoever closes the connection too,
-		// with its code: run, after Serve, says why (1008 …).
+		// with its code (readEnded says why: 1008 …).
 		if !errors.Is(err, ymux.ErrSessionClosed) {
 			c.close(0, "")
 		}
@@ -482,33 +638,80 @@ func (c *conn) sendCommands(cs []*model.DeviceCommand) {
 	}
 }
 
-// close ends the connection once: with a close frame of code (in the
-// background, within closeWait: the handshake may take seconds), or at
-// once when code is 0. Only from a goroutine of the gateway, or Shutdown.
-func (c *conn) close(code websocket.StatusCode, reason string) {
+// close ends the connection once: with a close frame of code (the device
+// has closeWait to answer it, the socket closes then or at its answer), or
+// at once when code is 0. From any goroutine.
+func (c *conn) close(code closeCode, reason string) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}
+	c.setWhy(fmt.Sprintf("%d %s", code, reason))
+	c.sess.End(ymux.ErrSessionClosed) // waiting writers return; the socket stays for the close frame
 	if code == 0 {
-		c.ws.CloseNow()
-		c.sess.Close()
+		c.t.cut()
 		return
 	}
-	if c.raw != nil {
-		// The reader and the handshake's writes fail past it: a device
-		// that neither reads nor answers costs closeWait at most.
-		c.raw.SetDeadline(time.Now().Add(closeWait))
+	c.closeBy.Store(time.Now().Add(closeWait).UnixNano())
+	frame := wsCloseFrame(code, reason)
+	deadline := time.Now().Add(closeWait)
+	if c.t.queues() {
+		c.t.write(frame, false, deadline) // queued at worst
+		return
 	}
-	c.g.spawn(func() {
-		c.ws.Close(code, reason)
-		c.sess.Close()
-	})
+	// A streamed socket's write may wait for the device.
+	c.g.spawn(func() { c.t.write(frame, true, deadline) })
 }
 
-// kill cuts the connection at once, whatever is under way on it: every
-// read and write on the socket fails now.
-func (c *conn) kill() {
-	if c.raw != nil {
-		c.raw.SetDeadline(time.Unix(1, 0))
-	}
+// kill cuts the connection at once, whatever is under way on it.
+func (c *conn) kill() { c.t.cut() }
+
+// wire is the session's view of the connection: each write one binary
+// message (a yamux frame), as devices expect (docs/device-protocol.md §3).
+// It is written under the session's write lock.
+type wire struct {
+	c        *conn
+	deadline time.Time
 }
+
+func (w *wire) Read([]byte) (int, error) {
+	return 0, errors.New("gateway: the session is fed, not read")
+}
+
+// Write sends p as one binary message. Frames with a payload (commands,
+// tunnel data: written by goroutines of their own) may wait for room;
+// bare headers (the session's answers, written while it is fed) never do.
+func (w *wire) Write(p []byte) (int, error) {
+	const yamuxHeader = 12
+	bp := framePool.Get().(*[]byte)
+	frame := appendWSHeader((*bp)[:0], opBinary, len(p))
+	frame = append(frame, p...)
+	deadline := w.deadline
+	if deadline.IsZero() {
+		deadline = time.Now().Add(w.c.g.opts.WriteTimeout)
+	}
+	err := w.c.t.write(frame, len(p) > yamuxHeader, deadline)
+	*bp = frame[:0]
+	framePool.Put(bp)
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// framePool holds the buffers a session's frame is written from (a yamux
+// frame is at most 32 KiB and 12 bytes).
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 10+12+32<<10); return &b }}
+
+func (w *wire) Close() error                       { w.c.close(0, ""); return nil }
+func (w *wire) LocalAddr() net.Addr                { return w.c.t.localAddr() }
+func (w *wire) RemoteAddr() net.Addr               { return w.c.t.remoteAddr() }
+func (w *wire) SetDeadline(t time.Time) error      { return w.SetWriteDeadline(t) }
+func (w *wire) SetReadDeadline(time.Time) error    { return nil }
+func (w *wire) SetWriteDeadline(t time.Time) error { w.deadline = t; return nil }
+
+// timeoutError is a write that waited past its deadline.
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "gateway: write timed out" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -95,34 +97,29 @@ func TestLines(t *testing.T) {
 	}
 }
 
-// TestWriterOnEndedSessionKeepsCloseCode: when Serve ends for a reason the
-// device should hear (here a line that is not JSON), a writer waiting on
-// the session (the pong writer, for window) returns ErrSessionClosed and
-// leaves the connection to run, which closes it with the code: the writer
-// does not close it first, without one. (The order here is the one that
-// lost the code, which a real connection shows only now and then.)
+// TestWriterOnEndedSessionKeepsCloseCode: when the session ends for a
+// reason the device should hear (here a line that is not JSON), a writer
+// on the session (the pong writer) returns ErrSessionClosed and leaves the
+// connection to close with the code: the writer does not close it first,
+// without one.
 func TestWriterOnEndedSessionKeepsCloseCode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	accepted := make(chan *websocket.Conn, 1)
+	g := &Gateway{log: slog.New(slog.NewTextHandler(io.Discard, nil)), live: map[*conn]struct{}{}, conns: map[string]*conn{},
+		opts: Options{WriteTimeout: time.Second, Heartbeat: time.Second, HelloTimeout: 10 * time.Second}}
+	policy := &closeError{closePolicy, "a control line is not a JSON object"}
+	accepted := make(chan *conn, 1)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ws, err := websocket.Accept(w, r, nil); err == nil {
-			accepted <- ws
-		}
+		c := acceptTestConn(t, g, w, r, func([]byte) error { return policy })
+		accepted <- c
 	}))
 	defer hs.Close()
-	dev, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+	dev, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), &websocket.DialOptions{Subprotocols: []string{Subprotocol}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dev.CloseNow()
-	ws := <-accepted
-	c := &conn{g: &Gateway{}, ws: ws, nc: websocket.NetConn(context.Background(), ws, websocket.MessageBinary)}
-	c.sess = ymux.Server(c.nc, ymux.Config{Control: func([]byte) error {
-		return &closeError{websocket.StatusPolicyViolation, "a control line is not a JSON object"}
-	}})
-	served := make(chan error, 1)
-	go func() { served <- c.sess.Serve() }()
+	c := <-accepted
 	// Stream 1 opened, with a line.
 	frame := make([]byte, 12, 12+9)
 	binary.BigEndian.PutUint16(frame[2:], 1) // SYN
@@ -131,20 +128,49 @@ func TestWriterOnEndedSessionKeepsCloseCode(t *testing.T) {
 	if err := dev.Write(ctx, websocket.MessageBinary, append(frame, "not JSON\n"...)); err != nil {
 		t.Fatal(err)
 	}
-	var ce *closeError
-	if err := <-served; !errors.As(err, &ce) {
-		t.Fatalf("Serve: %v", err)
+	for !c.closing.Load() {
+		time.Sleep(time.Millisecond)
 	}
-	// The waiting writer wakes first, then run closes the connection.
 	if err := c.writeLine(pongLine); !errors.Is(err, ymux.ErrSessionClosed) {
-		t.Errorf("write after Serve ended: %v", err)
+		t.Errorf("write after the session ended: %v", err)
 	}
-	c.close(ce.code, ce.reason)
 	for err == nil { // past the ACK of stream 1
 		_, _, err = dev.Read(ctx)
 	}
 	var wce websocket.CloseError
-	if !errors.As(err, &wce) || wce.Code != websocket.StatusPolicyViolation || wce.Reason != ce.reason {
-		t.Errorf("the device's connection ended with %v, want 1008 %q", err, ce.reason)
+	if !errors.As(err, &wce) || wce.Code != websocket.StatusPolicyViolation || wce.Reason != policy.reason {
+		t.Errorf("the device's connection ended with %v, want 1008 %q", err, policy.reason)
 	}
+}
+
+// acceptTestConn upgrades r into a connection of g (not registered, no
+// hello needed) whose control stream goes to control.
+func acceptTestConn(t *testing.T, g *Gateway, w http.ResponseWriter, r *http.Request, control func([]byte) error) *conn {
+	if !wsUpgrade(w, r) {
+		t.Error("not a WebSocket request")
+		return nil
+	}
+	w.WriteHeader(http.StatusSwitchingProtocols)
+	raw, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	brw.Writer.Flush()
+	c := &conn{g: g}
+	c.sess = ymux.Server(&wire{c: c}, ymux.Config{Control: control, WriteTimeout: time.Second})
+	c.setDeadline(time.Minute)
+	g.mu.Lock()
+	g.live[c] = struct{}{}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	if p := pollConn(raw); p != nil {
+		c.t = p
+		go p.start(c, nil)
+	} else {
+		s := &streamed{raw: raw}
+		c.t = s
+		go s.run(c, nil)
+	}
+	return c
 }

@@ -37,7 +37,14 @@ func dialDevice(t *testing.T, both string) *websocket.Conn {
 // device online. One that answers nothing but yamux keep-alive pings and
 // bytes of a line that never ends is closed after 3 heartbeats.
 func TestPingsAndPartialLinesAreSilence(t *testing.T) {
-	_, g, both := gatewayServerOpts(t, gateway.Options{Node: "test", Heartbeat: time.Second})
+	transports(t, func(t *testing.T, opts gateway.Options) {
+		opts.Heartbeat = time.Second
+		pingsAndPartialLinesAreSilence(t, opts)
+	})
+}
+
+func pingsAndPartialLinesAreSilence(t *testing.T, opts gateway.Options) {
+	_, g, both := gatewayServerOpts(t, opts)
 	ws := dialDevice(t, both)
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
@@ -76,7 +83,9 @@ func TestPingsAndPartialLinesAreSilence(t *testing.T) {
 
 // TestCloseCodes: a device breaking the protocol hears why, in the close
 // frame.
-func TestCloseCodes(t *testing.T) {
+func TestCloseCodes(t *testing.T) { transports(t, closeCodes) }
+
+func closeCodes(t *testing.T, opts gateway.Options) {
 	const synFlag = 1
 	hello := []byte(`{"type":"hello","model":"P1"}` + "\n")
 	for _, c := range []struct {
@@ -90,7 +99,7 @@ func TestCloseCodes(t *testing.T) {
 		{"line too long", [][]byte{yamuxData(1, synFlag, hello), yamuxData(1, 0, []byte(strings.Repeat("x", gateway.MaxLine)))}, "control line longer than 64 KiB"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, both := gatewayServer(t)
+			_, _, both := gatewayServerOpts(t, opts)
 			ws := dialDevice(t, both)
 			for _, f := range c.frames {
 				ws.Write(context.Background(), websocket.MessageBinary, f)
@@ -106,5 +115,51 @@ func TestCloseCodes(t *testing.T) {
 				t.Errorf("closed with %v", err)
 			}
 		})
+	}
+}
+
+// TestWebSocketPingAndClose: the server side of WebSocket as devices (and
+// the library they may use) know it: a ping is answered with a pong, the
+// device's close frame with one of its own, after which the connection
+// ends and the device is no longer held.
+func TestWebSocketPingAndClose(t *testing.T) { transports(t, webSocketPingAndClose) }
+
+func webSocketPingAndClose(t *testing.T, opts gateway.Options) {
+	_, g, both := gatewayServerOpts(t, opts)
+	ws := dialDevice(t, both)
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	sess, err := yamux.Client(websocket.NetConn(context.Background(), ws, websocket.MessageBinary), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	ctrl, err := sess.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctrl.Write([]byte(`{"type":"hello","model":"P1"}` + "\n"))
+	ctrl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(ctrl).ReadString('\n'); !strings.Contains(line, `"welcome"`) {
+		t.Fatalf("no welcome: %q %v", line, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 3 {
+		if err := ws.Ping(ctx); err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+	}
+	if g.Connected() != 1 {
+		t.Fatalf("the gateway holds %d connections", g.Connected())
+	}
+	// Close waits for the server's close frame: an error means none came.
+	if err := ws.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatalf("close handshake: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); g.Connected() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the gateway still holds the connection")
+		}
 	}
 }

@@ -5,7 +5,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -15,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -23,8 +21,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
 	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
@@ -55,7 +51,7 @@ const (
 	MaxLine       = 64 << 10  // one control line, newline included
 	MaxTunnels    = 16        // tunnel streams per device at once
 	MaxBusBody    = 1 << 20   // a tunnel body carried between nodes
-	closeReplaced = websocket.StatusCode(4409)
+	closeReplaced = closeCode(4409)
 )
 
 // Bus subjects.
@@ -70,8 +66,8 @@ const (
 // closeDeleted closes the connection of a device deleted from the cloud;
 // closeRevoked one whose key is no longer the accepted one.
 const (
-	closeDeleted = websocket.StatusCode(4404)
-	closeRevoked = websocket.StatusCode(4403)
+	closeDeleted = closeCode(4404)
+	closeRevoked = closeCode(4403)
 )
 
 // Options tune one node's gateway.
@@ -94,6 +90,9 @@ type Options struct {
 	ResendEvery   time.Duration // Run's sweep for queued commands of held devices (30s)
 	ExpireEvery   time.Duration // Run's expiry of old commands (1m)
 	StoreTimeout  time.Duration // bounds every store call instead of its own deadline (the constants below)
+	// Streamed gives every connection a reader goroutine, as TLS ones
+	// have, instead of the event loop (tests of that path).
+	Streamed bool
 }
 
 // Deadlines of the gateway's store calls: a stuck database fails the call,
@@ -143,12 +142,15 @@ type Gateway struct {
 	live    map[*conn]struct{} // every connection being served, before hello too
 	closing bool
 	unsubs  []func()
-	// wg counts every goroutine of the gateway: a connection's reader, its
-	// close handshake and pong writer, command deliveries, the last-seen
-	// flusher, Run and the bus handlers while they run. Shutdown waits for it.
+	// wg counts every connection until it ended (its reader goroutine, or
+	// its place in the event loop) and every goroutine of the gateway: a
+	// close frame's writer and the pong writer, command deliveries, the
+	// last-seen flusher, Run and the bus handlers while they run. Shutdown
+	// waits for it.
 	wg       sync.WaitGroup
 	shutdown chan struct{} // closed when Shutdown has finished
 	flusher  sync.Once
+	sweeper  sync.Once
 
 	started       time.Time    // connections before it belong to an earlier run of this node
 	lastConnected atomic.Int64 // UnixMicro of the last connected_at handed out
@@ -344,33 +346,66 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The server's Read/WriteTimeout deadlines stay on a hijacked
-	// connection: clear them (heartbeats watch the connection instead).
+	// connection: clear them (the gateway's sweep watches the connection
+	// instead).
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
 	rc.SetWriteDeadline(time.Time{})
-	hj := &leanHijacker{ResponseWriter: w}
-	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{Subprotocols: []string{Subprotocol},
-		CompressionMode: websocket.CompressionDisabled, InsecureSkipVerify: true})
-	if err != nil {
-		return // Accept answered
+	if !wsUpgrade(w, r) {
+		return // answered
 	}
-	// Not the gateway's ctx: a cancellable one costs every read a timer's
-	// registration on it. Shutdown cuts the socket (conn.kill) instead.
-	nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
-	ws.SetReadLimit(MaxMessage) // after NetConn, which lifts the limit
-	c := &conn{g: g, id: d.ID, mac: d.MAC, ws: ws, nc: nc, raw: hj.conn, remote: r.RemoteAddr, autopURL: g.autopURL(r, d.MAC),
-		admitted: admitted.handOff()}
-	c.sess = ymux.Server(nc, ymux.Config{Control: c.control, WriteTimeout: g.opts.WriteTimeout, MaxStreams: MaxTunnels})
+	w.WriteHeader(http.StatusSwitchingProtocols)
+	raw, brw, err := rc.Hijack()
+	if err != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	// The 101 out; what the device sent right after its request is read
+	// already: it goes first.
+	if err := brw.Writer.Flush(); err != nil {
+		raw.Close()
+		return
+	}
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		buffered = bytes.Clone(b)
+	}
+	c := &conn{g: g, id: d.ID, mac: d.MAC, autopURL: g.autopURL(r, d.MAC), admitted: admitted.handOff()}
+	c.sess = ymux.Server(&wire{c: c}, ymux.Config{Control: c.control, WriteTimeout: g.opts.WriteTimeout, MaxStreams: MaxTunnels})
+	// The control stream and hello, within HelloTimeout of the upgrade.
+	c.setDeadline(g.opts.HelloTimeout)
+	var polled pollTransport
+	if !g.opts.Streamed {
+		polled = pollConn(raw)
+	}
+	var stream *streamed
+	if polled != nil {
+		c.t = polled
+	} else {
+		stream = &streamed{raw: raw}
+		c.t = stream
+	}
 	g.mu.Lock()
 	if g.closing {
 		g.mu.Unlock()
-		ws.CloseNow()
+		c.admitted.release()
+		if polled != nil {
+			polled.discard()
+		} else {
+			raw.Close()
+		}
 		return
 	}
 	g.live[c] = struct{}{}
 	g.wg.Add(1)
 	g.mu.Unlock()
-	go c.run()
+	g.sweeper.Do(func() { go g.sweep() })
+	if polled != nil {
+		polled.start(c, buffered)
+	} else {
+		go stream.run(c, buffered)
+	}
 }
 
 var errLimited = errors.New("gateway: over the attempt limits")
@@ -386,47 +421,26 @@ func (g *Gateway) auditLimited(mac, remoteAddr, why string) {
 	}
 }
 
-// leanHijacker hands the WebSocket small buffers instead of net/http's
-// 4 KiB reader and writer: a device connection is mostly idle, and 100,000
-// of them must fit in memory. Larger reads and writes bypass the buffers.
-// It keeps the connection it hijacked: its deadlines bound a close.
-type leanHijacker struct {
-	http.ResponseWriter
-	conn net.Conn
-}
-
-// Frame headers and short messages go through the buffers; longer
-// payloads are read and written directly.
-const (
-	leanReadBuffer  = 256
-	leanWriteBuffer = 512
-)
-
-func (l *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(l.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	l.conn = conn
-	// What the device sent right after its request is already read:
-	// it must be in the new reader's buffer (Accept takes it from there).
-	n := brw.Reader.Buffered()
-	if n > leanReadBuffer {
-		return conn, brw, nil // rare: keep net/http's buffers
-	}
-	var r io.Reader = conn
-	if n > 0 {
-		b, _ := brw.Reader.Peek(n)
-		r = io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn)
-	}
-	br := bufio.NewReaderSize(r, leanReadBuffer)
-	if n > 0 {
-		if _, err := br.Peek(n); err != nil {
-			conn.Close()
-			return nil, nil, err
+// sweep looks at every connection of the node periodically, until
+// Shutdown has finished: silence, stalled writes, close handshakes that
+// take too long (one goroutine instead of timers for each connection).
+func (g *Gateway) sweep() {
+	every := min(g.opts.HelloTimeout, g.opts.Heartbeat, g.opts.WriteTimeout, closeWait) / 8
+	every = min(max(every, 10*time.Millisecond), time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.shutdown:
+			return
+		case now := <-t.C:
+			g.mu.Lock()
+			for c := range g.live {
+				c.sweep(now)
+			}
+			g.mu.Unlock()
 		}
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, leanWriteBuffer)), nil
 }
 
 // offers reports whether the request offers the WebSocket subprotocol p.
@@ -818,7 +832,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		un()
 	}
 	for _, c := range live {
-		c.close(websocket.StatusGoingAway, "the node is shutting down")
+		c.close(closeGoingAway, "the node is shutting down")
 	}
 	idle := make(chan struct{})
 	go func() { g.wg.Wait(); close(idle) }()

@@ -81,8 +81,22 @@ func yamuxData(stream uint32, flags uint16, data []byte) []byte {
 // TestFramesRightAfterTheRequest: a device that sends its first frames in
 // the same packet as its upgrade request (they are read with the request)
 // is understood: it gets its welcome.
-func TestFramesRightAfterTheRequest(t *testing.T) {
-	st, _, both := gatewayServer(t)
+func TestFramesRightAfterTheRequest(t *testing.T) { transports(t, framesRightAfterTheRequest) }
+
+// transports runs a test with the event loop's connections and with
+// those of a reader goroutine each (as TLS connections are served).
+func transports(t *testing.T, test func(t *testing.T, opts gateway.Options)) {
+	for _, streamed := range []bool{false, true} {
+		name := "event loop"
+		if streamed {
+			name = "reader goroutine"
+		}
+		t.Run(name, func(t *testing.T) { test(t, gateway.Options{Node: "test", Streamed: streamed}) })
+	}
+}
+
+func framesRightAfterTheRequest(t *testing.T, opts gateway.Options) {
+	st, _, both := gatewayServerOpts(t, opts)
 	mac, addr, _ := strings.Cut(both, " ")
 	key := strings.Repeat("k", 40)
 	conn, err := net.Dial("tcp", addr)

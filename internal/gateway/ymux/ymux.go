@@ -10,7 +10,8 @@
 // at a time under a mutex, each within Config.WriteTimeout: a write that
 // times out closes the session, so a peer that stops reading costs only
 // its own connection. Stream 1's data goes straight to Config.Control on
-// Serve's goroutine, unbuffered.
+// Serve's goroutine, unbuffered. Instead of Serve, an event loop may push
+// the bytes it reads with Feed: then a session holds no goroutine at all.
 package ymux
 
 import (
@@ -120,9 +121,14 @@ type Session struct {
 	ctrlSend   int64         // what the peer lets us send on stream 1
 	ctrlWake   chan struct{} // made for the first WriteControl that waits
 
-	// Serve's own.
+	// The reader's own (Serve's, or Feed's caller's): the frame being read.
 	rhdr     [headerSize]byte
-	ctrlRecv uint32 // what the peer may still send on stream 1
+	rn       uint8   // header bytes in rhdr so far
+	left     uint32  // payload bytes of the frame still to come
+	sink     uint8   // where they go
+	rflags   uint16  // the frame's flags, acted on after its payload
+	rstream  *Stream // sinkStream's stream
+	ctrlRecv uint32  // what the peer may still send on stream 1
 }
 
 // Server starts the server side of a session on conn, a byte stream
@@ -247,8 +253,17 @@ func (s *Session) writeHeader(typ uint8, flags uint16, id, length uint32) error 
 // a failed write). The session is closed when it returns; when Serve
 // ended it, the connection is left open for the caller to say goodbye on
 // (a WebSocket close code) and close, or Close.
-func (s *Session) Serve() error {
-	err := s.serve()
+//
+// Serve is the pull side of Feed: a caller with its own reader (an event
+// loop) feeds the bytes instead, and calls End when they end.
+func (s *Session) Serve() error { return s.End(s.serve()) }
+
+// End ends the session for err (why its bytes stopped: the connection's
+// read error, Feed's error, or a reason of the caller's) without closing
+// the connection, and returns the session's reason, as Serve does: the
+// first reason it closed for, else err (wrapping ErrNoControlStream when
+// the peer never opened stream 1).
+func (s *Session) End(err error) error {
 	s.mu.Lock()
 	if s.closed {
 		err = s.err
@@ -260,38 +275,178 @@ func (s *Session) Serve() error {
 	return err
 }
 
-func (s *Session) serve() error {
-	for {
-		if _, err := io.ReadFull(s.conn, s.rhdr[:]); err != nil {
+// Feed takes the next bytes the peer sent, in pieces of any size, and
+// acts on them; p is not kept. An error (a protocol error, Control's
+// error, a failed write) ends the reading: the caller passes it to End.
+// Only one goroutine at a time feeds a session, and never while Serve
+// runs. The frames' replies (window updates, ping answers, resets) are
+// headers written from Feed's goroutine: conn should take them without
+// waiting.
+func (s *Session) Feed(p []byte) error {
+	if s.IsClosed() {
+		return s.closeErr()
+	}
+	for len(p) > 0 {
+		if s.left == 0 {
+			k := copy(s.rhdr[s.rn:], p)
+			s.rn += uint8(k)
+			p = p[k:]
+			if int(s.rn) < headerSize {
+				return nil
+			}
+			if err := s.header(); err != nil {
+				return err
+			}
+			continue
+		}
+		k := min(uint32(len(p)), s.left)
+		if err := s.body(p[:k]); err != nil {
 			return err
 		}
-		h := s.rhdr[:]
-		typ, flags := h[1], binary.BigEndian.Uint16(h[2:])
-		id, length := binary.BigEndian.Uint32(h[4:]), binary.BigEndian.Uint32(h[8:])
-		if h[0] != 0 {
-			return fmt.Errorf("%w: version %d", ErrProtocol, h[0])
+		p = p[k:]
+	}
+	return nil
+}
+
+func (s *Session) serve() error {
+	var bp *[]byte // the payload's buffer, borrowed for the frame
+	defer func() {
+		if bp != nil {
+			readPool.Put(bp)
 		}
-		var err error
-		switch typ {
-		case typeData, typeWindowUpdate:
-			err = s.onStream(typ, flags, id, length)
-		case typePing:
-			if flags&flagSYN != 0 {
-				err = s.writeHeader(typePing, flagACK, 0, length)
+	}()
+	for {
+		if s.left == 0 {
+			if bp != nil {
+				readPool.Put(bp)
+				bp = nil
 			}
-			// An ACK answers a ping of ours: this side sends none.
-		case typeGoAway:
-			err = fmt.Errorf("%w (code %d)", ErrGoAway, length)
-		default:
-			err = fmt.Errorf("%w: frame type %d", ErrProtocol, typ)
+			// A header is read straight into rhdr: an idle session holds
+			// no buffer.
+			if _, err := io.ReadFull(s.conn, s.rhdr[:]); err != nil {
+				return err
+			}
+			s.rn = headerSize
+			if err := s.header(); err != nil {
+				return err
+			}
+			continue
+		}
+		// The payload, at most readChunk at a time: a peer stalled in the
+		// middle of a frame pins no more. left is the peer's, up to
+		// 4 GiB: never made an int (negative on 32-bit platforms).
+		if bp == nil {
+			bp = readPool.Get().(*[]byte)
+		}
+		k, err := s.conn.Read((*bp)[:min(s.left, uint32(len(*bp)))])
+		if k > 0 {
+			if err := s.body((*bp)[:k]); err != nil {
+				return err
+			}
 		}
 		if err != nil {
-			return err
+			if err == io.EOF && s.left > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			if s.left > 0 || err != io.EOF {
+				return err
+			}
 		}
 	}
 }
 
-// onStream takes a data or window update frame.
+// Where the payload of the frame being read goes.
+const (
+	sinkDrop    = iota // a stream not open: dropped
+	sinkControl        // stream 1: Config.Control
+	sinkStream         // a server stream: its buffer
+)
+
+// header acts on the frame header in rhdr, complete: frames without
+// payload at once, the others once their payload is through (body).
+func (s *Session) header() error {
+	s.rn = 0
+	h := s.rhdr[:]
+	typ, flags := h[1], binary.BigEndian.Uint16(h[2:])
+	id, length := binary.BigEndian.Uint32(h[4:]), binary.BigEndian.Uint32(h[8:])
+	if h[0] != 0 {
+		return fmt.Errorf("%w: version %d", ErrProtocol, h[0])
+	}
+	switch typ {
+	case typeData, typeWindowUpdate:
+		return s.onStream(typ, flags, id, length)
+	case typePing:
+		if flags&flagSYN != 0 {
+			return s.writeHeader(typePing, flagACK, 0, length)
+		}
+		// An ACK answers a ping of ours: this side sends none.
+		return nil
+	case typeGoAway:
+		return fmt.Errorf("%w (code %d)", ErrGoAway, length)
+	default:
+		return fmt.Errorf("%w: frame type %d", ErrProtocol, typ)
+	}
+}
+
+// payload starts the payload of a data frame: length bytes go to sink.
+func (s *Session) payload(length uint32, sink uint8, st *Stream, flags uint16) error {
+	s.left, s.sink, s.rstream, s.rflags = length, sink, st, flags
+	if length == 0 {
+		return s.frameEnd()
+	}
+	return nil
+}
+
+// body takes the next bytes of the current frame's payload (at most what
+// is left of it).
+func (s *Session) body(p []byte) error {
+	s.left -= uint32(len(p))
+	var err error
+	switch s.sink {
+	case sinkControl:
+		if s.cfg.Control != nil {
+			err = s.cfg.Control(p)
+		}
+	case sinkStream:
+		err = s.rstream.take(p)
+	}
+	if err != nil {
+		return err
+	}
+	if s.left == 0 {
+		return s.frameEnd()
+	}
+	return nil
+}
+
+// frameEnd acts on a data frame whose payload is all through.
+func (s *Session) frameEnd() error {
+	st, flags := s.rstream, s.rflags
+	s.rstream = nil
+	switch s.sink {
+	case sinkControl:
+		// All of it is consumed: the window opens again once half is
+		// used, as hashicorp's client does it, so a chatty device never
+		// waits and a quiet one costs no updates.
+		if used := Window - s.ctrlRecv; used >= Window/2 {
+			s.ctrlRecv = Window
+			if err := s.writeHeader(typeWindowUpdate, 0, controlID, used); err != nil {
+				return err
+			}
+		}
+		if flags&flagFIN != 0 {
+			return io.EOF // the device closed its control stream: it is leaving
+		}
+	case sinkStream:
+		st.mu.Lock()
+		st.flags(flags)
+		st.mu.Unlock()
+		notify(st.readWake)
+	}
+	return nil
+}
+
+// onStream takes the header of a data or window update frame.
 func (s *Session) onStream(typ uint8, flags uint16, id, length uint32) error {
 	if id == 0 {
 		return fmt.Errorf("%w: stream frame on stream 0", ErrProtocol)
@@ -321,15 +476,15 @@ func (s *Session) onStream(typ uint8, flags uint16, id, length uint32) error {
 		// Data on a server stream that is not open (closed here, most
 		// likely while the peer was still writing) is answered with RST,
 		// or the peer's writer may wait for window forever. One RST per
-		// frame of the peer's: what Serve writes stays bounded by what it
-		// reads, as with pings.
+		// frame of the peer's: what the session writes stays bounded by
+		// what it reads, as with pings.
 		if typ == typeData && length > 0 && id%2 == 0 && flags&(flagSYN|flagRST) == 0 {
 			if err := s.writeHeader(typeWindowUpdate, flagRST, id, 0); err != nil {
 				return err
 			}
 		}
 		if typ == typeData {
-			return s.readPayload(length, nil)
+			return s.payload(length, sinkDrop, nil, 0)
 		}
 		return nil
 	}
@@ -337,10 +492,17 @@ func (s *Session) onStream(typ uint8, flags uint16, id, length uint32) error {
 		st.onWindowUpdate(flags, length)
 		return nil
 	}
-	return st.onData(flags, length)
+	st.mu.Lock()
+	if length > st.recvWindow {
+		st.mu.Unlock()
+		return fmt.Errorf("%w: %d bytes on stream %d with a window of %d", ErrProtocol, length, st.id, st.recvWindow)
+	}
+	st.recvWindow -= length
+	st.mu.Unlock()
+	return s.payload(length, sinkStream, st, flags)
 }
 
-// onControl takes a frame of stream 1.
+// onControl takes the header of a frame of stream 1.
 func (s *Session) onControl(typ uint8, flags uint16, length uint32) error {
 	if flags&flagSYN != 0 {
 		s.mu.Lock()
@@ -355,7 +517,7 @@ func (s *Session) onControl(typ uint8, flags uint16, length uint32) error {
 		}
 	} else if !s.controlOpen() {
 		if typ == typeData {
-			return s.readPayload(length, nil) // as for any stream not open
+			return s.payload(length, sinkDrop, nil, 0) // as for any stream not open
 		}
 		return nil
 	}
@@ -369,70 +531,22 @@ func (s *Session) onControl(typ uint8, flags uint16, length uint32) error {
 			notify(s.ctrlWake)
 		}
 		s.mu.Unlock()
-	} else {
-		if length > s.ctrlRecv {
-			return fmt.Errorf("%w: %d bytes on stream 1 with a window of %d", ErrProtocol, length, s.ctrlRecv)
+		if flags&flagFIN != 0 {
+			return io.EOF
 		}
-		s.ctrlRecv -= length
-		control := s.cfg.Control
-		if control == nil {
-			control = func([]byte) error { return nil }
-		}
-		if err := s.readPayload(length, control); err != nil {
-			return err
-		}
-		// All of it is consumed: the window opens again once half is
-		// used, as hashicorp's client does it, so a chatty device never
-		// waits and a quiet one costs no updates.
-		if used := Window - s.ctrlRecv; used >= Window/2 {
-			s.ctrlRecv = Window
-			if err := s.writeHeader(typeWindowUpdate, 0, controlID, used); err != nil {
-				return err
-			}
-		}
+		return nil
 	}
-	if flags&flagFIN != 0 {
-		return io.EOF // the device closed its control stream: it is leaving
+	if length > s.ctrlRecv {
+		return fmt.Errorf("%w: %d bytes on stream 1 with a window of %d", ErrProtocol, length, s.ctrlRecv)
 	}
-	return nil
+	s.ctrlRecv -= length
+	return s.payload(length, sinkControl, nil, flags)
 }
 
 func (s *Session) controlOpen() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.ctrlOpen
-}
-
-// readPayload reads a frame's n bytes of payload from the connection and
-// hands them to fn as they come, at most readChunk at a time (fn nil:
-// dropped). The buffer is borrowed for the frame: an idle session holds
-// none, one stalled in the middle of a frame readChunk. n is the peer's,
-// up to 4 GiB: it is never made an int (negative on 32-bit platforms).
-func (s *Session) readPayload(n uint32, fn func([]byte) error) error {
-	if n == 0 {
-		return nil
-	}
-	bp := readPool.Get().(*[]byte)
-	defer readPool.Put(bp)
-	buf := *bp
-	for n > 0 {
-		k, err := s.conn.Read(buf[:min(n, uint32(len(buf)))])
-		n -= uint32(k)
-		if k > 0 && fn != nil {
-			if err := fn(buf[:k]); err != nil {
-				return err
-			}
-		}
-		if err != nil {
-			if n > 0 && err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			if n > 0 || err != io.EOF {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // WriteControl writes p on stream 1 within the device's window, waiting
@@ -573,30 +687,13 @@ func (st *Stream) StreamID() uint32 { return st.id }
 func (st *Stream) LocalAddr() net.Addr  { return st.s.conn.LocalAddr() }
 func (st *Stream) RemoteAddr() net.Addr { return st.s.conn.RemoteAddr() }
 
-// onWindowUpdate is Serve's: the peer's ACK, FIN, RST or more window.
+// onWindowUpdate is the reader's: the peer's ACK, FIN, RST or more window.
 func (st *Stream) onWindowUpdate(flags uint16, length uint32) {
 	st.mu.Lock()
 	st.sendWindow = min(st.sendWindow+int64(length), maxSendWindow)
 	st.flags(flags)
 	st.mu.Unlock()
 	notify(st.writeWake)
-}
-
-// onData is Serve's: a data frame for the stream.
-func (st *Stream) onData(flags uint16, length uint32) error {
-	st.mu.Lock()
-	if length > st.recvWindow {
-		st.mu.Unlock()
-		return fmt.Errorf("%w: %d bytes on stream %d with a window of %d", ErrProtocol, length, st.id, st.recvWindow)
-	}
-	st.recvWindow -= length
-	st.mu.Unlock()
-	err := st.s.readPayload(length, st.take)
-	st.mu.Lock()
-	st.flags(flags)
-	st.mu.Unlock()
-	notify(st.readWake)
-	return err
 }
 
 // take appends received data to the buffer, which grows with it but

@@ -416,3 +416,87 @@ func FuzzFrame(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFeed: a session fed the peer's bytes (Feed, in pieces of any size,
+// as the gateway's event loop does) does what one reading them (Serve)
+// does: the same bytes to Control, the same frames written, the same
+// reason to end (a connection that merely ends is io.EOF to End).
+func FuzzFeed(f *testing.F) {
+	frame := func(typ uint8, flags uint16, id, length uint32, payload ...byte) []byte {
+		return append(hdr{0, typ, flags, id, length}.encode(), payload...)
+	}
+	syn := frame(typeWindowUpdate, flagSYN, 1, 0)
+	cat := func(frames ...[]byte) []byte { return bytes.Join(frames, nil) }
+	for _, in := range [][]byte{
+		syn,
+		cat(syn, frame(typeData, 0, 1, 5, []byte("hello")...), frame(typePing, flagSYN, 0, 77)),
+		cat(frame(typeData, flagSYN, 1, 3, 'a', 'b', 'c'), frame(typeData, flagFIN, 1, 1, '\n')),
+		cat(syn, frame(typeData, 0, 2, 3, 'a', 'b', 'c'), frame(typeWindowUpdate, flagACK, 2, 9)),
+		cat(syn, frame(typeData, 0, 1, Window/2, make([]byte, Window/2)...), frame(typeData, 0, 1, 3, 'x', 'y', 'z')),
+		cat(syn, frame(typeData, 0, 4, 1000, []byte("{\"typ")...)),
+		frame(typeWindowUpdate, flagSYN, 3, 0),
+	} {
+		f.Add(in, uint8(1), uint8(1))
+		f.Add(in, uint8(13), uint8(2))
+		f.Add(in, uint8(0), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, cut, opts uint8) {
+		run := func(feed bool) (ctrl []byte, written []byte, err error, streams []int) {
+			conn := &memConn{chunk: len(in) + 1}
+			if !feed {
+				conn.in = in
+			}
+			s := Server(conn, Config{WriteTimeout: time.Second, Control: func(p []byte) error {
+				// With opts&4, the reader refuses a '!' (a bad line): what
+				// came with it in the same piece depends on the pieces.
+				if i := bytes.IndexByte(p, '!'); opts&4 != 0 && i >= 0 {
+					ctrl = append(ctrl, p[:i+1]...)
+					return errStop
+				}
+				ctrl = append(ctrl, p...)
+				return nil
+			}})
+			var sts []*Stream
+			for range opts & 3 {
+				st, err := s.OpenStream()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sts = append(sts, st)
+			}
+			if feed {
+				step := int(cut) + 1
+				for p := in; len(p) > 0 && err == nil; p = p[min(step, len(p)):] {
+					err = s.Feed(p[:min(step, len(p))])
+				}
+				if err == nil {
+					err = io.EOF
+				}
+				err = s.End(err)
+			} else {
+				err = s.Serve()
+			}
+			for _, st := range sts {
+				n, _ := drain(st)
+				streams = append(streams, n)
+			}
+			return ctrl, conn.written(), err, streams
+		}
+		ctrl1, out1, err1, st1 := run(false)
+		ctrl2, out2, err2, st2 := run(true)
+		if !bytes.Equal(ctrl1, ctrl2) || !bytes.Equal(out1, out2) {
+			t.Fatalf("Serve: %d bytes to Control, %d written; Feed: %d, %d", len(ctrl1), len(out1), len(ctrl2), len(out2))
+		}
+		for i := range st1 {
+			if st1[i] != st2[i] {
+				t.Fatalf("stream %d: Serve buffered %d bytes, Feed %d", i, st1[i], st2[i])
+			}
+		}
+		// Serve sees a cut frame as io.ErrUnexpectedEOF; a feeder only
+		// knows the bytes ended.
+		plain := func(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) }
+		if plain(err1) != plain(err2) || (!plain(err1) && err1.Error() != err2.Error()) {
+			t.Fatalf("Serve ended with %v, Feed with %v", err1, err2)
+		}
+	})
+}
