@@ -672,7 +672,7 @@ func needsFetchRecord(fetched, updated *time.Time, now time.Time) bool {
 }
 
 // autoPServeQuery reads a device's file inputs and key binding by MAC.
-const autoPServeQuery = `SELECT ` + autoPCols + `, d.key_hash, d.autop_fetched_at FROM ` + autoPFrom + ` WHERE d.mac = ?`
+const autoPServeQuery = `SELECT ` + autoPCols + `, d.key_hash, d.autop_fetched_at FROM ` + autoPFrom + ` WHERE d.mac = CAST(? AS TEXT)`
 
 // AutoPServe reads and renders the file of the device mac (12 upper-case
 // hex digits) for the AutoP server, with the device's key binding: one
