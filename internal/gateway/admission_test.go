@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -72,5 +73,35 @@ func TestConnectStormIsShedThenServed(t *testing.T) {
 	}
 	if online != n || g2.Connected() != n {
 		t.Errorf("after the restart: store %d online, gateway %d; want %d", online, g2.Connected(), n)
+	}
+}
+
+// A node shutting down tells the devices that still reach it when to come
+// back (a restart takes seconds), spread over a few seconds: without a
+// Retry-After their back-off grew on every attempt during the restart.
+func TestShuttingDownNodeSaysWhenToComeBack(t *testing.T) {
+	st := testutil.NewStore(t, "sqlite")
+	g := gateway.New(st, bus.NewLocal(), slog.New(slog.NewTextHandler(io.Discard, nil)), gateway.Options{Node: "closing"})
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for range 200 {
+		req := httptest.NewRequest("GET", "/device/v1/connect", nil)
+		req.SetBasicAuth("0C1105000001", "key")
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req)
+		if rec.Code != http.StatusServiceUnavailable {
+			t.Fatalf("a closed node answered %d, want 503", rec.Code)
+		}
+		ra := rec.Header().Get("Retry-After")
+		n, err := strconv.Atoi(ra)
+		if err != nil || n < 2 || n > 6 {
+			t.Fatalf("Retry-After %q, want 2 to 6 seconds", ra)
+		}
+		seen[ra] = true
+	}
+	if len(seen) < 3 {
+		t.Errorf("200 devices turned away were all told one of %v: not spread", seen)
 	}
 }

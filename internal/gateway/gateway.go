@@ -14,9 +14,11 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -300,6 +302,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer admitted.abandon()
 	if g.isClosing() {
+		// A node shutting down is usually restarting: the device is told
+		// to come back in a few seconds (spread), and its back-off does not
+		// grow for it (protocol §2).
+		w.Header().Set("Retry-After", strconv.Itoa(closingRetryAfter()))
 		http.Error(w, "The node is shutting down; connect again.", http.StatusServiceUnavailable)
 		return
 	}
@@ -409,6 +415,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var errLimited = errors.New("gateway: over the attempt limits")
+
+// closingRetryAfter is the Retry-After a node shutting down answers: 2 to 6
+// seconds, about what a restart takes, spread so that the devices it turns
+// away do not all come back in the same second.
+func closingRetryAfter() int { return 2 + rand.N(5) }
 
 // auditLimited records that attempts for mac from remoteAddr hit the limits
 // (the limiter bounds how often).
