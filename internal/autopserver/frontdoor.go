@@ -390,6 +390,11 @@ func (c *replayConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(c.Con
 // NetConn is the connection underneath (its bytes still pending are not in it).
 func (c *replayConn) NetConn() net.Conn { return c.Conn }
 
+// Pending is how many of the bytes read before the hand-over Read has not
+// given out yet: none, and the connection underneath can be read directly
+// (the device gateway's event loop takes it).
+func (c *replayConn) Pending() int { return len(c.pending) }
+
 // TLSConnectionState is the TLS state of a connection the front door handed
 // over after its TLS handshake (net/http sets Request.TLS only for a
 // *tls.Conn of its own): nil for a plain one.

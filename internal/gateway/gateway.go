@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -415,6 +416,29 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 var errLimited = errors.New("gateway: over the attempt limits")
+
+// handedOver is a connection that came through the node's front door
+// (autopserver.FrontDoor): the socket under it, and how many bytes the
+// front door read that its reader has not taken yet.
+type handedOver interface {
+	NetConn() net.Conn
+	Pending() int
+}
+
+// Transports counts the live connections by how they are read: polled by
+// the event loop, or streamed by a goroutine of their own (TLS, in-memory).
+func (g *Gateway) Transports() (polled, streamed int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for c := range g.live {
+		if _, ok := c.t.(pollTransport); ok {
+			polled++
+		} else {
+			streamed++
+		}
+	}
+	return polled, streamed
+}
 
 // closingRetryAfter is the Retry-After a node shutting down answers: 2 to 6
 // seconds, about what a restart takes, spread so that the devices it turns

@@ -195,6 +195,12 @@ type polled struct {
 // pollConn takes raw, a plain TCP connection just upgraded, off net/http
 // into an event loop; nil when it cannot (TLS, not TCP, no epoll).
 func pollConn(raw net.Conn) pollTransport {
+	// The node's AutoP front door hands net/http its connections wrapped,
+	// with the bytes it read first; once net/http has read them all (they
+	// are then in the upgrade's buffer) the socket underneath is the one.
+	if w, ok := raw.(handedOver); ok && w.Pending() == 0 {
+		raw = w.NetConn()
+	}
 	tc, ok := raw.(*net.TCPConn)
 	if !ok {
 		return nil

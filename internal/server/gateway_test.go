@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -738,4 +739,24 @@ func TestGatewayDeliveryLatency(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Devices connecting to a node as `gatehouse serve` runs it — through the
+// AutoP front door, which hands net/http the connections it does not answer
+// — end on the gateway's event loop, not on a goroutine each: the front
+// door's wrapper is taken off once its replayed bytes are read. (Before,
+// every device connection in production fell back to a reader goroutine.)
+func TestGatewayDevicesThroughTheFrontDoorAreOnTheEventLoop(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the event loop is Linux's (epoll)")
+	}
+	e := newGatewayEnv(t, "sqlite", nil, nil, gwFast(time.Second, 0, 0))
+	macs := subMACs(t, e.st, 3)
+	f := startFleet(t, e, macs...)
+	waitOnline(t, f, 3, 10*time.Second)
+	polled, streamed := e.srv.Gateway().Transports()
+	if polled != 3 || streamed != 0 {
+		t.Fatalf("3 devices through the front door: %d on the event loop, %d on a goroutine of their own; want 3 and 0", polled, streamed)
+	}
+	f.Close()
 }
