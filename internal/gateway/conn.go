@@ -69,6 +69,9 @@ type transport interface {
 	// for room until deadline (the event loop's writes never wait: they
 	// queue). After a close frame was written, nothing more is.
 	write(frame []byte, wait bool, deadline time.Time) error
+	// waitRoom waits, by deadline, until a write would not wait (the
+	// queue is below its bound); the connection is cut when it passes.
+	waitRoom(deadline time.Time) error
 	// cut closes the socket now: its reader ends.
 	cut()
 	// stalled reports a write that waits for the device for longer than
@@ -681,7 +684,6 @@ func (w *wire) Read([]byte) (int, error) {
 // tunnel data: written by goroutines of their own) may wait for room;
 // bare headers (the session's answers, written while it is fed) never do.
 func (w *wire) Write(p []byte) (int, error) {
-	const yamuxHeader = 12
 	bp := framePool.Get().(*[]byte)
 	frame := appendWSHeader((*bp)[:0], opBinary, len(p))
 	frame = append(frame, p...)
@@ -689,7 +691,9 @@ func (w *wire) Write(p []byte) (int, error) {
 	if deadline.IsZero() {
 		deadline = time.Now().Add(w.c.g.opts.WriteTimeout)
 	}
-	err := w.c.t.write(frame, len(p) > yamuxHeader, deadline)
+	// Under the session's write lock: never wait here (WaitRoom did,
+	// before the lock, for frames with a payload).
+	err := w.c.t.write(frame, false, deadline)
 	*bp = frame[:0]
 	framePool.Put(bp)
 	if err != nil {
@@ -701,6 +705,11 @@ func (w *wire) Write(p []byte) (int, error) {
 // framePool holds the buffers a session's frame is written from (a yamux
 // frame is at most 32 KiB and 12 bytes).
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 10+12+32<<10); return &b }}
+
+// WaitRoom waits, by deadline, until the transport's queue has room
+// (ymux.RoomWaiter): frames with a payload wait there, outside the
+// session's write lock.
+func (w *wire) WaitRoom(deadline time.Time) error { return w.c.t.waitRoom(deadline) }
 
 func (w *wire) Close() error                       { w.c.close(0, ""); return nil }
 func (w *wire) LocalAddr() net.Addr                { return w.c.t.localAddr() }

@@ -372,26 +372,12 @@ func (t *polled) finish(c *conn, err error) {
 
 // write sends frame now, or queues what the socket does not take.
 func (t *polled) write(frame []byte, wait bool, deadline time.Time) error {
-	t.mu.Lock()
-	var timer *time.Timer
-	for wait && len(t.out) > sendQueueWait && !t.dead {
-		if t.room == nil {
-			t.room = make(chan struct{})
+	if wait {
+		if err := t.waitRoom(deadline); err != nil {
+			return err
 		}
-		room := t.room
-		t.mu.Unlock()
-		if timer == nil {
-			timer = time.NewTimer(time.Until(deadline))
-			defer timer.Stop()
-		}
-		select {
-		case <-room:
-		case <-timer.C:
-			t.cut()
-			return timeoutError{}
-		}
-		t.mu.Lock()
 	}
+	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.dead || t.closeSent {
 		return errWSClosed
@@ -413,6 +399,33 @@ func (t *polled) write(frame []byte, wait bool, deadline time.Time) error {
 		return timeoutError{}
 	}
 	t.out = append(t.out, frame...)
+	return nil
+}
+
+// waitRoom waits until the queue is below sendQueueWait, the connection
+// ends, or deadline passes (then it is cut).
+func (t *polled) waitRoom(deadline time.Time) error {
+	t.mu.Lock()
+	var timer *time.Timer
+	for len(t.out) > sendQueueWait && !t.dead {
+		if t.room == nil {
+			t.room = make(chan struct{})
+		}
+		room := t.room
+		t.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+			defer timer.Stop()
+		}
+		select {
+		case <-room:
+		case <-timer.C:
+			t.cut()
+			return timeoutError{}
+		}
+		t.mu.Lock()
+	}
+	t.mu.Unlock()
 	return nil
 }
 

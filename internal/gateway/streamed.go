@@ -28,6 +28,10 @@ func (t *streamed) localAddr() net.Addr  { return t.raw.LocalAddr() }
 
 func (t *streamed) stalled(time.Time, time.Duration) bool { return false }
 
+// waitRoom: a streamed socket's write itself waits, by its deadline, for
+// the device (and holds up only its own connection).
+func (t *streamed) waitRoom(time.Time) error { return nil }
+
 func (t *streamed) write(frame []byte, _ bool, deadline time.Time) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

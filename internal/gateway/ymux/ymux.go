@@ -100,6 +100,13 @@ type Config struct {
 	MaxStreams int
 }
 
+// RoomWaiter is a connection whose writes queue rather than block (an event
+// loop's): WaitRoom waits, by deadline, until its queue has room for a
+// frame with a payload. The session calls it before taking its write lock.
+type RoomWaiter interface {
+	WaitRoom(deadline time.Time) error
+}
+
 // Session is the server side of one yamux connection.
 type Session struct {
 	conn net.Conn
@@ -200,6 +207,22 @@ var (
 // follows its FIN or RST.
 func (s *Session) writeFrame(typ uint8, flags uint16, id, length uint32, payload []byte, st *Stream, deadline time.Time) error {
 	var bp *[]byte
+	if deadline.IsZero() {
+		deadline = time.Now().Add(s.cfg.WriteTimeout)
+	}
+	if r, ok := s.conn.(RoomWaiter); ok && len(payload) > 0 {
+		// Wait for room before taking the write lock: the answers the
+		// session writes while it is fed (window updates, pings, resets)
+		// take it too, and must never wait behind a device that does not
+		// read.
+		if err := r.WaitRoom(deadline); err != nil {
+			s.fail(ErrTimeout)
+			if s.closeErr() != ErrTimeout {
+				return ErrSessionClosed
+			}
+			return ErrTimeout
+		}
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	frame := s.whdr[:]
