@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
 // Group commit of the gateway's small writes (a hello, a disconnect, an
@@ -34,6 +36,10 @@ type groupOp struct {
 	ctx  context.Context
 	fn   func(tx *Tx) error
 	done chan error
+	// changes are what fn declared, set before done is sent: the caller
+	// tells them (committed), so that the writer never waits for the
+	// cluster's acknowledgements while other writes queue.
+	changes []model.Change
 	// state: opQueued, then opTaken by the writer or opAbandoned by a
 	// caller whose ctx ended first (the writer then skips it).
 	state atomic.Int32
@@ -81,11 +87,11 @@ func (s *Store) inGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	select {
 	case err := <-op.done:
-		return err
+		return s.told(op, err)
 	case <-w.ended: // Close: answered already, or never will be
 		select {
 		case err := <-op.done:
-			return err
+			return s.told(op, err)
 		default:
 			return errStoreClosed
 		}
@@ -93,8 +99,17 @@ func (s *Store) inGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
 		if op.state.CompareAndSwap(opQueued, opAbandoned) {
 			return ctx.Err()
 		}
-		return <-op.done // under way: its result, within groupTimeout
+		return s.told(op, <-op.done) // under way: its result, within groupTimeout
 	}
+}
+
+// told tells the changes op's write declared (after its COMMIT, on the
+// caller's goroutine, as inTx does) and returns its result.
+func (s *Store) told(op *groupOp, err error) error {
+	if len(op.changes) > 0 {
+		s.committed(op.ctx, op.changes)
+	}
+	return err
 }
 
 func (s *Store) groupLoop() {
@@ -148,7 +163,7 @@ func (s *Store) runGroup(batch []*groupOp) {
 		return
 	}
 	if len(live) == 1 {
-		live[0].done <- s.inTx(live[0].ctx, live[0].fn)
+		live[0].alone(s)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
@@ -169,21 +184,24 @@ func (s *Store) runGroup(batch []*groupOp) {
 			err = stx.Commit()
 			from := 0
 			for i, op := range live {
-				if ends[i] > from {
-					// Even when COMMIT reports an error: as inTx.
-					s.committed(op.ctx, tx.changes[from:ends[i]])
-				}
+				// Even when COMMIT reports an error: as inTx.
+				op.changes = tx.changes[from:ends[i]:ends[i]]
 				from = ends[i]
-			}
-			for _, op := range live {
 				op.done <- err // a failed COMMIT: as inTx, the error
 			}
 			return
 		}
 	}
 	for _, op := range live {
-		op.done <- s.inTx(op.ctx, op.fn)
+		op.alone(s)
 	}
+}
+
+// alone runs op's write in a transaction of its own.
+func (op *groupOp) alone(s *Store) {
+	changes, err := s.runTx(op.ctx, op.fn)
+	op.changes = changes
+	op.done <- err
 }
 
 // closeGroup stops the group writer (Close): writes queued get an error.

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
 // Writes committed together: each caller gets its own result, and one
@@ -157,5 +159,52 @@ func TestGroupWriteNeverWaitsForThePool(t *testing.T) {
 	}
 	if err := <-other; err != nil {
 		t.Errorf("the other write: %v", err)
+	}
+}
+
+// The changes a grouped write declared are told on its caller's goroutine:
+// telling them may wait for every node's acknowledgement (up to seconds
+// when a node just died), and the one writer must not wait with it while
+// the other devices' hellos and acknowledgements queue behind.
+func TestGroupWriterDoesNotWaitForTheChangesToBeTold(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	telling, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	st.OnCommit(func(context.Context, []model.Change) {
+		once.Do(func() { close(telling) })
+		<-release // the cluster is slow to acknowledge
+	})
+	first := make(chan error, 1)
+	go func() {
+		first <- st.inGroupTx(ctx, func(tx *Tx) error {
+			tx.changed(model.AutoPChange{MACs: []string{"0C1105000001"}})
+			return nil
+		})
+	}()
+	<-telling
+	second := make(chan error, 1)
+	go func() { second <- st.inGroupTx(ctx, func(*Tx) error { return nil }) }()
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("a write waited for another write's changes to be told")
+	}
+	select {
+	case <-first:
+		t.Fatal("the first write returned before its changes were told")
+	default:
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
 	}
 }

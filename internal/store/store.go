@@ -265,22 +265,28 @@ func (t *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 // changes fn declared are told after the COMMIT, before inTx returns: the
 // caller answers its user only after every node heard of them.
 func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	changes, err := s.runTx(ctx, fn)
+	if len(changes) > 0 {
+		s.committed(ctx, changes)
+	}
+	return err
+}
+
+// runTx is inTx without telling the changes: it returns them, the ones of
+// a COMMIT that reported an error too (it may have landed, and a needless
+// change only costs the caches a read).
+func (s *Store) runTx(ctx context.Context, fn func(tx *Tx) error) ([]model.Change, error) {
 	stx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tx := &Tx{tx: stx, s: s}
 	if err := fn(tx); err != nil {
 		stx.Rollback()
-		return err
+		return nil, err
 	}
 	err = stx.Commit()
-	if len(tx.changes) > 0 {
-		// Even when COMMIT reports an error: it may have landed, and a
-		// needless change only costs the caches a read.
-		s.committed(ctx, tx.changes)
-	}
-	return err
+	return tx.changes, err
 }
 
 // OnCommit registers the one subscriber of the changes committed
