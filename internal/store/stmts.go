@@ -18,8 +18,9 @@ import (
 // variable number of placeholders beyond a small bound): the cache is
 // never emptied while the store is open.
 type stmtCache struct {
-	mu sync.RWMutex
-	m  map[string]*sql.Stmt
+	mu        sync.RWMutex
+	m         map[string]*sql.Stmt
+	preparing map[string]bool // by cachedStmt, in the background: once per query
 }
 
 // maxCachedStmts bounds the cache, a guard against a caller that builds
@@ -112,10 +113,24 @@ func (s *Store) cachedStmt(query string) *sql.Stmt {
 	st := s.stmts.m[query]
 	s.stmts.mu.RUnlock()
 	if st == nil {
+		c := &s.stmts
+		c.mu.Lock()
+		if c.preparing[query] {
+			c.mu.Unlock()
+			return nil // a storm's other calls do not prepare it again
+		}
+		if c.preparing == nil {
+			c.preparing = map[string]bool{}
+		}
+		c.preparing[query] = true
+		c.mu.Unlock()
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			s.stmt(ctx, query) // an error: the next call tries again
+			c.mu.Lock()
+			delete(c.preparing, query)
+			c.mu.Unlock()
 		}()
 	}
 	return st
