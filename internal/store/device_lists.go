@@ -530,8 +530,14 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 		return read(s.db)
 	}
 	// Keep PostgreSQL on the walk: the matches are dense, and the first of
-	// them in order are found after a short walk; spare it the JIT
-	// compilation and parallel workers a walk's cost estimate invites.
+	// them in order are found after a short walk.
+	return s.readWalking(ctx, read)
+}
+
+// readWalking runs read on PostgreSQL kept on an index walk for this query
+// only: no sort of the whole range, and none of the JIT compilation and
+// parallel workers a walk's cost estimate invites.
+func (s *Store) readWalking(ctx context.Context, read func(querier) ([]int64, error)) ([]int64, error) {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, err

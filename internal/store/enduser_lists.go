@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"slices"
 	"strings"
 
@@ -564,21 +563,8 @@ func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver str
 	}
 	// Keep PostgreSQL on the walk: it estimates the users of one kind from
 	// the share of those projects and would rather sort every user in
-	// scope; and spare it the JIT compilation and parallel workers a
-	// walk's cost estimate invites. For this query only.
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SET LOCAL enable_sort = off; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
-		return nil, err
-	}
-	ids, err := read(tx)
-	if err != nil {
-		return nil, err
-	}
-	return ids, tx.Commit()
+	// scope.
+	return s.readWalking(ctx, read)
 }
 
 // endUserRows reads the list rows of ids, in the order of ids.
