@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -341,7 +340,8 @@ func (d *Device) connect() (out outcome) {
 	if n := len(f.sources); n > 0 {
 		holder.source = f.sources[d.idx%n]
 	}
-	dctx, dcancel := context.WithTimeout(context.WithValue(f.ctx, rawConnKey{}, holder), 30*time.Second)
+	// upgradeTransport bounds the request's time (connectTimeout).
+	dctx := context.WithValue(f.ctx, rawConnKey{}, holder)
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(d.mac+":"+key)))
 	// Protocol §2: the claim code, and what a pending key is shown with.
@@ -356,7 +356,6 @@ func (d *Device) connect() (out outcome) {
 		Subprotocols:    []string{subprotocol},
 		CompressionMode: websocket.CompressionDisabled,
 	})
-	dcancel()
 	<-f.dialSem
 	if err != nil {
 		if resp != nil {
@@ -386,12 +385,7 @@ func (d *Device) connect() (out outcome) {
 	ws.SetReadLimit(maxMessage) // after NetConn, which lifts it
 	l := &link{d: d, raw: holder.conn, ws: ws, cancel: cancel, heartbeat: defaultHeartbeat}
 	l.lastRecv.Store(start.UnixNano())
-	ycfg := yamux.DefaultConfig()
-	ycfg.AcceptBacklog = maxTunnels
-	ycfg.EnableKeepAlive = false
-	ycfg.ConnectionWriteTimeout = writeTimeout
-	ycfg.LogOutput = io.Discard
-	sess, err := yamux.Client(&wireConn{Conn: nc, l: l}, ycfg)
+	sess, err := yamux.Client(&wireConn{Conn: nc, l: l}, f.ymuxCfg)
 	if err != nil {
 		cancel()
 		ws.CloseNow()

@@ -14,6 +14,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashicorp/yamux"
 )
 
 // Config describes a fleet of simulated devices.
@@ -133,6 +136,7 @@ type Fleet struct {
 	dialSem  chan struct{}
 	fetchSem chan struct{}
 	sched    *scheduler
+	ymuxCfg  *yamux.Config // every session's, read only
 
 	online     atomic.Int64
 	connecting atomic.Int64
@@ -243,20 +247,9 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		}
 		return c, nil
 	}
-	// Upgrades never go back to a pool; keep-alives off so a WebSocket dial
-	// never picks up somebody else's connection (we capture the raw one).
-	f.wsClient = &http.Client{Transport: &http.Transport{
-		DialContext:        dialContext,
-		TLSClientConfig:    cfg.TLS,
-		DisableKeepAlives:  true,
-		DisableCompression: true,
-		// The upgrade response is small, and its read buffer stays with
-		// the connection for its whole life: keep it small.
-		ReadBufferSize:      512,
-		WriteBufferSize:     512,
-		TLSHandshakeTimeout: 30 * time.Second,
-		Proxy:               nil,
-	}}
+	// Connect requests go through upgradeTransport: no pool, nothing kept
+	// per connection but the connection (each is captured for Drop).
+	f.wsClient = &http.Client{Transport: &upgradeTransport{dial: dialContext, tls: cfg.TLS}}
 	f.httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DialContext:         dialContext,
 		TLSClientConfig:     cfg.TLS,
@@ -267,6 +260,15 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		TLSHandshakeTimeout: 30 * time.Second,
 		Proxy:               nil,
 	}}
+
+	f.ymuxCfg = yamux.DefaultConfig()
+	f.ymuxCfg.AcceptBacklog = maxTunnels
+	f.ymuxCfg.EnableKeepAlive = false
+	f.ymuxCfg.ConnectionWriteTimeout = writeTimeout
+	// No timer goroutine per opened stream: the device opens only the
+	// control stream, and the welcome's timeout covers its SYN unanswered.
+	f.ymuxCfg.StreamOpenTimeout = 0
+	f.ymuxCfg.LogOutput = io.Discard
 
 	f.ctx, f.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	f.sched = newScheduler(f.ctx, 32)
@@ -359,7 +361,6 @@ func (f *Fleet) Close() error {
 			}
 		}
 		f.wg.Wait()
-		f.wsClient.CloseIdleConnections()
 		f.httpClient.CloseIdleConnections()
 	})
 	return nil
