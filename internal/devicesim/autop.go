@@ -82,7 +82,7 @@ func (d *Device) fetchAutoP(ctx context.Context, url string) (version string, ch
 	case http.StatusOK:
 	default:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return "", false, fmt.Errorf("autop: GET %s: HTTP %d", url, resp.StatusCode)
+		return "", false, &autopStatusError{url, resp.StatusCode}
 	}
 	settings, fileVersion, err := ParseAutoP(io.LimitReader(resp.Body, maxAutoPFile))
 	if err != nil {
@@ -108,4 +108,14 @@ func (d *Device) fetchAutoP(ctx context.Context, url string) (version string, ch
 	d.notifyLocked()
 	d.mu.Unlock()
 	return version, changed, d.save()
+}
+
+// autopStatusError is an AutoP server's answer other than 200 and 304.
+type autopStatusError struct {
+	url    string
+	status int
+}
+
+func (e *autopStatusError) Error() string {
+	return fmt.Sprintf("autop: GET %s: HTTP %d", e.url, e.status)
 }

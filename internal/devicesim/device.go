@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -53,6 +55,9 @@ type Device struct {
 	online   bool
 	changed  chan struct{} // closed and cleared on any change, made by waiters
 	webToken string        // the web UI's login cookie value, made on first login
+	tries    int           // connect attempts since the last welcome; run's goroutine only
+	// fetchedBoot is the boot whose AutoP fetch got an answer.
+	fetchedBoot int
 
 	saveMu  sync.Mutex // orders state file writes
 	autopMu sync.Mutex // one AutoP fetch at a time
@@ -227,30 +232,13 @@ func (d *Device) Drop() {
 func (d *Device) run() {
 	f := d.f
 	defer f.wg.Done()
-	attempt := 0
+	var rs retryState
 	for f.ctx.Err() == nil {
 		out := d.connect()
 		if f.ctx.Err() != nil {
 			return
 		}
-		var wait time.Duration
-		switch {
-		case out.reboot:
-			wait = f.cfg.RebootDelay + rand.N(f.cfg.RebootDelay+1)
-			attempt = 0
-		case out.refused:
-			wait = f.cfg.RefusedRetry
-		case out.retryAfter > 0:
-			// Protocol §2: the server said when; a fraction of a second
-			// more spreads the devices told the same second.
-			wait = out.retryAfter + rand.N(time.Second)
-		default:
-			if out.lasted >= f.cfg.StableAfter {
-				attempt = 0
-			}
-			wait = backoff(f.cfg.Backoff, f.cfg.BackoffMax, attempt, rand.Float64())
-			attempt++
-		}
+		wait := rs.next(&f.cfg, out, time.Now(), rand.Float64())
 		if out.err != nil {
 			f.log.Debug("device disconnected", "mac", d.mac, "err", out.err, "retry_in", wait)
 		}
@@ -269,6 +257,55 @@ func (d *Device) run() {
 			d.mu.Unlock()
 		}
 	}
+}
+
+// restartWindow is how long after a going-away close (1001) refused
+// connections are taken for the node restarting.
+const restartWindow = 60 * time.Second
+
+// retryState is what a device's reconnect waits depend on.
+type retryState struct {
+	attempt int // n of protocol §2: failed attempts since the back-off was reset
+	// restartUntil: a refused connection before then is the node restarting
+	// (it closed with 1001 shortly before), not a reason to wait longer.
+	restartUntil time.Time
+}
+
+// next is the wait before the next connect after out (protocol §2), r in
+// [0, 1) its random draw.
+func (rs *retryState) next(cfg *Config, out outcome, now time.Time, r float64) time.Duration {
+	switch {
+	case out.reboot:
+		rs.attempt = 0
+		return cfg.RebootDelay + time.Duration(r*float64(cfg.RebootDelay+1))
+	case out.refused:
+		return cfg.RefusedRetry
+	case out.retryAfter > 0:
+		// The server said when; a fraction of a second more spreads the
+		// devices told the same second. Not counted in n.
+		return out.retryAfter + time.Duration(r*float64(time.Second))
+	case out.goingAway:
+		// The node is shutting down, usually to restart: come back when a
+		// restart is about done — what it answers a connect meanwhile (503,
+		// Retry-After 2 to 6 s) — instead of asking it now. Not counted in n.
+		if out.lasted >= cfg.StableAfter {
+			rs.attempt = 0
+		}
+		rs.restartUntil = now.Add(restartWindow)
+		return cfg.RestartWait + time.Duration(r*float64(2*cfg.RestartWait))
+	case out.connRefused && now.Before(rs.restartUntil):
+		// Nothing listens yet: the node is still restarting. Refusals are
+		// instant and cost it nothing; doubling the wait for each would
+		// only keep the device away long after the node is back. Not
+		// counted in n.
+		return cfg.Backoff + time.Duration(r*float64(2*cfg.Backoff))
+	}
+	if out.lasted >= cfg.StableAfter {
+		rs.attempt = 0
+	}
+	wait := backoff(cfg.Backoff, cfg.BackoffMax, rs.attempt, r)
+	rs.attempt++
+	return wait
 }
 
 // backoff is the wait before reconnect attempt n (0-based), with full
@@ -293,7 +330,12 @@ type outcome struct {
 	// retryAfter is the least wait a 503 or 429 asked for.
 	retryAfter time.Duration
 	reboot     bool // told to reboot or reset
-	lasted     time.Duration
+	// goingAway: the server closed the WebSocket with 1001, going away (a
+	// node shutting down).
+	goingAway bool
+	// connRefused: nothing listened at the server's address.
+	connRefused bool
+	lasted      time.Duration
 }
 
 // link is one live connection of a device.
@@ -303,13 +345,14 @@ type link struct {
 	ws        *websocket.Conn
 	sess      *yamux.Session
 	ctrl      *yamux.Stream
-	cancel    context.CancelFunc
 	wmu       sync.Mutex // control stream writes
 	lastRecv  atomic.Int64
 	heartbeat time.Duration
 	autopURL  string
 	closed    atomic.Bool
 	tunnels   atomic.Int32
+	// closeCode is the WebSocket close code the server sent, 0 for none.
+	closeCode atomic.Int32
 }
 
 // connect makes one connection and serves it until it ends.
@@ -317,6 +360,7 @@ func (d *Device) connect() (out outcome) {
 	f := d.f
 	f.connecting.Add(1)
 	f.attempts.Add(1)
+	d.tries++
 	connecting := true
 	defer func() {
 		if connecting {
@@ -372,6 +416,7 @@ func (d *Device) connect() (out outcome) {
 			err = fmt.Errorf("connect: HTTP %d: %w", resp.StatusCode, err)
 		}
 		out.err = err
+		out.connRefused = errors.Is(err, syscall.ECONNREFUSED)
 		return out
 	}
 	if ws.Subprotocol() != subprotocol {
@@ -380,20 +425,18 @@ func (d *Device) connect() (out outcome) {
 		return out
 	}
 	start := time.Now()
-	cctx, cancel := context.WithCancel(f.ctx)
-	nc := websocket.NetConn(cctx, ws, websocket.MessageBinary)
-	ws.SetReadLimit(maxMessage) // after NetConn, which lifts it
-	l := &link{d: d, raw: holder.conn, ws: ws, cancel: cancel, heartbeat: defaultHeartbeat}
+	ws.SetReadLimit(maxMessage)
+	l := &link{d: d, raw: holder.conn, ws: ws, heartbeat: defaultHeartbeat}
 	l.lastRecv.Store(start.UnixNano())
-	sess, err := yamux.Client(&wireConn{Conn: nc, l: l}, f.ymuxCfg)
+	sess, err := yamux.Client(&wireConn{ws: ws, l: l}, f.ymuxCfg)
 	if err != nil {
-		cancel()
 		ws.CloseNow()
 		return outcome{err: err}
 	}
 	l.sess = sess
 	defer func() {
 		out.lasted = time.Since(start)
+		out.goingAway = l.closeCode.Load() == int32(websocket.StatusGoingAway)
 		d.mu.Lock()
 		wasOnline := d.online
 		d.online = false
@@ -456,9 +499,17 @@ func (d *Device) connect() (out outcome) {
 	f.online.Add(1)
 	f.connecting.Add(-1)
 	connecting = false
+	f.tries.add(d.tries)
+	d.tries = 0
 	f.sched.add(l, time.Now().Add(l.heartbeat))
 	go l.acceptTunnels()
-	go l.fetchAfterConnect()
+	d.mu.Lock()
+	boot := d.boots
+	fetch := d.fetchedBoot != boot
+	d.mu.Unlock()
+	if fetch {
+		go l.fetchAfterBoot(boot)
+	}
 
 	for {
 		line, err := readLine(br)
@@ -693,10 +744,13 @@ func (l *link) beat() bool {
 	return true
 }
 
-// fetchAfterConnect fetches the AutoP file once the device is online
-// (protocol §7: after every boot), and reports a new version.
-func (l *link) fetchAfterConnect() {
-	f := l.d.f
+// fetchAfterBoot fetches the AutoP file once the device is online after
+// boot (protocol §7: after every boot, not after every reconnect: a node
+// restarting does not make its devices fetch), and reports a new version.
+// Until the AutoP server answered, every connection of the boot tries.
+func (l *link) fetchAfterBoot(boot int) {
+	d := l.d
+	f := d.f
 	select {
 	case f.fetchSem <- struct{}{}:
 	case <-f.ctx.Done():
@@ -706,9 +760,15 @@ func (l *link) fetchAfterConnect() {
 	if l.closed.Load() {
 		return
 	}
-	_, changed, err := l.d.fetchAutoP(f.ctx, l.autopURL)
+	_, changed, err := d.fetchAutoP(f.ctx, l.autopURL)
+	var answered *autopStatusError
+	if err == nil || errors.As(err, &answered) {
+		d.mu.Lock()
+		d.fetchedBoot = boot
+		d.mu.Unlock()
+	}
 	if err != nil {
-		f.log.Debug("autop fetch after connect", "mac", l.d.mac, "err", err)
+		f.log.Debug("autop fetch after boot", "mac", d.mac, "err", err)
 		return
 	}
 	if changed && !l.closed.Load() {
@@ -726,11 +786,10 @@ func (l *link) close() {
 	// The close handshake on the WebSocket itself (close frames both ways)
 	// before the TCP connection ends: closing the socket with unread data
 	// would reset it, and the peer could lose the ack just written.
-	// (yamux's Close goes through websocket.NetConn, whose Close cancels the
-	// pending read first and so drops the connection at once.)
+	// (yamux's Close goes through wireConn, whose Close drops the
+	// connection at once.)
 	l.ws.Close(websocket.StatusNormalClosure, "reboot")
 	l.sess.Close()
-	l.cancel()
 	if l.raw != nil {
 		l.raw.Close()
 	}
@@ -741,7 +800,6 @@ func (l *link) abort() {
 	if l.closed.Swap(true) {
 		return
 	}
-	l.cancel()
 	if l.raw != nil {
 		l.raw.Close()
 	}
@@ -759,22 +817,76 @@ func (l *link) drop() {
 	l.abort()
 }
 
-// wireConn is the byte stream yamux runs on: the WebSocket as a net.Conn.
-// It notes when anything arrived (for the silence check) and writes a yamux
-// data frame's header together with its body, in one WebSocket message.
+// wireConn is the byte stream yamux runs on: the WebSocket's binary
+// messages as a net.Conn (what websocket.NetConn does, without a context
+// and two deadline timers per connection: yamux sets no deadline on it, and
+// the link's close and abort end reads and writes under way). It notes
+// when anything arrived (for the silence check) and the close code the
+// server sent (1001: the node goes away), and writes a yamux data frame's
+// header together with its body, in one WebSocket message.
 type wireConn struct {
-	net.Conn
+	ws      *websocket.Conn
 	l       *link
+	r       io.Reader // the message being read
+	eof     bool
 	hdr     [12]byte // a data frame header waiting for its body
 	pending bool
 }
 
 func (c *wireConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.l.lastRecv.Store(time.Now().UnixNano())
+	for {
+		if c.eof {
+			return 0, io.EOF
+		}
+		if c.r == nil {
+			typ, r, err := c.ws.Reader(context.Background())
+			if err != nil {
+				code := websocket.CloseStatus(err)
+				if code >= 0 {
+					c.l.closeCode.Store(int32(code))
+				}
+				if code == websocket.StatusNormalClosure || code == websocket.StatusGoingAway {
+					c.eof = true
+					return 0, io.EOF
+				}
+				return 0, err
+			}
+			if typ != websocket.MessageBinary {
+				err := fmt.Errorf("unexpected %v message", typ)
+				c.ws.Close(websocket.StatusUnsupportedData, err.Error())
+				return 0, err
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if n > 0 {
+			c.l.lastRecv.Store(time.Now().UnixNano())
+		}
+		if err == io.EOF {
+			c.r = nil
+			err = nil
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
 	}
-	return n, err
+}
+
+func (c *wireConn) Close() error                     { return c.ws.CloseNow() }
+func (c *wireConn) LocalAddr() net.Addr              { return wsAddr{} }
+func (c *wireConn) RemoteAddr() net.Addr             { return wsAddr{} }
+func (c *wireConn) SetDeadline(time.Time) error      { return nil }
+func (c *wireConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *wireConn) SetWriteDeadline(time.Time) error { return nil }
+
+type wsAddr struct{}
+
+func (wsAddr) Network() string { return "websocket" }
+func (wsAddr) String() string  { return "websocket" }
+
+// send writes one WebSocket binary message.
+func (c *wireConn) send(b []byte) error {
+	return c.ws.Write(context.Background(), websocket.MessageBinary, b)
 }
 
 var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
@@ -788,12 +900,15 @@ func (c *wireConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if !c.pending {
-		return c.Conn.Write(p)
+		if err := c.send(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
 	}
 	c.pending = false
 	bp := framePool.Get().(*[]byte)
 	b := append(append((*bp)[:0], c.hdr[:]...), p...)
-	_, err := c.Conn.Write(b)
+	err := c.send(b)
 	if cap(b) <= 64<<10 {
 		*bp = b[:0]
 		framePool.Put(bp)

@@ -65,6 +65,13 @@ type Config struct {
 	// RefusedRetry is the wait after a refusal, 403 or 404 (default 60
 	// s, the protocol's Retry-After: a pending key may be accepted soon).
 	RefusedRetry time.Duration
+	// RestartWait is the least wait after the server closed the connection
+	// going away (1001: the node shuts down, usually to restart); the wait
+	// is a random time in [RestartWait, 3×RestartWait] (default 2 s, so 2–6
+	// s, what a node shutting down answers in Retry-After). Connections
+	// refused within a minute of it wait Backoff to 3×Backoff, not counted
+	// in the back-off: the node is still restarting.
+	RestartWait time.Duration
 	// RebootDelay is how long a reboot keeps the device away: a random time
 	// in [RebootDelay, 2×RebootDelay] (default 500 ms, so 0.5–1 s).
 	RebootDelay time.Duration
@@ -107,6 +114,9 @@ func (c *Config) defaults() {
 	if c.RefusedRetry <= 0 {
 		c.RefusedRetry = 60 * time.Second
 	}
+	if c.RestartWait <= 0 {
+		c.RestartWait = 2 * time.Second
+	}
 	if c.RebootDelay <= 0 {
 		c.RebootDelay = 500 * time.Millisecond
 	}
@@ -144,6 +154,7 @@ type Fleet struct {
 	failed     atomic.Int64 // attempts that never got a welcome
 	busy       atomic.Int64 // attempts answered 503 (the server shedding load)
 	lost       atomic.Int64 // connections that ended after a welcome
+	tries      triesHistogram
 	closeOnce  sync.Once
 }
 
@@ -368,3 +379,88 @@ func (f *Fleet) Close() error {
 
 // errClosed is what a device loop sees when the fleet closes.
 var errClosed = errors.New("devicesim: fleet closed")
+
+// maxCountedTries is the last bucket of the attempts histogram: that many
+// attempts or more.
+const maxCountedTries = 16
+
+// triesHistogram counts the connections that got a welcome by the attempts
+// the device made for each (1 = at the first).
+type triesHistogram [maxCountedTries + 1]atomic.Int64
+
+func (h *triesHistogram) add(tries int) { h[min(tries, maxCountedTries)].Add(1) }
+
+// Tries is a histogram of the connect attempts a device made before it was
+// online: Tries[n] connections came at the n-th attempt
+// (Tries[len(Tries)-1]: at that many or more; Tries[0] is always 0).
+type Tries []int64
+
+// Tries returns the histogram of attempts per connection since Start.
+func (f *Fleet) Tries() Tries {
+	t := make(Tries, len(f.tries))
+	for i := range f.tries {
+		t[i] = f.tries[i].Load()
+	}
+	return t
+}
+
+// Since is t less an earlier histogram of the same fleet.
+func (t Tries) Since(earlier Tries) Tries {
+	d := append(Tries(nil), t...)
+	for i := range earlier {
+		d[i] -= earlier[i]
+	}
+	return d
+}
+
+// Connections is the number of connections counted.
+func (t Tries) Connections() int64 {
+	var n int64
+	for _, c := range t {
+		n += c
+	}
+	return n
+}
+
+// Mean is the average attempts per connection.
+func (t Tries) Mean() float64 {
+	var n, sum int64
+	for i, c := range t {
+		n += c
+		sum += int64(i) * c
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n)
+}
+
+// Quantile is the least attempts within which a fraction q of the
+// connections came.
+func (t Tries) Quantile(q float64) int {
+	need := int64(q*float64(t.Connections()) + 0.5)
+	var n int64
+	for i, c := range t {
+		n += c
+		if n >= need && n > 0 {
+			return i
+		}
+	}
+	return len(t) - 1
+}
+
+// String summarizes: mean, median, 90th and 99th percentile, and the most.
+func (t Tries) String() string {
+	most := 0
+	for i, c := range t {
+		if c > 0 {
+			most = i
+		}
+	}
+	plus := ""
+	if most == len(t)-1 {
+		plus = "+"
+	}
+	return fmt.Sprintf("%.2f attempts per connection (p50 %d, p90 %d, p99 %d, max %d%s) over %d connections",
+		t.Mean(), t.Quantile(0.5), t.Quantile(0.9), t.Quantile(0.99), most, plus, t.Connections())
+}

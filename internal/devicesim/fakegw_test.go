@@ -46,6 +46,7 @@ type autopFile struct{ version, body string }
 type autopReq struct {
 	mac, key, ifNoneMatch string
 	status                int
+	at                    time.Time
 }
 
 type connectReq struct {
@@ -60,6 +61,7 @@ type fakeConn struct {
 	key    string
 	remote string
 	hello  map[string]any
+	ws     *websocket.Conn
 	sess   *yamux.Session
 	ctrl   *yamux.Stream
 	msgs   chan map[string]any
@@ -161,7 +163,7 @@ func (g *fakeGW) connect(w http.ResponseWriter, r *http.Request) {
 		g.t.Errorf("%s: first line is not a hello: %s", mac, line)
 		return
 	}
-	c := &fakeConn{gw: g, mac: mac, key: key, remote: r.RemoteAddr, hello: hello, sess: sess, ctrl: ctrl,
+	c := &fakeConn{gw: g, mac: mac, key: key, remote: r.RemoteAddr, hello: hello, ws: ws, sess: sess, ctrl: ctrl,
 		msgs: make(chan map[string]any, 1000), closed: make(chan struct{})}
 	defer close(c.closed)
 	c.send(map[string]any{"type": "welcome", "heartbeat": g.heartbeat, "server_time": time.Now().UTC().Format(time.RFC3339),
@@ -204,7 +206,7 @@ func (g *fakeGW) serveAutoP(w http.ResponseWriter, r *http.Request) {
 	user, key, ok := r.BasicAuth()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	req := autopReq{mac: mac, key: key, ifNoneMatch: r.Header.Get("If-None-Match")}
+	req := autopReq{mac: mac, key: key, ifNoneMatch: r.Header.Get("If-None-Match"), at: time.Now()}
 	defer func() { g.autopLog = append(g.autopLog, req) }()
 	if !ok || user != mac || g.keys[mac] != key {
 		req.status = 401
@@ -301,6 +303,12 @@ func (c *fakeConn) waitClosed(t testing.TB) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: connection still open after 10 s", c.mac)
 	}
+}
+
+// goAway closes the connection as a node shutting down does: a close
+// handshake with 1001.
+func (c *fakeConn) goAway() {
+	c.ws.Close(websocket.StatusGoingAway, "the node is shutting down")
 }
 
 // openTunnel opens a server-side stream with the tunnel header.
