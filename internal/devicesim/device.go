@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/hashicorp/yamux"
 )
 
@@ -342,7 +340,7 @@ type outcome struct {
 type link struct {
 	d         *Device
 	raw       net.Conn // the TCP connection
-	ws        *websocket.Conn
+	ws        *wsConn
 	sess      *yamux.Session
 	ctrl      *yamux.Stream
 	wmu       sync.Mutex // control stream writes
@@ -351,8 +349,6 @@ type link struct {
 	autopURL  string
 	closed    atomic.Bool
 	tunnels   atomic.Int32
-	// closeCode is the WebSocket close code the server sent, 0 for none.
-	closeCode atomic.Int32
 }
 
 // connect makes one connection and serves it until it ends.
@@ -394,38 +390,27 @@ func (d *Device) connect() (out outcome) {
 	}
 	hdr.Set("X-Gatehouse-Model", f.cfg.Model)
 	hdr.Set("X-Gatehouse-Firmware", f.cfg.Firmware)
-	ws, resp, err := websocket.Dial(dctx, f.wsURL, &websocket.DialOptions{
-		HTTPClient:      f.wsClient,
-		HTTPHeader:      hdr,
-		Subprotocols:    []string{subprotocol},
-		CompressionMode: websocket.CompressionDisabled,
-	})
+	ws, err := f.upgrade(dctx, hdr)
 	<-f.dialSem
 	if err != nil {
-		if resp != nil {
-			out.refused = resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusNotFound
-			if resp.StatusCode == http.StatusServiceUnavailable {
+		var ref *refusal
+		if errors.As(err, &ref) {
+			out.refused = ref.status == http.StatusForbidden || ref.status == http.StatusNotFound
+			if ref.status == http.StatusServiceUnavailable {
 				f.busy.Add(1)
 			}
-			if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			if ref.status == http.StatusTooManyRequests || ref.status == http.StatusServiceUnavailable {
 				// Protocol §2: wait at least what the server asks.
-				if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+				if s, err := strconv.Atoi(ref.retryAfter); err == nil && s > 0 {
 					out.retryAfter = min(time.Duration(s)*time.Second, 10*time.Minute)
 				}
 			}
-			err = fmt.Errorf("connect: HTTP %d: %w", resp.StatusCode, err)
 		}
 		out.err = err
 		out.connRefused = errors.Is(err, syscall.ECONNREFUSED)
 		return out
 	}
-	if ws.Subprotocol() != subprotocol {
-		ws.CloseNow()
-		out.err = fmt.Errorf("connect: server chose subprotocol %q", ws.Subprotocol())
-		return out
-	}
 	start := time.Now()
-	ws.SetReadLimit(maxMessage)
 	l := &link{d: d, raw: holder.conn, ws: ws, heartbeat: defaultHeartbeat}
 	l.lastRecv.Store(start.UnixNano())
 	sess, err := yamux.Client(&wireConn{ws: ws, l: l}, f.ymuxCfg)
@@ -436,7 +421,7 @@ func (d *Device) connect() (out outcome) {
 	l.sess = sess
 	defer func() {
 		out.lasted = time.Since(start)
-		out.goingAway = l.closeCode.Load() == int32(websocket.StatusGoingAway)
+		out.goingAway = ws.CloseCode() == closeGoingAway
 		d.mu.Lock()
 		wasOnline := d.online
 		d.online = false
@@ -788,7 +773,7 @@ func (l *link) close() {
 	// would reset it, and the peer could lose the ack just written.
 	// (yamux's Close goes through wireConn, whose Close drops the
 	// connection at once.)
-	l.ws.Close(websocket.StatusNormalClosure, "reboot")
+	l.ws.CloseHandshake(closeNormal, "reboot")
 	l.sess.Close()
 	if l.raw != nil {
 		l.raw.Close()
@@ -818,58 +803,45 @@ func (l *link) drop() {
 }
 
 // wireConn is the byte stream yamux runs on: the WebSocket's binary
-// messages as a net.Conn (what websocket.NetConn does, without a context
-// and two deadline timers per connection: yamux sets no deadline on it, and
-// the link's close and abort end reads and writes under way). It notes
-// when anything arrived (for the silence check) and the close code the
-// server sent (1001: the node goes away), and writes a yamux data frame's
-// header together with its body, in one WebSocket message.
+// messages as a net.Conn. It notes when anything arrived (for the silence
+// check), and writes a yamux data frame's header together with its body, in
+// one WebSocket message (the header alone otherwise: each frame one
+// message, as the server sends them). yamux sets no deadline on it; the
+// link's close and abort end reads and writes under way.
 type wireConn struct {
-	ws      *websocket.Conn
+	ws      *wsConn
 	l       *link
-	r       io.Reader // the message being read
-	eof     bool
 	hdr     [12]byte // a data frame header waiting for its body
 	pending bool
 }
 
 func (c *wireConn) Read(p []byte) (int, error) {
-	for {
-		if c.eof {
-			return 0, io.EOF
-		}
-		if c.r == nil {
-			typ, r, err := c.ws.Reader(context.Background())
-			if err != nil {
-				code := websocket.CloseStatus(err)
-				if code >= 0 {
-					c.l.closeCode.Store(int32(code))
-				}
-				if code == websocket.StatusNormalClosure || code == websocket.StatusGoingAway {
-					c.eof = true
-					return 0, io.EOF
-				}
-				return 0, err
-			}
-			if typ != websocket.MessageBinary {
-				err := fmt.Errorf("unexpected %v message", typ)
-				c.ws.Close(websocket.StatusUnsupportedData, err.Error())
-				return 0, err
-			}
-			c.r = r
-		}
-		n, err := c.r.Read(p)
-		if n > 0 {
-			c.l.lastRecv.Store(time.Now().UnixNano())
-		}
-		if err == io.EOF {
-			c.r = nil
-			err = nil
-		}
-		if n > 0 || err != nil {
-			return n, err
-		}
+	n, err := c.ws.Read(p)
+	if n > 0 {
+		c.l.lastRecv.Store(time.Now().UnixNano())
 	}
+	return n, err
+}
+
+// Write is called by yamux's send loop alone: a 12-byte header, then, for a
+// data frame of non-zero length, its body.
+func (c *wireConn) Write(p []byte) (int, error) {
+	if !c.pending && len(p) == 12 && p[0] == 0 && p[1] == 0 && (p[8]|p[9]|p[10]|p[11]) != 0 {
+		copy(c.hdr[:], p)
+		c.pending = true
+		return len(p), nil
+	}
+	var err error
+	if c.pending {
+		c.pending = false
+		err = c.ws.WriteMessage(c.hdr[:], p)
+	} else {
+		err = c.ws.WriteMessage(p, nil)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 func (c *wireConn) Close() error                     { return c.ws.CloseNow() }
@@ -883,41 +855,6 @@ type wsAddr struct{}
 
 func (wsAddr) Network() string { return "websocket" }
 func (wsAddr) String() string  { return "websocket" }
-
-// send writes one WebSocket binary message.
-func (c *wireConn) send(b []byte) error {
-	return c.ws.Write(context.Background(), websocket.MessageBinary, b)
-}
-
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// Write is called by yamux's send loop alone: a 12-byte header, then, for a
-// data frame of non-zero length, its body.
-func (c *wireConn) Write(p []byte) (int, error) {
-	if !c.pending && len(p) == 12 && p[0] == 0 && p[1] == 0 && (p[8]|p[9]|p[10]|p[11]) != 0 {
-		copy(c.hdr[:], p)
-		c.pending = true
-		return len(p), nil
-	}
-	if !c.pending {
-		if err := c.send(p); err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	c.pending = false
-	bp := framePool.Get().(*[]byte)
-	b := append(append((*bp)[:0], c.hdr[:]...), p...)
-	err := c.send(b)
-	if cap(b) <= 64<<10 {
-		*bp = b[:0]
-		framePool.Put(bp)
-	}
-	if err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
 
 // sortedKeys lists a config's keys in order.
 func sortedKeys(m map[string]string) []string {

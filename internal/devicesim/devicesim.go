@@ -136,12 +136,13 @@ type Fleet struct {
 	devices []*Device
 	byMAC   map[string]*Device
 
-	base       *url.URL // the server, for the default AutoP URL
-	wsURL      string   // ws(s)://host/device/v1/connect
-	wsClient   *http.Client
-	httpClient *http.Client
-	sources    []*net.TCPAddr
-	srcNext    atomic.Uint64
+	base        *url.URL // the server, for the default AutoP URL
+	connectURL  *url.URL // http(s)://host/device/v1/connect
+	connectAddr string   // its host:port
+	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	httpClient  *http.Client
+	sources     []*net.TCPAddr
+	srcNext     atomic.Uint64
 
 	dialSem  chan struct{}
 	fetchSem chan struct{}
@@ -184,18 +185,22 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("devicesim: server %q must be an http(s):// URL", cfg.Server)
 	}
-	ws := *base
-	ws.Scheme = map[string]string{"http": "ws", "https": "wss"}[base.Scheme]
-	ws.Path = strings.TrimRight(base.Path, "/") + "/device/v1/connect"
+	connectURL := *base
+	connectURL.Path = strings.TrimRight(base.Path, "/") + "/device/v1/connect"
+	connectAddr := connectURL.Host
+	if connectURL.Port() == "" {
+		connectAddr = net.JoinHostPort(connectURL.Hostname(), map[string]string{"http": "80", "https": "443"}[base.Scheme])
+	}
 
 	f := &Fleet{
-		cfg:      cfg,
-		log:      cfg.Log,
-		byMAC:    make(map[string]*Device, len(cfg.MACs)),
-		base:     base,
-		wsURL:    ws.String(),
-		dialSem:  make(chan struct{}, cfg.DialConcurrency),
-		fetchSem: make(chan struct{}, cfg.FetchConcurrency),
+		cfg:         cfg,
+		log:         cfg.Log,
+		byMAC:       make(map[string]*Device, len(cfg.MACs)),
+		base:        base,
+		connectURL:  &connectURL,
+		connectAddr: connectAddr,
+		dialSem:     make(chan struct{}, cfg.DialConcurrency),
+		fetchSem:    make(chan struct{}, cfg.FetchConcurrency),
 	}
 	for _, s := range cfg.SourceAddrs {
 		s = strings.TrimSpace(s)
@@ -258,9 +263,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		}
 		return c, nil
 	}
-	// Connect requests go through upgradeTransport: no pool, nothing kept
-	// per connection but the connection (each is captured for Drop).
-	f.wsClient = &http.Client{Transport: &upgradeTransport{dial: dialContext, tls: cfg.TLS}}
+	f.dialContext = dialContext
 	f.httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		DialContext:         dialContext,
 		TLSClientConfig:     cfg.TLS,

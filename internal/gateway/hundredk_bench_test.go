@@ -142,8 +142,10 @@ func TestConnectionsInMemory(t *testing.T) {
 	}
 	after := measure(g)
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) / 1024 }
+	connectTries := f.Tries()
 	t.Logf("%d devices connected in %v (%.0f/s); store: %d online; simulator: %+v; shed by the gateway: %d", n, took.Round(time.Millisecond),
 		float64(n)/took.Seconds(), online, f.Stats(), g.Shed())
+	t.Logf("connect: %v", connectTries)
 	t.Logf("gateway + simulator per device: heap in use %.1f KiB, goroutine stacks %.1f KiB, RSS %.1f KiB, %.1f goroutines; process RSS %.2f GiB",
 		per(after.HeapInuse, before.HeapInuse), per(after.StackInuse, before.StackInuse), per(after.RSS, before.RSS),
 		float64(after.Goroutines-before.Goroutines)/float64(n), float64(after.RSS)/(1<<30))
@@ -173,9 +175,12 @@ func TestConnectionsInMemory(t *testing.T) {
 	back := time.Since(start)
 	stopProfile()
 	st2 := f.Stats()
+	restartTries := f.Tries().Since(connectTries)
 	t.Logf("restart: shutdown took %v; all %d devices online again %v after it began (%.0f/s); simulator: %+v; shed: %d",
 		down.Round(time.Millisecond), n, back.Round(time.Millisecond), float64(n)/back.Seconds(), st2, g2.Shed())
-	fmt.Printf("BENCH memconns=%d restart_s=%.1f shutdown_s=%.1f\n", n, back.Seconds(), down.Seconds())
+	t.Logf("restart: %v", restartTries)
+	fmt.Printf("BENCH memconns=%d restart_s=%.1f shutdown_s=%.1f connect_attempts_per_device=%.2f restart_attempts_per_device=%.2f\n",
+		n, back.Seconds(), down.Seconds(), connectTries.Mean(), restartTries.Mean())
 }
 
 // cpuProfile starts a CPU profile to $GATEHOUSE_BENCH_CPUPROFILE.phase, if
