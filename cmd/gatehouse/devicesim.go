@@ -181,6 +181,7 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	defer poll.Stop()
 	nextReport := start.Add(*interval)
 	all := allOnline{n: len(macs), start: start}
+	var tries devicesim.Tries // at the last time all were online
 	for {
 		select {
 		case <-ctx.Done():
@@ -193,8 +194,10 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 			if msg := all.observe(now, on); msg != "" {
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
-				fmt.Fprintf(stdout, "devicesim: %s; simulator: heap in use %d MiB, stacks %d MiB, %d goroutines)\n",
-					msg, ms.HeapInuse>>20, ms.StackInuse>>20, runtime.NumGoroutine())
+				sofar := fleet.Tries()
+				fmt.Fprintf(stdout, "devicesim: %s; simulator: heap in use %d MiB, stacks %d MiB, %d goroutines; %v)\n",
+					msg, ms.HeapInuse>>20, ms.StackInuse>>20, runtime.NumGoroutine(), sofar.Since(tries))
+				tries = sofar
 			}
 			if !now.Before(nextReport) {
 				nextReport = nextReport.Add(*interval)
@@ -202,8 +205,8 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 					nextReport = now.Add(*interval)
 				}
 				st := fleet.Stats()
-				fmt.Fprintf(stdout, "%s online %d/%d connecting %d (attempts %d, failed %d, lost %d)\n",
-					now.Format("15:04:05"), on, len(macs), st.Connecting, st.Attempts, st.Failed, st.Lost)
+				fmt.Fprintf(stdout, "%s online %d/%d connecting %d (attempts %d, failed %d, busy %d, lost %d)\n",
+					now.Format("15:04:05"), on, len(macs), st.Connecting, st.Attempts, st.Failed, st.Busy, st.Lost)
 			}
 		}
 	}
