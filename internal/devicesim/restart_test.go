@@ -176,3 +176,21 @@ func TestAutoPFetchedAfterBootNotAfterReconnect(t *testing.T) {
 		t.Errorf("the fetch after the reboot sent If-None-Match %q", reqs[1].ifNoneMatch)
 	}
 }
+
+func TestTriesSummary(t *testing.T) {
+	before, now := make(Tries, maxCountedTries+1), make(Tries, maxCountedTries+1)
+	before[1] = 5
+	now[1], now[2], now[3] = 12, 2, 1 // since before: 7 at the first attempt, 2 at the second, 1 at the third
+	d := now.Since(before)
+	if d.Connections() != 10 || d.Mean() != 1.4 || d.Quantile(0.5) != 1 || d.Quantile(0.9) != 2 || d.Quantile(0.99) != 3 {
+		t.Errorf("%v: connections %d mean %.2f p50 %d p90 %d p99 %d", d, d.Connections(), d.Mean(), d.Quantile(0.5), d.Quantile(0.9), d.Quantile(0.99))
+	}
+	if s := d.String(); s != "1.40 attempts per connection (p50 1, p90 2, p99 3, max 3) over 10 connections" {
+		t.Errorf("String: %q", s)
+	}
+	many := make(Tries, maxCountedTries+1)
+	many[maxCountedTries] = 4
+	if s := many.String(); s != "16.00 attempts per connection (p50 16, p90 16, p99 16, max 16+) over 4 connections" {
+		t.Errorf("String with the last bucket: %q", s)
+	}
+}
