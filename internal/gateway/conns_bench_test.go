@@ -216,7 +216,7 @@ func TestConnectionsMemory(t *testing.T) {
 			addrs = append(addrs, fmt.Sprintf("127.0.0.%d", i+2))
 		}
 	}
-	_, took := connectFleet(t, devicesim.Config{Server: base, MACs: macs, SourceAddrs: addrs})
+	f, took := connectFleet(t, devicesim.Config{Server: base, MACs: macs, SourceAddrs: addrs})
 	// Let the connections settle (first statuses, AutoP fetches failing
 	// fast on this bare gateway), then measure.
 	time.Sleep(5 * time.Second)
@@ -225,7 +225,7 @@ func TestConnectionsMemory(t *testing.T) {
 		t.Errorf("the gateway holds %d connections, want %d", after.Connected, n)
 	}
 	per := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) / 1024 }
-	t.Logf("%d devices connected in %v (%.0f/s)", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+	t.Logf("%d devices connected in %v (%.0f/s); %v", n, took.Round(time.Millisecond), float64(n)/took.Seconds(), f.Tries())
 	t.Logf("gateway process per connection: live heap objects %.1f KiB, heap in use %.1f KiB, goroutine stacks %.1f KiB, Go runtime total (Sys) %.1f KiB, RSS %.1f KiB, %.1f goroutines",
 		per(after.HeapAlloc, before.HeapAlloc), per(after.HeapInuse, before.HeapInuse), per(after.StackInuse, before.StackInuse), per(after.Sys, before.Sys), per(after.RSS, before.RSS),
 		float64(after.Goroutines-before.Goroutines)/float64(n))
