@@ -6,7 +6,11 @@
 // that accepts Remote Control tunnels and one that reads its control stream
 // and runs its connect / back-off loop. Heartbeats come from one scheduler
 // shared by the fleet, and dials are bounded (Config.DialConcurrency) so a
-// fleet of 100,000 does not flood the server's accept queue.
+// fleet of 100,000 does not flood the server's accept queue. The WebSocket's
+// client side is the device's own (wsclient.go): the connect request written
+// on the dialed connection, nothing per connection but the socket and a 1
+// KiB reader, since the simulator runs on the CPUs of the server it
+// measures.
 package devicesim
 
 import (
