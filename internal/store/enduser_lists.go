@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -19,8 +18,9 @@ import (
 // most selective index its search offers: the name (or Family Master)
 // words of the level's scope, the SIP index, the users of the installers
 // or offices a search names, SQLite's trigram table (PostgreSQL's
-// trigram indexes) for an email or mobile text that few users hold; else
-// through the list index. When at most EndUserCountCap users match, the
+// trigram indexes) for an email or mobile text that few users hold (the
+// candidates read once, their matches counted and paged from one read);
+// else through the list index. When at most EndUserCountCap users match, the
 // page is read through that same index and sorted; when more match, they
 // are dense, and the page is found by walking the list index newest first.
 // An email or mobile text that many users hold, or one too short for the
@@ -90,9 +90,10 @@ type endUserSearch struct {
 	ids     []int64
 	idsSQL  string
 	idsArgs []any
-	// An email or mobile search: the text (or the part of it) SQLite's
-	// trigram table is asked for.
-	needle string
+	// An email or mobile search that few users match: the users holding
+	// the part of the text the trigram index was asked for (a superset
+	// of the matches), read once.
+	textIDs []int64
 }
 
 // searchWords is a name search split as the migrations split names: at
@@ -113,6 +114,21 @@ func (s *Store) wordRange(a, field, text string) (string, []any) {
 		[]any{field, text, text + "\U0010FFFF"}
 }
 
+// lastMatchingWord is the condition that word a.word (which starts with
+// the search's words) is the last of its user's words to start with them:
+// no later word of it does (a word of end_user_words runs to the end of
+// the text, so a later start of the words inside it is another row of the
+// same user). It makes each matching user one row of the range, counted
+// and sorted from the index without DISTINCT, which would collect every
+// user id of a range in a temporary b-tree first (a common last name:
+// 10,000 of them for the count alone).
+func (s *Store) lastMatchingWord(a, text string) string {
+	if s.dialect == Postgres {
+		return "strpos(substr(" + a + ".word, 2), ' ' || lower(?)) = 0"
+	}
+	return "instr(substr(" + a + ".word, 2), ' ' || lower(?)) = 0"
+}
+
 // where is the WHERE clause of the search read through driver, and the
 // table (with the index SQLite must read: it plans without statistics;
 // PostgreSQL plans from its statistics and gets no hints). The words
@@ -130,8 +146,9 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 	if driver == euDriveWords {
 		table = hint("end_user_words w", q.lvl.words)
 		wr, wargs := s.wordRange("w", q.field, q.words)
-		conds = append(conds, q.lvl.wcond, "w.project_kind = ?", wr)
+		conds = append(conds, q.lvl.wcond, "w.project_kind = ?", wr, s.lastMatchingWord("w", q.words))
 		args = append(append(append(args, q.lvl.wargs...), string(q.kind)), wargs...)
+		args = append(args, q.words)
 		if q.role != "" {
 			conds = append(conds, "w.role = ?")
 			args = append(args, q.role)
@@ -160,7 +177,7 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 	case euDriveText:
 		table = "end_users u"
 		if lite {
-			table += " NOT INDEXED" // the trigram table's rowids lead
+			table += " NOT INDEXED" // the candidates' ids lead
 		}
 	}
 	switch driver {
@@ -239,19 +256,13 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 		if f.SearchType == "email" {
 			col = "lower(" + col + ")"
 		}
-		switch {
-		case driver == euDriveText && lite:
-			// The trigram table's LIKE takes no escape: wildcards in the
-			// text only widen it; the exact, escaped test follows.
-			conds = append(conds, "u.id IN (SELECT rowid FROM end_users_search WHERE "+f.SearchType+" LIKE ?)")
-			args = append(args, "%"+strings.ToLower(q.needle)+"%")
-		case driver == euDriveText:
-			// The users holding the text, found first through the trigram
-			// index (fewer than endUserProbe: fewHoldText counted them):
-			// PostgreSQL would rather walk the scope on its estimate.
-			conds = append(conds, "u.id = ANY(ARRAY(SELECT t.id FROM end_users t WHERE "+
-				strings.Replace(col, "u.", "t.", 1)+" "+s.likeOp()+" LIMIT ?))")
-			args = append(args, likeContains(q.needle), endUserProbe)
+		if driver == euDriveText {
+			// The candidates fewHoldText found through the trigram index
+			// (fewer than endUserProbe, at least one): asking the index
+			// again per query cost as much as the rest of the list.
+			list, a := idList(q.textIDs)
+			conds = append(conds, "u.id IN "+list)
+			args = append(args, a...)
 		}
 		conds = append(conds, col+" "+s.likeOp())
 		args = append(args, likeContains(text))
@@ -260,40 +271,14 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 }
 
 // endUserCount counts the search's matches through driver, at most
-// EndUserCountCap+1 (a user whose name holds a word twice counts once).
+// EndUserCountCap+1 (the words driver reads one word per user:
+// lastMatchingWord).
 func (s *Store) endUserCount(ctx context.Context, q *endUserSearch, driver string) (int, error) {
 	table, where, args := s.endUserWhere(q, driver)
-	count := func(sel string, limit int) (int, error) {
-		var n int
-		err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT `+sel+` FROM `+table+` WHERE `+where+` LIMIT ?) c`,
-			s.customPlan(append(slices.Clone(args), limit))...).Scan(&n)
-		return n, err
-	}
-	if driver != euDriveWords {
-		return count("1", EndUserCountCap+1)
-	}
-	if s.dialect == Postgres {
-		// PostgreSQL hashes every word of the range before a DISTINCT's
-		// LIMIT applies (a one-letter name search reads a sizeable share
-		// of the users). Count the words first: a user holds the text
-		// twice only where it starts two of its words, so at most
-		// EndUserCountCap words are counted exactly, and 2×(cap+1) words
-		// of at least cap+1 users are a dense search.
-		n, err := count("1", EndUserCountCap+1)
-		if err != nil || n <= EndUserCountCap {
-			if err == nil && n > 0 {
-				n, err = count("DISTINCT w.user_id", EndUserCountCap+1)
-			}
-			return n, err
-		}
-		var users int
-		err = s.queryRow(ctx, `SELECT count(DISTINCT c.user_id) FROM (SELECT w.user_id FROM `+table+` WHERE `+where+` LIMIT ?) c`,
-			s.customPlan(append(slices.Clone(args), 2*(EndUserCountCap+1)))...).Scan(&users)
-		if err != nil || users > EndUserCountCap {
-			return EndUserCountCap + 1, err
-		}
-	}
-	return count("DISTINCT w.user_id", EndUserCountCap+1)
+	var n int
+	err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+table+` WHERE `+where+` LIMIT ?) c`,
+		s.customPlan(append(args, EndUserCountCap+1))...).Scan(&n)
+	return n, err
 }
 
 // resolveEndUserSearch finds the installers (installer search: the
@@ -335,39 +320,54 @@ func (s *Store) resolveEndUserSearch(ctx context.Context, act *model.Actor, q *e
 }
 
 // fewHoldText reports whether fewer than endUserProbe users of the whole
-// platform hold text in column col (email or mobile), which the trigram
-// index then finds, and sets the text SQLite's trigram table is asked for
-// (q.needle).
+// platform hold text (or the distinctive part of it, trigramNeedle) in
+// column col (email or mobile), found through the trigram index; if so
+// they are the search's candidates (q.textIDs).
 func (s *Store) fewHoldText(ctx context.Context, q *endUserSearch, col, text string) (bool, error) {
 	if !indexableContains(text) {
 		return false, nil // trigrams cannot find it: fewer than three characters in a row
 	}
-	probe := func(needle string) (int, error) {
-		var n int
-		if s.dialect == SQLite {
-			err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users_search WHERE `+col+` LIKE ? LIMIT ?) c`,
-				"%"+strings.ToLower(needle)+"%", endUserProbe).Scan(&n)
-			return n, err
+	probe := func(needle string) ([]int64, error) {
+		query := `SELECT rowid FROM end_users_search WHERE ` + col + ` LIKE ? LIMIT ?`
+		args := []any{"%" + strings.ToLower(needle) + "%", endUserProbe}
+		if s.dialect == Postgres {
+			expr := "u." + col
+			if col == "email" {
+				expr = "lower(" + expr + ")"
+			}
+			query = `SELECT u.id FROM end_users u WHERE ` + expr + ` LIKE ? LIMIT ?`
+			args = s.customPlan([]any{likeContains(needle), endUserProbe})
 		}
-		expr := "u." + col
-		if col == "email" {
-			expr = "lower(" + expr + ")"
+		rows, err := s.query(ctx, query, args...)
+		if err != nil {
+			return nil, err
 		}
-		err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users u WHERE `+expr+` LIKE ? LIMIT ?) c`,
-			s.customPlan([]any{likeContains(needle), endUserProbe})...).Scan(&n)
-		return n, err
+		defer rows.Close()
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return ids, rows.Err()
 	}
-	q.needle = text
 	if part := trigramNeedle(col, text); part != text {
 		// The part finds a superset of the users at a fraction of the
 		// cost; when it is too common, the whole text may not be.
-		if n, err := probe(part); err != nil || n < endUserProbe {
-			q.needle = part
+		ids, err := probe(part)
+		if err != nil || len(ids) < endUserProbe {
+			q.textIDs = ids
 			return true, err
 		}
 	}
-	n, err := probe(text)
-	return n < endUserProbe, err
+	ids, err := probe(text)
+	if err != nil || len(ids) >= endUserProbe {
+		return false, err
+	}
+	q.textIDs = ids
+	return true, nil
 }
 
 // trigramNeedle is the part of an email or mobile text that the trigram
@@ -501,6 +501,23 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	if err != nil {
 		return out, err
 	}
+	if driver == euDriveText {
+		// Few candidates: their matches are read in one query, counted
+		// and paged here.
+		if len(q.textIDs) == 0 {
+			return out, nil
+		}
+		ids, err := s.endUserPageIDs(ctx, q, driver, false, 0, endUserProbe)
+		if err != nil {
+			return out, err
+		}
+		out.Total = len(ids)
+		if off := f.Page.Offset(); off < len(ids) {
+			ids = ids[off:min(len(ids), off+f.PerPage)]
+			out.Items, err = s.endUserRows(ctx, ids)
+		}
+		return out, err
+	}
 	if out.Total, err = s.endUserCount(ctx, q, driver); err != nil {
 		return out, err
 	}
@@ -508,7 +525,7 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	if f.Page.Offset() >= out.Total && !dense {
 		return out, nil // past the end: nothing to read
 	}
-	ids, err := s.endUserPageIDs(ctx, q, driver, dense)
+	ids, err := s.endUserPageIDs(ctx, q, driver, dense, f.Page.Offset(), f.PerPage)
 	if err != nil || len(ids) == 0 {
 		return out, err
 	}
@@ -516,10 +533,10 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	return out, err
 }
 
-// endUserPageIDs reads the ids of the page's users, newest first. A short
-// list (not dense) is read through driver and sorted; a dense one is found
-// by walking the level's list index.
-func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver string, dense bool) ([]int64, error) {
+// endUserPageIDs reads the ids of limit users from offset on, newest
+// first. A short list (not dense) is read through driver and sorted; a
+// dense one is found by walking the level's list index.
+func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver string, dense bool, offset, limit int) ([]int64, error) {
 	if dense {
 		driver = euDriveList
 	}
@@ -527,20 +544,16 @@ func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver str
 	a := "u"
 	sel := "u.created_at, u.id"
 	if driver == euDriveWords {
-		a, sel = "w", "DISTINCT w.created_at, w.user_id"
+		a, sel = "w", "w.created_at, w.user_id"
 	}
 	order := a + `.created_at DESC, ` + a + `.` + map[string]string{"u": "id", "w": "user_id"}[a] + ` DESC`
 	if s.dialect == Postgres && driver != euDriveList {
 		// Sort the matches found through the search's index instead of
 		// walking the date order on an estimate (see ListDevices).
 		order = a + `.created_at + interval '0 seconds' DESC, ` + strings.SplitN(order, ", ", 2)[1]
-		if driver == euDriveWords {
-			sel = "DISTINCT w.created_at + interval '0 seconds', w.user_id"
-			order = `1 DESC, 2 DESC`
-		}
 	}
 	query := `SELECT ` + sel + ` FROM ` + table + ` WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
-	args = s.customPlan(append(args, q.f.PerPage, q.f.Page.Offset()))
+	args = s.customPlan(append(args, limit, offset))
 	read := func(qr querier) ([]int64, error) {
 		rows, err := qr.QueryContext(ctx, s.q(query), args...)
 		if err != nil {

@@ -533,3 +533,72 @@ func TestEndUserCountCap(t *testing.T) {
 		}
 	})
 }
+
+// TestEndUserSearchCountsEachUserOnce: a user whose name (or Family Master)
+// starts several words with the search text is one match, counted once and
+// on one page only, at every level of the tree; an email search with few
+// matches is counted and paged from its candidates.
+func TestEndUserSearchCountsEachUserOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		et := mustEUTree(t, st)
+		a1 := et.a1
+		ctx := as(a1.installer)
+		home := &model.Project{Kind: model.ProjectPersonal, Name: "Villa Ann", Address: "2 Elm Road"}
+		if err := st.CreateProject(ctx, home); err != nil {
+			t.Fatal(err)
+		}
+		master := mustEndUser(t, st, ctx, &model.EndUser{ProjectID: home.ID, Role: model.FamilyMaster,
+			Name: "Anna Annika Annberg", SIP: "7101001", Email: "twice.anna@mail.example"})
+		member := mustEndUser(t, st, ctx, &model.EndUser{ProjectID: home.ID, Role: model.FamilyMember,
+			FamilyMasterID: master.ID, Name: "Ann  Anna", SIP: "7101002", Email: "twice.ann@mail.example"})
+		other := mustEndUser(t, st, ctx, &model.EndUser{ProjectID: home.ID, Role: model.FamilyMember,
+			FamilyMasterID: master.ID, Name: "Bo Anna Anna", SIP: "7101003", Email: "twice.bo@mail.example"})
+		both, all := []*model.EndUser{master, member}, []*model.EndUser{master, member, other}
+		for _, actor := range []struct {
+			name string
+			ctx  context.Context
+		}{{"admin", as(et.admin)}, {"distributor", as(et.distA)}, {"sub-distributor", as(et.subA1)}, {"installer", ctx}} {
+			for _, c := range []struct {
+				st, q string
+				want  []*model.EndUser
+			}{
+				{"name", "ann", all},
+				{"name", "ANNA", all},
+				{"name", "anna anna", []*model.EndUser{other}},
+				{"name", "anna ann", []*model.EndUser{master, other}},
+				{"name", "annb", []*model.EndUser{master}},
+				{"family_master", "ann", all},
+				{"family_master", "annika annberg", all},
+				{"email", "twice.", all},
+				{"email", "twice.ann", both},
+			} {
+				f := model.EndUserFilter{Kind: model.KindVilla, SearchType: c.st, Q: c.q}
+				l := listAll(t, st, actor.ctx, f)
+				if l.Total != len(c.want) || !slices.Equal(names(l), userNames(c.want...)) {
+					t.Errorf("%s, %s %q: total %d, %q, want %q", actor.name, c.st, c.q, l.Total, names(l), userNames(c.want...))
+				}
+				// One user a page, newest first, each once.
+				var paged []int64
+				for p := 1; p <= len(c.want)+1; p++ {
+					f.Page = model.Page{Page: p, PerPage: 1}
+					l := listAll(t, st, actor.ctx, f)
+					if l.Total != len(c.want) {
+						t.Errorf("%s, %s %q, page %d: total %d", actor.name, c.st, c.q, p, l.Total)
+					}
+					for _, r := range l.Items {
+						paged = append(paged, r.ID)
+					}
+				}
+				var want []int64
+				for i := len(all) - 1; i >= 0; i-- { // created in this order
+					if slices.Contains(c.want, all[i]) {
+						want = append(want, all[i].ID)
+					}
+				}
+				if !slices.Equal(paged, want) {
+					t.Errorf("%s, %s %q, one a page: ids %v, want %v", actor.name, c.st, c.q, paged, want)
+				}
+			}
+		}
+	})
+}
