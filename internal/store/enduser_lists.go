@@ -263,6 +263,12 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 			list, a := idList(q.textIDs)
 			conds = append(conds, "u.id IN "+list)
 			args = append(args, a...)
+			if !lite {
+				// Not through the trigram index: PostgreSQL would ask it
+				// for the whole text (all of its trigrams, 10–50 ms)
+				// rather than read the candidates by id.
+				col = "(" + col + " || '')"
+			}
 		}
 		conds = append(conds, col+" "+s.likeOp())
 		args = append(args, likeContains(text))
