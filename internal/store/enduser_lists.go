@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -326,7 +327,7 @@ func (s *Store) resolveEndUserSearch(ctx context.Context, act *model.Actor, q *e
 }
 
 // fewHoldText reports whether fewer than endUserProbe users of the whole
-// platform hold text (or the distinctive part of it, trigramNeedle) in
+// platform hold text (or a distinctive part of it, trigramNeedles) in
 // column col (email or mobile), found through the trigram index; if so
 // they are the search's candidates (q.textIDs).
 func (s *Store) fewHoldText(ctx context.Context, q *endUserSearch, col, text string) (bool, error) {
@@ -359,53 +360,63 @@ func (s *Store) fewHoldText(ctx context.Context, q *endUserSearch, col, text str
 		}
 		return ids, rows.Err()
 	}
-	if part := trigramNeedle(col, text); part != text {
-		// The part finds a superset of the users at a fraction of the
-		// cost; when it is too common, the whole text may not be.
-		ids, err := probe(part)
+	for _, needle := range trigramNeedles(col, text) {
+		ids, err := probe(needle)
 		if err != nil || len(ids) < endUserProbe {
 			q.textIDs = ids
-			return true, err
+			return err == nil, err
 		}
 	}
-	ids, err := probe(text)
-	if err != nil || len(ids) >= endUserProbe {
-		return false, err
-	}
-	q.textIDs = ids
-	return true, nil
+	return false, nil
 }
 
-// trigramNeedle is the part of an email or mobile text that the trigram
-// index (SQLite's table, PostgreSQL's pg_trgm) is best asked for: the address before its @, the longest
-// run of digits of a phone number. The index reads the list of users of
-// each trigram of the text, and those of a mail domain or of a run of
-// spaced digits hold a large share of the users; a distinctive part finds
-// a few candidates at a fraction of the cost, and the whole text is then
-// tested on each.
-func trigramNeedle(col, text string) string {
-	switch col {
-	case "email":
-		if local, _, ok := strings.Cut(text, "@"); ok && indexableContains(local) {
-			return local
-		}
-	case "mobile":
-		best, run := "", 0
-		for i, r := range text + " " {
-			if r >= '0' && r <= '9' {
-				run++
-				continue
-			}
-			if run >= 3 && run >= len(best) {
-				best = text[i-run : i]
-			}
-			run = 0
-		}
-		if best != "" {
-			return best
+// trigramNeedles are the parts of an email or mobile text that the
+// trigram index (SQLite's table, PostgreSQL's pg_trgm) is asked for, in
+// turn, until one is held by few users: the index reads the list of users
+// of each trigram of the part, so a short distinctive part finds a few
+// candidates at a fraction of the cost, and the whole text is then tested
+// on each. An email's longest run of four or more digits before its @
+// (numbers are what tell addresses built on the same name apart: at a
+// million users, "155068" reads 30 index pages and the address before
+// the @ 440), then the address before the @ (a mail domain's trigrams
+// hold a large share of the users); a phone number's longest run of
+// digits (those of spaced digit groups do too). The last is the text.
+func trigramNeedles(col, text string) []string {
+	var parts []string
+	add := func(part string) {
+		if indexableContains(part) && !slices.Contains(parts, part) {
+			parts = append(parts, part)
 		}
 	}
-	return text
+	switch col {
+	case "email":
+		local, _, _ := strings.Cut(text, "@")
+		if digits := longestDigitRun(local); len(digits) >= 4 {
+			add(digits)
+		}
+		add(local)
+	case "mobile":
+		add(longestDigitRun(text))
+	}
+	add(text)
+	return parts
+}
+
+// longestDigitRun is the longest run of ASCII digits in text (the last of
+// equals), "" when there is none.
+func longestDigitRun(text string) string {
+	best, run := "", 0
+	for i, r := range text + " " {
+		if r >= '0' && r <= '9' {
+			run++
+			continue
+		}
+		if run > 0 && run >= len(best) {
+			best = text[i-run : i]
+		}
+		run = 0
+	}
+	return best
 }
 
 // endUserDriver picks the index the count (and a short list's page) reads,
