@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -47,23 +48,27 @@ type endUserLevel struct {
 	args        []any
 	wcond       string
 	wargs       []any
+	// wordsKeyed: the words index's leading columns are the scope (the
+	// admin's, a sub-distributor's), so one word's users in scope are one
+	// range of it, newest first.
+	wordsKeyed bool
 }
 
 func endUserLevelOf(act *model.Actor) endUserLevel {
 	id := []any{act.AccountID}
 	switch act.Role {
 	case model.RoleAdmin:
-		return endUserLevel{idxEndUsersListAll, idxEndUserWordsAll, "1=1", nil, "1=1", nil}
+		return endUserLevel{idxEndUsersListAll, idxEndUserWordsAll, "1=1", nil, "1=1", nil, true}
 	case model.RoleDistributor:
-		return endUserLevel{idxEndUsersListDist, idxEndUserWordsAll, "u.distributor_id = ?", id, "w.distributor_id = ?", id}
+		return endUserLevel{idxEndUsersListDist, idxEndUserWordsAll, "u.distributor_id = ?", id, "w.distributor_id = ?", id, false}
 	case model.RoleSubdistributor:
-		return endUserLevel{idxEndUsersListSub, idxEndUserWordsSub, "u.subdistributor_id = ?", id, "w.subdistributor_id = ?", id}
+		return endUserLevel{idxEndUsersListSub, idxEndUserWordsSub, "u.subdistributor_id = ?", id, "w.subdistributor_id = ?", id, true}
 	}
 	if act.SubdistributorID != 0 {
 		return endUserLevel{idxEndUsersListInst, idxEndUserWordsSub, "u.installer_id = ?", id,
-			"w.subdistributor_id = ? AND w.installer_id = ?", []any{act.SubdistributorID, act.AccountID}}
+			"w.subdistributor_id = ? AND w.installer_id = ?", []any{act.SubdistributorID, act.AccountID}, false}
 	}
-	return endUserLevel{idxEndUsersListInst, idxEndUserWordsAll, "u.installer_id = ?", id, "w.installer_id = ?", id}
+	return endUserLevel{idxEndUsersListInst, idxEndUserWordsAll, "u.installer_id = ?", id, "w.installer_id = ?", id, false}
 }
 
 // Drivers: the index a list's count (and a short list's page) is read through.
@@ -542,7 +547,17 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	if f.Page.Offset() >= out.Total && !dense {
 		return out, nil // past the end: nothing to read
 	}
-	ids, err := s.endUserPageIDs(ctx, q, driver, dense, f.Page.Offset(), f.PerPage)
+	var ids []int64
+	merged := false
+	if dense && driver == euDriveWords {
+		ids, merged, err = s.endUserWordsPage(ctx, q)
+		if err != nil {
+			return out, err
+		}
+	}
+	if !merged {
+		ids, err = s.endUserPageIDs(ctx, q, driver, dense, f.Page.Offset(), f.PerPage)
+	}
 	if err != nil || len(ids) == 0 {
 		return out, err
 	}
@@ -595,6 +610,97 @@ func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver str
 	// the share of those projects and would rather sort every user in
 	// scope.
 	return s.readWalking(ctx, read)
+}
+
+// Limits of endUserWordsPage: the words a search's text starts, and the
+// rows read of each.
+const (
+	maxMergedWords = 16
+	maxMergedRows  = 1_000
+)
+
+// endUserWordsPage reads the page of a dense name or Family Master search
+// from the words index when the search's text starts few distinct words
+// in scope (a last name: one): each word's users are one range of the
+// index, newest first, and the page is the newest of the first rows of
+// each. Walking the list index instead tests every user in date order,
+// and a family member's Family Master words are a lookup each. ok is
+// false (nothing read) where that does not hold: a scope or filter the
+// index's leading columns do not hold, a deep page, or many words.
+func (s *Store) endUserWordsPage(ctx context.Context, q *endUserSearch) (ids []int64, ok bool, err error) {
+	n := q.f.Page.Offset() + q.f.PerPage
+	if !q.lvl.wordsKeyed || q.f.InstallerID != 0 || n > maxMergedRows {
+		return nil, false, nil
+	}
+	table := "end_user_words w"
+	c := ""
+	if s.dialect == SQLite {
+		table += indexedBy(q.lvl.words)
+	} else {
+		c = ` COLLATE "C"`
+	}
+	// The words of the range, one index seek each.
+	key := q.lvl.wcond + " AND w.project_kind = ? AND w.field = ?"
+	keyArgs := append(slices.Clone(q.lvl.wargs), string(q.kind), q.field)
+	var args []any
+	args = append(append(args, keyArgs...), q.words, q.words+"\U0010FFFF")
+	args = append(append(args, keyArgs...), q.words+"\U0010FFFF", maxMergedWords)
+	rows, err := s.query(ctx, `WITH RECURSIVE d(word, n) AS (
+		SELECT (SELECT min(w.word) FROM `+table+` WHERE `+key+` AND w.word >= lower(?)`+c+` AND w.word < lower(?)`+c+`), 0
+		UNION ALL
+		SELECT (SELECT min(w.word) FROM `+table+` WHERE `+key+` AND w.word > d.word AND w.word < lower(?)`+c+`), d.n + 1
+		FROM d WHERE d.word IS NOT NULL AND d.n < ?)
+		SELECT word FROM d WHERE word IS NOT NULL`, s.customPlan(args)...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var words []string
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			return nil, false, err
+		}
+		words = append(words, w)
+	}
+	if err := rows.Err(); err != nil || len(words) > maxMergedWords {
+		return nil, false, err
+	}
+	rows.Close()
+	// The newest n users of each word (one row each: lastMatchingWord),
+	// the page the newest of those.
+	var parts []string
+	args = args[:0]
+	for i, word := range words {
+		cond := key + " AND w.word = ? AND " + s.lastMatchingWord("w", q.words)
+		args = append(append(append(args, keyArgs...), word), q.words)
+		if q.role != "" {
+			cond += " AND w.role = ?"
+			args = append(args, q.role)
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT * FROM (SELECT w.created_at, w.user_id FROM %s WHERE %s
+			ORDER BY w.created_at DESC, w.user_id DESC LIMIT ?) m%d`, table, cond, i))
+		args = append(args, n)
+	}
+	if len(parts) == 0 {
+		return nil, true, nil
+	}
+	args = append(args, q.f.PerPage, q.f.Page.Offset())
+	rows, err = s.query(ctx, `SELECT created_at, user_id FROM (`+strings.Join(parts, " UNION ALL ")+`) p
+		ORDER BY created_at DESC, user_id DESC LIMIT ? OFFSET ?`, s.customPlan(args)...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var created any
+		var id int64
+		if err := rows.Scan(&created, &id); err != nil {
+			return nil, false, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, true, rows.Err()
 }
 
 // endUserRows reads the list rows of ids, in the order of ids.

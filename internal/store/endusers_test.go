@@ -602,3 +602,93 @@ func TestEndUserSearchCountsEachUserOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestDenseWordSearchPages: a name or Family Master search that more than
+// EndUserCountCap users match, through few distinct words (a common last
+// name), pages newest first the same at every level of the tree, from the
+// words index or from the list, each user once.
+func TestDenseWordSearchPages(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		et := mustEUTree(t, st)
+		a1 := et.a1
+		first, err := st.MaxID(sys, "end_users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstApt, err := st.MaxID(sys, "apartments")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = store.EndUserCountCap + 100
+		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		names := []string{"Ann Same", "Bo Same", "Cy Same Sampson"}
+		type bulk struct {
+			id   int64
+			name string
+		}
+		var users []bulk // oldest first
+		apts := make([][]any, 0, n)
+		rows := make([][]any, 0, n)
+		for i := 0; i < n; i++ {
+			apt := firstApt + 1 + int64(i)
+			u := bulk{first + 1 + int64(i), names[i%len(names)]}
+			users = append(users, u)
+			apts = append(apts, []any{apt, a1.building.ID, "9", fmt.Sprintf("S%05d", i), "", 4})
+			rows = append(rows, []any{u.id, a1.installer.ID, a1.project.ID, apt, "family_master", u.name,
+				fmt.Sprintf("9%08d", i), fmt.Sprintf("same%05d@mail.example", i), "", "", "", true, false,
+				base.Add(time.Duration(i) * time.Minute)})
+		}
+		if err := st.BulkInsert(sys, "apartments", []string{"id", "building_id", "floor", "number", "name", "family_member_limit"}, apts); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.BulkInsert(sys, "end_users", []string{"id", "installer_id", "project_id", "apartment_id", "role", "name", "sip", "email",
+			"mobile", "phone", "address", "active", "premium", "created_at"}, rows); err != nil {
+			t.Fatal(err)
+		}
+		// want: the ids of the bulk users whose name starts a word with
+		// text, newest first, from offset on, and the capped count.
+		want := func(text string, offset, limit int) ([]int64, int) {
+			var ids []int64
+			for i := len(users) - 1; i >= 0; i-- {
+				if strings.Contains(" "+strings.ToLower(users[i].name), " "+text) {
+					ids = append(ids, users[i].id)
+				}
+			}
+			return ids[min(offset, len(ids)):min(offset+limit, len(ids))], min(len(ids), store.EndUserCountCap+1)
+		}
+		for _, actor := range []struct {
+			name string
+			ctx  context.Context
+		}{{"admin", as(et.admin)}, {"distributor", as(et.distA)}, {"sub-distributor", as(et.subA1)}, {"installer", as(a1.installer)}} {
+			for _, c := range []struct {
+				st, q, at string
+				page, per int
+				text      string // as want matches it
+			}{
+				{"name", "same", "", 1, 50, "same"},
+				{"name", "SAM", "", 1, 50, "sam"},
+				{"name", "sam", "family_master", 3, 7, "sam"},
+				{"name", "sampson", "", 2, 20, "sampson"}, // not dense
+				{"name", "same", "", 30, 50, "same"},      // deeper than the words ranges are read
+				{"family_master", "same", "", 1, 50, "same"},
+				{"family_master", "sa", "family_master", 2, 25, "sa"},
+			} {
+				f := model.EndUserFilter{Kind: model.KindCommunity, SearchType: c.st, Q: c.q, AccountType: c.at,
+					Page: model.Page{Page: c.page, PerPage: c.per}}
+				l := listAll(t, st, actor.ctx, f)
+				var got []int64
+				for _, r := range l.Items {
+					got = append(got, r.ID)
+				}
+				if w, total := want(c.text, (c.page-1)*c.per, c.per); l.Total != total || !slices.Equal(got, w) {
+					t.Errorf("%s, %s %q %s page %d: total %d, ids %v, want %d, %v", actor.name, c.st, c.q, c.at, c.page, l.Total, got, total, w)
+				}
+			}
+			l := listAll(t, st, actor.ctx, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "name", Q: "same",
+				AccountType: "family_member", Page: model.Page{Page: 1, PerPage: 50}})
+			if l.Total != 0 || len(l.Items) != 0 {
+				t.Errorf("%s: family members named same: total %d", actor.name, l.Total)
+			}
+		}
+	})
+}
