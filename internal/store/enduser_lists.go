@@ -24,7 +24,9 @@ import (
 // candidates read once, their matches counted and paged from one read);
 // else through the list index. When at most EndUserCountCap users match, the
 // page is read through that same index and sorted; when more match, they
-// are dense, and the page is found by walking the list index newest first.
+// are dense, and the page is read from the words index when the text
+// starts few distinct words in a scope it is keyed by (endUserWordsPage),
+// else found by walking the list index newest first.
 // An email or mobile text that many users hold, or one too short for the
 // trigram index, in a list of more than EndUserCountCap users, is refused
 // (400 naming q): it cannot be counted fast.
