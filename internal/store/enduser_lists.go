@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -19,10 +20,13 @@ import (
 // most selective index its search offers: the name (or Family Master)
 // words of the level's scope, the SIP index, the users of the installers
 // or offices a search names, SQLite's trigram table (PostgreSQL's
-// trigram indexes) for an email or mobile text that few users hold; else
-// through the list index. When at most EndUserCountCap users match, the
+// trigram indexes) for an email or mobile text that few users hold (the
+// candidates read once, their matches counted and paged from one read);
+// else through the list index. When at most EndUserCountCap users match, the
 // page is read through that same index and sorted; when more match, they
-// are dense, and the page is found by walking the list index newest first.
+// are dense, and the page is read from the words index when the text
+// starts few distinct words in a scope it is keyed by (endUserWordsPage),
+// else found by walking the list index newest first.
 // An email or mobile text that many users hold, or one too short for the
 // trigram index, in a list of more than EndUserCountCap users, is refused
 // (400 naming q): it cannot be counted fast.
@@ -46,23 +50,27 @@ type endUserLevel struct {
 	args        []any
 	wcond       string
 	wargs       []any
+	// wordsKeyed: the words index's leading columns are the scope (the
+	// admin's, a sub-distributor's), so one word's users in scope are one
+	// range of it, newest first.
+	wordsKeyed bool
 }
 
 func endUserLevelOf(act *model.Actor) endUserLevel {
 	id := []any{act.AccountID}
 	switch act.Role {
 	case model.RoleAdmin:
-		return endUserLevel{idxEndUsersListAll, idxEndUserWordsAll, "1=1", nil, "1=1", nil}
+		return endUserLevel{idxEndUsersListAll, idxEndUserWordsAll, "1=1", nil, "1=1", nil, true}
 	case model.RoleDistributor:
-		return endUserLevel{idxEndUsersListDist, idxEndUserWordsAll, "u.distributor_id = ?", id, "w.distributor_id = ?", id}
+		return endUserLevel{idxEndUsersListDist, idxEndUserWordsAll, "u.distributor_id = ?", id, "w.distributor_id = ?", id, false}
 	case model.RoleSubdistributor:
-		return endUserLevel{idxEndUsersListSub, idxEndUserWordsSub, "u.subdistributor_id = ?", id, "w.subdistributor_id = ?", id}
+		return endUserLevel{idxEndUsersListSub, idxEndUserWordsSub, "u.subdistributor_id = ?", id, "w.subdistributor_id = ?", id, true}
 	}
 	if act.SubdistributorID != 0 {
 		return endUserLevel{idxEndUsersListInst, idxEndUserWordsSub, "u.installer_id = ?", id,
-			"w.subdistributor_id = ? AND w.installer_id = ?", []any{act.SubdistributorID, act.AccountID}}
+			"w.subdistributor_id = ? AND w.installer_id = ?", []any{act.SubdistributorID, act.AccountID}, false}
 	}
-	return endUserLevel{idxEndUsersListInst, idxEndUserWordsAll, "u.installer_id = ?", id, "w.installer_id = ?", id}
+	return endUserLevel{idxEndUsersListInst, idxEndUserWordsAll, "u.installer_id = ?", id, "w.installer_id = ?", id, false}
 }
 
 // Drivers: the index a list's count (and a short list's page) is read through.
@@ -90,9 +98,10 @@ type endUserSearch struct {
 	ids     []int64
 	idsSQL  string
 	idsArgs []any
-	// An email or mobile search: the text (or the part of it) SQLite's
-	// trigram table is asked for.
-	needle string
+	// An email or mobile search that few users match: the users holding
+	// the part of the text the trigram index was asked for (a superset
+	// of the matches), read once.
+	textIDs []int64
 }
 
 // searchWords is a name search split as the migrations split names: at
@@ -113,6 +122,21 @@ func (s *Store) wordRange(a, field, text string) (string, []any) {
 		[]any{field, text, text + "\U0010FFFF"}
 }
 
+// lastMatchingWord is the condition that word a.word (which starts with
+// the search's words) is the last of its user's words to start with them:
+// no later word of it does (a word of end_user_words runs to the end of
+// the text, so a later start of the words inside it is another row of the
+// same user). It makes each matching user one row of the range, counted
+// and sorted from the index without DISTINCT, which would collect every
+// user id of a range in a temporary b-tree first (a common last name:
+// 10,000 of them for the count alone).
+func (s *Store) lastMatchingWord(a, text string) string {
+	if s.dialect == Postgres {
+		return "strpos(substr(" + a + ".word, 2), ' ' || lower(?)) = 0"
+	}
+	return "instr(substr(" + a + ".word, 2), ' ' || lower(?)) = 0"
+}
+
 // where is the WHERE clause of the search read through driver, and the
 // table (with the index SQLite must read: it plans without statistics;
 // PostgreSQL plans from its statistics and gets no hints). The words
@@ -130,8 +154,9 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 	if driver == euDriveWords {
 		table = hint("end_user_words w", q.lvl.words)
 		wr, wargs := s.wordRange("w", q.field, q.words)
-		conds = append(conds, q.lvl.wcond, "w.project_kind = ?", wr)
+		conds = append(conds, q.lvl.wcond, "w.project_kind = ?", wr, s.lastMatchingWord("w", q.words))
 		args = append(append(append(args, q.lvl.wargs...), string(q.kind)), wargs...)
+		args = append(args, q.words)
 		if q.role != "" {
 			conds = append(conds, "w.role = ?")
 			args = append(args, q.role)
@@ -160,7 +185,7 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 	case euDriveText:
 		table = "end_users u"
 		if lite {
-			table += " NOT INDEXED" // the trigram table's rowids lead
+			table += " NOT INDEXED" // the candidates' ids lead
 		}
 	}
 	switch driver {
@@ -239,19 +264,19 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 		if f.SearchType == "email" {
 			col = "lower(" + col + ")"
 		}
-		switch {
-		case driver == euDriveText && lite:
-			// The trigram table's LIKE takes no escape: wildcards in the
-			// text only widen it; the exact, escaped test follows.
-			conds = append(conds, "u.id IN (SELECT rowid FROM end_users_search WHERE "+f.SearchType+" LIKE ?)")
-			args = append(args, "%"+strings.ToLower(q.needle)+"%")
-		case driver == euDriveText:
-			// The users holding the text, found first through the trigram
-			// index (fewer than endUserProbe: fewHoldText counted them):
-			// PostgreSQL would rather walk the scope on its estimate.
-			conds = append(conds, "u.id = ANY(ARRAY(SELECT t.id FROM end_users t WHERE "+
-				strings.Replace(col, "u.", "t.", 1)+" "+s.likeOp()+" LIMIT ?))")
-			args = append(args, likeContains(q.needle), endUserProbe)
+		if driver == euDriveText {
+			// The candidates fewHoldText found through the trigram index
+			// (fewer than endUserProbe, at least one): asking the index
+			// again per query cost as much as the rest of the list.
+			list, a := idList(q.textIDs)
+			conds = append(conds, "u.id IN "+list)
+			args = append(args, a...)
+			if !lite {
+				// Not through the trigram index: PostgreSQL would ask it
+				// for the whole text (all of its trigrams, 10–50 ms)
+				// rather than read the candidates by id.
+				col = "(" + col + " || '')"
+			}
 		}
 		conds = append(conds, col+" "+s.likeOp())
 		args = append(args, likeContains(text))
@@ -260,40 +285,14 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 }
 
 // endUserCount counts the search's matches through driver, at most
-// EndUserCountCap+1 (a user whose name holds a word twice counts once).
+// EndUserCountCap+1 (the words driver reads one word per user:
+// lastMatchingWord).
 func (s *Store) endUserCount(ctx context.Context, q *endUserSearch, driver string) (int, error) {
 	table, where, args := s.endUserWhere(q, driver)
-	count := func(sel string, limit int) (int, error) {
-		var n int
-		err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT `+sel+` FROM `+table+` WHERE `+where+` LIMIT ?) c`,
-			s.customPlan(append(slices.Clone(args), limit))...).Scan(&n)
-		return n, err
-	}
-	if driver != euDriveWords {
-		return count("1", EndUserCountCap+1)
-	}
-	if s.dialect == Postgres {
-		// PostgreSQL hashes every word of the range before a DISTINCT's
-		// LIMIT applies (a one-letter name search reads a sizeable share
-		// of the users). Count the words first: a user holds the text
-		// twice only where it starts two of its words, so at most
-		// EndUserCountCap words are counted exactly, and 2×(cap+1) words
-		// of at least cap+1 users are a dense search.
-		n, err := count("1", EndUserCountCap+1)
-		if err != nil || n <= EndUserCountCap {
-			if err == nil && n > 0 {
-				n, err = count("DISTINCT w.user_id", EndUserCountCap+1)
-			}
-			return n, err
-		}
-		var users int
-		err = s.queryRow(ctx, `SELECT count(DISTINCT c.user_id) FROM (SELECT w.user_id FROM `+table+` WHERE `+where+` LIMIT ?) c`,
-			s.customPlan(append(slices.Clone(args), 2*(EndUserCountCap+1)))...).Scan(&users)
-		if err != nil || users > EndUserCountCap {
-			return EndUserCountCap + 1, err
-		}
-	}
-	return count("DISTINCT w.user_id", EndUserCountCap+1)
+	var n int
+	err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+table+` WHERE `+where+` LIMIT ?) c`,
+		s.customPlan(append(args, EndUserCountCap+1))...).Scan(&n)
+	return n, err
 }
 
 // resolveEndUserSearch finds the installers (installer search: the
@@ -335,71 +334,96 @@ func (s *Store) resolveEndUserSearch(ctx context.Context, act *model.Actor, q *e
 }
 
 // fewHoldText reports whether fewer than endUserProbe users of the whole
-// platform hold text in column col (email or mobile), which the trigram
-// index then finds, and sets the text SQLite's trigram table is asked for
-// (q.needle).
+// platform hold text (or a distinctive part of it, trigramNeedles) in
+// column col (email or mobile), found through the trigram index; if so
+// they are the search's candidates (q.textIDs).
 func (s *Store) fewHoldText(ctx context.Context, q *endUserSearch, col, text string) (bool, error) {
 	if !indexableContains(text) {
 		return false, nil // trigrams cannot find it: fewer than three characters in a row
 	}
-	probe := func(needle string) (int, error) {
-		var n int
-		if s.dialect == SQLite {
-			err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users_search WHERE `+col+` LIKE ? LIMIT ?) c`,
-				"%"+strings.ToLower(needle)+"%", endUserProbe).Scan(&n)
-			return n, err
+	probe := func(needle string) ([]int64, error) {
+		query := `SELECT rowid FROM end_users_search WHERE ` + col + ` LIKE ? LIMIT ?`
+		args := []any{"%" + strings.ToLower(needle) + "%", endUserProbe}
+		if s.dialect == Postgres {
+			expr := "u." + col
+			if col == "email" {
+				expr = "lower(" + expr + ")"
+			}
+			query = `SELECT u.id FROM end_users u WHERE ` + expr + ` LIKE ? LIMIT ?`
+			args = s.customPlan([]any{likeContains(needle), endUserProbe})
 		}
-		expr := "u." + col
-		if col == "email" {
-			expr = "lower(" + expr + ")"
+		rows, err := s.query(ctx, query, args...)
+		if err != nil {
+			return nil, err
 		}
-		err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM end_users u WHERE `+expr+` LIKE ? LIMIT ?) c`,
-			s.customPlan([]any{likeContains(needle), endUserProbe})...).Scan(&n)
-		return n, err
+		defer rows.Close()
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return ids, rows.Err()
 	}
-	q.needle = text
-	if part := trigramNeedle(col, text); part != text {
-		// The part finds a superset of the users at a fraction of the
-		// cost; when it is too common, the whole text may not be.
-		if n, err := probe(part); err != nil || n < endUserProbe {
-			q.needle = part
-			return true, err
+	for _, needle := range trigramNeedles(col, text) {
+		ids, err := probe(needle)
+		if err != nil || len(ids) < endUserProbe {
+			q.textIDs = ids
+			return err == nil, err
 		}
 	}
-	n, err := probe(text)
-	return n < endUserProbe, err
+	return false, nil
 }
 
-// trigramNeedle is the part of an email or mobile text that the trigram
-// index (SQLite's table, PostgreSQL's pg_trgm) is best asked for: the address before its @, the longest
-// run of digits of a phone number. The index reads the list of users of
-// each trigram of the text, and those of a mail domain or of a run of
-// spaced digits hold a large share of the users; a distinctive part finds
-// a few candidates at a fraction of the cost, and the whole text is then
-// tested on each.
-func trigramNeedle(col, text string) string {
-	switch col {
-	case "email":
-		if local, _, ok := strings.Cut(text, "@"); ok && indexableContains(local) {
-			return local
-		}
-	case "mobile":
-		best, run := "", 0
-		for i, r := range text + " " {
-			if r >= '0' && r <= '9' {
-				run++
-				continue
-			}
-			if run >= 3 && run >= len(best) {
-				best = text[i-run : i]
-			}
-			run = 0
-		}
-		if best != "" {
-			return best
+// trigramNeedles are the parts of an email or mobile text that the
+// trigram index (SQLite's table, PostgreSQL's pg_trgm) is asked for, in
+// turn, until one is held by few users: the index reads the list of users
+// of each trigram of the part, so a short distinctive part finds a few
+// candidates at a fraction of the cost, and the whole text is then tested
+// on each. An email's longest run of four or more digits before its @
+// (numbers are what tell addresses built on the same name apart: at a
+// million users, "155068" reads 30 index pages and the address before
+// the @ 440), then the address before the @ (a mail domain's trigrams
+// hold a large share of the users); a phone number's longest run of
+// digits (those of spaced digit groups do too). The last is the text.
+func trigramNeedles(col, text string) []string {
+	var parts []string
+	add := func(part string) {
+		if indexableContains(part) && !slices.Contains(parts, part) {
+			parts = append(parts, part)
 		}
 	}
-	return text
+	switch col {
+	case "email":
+		local, _, _ := strings.Cut(text, "@")
+		if digits := longestDigitRun(local); len(digits) >= 4 {
+			add(digits)
+		}
+		add(local)
+	case "mobile":
+		add(longestDigitRun(text))
+	}
+	add(text)
+	return parts
+}
+
+// longestDigitRun is the longest run of ASCII digits in text (the last of
+// equals), "" when there is none.
+func longestDigitRun(text string) string {
+	best, run := "", 0
+	for i, r := range text + " " {
+		if r >= '0' && r <= '9' {
+			run++
+			continue
+		}
+		if run > 0 && run >= len(best) {
+			best = text[i-run : i]
+		}
+		run = 0
+	}
+	return best
 }
 
 // endUserDriver picks the index the count (and a short list's page) reads,
@@ -501,6 +525,23 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	if err != nil {
 		return out, err
 	}
+	if driver == euDriveText {
+		// Few candidates: their matches are read in one query, counted
+		// and paged here.
+		if len(q.textIDs) == 0 {
+			return out, nil
+		}
+		ids, err := s.endUserPageIDs(ctx, q, driver, false, 0, endUserProbe)
+		if err != nil {
+			return out, err
+		}
+		out.Total = len(ids)
+		if off := f.Page.Offset(); off < len(ids) {
+			ids = ids[off:min(len(ids), off+f.PerPage)]
+			out.Items, err = s.endUserRows(ctx, ids)
+		}
+		return out, err
+	}
 	if out.Total, err = s.endUserCount(ctx, q, driver); err != nil {
 		return out, err
 	}
@@ -508,7 +549,17 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	if f.Page.Offset() >= out.Total && !dense {
 		return out, nil // past the end: nothing to read
 	}
-	ids, err := s.endUserPageIDs(ctx, q, driver, dense)
+	var ids []int64
+	merged := false
+	if dense && driver == euDriveWords {
+		ids, merged, err = s.endUserWordsPage(ctx, q)
+		if err != nil {
+			return out, err
+		}
+	}
+	if !merged {
+		ids, err = s.endUserPageIDs(ctx, q, driver, dense, f.Page.Offset(), f.PerPage)
+	}
 	if err != nil || len(ids) == 0 {
 		return out, err
 	}
@@ -516,10 +567,10 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	return out, err
 }
 
-// endUserPageIDs reads the ids of the page's users, newest first. A short
-// list (not dense) is read through driver and sorted; a dense one is found
-// by walking the level's list index.
-func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver string, dense bool) ([]int64, error) {
+// endUserPageIDs reads the ids of limit users from offset on, newest
+// first. A short list (not dense) is read through driver and sorted; a
+// dense one is found by walking the level's list index.
+func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver string, dense bool, offset, limit int) ([]int64, error) {
 	if dense {
 		driver = euDriveList
 	}
@@ -527,20 +578,16 @@ func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver str
 	a := "u"
 	sel := "u.created_at, u.id"
 	if driver == euDriveWords {
-		a, sel = "w", "DISTINCT w.created_at, w.user_id"
+		a, sel = "w", "w.created_at, w.user_id"
 	}
 	order := a + `.created_at DESC, ` + a + `.` + map[string]string{"u": "id", "w": "user_id"}[a] + ` DESC`
 	if s.dialect == Postgres && driver != euDriveList {
 		// Sort the matches found through the search's index instead of
 		// walking the date order on an estimate (see ListDevices).
 		order = a + `.created_at + interval '0 seconds' DESC, ` + strings.SplitN(order, ", ", 2)[1]
-		if driver == euDriveWords {
-			sel = "DISTINCT w.created_at + interval '0 seconds', w.user_id"
-			order = `1 DESC, 2 DESC`
-		}
 	}
 	query := `SELECT ` + sel + ` FROM ` + table + ` WHERE ` + where + ` ORDER BY ` + order + ` LIMIT ? OFFSET ?`
-	args = s.customPlan(append(args, q.f.PerPage, q.f.Page.Offset()))
+	args = s.customPlan(append(args, limit, offset))
 	read := func(qr querier) ([]int64, error) {
 		rows, err := qr.QueryContext(ctx, s.q(query), args...)
 		if err != nil {
@@ -565,6 +612,97 @@ func (s *Store) endUserPageIDs(ctx context.Context, q *endUserSearch, driver str
 	// the share of those projects and would rather sort every user in
 	// scope.
 	return s.readWalking(ctx, read)
+}
+
+// Limits of endUserWordsPage: the words a search's text starts, and the
+// rows read of each.
+const (
+	maxMergedWords = 16
+	maxMergedRows  = 1_000
+)
+
+// endUserWordsPage reads the page of a dense name or Family Master search
+// from the words index when the search's text starts few distinct words
+// in scope (a last name: one): each word's users are one range of the
+// index, newest first, and the page is the newest of the first rows of
+// each. Walking the list index instead tests every user in date order,
+// and a family member's Family Master words are a lookup each. ok is
+// false (nothing read) where that does not hold: a scope or filter the
+// index's leading columns do not hold, a deep page, or many words.
+func (s *Store) endUserWordsPage(ctx context.Context, q *endUserSearch) (ids []int64, ok bool, err error) {
+	n := q.f.Page.Offset() + q.f.PerPage
+	if !q.lvl.wordsKeyed || q.f.InstallerID != 0 || n > maxMergedRows {
+		return nil, false, nil
+	}
+	table := "end_user_words w"
+	c := ""
+	if s.dialect == SQLite {
+		table += indexedBy(q.lvl.words)
+	} else {
+		c = ` COLLATE "C"`
+	}
+	// The words of the range, one index seek each.
+	key := q.lvl.wcond + " AND w.project_kind = ? AND w.field = ?"
+	keyArgs := append(slices.Clone(q.lvl.wargs), string(q.kind), q.field)
+	var args []any
+	args = append(append(args, keyArgs...), q.words, q.words+"\U0010FFFF")
+	args = append(append(args, keyArgs...), q.words+"\U0010FFFF", maxMergedWords)
+	rows, err := s.query(ctx, `WITH RECURSIVE d(word, n) AS (
+		SELECT (SELECT min(w.word) FROM `+table+` WHERE `+key+` AND w.word >= lower(?)`+c+` AND w.word < lower(?)`+c+`), 0
+		UNION ALL
+		SELECT (SELECT min(w.word) FROM `+table+` WHERE `+key+` AND w.word > d.word AND w.word < lower(?)`+c+`), d.n + 1
+		FROM d WHERE d.word IS NOT NULL AND d.n < ?)
+		SELECT word FROM d WHERE word IS NOT NULL`, s.customPlan(args)...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	var words []string
+	for rows.Next() {
+		var w string
+		if err := rows.Scan(&w); err != nil {
+			return nil, false, err
+		}
+		words = append(words, w)
+	}
+	if err := rows.Err(); err != nil || len(words) > maxMergedWords {
+		return nil, false, err
+	}
+	rows.Close()
+	// The newest n users of each word (one row each: lastMatchingWord),
+	// the page the newest of those.
+	var parts []string
+	args = args[:0]
+	for i, word := range words {
+		cond := key + " AND w.word = ? AND " + s.lastMatchingWord("w", q.words)
+		args = append(append(append(args, keyArgs...), word), q.words)
+		if q.role != "" {
+			cond += " AND w.role = ?"
+			args = append(args, q.role)
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT * FROM (SELECT w.created_at, w.user_id FROM %s WHERE %s
+			ORDER BY w.created_at DESC, w.user_id DESC LIMIT ?) m%d`, table, cond, i))
+		args = append(args, n)
+	}
+	if len(parts) == 0 {
+		return nil, true, nil
+	}
+	args = append(args, q.f.PerPage, q.f.Page.Offset())
+	rows, err = s.query(ctx, `SELECT created_at, user_id FROM (`+strings.Join(parts, " UNION ALL ")+`) p
+		ORDER BY created_at DESC, user_id DESC LIMIT ? OFFSET ?`, s.customPlan(args)...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var created any
+		var id int64
+		if err := rows.Scan(&created, &id); err != nil {
+			return nil, false, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, true, rows.Err()
 }
 
 // endUserRows reads the list rows of ids, in the order of ids.

@@ -533,3 +533,162 @@ func TestEndUserCountCap(t *testing.T) {
 		}
 	})
 }
+
+// TestEndUserSearchCountsEachUserOnce: a user whose name (or Family Master)
+// starts several words with the search text is one match, counted once and
+// on one page only, at every level of the tree; an email search with few
+// matches is counted and paged from its candidates.
+func TestEndUserSearchCountsEachUserOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		et := mustEUTree(t, st)
+		a1 := et.a1
+		ctx := as(a1.installer)
+		home := &model.Project{Kind: model.ProjectPersonal, Name: "Villa Ann", Address: "2 Elm Road"}
+		if err := st.CreateProject(ctx, home); err != nil {
+			t.Fatal(err)
+		}
+		master := mustEndUser(t, st, ctx, &model.EndUser{ProjectID: home.ID, Role: model.FamilyMaster,
+			Name: "Anna Annika Annberg", SIP: "7101001", Email: "twice.anna@mail.example"})
+		member := mustEndUser(t, st, ctx, &model.EndUser{ProjectID: home.ID, Role: model.FamilyMember,
+			FamilyMasterID: master.ID, Name: "Ann  Anna", SIP: "7101002", Email: "twice.ann@mail.example"})
+		other := mustEndUser(t, st, ctx, &model.EndUser{ProjectID: home.ID, Role: model.FamilyMember,
+			FamilyMasterID: master.ID, Name: "Bo Anna Anna", SIP: "7101003", Email: "twice.bo@mail.example"})
+		both, all := []*model.EndUser{master, member}, []*model.EndUser{master, member, other}
+		for _, actor := range []struct {
+			name string
+			ctx  context.Context
+		}{{"admin", as(et.admin)}, {"distributor", as(et.distA)}, {"sub-distributor", as(et.subA1)}, {"installer", ctx}} {
+			for _, c := range []struct {
+				st, q string
+				want  []*model.EndUser
+			}{
+				{"name", "ann", all},
+				{"name", "ANNA", all},
+				{"name", "anna anna", []*model.EndUser{other}},
+				{"name", "anna ann", []*model.EndUser{master, other}},
+				{"name", "annb", []*model.EndUser{master}},
+				{"family_master", "ann", all},
+				{"family_master", "annika annberg", all},
+				{"email", "twice.", all},
+				{"email", "twice.ann", both},
+			} {
+				f := model.EndUserFilter{Kind: model.KindVilla, SearchType: c.st, Q: c.q}
+				l := listAll(t, st, actor.ctx, f)
+				if l.Total != len(c.want) || !slices.Equal(names(l), userNames(c.want...)) {
+					t.Errorf("%s, %s %q: total %d, %q, want %q", actor.name, c.st, c.q, l.Total, names(l), userNames(c.want...))
+				}
+				// One user a page, newest first, each once.
+				var paged []int64
+				for p := 1; p <= len(c.want)+1; p++ {
+					f.Page = model.Page{Page: p, PerPage: 1}
+					l := listAll(t, st, actor.ctx, f)
+					if l.Total != len(c.want) {
+						t.Errorf("%s, %s %q, page %d: total %d", actor.name, c.st, c.q, p, l.Total)
+					}
+					for _, r := range l.Items {
+						paged = append(paged, r.ID)
+					}
+				}
+				var want []int64
+				for i := len(all) - 1; i >= 0; i-- { // created in this order
+					if slices.Contains(c.want, all[i]) {
+						want = append(want, all[i].ID)
+					}
+				}
+				if !slices.Equal(paged, want) {
+					t.Errorf("%s, %s %q, one a page: ids %v, want %v", actor.name, c.st, c.q, paged, want)
+				}
+			}
+		}
+	})
+}
+
+// TestDenseWordSearchPages: a name or Family Master search that more than
+// EndUserCountCap users match, through few distinct words (a common last
+// name), pages newest first the same at every level of the tree, from the
+// words index or from the list, each user once.
+func TestDenseWordSearchPages(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		et := mustEUTree(t, st)
+		a1 := et.a1
+		first, err := st.MaxID(sys, "end_users")
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstApt, err := st.MaxID(sys, "apartments")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = store.EndUserCountCap + 100
+		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		names := []string{"Ann Same", "Bo Same", "Cy Same Sampson"}
+		type bulk struct {
+			id   int64
+			name string
+		}
+		var users []bulk // oldest first
+		apts := make([][]any, 0, n)
+		rows := make([][]any, 0, n)
+		for i := 0; i < n; i++ {
+			apt := firstApt + 1 + int64(i)
+			u := bulk{first + 1 + int64(i), names[i%len(names)]}
+			users = append(users, u)
+			apts = append(apts, []any{apt, a1.building.ID, "9", fmt.Sprintf("S%05d", i), "", 4})
+			rows = append(rows, []any{u.id, a1.installer.ID, a1.project.ID, apt, "family_master", u.name,
+				fmt.Sprintf("9%08d", i), fmt.Sprintf("same%05d@mail.example", i), "", "", "", true, false,
+				base.Add(time.Duration(i) * time.Minute)})
+		}
+		if err := st.BulkInsert(sys, "apartments", []string{"id", "building_id", "floor", "number", "name", "family_member_limit"}, apts); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.BulkInsert(sys, "end_users", []string{"id", "installer_id", "project_id", "apartment_id", "role", "name", "sip", "email",
+			"mobile", "phone", "address", "active", "premium", "created_at"}, rows); err != nil {
+			t.Fatal(err)
+		}
+		// want: the ids of the bulk users whose name starts a word with
+		// text, newest first, from offset on, and the capped count.
+		want := func(text string, offset, limit int) ([]int64, int) {
+			var ids []int64
+			for i := len(users) - 1; i >= 0; i-- {
+				if strings.Contains(" "+strings.ToLower(users[i].name), " "+text) {
+					ids = append(ids, users[i].id)
+				}
+			}
+			return ids[min(offset, len(ids)):min(offset+limit, len(ids))], min(len(ids), store.EndUserCountCap+1)
+		}
+		for _, actor := range []struct {
+			name string
+			ctx  context.Context
+		}{{"admin", as(et.admin)}, {"distributor", as(et.distA)}, {"sub-distributor", as(et.subA1)}, {"installer", as(a1.installer)}} {
+			for _, c := range []struct {
+				st, q, at string
+				page, per int
+				text      string // as want matches it
+			}{
+				{"name", "same", "", 1, 50, "same"},
+				{"name", "SAM", "", 1, 50, "sam"},
+				{"name", "sam", "family_master", 3, 7, "sam"},
+				{"name", "sampson", "", 2, 20, "sampson"}, // not dense
+				{"name", "same", "", 30, 50, "same"},      // deeper than the words ranges are read
+				{"family_master", "same", "", 1, 50, "same"},
+				{"family_master", "sa", "family_master", 2, 25, "sa"},
+			} {
+				f := model.EndUserFilter{Kind: model.KindCommunity, SearchType: c.st, Q: c.q, AccountType: c.at,
+					Page: model.Page{Page: c.page, PerPage: c.per}}
+				l := listAll(t, st, actor.ctx, f)
+				var got []int64
+				for _, r := range l.Items {
+					got = append(got, r.ID)
+				}
+				if w, total := want(c.text, (c.page-1)*c.per, c.per); l.Total != total || !slices.Equal(got, w) {
+					t.Errorf("%s, %s %q %s page %d: total %d, ids %v, want %d, %v", actor.name, c.st, c.q, c.at, c.page, l.Total, got, total, w)
+				}
+			}
+			l := listAll(t, st, actor.ctx, model.EndUserFilter{Kind: model.KindCommunity, SearchType: "name", Q: "same",
+				AccountType: "family_member", Page: model.Page{Page: 1, PerPage: 50}})
+			if l.Total != 0 || len(l.Items) != 0 {
+				t.Errorf("%s: family members named same: total %d", actor.name, l.Total)
+			}
+		}
+	})
+}
