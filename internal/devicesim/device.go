@@ -272,6 +272,11 @@ type retryState struct {
 // next is the wait before the next connect after out (protocol §2), r in
 // [0, 1) its random draw.
 func (rs *retryState) next(cfg *Config, out outcome, now time.Time, r float64) time.Duration {
+	if out.lasted > 0 && !out.goingAway {
+		// Back online after the restart, then lost otherwise: a node that
+		// dies now is not restarting, whatever the last 1001 said.
+		rs.restartUntil = time.Time{}
+	}
 	switch {
 	case out.reboot:
 		rs.attempt = 0
@@ -380,7 +385,8 @@ func (d *Device) connect() (out outcome) {
 	if n := len(f.sources); n > 0 {
 		holder.source = f.sources[d.idx%n]
 	}
-	// upgradeTransport bounds the request's time (connectTimeout).
+	// Fleet.upgrade bounds the request's time (connectTimeout) and the
+	// answer's head (maxResponseHead); the dialer bounds the dial.
 	dctx := context.WithValue(f.ctx, rawConnKey{}, holder)
 	hdr := http.Header{}
 	hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(d.mac+":"+key)))
@@ -832,7 +838,15 @@ func (c *wireConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	var err error
-	if c.pending {
+	if c.pending && len(c.hdr)+len(p) > maxMessage {
+		// A body of a whole stream window (256 KiB) with its header would
+		// be one message over §3's limit; boundaries mean nothing, so the
+		// header goes alone.
+		c.pending = false
+		if err = c.ws.WriteMessage(c.hdr[:], nil); err == nil {
+			err = c.ws.WriteMessage(p, nil)
+		}
+	} else if c.pending {
 		c.pending = false
 		err = c.ws.WriteMessage(c.hdr[:], p)
 	} else {

@@ -458,6 +458,9 @@ func (t Tries) Quantile(q float64) int {
 
 // String summarizes: mean, median, 90th and 99th percentile, and the most.
 func (t Tries) String() string {
+	if t.Connections() == 0 {
+		return "no connections"
+	}
 	most := 0
 	for i, c := range t {
 		if c > 0 {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // The device's side of the WebSocket (RFC 6455), as protocol §2 and §3 use
@@ -31,6 +32,16 @@ import (
 // connectTimeout bounds a connect request, from the dial to its answer.
 const connectTimeout = 30 * time.Second
 
+// maxResponseHead bounds the connect answer's status line and headers.
+const maxResponseHead = 16 << 10
+
+// closeWait bounds a close handshake: writing the close frame (behind a
+// message the server is not reading) and waiting for the server's.
+const closeWait = 5 * time.Second
+
+// errCloseSent: nothing is written after the device's close frame.
+var errCloseSent = fmt.Errorf("websocket: close frame sent: %w", net.ErrClosed)
+
 // Close codes of RFC 6455 the device uses.
 const (
 	closeNormal          = 1000
@@ -38,6 +49,7 @@ const (
 	closeProtocolError   = 1002
 	closeUnsupportedData = 1003
 	closeNoStatus        = 1005
+	closeInvalidPayload  = 1007
 	closeMessageTooBig   = 1009
 )
 
@@ -114,11 +126,13 @@ func (f *Fleet) upgrade(ctx context.Context, hdr http.Header) (*wsConn, error) {
 	}
 	// The reader stays with the connection for its life: small, as the
 	// answer is (and device traffic is: control lines, web pages).
-	br := bufio.NewReaderSize(conn, 1024)
+	head := &headLimit{r: conn, n: maxResponseHead}
+	br := bufio.NewReaderSize(head, 1024)
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		return fail(err)
 	}
+	head.n = -1 // the head is read: frames follow, bounded by §3
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1024))
 		resp.Body.Close()
@@ -143,6 +157,30 @@ func (f *Fleet) upgrade(ctx context.Context, hdr http.Header) (*wsConn, error) {
 	}
 	conn.SetDeadline(time.Time{})
 	return &wsConn{conn: conn, br: br, peerClosed: make(chan struct{})}, nil
+}
+
+// headLimit reads at most n bytes from r while n >= 0, then fails; n < 0
+// lifts the bound.
+type headLimit struct {
+	r io.Reader
+	n int64
+}
+
+var errHeadTooLong = errors.New("connect: answer's head over 16 KiB")
+
+func (l *headLimit) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(p)
+	}
+	if l.n == 0 {
+		return 0, errHeadTooLong
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
 
 func acceptKey(key string) string {
@@ -233,6 +271,9 @@ func (c *wsConn) nextFrame() error {
 			return err
 		}
 		u := binary.BigEndian.Uint64(h[:8])
+		if op >= 8 {
+			return c.fail(closeProtocolError, "fragmented or long control frame")
+		}
 		if u > maxMessage {
 			return c.fail(closeMessageTooBig, "message too big")
 		}
@@ -255,6 +296,12 @@ func (c *wsConn) nextFrame() error {
 			}
 			if n >= 2 {
 				code = int(binary.BigEndian.Uint16(payload))
+				if !closeCodeOnTheWire(code) {
+					return c.fail(closeProtocolError, fmt.Sprintf("close code %d is not sent on the wire", code))
+				}
+				if !utf8.Valid(payload[2:]) {
+					return c.fail(closeInvalidPayload, "close reason not UTF-8")
+				}
 			}
 			c.code.Store(int32(code))
 			c.peerGone()
@@ -270,7 +317,12 @@ func (c *wsConn) nextFrame() error {
 			}
 			return fmt.Errorf("websocket closed by the server: %d %q", code, payload[2:])
 		case 9: // ping
-			return c.writeFrame(0xA, payload, nil)
+			// After the device's close frame a ping goes unanswered, and
+			// the device keeps reading for the server's close (§5.5.1).
+			if err := c.writeFrame(0xA, payload, nil); err != nil && !errors.Is(err, errCloseSent) {
+				return err
+			}
+			return nil
 		case 10: // pong
 			return nil
 		}
@@ -300,6 +352,19 @@ func (c *wsConn) nextFrame() error {
 	return nil
 }
 
+// closeCodeOnTheWire reports a close code RFC 6455 §7.4 lets an endpoint
+// send: 1000–1003, 1007–1011, and 3000–4999 (registered and private);
+// 1004–1006 and 1015 are reserved or only reported locally.
+func closeCodeOnTheWire(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1011:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
 // fail closes the connection for a protocol error of the server.
 func (c *wsConn) fail(code int, reason string) error {
 	c.writeClose(code, reason)
@@ -326,7 +391,7 @@ func (c *wsConn) writeFrame(op byte, a, b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
-		return net.ErrClosed
+		return errCloseSent
 	}
 	if op == 0x8 {
 		c.closeSent = true
@@ -378,8 +443,12 @@ func (c *wsConn) WriteMessage(a, b []byte) error { return c.writeFrame(0x2, a, b
 // Closing the socket with unread data would reset it, and the server could
 // lose what was just written.
 func (c *wsConn) CloseHandshake(code int, reason string) {
+	// A message write stuck on a full socket (the server not reading)
+	// holds the write lock: the deadline ends it, and bounds the close
+	// frame's own write.
+	c.conn.SetWriteDeadline(time.Now().Add(closeWait))
 	if c.writeClose(code, reason) == nil {
-		t := time.NewTimer(5 * time.Second)
+		t := time.NewTimer(closeWait)
 		select {
 		case <-c.peerClosed:
 		case <-t.C:
