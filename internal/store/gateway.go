@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -58,170 +57,37 @@ func clip(s string) string { return model.StorableText(strings.TrimSpace(s), 64)
 // said hello: online, its IP, model, firmware, uptime and config version
 // (the device's own model and firmware overwrite the stored ones).
 func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.Time, h model.DeviceHello) error {
-	// Group-committed with the other hellos of the moment (group.go), all
-	// of them in one statement (writeConnected).
-	w := &connectedWrite{mac: mac, node: node, at: at, h: h}
-	err := s.inGroupSet(ctx, connectedSet, w, func(tx *Tx) error { return w.writeConnectedAlone(ctx, tx) })
-	if err != nil {
-		return err
-	}
-	return w.refused
-}
-
-// connectedWrite is one DeviceConnected: what it writes, and its refusal
-// (a write that changed nothing, while the batch goes on).
-type connectedWrite struct {
-	mac, node string
-	at        time.Time
-	h         model.DeviceHello
-	refused   error
-}
-
-// values are the write's row of connectedRows, in its column order.
-func (w *connectedWrite) values() []any {
-	return []any{w.mac, clip(w.h.IP), clip(w.h.Model), clip(w.h.Firmware), max(w.h.Uptime, 0), clip(w.h.ConfigVersion), w.node, w.at}
-}
-
-// A connection older than the one recorded for an online device lost a
-// race with it (two at once): the newer one stays the device's.
-const connectedSetCols = `online = true, ip = v.column2, model = CASE WHEN v.column3 <> '' THEN v.column3 ELSE devices.model END,
-	firmware = CASE WHEN v.column4 <> '' THEN v.column4 ELSE devices.firmware END, uptime = v.column5, config_version = v.column6,
-	node = v.column7, connected_at = v.column8, last_seen = v.column8`
-
-const connectedWhere = `devices.mac = v.column1 AND (devices.online = false OR devices.connected_at IS NULL OR devices.connected_at <= v.column8)`
-
-// writeConnectedAlone is the write in a statement of its own (its batch failed, or
-// its MAC is in the batch twice).
-func (w *connectedWrite) writeConnectedAlone(ctx context.Context, tx *Tx) error {
-	w.refused = nil
-	res, err := tx.execP(ctx, `UPDATE devices SET `+connectedSetCols+` FROM (VALUES `+connectedRow(tx.s.dialect)+`) AS v WHERE `+connectedWhere, w.values()...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return nil
-	}
-	return w.why(ctx, tx)
-}
-
-// why finds out why the write changed nothing: an unknown device, or a
-// newer connection recorded.
-func (w *connectedWrite) why(ctx context.Context, tx *Tx) error {
-	var one int
-	if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = CAST(? AS TEXT)`, w.mac).Scan(&one); isNoRows(err) {
-		w.refused = model.NotFound("device")
-	} else if err != nil {
-		return err
-	} else {
-		w.refused = model.Errorf(model.ECONFLICT, "A newer connection of device %s is recorded.", w.mac)
-	}
-	return nil // nothing written: the batch goes on
-}
-
-// connectedRow is one row of the VALUES list of the hellos' UPDATE, typed
-// for PostgreSQL (SQLite compares the bound time as it is, as every other
-// statement of the gateway binds it).
-func connectedRow(d Dialect) string {
-	at := "?"
-	if d == Postgres {
-		at = "CAST(? AS TIMESTAMPTZ)"
-	}
-	return `(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), ` + at + `)`
-}
-
-// connectedSet writes a batch's hellos in one UPDATE … FROM (VALUES …)
-// RETURNING the MACs it changed: the rows padded up to a power of two
-// (rows of MAC ”, which match no device), so that a few statement texts
-// serve every batch and stay prepared.
-var connectedSet = &groupSet{write: writeConnected}
-
-func writeConnected(ctx context.Context, tx *Tx, items []any) error {
-	var first, again []*connectedWrite // a MAC's first write of the batch, and any later ones
-	seen := make(map[string]bool, len(items))
-	for _, it := range items {
-		w := it.(*connectedWrite)
-		w.refused = nil
-		if seen[w.mac] {
-			again = append(again, w)
+	// Group-committed with the other hellos of the moment (group.go).
+	var refused error
+	err := s.inGroupTx(ctx, func(tx *Tx) error {
+		refused = nil
+		// A connection older than the one recorded for an online device
+		// lost a race with it (two at once): the newer one stays the
+		// device's.
+		res, err := tx.execP(ctx, `UPDATE devices SET online = true, ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
+			firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
+			WHERE mac = CAST(? AS TEXT) AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP), clip(h.Model), clip(h.Model),
+			clip(h.Firmware), clip(h.Firmware), max(h.Uptime, 0), clip(h.ConfigVersion), node, at, at, mac, at)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return nil
+		}
+		var one int
+		if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = CAST(? AS TEXT)`, mac).Scan(&one); isNoRows(err) {
+			refused = model.NotFound("device")
+		} else if err != nil {
+			return err
 		} else {
-			seen[w.mac] = true
-			first = append(first, w)
+			refused = model.Errorf(model.ECONFLICT, "A newer connection of device %s is recorded.", mac)
 		}
-	}
-	for len(first) > 0 {
-		n := min(len(first), maxGroup)
-		if err := writeConnectedRows(ctx, tx, first[:n]); err != nil {
-			return err
-		}
-		first = first[n:]
-	}
-	for _, w := range again { // in their order, each after the one before
-		if err := w.writeConnectedAlone(ctx, tx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeConnectedRows(ctx context.Context, tx *Tx, ws []*connectedWrite) error {
-	rows := 1
-	for rows < len(ws) {
-		rows *= 2
-	}
-	args := make([]any, 0, rows*8)
-	for _, w := range ws {
-		args = append(args, w.values()...)
-	}
-	pad := (&connectedWrite{}).values()
-	for range rows - len(ws) {
-		args = append(args, pad...)
-	}
-	res, err := tx.queryP(ctx, connectedQuery(tx.s.dialect, rows), args...)
+		return nil // nothing written: the batch goes on
+	})
 	if err != nil {
 		return err
 	}
-	changed := make(map[string]bool, len(ws))
-	for res.Next() {
-		var mac string
-		if err := res.Scan(&mac); err != nil {
-			res.Close()
-			return err
-		}
-		changed[mac] = true
-	}
-	if err := res.Close(); err != nil {
-		return err
-	}
-	if err := res.Err(); err != nil {
-		return err
-	}
-	for _, w := range ws {
-		if !changed[w.mac] {
-			if err := w.why(ctx, tx); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// connectedQueries holds the statement texts of connectedQuery, by
-// dialect and rows (a power of two up to maxGroup).
-var connectedQueries sync.Map
-
-func connectedQuery(d Dialect, rows int) string {
-	type key struct {
-		d    Dialect
-		rows int
-	}
-	if q, ok := connectedQueries.Load(key{d, rows}); ok {
-		return q.(string)
-	}
-	row := connectedRow(d)
-	q := `UPDATE devices SET ` + connectedSetCols + ` FROM (VALUES ` + row + strings.Repeat(", "+row, rows-1) + `) AS v WHERE ` +
-		connectedWhere + ` RETURNING devices.mac`
-	connectedQueries.Store(key{d, rows}, q)
-	return q
+	return refused
 }
 
 // DeviceReported records what a connected device's status changed: its

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,13 +33,8 @@ const groupTimeout = 15 * time.Second
 var errStoreClosed = errors.New("store: closed")
 
 type groupOp struct {
-	ctx context.Context
-	fn  func(tx *Tx) error
-	// set, when not nil, writes this op together with the batch's other
-	// ops of the same set, in one statement for them all (item is this
-	// op's part); fn is then how it runs alone.
-	set  *groupSet
-	item any
+	ctx  context.Context
+	fn   func(tx *Tx) error
 	done chan error
 	// changes are what fn declared, set before done is sent: the caller
 	// tells them (committed), so that the writer never waits for the
@@ -57,15 +51,6 @@ const (
 	opAbandoned
 )
 
-// groupSet is a kind of write that many callers make at once (a hello):
-// instead of a statement per caller inside the batch's transaction, write
-// writes all of the batch's items of the kind at once. It must only write
-// through tx, declare no changes, and leave each item's own outcome in the
-// item; an error fails the batch, whose ops then each run alone (their fn).
-type groupSet struct {
-	write func(ctx context.Context, tx *Tx, items []any) error
-}
-
 type groupWriter struct {
 	start sync.Once
 	ops   chan *groupOp
@@ -80,19 +65,6 @@ type groupWriter struct {
 // changes it declares are told after the COMMIT, as by inTx. An error of
 // ctx before fn ran leaves nothing written.
 func (s *Store) inGroupTx(ctx context.Context, fn func(tx *Tx) error) error {
-	return s.inGroup(&groupOp{ctx: ctx, fn: fn})
-}
-
-// inGroupSet is inGroupTx for a write of set: item is this caller's part,
-// written with the batch's other items of set by one statement (fn, when
-// the write runs alone).
-func (s *Store) inGroupSet(ctx context.Context, set *groupSet, item any, fn func(tx *Tx) error) error {
-	return s.inGroup(&groupOp{ctx: ctx, fn: fn, set: set, item: item})
-}
-
-func (s *Store) inGroup(op *groupOp) error {
-	ctx := op.ctx
-	op.done = make(chan error, 1)
 	w := &s.group
 	w.start.Do(func() {
 		w.ops = make(chan *groupOp, 4*maxGroup)
@@ -100,6 +72,7 @@ func (s *Store) inGroup(op *groupOp) error {
 		w.ended = make(chan struct{})
 		go s.groupLoop()
 	})
+	op := &groupOp{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case <-w.quit:
 		return errStoreClosed
@@ -198,14 +171,10 @@ func (s *Store) runGroup(batch []*groupOp) {
 	stx, err := s.db.BeginTx(ctx, nil)
 	if err == nil {
 		tx := &Tx{tx: stx, s: s}
-		err = writeSets(ctx, tx, live)
 		ends := make([]int, len(live)) // where each op's declared changes end
 		for i, op := range live {
-			if err != nil {
+			if err = op.fn(tx); err != nil {
 				break
-			}
-			if op.set == nil {
-				err = op.fn(tx)
 			}
 			ends[i] = len(tx.changes)
 		}
@@ -226,29 +195,6 @@ func (s *Store) runGroup(batch []*groupOp) {
 	for _, op := range live {
 		op.alone(s)
 	}
-}
-
-// writeSets writes the batch's ops of a set, one write per set.
-func writeSets(ctx context.Context, tx *Tx, ops []*groupOp) error {
-	var sets []*groupSet
-	var items [][]any
-	for _, op := range ops {
-		if op.set == nil {
-			continue
-		}
-		i := slices.Index(sets, op.set)
-		if i < 0 {
-			i = len(sets)
-			sets, items = append(sets, op.set), append(items, nil)
-		}
-		items[i] = append(items[i], op.item)
-	}
-	for i, set := range sets {
-		if err := set.write(ctx, tx, items[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // alone runs op's write in a transaction of its own.

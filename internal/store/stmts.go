@@ -153,11 +153,3 @@ func (t *Tx) queryRowP(ctx context.Context, query string, args ...any) scanner {
 	}
 	return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 }
-
-func (t *Tx) queryP(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st := t.s.cachedStmt(query)
-	if st == nil {
-		return t.query(ctx, query, args...)
-	}
-	return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
-}
