@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -15,7 +17,8 @@ import (
 
 // The store's side of a connect storm: every device of the demo data set
 // (GATEHOUSE_BENCH_DEVICES, default 20,000) authenticates and says hello,
-// 512 at a time, as the gateway's admitted connects do. Reports the
+// 512 at a time (GATEHOUSE_BENCH_CONNECTING), as the gateway's admitted
+// connects do. Reports the
 // process's CPU per device (user + system, getrusage) beside the time.
 //
 //	go test -run '^$' -bench DeviceConnectStorm -benchtime 3x ./internal/store/
@@ -42,6 +45,10 @@ func BenchmarkDeviceConnectStorm(b *testing.B) {
 			if _, err := st.EnrollDeviceKeys(model.WithActor(ctx, model.System), keys); err != nil {
 				b.Fatal(err)
 			}
+			concurrency := 512
+			if n, err := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_CONNECTING")); err == nil && n > 0 {
+				concurrency = n
+			}
 			var cpu time.Duration
 			round := 0
 			for b.Loop() {
@@ -52,7 +59,7 @@ func BenchmarkDeviceConnectStorm(b *testing.B) {
 				c0 := processCPU()
 				work := make(chan string)
 				var wg sync.WaitGroup
-				for range 512 {
+				for range concurrency {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
