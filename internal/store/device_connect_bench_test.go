@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
-	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
 
@@ -84,8 +83,6 @@ func BenchmarkDeviceConnectStorm(b *testing.B) {
 		})
 	}
 }
-
-var _ = store.DeviceKeyHash
 
 func processCPU() time.Duration {
 	var ru syscall.Rusage
