@@ -16,8 +16,7 @@ import (
 // writer (SQLite) or for its own commit (PostgreSQL). Instead, one
 // goroutine takes the writes waiting, up to maxGroup, and runs them in one
 // transaction; each caller waits for its own result. A write alone goes
-// at once; only when writes came while the batch before ran does a batch
-// wait a moment (groupLinger) for more.
+// at once: nothing waits for a batch to fill.
 //
 // Each write is a func of the transaction, as for inTx. Should one of them
 // fail, the transaction is rolled back and every write of the batch runs
@@ -27,13 +26,6 @@ import (
 
 // maxGroup bounds the writes committed together.
 const maxGroup = 256
-
-// groupLinger is how long a batch waits for more writes when writes came
-// while the batch before ran: in a storm, a COMMIT (its WAL pages on
-// SQLite, a round trip and a flush on PostgreSQL) then serves many writes
-// instead of two or three — half the CPU per write, measured. A write that
-// comes alone goes at once.
-const groupLinger = 5 * time.Millisecond
 
 // groupTimeout bounds one batch's transaction.
 const groupTimeout = 15 * time.Second
@@ -124,9 +116,6 @@ func (s *Store) groupLoop() {
 	w := &s.group
 	defer close(w.ended)
 	batch := make([]*groupOp, 0, maxGroup)
-	linger := time.NewTimer(time.Hour)
-	linger.Stop()
-	busy := false // writes came while the batch before ran
 	for {
 		batch = batch[:0]
 		select {
@@ -135,23 +124,6 @@ func (s *Store) groupLoop() {
 		case <-w.quit:
 			s.failQueued(w)
 			return
-		}
-		if busy {
-			// Writes are streaming in (a connect storm): the batch waits a
-			// moment for more, so that one COMMIT serves many of them.
-			linger.Reset(groupLinger)
-		fill:
-			for len(batch) < maxGroup {
-				select {
-				case op := <-w.ops:
-					batch = append(batch, op)
-				case <-linger.C:
-					break fill
-				case <-w.quit:
-					break fill
-				}
-			}
-			linger.Stop()
 		}
 	more:
 		for len(batch) < maxGroup {
@@ -163,7 +135,6 @@ func (s *Store) groupLoop() {
 			}
 		}
 		s.runGroup(batch)
-		busy = len(w.ops) > 0
 	}
 }
 
