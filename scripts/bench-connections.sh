@@ -70,7 +70,7 @@ done
 [ -n "$URL" ] || { echo "server did not start:"; cat "$WORK/serve.err"; exit 1; }
 echo "== server $URL (pid $SERVER_PID)"
 
-cpu_s() { awk -v t="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / t}' "/proc/$1/stat"; }
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 metric() { curl -fsS "$URL/metrics" | awk -v m="$1" '$1 == m {printf "%.0f\n", $2}'; }
 # lowest heap-in-use over SAMPLE_SECONDS one-second samples
@@ -91,6 +91,7 @@ GOR0=$(metric go_goroutines)
 echo "   idle: RSS $((RSS0 / 1024)) MiB, heap in use $((HEAP0 / 1048576)) MiB, $GOR0 goroutines"
 
 echo "== devicesim --count $N --source-addrs auto"
+CPU0=$(cpu_s "$SERVER_PID")
 t0=$(date +%s.%N)
 "$BIN" devicesim --server "$URL" --count "$N" --data "$DATA" --state "$WORK/sim-state" \
 	--source-addrs auto --report 1s >"$WORK/sim.out" 2>"$WORK/sim.err" &
@@ -104,7 +105,8 @@ while ! grep -q "all $N devices online" "$WORK/sim.out"; do
 done
 CONNECT=$(grep -o "all $N devices online after [^ ]*" "$WORK/sim.out" | awk '{print $NF}')
 echo "   all $N online after $CONNECT (wall clock $(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f') s)"
-echo "   CPU so far: server $(cpu_s "$SERVER_PID") s, simulator $(cpu_s "$SIM_PID") s"
+CPU1=$(cpu_s "$SERVER_PID")
+echo "   CPU so far: server $CPU1 s, simulator $(cpu_s "$SIM_PID") s"
 
 echo "== settling ${SETTLE_SECONDS}s (heartbeats), then sampling ${SAMPLE_SECONDS}s"
 sleep "$SETTLE_SECONDS"
@@ -118,6 +120,7 @@ per() { echo "scale=1; ($2 - $1) / $N" | bc; }
 cat <<EOF
 == result: $N connections on one node ($(nproc) cores)
    connect time (simulator start to all online): $CONNECT
+   server CPU while connecting: $(echo "$CPU1 - $CPU0" | bc) s = $(echo "scale=3; ($CPU1 - $CPU0) * 1000 / $N" | bc) ms per connect
    server RSS:   $((RSS0 / 1024)) MiB -> $((RSS1 / 1024)) MiB   = $(per "$RSS0" "$RSS1") KiB per connection
    server heap:  $((HEAP0 / 1048576)) MiB -> $((HEAP1 / 1048576)) MiB   = $(echo "scale=1; ($HEAP1 - $HEAP0) / 1024 / $N" | bc) KiB per connection (heap in use, lowest sample)
    goroutines:   $GOR0 -> $GOR1   = $(echo "scale=2; ($GOR1 - $GOR0) / $N" | bc) per connection

@@ -34,7 +34,7 @@ func TestServeHelpListsEveryFlagAndVariable(t *testing.T) {
 		t.Fatalf("serve -h: %v", err)
 	}
 	for _, s := range []string{"-data", "GATEHOUSE_DATA", "-addr", "GATEHOUSE_ADDR", "127.0.0.1:8080", "-db", "GATEHOUSE_DB",
-		"./data", "postgres://", "-log-level", "-public-url", "GATEHOUSE_SMTP_HOST", "-session-idle", "-session-max", "-trust-proxy", "-tls-cert"} {
+		"./data", "postgres://", "-log-level", "-public-url", "GATEHOUSE_SMTP_HOST", "-session-idle", "-session-max", "-trust-proxy", "-tls-cert", "-cpuprofile", "GATEHOUSE_CPUPROFILE"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("serve -h does not mention %s:\n%s", s, out)
 		}
@@ -83,7 +83,8 @@ var urlRE = regexp.MustCompile(`serving at (http://[0-9.:]+)/`)
 // GATEHOUSE_* variables, uses it, and stops it as SIGTERM would.
 func TestServeFromEnvironmentAndShutdown(t *testing.T) {
 	data := t.TempDir()
-	vars := env(map[string]string{"GATEHOUSE_DATA": data, "GATEHOUSE_ADDR": "127.0.0.1:0"})
+	profile := filepath.Join(t.TempDir(), "serve.prof")
+	vars := env(map[string]string{"GATEHOUSE_DATA": data, "GATEHOUSE_ADDR": "127.0.0.1:0", "GATEHOUSE_CPUPROFILE": profile})
 	if out, err := runCmd(t, vars, "demo", "--password", "demo-password", "--users", "50", "--devices", "20"); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
@@ -117,6 +118,10 @@ func TestServeFromEnvironmentAndShutdown(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("server did not shut down")
+	}
+	// The CPU profile of the run, written at shutdown (gzip, as pprof writes it).
+	if b, err := os.ReadFile(profile); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("GATEHOUSE_CPUPROFILE: no profile written (%d bytes, %v)", len(b), err)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -38,8 +40,20 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	remoteURL := fs.String("remote-url", getenv("GATEHOUSE_REMOTE_URL"), "a separate origin for Remote Control (https://remote.example.com, another host name for these servers); empty: Remote Control is served on the portal's host with the device's scripts off (env GATEHOUSE_REMOTE_URL)")
 	node := fs.String("node", getenv("GATEHOUSE_NODE"), "this node's name, unique among the nodes sharing a database (default: host name and process id) (env GATEHOUSE_NODE)")
 	absolute := fs.Duration("session-max", envDuration(getenv, "GATEHOUSE_SESSION_MAX", auth.DefaultConfig.AbsoluteTimeout), "a session ends this long after login (env GATEHOUSE_SESSION_MAX)")
+	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT"); err != nil {
 		return err

@@ -64,7 +64,10 @@ func errRefused(mac, why string) error {
 //     or an open window of its project accepts the key;
 //   - any other key is recorded as pending (audited once per key) and
 //     refused.
-func (s *Store) AuthenticateDevice(ctx context.Context, a model.DeviceAttempt) (*model.Device, error) {
+//
+// It returns the device's id and MAC: what its connection needs, and all
+// the hot path reads.
+func (s *Store) AuthenticateDevice(ctx context.Context, a model.DeviceAttempt) (*AuthenticatedDevice, error) {
 	m, ok := model.NormalizeMAC(a.MAC)
 	if !ok {
 		return nil, model.Invalid("mac", "must be 12 hex digits")
@@ -74,10 +77,19 @@ func (s *Store) AuthenticateDevice(ctx context.Context, a model.DeviceAttempt) (
 	}
 	hash := DeviceKeyHash(a.Key)
 	ctx = sysCtx(ctx)
+	// The hot path: the accepted key, two columns of one indexed row.
+	var id int64
+	var bound string
+	err := s.queryRowP(ctx, `SELECT id, key_hash FROM devices WHERE mac = CAST(? AS TEXT)`, m).Scan(&id, &bound)
+	if err == nil && bound != "" && subtle.ConstantTimeCompare([]byte(bound), []byte(hash)) == 1 {
+		return &AuthenticatedDevice{ID: id, MAC: m}, nil
+	} else if err != nil && !isNoRows(err) {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		d, au, err := s.deviceForAuth(ctx, m)
 		if err == nil && au.bound != "" && subtle.ConstantTimeCompare([]byte(au.bound), []byte(hash)) == 1 {
-			return d, nil
+			return &AuthenticatedDevice{ID: d.ID, MAC: d.MAC}, nil // accepted meanwhile
 		}
 		if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
 			return nil, err
@@ -91,13 +103,21 @@ func (s *Store) AuthenticateDevice(ctx context.Context, a model.DeviceAttempt) (
 			return nil, err
 		}
 		d, err = s.enroll(ctx, d, au, hash, a)
-		if !errors.Is(err, errLostRace) {
-			return d, err
+		if err == nil {
+			return &AuthenticatedDevice{ID: d.ID, MAC: d.MAC}, nil
+		} else if !errors.Is(err, errLostRace) {
+			return nil, err
 		}
 		if attempt == 3 {
 			return nil, model.Errorf(model.ECONFLICT, "The binding of device %s keeps changing; try again.", m)
 		}
 	}
+}
+
+// AuthenticatedDevice is a device whose key AuthenticateDevice accepted.
+type AuthenticatedDevice struct {
+	ID  int64
+	MAC string
 }
 
 var errLostRace = errors.New("store: lost a race")

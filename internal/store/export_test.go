@@ -36,3 +36,15 @@ func RedoMigration(ctx context.Context, s *Store, version int64) error {
 // OpenAt opens dsn migrated up to version only, for the tests of later
 // migrations; store.Open on the same dsn applies the rest.
 var OpenAt = open
+
+// HoldGroupWriter occupies the group writer (group.go) until release is
+// called, so that the writes made meanwhile queue up and form one batch;
+// GroupQueued counts the writes queued.
+func HoldGroupWriter(s *Store) (release func()) {
+	hold, held := make(chan struct{}), make(chan struct{})
+	go s.inGroupTx(context.Background(), func(*Tx) error { close(held); <-hold; return nil })
+	<-held
+	return func() { close(hold) }
+}
+
+func GroupQueued(s *Store) int { return len(s.group.ops) }

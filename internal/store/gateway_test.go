@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -295,6 +297,68 @@ func TestDeviceConnectionState(t *testing.T) {
 		}
 		if err := st.DeviceConnected(ctx, "0C1105FFFFFF", "node-a", t4, h); model.ErrorCode(err) != model.ENOTFOUND {
 			t.Errorf("unknown device: %v", err)
+		}
+	})
+}
+
+// Hellos committed together (one statement for the batch) each get their
+// own result, as one by one in the order they queued: an unknown device,
+// an older connection than the one recorded, and the same device twice in
+// one batch.
+func TestDeviceConnectedInOneBatch(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx := context.Background()
+		a, b, c := tr.b.device.MAC, tr.a1.device.MAC, tr.a2.device.MAC
+		t0 := st.Now().UTC().Truncate(time.Microsecond)
+		at := func(i int) time.Time { return t0.Add(time.Duration(i) * time.Second) }
+		if err := st.DeviceConnected(ctx, c, "node-x", at(5), model.DeviceHello{IP: "10.0.0.5"}); err != nil {
+			t.Fatal(err)
+		}
+		hellos := []struct {
+			mac, node string
+			at        time.Time
+			want      string
+		}{
+			{a, "node-1", at(1), ""},
+			{"0C1105FFFFFF", "node-2", at(1), model.ENOTFOUND},
+			{c, "node-3", at(4), model.ECONFLICT}, // older than node-x's
+			{b, "node-4", at(2), ""},
+			{a, "node-5", at(3), ""},              // newer than node-1's, in the same batch
+			{b, "node-6", at(0), model.ECONFLICT}, // older than node-4's, in the same batch
+		}
+		release := store.HoldGroupWriter(st)
+		errs := make([]error, len(hellos))
+		var wg sync.WaitGroup
+		for i, h := range hellos {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = st.DeviceConnected(ctx, h.mac, h.node, h.at, model.DeviceHello{IP: "10.0.1." + strconv.Itoa(i), Model: "M" + strconv.Itoa(i)})
+			}()
+			for store.GroupQueued(st) < i+1 { // queued in this order
+				time.Sleep(time.Millisecond)
+			}
+		}
+		release()
+		wg.Wait()
+		for i, h := range hellos {
+			if model.ErrorCode(errs[i]) != h.want {
+				t.Errorf("hello %d (%s on %s): %v, want %q", i, h.mac, h.node, errs[i], h.want)
+			}
+		}
+		for _, want := range []struct {
+			mac, node, ip, model string
+			at                   time.Time
+		}{{a, "node-5", "10.0.1.4", "M4", at(3)}, {b, "node-4", "10.0.1.3", "M3", at(2)}, {c, "node-x", "10.0.0.5", tr.a2.device.Model, at(5)}} {
+			det, err := st.GetDeviceDetail(sys, want.mac)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if node, _, _ := st.DeviceNode(ctx, want.mac); node != want.node || det.IP != want.ip || det.Model != want.model || !det.Online ||
+				det.Connected == nil || !det.Connected.Equal(want.at) {
+				t.Errorf("%s: node %q ip %q model %q online %v connected %v; want %+v", want.mac, node, det.IP, det.Model, det.Online, det.Connected, want)
+			}
 		}
 	})
 }

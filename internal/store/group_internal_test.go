@@ -37,7 +37,7 @@ func TestGroupCommitIsolatesAFailure(t *testing.T) {
 	var calls [n]atomic.Int32
 	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range n {
+	write := func(i int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -53,6 +53,18 @@ func TestGroupCommitIsolatesAFailure(t *testing.T) {
 			})
 		}()
 	}
+	// The failing write queues last, so that every other one ran in the
+	// batch before it failed (queued first, it would fail the batch before
+	// any other ran: a flaky count below).
+	for i := range n {
+		if i != failing {
+			write(i)
+		}
+	}
+	for len(st.group.ops) < n-1 {
+		runtime.Gosched()
+	}
+	write(failing)
 	for len(st.group.ops) < n { // all queued behind the held write
 		runtime.Gosched()
 	}
@@ -72,7 +84,7 @@ func TestGroupCommitIsolatesAFailure(t *testing.T) {
 			batched++
 		}
 	}
-	if batched < 2 {
+	if batched != n {
 		t.Errorf("%d writes ran in the batch with the failing one, want them all (%d)", batched, n)
 	}
 	var rows int
