@@ -159,6 +159,11 @@ type Gateway struct {
 	lastConnected atomic.Int64 // UnixMicro of the last connected_at handed out
 	seq           atomic.Uint64
 	admission     admission // connects in progress (admission.go)
+
+	// closingSince (under mu) is when Shutdown began, closingFrom how many
+	// connections it had to close (closingRetryAfter).
+	closingSince time.Time
+	closingFrom  int
 }
 
 // New returns a gateway, answering the bus at once; Run starts its
@@ -306,7 +311,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A node shutting down is usually restarting: the device is told
 		// to come back in a few seconds (spread), and its back-off does not
 		// grow for it (protocol §2).
-		w.Header().Set("Retry-After", strconv.Itoa(closingRetryAfter()))
+		w.Header().Set("Retry-After", strconv.Itoa(g.closingRetryAfter()))
 		http.Error(w, "The node is shutting down; connect again.", http.StatusServiceUnavailable)
 		return
 	}
@@ -440,10 +445,21 @@ func (g *Gateway) Transports() (polled, streamed int) {
 	return polled, streamed
 }
 
-// closingRetryAfter is the Retry-After a node shutting down answers: 2 to 6
-// seconds, about what a restart takes, spread so that the devices it turns
-// away do not all come back in the same second.
-func closingRetryAfter() int { return 2 + rand.N(5) }
+// closingRetryAfter is the Retry-After a node shutting down answers: what
+// is left of the shutdown — the connections still open, at the pace the
+// others closed — then 2 to 6 seconds, about what a restart takes, spread
+// so that the devices it turns away do not all come back in the same
+// second.
+func (g *Gateway) closingRetryAfter() int {
+	g.mu.Lock()
+	left, closed, took := len(g.live), g.closingFrom-len(g.live), time.Since(g.closingSince)
+	g.mu.Unlock()
+	rest := 0
+	if left > 0 && closed > 0 {
+		rest = int((took*time.Duration(left)/time.Duration(closed) + time.Second/2) / time.Second)
+	}
+	return min(rest, maxRetryAfter) + 2 + rand.N(5)
+}
 
 // auditLimited records that attempts for mac from remoteAddr hit the limits
 // (the limiter bounds how often).
@@ -839,8 +855,9 @@ func (g *Gateway) nodeOffline(ctx context.Context, until time.Time, d time.Durat
 // Shutdown stops the gateway: new connections are refused (503), the bus
 // is left, Run and the last-seen flusher stop, every device connection is
 // closed with 1001 (going away; a device that does not answer its close
-// frame within closeWait is cut), and Shutdown waits for every goroutine
-// of the gateway, then marks this node's devices offline. When ctx ends
+// frame within closeWait is cut) while this node's devices are marked
+// offline, and Shutdown waits for every goroutine of the gateway, then
+// marks offline those whose hello ended meanwhile. When ctx ends
 // first, the store calls under way are cancelled and every connection is
 // cut; Shutdown then waits forceGrace more and returns ctx's error. A
 // second call waits for the first.
@@ -857,6 +874,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	}
 	g.closing = true
 	live := slices.Collect(maps.Keys(g.live))
+	g.closingSince, g.closingFrom = time.Now(), len(live)
 	unsubs := g.unsubs
 	g.unsubs = nil
 	g.mu.Unlock()
@@ -866,6 +884,13 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for _, un := range unsubs {
 		un()
 	}
+	// The node's devices are marked offline while their connections close,
+	// not after: both take seconds for a node of 100,000 devices. A hello
+	// under way may still record its device online: the last mark below.
+	until := g.connectedAt()
+	g.spawn(func() {
+		g.nodeOffline(ctx, until, nodeOfflineTimeout, "gateway: mark this node's devices offline", "")
+	})
 	for _, c := range live {
 		c.close(closeGoingAway, "the node is shutting down")
 	}
@@ -890,7 +915,7 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 		return ctx.Err()
 	}
 	// Every connection ended, and no hello is under way: this node holds
-	// no device now.
+	// no device now (the devices of the hellos that ended meanwhile).
 	g.nodeOffline(ctx, time.Now().Add(time.Hour), nodeOfflineTimeout, "gateway: mark this node's devices offline", "")
 	return nil
 }
