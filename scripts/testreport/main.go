@@ -45,6 +45,7 @@ var optIn = []struct {
 	{"internal/gateway", "TestConnectionsMemory", "GATEHOUSE_BENCH_CONNS", "memory per device connection (GATEHOUSE_BENCH_CONNS=N)"},
 	{"internal/gateway", "TestConnectionsMemoryServer", "child of TestConnectionsMemory", "the server process of TestConnectionsMemory"},
 	{"internal/gateway", "TestConnectionsInMemory", "GATEHOUSE_BENCH_MEMCONNS", "100,000 in-memory connections (GATEHOUSE_BENCH_MEMCONNS=N)"},
+	{"internal/gateway", "TestConnectCPUInMemory", "GATEHOUSE_BENCH_CONNECTCPU", "the server's CPU per connect apart from the simulator's (GATEHOUSE_BENCH_CONNECTCPU=N)"},
 }
 
 // halfSkipped marks a test that ran on SQLite only: testutil.Backends logs
