@@ -186,9 +186,16 @@ func (c *conn) wsControl(op byte, payload []byte) error {
 			c.setWhy("the device closed")
 			c.stopped = true
 			c.sess.End(io.EOF)
+			c.closeBy.Store(time.Now().Add(closeWait).UnixNano())
 			c.t.write(wsFrame(opClose, payload), false, time.Now().Add(closeWait))
 		}
-		c.t.cut()
+		// A queued echo goes out before the socket is cut (a streamed
+		// transport has written it already).
+		if q, ok := c.t.(interface{ cutWhenFlushed() }); ok {
+			q.cutWhenFlushed()
+		} else {
+			c.t.cut()
+		}
 	}
 	return nil
 }

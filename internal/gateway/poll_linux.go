@@ -190,6 +190,9 @@ type polled struct {
 	room      chan struct{} // closed when out shrinks below sendQueueWait
 	closeSent bool
 	dead      bool // cut or closed: nothing more is written
+	// cutFlushed: cut once out is written (the echo of a device's close
+	// frame queued behind data).
+	cutFlushed bool
 }
 
 // pollConn takes raw, a plain TCP connection just upgraded, off net/http
@@ -465,6 +468,10 @@ func (t *polled) flush() {
 	}
 	if t.out = t.out[n:]; len(t.out) == 0 {
 		t.out = nil // an idle connection keeps no buffer
+		if t.cutFlushed {
+			t.cutLocked()
+			return
+		}
 	}
 	if len(t.out) <= sendQueueWait && t.room != nil {
 		close(t.room)
@@ -485,6 +492,19 @@ func (t *polled) cut() {
 	t.mu.Lock()
 	t.cutLocked()
 	t.mu.Unlock()
+}
+
+// cutWhenFlushed cuts the socket once what is queued is written: the echo
+// of a device's close frame must not be dropped because data was ahead of
+// it (the sweep cuts at the close's deadline a device that does not read).
+func (t *polled) cutWhenFlushed() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.out) == 0 {
+		t.cutLocked()
+		return
+	}
+	t.cutFlushed = true
 }
 
 func (t *polled) cutLocked() {
