@@ -31,7 +31,8 @@ type conn struct {
 	autopURL string
 	t        transport
 	sess     *ymux.Session
-	admitted *slot // the connect's place (admission.go), released when hello is done
+	admitted *slot  // the connect's place (admission.go), released when hello is done
+	authN    uint64 // the order of its authentication among the node's connects
 
 	connectedAt time.Time
 	// The reader's (whoever owns the reading, see own):
@@ -379,6 +380,7 @@ func (l *lines) feed(p []byte, each func(line []byte) error) error {
 func (c *conn) hello(line []byte) (code closeCode, reason string, registered bool) {
 	g := c.g
 	defer c.admitted.release()
+	defer g.helloDone(c)
 	m, ok := parse(line)
 	if !ok || m.Type != "hello" {
 		return closePolicy, "the first message must be a hello", false

@@ -140,11 +140,15 @@ type Gateway struct {
 	stopping context.Context
 	stop     context.CancelFunc
 
-	mu      sync.Mutex
-	conns   map[string]*conn   // MAC → this node's current connection
-	live    map[*conn]struct{} // every connection being served, before hello too
-	closing bool
-	unsubs  []func()
+	mu    sync.Mutex
+	conns map[string]*conn   // MAC → this node's current connection
+	live  map[*conn]struct{} // every connection being served, before hello too
+	// awaitingHello: device id → its connection upgraded and not yet past
+	// its hello. One each: a newer connect of the device replaces it, so
+	// that one key cannot hold many of the node's connect places.
+	awaitingHello map[int64]*conn
+	closing       bool
+	unsubs        []func()
 	// wg counts every connection until it ended (its reader goroutine, or
 	// its place in the event loop) and every goroutine of the gateway: a
 	// close frame's writer and the pong writer, command deliveries, the
@@ -158,7 +162,8 @@ type Gateway struct {
 	started       time.Time    // connections before it belong to an earlier run of this node
 	lastConnected atomic.Int64 // UnixMicro of the last connected_at handed out
 	seq           atomic.Uint64
-	admission     admission // connects in progress (admission.go)
+	authenticated atomic.Uint64 // connects authenticated: their order (conn.authN)
+	admission     admission     // connects in progress (admission.go)
 
 	// closingSince (under mu) is when Shutdown began, closingFrom how many
 	// connections it had to close (closingRetryAfter).
@@ -203,7 +208,7 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	if opts.Limiter == nil {
 		opts.Limiter = deviceauth.NewLimiter(deviceauth.Limits{})
 	}
-	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, live: map[*conn]struct{}{},
+	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, live: map[*conn]struct{}{}, awaitingHello: map[int64]*conn{},
 		shutdown: make(chan struct{}), started: time.Now()}
 	g.admission.max = int64(cmp.Or(opts.MaxConnecting, DefaultMaxConnecting))
 	g.ctx, g.cancel = context.WithCancel(context.Background())
@@ -297,6 +302,15 @@ func parseCommandID(s string) (int64, bool) {
 	return id, true
 }
 
+// helloDone: c is past its hello (recorded or refused).
+func (g *Gateway) helloDone(c *conn) {
+	g.mu.Lock()
+	if g.awaitingHello[c.id] == c {
+		delete(g.awaitingHello, c.id)
+	}
+	g.mu.Unlock()
+}
+
 // ServeHTTP is GET /device/v1/connect: the device is authenticated before
 // the upgrade: 400 malformed; the one refusal of deviceauth for an unknown
 // MAC and for every key the cloud has not accepted (a new one is recorded
@@ -357,6 +371,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The node is busy; connect again later.", http.StatusServiceUnavailable)
 		return
 	}
+	authN := g.authenticated.Add(1)
 	// The server's Read/WriteTimeout deadlines stay on a hijacked
 	// connection: clear them (the gateway's sweep watches the connection
 	// instead).
@@ -383,7 +398,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b, _ := brw.Reader.Peek(n)
 		buffered = bytes.Clone(b)
 	}
-	c := &conn{g: g, id: d.ID, mac: d.MAC, autopURL: g.autopURL(r, d.MAC), admitted: admitted.handOff()}
+	c := &conn{g: g, id: d.ID, mac: d.MAC, autopURL: g.autopURL(r, d.MAC), admitted: admitted.handOff(), authN: authN}
 	c.sess = ymux.Server(&wire{c: c}, ymux.Config{Control: c.control, WriteTimeout: g.opts.WriteTimeout, MaxStreams: MaxTunnels})
 	// The control stream and hello, within HelloTimeout of the upgrade.
 	c.setDeadline(g.opts.HelloTimeout)
@@ -410,8 +425,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.live[c] = struct{}{}
+	// The device's connects are ordered by their authentication (before
+	// the 101): a connect registering late does not replace a newer one.
+	replaced := g.awaitingHello[c.id]
+	if replaced != nil && replaced.authN > c.authN {
+		replaced = c
+	} else {
+		g.awaitingHello[c.id] = c
+	}
 	g.wg.Add(1)
 	g.mu.Unlock()
+	if replaced != nil {
+		replaced.admitted.release() // its place is this connect's now
+		replaced.setWhy("replaced by a newer connect before its hello")
+		replaced.close(closeReplaced, "replaced by a newer connection")
+	}
 	g.sweeper.Do(func() { go g.sweep() })
 	if polled != nil {
 		polled.start(c, buffered)
@@ -579,6 +607,9 @@ func (g *Gateway) unregister(c *conn) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	delete(g.live, c)
+	if g.awaitingHello[c.id] == c {
+		delete(g.awaitingHello, c.id)
+	}
 	if g.conns[c.mac] == c {
 		delete(g.conns, c.mac)
 		return true
