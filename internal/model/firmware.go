@@ -15,6 +15,8 @@ type Firmware struct {
 	ChangeLog string    `json:"change_log"`
 	FileURL   string    `json:"file_url"`
 	Checksum  string    `json:"checksum"`
+	Size      int64     `json:"size"`   // bytes; 0 when not known
+	Stored    bool      `json:"stored"` // the cloud keeps the image (uploaded), else FileURL is external
 	Created   time.Time `json:"created_at"`
 }
 
