@@ -45,7 +45,7 @@ var Allowed = map[string][]string{
 		"internal/mail", "internal/bus", "internal/gateway", "internal/auth"},
 
 	// Infrastructure.
-	"internal/store": {"internal/model", "internal/autop", "internal/billing"},
+	"internal/store": {"internal/model", "internal/autop", "internal/billing", "internal/deviceauth"},
 	"internal/auth":  {"internal/model", "internal/store"},
 	"internal/mail":  {},
 	"internal/bus":   {},

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
 )
 
 // Secrets such as camera passwords are stored encrypted with AES-256-GCM
@@ -69,6 +71,7 @@ func (s *Store) SetSecretKey(key []byte) error {
 		return err
 	}
 	s.aead, err = cipher.NewGCM(block)
+	s.fwTokenKey = deviceauth.FirmwareTokenKey(key)
 	return err
 }
 
@@ -111,3 +114,9 @@ func (s *Store) decryptSecret(sealed string) (string, error) {
 
 // EncryptSecret seals a secret for the demo loader's bulk rows.
 func (s *Store) EncryptSecret(plain string) (string, error) { return s.encryptSecret(plain) }
+
+// FirmwareTokenKey is the key of firmware download tokens
+// (deviceauth.FirmwareToken), derived from the secret key so that every
+// node of a cluster makes and checks the same tokens; nil before
+// SetSecretKey.
+func (s *Store) FirmwareTokenKey() []byte { return s.fwTokenKey }

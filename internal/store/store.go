@@ -41,10 +41,11 @@ const (
 
 // Store is the one data access object of the app.
 type Store struct {
-	db      *sql.DB
-	dialect Dialect
-	now     func() time.Time
-	aead    cipher.AEAD // seals secrets at rest; see crypto.go
+	db         *sql.DB
+	dialect    Dialect
+	now        func() time.Time
+	aead       cipher.AEAD // seals secrets at rest; see crypto.go
+	fwTokenKey []byte      // firmware download tokens; see crypto.go
 
 	// autopGen moves on after every committed transaction that declared an
 	// AutoP change, and whenever the bus says this node may have missed
