@@ -401,3 +401,13 @@ func RolloutTransition(from RolloutStatus, action string) (RolloutStatus, bool) 
 	}
 	return from, false
 }
+
+// RolloutStep is what one scheduler step did to one rollout.
+type RolloutStep struct {
+	RolloutID int64
+	Released  []string      // MACs of the devices released (pending → queued): the gateway is told
+	Advanced  int           // waves that finished in this step
+	Status    RolloutStatus // the status after the step (paused: the threshold paused it; done)
+	Reason    string        // why it paused
+}
+
