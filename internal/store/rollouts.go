@@ -100,6 +100,30 @@ func (s *Store) rolloutFirmware(ctx context.Context, q querier, in *model.Rollou
 		return nil, model.Invalid("targets.model", "must be the firmware's model, %s", f.Model)
 	}
 	in.Targets.Model = f.Model
+	act, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var one int
+	if id := in.Targets.ProjectID; id != 0 {
+		cond, args := installerScope(act, "p.installer_id")
+		err := q.QueryRowContext(ctx, s.q(`SELECT 1 FROM projects p WHERE p.id = ? AND `+cond), append([]any{id}, args...)...).Scan(&one)
+		if isNoRows(err) {
+			return nil, model.Invalid("targets.project_id", "no such project")
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if id := in.Targets.InstallerID; id != 0 {
+		cond, args := installerScope(act, "i.id")
+		err := q.QueryRowContext(ctx, s.q(`SELECT 1 FROM accounts i WHERE i.id = ? AND i.role = 'installer' AND `+cond),
+			append([]any{id}, args...)...).Scan(&one)
+		if isNoRows(err) {
+			return nil, model.Invalid("targets.installer_id", "no such installer")
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	return f, nil
 }
 
