@@ -307,7 +307,7 @@ func defaultPage(p model.Page) model.Page {
 	if p.Page < 1 {
 		p.Page = 1
 	}
-	if p.PerPage < 1 || p.PerPage > model.MaxPerPage {
+	if p.PerPage < 1 {
 		p.PerPage = model.DefaultPerPage
 	}
 	return p
