@@ -412,7 +412,6 @@ type RolloutStep struct {
 	Reason    string        // why it paused
 }
 
-
 // ParseRolloutFilter reads the rollout list's search from a query:
 // firmware_id, status, name, page, per_page.
 func ParseRolloutFilter(q url.Values, v *Validator) RolloutFilter {
