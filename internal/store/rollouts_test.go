@@ -598,6 +598,15 @@ func TestRolloutThresholdPausesBeforeNextWave(t *testing.T) {
 		if got.Status != model.RolloutDone || got.Finished == nil {
 			t.Errorf("done: %+v", got)
 		}
+		// The creator's tree reads why it paused in its audit log.
+		l, _ := st.ListAudit(as(tr.distA), model.AuditFilter{ObjectType: "rollout", Page: model.Page{Page: 1, PerPage: 50}})
+		found := map[string]string{}
+		for _, e := range l.Items {
+			found[e.Action] = e.Actor
+		}
+		if found["rollout.pause"] != "system" || found["rollout.done"] != "system" || found["rollout.resume"] != "sub-a1" {
+			t.Errorf("audit seen by the distributor: %v", found)
+		}
 	})
 }
 
