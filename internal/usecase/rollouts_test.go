@@ -242,3 +242,81 @@ func TestRolloutUseCaseErrors(t *testing.T) {
 		t.Errorf("foreign progress: %v", err)
 	}
 }
+
+// With the devices' side (the gateway's store methods): the canary's
+// devices are sent the upgrade, report progress, and two of three fail —
+// over the threshold, the rollout pauses before wave 1; resumed, wave 1's
+// devices come back on the new firmware (hello) and the rollout is done.
+func TestRolloutWithDeviceOutcomes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		f := newRolloutFixture(t, backend, 5, model.RolloutPlan{CanaryCount: 3, FailureThreshold: 50})
+		st := f.tc.store
+		kicked, mu := map[string]int{}, &sync.Mutex{}
+		sc := f.scheduler("node-a", kicked, mu)
+		ctx := context.Background()
+		if _, err := sc.Step(ctx); err != nil || len(kicked) != 3 {
+			t.Fatalf("canary: %v %v", kicked, err)
+		}
+		list := func() []*model.DeviceUpgrade {
+			l, err := st.ListRolloutDevices(deviceSys, f.rollout.ID, model.RolloutDeviceFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l.Items
+		}
+		var sent []int64
+		for _, u := range list() {
+			if u.State == model.UpgradeQueued {
+				sent = append(sent, u.ID)
+			}
+		}
+		if err := st.MarkUpgradesSent(deviceSys, sent...); err != nil {
+			t.Fatal(err)
+		}
+		for i, u := range list()[:3] {
+			if _, err := st.UpgradeProgress(deviceSys, u.DeviceID, u.ID, model.UpgradeDownloading, 50); err != nil {
+				t.Fatal(err)
+			}
+			if i < 2 {
+				if _, err := st.FinishUpgrade(deviceSys, u.DeviceID, u.ID, false, "checksum mismatch", ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		// One still downloading: the wave is not finished.
+		if steps, _ := sc.Step(ctx); steps[0].Status != model.RolloutRunning || len(steps[0].Released) != 0 {
+			t.Fatalf("wave still under way: %+v", steps[0])
+		}
+		u := list()[2]
+		if _, err := st.FinishUpgrade(deviceSys, u.DeviceID, u.ID, true, "", "2.0"); err != nil {
+			t.Fatal(err)
+		}
+		steps, _ := sc.Step(ctx)
+		if steps[0].Status != model.RolloutPaused || !strings.Contains(steps[0].Reason, "2 of 3") || len(kicked) != 3 {
+			t.Fatalf("threshold: %+v, kicked %d", steps[0], len(kicked))
+		}
+		if _, err := f.tc.ResumeRollout(deviceAs(f.installer), f.rollout.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sc.Step(ctx); err != nil || len(kicked) != 6 {
+			t.Fatalf("wave 1: %d kicked, %v", len(kicked), err)
+		}
+		for _, u := range list()[3:] {
+			if _, err := st.UpgradeConnect(deviceSys, u.DeviceID, "2.0"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Back on the target version (the hello rule): done.
+		if p, _ := st.RolloutProgress(deviceSys, f.rollout.ID); p.ByState[model.UpgradeDone] != 4 {
+			t.Errorf("after the hellos: %+v", p.ByState)
+		}
+		if _, err := sc.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := st.GetRollout(deviceSys, f.rollout.ID)
+		p, _ := st.RolloutProgress(deviceSys, f.rollout.ID)
+		if r.Status != model.RolloutDone || p.ByState[model.UpgradePending]+p.ByState[model.UpgradeQueued] != 0 {
+			t.Errorf("end: %s %+v", r.Status, p.ByState)
+		}
+	})
+}
