@@ -62,13 +62,24 @@ func rolloutScope(a *model.Actor) (string, []any) {
 	}
 }
 
-// rolloutTargets builds the FROM and WHERE of the devices the actor may
-// target with the filters t (the model is the caller's to add).
-func rolloutTargets(act *model.Actor, t model.RolloutTargets) (string, []string, []any) {
-	cond, args := installerScope(act, "d.installer_id")
-	where := []string{cond}
+// rolloutTargets builds the WHERE of the devices (aliased d) the actor may
+// target with the filters t (the model is the caller's to add). The scope
+// reads the devices' own ancestor columns (as the device lists do), so
+// that a count is one index range, not a join per device.
+func rolloutTargets(act *model.Actor, t model.RolloutTargets) ([]string, []any) {
+	var where []string
+	var args []any
+	switch act.Role {
+	case model.RoleAdmin:
+	case model.RoleDistributor:
+		where, args = append(where, "d.distributor_id = ?"), append(args, act.AccountID)
+	case model.RoleSubdistributor:
+		where, args = append(where, "d.subdistributor_id = ?"), append(args, act.AccountID)
+	default:
+		where, args = append(where, "d.installer_id = ?"), append(args, act.AccountID)
+	}
 	if t.Scope != "" {
-		where, args = append(where, "p.kind = ?"), append(args, string(t.Scope))
+		where, args = append(where, "d.project_kind = ?"), append(args, string(t.Scope))
 	}
 	if t.ProjectID != 0 {
 		where, args = append(where, "d.project_id = ?"), append(args, t.ProjectID)
@@ -82,7 +93,10 @@ func rolloutTargets(act *model.Actor, t model.RolloutTargets) (string, []string,
 	if t.Online != nil {
 		where, args = append(where, "d.online = ?"), append(args, *t.Online)
 	}
-	return `devices d JOIN projects p ON p.id = d.project_id JOIN accounts ia ON ia.id = d.installer_id`, where, args
+	if len(where) == 0 {
+		where = []string{"1=1"}
+	}
+	return where, args
 }
 
 // rolloutFirmware reads the firmware of a rollout input and checks the
@@ -141,19 +155,26 @@ func (s *Store) CountRolloutTargets(ctx context.Context, in model.RolloutInput) 
 	if err != nil {
 		return out, err
 	}
-	from, where, args := rolloutTargets(act, in.Targets)
+	where, args := rolloutTargets(act, in.Targets)
+	cond := strings.Join(where, " AND ")
+	// The firmware's model first (an index range on model and firmware),
+	// then every device the filters match, for those of other models.
 	err = s.queryRow(ctx, `SELECT
-		coalesce(sum(CASE WHEN x.m AND NOT x.o AND NOT x.v THEN 1 ELSE 0 END), 0),
-		coalesce(sum(CASE WHEN x.m AND x.o THEN 1 ELSE 0 END), 0),
-		coalesce(sum(CASE WHEN x.m AND NOT x.o AND x.v THEN 1 ELSE 0 END), 0),
-		coalesce(sum(CASE WHEN x.m THEN 0 ELSE 1 END), 0)
-		FROM (SELECT lower(d.model) = lower(?) AS m, d.firmware = ? AS v,
+		coalesce(sum(CASE WHEN NOT x.o AND NOT x.v THEN 1 ELSE 0 END), 0),
+		coalesce(sum(CASE WHEN x.o THEN 1 ELSE 0 END), 0),
+		coalesce(sum(CASE WHEN NOT x.o AND x.v THEN 1 ELSE 0 END), 0)
+		FROM (SELECT d.firmware = ? AS v,
 			EXISTS (SELECT 1 FROM firmware_upgrades u WHERE u.device_id = d.id AND u.state IN (`+upgradeOpenSQL+`)) AS o
-			FROM `+from+` WHERE `+strings.Join(where, " AND ")+`) x`,
-		append([]any{f.Model, f.Version}, args...)...).Scan(&out.Matching, &out.InOtherRollout, &out.OnVersion, &out.WrongModel)
+			FROM devices d WHERE d.model = ? AND `+cond+`) x`,
+		append([]any{f.Version, f.Model}, args...)...).Scan(&out.Matching, &out.InOtherRollout, &out.OnVersion)
 	if err != nil {
 		return out, err
 	}
+	var all int
+	if err := s.queryRow(ctx, `SELECT count(*) FROM devices d WHERE `+cond, args...).Scan(&all); err != nil {
+		return out, err
+	}
+	out.WrongModel = all - out.Matching - out.InOtherRollout - out.OnVersion
 	if w := model.PlanWaves(out.Matching, in.Plan); w != nil {
 		out.Waves = w
 	}
@@ -183,9 +204,10 @@ func (s *Store) CreateRollout(ctx context.Context, in model.RolloutInput) (*mode
 		if err != nil {
 			return err
 		}
-		from, where, args := rolloutTargets(act, in.Targets)
+		where, args := rolloutTargets(act, in.Targets)
 		rows, err := tx.query(ctx, `SELECT d.id, d.firmware, coalesce(nullif(p.time_zone, ''), nullif(ia.time_zone, ''), 'UTC')
-			FROM `+from+` WHERE `+strings.Join(where, " AND ")+` AND lower(d.model) = lower(?) AND d.firmware <> ?
+			FROM devices d JOIN projects p ON p.id = d.project_id JOIN accounts ia ON ia.id = d.installer_id
+			WHERE `+strings.Join(where, " AND ")+` AND d.model = ? AND d.firmware <> ?
 			AND NOT EXISTS (SELECT 1 FROM firmware_upgrades u WHERE u.device_id = d.id AND u.state IN (`+upgradeOpenSQL+`))
 			ORDER BY d.id`, append(args, f.Model, f.Version)...)
 		if err != nil {
