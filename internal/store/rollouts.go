@@ -624,14 +624,23 @@ func (s *Store) StepRollout(ctx context.Context, id int64, node string, ttl time
 			r.CurrentWave++
 			waveBegan = now
 			ended := c.done + c.failed
-			if ended > 0 && c.failed*100 > r.Plan.FailureThreshold*ended {
-				step.Status = model.RolloutPaused
+			canary := r.CurrentWave == 1 && (r.Plan.CanaryCount > 0 || r.Plan.CanaryPercent > 0)
+			switch {
+			case ended > 0 && c.failed*100 > r.Plan.FailureThreshold*ended:
 				step.Reason = fmt.Sprintf("Wave %d: %d of %d upgrades failed (%d%%), more than the threshold of %d%%.",
 					r.CurrentWave-1, c.failed, ended, c.failed*100/ended, r.Plan.FailureThreshold)
-				if r.CurrentWave == 1 && (r.Plan.CanaryCount > 0 || r.Plan.CanaryPercent > 0) {
+				if canary {
 					step.Reason = fmt.Sprintf("The canary: %d of %d upgrades failed (%d%%), more than the threshold of %d%%.",
 						c.failed, ended, c.failed*100/ended, r.Plan.FailureThreshold)
 				}
+			case ended == 0 && canary:
+				// A canary that told nothing proves nothing: the person
+				// decides (resume goes on; the devices stay pending).
+				step.Reason = fmt.Sprintf("The canary: none of its %d devices came online in its window within the device timeout.",
+					c.pendingOffline)
+			}
+			if step.Reason != "" {
+				step.Status = model.RolloutPaused
 				if _, err := tx.exec(ctx, `UPDATE rollouts SET status = 'paused', current_wave = ?, pause_reason = ?, updated_at = ?,
 					lease_node = '', lease_until = NULL WHERE id = ?`, r.CurrentWave, step.Reason, now, id); err != nil {
 					return err

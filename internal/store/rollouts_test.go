@@ -861,3 +861,34 @@ func TestRolloutCreateRace(t *testing.T) {
 		}
 	})
 }
+
+// A canary whose devices all stay offline tells nothing: after the device
+// timeout the rollout pauses for a person to decide; resumed, it goes on
+// with wave 1 (the canary's devices stay pending for when they come back).
+func TestRolloutCanaryOfflinePauses(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		clk := newClock(st, time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC))
+		fw := mustFirmware(t, st, "R29", "2.0")
+		f := mustFleet(t, st, tr.a1.installer, "UTC", 5, "R29", "1.0")
+		sqlExec(t, st, `UPDATE devices SET online = false WHERE id IN (?, ?)`, f.ids[0], f.ids[1])
+		ctx := as(tr.a1.installer)
+		r, err := st.CreateRollout(ctx, model.RolloutInput{FirmwareID: fw.ID, Plan: model.RolloutPlan{CanaryCount: 2, DeviceTimeout: 600}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustStatus(t, st, ctx, r.ID, model.RolloutStart)
+		if s := step(t, st, r.ID, node1); len(s.Released) != 0 || s.Status != model.RolloutRunning {
+			t.Fatalf("canary offline: %+v", s)
+		}
+		clk.add(10 * time.Minute)
+		s := step(t, st, r.ID, node1)
+		if s.Status != model.RolloutPaused || len(s.Released) != 0 || !strings.Contains(s.Reason, "none of its 2 devices came online") {
+			t.Fatalf("after the timeout: %+v", s)
+		}
+		mustStatus(t, st, ctx, r.ID, model.RolloutResume)
+		if s := step(t, st, r.ID, node1); !slices.Equal(s.Released, f.macs[2:]) {
+			t.Fatalf("wave 1 after resume: %+v", s)
+		}
+	})
+}
