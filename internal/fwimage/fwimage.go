@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
@@ -65,7 +66,12 @@ type Server struct {
 	mu    sync.Mutex
 	fills map[string]*fill     // cache files being filled or checked, by path
 	good  map[string]fileStamp // cache files checked against their sha256 since start
+
+	filled atomic.Int64 // cache files written from the database
 }
+
+// Filled counts the cache files this node wrote from the database.
+func (s *Server) Filled() int64 { return s.filled.Load() }
 
 // fill is one filling (or checking) of a cache file; the requests that
 // need the same file meanwhile wait for it.
@@ -263,6 +269,7 @@ func (s *Server) fill(ctx context.Context, path string, f *model.Firmware) (file
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fileStamp{}, err
 	}
+	s.filled.Add(1)
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fileStamp{}, err
