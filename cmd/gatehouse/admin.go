@@ -22,7 +22,7 @@ Tasks:
   create-account   create an account of any role (admin, distributor, subdistributor, installer)
   reset-password   set a new password for an account (and end its sessions)
   list-accounts    list accounts, optionally of one role
-  add-firmware     add an entry to the firmware catalogue
+  add-firmware     add an entry to the firmware catalogue: an image file the cloud keeps (--file), or an external URL
   create-token     create a long-lived API token for an account
   enroll-keys      accept devices' keys delivered in advance by their maker ("MAC key" lines)
   migrate          apply database migrations (serve does this too)
