@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // ListFirmware searches the firmware catalogue by version and model.
@@ -77,6 +78,11 @@ func (a *API) UploadFirmware(w http.ResponseWriter, r *http.Request) error {
 		default:
 			return model.Invalid(k, "is not a parameter of an upload (version, model, change_log, sha256)")
 		}
+	}
+	// A length given up front that is over the limit is refused before a
+	// byte is read; the use case bounds the image as it reads it in any case.
+	if max := a.Cases.FirmwareMaxBytes(); r.ContentLength > max {
+		return store.FirmwareTooLarge(max)
 	}
 	fw := &model.Firmware{Version: q.Get("version"), Model: q.Get("model"), ChangeLog: q.Get("change_log"), Checksum: q.Get("sha256")}
 	if err := a.Cases.UploadFirmware(r.Context(), fw, r.Body); err != nil {

@@ -150,6 +150,11 @@ func TestFirmwareUploadAPI(t *testing.T) {
 		if r.StatusCode != 413 || !strings.Contains(r.errorField(t, "file"), "4 MiB") {
 			t.Errorf("over the limit: %d %s", r.StatusCode, r.body)
 		}
+		// A length over the limit given up front is refused at once.
+		r = e.upload(admin, "version=9.2&model=R29", bytes.NewReader(firmwareImage(firmwareLimit+1, 2)))
+		if r.StatusCode != 413 || r.errorField(t, "file") == "" {
+			t.Errorf("over the limit, with Content-Length: %d %s", r.StatusCode, r.body)
+		}
 		// Bad metadata is refused before the image is read.
 		r = e.upload(admin, "version=&model=R29&sha256=xyz", streamed(img))
 		if r.StatusCode != 400 || r.errorField(t, "version") == "" || r.errorField(t, "sha256") == "" {
