@@ -63,9 +63,10 @@ type Server struct {
 	dir     string
 	dirErr  error
 
-	mu    sync.Mutex
-	fills map[string]*fill     // cache files being filled or checked, by path
-	good  map[string]fileStamp // cache files checked against their sha256 since start
+	mu     sync.Mutex
+	fills  map[string]*fill     // cache files being filled or checked, by path
+	good   map[string]fileStamp // cache files checked against their sha256 since start
+	failed map[string]failure   // fillings that failed lately: not tried again at once
 
 	filled atomic.Int64 // cache files written from the database
 }
@@ -80,6 +81,17 @@ type fill struct {
 	err  error
 }
 
+// failure is a failed filling, remembered for fillRetry: a stored image
+// that does not match its catalogue entry must not be read from the
+// database again for every device that asks for it.
+type failure struct {
+	err error
+	at  time.Time
+}
+
+// fillRetry is how long a failed filling answers for the next ones.
+const fillRetry = 30 * time.Second
+
 // fileStamp is what a checked cache file looked like: a file changed since
 // (its size or time) is checked again before it is served.
 type fileStamp struct {
@@ -93,7 +105,7 @@ func New(st *store.Store, log *slog.Logger, opts Options) *Server {
 		opts.MaxDownloads = DefaultMaxDownloads
 	}
 	s := &Server{st: st, log: log, slots: make(chan struct{}, opts.MaxDownloads),
-		dir: opts.Dir, fills: map[string]*fill{}, good: map[string]fileStamp{}}
+		dir: opts.Dir, fills: map[string]*fill{}, good: map[string]fileStamp{}, failed: map[string]failure{}}
 	if opts.Dir != "" {
 		s.removeStale()
 	}
@@ -214,6 +226,10 @@ func (s *Server) ensure(ctx context.Context, path string, f *model.Firmware) err
 			return ctx.Err()
 		}
 	}
+	if f, ok := s.failed[path]; ok && time.Since(f.at) < fillRetry {
+		s.mu.Unlock()
+		return f.err
+	}
 	fl := &fill{done: make(chan struct{})}
 	s.fills[path] = fl
 	delete(s.good, path)
@@ -228,6 +244,9 @@ func (s *Server) ensure(ctx context.Context, path string, f *model.Firmware) err
 	s.mu.Lock()
 	if err == nil {
 		s.good[path] = stamp
+		delete(s.failed, path)
+	} else {
+		s.failed[path] = failure{err: err, at: time.Now()}
 	}
 	delete(s.fills, path)
 	s.mu.Unlock()

@@ -246,6 +246,10 @@ func TestDownloadBound(t *testing.T) {
 	if res, _ := n.get(t, "GET", fw.ID, tok); res.StatusCode != 200 {
 		t.Errorf("a place free again: %d", res.StatusCode)
 	}
+	// The handler gives its place back after the client has the last byte.
+	for deadline := time.Now().Add(5 * time.Second); len(n.srv.slots) != 1 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if len(n.srv.slots) != 1 {
 		t.Errorf("a finished download kept its place: %d held", len(n.srv.slots))
 	}
@@ -312,3 +316,70 @@ func TestCorruptCacheIsRefilled(t *testing.T) {
 	defer ts2.Close()
 	check("good at start", &node{st: st, srv: again, url: ts2.URL, dir: n.dir}, 0)
 }
+
+// A stored image that does not match its catalogue entry is never served,
+// and not read again for every device that asks.
+func TestCorruptStoredImageIsNotServed(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		n := newNode(t, st, 4)
+		img := testImage(store.FirmwareChunkSize + 100)
+		fw := upload(t, st, "1.0", img)
+		q := `UPDATE firmware_chunks SET data = ? WHERE firmware_id = ? AND seq = 1`
+		if st.Dialect() == store.Postgres {
+			q = `UPDATE firmware_chunks SET data = $1 WHERE firmware_id = $2 AND seq = 1`
+		}
+		if _, err := st.DB().Exec(q, bytes.Repeat([]byte{1}, 100), fw.ID); err != nil {
+			t.Fatal(err)
+		}
+		tok := n.token(7, fw.ID, time.Now().Add(time.Minute))
+		for i := range 2 {
+			if res, body := n.get(t, "GET", fw.ID, tok); res.StatusCode != 500 || bytes.Contains(body, img[:100]) {
+				t.Errorf("download %d of a corrupt stored image: %d", i, res.StatusCode)
+			}
+		}
+		if entries, _ := os.ReadDir(n.dir); len(entries) != 0 {
+			t.Errorf("files left in the cache: %v", entries)
+		}
+		if f := n.srv.Filled(); f != 0 {
+			t.Errorf("%d fills", f)
+		}
+	})
+}
+
+// withReadFrom reaches the ReadFrom of the writer under the server's
+// status-recording wrappers (sendfile), and keeps the status recorded.
+func TestWithReadFromReachesTheConnection(t *testing.T) {
+	inner := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	outer := &statusRecorder{ResponseWriter: inner}
+	w := withReadFrom(outer)
+	w.WriteHeader(206)
+	rf, ok := w.(io.ReaderFrom)
+	if !ok {
+		t.Fatal("no ReadFrom")
+	}
+	rf.ReadFrom(bytes.NewReader([]byte("image")))
+	if !inner.readFrom || outer.status != 206 || inner.Body.String() != "image" {
+		t.Errorf("ReadFrom reached %v, status recorded %d, body %q", inner.readFrom, outer.status, inner.Body.String())
+	}
+	if http.NewResponseController(w).SetWriteDeadline(time.Now()) == nil {
+		t.Error("the recorder has no deadlines: SetWriteDeadline must fail (reaching it through Unwrap)")
+	}
+}
+
+type readFromRecorder struct {
+	*httptest.ResponseRecorder
+	readFrom bool
+}
+
+func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.readFrom = true
+	return io.Copy(r.ResponseRecorder, src)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int)        { s.status = code; s.ResponseWriter.WriteHeader(code) }
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
