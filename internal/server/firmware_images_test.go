@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/mail/mailtest"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
 
@@ -287,4 +289,55 @@ func TestFirmwareUploadPortal(t *testing.T) {
 			t.Errorf("download of the portal's upload: %d, identical %v", d.StatusCode, bytes.Equal(d.body, img))
 		}
 	})
+}
+
+// Every node serves every image: uploaded through node A, downloaded from
+// node B, a node of its own (its own store connections and data directory)
+// on the same database, which fills its cache from the database.
+func TestFirmwareImageOnEveryNode(t *testing.T) {
+	for _, backend := range testutil.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "gatehouse.db")
+			if backend == "postgres" {
+				dsn = testutil.PostgresDSN(t)
+			}
+			node := func(load bool) *env {
+				st, err := store.Open(context.Background(), dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				if err := st.SetSecretKey(bytes.Repeat([]byte{7}, 32)); err != nil {
+					t.Fatal(err)
+				}
+				if load {
+					if _, err := demo.Load(context.Background(), st, demo.Options{Password: demoPassword, Users: 10, Devices: 10, Seed: 7}, io.Discard); err != nil {
+						t.Fatal(err)
+					}
+				}
+				log := slog.New(slog.NewTextHandler(io.Discard, nil))
+				au := &auth.Service{Store: st, Config: auth.DefaultConfig, Log: log}
+				srv, err := server.New(server.Config{DataDir: t.TempDir()}, st, au, nil, log)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ts, front := serveNode(t, srv)
+				return &env{t: t, st: st, auth: au, srv: srv, ts: ts, front: front, url: ts.URL}
+			}
+			a, b := node(true), node(false)
+			img := firmwareImage(2<<20+1, 5)
+			r := a.upload(a.token(demo.AdminUser), "version=7.0&model=R29", streamed(img))
+			if r.StatusCode != 201 {
+				t.Fatalf("upload on node A: %d %s", r.StatusCode, r.body)
+			}
+			id := int64(r.json(t)["id"].(float64))
+			tok := deviceauth.FirmwareToken(b.st.FirmwareTokenKey(), 3, id, time.Now().Add(time.Hour))
+			if d := b.download(id, tok); d.StatusCode != 200 || !bytes.Equal(d.body, img) {
+				t.Errorf("download from node B: %d, identical %v", d.StatusCode, bytes.Equal(d.body, img))
+			}
+			if d := b.download(id, tok, "Range: bytes=2097152-"); d.StatusCode != 206 || !bytes.Equal(d.body, img[2<<20:]) {
+				t.Errorf("resume on node B: %d %d", d.StatusCode, len(d.body))
+			}
+		})
+	}
 }
