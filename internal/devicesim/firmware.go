@@ -75,6 +75,13 @@ type upgradeMessage struct {
 	Deadline   string `json:"deadline"`
 }
 
+// late says the upgrade's deadline has passed (a device begins nothing
+// after it).
+func (u *upgradeMessage) late() bool {
+	t, err := time.Parse(time.RFC3339, u.Deadline)
+	return err == nil && time.Now().After(t)
+}
+
 // progressMessage is what a device reports of its upgrade.
 type progressMessage struct {
 	Type    string `json:"type"`
@@ -151,6 +158,9 @@ func (l *link) upgrade(m *message, id string) (reboot bool, err error) {
 	case u.Version != "" && u.Version == running:
 		d.endJob()
 		return false, l.finish(m, id, ackRecord{OK: true, Version: running})
+	case u.late():
+		d.endJob()
+		return false, l.finish(m, id, ackRecord{OK: false, Error: "deadline passed"})
 	}
 	if err := l.download(j, m.URL, u.Size); err != nil {
 		var fail *downloadFailure
@@ -177,6 +187,10 @@ func (l *link) upgrade(m *message, id string) (reboot bool, err error) {
 	case fault == faultChecksum || !strings.EqualFold(sum, strings.TrimPrefix(u.SHA256, "sha256:")):
 		d.endJob()
 		return false, l.finish(m, id, ackRecord{OK: false, Error: "checksum mismatch"})
+	}
+	if u.late() { // too late to begin installing: the cloud has given up
+		d.endJob()
+		return false, l.finish(m, id, ackRecord{OK: false, Error: "deadline passed"})
 	}
 	// Installed and rebooting from here on, whether the connection lasts
 	// or not: a device does not stop installing for a network fault.
