@@ -195,6 +195,7 @@ func (s *Server) routes() {
 	s.routesAutoP()
 	s.routesMaintenance()
 	s.routesEnroll()
+	s.routesRolloutsWeb()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")

@@ -247,7 +247,8 @@ type deviceDetailData struct {
 	// (web/maintenance.go, web/autop.go).
 	Maintenance any
 	AutoP       any
-	Enrollment  any // web/enroll.go
+	Enrollment  any                  // web/enroll.go
+	Firmware    *deviceFirmwarePanel // web/rollouts.go
 }
 
 // deviceLinkView is one step of the owner chain as the page shows it.
@@ -275,6 +276,9 @@ func (w *Web) DeviceDetail(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if data.Enrollment, err = w.deviceEnrollment(r, d.MAC, "/devices/"+d.MAC+"?back="+url.QueryEscape(back)+"#enrollment"); err != nil {
+		return err
+	}
+	if data.Firmware, err = w.deviceFirmware(r, d.MAC); err != nil {
 		return err
 	}
 	for _, l := range d.Chain {
