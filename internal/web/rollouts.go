@@ -299,7 +299,14 @@ type rolloutRow struct {
 	Failed      int
 }
 
+// barOrder is the order of a progress bar's segments: the ended first,
+// then the devices at work from the furthest on, the waiting last.
+var barOrder = []model.UpgradeState{model.UpgradeDone, model.UpgradeFailed, model.UpgradeCanceled, model.UpgradeSkipped,
+	model.UpgradeRebooting, model.UpgradeInstalling, model.UpgradeVerifying, model.UpgradeDownloading, model.UpgradeSent,
+	model.UpgradeQueued, model.UpgradePending}
+
 type rolloutListData struct {
+	BarOrder     []model.UpgradeState
 	Status, Name string
 	Rows         []rolloutRow
 	Pager        Pager
@@ -314,7 +321,7 @@ func (w *Web) Rollouts(rw http.ResponseWriter, r *http.Request) error {
 	if s := q.Get("firmware_id"); s != "" {
 		f.FirmwareID, _ = strconv.ParseInt(s, 10, 64)
 	}
-	d := rolloutListData{Status: string(f.Status), Name: f.Name, Statuses: []model.RolloutStatus{model.RolloutDraft,
+	d := rolloutListData{BarOrder: barOrder, Status: string(f.Status), Name: f.Name, Statuses: []model.RolloutStatus{model.RolloutDraft,
 		model.RolloutRunning, model.RolloutPaused, model.RolloutDone, model.RolloutCanceled}}
 	p := w.page(r, "Firmware Rollouts", "rollouts", nil)
 	l, err := w.store.ListRollouts(r.Context(), f)
@@ -364,7 +371,9 @@ type rolloutPageData struct {
 	R           *model.Rollout
 	StatusLabel string
 	P           *model.RolloutProgress
-	States      []stateCount
+	States      []stateCount // in the lifecycle's order
+	BarStates   []stateCount // in barOrder
+	BarOrder    []model.UpgradeState
 	Waves       []waveView
 	Actions     []string
 	Targets     []string // the targets in words
@@ -493,7 +502,7 @@ func (w *Web) RolloutPage(rw http.ResponseWriter, r *http.Request) error {
 	if !(plan.WindowStart == plan.WindowEnd || (plan.WindowStart == "00:00" && plan.WindowEnd == "24:00")) {
 		d.Window = plan.WindowStart + "–" + plan.WindowEnd + " device local time"
 	}
-	d.Timeout = (time.Duration(plan.DeviceTimeout) * time.Second).String()
+	d.Timeout = durationText(plan.DeviceTimeout)
 	switch {
 	case plan.CanaryCount > 0:
 		d.Canary = plural(plan.CanaryCount, "device")
@@ -552,6 +561,20 @@ func (w *Web) RolloutPage(rw http.ResponseWriter, r *http.Request) error {
 	return w.render(rw, status, "rollout_page", p)
 }
 
+// durationText writes a number of seconds as "45 min", "2 h", "1 h 30 min".
+func durationText(sec int) string {
+	h, m := sec/3600, sec%3600/60
+	switch {
+	case h == 0 && m == 0:
+		return strconv.Itoa(sec) + " s"
+	case h == 0:
+		return strconv.Itoa(m) + " min"
+	case m == 0:
+		return strconv.Itoa(h) + " h"
+	}
+	return strconv.Itoa(h) + " h " + strconv.Itoa(m) + " min"
+}
+
 // rolloutLive says whether a rollout may still change by itself: running or
 // paused, or ended with devices still finishing.
 func rolloutLive(s model.RolloutStatus, pr *model.RolloutProgress) bool {
@@ -561,6 +584,10 @@ func rolloutLive(s model.RolloutStatus, pr *model.RolloutProgress) bool {
 func (d *rolloutPageData) fillProgress(pr *model.RolloutProgress) {
 	for _, s := range model.UpgradeStates {
 		d.States = append(d.States, stateCount{State: s, Label: upgradeStateLabel(s), N: pr.ByState[s]})
+	}
+	d.BarOrder = barOrder
+	for _, s := range barOrder {
+		d.BarStates = append(d.BarStates, stateCount{State: s, Label: upgradeStateLabel(s), N: pr.ByState[s]})
 	}
 	for _, wp := range pr.ByWave {
 		d.Waves = append(d.Waves, newWaveView(wp, hasCanary(pr)))
