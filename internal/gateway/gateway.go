@@ -302,6 +302,14 @@ func parseCommandID(s string) (int64, bool) {
 	return id, true
 }
 
+// parseUpgradeID reads a firmware upgrade's command id ("u77").
+func parseUpgradeID(s string) (int64, bool) {
+	if len(s) < 2 || s[0] != 'u' {
+		return 0, false
+	}
+	return parseCommandID("c" + s[1:])
+}
+
 // helloDone: c is past its hello (recorded or refused).
 func (g *Gateway) helloDone(c *conn) {
 	g.mu.Lock()
@@ -687,7 +695,8 @@ func (g *Gateway) Connected() int {
 }
 
 // Kick tells whichever node holds each device's connection to send its
-// pending commands now. Devices that are offline get them when they connect.
+// pending commands and its firmware upgrade released (queued) now. Devices
+// that are offline get them when they connect.
 func (g *Gateway) Kick(ctx context.Context, macs ...string) {
 	g.publishMACs(subjectKick, macs)
 }
@@ -740,6 +749,11 @@ func (g *Gateway) deliver(conns []*conn, resend bool) {
 	list := g.st.QueuedCommands
 	if resend {
 		list = g.st.PendingCommands
+	}
+	if !resend {
+		// A kick (or the safety net): the upgrades released meanwhile too.
+		// A new connection's are sent by its hello (deliverUpgradesOnConnect).
+		defer g.deliverQueuedUpgrades(conns)
 	}
 	ctx, cancel := g.within(g.ctx, commandsTimeout)
 	pending, err := list(ctx, ids...)
@@ -835,6 +849,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		case <-resend.C:
 			sctx, scancel := g.within(ctx, sweepTimeout)
 			macs, err := g.st.QueuedCommandDevices(sctx, g.opts.Node)
+			if err == nil {
+				var up []string
+				up, err = g.st.QueuedUpgradeDevices(sctx, g.opts.Node)
+				macs = append(macs, up...)
+				slices.Sort(macs)
+				macs = slices.Compact(macs) // a device with both is delivered to once
+			}
 			scancel()
 			if err != nil {
 				if ctx.Err() == nil {

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -411,3 +412,29 @@ type RolloutStep struct {
 	Reason    string        // why it paused
 }
 
+// ParseRolloutFilter reads the rollout list's search from a query:
+// firmware_id, status, name, page, per_page.
+func ParseRolloutFilter(q url.Values, v *Validator) RolloutFilter {
+	f := RolloutFilter{Status: RolloutStatus(strings.TrimSpace(q.Get("status"))), Name: strings.TrimSpace(q.Get("name")), Page: ParsePage(q, v)}
+	if s := q.Get("firmware_id"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		v.Check(err == nil && n > 0, "firmware_id", "must be a firmware id")
+		f.FirmwareID = n
+	}
+	v.Check(f.Status == "" || f.Status.Valid(), "status", "must be draft, running, paused, canceled or done")
+	v.Check(utf8.RuneCountInString(f.Name) <= MaxRolloutName, "name", "must be at most %d characters", MaxRolloutName)
+	return f
+}
+
+// ParseRolloutDeviceFilter reads a rollout's device search from a query:
+// mac, state, error, wave, page, per_page.
+func ParseRolloutDeviceFilter(q url.Values, v *Validator) RolloutDeviceFilter {
+	f := RolloutDeviceFilter{MAC: q.Get("mac"), State: UpgradeState(strings.TrimSpace(q.Get("state"))), Error: q.Get("error"), Page: ParsePage(q, v)}
+	if s := q.Get("wave"); s != "" {
+		n, err := strconv.Atoi(s)
+		v.Check(err == nil && n >= 0, "wave", "must be a wave number from 0")
+		f.Wave = &n
+	}
+	f.Check(v)
+	return f
+}

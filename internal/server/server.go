@@ -62,6 +62,9 @@ type Config struct {
 	// (https://remote.example.com, pointing at the same servers); empty:
 	// sessions are served on the portal's own host, sandboxed without scripts.
 	RemoteURL string
+	// RolloutEvery is how often the firmware rollout scheduler steps
+	// (usecase.DefaultRolloutEvery when 0).
+	RolloutEvery time.Duration
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -195,6 +198,7 @@ func (s *Server) routes() {
 	s.routesAutoP()
 	s.routesMaintenance()
 	s.routesEnroll()
+	s.routesRollouts()
 	s.routesRolloutsWeb()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
@@ -536,6 +540,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		defer close(gatewayDone)
 		s.gateway.Run(ctx)
 	}()
+	rolloutsDone := make(chan struct{})
+	go func() {
+		defer close(rolloutsDone)
+		s.cases.NewRolloutScheduler(s.gateway.Node()).Run(ctx, s.cfg.RolloutEvery)
+	}()
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -548,6 +557,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	start := time.Now()
 	err = s.shutdown(srv, front, serveErr == nil)
 	<-gatewayDone // Run is the gateway's: it ended with Shutdown
+	<-rolloutsDone
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {
 		return serveErr

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -307,7 +308,7 @@ func defaultPage(p model.Page) model.Page {
 	if p.Page < 1 {
 		p.Page = 1
 	}
-	if p.PerPage < 1 || p.PerPage > model.MaxPerPage {
+	if p.PerPage < 1 {
 		p.PerPage = model.DefaultPerPage
 	}
 	return p
@@ -610,7 +611,7 @@ func (s *Store) StepRollout(ctx context.Context, id int64, node string, ttl time
 					lease_node = '', lease_until = NULL WHERE id = ?`, r.CurrentWave, step.Reason, now, id); err != nil {
 					return err
 				}
-				return s.audit(sysCtx(ctx), tx, "rollout.pause", "rollout", id, map[string]any{"reason": step.Reason, "wave": r.CurrentWave - 1,
+				return s.auditRollout(ctx, tx, id, "rollout.pause", map[string]any{"reason": step.Reason, "wave": r.CurrentWave - 1,
 					"failed": c.failed, "ended": ended, "threshold": r.Plan.FailureThreshold})
 			}
 			if _, err := tx.exec(ctx, `UPDATE rollouts SET current_wave = ?, updated_at = ? WHERE id = ?`, r.CurrentWave, now, id); err != nil {
@@ -629,7 +630,7 @@ func (s *Store) StepRollout(ctx context.Context, id int64, node string, ttl time
 					WHERE id = ?`, now, now, id); err != nil {
 					return err
 				}
-				return s.audit(sysCtx(ctx), tx, "rollout.done", "rollout", id, nil)
+				return s.auditRollout(ctx, tx, id, "rollout.done", map[string]any{})
 			}
 		}
 		step.Released, err = s.releaseUpgrades(ctx, tx, r, now)
@@ -738,4 +739,21 @@ func (s *Store) releaseUpgrades(ctx context.Context, tx *Tx, r *model.Rollout, n
 		}
 	}
 	return macs, nil
+}
+
+// auditRollout records what the scheduler did to a rollout: the actor is
+// the system, and the entry is the rollout's account's (and its
+// ancestors'), like the creator's own entries, so that they read why their
+// rollout paused.
+func (s *Store) auditRollout(ctx context.Context, tx *Tx, id int64, action string, details map[string]any) error {
+	js, err := json.Marshal(details)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO audit_log (at, actor_id, actor, real_actor_id, real_actor, account_id, account, distributor_id,
+		subdistributor_id, action, object_type, object_id, details)
+		SELECT ?, NULL, 'system', NULL, '', r.account_id, coalesce(a.username, ''), r.distributor_id, r.subdistributor_id, ?, 'rollout', ?, ?
+		FROM rollouts r LEFT JOIN accounts a ON a.id = r.account_id WHERE r.id = ?`,
+		s.now(), action, strconv.FormatInt(id, 10), string(js), id)
+	return err
 }

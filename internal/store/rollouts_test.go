@@ -598,6 +598,15 @@ func TestRolloutThresholdPausesBeforeNextWave(t *testing.T) {
 		if got.Status != model.RolloutDone || got.Finished == nil {
 			t.Errorf("done: %+v", got)
 		}
+		// The creator's tree reads why it paused in its audit log.
+		l, _ := st.ListAudit(as(tr.distA), model.AuditFilter{ObjectType: "rollout", Page: model.Page{Page: 1, PerPage: 50}})
+		found := map[string]string{}
+		for _, e := range l.Items {
+			found[e.Action] = e.Actor
+		}
+		if found["rollout.pause"] != "system" || found["rollout.done"] != "system" || found["rollout.resume"] != "sub-a1" {
+			t.Errorf("audit seen by the distributor: %v", found)
+		}
 	})
 }
 
@@ -876,5 +885,50 @@ func TestRolloutTenThousand(t *testing.T) {
 			t.Errorf("wave 1: %d", len(s.Released))
 		}
 		t.Logf("10,000 devices: count %v, create %v, step (canary) %v, step (2,500 released) %v", counted, created, stepped, wave)
+	})
+}
+
+// Two rollouts made at once of the same devices: one takes them, the other
+// is refused with a clear 409 (or, when it ran after, 400 "no device"),
+// never a 500; no device is in two open upgrades.
+func TestRolloutCreateRace(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		fw := mustFirmware(t, st, "R29", "2.0")
+		mustFleet(t, st, tr.a1.installer, "", 300, "R29", "1.0")
+		for round := range 3 {
+			errs := make(chan error, 2)
+			var wg sync.WaitGroup
+			for _, who := range []*model.Account{tr.subA1, tr.a1.installer} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := st.CreateRollout(as(who), model.RolloutInput{FirmwareID: fw.ID})
+					errs <- err
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			ok := 0
+			for err := range errs {
+				switch model.ErrorCode(err) {
+				case "":
+					ok++
+				case model.ECONFLICT, model.EINVALID:
+					t.Logf("round %d: refused: %v", round, err)
+				default:
+					t.Errorf("round %d: %v", round, err)
+				}
+			}
+			if ok != 1 {
+				t.Errorf("round %d: %d rollouts made, want 1", round, ok)
+			}
+			var n int
+			st.DB().QueryRow(`SELECT count(*) FROM firmware_upgrades WHERE state = 'pending'`).Scan(&n)
+			if n != 300 {
+				t.Errorf("round %d: %d pending upgrades, want 300", round, n)
+			}
+			sqlExec(t, st, `UPDATE firmware_upgrades SET state = 'canceled'`)
+		}
 	})
 }

@@ -146,3 +146,16 @@ func (sc *RolloutScheduler) Run(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// RolloutProgress reads a rollout's counts per state and per wave (a read,
+// here for the transports, whose direct store reads are Get/List/Count).
+func (c *Cases) RolloutProgress(ctx context.Context, id int64) (*model.RolloutProgress, error) {
+	p, err := c.store.RolloutProgress(ctx, id)
+	return p, c.internal(ctx, "reading the rollout's progress", err)
+}
+
+// DeviceUpgrades reads a device's firmware history, newest first.
+func (c *Cases) DeviceUpgrades(ctx context.Context, mac string, limit int) ([]*model.DeviceUpgrade, error) {
+	h, err := c.store.DeviceUpgrades(ctx, mac, limit)
+	return h, c.internal(ctx, "reading the device's firmware history", err)
+}
