@@ -234,7 +234,7 @@ func (w *Web) RolloutForm(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.fillRolloutChoices(r, &d); err != nil {
 		return err
 	}
-	return w.render(rw, http.StatusOK, "rollout_form", w.page(r, "Upgrade to "+fw.Model+" "+fw.Version, "rollouts", d))
+	return w.render(rw, http.StatusOK, "rollout_form", w.page(r, "Upgrade to "+fw.Model+" "+fw.Version, "firmware", d))
 }
 
 // RolloutFormPost is the Upgrade form's buttons: Count shows how many
@@ -249,7 +249,7 @@ func (w *Web) RolloutFormPost(rw http.ResponseWriter, r *http.Request) error {
 		return model.Invalid("body", "is not a form")
 	}
 	d, in, err := rolloutForm(fw, r.PostForm)
-	p := w.page(r, "Upgrade to "+fw.Model+" "+fw.Version, "rollouts", nil)
+	p := w.page(r, "Upgrade to "+fw.Model+" "+fw.Version, "firmware", nil)
 	status := http.StatusOK
 	fail := func(err error) {
 		p.Fields, p.Error = model.ErrorFields(err), model.ErrorMessage(err)
@@ -323,7 +323,7 @@ func (w *Web) Rollouts(rw http.ResponseWriter, r *http.Request) error {
 	}
 	d := rolloutListData{BarOrder: barOrder, Status: string(f.Status), Name: f.Name, Statuses: []model.RolloutStatus{model.RolloutDraft,
 		model.RolloutRunning, model.RolloutPaused, model.RolloutDone, model.RolloutCanceled}}
-	p := w.page(r, "Firmware Rollouts", "rollouts", nil)
+	p := w.page(r, "Firmware Rollouts", "firmware", nil)
 	l, err := w.store.ListRollouts(r.Context(), f)
 	if err == nil {
 		err = v.Err()
@@ -521,7 +521,7 @@ func (w *Web) RolloutPage(rw http.ResponseWriter, r *http.Request) error {
 	}
 	q := r.URL.Query()
 	d.MACText, d.State, d.ErrText = strings.TrimSpace(q.Get("mac")), q.Get("state"), strings.TrimSpace(q.Get("error"))
-	p := w.page(r, ro.Name, "rollouts", nil)
+	p := w.page(r, ro.Name, "firmware", nil)
 	status := http.StatusOK
 	f, ferr := rolloutDeviceFilter(q, 50)
 	var l model.List[*model.DeviceUpgrade]
