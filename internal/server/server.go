@@ -206,6 +206,7 @@ func (s *Server) routes() {
 	s.routesEnroll()
 	s.routesFirmwareImages()
 	s.routesRollouts()
+	s.routesRolloutsWeb()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")
