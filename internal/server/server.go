@@ -62,6 +62,12 @@ type Config struct {
 	// (https://remote.example.com, pointing at the same servers); empty:
 	// sessions are served on the portal's own host, sandboxed without scripts.
 	RemoteURL string
+	// DataDir is the node's data directory: it caches firmware images in
+	// <DataDir>/firmware (empty: a temporary directory).
+	DataDir string
+	// Firmware bounds uploads and downloads of firmware images (zero
+	// fields: the defaults).
+	Firmware FirmwareOptions
 	// RolloutEvery is how often the firmware rollout scheduler steps
 	// (usecase.DefaultRolloutEvery when 0).
 	RolloutEvery time.Duration
@@ -121,7 +127,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		s.cfg.RemoteURL, s.remoteHost = cfg.RemoteURL, u.Host
 	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
-		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL})
+		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL, FirmwareDir: s.firmwareDir(), FirmwareMaxBytes: cfg.Firmware.MaxBytes})
 	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
@@ -198,7 +204,9 @@ func (s *Server) routes() {
 	s.routesAutoP()
 	s.routesMaintenance()
 	s.routesEnroll()
+	s.routesFirmwareImages()
 	s.routesRollouts()
+	s.routesRolloutsWeb()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")

@@ -346,3 +346,16 @@ func (s *Store) QueuedUpgradeDevices(ctx context.Context, node string) ([]string
 	}
 	return out, rows.Err()
 }
+
+// UpgradesInFlight reports whether any upgrade is released and not
+// finished, on any device: while none is, the gateway's connects skip the
+// upgrade lookup (one row of firmware_upgrades_deadline at most). (System
+// side.)
+func (s *Store) UpgradesInFlight(ctx context.Context) (bool, error) {
+	var one int
+	err := s.queryRowP(ctx, `SELECT 1 FROM firmware_upgrades WHERE state IN (`+inFlightUpgradeStates+`) LIMIT 1`).Scan(&one)
+	if isNoRows(err) {
+		return false, nil
+	}
+	return err == nil, err
+}

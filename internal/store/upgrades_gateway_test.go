@@ -78,7 +78,14 @@ func TestOpenUpgradesAndMarkSent(t *testing.T) {
 		fx := newUpgradeFixture(t, st)
 		stored, external := fx.firmware("29.30.2.1", true), fx.firmware("29.30.2.2", false)
 		later := time.Now().Add(time.Hour)
+		pending := fx.upgrade(fx.tr.a2.device.ID, stored, model.UpgradePending, later)
+		if any, err := st.UpgradesInFlight(sys); err != nil || any {
+			t.Errorf("in flight with only a pending upgrade: %v %v", any, err)
+		}
 		id := fx.upgrade(fx.dev.ID, stored, model.UpgradeQueued, later)
+		if any, err := st.UpgradesInFlight(sys); err != nil || !any {
+			t.Errorf("in flight with a queued upgrade: %v %v", any, err)
+		}
 		other := fx.tr.b.device
 		ext := fx.upgrade(other.ID, external, model.UpgradeDownloading, later)
 		got, err := st.OpenUpgrades(sys, fx.dev.ID)
@@ -120,6 +127,7 @@ func TestOpenUpgradesAndMarkSent(t *testing.T) {
 		if got, _ := st.OpenUpgrades(sys, other.ID); len(got) != 0 {
 			t.Errorf("installing is not resent: %+v", got)
 		}
+		fx.setState(pending, model.UpgradeSkipped) // one open upgrade per device
 		late := fx.upgrade(fx.tr.a2.device.ID, stored, model.UpgradeQueued, time.Now().Add(-time.Minute))
 		if got, _ := st.OpenUpgrades(sys, fx.tr.a2.device.ID); len(got) != 0 {
 			t.Errorf("past its deadline: %+v", got)
