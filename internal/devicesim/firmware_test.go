@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -462,5 +463,37 @@ func TestFirmwareKeptAcrossSimulatorRestart(t *testing.T) {
 	defer f2.Close()
 	if got := f2.Device(macs[0]).Firmware(); got != newFirmware {
 		t.Errorf("after a restart the device runs %s", got)
+	}
+}
+
+// What the cloud sends wrong fails the upgrade with the device's reason: an
+// image whose SHA-256 is not the one announced, a download refused.
+func TestFirmwareUpgradeBadImageOrURL(t *testing.T) {
+	cases := []struct {
+		name, sql, want string
+	}{
+		{"sha256 differs", `UPDATE firmware SET checksum = '` + strings.Repeat("0", 64) + `'`, "checksum mismatch"},
+		{"download refused", `UPDATE firmware SET stored = false, file_url = '%s/device/v1/firmware/999999?token=x'`, "download failed: HTTP 404"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := newFWServer(t)
+			q := c.sql
+			if strings.Contains(q, "%s") {
+				q = fmt.Sprintf(q, fs.url)
+			}
+			if _, err := fs.st.DB().Exec(q); err != nil {
+				t.Fatal(err)
+			}
+			ids, _ := fs.demoDevices(1)
+			id := fs.queue(ids[0])
+			f, macs, _ := fs.fleet(1, devicesim.Config{})
+			if r := fs.waitRow(id, "failed", ended); r.state != model.UpgradeFailed || r.err != c.want {
+				t.Errorf("ended %+v, want failed %q", r, c.want)
+			}
+			if d := f.Device(macs[0]); d.Firmware() != oldFirmware || d.Boots() != 1 {
+				t.Errorf("device: firmware %s, boots %d", d.Firmware(), d.Boots())
+			}
+		})
 	}
 }
