@@ -287,3 +287,32 @@ func TestUpgradeHelloUsesTheOpenIndex(t *testing.T) {
 		t.Errorf("plan:\n%s", plan)
 	}
 }
+
+// The gateway's safety net finds the devices online on its node with an
+// upgrade released and not sent (a Kick lost).
+func TestQueuedUpgradeDevices(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		fx := newUpgradeFixture(t, st)
+		fw := fx.firmware("29.30.2.1", true)
+		later := time.Now().Add(time.Hour)
+		on, off, sent := fx.tr.a1.device, fx.tr.a2.device, fx.tr.b.device
+		for _, d := range []*model.Device{on, sent} {
+			if err := st.DeviceConnected(sys, d.MAC, "n1", time.Now().UTC(), model.DeviceHello{Firmware: "29.30.1.12"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fx.upgrade(on.ID, fw, model.UpgradeQueued, later)
+		fx.upgrade(off.ID, fw, model.UpgradeQueued, later)
+		fx.upgrade(sent.ID, fw, model.UpgradeSent, later)
+		macs, err := st.QueuedUpgradeDevices(sys, "n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(macs) != 1 || macs[0] != on.MAC {
+			t.Errorf("got %v, want [%s]", macs, on.MAC)
+		}
+		if macs, _ := st.QueuedUpgradeDevices(sys, "n2"); len(macs) != 0 {
+			t.Errorf("another node's: %v", macs)
+		}
+	})
+}
