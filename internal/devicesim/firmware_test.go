@@ -55,6 +55,11 @@ type fwServer struct {
 
 func newFWServer(t *testing.T) *fwServer {
 	t.Helper()
+	return newFWServerOpts(t, gateway.Options{Node: "test", Heartbeat: 2 * time.Second})
+}
+
+func newFWServerOpts(t *testing.T, opts gateway.Options) *fwServer {
+	t.Helper()
 	st := testutil.NewStore(t, "sqlite")
 	if _, err := demo.Load(context.Background(), st, demo.Options{Password: "x-password", Users: 30, Devices: 12, Seed: 5}, io.Discard); err != nil {
 		t.Fatal(err)
@@ -66,7 +71,7 @@ func newFWServer(t *testing.T) *fwServer {
 			t.Logf("server log:\n%s", logBuf.String())
 		}
 	})
-	g := gateway.New(st, bus.NewLocal(), log, gateway.Options{Node: "test", Heartbeat: 2 * time.Second})
+	g := gateway.New(st, bus.NewLocal(), log, opts)
 	fs := &fwServer{t: t, st: st, gw: g, image: make([]byte, 300<<10)}
 	for i := range fs.image {
 		fs.image[i] = byte(i * 7)
@@ -495,5 +500,22 @@ func TestFirmwareUpgradeBadImageOrURL(t *testing.T) {
 				t.Errorf("device: firmware %s, boots %d", d.Firmware(), d.Boots())
 			}
 		})
+	}
+}
+
+// An upgrade released without a Kick (the message lost) reaches a device
+// connected before: the gateway's periodic sweep sends it.
+func TestFirmwareUpgradeWithoutKick(t *testing.T) {
+	fs := newFWServerOpts(t, gateway.Options{Node: "test", Heartbeat: 2 * time.Second, ResendEvery: 100 * time.Millisecond})
+	go fs.gw.Run(t.Context())
+	f, macs, ids := fs.fleet(1, devicesim.Config{})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := f.Device(macs[0]).WaitOnline(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := fs.queue(ids[0])
+	if r := fs.waitRow(id, "done", ended); r.state != model.UpgradeDone {
+		t.Errorf("ended %+v", r)
 	}
 }
