@@ -519,3 +519,19 @@ func TestFirmwareUpgradeWithoutKick(t *testing.T) {
 		t.Errorf("ended %+v", r)
 	}
 }
+
+// A device downloading at its own pace (Config.DownloadRate) reports the
+// percent on the way, about once a second.
+func TestFirmwareUpgradeReportsPercent(t *testing.T) {
+	fs := newFWServer(t)
+	ids, _ := fs.demoDevices(1)
+	id := fs.queue(ids[0])
+	fs.fleet(1, devicesim.Config{DownloadRate: int64(len(fs.image)) * 2 / 3}) // 1.5 s
+	r := fs.waitRow(id, "partly downloaded", func(r upgradeRow) bool { return r.percent > 0 && r.percent < 100 || ended(r) })
+	if r.state != model.UpgradeDownloading {
+		t.Errorf("no percent on the way: %+v", r)
+	}
+	if r := fs.waitRow(id, "done", ended); r.state != model.UpgradeDone {
+		t.Errorf("ended %+v", r)
+	}
+}
