@@ -45,12 +45,13 @@ type fwServer struct {
 	fwID  int64
 	admin int64
 
-	mu       sync.Mutex
-	ranges   []string // the Range header of every download ("" for none)
-	devices  []int64  // the device each token was made for
-	hold     chan struct{}
-	held     chan struct{} // closed when a download is held halfway
-	cutFirst bool          // the first download breaks halfway
+	mu        sync.Mutex
+	ranges    []string // the Range header of every download ("" for none)
+	devices   []int64  // the device each token was made for
+	hold      chan struct{}
+	held      chan struct{} // closed when a download is held halfway
+	cutFirst  bool          // the first download breaks halfway
+	busyFirst bool          // the first download is answered 503, Retry-After 1
 }
 
 func newFWServer(t *testing.T) *fwServer {
@@ -111,6 +112,11 @@ func (fs *fwServer) serveImage(w http.ResponseWriter, r *http.Request) {
 	first := len(fs.ranges) == 1
 	hold, held, cut := fs.hold, fs.held, fs.cutFirst && first
 	fs.mu.Unlock()
+	if first && fs.busyFirst {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
 	var out io.Writer = w
 	if first && (hold != nil || cut) {
 		out = &halfway{w: w, after: len(fs.image) / 2, hold: hold, held: held, cut: cut, ctx: r.Context()}
@@ -533,5 +539,23 @@ func TestFirmwareUpgradeReportsPercent(t *testing.T) {
 	}
 	if r := fs.waitRow(id, "done", ended); r.state != model.UpgradeDone {
 		t.Errorf("ended %+v", r)
+	}
+}
+
+// A download endpoint at its bound answers 503 with Retry-After: the device
+// waits as told and downloads then; it is not a failure.
+func TestFirmwareUpgradeWaitsForABusyServer(t *testing.T) {
+	fs := newFWServer(t)
+	fs.busyFirst = true
+	ids, _ := fs.demoDevices(1)
+	id := fs.queue(ids[0])
+	fs.fleet(1, devicesim.Config{})
+	if r := fs.waitRow(id, "done", ended); r.state != model.UpgradeDone {
+		t.Errorf("ended %+v", r)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if len(fs.ranges) != 2 {
+		t.Errorf("%d requests, want 2 (the busy one, then the download)", len(fs.ranges))
 	}
 }
