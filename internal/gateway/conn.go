@@ -61,6 +61,10 @@ type conn struct {
 	tunnels atomic.Int32
 	pongs   atomic.Int32 // statuses not answered yet
 
+	// lastProgress (the line handler's): when a download's percent was
+	// last recorded, so that a device reporting too often costs no writes.
+	lastProgress time.Time
+
 	wmu sync.Mutex // one writer at a time on the control stream
 }
 
@@ -107,6 +111,8 @@ type message struct {
 	IP            *string `json:"ip"`
 	Uptime        *int64  `json:"uptime"`
 	ConfigVersion *string `json:"config_version"`
+	Stage         string  `json:"stage"`   // progress
+	Percent       *int    `json:"percent"` // progress
 }
 
 type welcome struct {
@@ -416,6 +422,7 @@ func (c *conn) hello(line []byte) (code closeCode, reason string, registered boo
 		g.autopApplied(c.mac, c.state.ConfigVersion)
 	}
 	g.deliver([]*conn{c}, true)
+	g.deliverUpgradesOnConnect(c)
 	return 0, "", true
 }
 
@@ -433,6 +440,8 @@ func (c *conn) handle(line []byte) bool {
 		c.pong()
 	case "ack":
 		c.ack(m)
+	case "progress":
+		c.progress(m)
 	}
 	return true
 }
@@ -497,6 +506,13 @@ func parse(line []byte) (*message, bool) {
 		m.Version = *v
 	}
 	m.Model, m.Firmware, m.IP, m.ConfigVersion = str("model"), str("firmware"), str("ip"), str("config_version")
+	if v := str("stage"); v != nil {
+		m.Stage = *v
+	}
+	var pct int
+	if json.Unmarshal(fields["percent"], &pct) == nil && fields["percent"] != nil {
+		m.Percent = &pct
+	}
 	var up int64
 	if json.Unmarshal(fields["uptime"], &up) == nil && fields["uptime"] != nil {
 		m.Uptime = &up
@@ -572,6 +588,10 @@ func (c *conn) status(m *message) {
 
 func (c *conn) ack(m *message) {
 	g := c.g
+	if id, ok := parseUpgradeID(m.ID); ok {
+		c.upgradeAck(id, m)
+		return
+	}
 	id, ok := parseCommandID(m.ID)
 	if !ok {
 		return // not one of ours: ignored

@@ -164,6 +164,7 @@ type Gateway struct {
 	seq           atomic.Uint64
 	authenticated atomic.Uint64 // connects authenticated: their order (conn.authN)
 	admission     admission     // connects in progress (admission.go)
+	upgrades      upgradeGate   // is any firmware upgrade in flight (upgrades.go)
 
 	// closingSince (under mu) is when Shutdown began, closingFrom how many
 	// connections it had to close (closingRetryAfter).
@@ -300,6 +301,14 @@ func parseCommandID(s string) (int64, bool) {
 		id = id*10 + int64(r-'0')
 	}
 	return id, true
+}
+
+// parseUpgradeID reads a firmware upgrade's command id ("u77").
+func parseUpgradeID(s string) (int64, bool) {
+	if len(s) < 2 || s[0] != 'u' {
+		return 0, false
+	}
+	return parseCommandID("c" + s[1:])
 }
 
 // helloDone: c is past its hello (recorded or refused).
@@ -687,7 +696,8 @@ func (g *Gateway) Connected() int {
 }
 
 // Kick tells whichever node holds each device's connection to send its
-// pending commands now. Devices that are offline get them when they connect.
+// pending commands and its firmware upgrade released (queued) now. Devices
+// that are offline get them when they connect.
 func (g *Gateway) Kick(ctx context.Context, macs ...string) {
 	g.publishMACs(subjectKick, macs)
 }
@@ -740,6 +750,11 @@ func (g *Gateway) deliver(conns []*conn, resend bool) {
 	list := g.st.QueuedCommands
 	if resend {
 		list = g.st.PendingCommands
+	}
+	if !resend {
+		// A kick (or the safety net): the upgrades released meanwhile too.
+		// A new connection's are sent by its hello (deliverUpgradesOnConnect).
+		defer g.deliverQueuedUpgrades(conns)
 	}
 	ctx, cancel := g.within(g.ctx, commandsTimeout)
 	pending, err := list(ctx, ids...)
@@ -835,6 +850,13 @@ func (g *Gateway) Run(ctx context.Context) error {
 		case <-resend.C:
 			sctx, scancel := g.within(ctx, sweepTimeout)
 			macs, err := g.st.QueuedCommandDevices(sctx, g.opts.Node)
+			if err == nil {
+				var up []string
+				up, err = g.st.QueuedUpgradeDevices(sctx, g.opts.Node)
+				macs = append(macs, up...)
+				slices.Sort(macs)
+				macs = slices.Compact(macs) // a device with both is delivered to once
+			}
 			scancel()
 			if err != nil {
 				if ctx.Err() == nil {

@@ -68,6 +68,9 @@ type Config struct {
 	// Firmware bounds uploads and downloads of firmware images (zero
 	// fields: the defaults).
 	Firmware FirmwareOptions
+	// RolloutEvery is how often the firmware rollout scheduler steps
+	// (usecase.DefaultRolloutEvery when 0).
+	RolloutEvery time.Duration
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -202,6 +205,8 @@ func (s *Server) routes() {
 	s.routesMaintenance()
 	s.routesEnroll()
 	s.routesFirmwareImages()
+	s.routesRollouts()
+	s.routesRolloutsWeb()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")
@@ -542,6 +547,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		defer close(gatewayDone)
 		s.gateway.Run(ctx)
 	}()
+	rolloutsDone := make(chan struct{})
+	go func() {
+		defer close(rolloutsDone)
+		s.cases.NewRolloutScheduler(s.gateway.Node()).Run(ctx, s.cfg.RolloutEvery)
+	}()
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -554,6 +564,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	start := time.Now()
 	err = s.shutdown(srv, front, serveErr == nil)
 	<-gatewayDone // Run is the gateway's: it ended with Shutdown
+	<-rolloutsDone
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {
 		return serveErr
