@@ -232,4 +232,3 @@ func (e *env) actorCtx(t *testing.T, username string) context.Context {
 	}
 	return model.WithActor(context.Background(), model.ActorOf(a))
 }
-
