@@ -142,7 +142,7 @@ func TestAllowedHasNoCycle(t *testing.T) {
 // storeReads are the store methods a handler may call directly: reads,
 // scoped by the store to the caller's subtree. Any other store method is
 // taken for a write (deny by default), which belongs in a use case.
-var storeReads = regexp.MustCompile(`^((Get|List|Count)[A-Z].*|PaymentGate|EndUserSearchTypes|PasswordTokenAccount|AutoPPreview|InstallerDeletionImpact|InvoiceFor|Now|Dialect)$`)
+var storeReads = regexp.MustCompile(`^((Get|List|Count)[A-Z].*|PaymentGate|EndUserSearchTypes|PasswordTokenAccount|AutoPPreview|RolloutProgress|DeviceUpgrades|InstallerDeletionImpact|InvoiceFor|Now|Dialect)$`)
 
 // TestTransportsWriteThroughUseCases fails when a portal or API handler calls
 // a store method that is not a read: every write is a use case

@@ -70,11 +70,11 @@ func Cameras(q url.Values, v *model.Validator) store.CameraListFilter {
 }
 
 // Devices reads a device list's search from a query: scope,
-// mac, sip, name, community, office, manager, online, sort, order, page
+// mac, sip, name, community, office, manager, firmware, online, sort, order, page
 // and per_page. The portal uses it too, with the scope of its page.
 func Devices(q url.Values, scope model.ProjectKind, v *model.Validator) model.DeviceFilter {
 	f := model.DeviceFilter{Scope: scope, MAC: q.Get("mac"), SIP: q.Get("sip"), Name: q.Get("name"),
-		Community: q.Get("community"), Office: q.Get("office"), Manager: q.Get("manager"),
+		Community: q.Get("community"), Office: q.Get("office"), Manager: q.Get("manager"), Firmware: q.Get("firmware"),
 		Sort: q.Get("sort"), Order: q.Get("order"), Page: model.ParsePage(q, v)}
 	switch o := q.Get("online"); o {
 	case "":
@@ -110,8 +110,10 @@ func Firmware(q url.Values, v *model.Validator) model.FirmwareFilter {
 // InstallerDevices reads the installer's device search; the portal uses it
 // too.
 func InstallerDevices(q url.Values, v *model.Validator) store.DeviceFilter {
-	f := store.DeviceFilter{ProjectID: queryID(q, "project_id", v), Search: strings.TrimSpace(q.Get("search")), Page: model.ParsePage(q, v)}
+	f := store.DeviceFilter{ProjectID: queryID(q, "project_id", v), Search: strings.TrimSpace(q.Get("search")),
+		Firmware: strings.TrimSpace(q.Get("firmware")), Page: model.ParsePage(q, v)}
 	v.Check(len(f.Search) <= 64, "search", "must be at most 64 characters")
+	v.Check(len(f.Firmware) <= model.MaxDeviceQuery, "firmware", "must be at most %d characters", model.MaxDeviceQuery)
 	return f
 }
 

@@ -28,7 +28,8 @@ const MaxDeviceBatch = 500
 // number is its own prefix); Name, Community, Office and Manager are
 // case-insensitive "contains" on the device name, the community's or
 // office's name and the project's manager (Community, Office or
-// Single-tenant Manager).
+// Single-tenant Manager). Firmware is a version, matched exactly (as the
+// device reported it).
 type DeviceFilter struct {
 	Scope     ProjectKind
 	MAC       string
@@ -37,6 +38,7 @@ type DeviceFilter struct {
 	Community string // scope community only
 	Office    string // scope office only
 	Manager   string
+	Firmware  string // exact version
 	Online    *bool  // nil: both
 	Sort      string // one of DeviceSortColumns; "" is created_at
 	Order     string // asc or desc; "" is desc for created_at, asc for the others
@@ -63,7 +65,8 @@ func (f *DeviceFilter) Check(v *Validator) {
 	for _, t := range []struct {
 		field string
 		p     *string
-	}{{"sip", &f.SIP}, {"name", &f.Name}, {"community", &f.Community}, {"office", &f.Office}, {"manager", &f.Manager}} {
+	}{{"sip", &f.SIP}, {"name", &f.Name}, {"community", &f.Community}, {"office", &f.Office}, {"manager", &f.Manager},
+		{"firmware", &f.Firmware}} {
 		*t.p = strings.TrimSpace(*t.p)
 		v.Check(utf8.RuneCountInString(*t.p) <= MaxDeviceQuery, t.field, "must be at most %d characters", MaxDeviceQuery)
 		v.Check(!strings.ContainsFunc(*t.p, isControl), t.field, "must not hold control characters")

@@ -87,12 +87,13 @@ type deviceSearch struct {
 
 // Drivers: the index a count (and a page of a short list) is read through.
 const (
-	driveList    = ""        // the level's list index
-	driveMAC     = "mac"     // an exact MAC: the MAC's unique index
-	driveMACText = "mactext" // a partial MAC held by few devices: the trigram index
-	driveName    = "name"    // a part of a name held by few devices: the trigram index
-	driveSIP     = "sip"     // a SIP prefix: the SIP index
-	driveProject = "project" // the projects of a community, office or manager search
+	driveList     = ""         // the level's list index
+	driveMAC      = "mac"      // an exact MAC: the MAC's unique index
+	driveMACText  = "mactext"  // a partial MAC held by few devices: the trigram index
+	driveName     = "name"     // a part of a name held by few devices: the trigram index
+	driveSIP      = "sip"      // a SIP prefix: the SIP index
+	driveProject  = "project"  // the projects of a community, office or manager search
+	driveFirmware = "firmware" // a firmware version: the firmware index, in created order
 	// Walks that join the devices to the projects (installers) in scope and
 	// in order: the join scopes the devices.
 	driveProjectWalk   = "project-walk"
@@ -115,6 +116,8 @@ func (s *Store) deviceWhere(q *deviceSearch, driver string) (table, where string
 			table += indexedBy(idxDevicesSIPScope)
 		case driveProject:
 			table += indexedBy(idxDevicesProjectCreated)
+		case driveFirmware:
+			table += indexedBy(idxDevicesFirmware)
 		}
 	}
 	var conds []string
@@ -161,6 +164,10 @@ func (s *Store) deviceWhere(q *deviceSearch, driver string) (table, where string
 			conds = append(conds, "strpos(d.mac, ?) > 0")
 			args = append(args, f.MAC)
 		}
+	}
+	if f.Firmware != "" {
+		conds = append(conds, "d.firmware = ?")
+		args = append(args, f.Firmware)
 	}
 	if f.SIP != "" {
 		c, a := s.prefixCond("d.sip", f.SIP)
@@ -353,7 +360,7 @@ func (s *Store) ListDevices(ctx context.Context, f model.DeviceFilter) (model.Li
 		return out, err
 	}
 	var ids []int64
-	walked := driver == driveList && f.Sort == "created_at"
+	walked := (driver == driveList || driver == driveFirmware) && f.Sort == "created_at"
 	if walked {
 		// The page is a walk of the list index, short list or long: read
 		// it first. A first page that is not full is the whole list, and
@@ -428,9 +435,45 @@ func (s *Store) deviceDriver(ctx context.Context, q *deviceSearch) (string, erro
 	case f.SIP != "":
 		return driveSIP, nil
 	case q.projectSearch && q.projSQL == "":
+		if f.Firmware != "" {
+			// Both narrow the list: read the one that leaves fewer devices
+			// (each count reads its index alone).
+			ok, err := s.firmwareIndexed(ctx)
+			if err != nil || !ok {
+				return driveProject, err
+			}
+			byFirmware, err := s.deviceCount(ctx, &deviceSearch{act: q.act, lvl: q.lvl,
+				f: model.DeviceFilter{Scope: f.Scope, Firmware: f.Firmware}}, driveFirmware)
+			if err != nil {
+				return "", err
+			}
+			byProject, err := s.deviceCount(ctx, &deviceSearch{act: q.act, lvl: q.lvl, f: model.DeviceFilter{Scope: f.Scope},
+				projectSearch: true, projects: q.projects}, driveProject)
+			if err != nil || byFirmware < byProject {
+				return driveFirmware, err
+			}
+		}
 		return driveProject, nil
+	case f.Firmware != "":
+		// The version's devices of the kind, newest first, scoped from the
+		// index: it reads at most the version's devices of that kind.
+		if ok, err := s.firmwareIndexed(ctx); err != nil || ok {
+			return driveFirmware, err
+		}
 	}
 	return driveList, nil
+}
+
+// firmwareIndexed says whether the firmware index exists (a migration adds
+// it; until then the firmware filter reads the rows of the list index).
+// PostgreSQL plans by itself: only SQLite is told which index to read.
+func (s *Store) firmwareIndexed(ctx context.Context) (bool, error) {
+	if s.dialect != SQLite {
+		return true, nil
+	}
+	var n int
+	err := s.queryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, idxDevicesFirmware).Scan(&n)
+	return n > 0, err
 }
 
 // devicePageIDs reads the ids of the page's devices, in order. A short
@@ -496,8 +539,13 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 			` AND d.installer_id = i.id AND ` + where + ` ORDER BY ` + order
 		args = append(iargs, wargs...)
 	default:
-		// created_at: the level's list index; mac, sip: their own.
-		table, where, wargs := s.deviceWhere(q, driveList)
+		// created_at: the level's list index (the firmware index for a
+		// version); mac, sip: their own.
+		walk := driveList
+		if driver == driveFirmware && f.Sort == "created_at" {
+			walk = driveFirmware
+		}
+		table, where, wargs := s.deviceWhere(q, walk)
 		if s.dialect == SQLite {
 			switch f.Sort {
 			case "mac":

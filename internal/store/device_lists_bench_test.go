@@ -170,5 +170,16 @@ func deviceBenchCases(b testing.TB, list func(model.DeviceFilter) (model.List[*m
 		{"admin/personal", "admin", model.DeviceFilter{Scope: P}},
 		{"admin/mac-last4", "admin", model.DeviceFilter{Scope: C, MAC: comm.MAC[8:]}},
 		{"admin/sip-exact", "admin", model.DeviceFilter{Scope: C, SIP: comm.SIP}},
+		{"firmware/community", "sub", model.DeviceFilter{Scope: C, Firmware: comm.Firmware}},
+		{"firmware/personal", "sub", model.DeviceFilter{Scope: P, Firmware: home.Firmware}},
+		{"firmware/none", "sub", model.DeviceFilter{Scope: C, Firmware: "0.0.0.0"}},
+		{"firmware/online", "sub", model.DeviceFilter{Scope: C, Firmware: comm.Firmware, Online: &yes}},
+		{"firmware/mac-last4", "sub", model.DeviceFilter{Scope: C, Firmware: comm.Firmware, MAC: comm.MAC[8:]}},
+		{"firmware/community-project", "sub", model.DeviceFilter{Scope: C, Firmware: comm.Firmware, Community: comm.Project}},
+		{"firmware/sort-mac", "sub", model.DeviceFilter{Scope: C, Firmware: comm.Firmware, Sort: "mac"}},
+		{"firmware/installer", "inst", model.DeviceFilter{Scope: C, Firmware: comm.Firmware}},
+		{"firmware/distributor", "dist", model.DeviceFilter{Scope: C, Firmware: comm.Firmware}},
+		{"firmware/admin", "admin", model.DeviceFilter{Scope: C, Firmware: comm.Firmware}},
+		{"firmware/admin-none", "admin", model.DeviceFilter{Scope: C, Firmware: "0.0.0.0"}},
 	}
 }

@@ -303,10 +303,12 @@ func deleteDeviceRow(ctx context.Context, tx *Tx, id int64) error {
 }
 
 // DeviceFilter is the installer portal's device search: one project, and
-// MAC or device name contains the text (a MAC in any notation).
+// MAC or device name contains the text (a MAC in any notation), and the
+// firmware version (exact).
 type DeviceFilter struct {
 	ProjectID int64
 	Search    string
+	Firmware  string
 	model.Page
 }
 
@@ -337,6 +339,10 @@ func (s *Store) ListInstallerDevices(ctx context.Context, f DeviceFilter) (model
 		m := strings.NewReplacer(":", "", "-", "", ".", "").Replace(q)
 		where = append(where, `(lower(d.mac) LIKE ? ESCAPE '\' OR lower(d.name) LIKE ? ESCAPE '\')`)
 		args = append(args, likeContains(m), likeContains(q))
+	}
+	if f.Firmware != "" {
+		where = append(where, "d.firmware = ?")
+		args = append(args, f.Firmware)
 	}
 	// The project and owner are read for the page's rows only, so that the
 	// count and the sort touch the devices alone.

@@ -22,6 +22,11 @@ const (
 	idxDevicesSIPScope       = "devices_sip_scope"
 	idxDevicesMACScope       = "devices_mac_scope"
 	idxDevicesProjectCreated = "devices_project_created"
+	// Devices on one firmware version, of a kind, newest first, with the
+	// scope columns: the device lists' firmware filter. Not in queryIndexes
+	// until a migration adds it; the store reads it only once it is there
+	// (firmwareIndexed).
+	idxDevicesFirmware = "devices_firmware"
 	// Projects of a kind by name and by manager; installers by the name
 	// they show (00006; projects_kind_name since 00001).
 	idxProjectsKindName    = "projects_kind_name"

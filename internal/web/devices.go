@@ -71,6 +71,7 @@ type deviceListData struct {
 	Export    string
 	Back      string // this list's URL, where deletions return
 	Searching bool
+	Versions  []string // the firmware search's suggestions: the catalogue's versions
 }
 
 // ProjectDevices is the Project Device module: community devices, or office
@@ -101,7 +102,12 @@ func (w *Web) deviceList(rw http.ResponseWriter, r *http.Request, kind model.Pro
 	text := deviceTextOf(kind)
 	d := deviceListData{Scope: kind, Text: text, Action: action, Filter: f, MACText: strings.TrimSpace(q.Get("mac")),
 		OnlineSel: q.Get("online"), Back: r.URL.RequestURI(),
-		Searching: f.MAC != "" || f.SIP != "" || f.Name != "" || f.Community != "" || f.Office != "" || f.Manager != "" || f.Online != nil}
+		Searching: f.MAC != "" || f.SIP != "" || f.Name != "" || f.Community != "" || f.Office != "" || f.Manager != "" ||
+			f.Firmware != "" || f.Online != nil}
+	var err error
+	if d.Versions, err = w.firmwareVersions(r); err != nil {
+		return err
+	}
 	p := w.page(r, text.Module, text.Key, nil)
 	fail := func(err error) error {
 		p.Fields = model.ErrorFields(err)
@@ -158,6 +164,25 @@ func (w *Web) deviceList(rw http.ResponseWriter, r *http.Request, kind model.Pro
 	d.Export = exportURL(er, "/api/v1/devices")
 	p.Data = d
 	return w.render(rw, http.StatusOK, "devices_list", p)
+}
+
+// firmwareVersions are the catalogue's versions, newest first and each
+// once, that the device lists' firmware search suggests (a device may run
+// another: the field takes any version).
+func (w *Web) firmwareVersions(r *http.Request) ([]string, error) {
+	l, err := w.store.ListFirmware(r.Context(), model.FirmwareFilter{Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, fw := range l.Items {
+		if !seen[fw.Version] {
+			seen[fw.Version] = true
+			out = append(out, fw.Version)
+		}
+	}
+	return out, nil
 }
 
 // deviceColumns are the list's header cells with their sort links: a
@@ -222,7 +247,8 @@ type deviceDetailData struct {
 	// (web/maintenance.go, web/autop.go).
 	Maintenance any
 	AutoP       any
-	Enrollment  any // web/enroll.go
+	Enrollment  any                  // web/enroll.go
+	Firmware    *deviceFirmwarePanel // web/rollouts.go
 }
 
 // deviceLinkView is one step of the owner chain as the page shows it.
@@ -250,6 +276,9 @@ func (w *Web) DeviceDetail(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if data.Enrollment, err = w.deviceEnrollment(r, d.MAC, "/devices/"+d.MAC+"?back="+url.QueryEscape(back)+"#enrollment"); err != nil {
+		return err
+	}
+	if data.Firmware, err = w.deviceFirmware(r, d.MAC); err != nil {
 		return err
 	}
 	for _, l := range d.Chain {

@@ -133,6 +133,7 @@ type ipDevicesData struct {
 	Export   string
 	Cameras  model.List[*store.CameraRow]
 	Projects []*store.ProjectRow
+	Versions []string // the firmware search's suggestions
 }
 
 // ipProjectOrChoices is the project of pid for a form, or, before one is
@@ -182,8 +183,12 @@ func (w *Web) InstallerDevices(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	versions, err := w.firmwareVersions(r)
+	if err != nil {
+		return err
+	}
 	d := ipDevicesData{Filter: f, List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Export: exportURL(r, "/api/v1/installer/devices"),
-		Cameras: cams, Projects: projects}
+		Cameras: cams, Projects: projects, Versions: versions}
 	return w.render(rw, http.StatusOK, "installer_devices", w.page(r, "Devices", "installer-devices", d))
 }
 

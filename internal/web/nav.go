@@ -61,7 +61,7 @@ var Modules = []Module{
 		Text: "Residents, office staff and property managers; CSV import."},
 
 	{NavItem: NavItem{"firmware", "Firmware", "/firmware"}, Roles: all,
-		Text: "The device firmware available for your installers: versions, models and change logs."},
+		Text: "The device firmware available for your installers: versions, models and change logs; rollouts put it on your devices in waves."},
 	{NavItem: NavItem{"subscriptions", "Subscriptions", "/subscriptions"}, Roles: sub, PaymentGated: true,
 		Text: "Activation and renewal of SmartPlus services, paid by Stripe, PayPal or coupon."},
 	{NavItem: NavItem{"payments", "Payments", "/payments"}, Roles: sub, PaymentGated: true,

@@ -1,0 +1,753 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/tabular"
+)
+
+// Firmware rollouts in the portal (issue 15): a firmware's "Upgrade" form
+// (targets, a count of the devices they match, the plan), the list of
+// rollouts, and a rollout's page with its live progress (per state, per
+// wave), its actions and its devices, searchable and exported as CSV.
+// Admin, distributor and sub-distributor roll out within their tree, an
+// installer to its own devices; the store scopes every read and write.
+
+// upgradeStateLabels name the upgrade states as the pages show them
+// (static/rollouts.js names them alike).
+var upgradeStateLabels = map[model.UpgradeState]string{
+	model.UpgradePending: "Waiting", model.UpgradeQueued: "Queued", model.UpgradeSent: "Sent",
+	model.UpgradeDownloading: "Downloading", model.UpgradeVerifying: "Verifying", model.UpgradeInstalling: "Installing",
+	model.UpgradeRebooting: "Rebooting", model.UpgradeDone: "Done", model.UpgradeFailed: "Failed",
+	model.UpgradeCanceled: "Canceled", model.UpgradeSkipped: "Skipped",
+}
+
+func upgradeStateLabel(s model.UpgradeState) string {
+	if l, ok := upgradeStateLabels[s]; ok {
+		return l
+	}
+	return string(s)
+}
+
+var rolloutStatusLabels = map[model.RolloutStatus]string{model.RolloutDraft: "Draft", model.RolloutRunning: "Running",
+	model.RolloutPaused: "Paused", model.RolloutCanceled: "Canceled", model.RolloutDone: "Done"}
+
+func rolloutStatusLabel(s model.RolloutStatus) string {
+	if l, ok := rolloutStatusLabels[s]; ok {
+		return l
+	}
+	return string(s)
+}
+
+// byteSize writes a size in bytes as people read it: "1.5 MiB".
+func byteSize(n int64) string {
+	switch {
+	case n <= 0:
+		return "-"
+	case n < 1024:
+		return strconv.FormatInt(n, 10) + " B"
+	case n < 1024*1024:
+		return strconv.FormatFloat(float64(n)/1024, 'f', 1, 64) + " KiB"
+	case n < 1024*1024*1024:
+		return strconv.FormatFloat(float64(n)/(1024*1024), 'f', 1, 64) + " MiB"
+	}
+	return strconv.FormatFloat(float64(n)/(1024*1024*1024), 'f', 2, 64) + " GiB"
+}
+
+func init() {
+	// firmware_detail.html shows the image's size.
+	funcs["bytes"] = byteSize
+	funcs["thousands"] = thousands
+	funcs["stateLabel"] = upgradeStateLabel
+	funcs["statusLabel"] = rolloutStatusLabel
+	funcs["percentOf"] = func(n, total int) int {
+		if total <= 0 {
+			return 0
+		}
+		return n * 100 / total
+	}
+}
+
+func (w *Web) firmwareOf(r *http.Request) (*model.Firmware, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return nil, model.NotFound("firmware")
+	}
+	return w.store.GetFirmware(r.Context(), id)
+}
+
+// rolloutFormData feeds the Upgrade form.
+type rolloutFormData struct {
+	FW                   *model.Firmware
+	Action               string
+	Name                 string
+	Scope                string
+	ProjectID            int64
+	InstallerID          int64
+	CurrentVersion       string
+	OnlineSel            string
+	CanaryN, WaveN       string
+	CanaryUnit, WaveUnit string // "devices" or "percent"
+	WindowStart          string
+	WindowEnd            string
+	Threshold            string
+	TimeoutMin           string
+	Projects             []*store.ProjectRow
+	Installers           []*model.Account // for the installer's ancestors
+	Versions             []string
+	Count                *model.RolloutTargetCount
+	Plan                 string // the waves the count gives, in words
+}
+
+// rolloutChoices bounds the projects and installers the form offers.
+const rolloutChoices = 500
+
+// rolloutForm reads the Upgrade form (a GET shows the defaults).
+func rolloutForm(fw *model.Firmware, form url.Values) (rolloutFormData, model.RolloutInput, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(form.Get(k)); v != "" || form.Has(k) {
+			return v
+		}
+		return def
+	}
+	d := rolloutFormData{FW: fw, Action: "/firmware/" + strconv.FormatInt(fw.ID, 10) + "/upgrade",
+		Name: get("name", ""), Scope: get("scope", ""), CurrentVersion: get("current_version", ""), OnlineSel: get("online", ""),
+		CanaryN: get("canary", "10"), CanaryUnit: get("canary_unit", "devices"), WaveN: get("wave", "25"), WaveUnit: get("wave_unit", "percent"),
+		WindowStart: get("window_start", "01:00"), WindowEnd: get("window_end", "05:00"), Threshold: get("failure_threshold", "10"),
+		TimeoutMin: get("timeout", "60")}
+	var v model.Validator
+	num := func(field, s string) int {
+		if s == "" {
+			return 0
+		}
+		n, err := strconv.Atoi(s)
+		v.Check(err == nil && n >= 0, field, "must be a whole number, 0 or more")
+		return n
+	}
+	id := func(field string) int64 {
+		s := strings.TrimSpace(form.Get(field))
+		if s == "" {
+			return 0
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		v.Check(err == nil && n > 0, field, "must be chosen from the list")
+		return n
+	}
+	d.ProjectID, d.InstallerID = id("project_id"), id("installer_id")
+	in := model.RolloutInput{FirmwareID: fw.ID, Name: d.Name, Targets: model.RolloutTargets{Model: fw.Model,
+		Scope: model.ProjectKind(d.Scope), ProjectID: d.ProjectID, InstallerID: d.InstallerID, CurrentVersion: d.CurrentVersion}}
+	switch d.OnlineSel {
+	case "":
+	case "true", "false":
+		b := d.OnlineSel == "true"
+		in.Targets.Online = &b
+	default:
+		v.Add("online", "must be online, offline or all")
+	}
+	canary, wave := num("canary", d.CanaryN), num("wave", d.WaveN)
+	if d.CanaryUnit == "percent" {
+		in.Plan.CanaryPercent = canary
+	} else {
+		in.Plan.CanaryCount = canary
+	}
+	if d.WaveUnit == "percent" {
+		in.Plan.WavePercent = wave
+	} else {
+		in.Plan.WaveSize = wave
+	}
+	in.Plan.WindowStart, in.Plan.WindowEnd = d.WindowStart, d.WindowEnd
+	in.Plan.FailureThreshold = num("failure_threshold", d.Threshold)
+	if d.Threshold == "" {
+		in.Plan.FailureThreshold = model.DefaultFailureThreshold
+	}
+	if m := num("timeout", d.TimeoutMin); m > 0 {
+		in.Plan.DeviceTimeout = m * 60
+	}
+	return d, in, v.Err()
+}
+
+// planText says a count's waves in words: "canary of 10, then 4 waves
+// (250, 250, 250, 240)".
+func planText(waves []int, canary bool) string {
+	if len(waves) == 0 {
+		return "no device to upgrade"
+	}
+	var b strings.Builder
+	rest := waves
+	if canary {
+		b.WriteString("a canary of " + plural(waves[0], "device"))
+		rest = waves[1:]
+		if len(rest) > 0 {
+			b.WriteString(", then ")
+		}
+	}
+	if len(rest) > 0 {
+		b.WriteString(plural(len(rest), "wave"))
+		const shown = 6
+		var sizes []string
+		for i, n := range rest {
+			if i == shown {
+				sizes = append(sizes, "…")
+				break
+			}
+			sizes = append(sizes, thousands(n))
+		}
+		b.WriteString(" (" + strings.Join(sizes, ", ") + ")")
+	}
+	return b.String()
+}
+
+// fillRolloutChoices loads what the form's selects offer.
+func (w *Web) fillRolloutChoices(r *http.Request, d *rolloutFormData) error {
+	ctx := r.Context()
+	projects, err := w.store.ListProjects(ctx, store.ProjectFilter{Page: model.Page{Page: 1, PerPage: rolloutChoices}})
+	if err != nil {
+		return err
+	}
+	d.Projects = projects.Items
+	if identity(r).Effective().Role != model.RoleInstaller {
+		inst, err := w.store.ListInstallers(ctx, model.InstallerFilter{Page: model.Page{Page: 1, PerPage: rolloutChoices}})
+		if err != nil {
+			return err
+		}
+		d.Installers = inst.Items
+	}
+	d.Versions, err = w.firmwareVersions(r)
+	return err
+}
+
+// RolloutForm is a firmware's "Upgrade" page: choose the devices, count
+// them, plan the waves.
+func (w *Web) RolloutForm(rw http.ResponseWriter, r *http.Request) error {
+	fw, err := w.firmwareOf(r)
+	if err != nil {
+		return err
+	}
+	d, _, _ := rolloutForm(fw, url.Values{})
+	if err := w.fillRolloutChoices(r, &d); err != nil {
+		return err
+	}
+	return w.render(rw, http.StatusOK, "rollout_form", w.page(r, "Upgrade to "+fw.Model+" "+fw.Version, "firmware", d))
+}
+
+// RolloutFormPost is the Upgrade form's buttons: Count shows how many
+// devices match and how the plan splits them; Create makes the draft
+// rollout and opens its page.
+func (w *Web) RolloutFormPost(rw http.ResponseWriter, r *http.Request) error {
+	fw, err := w.firmwareOf(r)
+	if err != nil {
+		return err
+	}
+	if err := r.ParseForm(); err != nil {
+		return model.Invalid("body", "is not a form")
+	}
+	d, in, err := rolloutForm(fw, r.PostForm)
+	p := w.page(r, "Upgrade to "+fw.Model+" "+fw.Version, "firmware", nil)
+	status := http.StatusOK
+	fail := func(err error) {
+		p.Fields, p.Error = model.ErrorFields(err), model.ErrorMessage(err)
+		if len(p.Fields) > 0 {
+			p.Error = fieldErrors(p.Fields)
+		}
+		status = http.StatusBadRequest
+	}
+	switch {
+	case err != nil:
+		fail(err)
+	case r.PostFormValue("op") == "create":
+		ro, err := w.cases.CreateRollout(r.Context(), in)
+		switch model.ErrorCode(err) {
+		case "":
+			return redirect(rw, r, "/rollouts/"+strconv.FormatInt(ro.ID, 10),
+				"Draft rollout created: "+plural(ro.Total, "device")+" in "+plural(ro.Waves, "wave")+". Check the plan, then Start.")
+		case model.EINVALID, model.ECONFLICT:
+			fail(err)
+		default:
+			return err
+		}
+	default:
+		n, err := w.cases.CountRolloutTargets(r.Context(), in)
+		switch model.ErrorCode(err) {
+		case "":
+			d.Count = &n
+			d.Plan = planText(n.Waves, in.Plan.CanaryCount > 0 || in.Plan.CanaryPercent > 0)
+		case model.EINVALID:
+			fail(err)
+		default:
+			return err
+		}
+	}
+	if err := w.fillRolloutChoices(r, &d); err != nil {
+		return err
+	}
+	p.Data = d
+	return w.render(rw, status, "rollout_form", p)
+}
+
+// rolloutRow is a rollout in the list, with its progress.
+type rolloutRow struct {
+	*model.Rollout
+	StatusLabel string
+	Progress    *model.RolloutProgress
+	Failed      int
+}
+
+// barOrder is the order of a progress bar's segments: the ended first,
+// then the devices at work from the furthest on, the waiting last.
+var barOrder = []model.UpgradeState{model.UpgradeDone, model.UpgradeFailed, model.UpgradeCanceled, model.UpgradeSkipped,
+	model.UpgradeRebooting, model.UpgradeInstalling, model.UpgradeVerifying, model.UpgradeDownloading, model.UpgradeSent,
+	model.UpgradeQueued, model.UpgradePending}
+
+type rolloutListData struct {
+	BarOrder     []model.UpgradeState
+	Status, Name string
+	Rows         []rolloutRow
+	Pager        Pager
+	Statuses     []model.RolloutStatus
+}
+
+// Rollouts lists the rollouts the account sees, newest first.
+func (w *Web) Rollouts(rw http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var v model.Validator
+	f := model.RolloutFilter{Status: model.RolloutStatus(q.Get("status")), Name: strings.TrimSpace(q.Get("name")), Page: model.ParsePage(q, &v)}
+	if s := q.Get("firmware_id"); s != "" {
+		f.FirmwareID, _ = strconv.ParseInt(s, 10, 64)
+	}
+	d := rolloutListData{BarOrder: barOrder, Status: string(f.Status), Name: f.Name, Statuses: []model.RolloutStatus{model.RolloutDraft,
+		model.RolloutRunning, model.RolloutPaused, model.RolloutDone, model.RolloutCanceled}}
+	p := w.page(r, "Firmware Rollouts", "firmware", nil)
+	l, err := w.store.ListRollouts(r.Context(), f)
+	if err == nil {
+		err = v.Err()
+	}
+	if model.ErrorCode(err) == model.EINVALID {
+		p.Fields = model.ErrorFields(err)
+		p.Error = fieldErrors(p.Fields)
+		p.Data = d
+		return w.render(rw, http.StatusBadRequest, "rollout_list", p)
+	} else if err != nil {
+		return err
+	}
+	for _, ro := range l.Items {
+		row := rolloutRow{Rollout: ro, StatusLabel: rolloutStatusLabel(ro.Status)}
+		if row.Progress, err = w.store.RolloutProgress(r.Context(), ro.ID); err != nil {
+			return err
+		}
+		row.Failed = row.Progress.ByState[model.UpgradeFailed]
+		d.Rows = append(d.Rows, row)
+	}
+	d.Pager = newPager(r, l.Page, l.PerPage, l.Total)
+	p.Data = d
+	return w.render(rw, http.StatusOK, "rollout_list", p)
+}
+
+// stateCount is one state's count in a rollout's summary.
+type stateCount struct {
+	State model.UpgradeState
+	Label string
+	N     int
+}
+
+// waveView is one wave's line: its counts and a bar.
+type waveView struct {
+	model.WaveProgress
+	Label  string
+	Ended  int
+	Failed int
+	Done   int
+	Active int // released and under way
+	State  string
+}
+
+type rolloutPageData struct {
+	R           *model.Rollout
+	StatusLabel string
+	P           *model.RolloutProgress
+	States      []stateCount // in the lifecycle's order
+	BarStates   []stateCount // in barOrder
+	BarOrder    []model.UpgradeState
+	Waves       []waveView
+	Actions     []string
+	Targets     []string // the targets in words
+	Window      string
+	Timeout     string
+	Canary      string
+	WavePlan    string
+	Live        bool // the page follows the progress by itself
+	// The device table.
+	MACText  string
+	State    string
+	ErrText  string
+	Devices  []deviceUpgradeRow
+	Pager    Pager
+	Count    string
+	CSV      string
+	AllState []model.UpgradeState
+	JSON     string // the progress endpoint, with the table's search
+}
+
+// deviceUpgradeRow is one device of a rollout's table.
+type deviceUpgradeRow struct {
+	*model.DeviceUpgrade
+	Label     string
+	WaveLabel string
+}
+
+// waveLabel names a wave: the canary, then waves counted from 1.
+func waveLabel(wave int, canary bool) string {
+	switch {
+	case canary && wave == 0:
+		return "Canary"
+	case canary:
+		return "Wave " + strconv.Itoa(wave)
+	}
+	return "Wave " + strconv.Itoa(wave+1)
+}
+
+func rolloutID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, model.NotFound("rollout")
+	}
+	return id, nil
+}
+
+// rolloutActions are the status actions a rollout in status s offers.
+func rolloutActions(s model.RolloutStatus) []string {
+	var out []string
+	for _, a := range []string{model.RolloutStart, model.RolloutPause, model.RolloutResume, model.RolloutCancel} {
+		if _, ok := model.RolloutTransition(s, a); ok {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// rolloutDeviceFilter reads the device table's search.
+func rolloutDeviceFilter(q url.Values, perPage int) (model.RolloutDeviceFilter, error) {
+	var v model.Validator
+	f := model.RolloutDeviceFilter{MAC: q.Get("mac"), State: model.UpgradeState(q.Get("state")), Error: q.Get("error"), Page: model.ParsePage(q, &v)}
+	if q.Get("per_page") == "" && perPage > 0 {
+		f.PerPage = perPage
+	}
+	if s := q.Get("wave"); s != "" {
+		n, err := strconv.Atoi(s)
+		v.Check(err == nil && n >= 0, "wave", "must be a wave number")
+		f.Wave = &n
+	}
+	f.Check(&v)
+	return f, v.Err()
+}
+
+// targetsText says a rollout's targets in words.
+func (w *Web) targetsText(r *http.Request, ro *model.Rollout) []string {
+	t := ro.Targets
+	out := []string{"Model " + ro.FirmwareModel}
+	if t.Scope != "" {
+		out = append(out, deviceTextOf(t.Scope).Project+" devices")
+	}
+	if t.ProjectID != 0 {
+		name := "#" + strconv.FormatInt(t.ProjectID, 10)
+		if p, err := w.store.GetProject(r.Context(), t.ProjectID); err == nil {
+			name = p.Name
+		}
+		out = append(out, "Project "+name)
+	}
+	if t.InstallerID != 0 {
+		name := "#" + strconv.FormatInt(t.InstallerID, 10)
+		if a, err := w.store.GetInstaller(r.Context(), t.InstallerID); err == nil {
+			name = a.Username
+		}
+		out = append(out, "Installer "+name)
+	}
+	if t.CurrentVersion != "" {
+		out = append(out, "Now on "+t.CurrentVersion)
+	}
+	if t.Online != nil {
+		out = append(out, map[bool]string{true: "Online when created", false: "Offline when created"}[*t.Online])
+	}
+	return out
+}
+
+// RolloutPage shows a rollout: its plan, its actions, its progress per
+// state and per wave (followed live by static/rollouts.js), and its
+// devices.
+func (w *Web) RolloutPage(rw http.ResponseWriter, r *http.Request) error {
+	id, err := rolloutID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	ro, err := w.store.GetRollout(ctx, id)
+	if err != nil {
+		return err
+	}
+	pr, err := w.store.RolloutProgress(ctx, id)
+	if err != nil {
+		return err
+	}
+	d := rolloutPageData{R: ro, StatusLabel: rolloutStatusLabel(ro.Status), P: pr, Actions: rolloutActions(ro.Status),
+		Targets: w.targetsText(r, ro), AllState: model.UpgradeStates}
+	d.fillProgress(pr)
+	plan := ro.Plan
+	d.Window = "Any time"
+	if !(plan.WindowStart == plan.WindowEnd || (plan.WindowStart == "00:00" && plan.WindowEnd == "24:00")) {
+		d.Window = plan.WindowStart + "–" + plan.WindowEnd + " device local time"
+	}
+	d.Timeout = durationText(plan.DeviceTimeout)
+	switch {
+	case plan.CanaryCount > 0:
+		d.Canary = plural(plan.CanaryCount, "device")
+	case plan.CanaryPercent > 0:
+		d.Canary = strconv.Itoa(plan.CanaryPercent) + "% of the devices"
+	default:
+		d.Canary = "None"
+	}
+	switch {
+	case plan.WaveSize > 0:
+		d.WavePlan = plural(plan.WaveSize, "device") + " each"
+	case plan.WavePercent > 0:
+		d.WavePlan = strconv.Itoa(plan.WavePercent) + "% of the devices each"
+	default:
+		d.WavePlan = "All remaining devices at once"
+	}
+	q := r.URL.Query()
+	d.MACText, d.State, d.ErrText = strings.TrimSpace(q.Get("mac")), q.Get("state"), strings.TrimSpace(q.Get("error"))
+	p := w.page(r, ro.Name, "firmware", nil)
+	status := http.StatusOK
+	f, ferr := rolloutDeviceFilter(q, 50)
+	var l model.List[*model.DeviceUpgrade]
+	if ferr == nil {
+		l, ferr = w.store.ListRolloutDevices(ctx, id, f)
+	}
+	if model.ErrorCode(ferr) == model.EINVALID {
+		p.Fields = model.ErrorFields(ferr)
+		p.Error = fieldErrors(p.Fields)
+		status = http.StatusBadRequest
+	} else if ferr != nil {
+		return ferr
+	}
+	for _, u := range l.Items {
+		d.Devices = append(d.Devices, deviceUpgradeRow{DeviceUpgrade: u, Label: upgradeStateLabel(u.State), WaveLabel: waveLabel(u.Wave, hasCanary(pr))})
+	}
+	d.Pager = newPager(r, max(l.Page, 1), max(l.PerPage, 1), l.Total)
+	switch {
+	case l.Total == 0:
+		d.Count = "No devices"
+	default:
+		d.Count = thousands(d.Pager.First) + "–" + thousands(d.Pager.Last) + " of " + thousands(l.Total)
+	}
+	base := "/rollouts/" + strconv.FormatInt(id, 10)
+	sq := url.Values{}
+	for _, k := range []string{"mac", "state", "error", "wave", "page", "per_page"} {
+		if v := q.Get(k); v != "" {
+			sq.Set(k, v)
+		}
+	}
+	d.JSON = base + "/progress?" + sq.Encode()
+	sq.Del("page")
+	sq.Del("per_page")
+	d.CSV = base + "/devices.csv?" + sq.Encode()
+	d.Live = rolloutLive(ro.Status, pr)
+	p.Data = d
+	return w.render(rw, status, "rollout_page", p)
+}
+
+// durationText writes a number of seconds as "45 min", "2 h", "1 h 30 min".
+func durationText(sec int) string {
+	h, m := sec/3600, sec%3600/60
+	switch {
+	case h == 0 && m == 0:
+		return strconv.Itoa(sec) + " s"
+	case h == 0:
+		return strconv.Itoa(m) + " min"
+	case m == 0:
+		return strconv.Itoa(h) + " h"
+	}
+	return strconv.Itoa(h) + " h " + strconv.Itoa(m) + " min"
+}
+
+// rolloutLive says whether a rollout may still change by itself: running or
+// paused, or ended with devices still finishing.
+func rolloutLive(s model.RolloutStatus, pr *model.RolloutProgress) bool {
+	return s == model.RolloutRunning || s == model.RolloutPaused || pr.Ended < pr.Total && s != model.RolloutDraft
+}
+
+func (d *rolloutPageData) fillProgress(pr *model.RolloutProgress) {
+	for _, s := range model.UpgradeStates {
+		d.States = append(d.States, stateCount{State: s, Label: upgradeStateLabel(s), N: pr.ByState[s]})
+	}
+	d.BarOrder = barOrder
+	for _, s := range barOrder {
+		d.BarStates = append(d.BarStates, stateCount{State: s, Label: upgradeStateLabel(s), N: pr.ByState[s]})
+	}
+	for _, wp := range pr.ByWave {
+		d.Waves = append(d.Waves, newWaveView(wp, hasCanary(pr)))
+	}
+}
+
+func newWaveView(wp model.WaveProgress, canary bool) waveView {
+	v := waveView{WaveProgress: wp, Label: waveLabel(wp.Wave, canary)}
+	for s, n := range wp.ByState {
+		switch {
+		case !s.Open():
+			v.Ended += n
+		case s != model.UpgradePending:
+			v.Active += n
+		}
+	}
+	v.Done, v.Failed = wp.ByState[model.UpgradeDone], wp.ByState[model.UpgradeFailed]
+	switch {
+	case wp.Total > 0 && v.Ended == wp.Total:
+		v.State = "Finished"
+	case v.Active > 0 || v.Ended > 0:
+		v.State = "In progress"
+	default:
+		v.State = "Not started"
+	}
+	return v
+}
+
+func hasCanary(pr *model.RolloutProgress) bool { return len(pr.ByWave) > 0 && pr.ByWave[0].Canary }
+
+// rolloutProgressJSON is what static/rollouts.js polls.
+type rolloutProgressJSON struct {
+	*model.RolloutProgress
+	StatusLabel string                 `json:"status_label"`
+	PauseReason string                 `json:"pause_reason"`
+	Live        bool                   `json:"live"`
+	Devices     []*model.DeviceUpgrade `json:"devices"`
+}
+
+// RolloutProgressJSON is a rollout's progress and the page of its device
+// table the query names, as JSON, for its page to follow.
+func (w *Web) RolloutProgressJSON(rw http.ResponseWriter, r *http.Request) error {
+	id, err := rolloutID(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	ro, err := w.store.GetRollout(ctx, id)
+	if err != nil {
+		return err
+	}
+	pr, err := w.store.RolloutProgress(ctx, id)
+	if err != nil {
+		return err
+	}
+	out := rolloutProgressJSON{RolloutProgress: pr, StatusLabel: rolloutStatusLabel(ro.Status), PauseReason: ro.PauseReason,
+		Live: rolloutLive(ro.Status, pr), Devices: []*model.DeviceUpgrade{}}
+	if f, err := rolloutDeviceFilter(r.URL.Query(), 50); err == nil {
+		l, err := w.store.ListRolloutDevices(ctx, id, f)
+		if err != nil && model.ErrorCode(err) != model.EINVALID {
+			return err
+		}
+		out.Devices = append(out.Devices, l.Items...)
+	}
+	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("Cache-Control", "no-store")
+	return json.NewEncoder(rw).Encode(out)
+}
+
+// maxRolloutCSV bounds a CSV export of a rollout's devices.
+const maxRolloutCSV = 200_000
+
+// RolloutDevicesCSV exports a rollout's devices (the table's search) as CSV.
+func (w *Web) RolloutDevicesCSV(rw http.ResponseWriter, r *http.Request) error {
+	id, err := rolloutID(r)
+	if err != nil {
+		return err
+	}
+	ro, err := w.store.GetRollout(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	f, err := rolloutDeviceFilter(r.URL.Query(), model.MaxPerPage)
+	if err != nil {
+		return err
+	}
+	f.PerPage = model.MaxPerPage
+	header := []string{"mac", "device_name", "wave", "state", "percent", "from_version", "to_version", "error", "attempts",
+		"time_zone", "sent_at", "updated_at", "finished_at"}
+	var rows [][]string
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	for page := 1; len(rows) < maxRolloutCSV; page++ {
+		f.Page.Page = page
+		l, err := w.store.ListRolloutDevices(r.Context(), id, f)
+		if err != nil {
+			return err
+		}
+		for _, u := range l.Items {
+			rows = append(rows, []string{u.MAC, u.DeviceName, strconv.Itoa(u.Wave), string(u.State), strconv.Itoa(u.Percent),
+				u.FromVersion, u.ToVersion, u.Error, strconv.Itoa(u.Attempts), u.TimeZone, ts(u.Sent), ts(u.Updated), ts(u.Finished)})
+		}
+		if len(l.Items) < f.PerPage || page*f.PerPage >= l.Total {
+			break
+		}
+	}
+	rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	rw.Header().Set("Content-Disposition", `attachment; filename="rollout-`+strconv.FormatInt(ro.ID, 10)+`-devices.csv"`)
+	_, err = rw.Write(tabular.CSV(header, rows))
+	return err
+}
+
+// RolloutAction starts, pauses, resumes or cancels a rollout (the button's
+// path names the action) and returns to its page.
+func (w *Web) RolloutAction(rw http.ResponseWriter, r *http.Request) error {
+	id, err := rolloutID(r)
+	if err != nil {
+		return err
+	}
+	action := r.PathValue("action")
+	notices := map[string]string{
+		model.RolloutStart:  "Rollout started: the devices are released wave by wave, in their maintenance window.",
+		model.RolloutPause:  "Rollout paused: no more devices are released; those already told finish their upgrade.",
+		model.RolloutResume: "Rollout resumed.",
+		model.RolloutCancel: "Rollout canceled: devices not yet told are left as they are; those already told finish their upgrade.",
+	}
+	notice, ok := notices[action]
+	if !ok {
+		return model.NotFound("action")
+	}
+	if _, err := w.cases.SetRolloutStatus(r.Context(), id, action); err != nil {
+		return err
+	}
+	return redirect(rw, r, "/rollouts/"+strconv.FormatInt(id, 10), notice)
+}
+
+// deviceFirmwarePanel feeds a device page's firmware panel: its running
+// upgrade and its history.
+type deviceFirmwarePanel struct {
+	Running *deviceUpgradeRow
+	History []deviceUpgradeRow
+}
+
+// deviceFirmware loads the firmware panel of a device's page.
+func (w *Web) deviceFirmware(r *http.Request, mac string) (*deviceFirmwarePanel, error) {
+	us, err := w.store.DeviceUpgrades(r.Context(), mac, 20)
+	if err != nil {
+		return nil, err
+	}
+	p := &deviceFirmwarePanel{}
+	for _, u := range us {
+		row := deviceUpgradeRow{DeviceUpgrade: u, Label: upgradeStateLabel(u.State)}
+		if u.State.Open() && p.Running == nil {
+			p.Running = &row
+		}
+		p.History = append(p.History, row)
+	}
+	return p, nil
+}
