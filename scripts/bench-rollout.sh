@@ -54,7 +54,7 @@ fi
 
 "$BIN" demo --data "$DATA" --password bench-password --devices "$N" --users 1000 >/dev/null
 head -c "$((IMAGE_KIB * 1024))" /dev/urandom >"$WORK/image.rom"
-"$BIN" admin --data "$DATA" add-firmware --model R29C --version "$VERSION" --file "$WORK/image.rom" \
+"$BIN" admin add-firmware --data "$DATA" --model R29C --version "$VERSION" --file "$WORK/image.rom" \
 	--change-log "bench image" | tee "$WORK/fw.out"
 FWID=$(sed -n 's/.*(id \([0-9]*\)).*/\1/p' "$WORK/fw.out")
 [ -n "$FWID" ] || { echo "no firmware id in: $(cat "$WORK/fw.out")"; exit 1; }
@@ -84,7 +84,7 @@ echo "== $N devices online ($(grep -o "all $N devices online after [^ ]*" "$WORK
 sleep 3
 
 TOKEN=$(curl -fsS -X POST "$URL/api/v1/auth/login" -H 'Content-Type: application/json' \
-	-d '{"username":"admin","password":"bench-password"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+	-d '{"username":"demo-admin","password":"bench-password"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [ -n "$TOKEN" ] || { echo "admin login failed"; exit 1; }
 api() { curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 

@@ -79,6 +79,8 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	failTimeout := fs.Float64("upgrade-fail-timeout", 0, "share of the devices (0-1, by MAC) that go silent after downloading firmware")
 	failOld := fs.Float64("upgrade-fail-old-version", 0, "share of the devices (0-1, by MAC) that reboot back into their old firmware")
 	installTime := fs.Duration("upgrade-step-time", 200*time.Millisecond, "how long verifying and installing firmware take each")
+	downloadRate := fs.Int64("download-rate", 0, "bytes a second each device downloads firmware at (0: as fast as served)")
+	downloads := fs.Int("download-concurrency", 128, "firmware downloads of the simulator at once")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the simulator to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -112,6 +114,12 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	}
 	if *installTime <= 0 {
 		return fmt.Errorf("--upgrade-step-time must be positive")
+	}
+	if *downloadRate < 0 {
+		return fmt.Errorf("--download-rate must be 0 or more")
+	}
+	if *downloads < 1 {
+		return fmt.Errorf("--download-concurrency must be at least 1")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -149,7 +157,7 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	}
 	cfg := devicesim.Config{Server: *server, MACs: macs, StateDir: *stateDir, Model: *model, Firmware: *firmware,
 		SourceAddrs: addrs, Log: log, DialConcurrency: *dials, UpgradeFailChecksum: *failChecksum, UpgradeFailTimeout: *failTimeout,
-		UpgradeFailOldVersion: *failOld, UpgradeStepTime: *installTime}
+		UpgradeFailOldVersion: *failOld, UpgradeStepTime: *installTime, DownloadRate: *downloadRate, DownloadConcurrency: *downloads}
 	if *claimsFile != "" {
 		if cfg.ClaimCodes, err = readClaimsFile(*claimsFile); err != nil {
 			return err

@@ -20,7 +20,7 @@ func TestDevicesimHelpAndBadFlags(t *testing.T) {
 	}
 	for _, s := range []string{"-server", "-count", "-macs", "-data", "-db", "-state", "-web", "-source-addrs", "auto",
 		"-model", "-firmware", "-dial-concurrency", "-insecure", "-log-level", "-report", "-cpuprofile", "ulimit",
-		"-upgrade-fail-checksum", "-upgrade-fail-timeout", "-upgrade-fail-old-version", "-upgrade-step-time"} {
+		"-upgrade-fail-checksum", "-upgrade-fail-timeout", "-upgrade-fail-old-version", "-upgrade-step-time", "-download-rate", "-download-concurrency"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("devicesim -h does not mention %s:\n%s", s, out)
 		}

@@ -93,6 +93,13 @@ type Config struct {
 	// UpgradeStepTime is how long verifying and installing an image take
 	// each (default 200 ms).
 	UpgradeStepTime time.Duration
+	// DownloadRate bounds each device's firmware download, in bytes a
+	// second (0: as fast as the server sends), so that a demo's progress
+	// bars move as over a device's own uplink.
+	DownloadRate int64
+	// DownloadConcurrency bounds the firmware downloads of the fleet at
+	// once (default 128; more wait their turn).
+	DownloadConcurrency int
 	// Dial, when set, makes every connection instead of TCP (SourceAddrs
 	// is then unused): for benchmarks that connect more devices than a
 	// process may open sockets, over in-memory connections.
@@ -142,6 +149,9 @@ func (c *Config) defaults() {
 	if c.UpgradeStepTime <= 0 {
 		c.UpgradeStepTime = 200 * time.Millisecond
 	}
+	if c.DownloadConcurrency <= 0 {
+		c.DownloadConcurrency = 128
+	}
 }
 
 // Fleet is a running set of simulated devices.
@@ -160,8 +170,9 @@ type Fleet struct {
 	connectAddr string   // its host:port
 	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	httpClient  *http.Client
-	// downloadClient fetches firmware images: httpClient's connections,
-	// without its 30 s bound on the whole exchange (an image may take longer).
+	// downloadClient fetches firmware images: connections of its own (an
+	// AutoP fetch does not wait behind downloads), without httpClient's 30 s
+	// bound on the whole exchange (an image may take longer).
 	downloadClient *http.Client
 	sources        []*net.TCPAddr
 	srcNext        atomic.Uint64
@@ -305,7 +316,17 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		TLSHandshakeTimeout: 30 * time.Second,
 		Proxy:               nil,
 	}}
-	f.downloadClient = &http.Client{Transport: f.httpClient.Transport}
+	f.downloadClient = &http.Client{Transport: &http.Transport{
+		DialContext:           dialContext,
+		TLSClientConfig:       cfg.TLS,
+		MaxIdleConns:          cfg.DownloadConcurrency,
+		MaxIdleConnsPerHost:   cfg.DownloadConcurrency,
+		MaxConnsPerHost:       cfg.DownloadConcurrency,
+		IdleConnTimeout:       30 * time.Second,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		Proxy:                 nil,
+	}}
 
 	f.ymuxCfg = yamux.DefaultConfig()
 	f.ymuxCfg.AcceptBacklog = maxTunnels
@@ -408,6 +429,7 @@ func (f *Fleet) Close() error {
 		}
 		f.wg.Wait()
 		f.httpClient.CloseIdleConnections()
+		f.downloadClient.CloseIdleConnections()
 	})
 	return nil
 }

@@ -379,7 +379,24 @@ func (l *link) download(j *upgradeJob, url string, size int64) error {
 // is refused.
 func (l *link) receive(j *upgradeJob, body io.Reader, size int64, report func(bool)) error {
 	buf := make([]byte, 32<<10)
+	rate := l.d.f.cfg.DownloadRate
+	if rate > 0 {
+		buf = buf[:min(int64(len(buf)), max(rate/10, 1))] // a tenth of a second a read
+	}
+	start, from := time.Now(), j.got
 	for {
+		if rate > 0 { // wait until the bytes so far took as long as the rate says
+			due := start.Add(time.Duration(float64(j.got-from) / float64(rate) * float64(time.Second)))
+			if wait := time.Until(due); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-l.ctx.Done():
+					t.Stop()
+					return l.ctx.Err()
+				}
+			}
+		}
 		n, err := body.Read(buf)
 		if n > 0 {
 			if size > 0 && j.got+int64(n) > size {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -44,15 +45,21 @@ type fwServer struct {
 	fwID  int64
 	admin int64
 
-	mu       sync.Mutex
-	ranges   []string // the Range header of every download ("" for none)
-	devices  []int64  // the device each token was made for
-	hold     chan struct{}
-	held     chan struct{} // closed when a download is held halfway
-	cutFirst bool          // the first download breaks halfway
+	mu        sync.Mutex
+	ranges    []string // the Range header of every download ("" for none)
+	devices   []int64  // the device each token was made for
+	hold      chan struct{}
+	held      chan struct{} // closed when a download is held halfway
+	cutFirst  bool          // the first download breaks halfway
+	busyFirst bool          // the first download is answered 503, Retry-After 1
 }
 
 func newFWServer(t *testing.T) *fwServer {
+	t.Helper()
+	return newFWServerOpts(t, gateway.Options{Node: "test", Heartbeat: 2 * time.Second})
+}
+
+func newFWServerOpts(t *testing.T, opts gateway.Options) *fwServer {
 	t.Helper()
 	st := testutil.NewStore(t, "sqlite")
 	if _, err := demo.Load(context.Background(), st, demo.Options{Password: "x-password", Users: 30, Devices: 12, Seed: 5}, io.Discard); err != nil {
@@ -65,7 +72,7 @@ func newFWServer(t *testing.T) *fwServer {
 			t.Logf("server log:\n%s", logBuf.String())
 		}
 	})
-	g := gateway.New(st, bus.NewLocal(), log, gateway.Options{Node: "test", Heartbeat: 2 * time.Second})
+	g := gateway.New(st, bus.NewLocal(), log, opts)
 	fs := &fwServer{t: t, st: st, gw: g, image: make([]byte, 300<<10)}
 	for i := range fs.image {
 		fs.image[i] = byte(i * 7)
@@ -105,6 +112,11 @@ func (fs *fwServer) serveImage(w http.ResponseWriter, r *http.Request) {
 	first := len(fs.ranges) == 1
 	hold, held, cut := fs.hold, fs.held, fs.cutFirst && first
 	fs.mu.Unlock()
+	if first && fs.busyFirst {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
 	var out io.Writer = w
 	if first && (hold != nil || cut) {
 		out = &halfway{w: w, after: len(fs.image) / 2, hold: hold, held: held, cut: cut, ctx: r.Context()}
@@ -462,5 +474,88 @@ func TestFirmwareKeptAcrossSimulatorRestart(t *testing.T) {
 	defer f2.Close()
 	if got := f2.Device(macs[0]).Firmware(); got != newFirmware {
 		t.Errorf("after a restart the device runs %s", got)
+	}
+}
+
+// What the cloud sends wrong fails the upgrade with the device's reason: an
+// image whose SHA-256 is not the one announced, a download refused.
+func TestFirmwareUpgradeBadImageOrURL(t *testing.T) {
+	cases := []struct {
+		name, sql, want string
+	}{
+		{"sha256 differs", `UPDATE firmware SET checksum = '` + strings.Repeat("0", 64) + `'`, "checksum mismatch"},
+		{"download refused", `UPDATE firmware SET stored = false, file_url = '%s/device/v1/firmware/999999?token=x'`, "download failed: HTTP 404"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := newFWServer(t)
+			q := c.sql
+			if strings.Contains(q, "%s") {
+				q = fmt.Sprintf(q, fs.url)
+			}
+			if _, err := fs.st.DB().Exec(q); err != nil {
+				t.Fatal(err)
+			}
+			ids, _ := fs.demoDevices(1)
+			id := fs.queue(ids[0])
+			f, macs, _ := fs.fleet(1, devicesim.Config{})
+			if r := fs.waitRow(id, "failed", ended); r.state != model.UpgradeFailed || r.err != c.want {
+				t.Errorf("ended %+v, want failed %q", r, c.want)
+			}
+			if d := f.Device(macs[0]); d.Firmware() != oldFirmware || d.Boots() != 1 {
+				t.Errorf("device: firmware %s, boots %d", d.Firmware(), d.Boots())
+			}
+		})
+	}
+}
+
+// An upgrade released without a Kick (the message lost) reaches a device
+// connected before: the gateway's periodic sweep sends it.
+func TestFirmwareUpgradeWithoutKick(t *testing.T) {
+	fs := newFWServerOpts(t, gateway.Options{Node: "test", Heartbeat: 2 * time.Second, ResendEvery: 100 * time.Millisecond})
+	go fs.gw.Run(t.Context())
+	f, macs, ids := fs.fleet(1, devicesim.Config{})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if err := f.Device(macs[0]).WaitOnline(ctx); err != nil {
+		t.Fatal(err)
+	}
+	id := fs.queue(ids[0])
+	if r := fs.waitRow(id, "done", ended); r.state != model.UpgradeDone {
+		t.Errorf("ended %+v", r)
+	}
+}
+
+// A device downloading at its own pace (Config.DownloadRate) reports the
+// percent on the way, about once a second.
+func TestFirmwareUpgradeReportsPercent(t *testing.T) {
+	fs := newFWServer(t)
+	ids, _ := fs.demoDevices(1)
+	id := fs.queue(ids[0])
+	fs.fleet(1, devicesim.Config{DownloadRate: int64(len(fs.image)) * 2 / 3}) // 1.5 s
+	r := fs.waitRow(id, "partly downloaded", func(r upgradeRow) bool { return r.percent > 0 && r.percent < 100 || ended(r) })
+	if r.state != model.UpgradeDownloading {
+		t.Errorf("no percent on the way: %+v", r)
+	}
+	if r := fs.waitRow(id, "done", ended); r.state != model.UpgradeDone {
+		t.Errorf("ended %+v", r)
+	}
+}
+
+// A download endpoint at its bound answers 503 with Retry-After: the device
+// waits as told and downloads then; it is not a failure.
+func TestFirmwareUpgradeWaitsForABusyServer(t *testing.T) {
+	fs := newFWServer(t)
+	fs.busyFirst = true
+	ids, _ := fs.demoDevices(1)
+	id := fs.queue(ids[0])
+	fs.fleet(1, devicesim.Config{})
+	if r := fs.waitRow(id, "done", ended); r.state != model.UpgradeDone {
+		t.Errorf("ended %+v", r)
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if len(fs.ranges) != 2 {
+		t.Errorf("%d requests, want 2 (the busy one, then the download)", len(fs.ranges))
 	}
 }

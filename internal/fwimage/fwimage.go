@@ -45,8 +45,8 @@ const DefaultMaxDownloads = 64
 
 // Options tune a node's firmware downloads.
 type Options struct {
-	// Dir holds the node's cache files (<data>/firmware). Empty: a new
-	// directory in the system's temporary directory, made on first use.
+	// Dir holds the node's cache files (<data>/firmware). Empty: a
+	// directory of the user's in the system's temporary directory.
 	Dir string
 	// MaxDownloads bounds the downloads served at a time (0:
 	// DefaultMaxDownloads).
@@ -318,8 +318,10 @@ func (s *Server) check(path string, f *model.Firmware) (fileStamp, bool) {
 func (s *Server) cacheDir() (string, error) {
 	s.dirOnce.Do(func() {
 		if s.dir == "" {
-			s.dir, s.dirErr = os.MkdirTemp("", "gatehouse-firmware-")
-			return
+			// One directory for every such server of the user (tests): its
+			// files are named by id and sha256 and checked before use, so
+			// sharing is safe, and nothing piles up run after run.
+			s.dir = filepath.Join(os.TempDir(), "gatehouse-firmware-"+strconv.Itoa(os.Getuid()))
 		}
 		s.dirErr = os.MkdirAll(s.dir, 0o700)
 	})

@@ -98,7 +98,11 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log *slog.Logger) (*Server, error) {
-	if cfg.PublicURL == "" {
+	// Devices are told the AutoP and firmware URLs of the public URL when
+	// the operator gave one; else of the host they dialed (an address such
+	// as 127.0.0.1:0 or :8080 is no URL a device can use).
+	publicGiven := cfg.PublicURL != ""
+	if !publicGiven {
 		cfg.PublicURL = "http://" + cfg.Addr
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
@@ -107,7 +111,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		cfg.Bus = bus.NewLocal()
 	}
 	s.bus = cfg.Bus
-	if u, err := url.Parse(cfg.PublicURL); cfg.Gateway.PublicURL == "" && err == nil && u.Host != "" {
+	if u, err := url.Parse(cfg.PublicURL); publicGiven && cfg.Gateway.PublicURL == "" && err == nil && u.Host != "" {
 		cfg.Gateway.PublicURL = cfg.PublicURL
 	}
 	if cfg.Gateway.Limiter == nil {

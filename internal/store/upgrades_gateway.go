@@ -353,7 +353,9 @@ func (s *Store) QueuedUpgradeDevices(ctx context.Context, node string) ([]string
 // side.)
 func (s *Store) UpgradesInFlight(ctx context.Context) (bool, error) {
 	var one int
-	err := s.queryRowP(ctx, `SELECT 1 FROM firmware_upgrades WHERE state IN (`+inFlightUpgradeStates+`) LIMIT 1`).Scan(&one)
+	// ORDER BY the index's column: SQLite would otherwise scan another
+	// index, through every pending upgrade of a large rollout.
+	err := s.queryRowP(ctx, `SELECT 1 FROM firmware_upgrades WHERE state IN (`+inFlightUpgradeStates+`) ORDER BY deadline_at LIMIT 1`).Scan(&one)
 	if isNoRows(err) {
 		return false, nil
 	}
