@@ -64,15 +64,15 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 		// A connection older than the one recorded for an online device
 		// lost a race with it (two at once): the newer one stays the
 		// device's.
-		res, err := tx.execP(ctx, `UPDATE devices SET online = true, ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
+		res, err := tx.execP(ctx, `UPDATE devices SET online = true, ip = ?,
 			uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
-			WHERE mac = CAST(? AS TEXT) AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP), clip(h.Model), clip(h.Model),
+			WHERE mac = CAST(? AS TEXT) AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP),
 			max(h.Uptime, 0), clip(h.ConfigVersion), node, at, at, mac, at)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			return setFirmware(ctx, tx, mac, h.Firmware)
+			return setModelFirmware(ctx, tx, mac, h.Model, h.Firmware)
 		}
 		var one int
 		if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = CAST(? AS TEXT)`, mac).Scan(&one); isNoRows(err) {
@@ -96,29 +96,34 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 // current one.
 func (s *Store) DeviceReported(ctx context.Context, mac, node string, connectedAt, seen time.Time, h model.DeviceHello) error {
 	return s.inGroupTx(ctx, func(tx *Tx) error {
-		res, err := tx.execP(ctx, `UPDATE devices SET ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
-			uptime = ?, config_version = ?, last_seen = ?
-			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`, clip(h.IP), clip(h.Model), clip(h.Model),
+		res, err := tx.execP(ctx, `UPDATE devices SET ip = ?, uptime = ?, config_version = ?, last_seen = ?
+			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`, clip(h.IP),
 			max(h.Uptime, 0), clip(h.ConfigVersion), seen, mac, node, connectedAt)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			return setFirmware(ctx, tx, mac, h.Firmware)
+			return setModelFirmware(ctx, tx, mac, h.Model, h.Firmware)
 		}
 		return nil
 	})
 }
 
-// setFirmware records the firmware a device reported, writing the row only
-// when it changed: firmware is in an index (devices_firmware, the lists'
-// filter by version), which SQLite rewrites whenever an UPDATE sets the
-// column, changed or not — on every connect, were it in the hello's SET.
-func setFirmware(ctx context.Context, tx *Tx, mac, firmware string) error {
-	if firmware = clip(firmware); firmware == "" {
+// setModelFirmware records the model and firmware a device reported (an
+// empty one keeps the stored), writing the row only when one changed: both
+// are in indexes (devices_model, devices_firmware: the rollouts' targets and
+// the lists' filter by version), which SQLite rewrites whenever an UPDATE
+// sets the column, changed or not — on every connect, were they in the
+// hello's SET.
+func setModelFirmware(ctx context.Context, tx *Tx, mac, mdl, firmware string) error {
+	mdl, firmware = clip(mdl), clip(firmware)
+	if mdl == "" && firmware == "" {
 		return nil
 	}
-	_, err := tx.execP(ctx, `UPDATE devices SET firmware = ? WHERE mac = CAST(? AS TEXT) AND firmware <> ?`, firmware, mac, firmware)
+	_, err := tx.execP(ctx, `UPDATE devices SET model = CASE WHEN ? <> '' THEN ? ELSE model END,
+		firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END
+		WHERE mac = CAST(? AS TEXT) AND ((? <> '' AND model <> ?) OR (? <> '' AND firmware <> ?))`,
+		mdl, mdl, firmware, firmware, mac, mdl, mdl, firmware, firmware)
 	return err
 }
 

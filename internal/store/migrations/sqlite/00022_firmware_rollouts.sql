@@ -91,8 +91,12 @@ CREATE INDEX firmware_upgrades_deadline ON firmware_upgrades (deadline_at)
 -- no online column and the hello writes firmware only when it changed
 -- (store/gateway.go), so a connect does not rewrite it.
 CREATE INDEX devices_firmware ON devices (firmware, project_kind, created_at, id, subdistributor_id, distributor_id, installer_id);
+-- A rollout's targets: the devices of one model in a subtree (the preview's
+-- count and the draft's rows), narrowed by version, scope and project.
+CREATE INDEX devices_model ON devices (model, firmware, distributor_id, subdistributor_id, installer_id, project_kind, project_id);
 
 -- +goose Down
+DROP INDEX devices_model;
 DROP INDEX devices_firmware;
 DROP TABLE firmware_upgrades;
 DROP TABLE rollouts;
