@@ -18,7 +18,7 @@
 # uses that binary instead of building one.
 #
 # The download throughput against nginx serving the same file is
-# scripts/bench-firmware-download.sh.
+# scripts/bench-firmware-download.sh. Needs curl and jq.
 set -euo pipefail
 
 N=${1:-10000}
@@ -84,14 +84,14 @@ echo "== $N devices online ($(grep -o "all $N devices online after [^ ]*" "$WORK
 sleep 3
 
 TOKEN=$(curl -fsS -X POST "$URL/api/v1/auth/login" -H 'Content-Type: application/json' \
-	-d '{"username":"demo-admin","password":"bench-password"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
+	-d '{"username":"demo-admin","password":"bench-password"}' | jq -r .token)
 [ -n "$TOKEN" ] || { echo "admin login failed"; exit 1; }
 api() { curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$@"; }
 
 BODY=$(printf '{"firmware_id":%s,"name":"bench %s devices","targets":{},"plan":{"canary_count":%s,"wave_percent":%s,"window_start":"00:00","window_end":"24:00","failure_threshold":10,"device_timeout":900}}' \
 	"$FWID" "$N" "$CANARY" "$WAVE_PERCENT")
-echo "== preview: $(api -X POST "$URL/api/v1/rollouts/preview" -d "$BODY")"
-RID=$(api -X POST "$URL/api/v1/rollouts" -d "$BODY" | sed -n 's/^{"id":\([0-9]*\).*/\1/p')
+echo "== preview: $(api -X POST "$URL/api/v1/rollouts/preview" -d "$BODY" | jq -c .)"
+RID=$(api -X POST "$URL/api/v1/rollouts" -d "$BODY" | jq -r .id)
 [ -n "$RID" ] || { echo "no rollout made"; exit 1; }
 RSS0=$(rss_kib "$SERVER_PID")
 CPU0=$(cpu_s "$SERVER_PID")
@@ -102,11 +102,11 @@ api -X POST "$URL/api/v1/rollouts/$RID/start" >/dev/null
 status=
 while :; do
 	r=$(api "$URL/api/v1/rollouts/$RID")
-	status=$(echo "$r" | sed -n 's/.*"status":"\([a-z]*\)".*/\1/p' | head -1)
+	status=$(echo "$r" | jq -r .status)
 	rss=$(rss_kib "$SERVER_PID")
 	[ "$rss" -gt "$PEAK" ] && PEAK=$rss
 	if [ "$(($(date +%s) % 5))" = 0 ]; then
-		echo "   $(printf '%5.0f' "$(echo "$(date +%s.%N) - $t0" | bc)") s  $status  $(echo "$r" | grep -o '"by_state":{[^}]*}')"
+		echo "   $(printf '%5.0f' "$(echo "$(date +%s.%N) - $t0" | bc)") s  $status  $(echo "$r" | jq -c .progress.by_state)"
 	fi
 	case "$status" in done | paused | canceled) break ;; esac
 	sleep 1
@@ -117,5 +117,5 @@ cat <<EOT
 == result: rollout of $IMAGE_KIB KiB to $N devices: $status after $ELAPSED s
    server CPU during the rollout: $(echo "$CPU1 - $CPU0" | bc) s; simulator CPU: $(echo "$(cpu_s "$SIM_PID") - $SIMCPU0" | bc) s
    server RSS: $((RSS0 / 1024)) MiB before, $((PEAK / 1024)) MiB at its peak (1 s samples)
-   final: $(api "$URL/api/v1/rollouts/$RID" | grep -o '"by_state":{[^}]*}')
+   final: $(api "$URL/api/v1/rollouts/$RID" | jq -c .progress.by_state)
 EOT
