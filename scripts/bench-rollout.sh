@@ -119,3 +119,5 @@ cat <<EOT
    server RSS: $((RSS0 / 1024)) MiB before, $((PEAK / 1024)) MiB at its peak (1 s samples)
    final: $(api "$URL/api/v1/rollouts/$RID" | jq -c .progress.by_state)
 EOT
+api "$URL/api/v1/rollouts/$RID/devices?state=failed&per_page=20" | jq -r '.items[] | "   failed: \(.mac) wave \(.wave): \(.error)"'
+
