@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/tabular"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
@@ -135,20 +136,10 @@ func writeList[T any](w http.ResponseWriter, format, filename string, l model.Li
 	cw := csv.NewWriter(w)
 	cw.Write(columns)
 	for _, it := range l.Items {
-		cw.Write(csvSafe(row(it)))
+		cw.Write(tabular.SafeCells(row(it)))
 	}
 	cw.Flush()
 	return cw.Error()
-}
-
-// csvSafe defuses cells a spreadsheet would run as formulas.
-func csvSafe(cells []string) []string {
-	for i, c := range cells {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			cells[i] = "'" + c
-		}
-	}
-	return cells
 }
 
 // exportPage widens the page to the export bound when CSV is asked for, so

@@ -250,6 +250,28 @@ func CSV(header []string, rows [][]string) []byte {
 	return b.Bytes()
 }
 
+// ExportCSV is CSV for an export of stored data: a cell a spreadsheet would
+// take for a formula (=, +, -, @, tab, CR first: text a user or a device
+// chose, such as a device's error) is written with a leading apostrophe.
+func ExportCSV(header []string, rows [][]string) []byte {
+	safe := make([][]string, len(rows))
+	for i, r := range rows {
+		safe[i] = SafeCells(slices.Clone(r))
+	}
+	return CSV(header, safe)
+}
+
+// SafeCells defuses, in place, the cells a spreadsheet would take for a
+// formula (see ExportCSV), and returns cells.
+func SafeCells(cells []string) []string {
+	for i, c := range cells {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			cells[i] = "'" + c
+		}
+	}
+	return cells
+}
+
 // XLSX renders a header and rows as a one-sheet workbook.
 func XLSX(sheet string, header []string, rows [][]string) ([]byte, error) {
 	f := excelize.NewFile()

