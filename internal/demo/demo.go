@@ -3,6 +3,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -84,6 +85,9 @@ func Load(ctx context.Context, st *store.Store, o Options, out io.Writer) (*Resu
 	if err := g.firmware(ctx); err != nil {
 		return nil, err
 	}
+	if err := g.firmwareImage(ctx); err != nil {
+		return nil, err
+	}
 	if err := g.projects(ctx); err != nil {
 		return nil, err
 	}
@@ -112,6 +116,7 @@ type gen struct {
 	out        io.Writer
 	res        *Result
 	installers []*model.Account
+	admin      *model.Account
 }
 
 func (g *gen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
@@ -129,6 +134,7 @@ func (g *gen) accounts(ctx context.Context, hash string) error {
 	if err := g.account(ctx, admin, hash); err != nil {
 		return err
 	}
+	g.admin = admin
 	for d := 0; d < distributors; d++ {
 		dist := &model.Account{Role: model.RoleDistributor, ParentID: admin.ID, Username: fmt.Sprintf("distributor-%d", d+1),
 			Name: distributorNames[d], Company: distributorNames[d], Email: fmt.Sprintf("sales@distributor%d.example", d+1), Phone: g.phone()}
@@ -191,6 +197,31 @@ var demoFeedback = [][2]string{
 	{"Door phone firmware", "Is the new R29 firmware safe to roll out to a community of 300 flats, or should we wait?"},
 	{"Invoice address", "Please put our new company address on the next invoices."},
 	{"Training", "Could you run a session on batch AutoP for our two new technicians?"},
+}
+
+// The image the demo stores for the simulator's model, so that a new user
+// can roll it out to the simulated devices of `make run` at once.
+const (
+	DemoImageModel   = "R29C" // what `gatehouse devicesim` reports by default
+	DemoImageVersion = "29.31.0.1"
+	demoImageSize    = 256 << 10
+)
+
+// firmwareImage stores a small image for DemoImageModel, as the admin would
+// upload it.
+func (g *gen) firmwareImage(ctx context.Context) error {
+	img := make([]byte, demoImageSize)
+	r := rand.New(rand.NewPCG(g.o.Seed, 0x1f1a))
+	for i := range img {
+		img[i] = byte(r.Uint32())
+	}
+	f := &model.Firmware{Version: DemoImageVersion, Model: DemoImageModel,
+		ChangeLog: "Demo image kept by the cloud: roll it out to the simulated devices (Firmware → this version → Upgrade)."}
+	if err := g.st.CreateFirmwareImage(model.WithActor(ctx, model.ActorOf(g.admin)), f, bytes.NewReader(img), demoImageSize); err != nil {
+		return fmt.Errorf("demo firmware image: %w", err)
+	}
+	g.res.Firmware++
+	return nil
 }
 
 // firmware loads the catalogue with release dates spread over two years, as

@@ -65,6 +65,10 @@ func TestDemoDataSet(t *testing.T) {
 					t.Errorf("%s = %d, want at least %d", q, n, min)
 				}
 			}
+			// The simulator's model has an image the cloud keeps, ready to roll out.
+			if n := count(`SELECT count(*) FROM firmware WHERE stored AND model = '` + demo.DemoImageModel + `' AND size = 262144 AND length(checksum) >= 64`); n != 1 {
+				t.Errorf("%d stored demo images for %s, want 1", n, demo.DemoImageModel)
+			}
 			// Rows hang together: members belong to a master of their project,
 			// devices to their installer's projects.
 			if n := count(`SELECT count(*) FROM end_users u JOIN end_users m ON m.id = u.family_master_id
