@@ -206,7 +206,7 @@ func TestBrowserRollout(t *testing.T) {
 	if st := c.open("/devices/" + macs[1]); st != 200 {
 		t.Fatalf("device page: %d", st)
 	}
-	if got := c.text("#running-upgrade"); !strings.Contains(got, fwVersion) || !strings.Contains(got, "Downloading") || !strings.Contains(got, "40%") {
+	if got := c.text("#running-upgrade"); !strings.Contains(got, fwVersion) || !strings.Contains(got, "Downloading 40%") {
 		t.Errorf("running upgrade: %q", got)
 	}
 	if got := c.text("#firmware-history tbody tr"); !strings.Contains(got, "Browser rollout") || !strings.Contains(got, fwVersion) {

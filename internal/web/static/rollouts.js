@@ -28,6 +28,7 @@
     });
   };
   document.querySelectorAll(".ro-seg").forEach(draw);
+  window.requestAnimationFrame(function () { document.body.classList.add("ro-animate"); });
 
   var page = document.getElementById("rollout");
   if (!page || page.getAttribute("data-live") !== "true") { return; }
