@@ -155,6 +155,16 @@ func TestBrowserRollout(t *testing.T) {
 		t.Errorf("the done segment's width is %q", w)
 	}
 
+	// The scheduler pauses the rollout by itself (its failure threshold):
+	// the page shows it, with the reason and the Resume button, unasked.
+	exec(`UPDATE rollouts SET status = 'paused', pause_reason = 'wave 1: 1 of 3 ended upgrades failed (33%), above 10%' WHERE id = ?`, rid)
+	waitFor("the pause shown", `(document.getElementById('rollout-status') || {}).textContent === 'Paused' &&
+		!document.getElementById('pause-reason').hidden && !!document.getElementById('action-resume')`)
+	if got := c.text("#pause-reason"); !strings.Contains(got, "above 10%") {
+		t.Errorf("pause reason %q", got)
+	}
+	exec(`UPDATE rollouts SET status = 'running', pause_reason = '' WHERE id = ?`, rid)
+
 	// Search by MAC (a part, lower case, with colons).
 	m := strings.ToLower(macs[2][6:8] + ":" + macs[2][8:10] + ":" + macs[2][10:])
 	c.do("search a MAC", chromedp.SendKeys(chromedp.ID("search-mac"), m))
