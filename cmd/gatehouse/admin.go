@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -21,7 +22,7 @@ Tasks:
   create-account   create an account of any role (admin, distributor, subdistributor, installer)
   reset-password   set a new password for an account (and end its sessions)
   list-accounts    list accounts, optionally of one role
-  add-firmware     add an entry to the firmware catalogue
+  add-firmware     add an entry to the firmware catalogue: an image file the cloud keeps (--file), or an external URL
   create-token     create a long-lived API token for an account
   enroll-keys      accept devices' keys delivered in advance by their maker ("MAC key" lines)
   migrate          apply database migrations (serve does this too)
@@ -130,12 +131,35 @@ func runAdmin(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	case "add-firmware":
 		var f model.Firmware
+		var file string
 		fs.StringVar(&f.Version, "version", "", "firmware version (required)")
 		fs.StringVar(&f.Model, "model", "", "device model (required)")
 		fs.StringVar(&f.ChangeLog, "change-log", "", "change log text")
-		fs.StringVar(&f.FileURL, "file-url", "", "http(s) URL of the firmware file (required)")
-		fs.StringVar(&f.Checksum, "checksum", "", "SHA-256 of the file in hex (required)")
+		fs.StringVar(&file, "file", "", "the image file: the cloud keeps it and serves it to devices (its SHA-256 and size are computed); or give --file-url")
+		fs.StringVar(&f.FileURL, "file-url", "", "http(s) URL of an image kept elsewhere (with --checksum)")
+		fs.StringVar(&f.Checksum, "checksum", "", "SHA-256 of the image in hex (required with --file-url; with --file, checked)")
+		fs.Int64Var(&f.Size, "size", 0, "with --file-url: the image's length in bytes, if known")
+		maxBytes := fs.Int64("max-bytes", usecase.DefaultFirmwareMaxBytes, "with --file: the largest image accepted, in bytes")
 		do = func(ctx context.Context, st *store.Store) error {
+			if (file == "") == (f.FileURL == "") {
+				return errors.New("give either --file (the cloud keeps the image) or --file-url (an image kept elsewhere)")
+			}
+			if file != "" {
+				img, err := os.Open(file)
+				if err != nil {
+					return fmt.Errorf("--file: %w", err)
+				}
+				defer img.Close()
+				if f.Size != 0 {
+					return errors.New("--size goes with --file-url: the size of --file is measured")
+				}
+				cases := usecase.New(usecase.Deps{Store: st, FirmwareDir: filepath.Join(d.data, "firmware"), FirmwareMaxBytes: *maxBytes})
+				if err := cases.UploadFirmware(ctx, &f, img); err != nil {
+					return describe(err)
+				}
+				fmt.Fprintf(stdout, "added firmware %s for %s (id %d): %d bytes, sha256 %s, kept by the cloud\n", f.Version, f.Model, f.ID, f.Size, f.Checksum)
+				return nil
+			}
 			if err := st.CreateFirmware(ctx, &f); err != nil {
 				return describe(err)
 			}
@@ -227,8 +251,11 @@ func describe(err error) error {
 	}
 	var parts []string
 	for f, m := range fields {
-		if f == "parent_id" {
+		switch f {
+		case "parent_id":
 			f = "parent"
+		case "sha256":
+			f = "checksum"
 		}
 		parts = append(parts, fmt.Sprintf("--%s %s", strings.ReplaceAll(f, "_", "-"), m))
 	}

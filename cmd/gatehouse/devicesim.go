@@ -41,6 +41,15 @@ have none yet (--enroll=false leaves that to the portal: their keys then
 wait as pending). With --macs, --claims FILE gives the maker's claim codes
 (one "MAC,code" a line), which the devices present when they connect.
 
+Firmware upgrades (docs/device-protocol.md §5.1): every device downloads the
+image it is sent (resuming with Range), checks its size and SHA-256, reports
+its progress, reboots into it and comes back with the new version (kept in
+--state). --upgrade-fail-checksum, --upgrade-fail-timeout and
+--upgrade-fail-old-version make a share of the devices (0 to 1, chosen by
+MAC: the same devices every run) fail each way: a checksum mismatch, silence
+after the download (the upgrade's deadline fails it), or a reboot back into
+the old firmware.
+
 Many devices (tens of thousands) need more local ports than one address has:
 --source-addrs auto dials from 127.0.0.2, 127.0.0.3 … (one per 5,000
 devices) when the server is on this machine, and 'ulimit -n' must exceed the
@@ -66,6 +75,12 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	insecure := fs.Bool("insecure", false, "accept any TLS certificate of an https:// server (test setups)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	interval := fs.Duration("report", time.Second, "print the online / connecting counts this often")
+	failChecksum := fs.Float64("upgrade-fail-checksum", 0, "share of the devices (0-1, by MAC) whose firmware download fails its checksum")
+	failTimeout := fs.Float64("upgrade-fail-timeout", 0, "share of the devices (0-1, by MAC) that go silent after downloading firmware")
+	failOld := fs.Float64("upgrade-fail-old-version", 0, "share of the devices (0-1, by MAC) that reboot back into their old firmware")
+	installTime := fs.Duration("upgrade-step-time", 200*time.Millisecond, "how long verifying and installing firmware take each")
+	downloadRate := fs.Int64("download-rate", 0, "bytes a second each device downloads firmware at (0: as fast as served)")
+	downloads := fs.Int("download-concurrency", 128, "firmware downloads of the simulator at once")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the simulator to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -85,6 +100,26 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	}
 	if *interval <= 0 {
 		return fmt.Errorf("--report must be positive")
+	}
+	for _, f := range []struct {
+		name  string
+		share float64
+	}{{"upgrade-fail-checksum", *failChecksum}, {"upgrade-fail-timeout", *failTimeout}, {"upgrade-fail-old-version", *failOld}} {
+		if !(f.share >= 0 && f.share <= 1) {
+			return fmt.Errorf("--%s must be a share from 0 to 1", f.name)
+		}
+	}
+	if *failChecksum+*failTimeout+*failOld > 1 {
+		return fmt.Errorf("--upgrade-fail-checksum, --upgrade-fail-timeout and --upgrade-fail-old-version add up to more than 1")
+	}
+	if *installTime <= 0 {
+		return fmt.Errorf("--upgrade-step-time must be positive")
+	}
+	if *downloadRate < 0 {
+		return fmt.Errorf("--download-rate must be 0 or more")
+	}
+	if *downloads < 1 {
+		return fmt.Errorf("--download-concurrency must be at least 1")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -121,7 +156,8 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 		return err
 	}
 	cfg := devicesim.Config{Server: *server, MACs: macs, StateDir: *stateDir, Model: *model, Firmware: *firmware,
-		SourceAddrs: addrs, Log: log, DialConcurrency: *dials}
+		SourceAddrs: addrs, Log: log, DialConcurrency: *dials, UpgradeFailChecksum: *failChecksum, UpgradeFailTimeout: *failTimeout,
+		UpgradeFailOldVersion: *failOld, UpgradeStepTime: *installTime, DownloadRate: *downloadRate, DownloadConcurrency: *downloads}
 	if *claimsFile != "" {
 		if cfg.ClaimCodes, err = readClaimsFile(*claimsFile); err != nil {
 			return err
@@ -198,8 +234,12 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 					nextReport = now.Add(*interval)
 				}
 				st := fleet.Stats()
-				fmt.Fprintf(stdout, "%s online %d/%d connecting %d (attempts %d, failed %d, busy %d, lost %d)\n",
+				fmt.Fprintf(stdout, "%s online %d/%d connecting %d (attempts %d, failed %d, busy %d, lost %d)",
 					now.Format("15:04:05"), on, len(macs), st.Connecting, st.Attempts, st.Failed, st.Busy, st.Lost)
+				if st.Upgraded+st.UpgradeFailed > 0 {
+					fmt.Fprintf(stdout, " upgrades ok %d, failed %d", st.Upgraded, st.UpgradeFailed)
+				}
+				fmt.Fprintln(stdout)
 			}
 		}
 	}

@@ -19,7 +19,8 @@ func TestDevicesimHelpAndBadFlags(t *testing.T) {
 		t.Fatalf("devicesim -h: %v", err)
 	}
 	for _, s := range []string{"-server", "-count", "-macs", "-data", "-db", "-state", "-web", "-source-addrs", "auto",
-		"-model", "-firmware", "-dial-concurrency", "-insecure", "-log-level", "-report", "-cpuprofile", "ulimit"} {
+		"-model", "-firmware", "-dial-concurrency", "-insecure", "-log-level", "-report", "-cpuprofile", "ulimit",
+		"-upgrade-fail-checksum", "-upgrade-fail-timeout", "-upgrade-fail-old-version", "-upgrade-step-time", "-download-rate", "-download-concurrency"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("devicesim -h does not mention %s:\n%s", s, out)
 		}
@@ -41,6 +42,8 @@ func TestDevicesimHelpAndBadFlags(t *testing.T) {
 		{[]string{"--server", "http://127.0.0.1:1", "--data", filepath.Join(dir, "empty")}, "no database"},
 		{[]string{"--server", "http://127.0.0.1:1", "--macs", macs, "--source-addrs", "127.0.0.2,nope"}, "--source-addrs"},
 		{[]string{"--server", "http://127.0.0.1:1", "--macs", macs, "--count", "-1"}, "--count"},
+		{[]string{"--server", "http://127.0.0.1:1", "--macs", macs, "--upgrade-fail-checksum", "1.5"}, "--upgrade-fail-checksum"},
+		{[]string{"--server", "http://127.0.0.1:1", "--macs", macs, "--upgrade-fail-timeout", "0.6", "--upgrade-fail-old-version", "0.6"}, "add up"},
 	} {
 		_, err := runCmd(t, env(nil), append([]string{"devicesim"}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

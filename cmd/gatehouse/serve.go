@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -16,10 +17,12 @@ import (
 	_ "github.com/gatehouse-dev/gatehouse/internal/billing/paypal" // registers the PayPal provider
 	_ "github.com/gatehouse-dev/gatehouse/internal/billing/stripe" // registers the Stripe provider
 	"github.com/gatehouse-dev/gatehouse/internal/bus"
+	"github.com/gatehouse-dev/gatehouse/internal/fwimage"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -38,6 +41,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	remoteURL := fs.String("remote-url", getenv("GATEHOUSE_REMOTE_URL"), "a separate origin for Remote Control (https://remote.example.com, another host name for these servers); empty: Remote Control is served on the portal's host with the device's scripts off (env GATEHOUSE_REMOTE_URL)")
 	node := fs.String("node", getenv("GATEHOUSE_NODE"), "this node's name, unique among the nodes sharing a database (default: host name and process id) (env GATEHOUSE_NODE)")
 	absolute := fs.Duration("session-max", envDuration(getenv, "GATEHOUSE_SESSION_MAX", auth.DefaultConfig.AbsoluteTimeout), "a session ends this long after login (env GATEHOUSE_SESSION_MAX)")
+	fwMaxBytes := fs.Int64("firmware-max-bytes", envInt(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", usecase.DefaultFirmwareMaxBytes), "largest firmware image an admin may upload, in bytes (env GATEHOUSE_FIRMWARE_MAX_BYTES)")
+	fwDownloads := fs.Int("firmware-downloads", int(envInt(getenv, "GATEHOUSE_FIRMWARE_DOWNLOADS", fwimage.DefaultMaxDownloads)), "firmware downloads this node serves at a time; more devices are told to retry later (503, Retry-After) (env GATEHOUSE_FIRMWARE_DOWNLOADS)")
+	rolloutEvery := fs.Duration("rollout-every", envDuration(getenv, "GATEHOUSE_ROLLOUT_EVERY", usecase.DefaultRolloutEvery), "how often the firmware rollout scheduler releases devices, checks waves and deadlines (env GATEHOUSE_ROLLOUT_EVERY)")
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -47,11 +53,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopProfile()
-	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT"); err != nil {
+	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY"); err != nil {
 		return err
 	}
-	if *idle <= 0 || *absolute <= 0 || *orderTimeout <= 0 {
-		return fmt.Errorf("--session-idle, --session-max and --order-timeout must be positive")
+	if err := checkEnvInts(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", "GATEHOUSE_FIRMWARE_DOWNLOADS"); err != nil {
+		return err
+	}
+	if *fwMaxBytes <= 0 || *fwDownloads <= 0 {
+		return fmt.Errorf("--firmware-max-bytes and --firmware-downloads must be positive")
+	}
+	if *idle <= 0 || *absolute <= 0 || *orderTimeout <= 0 || *rolloutEvery <= 0 {
+		return fmt.Errorf("--session-idle, --session-max, --order-timeout and --rollout-every must be positive")
 	}
 	if *publicURL != "" {
 		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -109,7 +121,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("bus: NATS", "url", *natsURL)
 	}
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
-		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL}, st, au, mailer, log)
+		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
+		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}
@@ -141,6 +154,26 @@ func checkEnvDurations(getenv func(string) string, keys ...string) error {
 		if v := getenv(k); v != "" {
 			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
 				return fmt.Errorf("%s=%q is not a positive duration such as 2h or 30m", k, v)
+			}
+		}
+	}
+	return nil
+}
+
+// envInt reads an integer default from the environment; a value that is
+// not a positive integer is reported by checkEnvInts rather than ignored.
+func envInt(getenv func(string) string, key string, def int64) int64 {
+	if n, err := strconv.ParseInt(getenv(key), 10, 64); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func checkEnvInts(getenv func(string) string, keys ...string) error {
+	for _, k := range keys {
+		if v := getenv(k); v != "" {
+			if n, err := strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
+				return fmt.Errorf("%s=%q is not a positive whole number", k, v)
 			}
 		}
 	}

@@ -56,6 +56,12 @@ type Device struct {
 	tries    int           // connect attempts since the last welcome; run's goroutine only
 	// fetchedBoot is the boot whose AutoP fetch got an answer.
 	fetchedBoot int
+	// firmware is what the device runs ("" until an upgrade: Config's);
+	// job its upgrade under way (firmware.go); downloaded counts image
+	// bytes received.
+	firmware   string
+	job        *upgradeJob
+	downloaded int64
 
 	saveMu  sync.Mutex // orders state file writes
 	autopMu sync.Mutex // one AutoP fetch at a time
@@ -251,6 +257,7 @@ func (d *Device) run() {
 			d.mu.Lock()
 			d.boots++
 			d.bootedAt = time.Now()
+			d.boot()
 			d.notifyLocked()
 			d.mu.Unlock()
 		}
@@ -354,6 +361,9 @@ type link struct {
 	autopURL  string
 	closed    atomic.Bool
 	tunnels   atomic.Int32
+	// ctx ends with the connection: a download under way stops with it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // connect makes one connection and serves it until it ends.
@@ -395,7 +405,7 @@ func (d *Device) connect() (out outcome) {
 		hdr.Set("X-Gatehouse-Claim", d.claim)
 	}
 	hdr.Set("X-Gatehouse-Model", f.cfg.Model)
-	hdr.Set("X-Gatehouse-Firmware", f.cfg.Firmware)
+	hdr.Set("X-Gatehouse-Firmware", d.Firmware())
 	ws, err := f.upgrade(dctx, hdr)
 	<-f.dialSem
 	if err != nil {
@@ -418,6 +428,7 @@ func (d *Device) connect() (out outcome) {
 	}
 	start := time.Now()
 	l := &link{d: d, raw: holder.conn, ws: ws, heartbeat: defaultHeartbeat}
+	l.ctx, l.cancel = context.WithCancel(f.ctx)
 	l.lastRecv.Store(start.UnixNano())
 	sess, err := yamux.Client(&wireConn{ws: ws, l: l}, f.ymuxCfg)
 	if err != nil {
@@ -458,7 +469,7 @@ func (d *Device) connect() (out outcome) {
 	}
 	br := bufio.NewReaderSize(l.ctrl, 512)
 	d.mu.Lock()
-	hello := map[string]any{"type": "hello", "model": f.cfg.Model, "firmware": f.cfg.Firmware, "ip": d.ip,
+	hello := map[string]any{"type": "hello", "model": f.cfg.Model, "firmware": d.firmwareLocked(), "ip": d.ip,
 		"uptime": int64(time.Since(d.bootedAt) / time.Second), "config_version": d.version}
 	d.mu.Unlock()
 	if err := l.send(hello); err != nil {
@@ -500,6 +511,9 @@ func (d *Device) connect() (out outcome) {
 	d.mu.Unlock()
 	if fetch {
 		go l.fetchAfterBoot(boot)
+	}
+	if err := l.ackAfterReboot(); err != nil {
+		return outcome{err: err}
 	}
 
 	for {
@@ -551,6 +565,7 @@ type message struct {
 	URL       string          `json:"url"`
 	Heartbeat int             `json:"heartbeat"`
 	AutoPURL  string          `json:"autop_url"`
+	upgradeMessage
 }
 
 // id is the command id as text; the protocol makes it a string, a number is
@@ -573,7 +588,7 @@ func (l *link) handle(m *message) (reboot bool, err error) {
 	switch m.Type {
 	case "pong", "welcome":
 		return false, nil
-	case "reboot", "reset", "autop":
+	case "reboot", "reset", "autop", "upgrade":
 	default:
 		if m.id() != "" {
 			return false, l.ack(m, ackRecord{OK: false, Error: "unknown command type " + m.Type})
@@ -588,6 +603,8 @@ func (l *link) handle(m *message) (reboot bool, err error) {
 		return false, l.ack(m, rec)
 	}
 	switch m.Type {
+	case "upgrade":
+		return l.upgrade(m, id)
 	case "reboot":
 		rec := ackRecord{OK: true}
 		if err := d.remember(id, rec, nil); err != nil {
@@ -774,6 +791,7 @@ func (l *link) close() {
 	if l.closed.Swap(true) {
 		return
 	}
+	l.cancel()
 	// The close handshake on the WebSocket itself (close frames both ways)
 	// before the TCP connection ends: closing the socket with unread data
 	// would reset it, and the peer could lose the ack just written.
@@ -790,6 +808,9 @@ func (l *link) close() {
 func (l *link) abort() {
 	if l.closed.Swap(true) {
 		return
+	}
+	if l.cancel != nil {
+		l.cancel()
 	}
 	if l.raw != nil {
 		l.raw.Close()

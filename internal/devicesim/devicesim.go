@@ -81,6 +81,25 @@ type Config struct {
 	RebootDelay time.Duration
 	// WelcomeTimeout bounds the wait for welcome after hello (default 15 s).
 	WelcomeTimeout time.Duration
+	// Firmware upgrades (protocol §5.1): shares of the fleet, 0 to 1,
+	// that fail an upgrade each way — chosen by MAC, so the same devices
+	// fail every run. Checksum: the image "arrives corrupted" (ack ok:false
+	// "checksum mismatch"); timeout: the device goes silent after the
+	// download (the cloud's deadline fails it); old version: it reboots and
+	// comes back with its old firmware.
+	UpgradeFailChecksum   float64
+	UpgradeFailTimeout    float64
+	UpgradeFailOldVersion float64
+	// UpgradeStepTime is how long verifying and installing an image take
+	// each (default 200 ms).
+	UpgradeStepTime time.Duration
+	// DownloadRate bounds each device's firmware download, in bytes a
+	// second (0: as fast as the server sends), so that a demo's progress
+	// bars move as over a device's own uplink.
+	DownloadRate int64
+	// DownloadConcurrency bounds the firmware downloads of the fleet at
+	// once (default 128; more wait their turn).
+	DownloadConcurrency int
 	// Dial, when set, makes every connection instead of TCP (SourceAddrs
 	// is then unused): for benchmarks that connect more devices than a
 	// process may open sockets, over in-memory connections.
@@ -127,6 +146,12 @@ func (c *Config) defaults() {
 	if c.WelcomeTimeout <= 0 {
 		c.WelcomeTimeout = 15 * time.Second
 	}
+	if c.UpgradeStepTime <= 0 {
+		c.UpgradeStepTime = 200 * time.Millisecond
+	}
+	if c.DownloadConcurrency <= 0 {
+		c.DownloadConcurrency = 128
+	}
 }
 
 // Fleet is a running set of simulated devices.
@@ -145,8 +170,12 @@ type Fleet struct {
 	connectAddr string   // its host:port
 	dialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 	httpClient  *http.Client
-	sources     []*net.TCPAddr
-	srcNext     atomic.Uint64
+	// downloadClient fetches firmware images: connections of its own (an
+	// AutoP fetch does not wait behind downloads), without httpClient's 30 s
+	// bound on the whole exchange (an image may take longer).
+	downloadClient *http.Client
+	sources        []*net.TCPAddr
+	srcNext        atomic.Uint64
 
 	dialSem  chan struct{}
 	fetchSem chan struct{}
@@ -159,8 +188,12 @@ type Fleet struct {
 	failed     atomic.Int64 // attempts that never got a welcome
 	busy       atomic.Int64 // attempts answered 503 (the server shedding load)
 	lost       atomic.Int64 // connections that ended after a welcome
-	tries      triesHistogram
-	closeOnce  sync.Once
+	// upgraded and upgradeFailed count upgrades acknowledged: ok with
+	// the version asked for, or not.
+	upgraded      atomic.Int64
+	upgradeFailed atomic.Int64
+	tries         triesHistogram
+	closeOnce     sync.Once
 }
 
 // Stats are a fleet's counters since Start.
@@ -171,11 +204,16 @@ type Stats struct {
 	Failed     int64 // attempts that never got a welcome (refused, timed out, …)
 	Busy       int64 // of them, attempts answered 503: the server shed load
 	Lost       int64 // connections that ended after their welcome (reboots included)
+	Upgraded   int64 // firmware upgrades acknowledged ok with the version asked for
+	// UpgradeFailed counts upgrades acknowledged failed or with another
+	// version (silent ones are not counted).
+	UpgradeFailed int64
 }
 
 // Stats returns the fleet's counters.
 func (f *Fleet) Stats() Stats {
-	return Stats{Online: f.Online(), Connecting: f.Connecting(), Attempts: f.attempts.Load(), Failed: f.failed.Load(), Busy: f.busy.Load(), Lost: f.lost.Load()}
+	return Stats{Online: f.Online(), Connecting: f.Connecting(), Attempts: f.attempts.Load(), Failed: f.failed.Load(), Busy: f.busy.Load(), Lost: f.lost.Load(),
+		Upgraded: f.upgraded.Load(), UpgradeFailed: f.upgradeFailed.Load()}
 }
 
 // Start connects every device of cfg and keeps them connected until Close
@@ -277,6 +315,17 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		IdleConnTimeout:     30 * time.Second,
 		TLSHandshakeTimeout: 30 * time.Second,
 		Proxy:               nil,
+	}}
+	f.downloadClient = &http.Client{Transport: &http.Transport{
+		DialContext:           dialContext,
+		TLSClientConfig:       cfg.TLS,
+		MaxIdleConns:          cfg.DownloadConcurrency,
+		MaxIdleConnsPerHost:   cfg.DownloadConcurrency,
+		MaxConnsPerHost:       cfg.DownloadConcurrency,
+		IdleConnTimeout:       30 * time.Second,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		Proxy:                 nil,
 	}}
 
 	f.ymuxCfg = yamux.DefaultConfig()
@@ -380,6 +429,7 @@ func (f *Fleet) Close() error {
 		}
 		f.wg.Wait()
 		f.httpClient.CloseIdleConnections()
+		f.downloadClient.CloseIdleConnections()
 	})
 	return nil
 }

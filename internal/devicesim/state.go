@@ -84,6 +84,8 @@ type state struct {
 	ConfigVersion string            `json:"config_version"`
 	Config        map[string]string `json:"config,omitempty"`
 	Executed      []ackRecord       `json:"executed,omitempty"` // last 256 executed commands, oldest first
+	Firmware      string            `json:"firmware,omitempty"` // after an upgrade: what it runs
+	Upgrade       *upgradeJob       `json:"upgrade,omitempty"`  // installed, or silent by design
 }
 
 func ensureDir(dir string) error { return os.MkdirAll(dir, 0o700) }
@@ -118,6 +120,11 @@ func (d *Device) load() error {
 				st.Executed = st.Executed[n-rememberCommands:]
 			}
 			d.acks = st.Executed
+			d.firmware = st.Firmware
+			if st.Upgrade != nil && st.Upgrade.Phase != phaseDownloading {
+				d.job = st.Upgrade // a partial download is not kept: it starts again
+				d.boot()           // a restart is a reboot: into what was installed
+			}
 			d.mu.Unlock()
 		}
 	}
@@ -149,7 +156,11 @@ func (d *Device) saveFile(atomic bool) error {
 	d.saveMu.Lock()
 	defer d.saveMu.Unlock()
 	d.mu.Lock()
-	st := state{MAC: d.mac, Key: d.key, ConfigVersion: d.version, Config: d.config, Executed: d.acks}
+	st := state{MAC: d.mac, Key: d.key, ConfigVersion: d.version, Config: d.config, Executed: d.acks, Firmware: d.firmware}
+	if d.job != nil && d.job.Phase != phaseDownloading {
+		j := *d.job
+		st.Upgrade = &j
+	}
 	b, err := json.Marshal(st)
 	d.mu.Unlock()
 	if err != nil {

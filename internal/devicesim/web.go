@@ -94,7 +94,7 @@ type deviceView struct {
 func (d *Device) view(title string) deviceView {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v := deviceView{Title: title, MAC: d.mac, Model: d.f.cfg.Model, Firmware: d.f.cfg.Firmware, IP: d.ip,
+	v := deviceView{Title: title, MAC: d.mac, Model: d.f.cfg.Model, Firmware: d.firmwareLocked(), IP: d.ip,
 		Version: d.version, Online: d.online, Boots: d.boots,
 		Uptime: time.Since(d.bootedAt).Round(time.Second).String()}
 	for _, k := range sortedKeys(d.config) {

@@ -39,6 +39,33 @@ import (
 // (FILE.connectcpu) for `go tool pprof -tagfocus side=server`.
 const benchConnectCPUEnv = "GATEHOUSE_BENCH_CONNECTCPU"
 
+// benchConnectCPUUpgradeEnv set: a firmware upgrade is in flight (of a
+// device outside the fleet) during the storm, so that every connect looks
+// for its own upgrade — the cost of a connect during a rollout.
+const benchConnectCPUUpgradeEnv = "GATEHOUSE_BENCH_CONNECTCPU_UPGRADE"
+
+// upgradeInFlight queues an upgrade of the store's last device.
+func upgradeInFlight(t *testing.T, st *store.Store) {
+	t.Helper()
+	now := time.Now().UTC()
+	for _, q := range []string{
+		`INSERT INTO firmware (version, model, file_url, checksum, size, stored, created_at)
+			VALUES ('99.0', 'R29C', 'https://files.example.com/99.bin', '` + strings.Repeat("ab", 32) + `', 1, false, ?)`,
+		`INSERT INTO rollouts (firmware_id, account_id, status, created_at, updated_at)
+			VALUES ((SELECT max(id) FROM firmware), (SELECT min(id) FROM accounts), 'running', ?, ?)`,
+		`INSERT INTO firmware_upgrades (rollout_id, device_id, firmware_id, wave, state, to_version, queued_at, deadline_at)
+			VALUES ((SELECT max(id) FROM rollouts), (SELECT max(id) FROM devices), (SELECT max(id) FROM firmware), 0, 'queued', '99.0', ?, ?)`,
+	} {
+		args := []any{now, now}[:strings.Count(q, "?")]
+		if strings.Count(q, "?") == 2 && strings.Contains(q, "deadline_at") {
+			args = []any{now, now.Add(time.Hour)}
+		}
+		if _, err := st.DB().Exec(q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestConnectCPUInMemory(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv(benchConnectCPUEnv))
 	if n <= 0 {
@@ -75,6 +102,9 @@ func TestConnectCPUInMemory(t *testing.T) {
 	defer srv.Close()
 	defer g.Close()
 	macs := benchDevices(t, st, n)
+	if os.Getenv(benchConnectCPUUpgradeEnv) != "" {
+		upgradeInFlight(t, st)
+	}
 
 	path := os.Getenv("GATEHOUSE_BENCH_CPUPROFILE")
 	if path != "" {

@@ -164,6 +164,7 @@ type Gateway struct {
 	seq           atomic.Uint64
 	authenticated atomic.Uint64 // connects authenticated: their order (conn.authN)
 	admission     admission     // connects in progress (admission.go)
+	upgrades      upgradeGate   // is any firmware upgrade in flight (upgrades.go)
 
 	// closingSince (under mu) is when Shutdown began, closingFrom how many
 	// connections it had to close (closingRetryAfter).

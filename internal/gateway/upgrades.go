@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/deviceauth"
@@ -39,11 +41,56 @@ const progressEvery = time.Second
 // FirmwarePath + "{id}?token=…".
 const FirmwarePath = "/device/v1/firmware/"
 
+// upgradeGateTTL is how long the gateway trusts its answer to "is any
+// upgrade in flight?".
+const upgradeGateTTL = time.Second
+
+// upgradeGate spares a connect the upgrade lookup while no upgrade is in
+// flight anywhere — nearly always, outside rollouts; the connect storm of
+// a node restarting pays one atomic load per device. The answer is at most
+// upgradeGateTTL old: a device connecting in the first second of a rollout
+// is told by the rollout's Kick or by Run's sweep (ResendEvery) instead.
+type upgradeGate struct {
+	until atomic.Int64 // UnixNano: the answer holds until then
+	any   atomic.Bool
+	mu    sync.Mutex // one lookup at a time
+}
+
+func (u *upgradeGate) inFlight(g *Gateway) bool {
+	if time.Now().UnixNano() < u.until.Load() {
+		return u.any.Load()
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if time.Now().UnixNano() < u.until.Load() {
+		return u.any.Load()
+	}
+	ctx, cancel := g.within(g.ctx, commandsTimeout)
+	any, err := g.st.UpgradesInFlight(ctx)
+	cancel()
+	if err != nil {
+		g.log.Warn("gateway: any upgrades in flight", "err", err)
+		return true // look for the device's own
+	}
+	u.any.Store(any)
+	u.until.Store(time.Now().Add(upgradeGateTTL).UnixNano())
+	return any
+}
+
+// seen: upgrades are in flight (a kick found some).
+func (u *upgradeGate) seen() {
+	u.any.Store(true)
+	u.until.Store(time.Now().Add(upgradeGateTTL).UnixNano())
+}
+
 // deliverUpgradesOnConnect applies the hello to the device's open upgrade
 // (done when it came back with the target, failed with another version
 // after installing) and sends what is still open, marked sent. One
 // prepared index probe for a device without an upgrade.
 func (g *Gateway) deliverUpgradesOnConnect(c *conn) {
+	if !g.upgrades.inFlight(g) {
+		return
+	}
 	ctx, cancel := g.within(g.ctx, commandsTimeout)
 	ups, err := g.st.UpgradeConnect(ctx, c.id, c.state.Firmware)
 	cancel()
@@ -71,6 +118,7 @@ func (g *Gateway) deliverQueuedUpgrades(conns []*conn) {
 		return
 	}
 	if len(ups) > 0 {
+		g.upgrades.seen()
 		g.sendUpgrades(ups, conns)
 	}
 }

@@ -19,10 +19,10 @@ const Module = "github.com/gatehouse-dev/gatehouse/"
 var Allowed = map[string][]string{
 	// Wiring.
 	"cmd/gatehouse": {"internal/auth", "internal/billing", "internal/billing/paypal", "internal/billing/sandbox",
-		"internal/billing/stripe", "internal/bus", "internal/demo", "internal/devicesim", "internal/gateway",
+		"internal/billing/stripe", "internal/bus", "internal/demo", "internal/devicesim", "internal/fwimage", "internal/gateway",
 		"internal/mail", "internal/model", "internal/server", "internal/store", "internal/usecase"},
 	"internal/server": {"internal/api", "internal/web", "internal/usecase", "internal/gateway", "internal/autopserver", "internal/auth",
-		"internal/billing", "internal/bus", "internal/deviceauth", "internal/mail", "internal/model", "internal/store"},
+		"internal/billing", "internal/bus", "internal/deviceauth", "internal/mail", "internal/model", "internal/store", "internal/fwimage"},
 
 	// Transports. api and web never import each other, nor what the use
 	// cases hold (mail, payment providers, the bus). The device transports
@@ -39,6 +39,8 @@ var Allowed = map[string][]string{
 	// preview writes a file as it does).
 	"internal/autopserver": {"internal/autop", "internal/deviceauth", "internal/model", "internal/store"},
 	"internal/listquery":   {"internal/model", "internal/billing", "internal/store"},
+	// Firmware downloads: devices fetch images with a download token.
+	"internal/fwimage": {"internal/deviceauth", "internal/model", "internal/store"},
 
 	// The application layer.
 	"internal/usecase": {"internal/store", "internal/model", "internal/autop", "internal/billing", "internal/tabular",

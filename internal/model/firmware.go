@@ -3,6 +3,7 @@ package model
 import (
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,21 +36,56 @@ func (f *Firmware) Normalize() {
 	f.Checksum = strings.ToLower(strings.TrimSpace(f.Checksum))
 }
 
-// Validate checks a catalogue entry before it is stored.
+// Validate checks a catalogue entry before it is stored: an image the cloud
+// keeps (Stored) has no file_url — devices fetch it from the cloud — and one
+// registered by URL names its http(s) file_url.
 func (f *Firmware) Validate() error {
 	var v Validator
+	f.validateMeta(&v)
+	if f.Stored {
+		v.Check(f.FileURL == "", "file_url", "must be empty for an uploaded image")
+	} else {
+		u, err := url.Parse(f.FileURL)
+		v.Check(err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "", "file_url", "must be an http or https URL")
+	}
+	v.Check(checksumRE.MatchString(f.Checksum), "checksum", "must be a SHA-256 in hex (64 digits, optionally prefixed sha256:)")
+	v.Check(f.Size >= 0, "size", "must be 0 (not known) or the image's length in bytes")
+	return v.Err()
+}
+
+// ValidateUpload checks what describes an image before its bytes are read:
+// version, model, change log, and the sha256 the uploader expects, if any.
+func (f *Firmware) ValidateUpload() error {
+	var v Validator
+	f.validateMeta(&v)
+	v.Check(f.Checksum == "" || checksumRE.MatchString(f.Checksum), "sha256", "must be a SHA-256 in hex (64 digits, optionally prefixed sha256:)")
+	return v.Err()
+}
+
+func (f *Firmware) validateMeta(v *Validator) {
 	v.Check(versionRE.MatchString(f.Version), "version", "is required: letters, digits and . _ + -, at most 64")
 	v.Check(modelRE.MatchString(f.Model), "model", "is required: letters, digits, spaces and . _ + -, at most 64")
 	v.Check(len(f.ChangeLog) <= 10000, "change_log", "must be at most 10,000 characters")
-	u, err := url.Parse(f.FileURL)
-	v.Check(err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "", "file_url", "must be an http or https URL")
-	v.Check(checksumRE.MatchString(f.Checksum), "checksum", "must be a SHA-256 in hex (64 digits, optionally prefixed sha256:)")
-	return v.Err()
 }
+
+// SHA256 is the image's SHA-256 in hex, without the optional "sha256:".
+func (f *Firmware) SHA256() string { return strings.TrimPrefix(f.Checksum, "sha256:") }
 
 // FirmwareFilter is the Firmware module's search: by version and model.
 type FirmwareFilter struct {
 	Version string
 	Model   string
 	Page
+}
+
+// SizeText is the size for people: "16.0 MiB", "812 KiB", "0 bytes".
+func (f *Firmware) SizeText() string {
+	switch n := f.Size; {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+	case n >= 1<<10:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	default:
+		return strconv.FormatInt(n, 10) + " bytes"
+	}
 }

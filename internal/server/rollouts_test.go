@@ -1,13 +1,23 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/demo"
+	"github.com/gatehouse-dev/gatehouse/internal/mail"
+	"github.com/gatehouse-dev/gatehouse/internal/mail/mailtest"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/server"
+	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
 
 // The rollouts' API: preview, create, read, the device table as CSV, the
@@ -130,4 +140,68 @@ func TestRolloutsAPI(t *testing.T) {
 			t.Errorf("progress after cancel: %d %s", r.StatusCode, r.body)
 		}
 	})
+}
+
+// Server.Run runs the rollout scheduler: a started rollout's devices are
+// released without anyone stepping it, and at shutdown the node frees its
+// lease for the other nodes.
+func TestServerRunsTheRolloutScheduler(t *testing.T) {
+	st := testutil.NewStore(t, "sqlite")
+	if _, err := demo.Load(context.Background(), st, demo.Options{Password: demoPassword, Users: 50, Devices: 20, Seed: 3}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`UPDATE devices SET model = 'R29', firmware = '1.0', online = true`); err != nil {
+		t.Fatal(err)
+	}
+	fw := &model.Firmware{Version: "77.0", Model: "R29", FileURL: "https://fw.example/77.rom", Checksum: strings.Repeat("7", 64)}
+	if err := st.CreateFirmware(sysCtx(), fw); err != nil {
+		t.Fatal(err)
+	}
+	var adminID int64
+	if err := st.DB().QueryRow(`SELECT id FROM accounts WHERE username = 'demo-admin'`).Scan(&adminID); err != nil {
+		t.Fatal(err)
+	}
+	admin, _ := st.GetAccount(sysCtx(), adminID)
+	actx := model.WithActor(context.Background(), model.ActorOf(admin))
+	ro, err := st.CreateRollout(actx, model.RolloutInput{FirmwareID: fw.ID, Plan: model.RolloutPlan{CanaryCount: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetRolloutStatus(actx, ro.ID, model.RolloutStart); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mailer, err := mail.NewSMTP(mailtest.Start(t).Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Addr: "127.0.0.1:0", RolloutEvery: 10 * time.Millisecond}, st,
+		&auth.Service{Store: st, Config: auth.DefaultConfig, Log: log}, mailer, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- srv.Run(ctx, nil) }()
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		p, err := st.RolloutProgress(actx, ro.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ByState[model.UpgradeQueued] == 2 {
+			break
+		}
+		if time.Since(start) > 20*time.Second {
+			t.Fatalf("the canary was not released: %+v", p.ByState)
+		}
+	}
+	stop()
+	if err := <-ran; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	var node string
+	if err := st.DB().QueryRow(`SELECT lease_node FROM rollouts WHERE id = ?`, ro.ID).Scan(&node); err != nil || node != "" {
+		t.Errorf("lease after shutdown: %q %v", node, err)
+	}
 }

@@ -62,6 +62,12 @@ type Config struct {
 	// (https://remote.example.com, pointing at the same servers); empty:
 	// sessions are served on the portal's own host, sandboxed without scripts.
 	RemoteURL string
+	// DataDir is the node's data directory: it caches firmware images in
+	// <DataDir>/firmware (empty: a temporary directory).
+	DataDir string
+	// Firmware bounds uploads and downloads of firmware images (zero
+	// fields: the defaults).
+	Firmware FirmwareOptions
 	// RolloutEvery is how often the firmware rollout scheduler steps
 	// (usecase.DefaultRolloutEvery when 0).
 	RolloutEvery time.Duration
@@ -92,7 +98,11 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log *slog.Logger) (*Server, error) {
-	if cfg.PublicURL == "" {
+	// Devices are told the AutoP and firmware URLs of the public URL when
+	// the operator gave one; else of the host they dialed (an address such
+	// as 127.0.0.1:0 or :8080 is no URL a device can use).
+	publicGiven := cfg.PublicURL != ""
+	if !publicGiven {
 		cfg.PublicURL = "http://" + cfg.Addr
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
@@ -101,7 +111,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		cfg.Bus = bus.NewLocal()
 	}
 	s.bus = cfg.Bus
-	if u, err := url.Parse(cfg.PublicURL); cfg.Gateway.PublicURL == "" && err == nil && u.Host != "" {
+	if u, err := url.Parse(cfg.PublicURL); publicGiven && cfg.Gateway.PublicURL == "" && err == nil && u.Host != "" {
 		cfg.Gateway.PublicURL = cfg.PublicURL
 	}
 	if cfg.Gateway.Limiter == nil {
@@ -121,7 +131,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		s.cfg.RemoteURL, s.remoteHost = cfg.RemoteURL, u.Host
 	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
-		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL})
+		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL, FirmwareDir: s.firmwareDir(), FirmwareMaxBytes: cfg.Firmware.MaxBytes})
 	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
@@ -198,6 +208,7 @@ func (s *Server) routes() {
 	s.routesAutoP()
 	s.routesMaintenance()
 	s.routesEnroll()
+	s.routesFirmwareImages()
 	s.routesRollouts()
 	s.routesRolloutsWeb()
 

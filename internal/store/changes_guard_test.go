@@ -41,6 +41,7 @@ var notAutoPChanges = map[string]string{
 	"DeleteEndUser":             "devices.owner_id",
 	"DeviceConnected":           "devices.online, ip, model, firmware, node, connected_at, last_seen (the gateway)",
 	"DeviceReported":            "devices.ip, model, firmware, uptime, config_version, last_seen (the gateway)",
+	"setFirmware":               "devices.firmware, only when the device reports another (the gateway)",
 	"DevicesSeen":               "devices.last_seen",
 	"DeviceDisconnected":        "devices.online, node, last_seen",
 	"NodeOffline":               "devices.online, node",

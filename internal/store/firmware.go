@@ -11,15 +11,16 @@ import (
 // The firmware catalogue is the platform's: every signed-in account reads
 // it, only the admin adds to it.
 
-const firmwareCols = `id, version, model, change_log, file_url, checksum, created_at`
+const firmwareCols = `id, version, model, change_log, file_url, checksum, size, stored, created_at`
 
 func scanFirmware(r scanner) (*model.Firmware, error) {
 	var f model.Firmware
-	err := r.Scan(&f.ID, &f.Version, &f.Model, &f.ChangeLog, &f.FileURL, &f.Checksum, &f.Created)
+	err := r.Scan(&f.ID, &f.Version, &f.Model, &f.ChangeLog, &f.FileURL, &f.Checksum, &f.Size, &f.Stored, &f.Created)
 	return &f, err
 }
 
-// CreateFirmware adds a catalogue entry (admin only).
+// CreateFirmware adds a catalogue entry whose image is at an external URL
+// (admin only); CreateFirmwareImage adds one with its image.
 func (s *Store) CreateFirmware(ctx context.Context, f *model.Firmware) error {
 	act, err := actor(ctx)
 	if err != nil {
@@ -29,21 +30,28 @@ func (s *Store) CreateFirmware(ctx context.Context, f *model.Firmware) error {
 		return model.Errorf(model.EFORBIDDEN, "Only the admin adds firmware.")
 	}
 	f.Normalize()
+	f.Stored = false
 	if err := f.Validate(); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		f.Created = s.now()
-		err := tx.queryRow(ctx, `INSERT INTO firmware (version, model, change_log, file_url, checksum, created_at)
-			VALUES (?,?,?,?,?,?) RETURNING id`, f.Version, f.Model, f.ChangeLog, f.FileURL, f.Checksum, f.Created).Scan(&f.ID)
-		if isUniqueViolation(err) {
-			return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("Firmware %s for %s already exists.", f.Version, f.Model),
-				Fields: map[string]string{"version": "already exists for this model"}}
-		} else if err != nil {
+		if err := insertFirmware(ctx, s, tx, f); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, "firmware.create", "firmware", f.ID, map[string]any{"version": f.Version, "model": f.Model})
+		return s.audit(ctx, tx, "firmware.create", "firmware", f.ID, map[string]any{"version": f.Version, "model": f.Model, "size": f.Size})
 	})
+}
+
+// insertFirmware inserts f's row, setting its ID and Created.
+func insertFirmware(ctx context.Context, s *Store, tx *Tx, f *model.Firmware) error {
+	f.Created = s.now()
+	err := tx.queryRow(ctx, `INSERT INTO firmware (version, model, change_log, file_url, checksum, size, stored, created_at)
+		VALUES (?,?,?,?,?,?,?,?) RETURNING id`, f.Version, f.Model, f.ChangeLog, f.FileURL, f.Checksum, f.Size, f.Stored, f.Created).Scan(&f.ID)
+	if isUniqueViolation(err) {
+		return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("Firmware %s for %s already exists.", f.Version, f.Model),
+			Fields: map[string]string{"version": "already exists for this model"}}
+	}
+	return err
 }
 
 // GetFirmware returns one catalogue entry.

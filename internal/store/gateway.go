@@ -65,14 +65,14 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 		// lost a race with it (two at once): the newer one stays the
 		// device's.
 		res, err := tx.execP(ctx, `UPDATE devices SET online = true, ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
-			firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
+			uptime = ?, config_version = ?, node = ?, connected_at = ?, last_seen = ?
 			WHERE mac = CAST(? AS TEXT) AND (online = false OR connected_at IS NULL OR connected_at <= ?)`, clip(h.IP), clip(h.Model), clip(h.Model),
-			clip(h.Firmware), clip(h.Firmware), max(h.Uptime, 0), clip(h.ConfigVersion), node, at, at, mac, at)
+			max(h.Uptime, 0), clip(h.ConfigVersion), node, at, at, mac, at)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			return nil
+			return setFirmware(ctx, tx, mac, h.Firmware)
 		}
 		var one int
 		if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = CAST(? AS TEXT)`, mac).Scan(&one); isNoRows(err) {
@@ -96,12 +96,30 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 // current one.
 func (s *Store) DeviceReported(ctx context.Context, mac, node string, connectedAt, seen time.Time, h model.DeviceHello) error {
 	return s.inGroupTx(ctx, func(tx *Tx) error {
-		_, err := tx.execP(ctx, `UPDATE devices SET ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
-			firmware = CASE WHEN ? <> '' THEN ? ELSE firmware END, uptime = ?, config_version = ?, last_seen = ?
-			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`, clip(h.IP), clip(h.Model), clip(h.Model), clip(h.Firmware), clip(h.Firmware),
+		res, err := tx.execP(ctx, `UPDATE devices SET ip = ?, model = CASE WHEN ? <> '' THEN ? ELSE model END,
+			uptime = ?, config_version = ?, last_seen = ?
+			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`, clip(h.IP), clip(h.Model), clip(h.Model),
 			max(h.Uptime, 0), clip(h.ConfigVersion), seen, mac, node, connectedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return setFirmware(ctx, tx, mac, h.Firmware)
+		}
+		return nil
 	})
+}
+
+// setFirmware records the firmware a device reported, writing the row only
+// when it changed: firmware is in an index (devices_firmware, the lists'
+// filter by version), which SQLite rewrites whenever an UPDATE sets the
+// column, changed or not — on every connect, were it in the hello's SET.
+func setFirmware(ctx context.Context, tx *Tx, mac, firmware string) error {
+	if firmware = clip(firmware); firmware == "" {
+		return nil
+	}
+	_, err := tx.execP(ctx, `UPDATE devices SET firmware = ? WHERE mac = CAST(? AS TEXT) AND firmware <> ?`, firmware, mac, firmware)
+	return err
 }
 
 // DevicesSeen records that the devices with these ids, connected to node,

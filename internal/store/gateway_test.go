@@ -239,13 +239,13 @@ func TestDeviceConnectionState(t *testing.T) {
 			t.Fatalf("after hello: %+v %v", det, err)
 		}
 		// A status of this connection updates what changed.
-		h.IP, h.Uptime = "192.168.1.21", 3700
+		h.IP, h.Uptime, h.Firmware = "192.168.1.21", 3700, "29.30.1.13"
 		t2 := t1.Add(time.Minute)
 		if err := st.DeviceReported(ctx, mac, "node-a", t1, t2, h); err != nil {
 			t.Fatal(err)
 		}
 		det, _ = st.GetDeviceDetail(as(tr.subB), mac)
-		if det.IP != "192.168.1.21" || !det.LastSeen.Equal(t2) {
+		if det.IP != "192.168.1.21" || !det.LastSeen.Equal(t2) || det.Firmware != "29.30.1.13" {
 			t.Errorf("after status: %+v", det)
 		}
 		// Heartbeats in bulk.
@@ -263,11 +263,11 @@ func TestDeviceConnectionState(t *testing.T) {
 		// The device reconnects to node B; node A's late close does not
 		// take it offline, nor does A's late status overwrite B's facts.
 		t4 := t3.Add(time.Second)
-		st.DeviceConnected(ctx, mac, "node-b", t4, model.DeviceHello{IP: "10.1.1.1"})
+		st.DeviceConnected(ctx, mac, "node-b", t4, model.DeviceHello{IP: "10.1.1.1", Firmware: "30.0.0.1"})
 		st.DeviceDisconnected(ctx, mac, "node-a", t1, t4)
 		st.DeviceReported(ctx, mac, "node-a", t1, t4, h)
 		det, _ = st.GetDeviceDetail(as(tr.subB), mac)
-		if !det.Online || det.IP != "10.1.1.1" || det.Model != "R29C" {
+		if !det.Online || det.IP != "10.1.1.1" || det.Model != "R29C" || det.Firmware != "30.0.0.1" {
 			t.Errorf("stale connection overwrote the new one: %+v", det)
 		}
 		st.DeviceDisconnected(ctx, mac, "node-b", t4, t4.Add(time.Second))

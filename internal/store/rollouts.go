@@ -174,6 +174,9 @@ func (s *Store) CreateRollout(ctx context.Context, in model.RolloutInput) (*mode
 	if err != nil {
 		return nil, err
 	}
+	if act.AccountID == 0 {
+		return nil, model.Errorf(model.EFORBIDDEN, "A rollout is made by an account (its tree sees it), not by the system.")
+	}
 	var id int64
 	err = s.inTx(ctx, func(tx *Tx) error {
 		f, err := s.rolloutFirmware(ctx, tx.tx, &in)

@@ -884,7 +884,7 @@ func TestRolloutTenThousand(t *testing.T) {
 		if len(s.Released) != 2500 {
 			t.Errorf("wave 1: %d", len(s.Released))
 		}
-		t.Logf("10,000 devices: count %v, create %v, step (canary) %v, step (2,500 released) %v", counted, created, stepped, wave)
+		t.Logf("%s, 10,000 devices: count %v, create %v, step (canary) %v, step (2,500 released) %v", st.Dialect(), counted, created, stepped, wave)
 	})
 }
 

@@ -346,3 +346,18 @@ func (s *Store) QueuedUpgradeDevices(ctx context.Context, node string) ([]string
 	}
 	return out, rows.Err()
 }
+
+// UpgradesInFlight reports whether any upgrade is released and not
+// finished, on any device: while none is, the gateway's connects skip the
+// upgrade lookup (one row of firmware_upgrades_deadline at most). (System
+// side.)
+func (s *Store) UpgradesInFlight(ctx context.Context) (bool, error) {
+	var one int
+	// ORDER BY the index's column: SQLite would otherwise scan another
+	// index, through every pending upgrade of a large rollout.
+	err := s.queryRowP(ctx, `SELECT 1 FROM firmware_upgrades WHERE state IN (`+inFlightUpgradeStates+`) ORDER BY deadline_at LIMIT 1`).Scan(&one)
+	if isNoRows(err) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -78,7 +78,14 @@ func TestOpenUpgradesAndMarkSent(t *testing.T) {
 		fx := newUpgradeFixture(t, st)
 		stored, external := fx.firmware("29.30.2.1", true), fx.firmware("29.30.2.2", false)
 		later := time.Now().Add(time.Hour)
+		pending := fx.upgrade(fx.tr.a2.device.ID, stored, model.UpgradePending, later)
+		if any, err := st.UpgradesInFlight(sys); err != nil || any {
+			t.Errorf("in flight with only a pending upgrade: %v %v", any, err)
+		}
 		id := fx.upgrade(fx.dev.ID, stored, model.UpgradeQueued, later)
+		if any, err := st.UpgradesInFlight(sys); err != nil || !any {
+			t.Errorf("in flight with a queued upgrade: %v %v", any, err)
+		}
 		other := fx.tr.b.device
 		ext := fx.upgrade(other.ID, external, model.UpgradeDownloading, later)
 		got, err := st.OpenUpgrades(sys, fx.dev.ID)
@@ -120,6 +127,7 @@ func TestOpenUpgradesAndMarkSent(t *testing.T) {
 		if got, _ := st.OpenUpgrades(sys, other.ID); len(got) != 0 {
 			t.Errorf("installing is not resent: %+v", got)
 		}
+		fx.setState(pending, model.UpgradeSkipped) // one open upgrade per device
 		late := fx.upgrade(fx.tr.a2.device.ID, stored, model.UpgradeQueued, time.Now().Add(-time.Minute))
 		if got, _ := st.OpenUpgrades(sys, fx.tr.a2.device.ID); len(got) != 0 {
 			t.Errorf("past its deadline: %+v", got)
@@ -257,25 +265,74 @@ func TestUpgradeHello(t *testing.T) {
 	})
 }
 
-// A device's open upgrade is found through the partial unique index of open
-// upgrades, whatever else the device has in its history: the lookup every
-// hello makes.
-func TestUpgradeHelloUsesTheOpenIndex(t *testing.T) {
+// The gateway's upgrade lookups read partial indexes, never a scan of the
+// pending upgrades of a large rollout: a device's open upgrade (every
+// connect while upgrades are in flight), "any in flight?", the sweep.
+func TestUpgradeLookupsUseTheirIndexes(t *testing.T) {
 	st := testutil.NewStore(t, "sqlite")
-	plan := ""
-	rows, err := st.DB().Query(`EXPLAIN QUERY PLAN SELECT u.id FROM firmware_upgrades u JOIN firmware f ON f.id = u.firmware_id
-		WHERE u.device_id = CAST(? AS BIGINT) AND u.state IN ('pending','queued','sent','downloading','verifying','installing','rebooting')`, 1)
-	if err != nil {
-		t.Fatal(err)
+	for q, index := range map[string]string{
+		// a device's open upgrade (every connect while upgrades are in flight)
+		`SELECT u.id FROM firmware_upgrades u JOIN firmware f ON f.id = u.firmware_id WHERE u.device_id = CAST(? AS BIGINT)
+			AND u.state IN ('pending','queued','sent','downloading','verifying','installing','rebooting')`: "firmware_upgrades_one_open",
+		// is any in flight (the gateway's gate, once a second): not a scan of the pending ones
+		`SELECT 1 FROM firmware_upgrades WHERE state IN ('queued','sent','downloading','verifying','installing','rebooting') ORDER BY deadline_at LIMIT 1`: "firmware_upgrades_deadline",
+		// the gateway's sweep for upgrades released but not sent, every 30 s
+		`SELECT DISTINCT d.mac FROM firmware_upgrades u JOIN devices d ON d.id = u.device_id
+			WHERE u.state IN ('queued','sent','downloading','verifying','installing','rebooting') AND u.state = 'queued'
+			AND u.deadline_at > ? AND d.online = true AND d.node = 'n1'`: "firmware_upgrades_deadline",
+	} {
+		plan := ""
+		rows, err := st.DB().Query(`EXPLAIN QUERY PLAN `+q, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var a, b, c int
+			var detail string
+			rows.Scan(&a, &b, &c, &detail)
+			plan += detail + "\n"
+		}
+		rows.Close()
+		if !strings.Contains(plan, index) {
+			t.Errorf("%s\nplan:\n%s", q, plan)
+		}
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var a, b, c int
-		var detail string
-		rows.Scan(&a, &b, &c, &detail)
-		plan += detail + "\n"
-	}
-	if !strings.Contains(plan, "firmware_upgrades_one_open") {
-		t.Errorf("plan:\n%s", plan)
+}
+
+// The gateway's safety net finds the devices online on its node with an
+// upgrade released and not sent (a Kick lost).
+func TestQueuedUpgradeDevices(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		fx := newUpgradeFixture(t, st)
+		fw := fx.firmware("29.30.2.1", true)
+		later := time.Now().Add(time.Hour)
+		on, off, sent := fx.tr.a1.device, fx.tr.a2.device, fx.tr.b.device
+		for _, d := range []*model.Device{on, sent} {
+			if err := st.DeviceConnected(sys, d.MAC, "n1", time.Now().UTC(), model.DeviceHello{Firmware: "29.30.1.12"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fx.upgrade(on.ID, fw, model.UpgradeQueued, later)
+		fx.upgrade(off.ID, fw, model.UpgradeQueued, later)
+		fx.upgrade(sent.ID, fw, model.UpgradeSent, later)
+		macs, err := st.QueuedUpgradeDevices(sys, "n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(macs) != 1 || macs[0] != on.MAC {
+			t.Errorf("got %v, want [%s]", macs, on.MAC)
+		}
+		if macs, _ := st.QueuedUpgradeDevices(sys, "n2"); len(macs) != 0 {
+			t.Errorf("another node's: %v", macs)
+		}
+	})
+}
+
+func init() {
+	// The gateway's side of firmware upgrades runs as the system, for the
+	// device on the connection (by its id): no person's tenancy applies.
+	for _, m := range []string{"FinishUpgrade", "MarkUpgradesSent", "OpenUpgrades", "QueuedUpgradeDevices", "QueuedUpgrades",
+		"UpgradeConnect", "UpgradeHello", "UpgradeProgress", "UpgradesInFlight"} {
+		coveredElsewhere[m] = "system side (the gateway): TestOpenUpgradesAndMarkSent, TestFinishUpgrade, TestUpgradeHello …"
 	}
 }

@@ -36,6 +36,11 @@ type Deps struct {
 	Log       *slog.Logger
 	PublicURL string // where users reach this server, for links in emails
 	RemoteURL string // separate Remote Control origin, or "" for the portal's host
+	// FirmwareDir holds uploads of firmware images while they arrive
+	// (<data>/firmware; empty: the system's temporary directory), and
+	// FirmwareMaxBytes bounds an image (0: DefaultFirmwareMaxBytes).
+	FirmwareDir      string
+	FirmwareMaxBytes int64
 }
 
 // Cases runs the use cases. It is safe for concurrent use.
@@ -48,6 +53,8 @@ type Cases struct {
 	log       *slog.Logger
 	publicURL string
 	remoteURL string
+	fwDir     string
+	fwMax     int64
 }
 
 // New returns the use cases over d.
@@ -58,9 +65,12 @@ func New(d Deps) *Cases {
 	if d.Bus == nil {
 		d.Bus = bus.NewLocal()
 	}
+	if d.FirmwareMaxBytes <= 0 {
+		d.FirmwareMaxBytes = DefaultFirmwareMaxBytes
+	}
 	eventsWire(d.Store, d.Bus, d.Log)
 	return &Cases{store: d.Store, mail: d.Mail, providers: d.Providers, gateway: d.Gateway, bus: d.Bus, log: d.Log,
-		publicURL: d.PublicURL, remoteURL: d.RemoteURL}
+		publicURL: d.PublicURL, remoteURL: d.RemoteURL, fwDir: d.FirmwareDir, fwMax: d.FirmwareMaxBytes}
 }
 
 // PublicURL is where users reach this server.

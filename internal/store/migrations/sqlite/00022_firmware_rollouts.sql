@@ -86,7 +86,14 @@ CREATE INDEX firmware_upgrades_device ON firmware_upgrades (device_id, id);
 CREATE INDEX firmware_upgrades_deadline ON firmware_upgrades (deadline_at)
     WHERE state IN ('queued','sent','downloading','verifying','installing','rebooting');
 
+-- The device lists' filter by firmware version (and the rollouts' targets):
+-- one range of this index per version, newest first within a kind. It holds
+-- no online column and the hello writes firmware only when it changed
+-- (store/gateway.go), so a connect does not rewrite it.
+CREATE INDEX devices_firmware ON devices (firmware, project_kind, created_at, id, subdistributor_id, distributor_id, installer_id);
+
 -- +goose Down
+DROP INDEX devices_firmware;
 DROP TABLE firmware_upgrades;
 DROP TABLE rollouts;
 DROP TABLE firmware_chunks;
