@@ -233,6 +233,10 @@ func TestBrowserRollout(t *testing.T) {
 	if got := c.text("#firmware-history tbody tr"); !strings.Contains(got, "Browser rollout") || !strings.Contains(got, fwVersion) {
 		t.Errorf("history: %q", got)
 	}
+	// It follows the device by itself.
+	exec(`UPDATE firmware_upgrades SET state = 'installing', percent = 100, updated_at = CURRENT_TIMESTAMP WHERE id = ?`, ids[1])
+	waitFor("the running upgrade follows", `(document.getElementById('running-state') || {}).textContent === 'Installing' &&
+		document.getElementById('running-percent').hidden`)
 
 	// Pause, then cancel (confirmed).
 	if st := c.open(fmt.Sprintf("/rollouts/%d", rid)); st != 200 {
