@@ -155,6 +155,27 @@ func TestBrowserRollout(t *testing.T) {
 		t.Errorf("the done segment's width is %q", w)
 	}
 
+	// The scheduler pauses the rollout by itself (its failure threshold):
+	// the page shows it, with the reason and the Resume button, unasked.
+	exec(`UPDATE rollouts SET status = 'paused', pause_reason = 'wave 1: 1 of 3 ended upgrades failed (33%), above 10%' WHERE id = ?`, rid)
+	// The page reloads itself for the new status's buttons: ask again
+	// until the new page answers.
+	shown := false
+	for end := time.Now().Add(15 * time.Second); !shown && time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		shown, _ = chromedp.Run(c.ctx, chromedp.Evaluate[bool](`(document.getElementById('rollout-status') || {}).textContent === 'Paused' &&
+			!document.getElementById('pause-reason').hidden && !!document.getElementById('action-resume')`))
+	}
+	if !shown {
+		t.Fatalf("the pause is not shown: status %q", c.text("#rollout-status"))
+	}
+	if got := c.text("#pause-reason"); !strings.Contains(got, "above 10%") {
+		t.Errorf("pause reason %q", got)
+	}
+	exec(`UPDATE rollouts SET status = 'running', pause_reason = '' WHERE id = ?`, rid)
+	if st := c.open(fmt.Sprintf("/rollouts/%d", rid)); st != 200 {
+		t.Fatal(st)
+	}
+
 	// Search by MAC (a part, lower case, with colons).
 	m := strings.ToLower(macs[2][6:8] + ":" + macs[2][8:10] + ":" + macs[2][10:])
 	c.do("search a MAC", chromedp.SendKeys(chromedp.ID("search-mac"), m))
@@ -206,12 +227,16 @@ func TestBrowserRollout(t *testing.T) {
 	if st := c.open("/devices/" + macs[1]); st != 200 {
 		t.Fatalf("device page: %d", st)
 	}
-	if got := c.text("#running-upgrade"); !strings.Contains(got, fwVersion) || !strings.Contains(got, "Downloading") || !strings.Contains(got, "40%") {
+	if got := c.text("#running-upgrade"); !strings.Contains(got, fwVersion) || !strings.Contains(got, "Downloading 40%") {
 		t.Errorf("running upgrade: %q", got)
 	}
 	if got := c.text("#firmware-history tbody tr"); !strings.Contains(got, "Browser rollout") || !strings.Contains(got, fwVersion) {
 		t.Errorf("history: %q", got)
 	}
+	// It follows the device by itself.
+	exec(`UPDATE firmware_upgrades SET state = 'installing', percent = 100, updated_at = CURRENT_TIMESTAMP WHERE id = ?`, ids[1])
+	waitFor("the running upgrade follows", `(document.getElementById('running-state') || {}).textContent === 'Installing' &&
+		document.getElementById('running-percent').hidden`)
 
 	// Pause, then cancel (confirmed).
 	if st := c.open(fmt.Sprintf("/rollouts/%d", rid)); st != 200 {

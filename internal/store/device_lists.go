@@ -438,10 +438,6 @@ func (s *Store) deviceDriver(ctx context.Context, q *deviceSearch) (string, erro
 		if f.Firmware != "" {
 			// Both narrow the list: read the one that leaves fewer devices
 			// (each count reads its index alone).
-			ok, err := s.firmwareIndexed(ctx)
-			if err != nil || !ok {
-				return driveProject, err
-			}
 			byFirmware, err := s.deviceCount(ctx, &deviceSearch{act: q.act, lvl: q.lvl,
 				f: model.DeviceFilter{Scope: f.Scope, Firmware: f.Firmware}}, driveFirmware)
 			if err != nil {
@@ -457,23 +453,9 @@ func (s *Store) deviceDriver(ctx context.Context, q *deviceSearch) (string, erro
 	case f.Firmware != "":
 		// The version's devices of the kind, newest first, scoped from the
 		// index: it reads at most the version's devices of that kind.
-		if ok, err := s.firmwareIndexed(ctx); err != nil || ok {
-			return driveFirmware, err
-		}
+		return driveFirmware, nil
 	}
 	return driveList, nil
-}
-
-// firmwareIndexed says whether the firmware index exists (a migration adds
-// it; until then the firmware filter reads the rows of the list index).
-// PostgreSQL plans by itself: only SQLite is told which index to read.
-func (s *Store) firmwareIndexed(ctx context.Context) (bool, error) {
-	if s.dialect != SQLite {
-		return true, nil
-	}
-	var n int
-	err := s.queryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?`, idxDevicesFirmware).Scan(&n)
-	return n > 0, err
 }
 
 // devicePageIDs reads the ids of the page's devices, in order. A short

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +23,8 @@ import (
 //
 // GATEHOUSE_BENCH_DEVICES_DB names an existing demo database (a copy of a
 // SQLite file, or a postgres:// URL with search_path) to time instead of
-// loading one; it is migrated first. The API's own timings (HTTP, JSON,
+// loading one; it is migrated first. GATEHOUSE_BENCH_FIRMWARE names a
+// version many devices of that database run, timed as firmware-common/…. The API's own timings (HTTP, JSON,
 // the portal page) are BenchmarkDevicesAPI in internal/server.
 func BenchmarkDeviceLists(b *testing.B) {
 	eachBenchStore(b, "GATEHOUSE_BENCH_DEVICES_DB", func(b *testing.B, st *store.Store, backend string) {
@@ -121,7 +123,15 @@ func deviceBenchCases(b testing.TB, list func(model.DeviceFilter) (model.List[*m
 	last := func(s string) string { f := strings.Fields(s); return f[len(f)-1] }
 	yes, no := true, false
 	C, O, P := model.ProjectCommunity, model.ProjectOffice, model.ProjectPersonal
-	return []deviceBenchCase{
+	var common []deviceBenchCase
+	if v := os.Getenv("GATEHOUSE_BENCH_FIRMWARE"); v != "" {
+		// A version many devices run (after a rollout): the firmware index
+		// reads every device of it of the kind, for a caller with few.
+		for _, who := range []string{"sub", "inst", "dist", "admin"} {
+			common = append(common, deviceBenchCase{"firmware-common/" + who, who, model.DeviceFilter{Scope: C, Firmware: v}})
+		}
+	}
+	return append(common, []deviceBenchCase{
 		{"community", "sub", model.DeviceFilter{Scope: C}},
 		{"office", "sub", model.DeviceFilter{Scope: O}},
 		{"personal", "sub", model.DeviceFilter{Scope: P}},
@@ -181,5 +191,5 @@ func deviceBenchCases(b testing.TB, list func(model.DeviceFilter) (model.List[*m
 		{"firmware/distributor", "dist", model.DeviceFilter{Scope: C, Firmware: comm.Firmware}},
 		{"firmware/admin", "admin", model.DeviceFilter{Scope: C, Firmware: comm.Firmware}},
 		{"firmware/admin-none", "admin", model.DeviceFilter{Scope: C, Firmware: "0.0.0.0"}},
-	}
+	}...)
 }

@@ -23,9 +23,7 @@ const (
 	idxDevicesMACScope       = "devices_mac_scope"
 	idxDevicesProjectCreated = "devices_project_created"
 	// Devices on one firmware version, of a kind, newest first, with the
-	// scope columns: the device lists' firmware filter. Not in queryIndexes
-	// until a migration adds it; the store reads it only once it is there
-	// (firmwareIndexed).
+	// scope columns: the device lists' firmware filter (00022).
 	idxDevicesFirmware = "devices_firmware"
 	// Projects of a kind by name and by manager; installers by the name
 	// they show (00006; projects_kind_name since 00001).
@@ -60,6 +58,7 @@ var queryIndexes = map[string]string{
 	idxDevicesSIPScope:        "devices",
 	idxDevicesMACScope:        "devices",
 	idxDevicesProjectCreated:  "devices",
+	idxDevicesFirmware:        "devices",
 	idxProjectsKindName:       "projects",
 	idxProjectsKindManager:    "projects",
 	idxAccountsDisplayName:    "accounts",

@@ -28,6 +28,31 @@
     });
   };
   document.querySelectorAll(".ro-seg").forEach(draw);
+  window.requestAnimationFrame(function () { document.body.classList.add("ro-animate"); });
+
+  // A device's page: its running upgrade follows the device until it ends.
+  var running = document.getElementById("running-upgrade");
+  if (running) {
+    var follow = function () {
+      fetch(running.getAttribute("data-progress"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
+        .then(function (p) {
+          var id = parseInt(running.getAttribute("data-upgrade"), 10);
+          var u = (p.devices || []).filter(function (d) { return d.id === id; })[0];
+          if (!u) { return; }
+          var pill = document.getElementById("running-state");
+          pill.className = "ro-pill st-" + u.state;
+          pill.textContent = (labels[u.state] || u.state) + (u.state === "downloading" ? " " + u.percent + "%" : "") +
+            (u.state === "failed" && u.error ? ": " + u.error : "");
+          var bar = document.getElementById("running-percent");
+          bar.value = u.percent;
+          bar.hidden = u.state !== "downloading";
+          if (open[u.state]) { setTimeout(follow, 2000); }
+        })
+        .catch(function () { setTimeout(follow, 5000); });
+    };
+    setTimeout(follow, 2000);
+  }
 
   var page = document.getElementById("rollout");
   if (!page || page.getAttribute("data-live") !== "true") { return; }
