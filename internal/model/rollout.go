@@ -25,7 +25,9 @@ const (
 	RolloutDone     RolloutStatus = "done"
 )
 
-// UpgradeState is one device's upgrade within a rollout: pending (waits
+// UpgradeState is one device's upgrade within a rollout: draft (its
+// rollout is a draft: it holds no device, so other rollouts may take the
+// device meanwhile) → pending at the start (waits
 // for its wave, its maintenance window and the device online) → queued
 // (released: the gateway sends the upgrade command) → sent → downloading →
 // verifying → installing → rebooting → done | failed; canceled and
@@ -33,6 +35,7 @@ const (
 type UpgradeState string
 
 const (
+	UpgradeDraft       UpgradeState = "draft"
 	UpgradePending     UpgradeState = "pending"
 	UpgradeQueued      UpgradeState = "queued"
 	UpgradeSent        UpgradeState = "sent"
@@ -47,17 +50,28 @@ const (
 )
 
 // UpgradeStates lists every state in its order, for counts and filters.
-var UpgradeStates = []UpgradeState{UpgradePending, UpgradeQueued, UpgradeSent, UpgradeDownloading, UpgradeVerifying,
+var UpgradeStates = []UpgradeState{UpgradeDraft, UpgradePending, UpgradeQueued, UpgradeSent, UpgradeDownloading, UpgradeVerifying,
 	UpgradeInstalling, UpgradeRebooting, UpgradeDone, UpgradeFailed, UpgradeCanceled, UpgradeSkipped}
 
 // Open says whether an upgrade in state s is still under way (a device is
-// in at most one open upgrade).
+// in at most one open upgrade). A draft's upgrade is not open (it holds
+// its device only once its rollout starts) nor ended.
 func (s UpgradeState) Open() bool {
 	switch s {
-	case UpgradeDone, UpgradeFailed, UpgradeCanceled, UpgradeSkipped:
+	case UpgradeDraft, UpgradeDone, UpgradeFailed, UpgradeCanceled, UpgradeSkipped:
 		return false
 	}
 	return true
+}
+
+// Ended says whether an upgrade in state s is over: done, failed,
+// canceled or skipped.
+func (s UpgradeState) Ended() bool {
+	switch s {
+	case UpgradeDone, UpgradeFailed, UpgradeCanceled, UpgradeSkipped:
+		return true
+	}
+	return false
 }
 
 // Stage says whether s is a stage a device reports in a progress message.
@@ -159,15 +173,18 @@ const (
 	MinDeviceTimeout        = 60
 	MaxDeviceTimeout        = 7 * 24 * 3600
 	DefaultFailureThreshold = 10
+	// MaxPlanDevices bounds canary_count and wave_size (the columns are
+	// 32-bit; a fleet is far smaller).
+	MaxPlanDevices = 1_000_000
 )
 
 // Check validates and normalises p into v (empty window ends become
 // 00:00 and 24:00, a 0 timeout the default).
 func (p *RolloutPlan) Check(v *Validator) {
-	v.Check(p.CanaryCount >= 0, "plan.canary_count", "must be 0 or more")
+	v.Check(p.CanaryCount >= 0 && p.CanaryCount <= MaxPlanDevices, "plan.canary_count", "must be from 0 to %d", MaxPlanDevices)
 	v.Check(p.CanaryPercent >= 0 && p.CanaryPercent <= 100, "plan.canary_percent", "must be from 0 to 100")
 	v.Check(p.CanaryCount == 0 || p.CanaryPercent == 0, "plan.canary_percent", "give canary_count or canary_percent, not both")
-	v.Check(p.WaveSize >= 0, "plan.wave_size", "must be 0 or more")
+	v.Check(p.WaveSize >= 0 && p.WaveSize <= MaxPlanDevices, "plan.wave_size", "must be from 0 to %d", MaxPlanDevices)
 	v.Check(p.WavePercent >= 0 && p.WavePercent <= 100, "plan.wave_percent", "must be from 0 to 100")
 	v.Check(p.WaveSize == 0 || p.WavePercent == 0, "plan.wave_percent", "give wave_size or wave_percent, not both")
 	v.Check(p.FailureThreshold >= 0 && p.FailureThreshold <= 100, "plan.failure_threshold", "must be a percentage from 0 to 100")
@@ -219,6 +236,24 @@ func InWindow(t time.Time, start, end int) bool {
 		return m >= start && m < end
 	}
 	return m >= start || m < end
+}
+
+// WindowEnd returns the end of the window occurrence [start, end) (minutes
+// after midnight, as for InWindow) that local time t lies in, in t's
+// location, and false for an all-day window (no end). For t outside the
+// window it returns the end of the next occurrence.
+func WindowEnd(t time.Time, start, end int) (time.Time, bool) {
+	if start == end || (start == 0 && end >= 1440) {
+		return time.Time{}, false
+	}
+	y, mo, d := t.Date()
+	m := t.Hour()*60 + t.Minute()
+	// The occurrence ends today unless the window crosses midnight and t
+	// is in its evening part (or past today's end: the next one).
+	if m >= end && (start > end || m >= start) {
+		d++
+	}
+	return time.Date(y, mo, d, end/60, end%60, 0, 0, t.Location()), true
 }
 
 // PlanWaves splits total devices into wave sizes: wave 0 the canary (when
@@ -373,7 +408,7 @@ func (f *RolloutDeviceFilter) Check(v *Validator) {
 			f.MAC = hex
 		}
 	}
-	v.Check(f.State == "" || f.State.Valid(), "state", "must be one of pending, queued, sent, downloading, verifying, installing, rebooting, done, failed, canceled, skipped")
+	v.Check(f.State == "" || f.State.Valid(), "state", "must be one of draft, pending, queued, sent, downloading, verifying, installing, rebooting, done, failed, canceled, skipped")
 	f.Error = strings.TrimSpace(f.Error)
 	v.Check(utf8.RuneCountInString(f.Error) <= MaxDeviceQuery, "error", "must be at most %d characters", MaxDeviceQuery)
 	v.Check(f.Wave == nil || *f.Wave >= 0, "wave", "must be 0 or more")

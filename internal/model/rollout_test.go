@@ -112,3 +112,71 @@ func TestParseRolloutDeviceFilter(t *testing.T) {
 		}
 	}
 }
+
+// The end of the window occurrence a device's local time lies in: the
+// release's deadline is capped by it (review M5).
+func TestWindowEnd(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(d, h, m int) time.Time { return time.Date(2026, 12, d, h, m, 0, 0, tokyo) }
+	cases := []struct {
+		start, end string
+		t, want    time.Time
+		capped     bool
+	}{
+		{"01:00", "05:00", at(5, 4, 50), at(5, 5, 0), true},
+		{"01:00", "05:00", at(5, 1, 0), at(5, 5, 0), true},
+		{"22:00", "04:00", at(5, 23, 30), at(6, 4, 0), true}, // crosses midnight: tomorrow's 04:00
+		{"22:00", "04:00", at(6, 3, 59), at(6, 4, 0), true},
+		{"20:00", "24:00", at(5, 23, 0), at(6, 0, 0), true},
+		{"00:00", "24:00", at(5, 12, 0), time.Time{}, false}, // all day: no end
+		{"03:00", "03:00", at(5, 12, 0), time.Time{}, false},
+	}
+	for _, c := range cases {
+		s, _ := ParseClock(c.start)
+		e, _ := ParseClock(c.end)
+		got, capped := WindowEnd(c.t, s, e)
+		if capped != c.capped || !got.Equal(c.want) || (capped && got.Location() != tokyo) {
+			t.Errorf("WindowEnd(%s, %s–%s) = %v %v, want %v %v", c.t.Format("02 15:04"), c.start, c.end, got, capped, c.want, c.capped)
+		}
+	}
+}
+
+// Plan numbers are bounded, naming the field: PostgreSQL's INTEGER columns
+// answered a 500 for 3,000,000,000 (review L1).
+func TestRolloutPlanBounds(t *testing.T) {
+	for _, c := range []struct {
+		field string
+		plan  RolloutPlan
+	}{
+		{"plan.canary_count", RolloutPlan{CanaryCount: 3_000_000_000}},
+		{"plan.wave_size", RolloutPlan{WaveSize: 3_000_000_000}},
+		{"plan.canary_count", RolloutPlan{CanaryCount: MaxPlanDevices + 1}},
+		{"plan.wave_size", RolloutPlan{WaveSize: MaxPlanDevices + 1}},
+		{"plan.canary_percent", RolloutPlan{CanaryPercent: 101}},
+		{"plan.wave_percent", RolloutPlan{WavePercent: -1}},
+	} {
+		in := RolloutInput{FirmwareID: 1, Plan: c.plan}
+		if got := ErrorFields(in.Check()); got[c.field] == "" {
+			t.Errorf("%+v: no complaint about %s: %v", c.plan, c.field, got)
+		}
+	}
+	in := RolloutInput{FirmwareID: 1, Plan: RolloutPlan{CanaryCount: MaxPlanDevices, WaveSize: MaxPlanDevices}}
+	if err := in.Check(); err != nil {
+		t.Errorf("the bounds themselves: %v", err)
+	}
+}
+
+// A draft's upgrade holds no device and is not over either.
+func TestUpgradeDraftState(t *testing.T) {
+	if UpgradeDraft.Open() || UpgradeDraft.Ended() || !UpgradeDraft.Valid() || UpgradeStates[0] != UpgradeDraft {
+		t.Errorf("draft: open %v, ended %v, valid %v", UpgradeDraft.Open(), UpgradeDraft.Ended(), UpgradeDraft.Valid())
+	}
+	for _, s := range UpgradeStates[1:] {
+		if s.Open() == s.Ended() {
+			t.Errorf("%s: open %v, ended %v", s, s.Open(), s.Ended())
+		}
+	}
+}

@@ -15,7 +15,7 @@ func TestDeviceListsFirmwareFilter(t *testing.T) {
 	const subCond = `a.subdistributor_id = (SELECT id FROM accounts WHERE username = 'demo-subdistributor')`
 	version := ""
 	if err := e.st.DB().QueryRow(`SELECT d.firmware FROM devices d JOIN accounts a ON a.id = d.installer_id
-		WHERE `+subCond+` AND d.project_kind = 'community' AND d.firmware <> '' GROUP BY d.firmware ORDER BY count(*) DESC, d.firmware LIMIT 1`).Scan(&version); err != nil {
+		WHERE ` + subCond + ` AND d.project_kind = 'community' AND d.firmware <> '' GROUP BY d.firmware ORDER BY count(*) DESC, d.firmware LIMIT 1`).Scan(&version); err != nil {
 		t.Fatal(err)
 	}
 	want := e.devCount(t, subCond+` AND p.kind = 'community' AND d.firmware = '`+version+`'`)

@@ -230,6 +230,7 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 		// Children before parents; apartments, buildings and departments go
 		// with their projects (ON DELETE CASCADE).
 		for _, q := range []string{
+			`DELETE FROM rollouts WHERE account_id = ?`, // and their upgrades
 			`DELETE FROM third_party_devices WHERE installer_id = ?`,
 			`DELETE FROM devices WHERE installer_id = ?`,
 			`DELETE FROM end_users WHERE installer_id = ? AND family_master_id IS NOT NULL`,

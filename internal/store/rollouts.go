@@ -24,6 +24,9 @@ const (
 	// ErrNoOutcome is the error of an upgrade whose device told no outcome
 	// by its deadline.
 	errNoOutcome = "no outcome by the deadline"
+	// errOutsideWindow is the error of an upgrade whose deadline was its
+	// maintenance window's end.
+	errOutsideWindow = "not done within the maintenance window"
 )
 
 const rolloutCols = `r.id, r.firmware_id, f.version, f.model, r.account_id, coalesce(a.username, ''), r.name, r.status, r.targets,
@@ -187,7 +190,8 @@ const rolloutInsertBatch = 500
 // CreateRollout makes a draft rollout of the firmware for the devices its
 // targets choose in the actor's subtree, of the firmware's model, not on
 // its version already and in no other open upgrade, with each device's
-// upgrade (pending) in its wave: the canary first, in device order. Each
+// upgrade (draft: the devices are taken at the start, see
+// takeDraftDevices) in its wave: the canary first, in device order. Each
 // upgrade keeps the device's time zone (its project's, else its
 // installer's, else UTC) for the maintenance window.
 func (s *Store) CreateRollout(ctx context.Context, in model.RolloutInput) (*model.Rollout, error) {
@@ -261,12 +265,9 @@ func (s *Store) CreateRollout(ctx context.Context, in model.RolloutInput) (*mode
 			for range n {
 				t := targets[i]
 				i++
-				batch = append(batch, []any{id, t.id, f.ID, w, t.tz, string(model.UpgradePending), t.from, f.Version, now})
+				batch = append(batch, []any{id, t.id, f.ID, w, t.tz, string(model.UpgradeDraft), t.from, f.Version, now})
 				if len(batch) == rolloutInsertBatch || i == len(targets) {
 					if err := bulkInsert(ctx, tx, "firmware_upgrades", cols, batch); err != nil {
-						if isUniqueViolation(err) {
-							return model.Errorf(model.ECONFLICT, "Some of these devices joined another rollout meanwhile: check the count and try again.")
-						}
 						return err
 					}
 					batch = batch[:0]
@@ -364,7 +365,7 @@ func (s *Store) RolloutProgress(ctx context.Context, id int64) (*model.RolloutPr
 		}
 		p.ByState[state] += n
 		p.Total += n
-		if !state.Open() {
+		if state.Ended() {
 			p.Ended += n
 		}
 		if wave >= 0 && wave < len(p.ByWave) {
@@ -480,6 +481,9 @@ func (s *Store) SetRolloutStatus(ctx context.Context, id int64, action string) (
 		case model.RolloutStart:
 			res, err = tx.exec(ctx, `UPDATE rollouts SET status = ?, started_at = ?, updated_at = ?, current_wave = 0, pause_reason = '',
 				lease_node = '', lease_until = NULL WHERE id = ? AND status = ?`, string(to), now, now, r.ID, string(r.Status))
+			if err == nil {
+				err = s.takeDraftDevices(ctx, tx, r, now)
+			}
 		case model.RolloutPause:
 			res, err = tx.exec(ctx, `UPDATE rollouts SET status = ?, updated_at = ?, pause_reason = ? WHERE id = ? AND status = ?`,
 				string(to), now, "Paused by "+act.Username+".", r.ID, string(r.Status))
@@ -493,7 +497,7 @@ func (s *Store) SetRolloutStatus(ctx context.Context, id int64, action string) (
 				WHERE id = ? AND status = ?`, string(to), now, now, r.ID, string(r.Status))
 			if err == nil {
 				_, err = tx.exec(ctx, `UPDATE firmware_upgrades SET state = 'canceled', error = 'rollout canceled', finished_at = ?, updated_at = ?
-					WHERE rollout_id = ? AND state IN ('pending','queued')`, now, now, r.ID)
+					WHERE rollout_id = ? AND state IN ('draft','pending','queued')`, now, now, r.ID)
 			}
 		}
 		if err != nil {
@@ -512,16 +516,49 @@ func (s *Store) SetRolloutStatus(ctx context.Context, id int64, action string) (
 	return s.GetRollout(ctx, id)
 }
 
+// takeDraftDevices turns a starting rollout's draft upgrades into pending
+// ones: the devices are its from now on. A draft holds no device, so some
+// may have been taken meanwhile: those in another open upgrade, or already
+// on the version (another rollout put it there), are skipped, with why.
+func (s *Store) takeDraftDevices(ctx context.Context, tx *Tx, r *model.Rollout, now time.Time) error {
+	for _, q := range [][2]string{
+		{"in another rollout", `EXISTS (SELECT 1 FROM firmware_upgrades o WHERE o.device_id = firmware_upgrades.device_id
+			AND o.state IN (` + upgradeOpenSQL + `))`},
+		{"already on the version", `EXISTS (SELECT 1 FROM devices d WHERE d.id = firmware_upgrades.device_id
+			AND d.firmware = firmware_upgrades.to_version)`},
+	} {
+		if _, err := tx.exec(ctx, `UPDATE firmware_upgrades SET state = 'skipped', error = ?, finished_at = ?, updated_at = ?
+			WHERE rollout_id = ? AND state = 'draft' AND `+q[1], q[0], now, now, r.ID); err != nil {
+			return err
+		}
+	}
+	res, err := tx.exec(ctx, `UPDATE firmware_upgrades SET state = 'pending', updated_at = ? WHERE rollout_id = ? AND state = 'draft'`, now, r.ID)
+	if isUniqueViolation(err) {
+		// Another rollout took one of the devices between the two updates.
+		return model.Errorf(model.ECONFLICT, "Another rollout took some of these devices just now: start again.")
+	} else if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return model.Errorf(model.ECONFLICT, "None of this draft's devices is free any more: each is in another rollout or on version %s already. Cancel it, or make a new one.", r.FirmwareVersion)
+	}
+	return nil
+}
+
 // ExpireUpgrades fails the released upgrades past their deadline ("no
-// outcome by the deadline"), of every rollout. (System side: the
+// outcome by the deadline", or "not done within the maintenance window"
+// when the deadline was the window's end), of every rollout. (System side: the
 // scheduler's sweep on every node; a row fails once.)
 func (s *Store) ExpireUpgrades(ctx context.Context) (int64, error) {
 	if _, err := actor(ctx); err != nil {
 		return 0, err
 	}
 	now := s.now()
-	res, err := s.exec(ctx, `UPDATE firmware_upgrades SET state = 'failed', error = ?, finished_at = ?, updated_at = ?
-		WHERE state IN (`+upgradeReleasedSQL+`) AND deadline_at <= ?`, errNoOutcome, now, now, now)
+	res, err := s.exec(ctx, `UPDATE firmware_upgrades SET state = 'failed',
+		error = CASE WHEN window_deadline THEN ? ELSE ? END, finished_at = ?, updated_at = ?
+		WHERE state IN (`+upgradeReleasedSQL+`) AND deadline_at <= ?`, errOutsideWindow, errNoOutcome, now, now, now)
 	if err != nil {
 		return 0, err
 	}
@@ -633,6 +670,8 @@ func (s *Store) StepRollout(ctx context.Context, id int64, node string, ttl time
 					step.Reason = fmt.Sprintf("The canary: %d of %d upgrades failed (%d%%), more than the threshold of %d%%.",
 						c.failed, ended, c.failed*100/ended, r.Plan.FailureThreshold)
 				}
+			case ended == 0 && canary && c.pendingOffline == 0:
+				step.Reason = "The canary: none of its devices was upgraded (all were skipped or canceled)."
 			case ended == 0 && canary:
 				// A canary that told nothing proves nothing: the person
 				// decides (resume goes on; the devices stay pending).
@@ -713,7 +752,10 @@ func (s *Store) waveCounts(ctx context.Context, tx *Tx, rollout int64, wave int)
 
 // releaseUpgrades releases the pending upgrades of r's waves up to the
 // current one whose device is online and inside the window in its time
-// zone now, and returns their devices' MACs.
+// zone now, and returns their devices' MACs. The deadline is now + the
+// device timeout, or the end of the device's window when that comes first
+// (window_deadline: an upgrade not done by then fails "not done within the
+// maintenance window", so no device installs outside its window).
 func (s *Store) releaseUpgrades(ctx context.Context, tx *Tx, r *model.Rollout, now time.Time) ([]string, error) {
 	rows, err := tx.query(ctx, `SELECT DISTINCT time_zone FROM firmware_upgrades WHERE rollout_id = ? AND wave <= ? AND state = 'pending'`,
 		r.ID, r.CurrentWave)
@@ -722,7 +764,14 @@ func (s *Store) releaseUpgrades(ctx context.Context, tx *Tx, r *model.Rollout, n
 	}
 	start, _ := model.ParseClock(r.Plan.WindowStart)
 	end, _ := model.ParseClock(r.Plan.WindowEnd)
-	var zones []any
+	type release struct {
+		deadline time.Time
+		capped   bool
+		ids      []any
+	}
+	timeout := now.Add(time.Duration(r.Plan.DeviceTimeout) * time.Second)
+	zones := map[string]*release{}
+	var names []any
 	for rows.Next() {
 		var tz string
 		if err := rows.Scan(&tz); err != nil {
@@ -733,43 +782,51 @@ func (s *Store) releaseUpgrades(ctx context.Context, tx *Tx, r *model.Rollout, n
 		if err != nil || tz == "" || tz == "Local" {
 			loc = time.UTC // a zone this node does not know: UTC, as for a device with none
 		}
-		if model.InWindow(now.In(loc), start, end) {
-			zones = append(zones, tz)
+		local := now.In(loc)
+		if !model.InWindow(local, start, end) {
+			continue
 		}
+		rel := &release{deadline: timeout}
+		if wend, ok := model.WindowEnd(local, start, end); ok && wend.Before(timeout) {
+			rel.deadline, rel.capped = wend.UTC(), true
+		}
+		zones[tz] = rel
+		names = append(names, tz)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil || len(zones) == 0 {
 		return nil, err
 	}
-	rows, err = tx.query(ctx, `SELECT u.id, d.mac FROM firmware_upgrades u JOIN devices d ON d.id = u.device_id
+	rows, err = tx.query(ctx, `SELECT u.id, d.mac, u.time_zone FROM firmware_upgrades u JOIN devices d ON d.id = u.device_id
 		WHERE u.rollout_id = ? AND u.wave <= ? AND u.state = 'pending' AND d.online = true
-		AND u.time_zone IN (`+strings.TrimSuffix(strings.Repeat("?,", len(zones)), ",")+`) ORDER BY u.wave, u.id`,
-		append([]any{r.ID, r.CurrentWave}, zones...)...)
+		AND u.time_zone IN (`+strings.TrimSuffix(strings.Repeat("?,", len(names)), ",")+`) ORDER BY u.wave, u.id`,
+		append([]any{r.ID, r.CurrentWave}, names...)...)
 	if err != nil {
 		return nil, err
 	}
-	var ids []any
 	var macs []string
 	for rows.Next() {
 		var id int64
-		var mac string
-		if err := rows.Scan(&id, &mac); err != nil {
+		var mac, tz string
+		if err := rows.Scan(&id, &mac, &tz); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		ids, macs = append(ids, id), append(macs, mac)
+		zones[tz].ids = append(zones[tz].ids, id)
+		macs = append(macs, mac)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	deadline := now.Add(time.Duration(r.Plan.DeviceTimeout) * time.Second)
-	for start := 0; start < len(ids); start += rolloutInsertBatch {
-		part := ids[start:min(start+rolloutInsertBatch, len(ids))]
-		if _, err := tx.exec(ctx, `UPDATE firmware_upgrades SET state = 'queued', queued_at = ?, updated_at = ?, deadline_at = ?
-			WHERE state = 'pending' AND id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(part)), ",")+`)`,
-			append([]any{now, now, deadline}, part...)...); err != nil {
-			return nil, err
+	for _, rel := range zones {
+		for start := 0; start < len(rel.ids); start += rolloutInsertBatch {
+			part := rel.ids[start:min(start+rolloutInsertBatch, len(rel.ids))]
+			if _, err := tx.exec(ctx, `UPDATE firmware_upgrades SET state = 'queued', queued_at = ?, updated_at = ?, deadline_at = ?,
+				window_deadline = ? WHERE state = 'pending' AND id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(part)), ",")+`)`,
+				append([]any{now, now, rel.deadline, rel.capped}, part...)...); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return macs, nil

@@ -279,6 +279,7 @@ func TestRolloutCreate(t *testing.T) {
 		if err != nil || first.Total != 2 {
 			t.Fatalf("first rollout: %+v, %v", first, err)
 		}
+		mustStatus(t, st, as(inst), first.ID, model.RolloutStart) // a draft would hold no device
 		in := model.RolloutInput{FirmwareID: fw.ID, Name: "R29 2.0 night", Plan: model.RolloutPlan{CanaryCount: 1, WaveSize: 4, WindowStart: "01:00", WindowEnd: "05:00"}}
 		n, err := st.CountRolloutTargets(as(tr.subA1), in)
 		if err != nil {
@@ -303,9 +304,13 @@ func TestRolloutCreate(t *testing.T) {
 		tz := map[int64]string{}
 		for _, u := range us {
 			tz[u.DeviceID] = u.TimeZone
-			if u.State != model.UpgradePending || u.FromVersion != "1.0" || u.ToVersion != "2.0" {
+			if u.State != model.UpgradeDraft || u.FromVersion != "1.0" || u.ToVersion != "2.0" {
 				t.Errorf("upgrade: %+v", u)
 			}
+		}
+		mustStatus(t, st, as(tr.subA1), r.ID, model.RolloutStart)
+		if n := statesOf(upgrades(t, st, r.ID)); n[model.UpgradePending] != 9 {
+			t.Errorf("started: %v, want 9 pending", n)
 		}
 		if tz[tokyo.ids[0]] != "Asia/Tokyo" || tz[plain.ids[0]] != "America/New_York" {
 			t.Errorf("time zones: %v", tz)
@@ -573,10 +578,22 @@ func TestRolloutWindowInLocalTime(t *testing.T) {
 		if !slices.Equal(s.Released, berlin.macs) {
 			t.Fatalf("at 03:30 Berlin released %v, want %v", s.Released, berlin.macs)
 		}
+		// The device timeout (an hour) would pass the window's end (04:00
+		// Berlin, 03:00 UTC): the window's end is the deadline.
+		windowEnd := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
 		us := upgrades(t, st, r.ID)
 		for _, u := range us {
-			if u.State != model.UpgradeDone && (u.Deadline == nil || !u.Deadline.Equal(clk.now().Add(time.Hour))) {
-				t.Errorf("deadline: %+v", u)
+			if u.State != model.UpgradeDone && (u.Deadline == nil || !u.Deadline.Equal(windowEnd)) {
+				t.Errorf("deadline: %+v, want the window's end %v", u, windowEnd)
+			}
+		}
+		clk.add(30 * time.Minute)
+		if n, err := st.ExpireUpgrades(sys); err != nil || n != 2 {
+			t.Errorf("expired at the window's end: %d %v", n, err)
+		}
+		for _, u := range upgrades(t, st, r.ID) {
+			if u.State != model.UpgradeDone && (u.State != model.UpgradeFailed || u.Error != "not done within the maintenance window") {
+				t.Errorf("past the window: %s %q", u.State, u.Error)
 			}
 		}
 	})
@@ -817,10 +834,10 @@ func TestRolloutTenThousand(t *testing.T) {
 	})
 }
 
-// Two rollouts made at once of the same devices: one takes them, the other
-// is refused with a clear 409 (or, when it ran after, 400 "no device"),
-// never a 500; no device is in two open upgrades.
-func TestRolloutCreateRace(t *testing.T) {
+// Two drafts of the same devices started at once: one takes them, the
+// other is refused with a clear 409 and stays a draft, never a 500; no
+// device is in two open upgrades.
+func TestRolloutStartRace(t *testing.T) {
 	eachBackend(t, func(t *testing.T, st *store.Store) {
 		tr := mustTree(t, st)
 		fw := mustFirmware(t, st, "R29", "2.0")
@@ -828,11 +845,19 @@ func TestRolloutCreateRace(t *testing.T) {
 		for round := range 3 {
 			errs := make(chan error, 2)
 			var wg sync.WaitGroup
+			drafts := map[*model.Account]*model.Rollout{}
 			for _, who := range []*model.Account{tr.subA1, tr.a1.installer} {
+				r, err := st.CreateRollout(as(who), model.RolloutInput{FirmwareID: fw.ID})
+				if err != nil || r.Total != 300 {
+					t.Fatalf("round %d: draft: %+v %v", round, r, err)
+				}
+				drafts[who] = r
+			}
+			for who, r := range drafts {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := st.CreateRollout(as(who), model.RolloutInput{FirmwareID: fw.ID})
+					_, err := st.SetRolloutStatus(as(who), r.ID, model.RolloutStart)
 					errs <- err
 				}()
 			}
@@ -843,14 +868,19 @@ func TestRolloutCreateRace(t *testing.T) {
 				switch model.ErrorCode(err) {
 				case "":
 					ok++
-				case model.ECONFLICT, model.EINVALID:
+				case model.ECONFLICT:
 					t.Logf("round %d: refused: %v", round, err)
 				default:
 					t.Errorf("round %d: %v", round, err)
 				}
 			}
 			if ok != 1 {
-				t.Errorf("round %d: %d rollouts made, want 1", round, ok)
+				t.Errorf("round %d: %d rollouts started, want 1", round, ok)
+			}
+			var left int
+			st.DB().QueryRow(`SELECT count(*) FROM rollouts WHERE status = 'draft'`).Scan(&left)
+			if left != 1 {
+				t.Errorf("round %d: %d drafts, want the refused one", round, left)
 			}
 			var n int
 			st.DB().QueryRow(`SELECT count(*) FROM firmware_upgrades WHERE state = 'pending'`).Scan(&n)
@@ -858,6 +888,79 @@ func TestRolloutCreateRace(t *testing.T) {
 				t.Errorf("round %d: %d pending upgrades, want 300", round, n)
 			}
 			sqlExec(t, st, `UPDATE firmware_upgrades SET state = 'canceled'`)
+			sqlExec(t, st, `UPDATE rollouts SET status = 'canceled'`)
+		}
+	})
+}
+
+// A draft holds no device: another rollout may take them meanwhile. At the
+// start the draft skips those (in another rollout, or already on the
+// version), with why, and takes the rest; a draft left with none is
+// refused. Canceling a draft cancels its upgrades.
+func TestRolloutDraftHoldsNoDevice(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		fw := mustFirmware(t, st, "R29", "2.0")
+		inst := tr.a1.installer
+		a := mustFleet(t, st, inst, "", 3, "R29", "1.0")
+		b := mustFleet(t, st, inst, "", 2, "R29", "1.0")
+		wide, err := st.CreateRollout(as(tr.subA1), model.RolloutInput{FirmwareID: fw.ID})
+		if err != nil || wide.Total != 5 {
+			t.Fatalf("wide draft: %+v %v", wide, err)
+		}
+		// The preview of another rollout still counts the devices as free.
+		narrowIn := model.RolloutInput{FirmwareID: fw.ID, Targets: model.RolloutTargets{ProjectID: a.project.ID}}
+		if n, err := st.CountRolloutTargets(as(inst), narrowIn); err != nil || n.Matching != 3 || n.InOtherRollout != 0 {
+			t.Errorf("preview beside a draft: %+v %v", n, err)
+		}
+		narrow, err := st.CreateRollout(as(inst), narrowIn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustStatus(t, st, as(inst), narrow.ID, model.RolloutStart)
+		// One of b's devices got the version by other means.
+		sqlExec(t, st, `UPDATE devices SET firmware = '2.0' WHERE id = ?`, b.ids[0])
+		mustStatus(t, st, as(tr.subA1), wide.ID, model.RolloutStart)
+		byMAC := map[string]*model.DeviceUpgrade{}
+		for _, u := range upgrades(t, st, wide.ID) {
+			byMAC[u.MAC] = u
+		}
+		for _, mac := range a.macs {
+			if u := byMAC[mac]; u.State != model.UpgradeSkipped || u.Error != "in another rollout" {
+				t.Errorf("%s taken by the narrow rollout: %s %q", mac, u.State, u.Error)
+			}
+		}
+		if u := byMAC[b.macs[0]]; u.State != model.UpgradeSkipped || u.Error != "already on the version" {
+			t.Errorf("on the version: %s %q", u.State, u.Error)
+		}
+		if u := byMAC[b.macs[1]]; u.State != model.UpgradePending {
+			t.Errorf("free device: %s", u.State)
+		}
+		p, err := st.RolloutProgress(as(tr.subA1), wide.ID)
+		if err != nil || p.Ended != 4 || p.ByState[model.UpgradeSkipped] != 4 {
+			t.Errorf("progress: %+v %v", p, err)
+		}
+		// A draft whose devices are all taken cannot start; canceled, its
+		// upgrades are canceled.
+		late, err := st.CreateRollout(as(inst), model.RolloutInput{FirmwareID: fw.ID, Targets: model.RolloutTargets{ProjectID: b.project.ID}})
+		if err == nil {
+			t.Fatalf("a draft of devices all in open upgrades or on the version: %+v", late)
+		}
+		sqlExec(t, st, `UPDATE devices SET firmware = '1.0' WHERE id = ?`, b.ids[0])
+		late, err = st.CreateRollout(as(inst), model.RolloutInput{FirmwareID: fw.ID, Targets: model.RolloutTargets{ProjectID: b.project.ID}})
+		if err != nil || late.Total != 1 {
+			t.Fatalf("late draft: %+v %v", late, err)
+		}
+		sqlExec(t, st, `UPDATE devices SET firmware = '2.0' WHERE id = ?`, b.ids[0])
+		if _, err := st.SetRolloutStatus(as(inst), late.ID, model.RolloutStart); model.ErrorCode(err) != model.ECONFLICT {
+			t.Errorf("start with every device taken: %v", err)
+		}
+		if r, _ := st.GetRollout(as(inst), late.ID); r.Status != model.RolloutDraft {
+			t.Errorf("refused start left %s", r.Status)
+		}
+		mustStatus(t, st, as(inst), late.ID, model.RolloutCancel)
+		if n := statesOf(upgrades(t, st, late.ID)); n[model.UpgradeCanceled] != 1 {
+			t.Errorf("canceled draft: %v", n)
 		}
 	})
 }
@@ -889,6 +992,38 @@ func TestRolloutCanaryOfflinePauses(t *testing.T) {
 		mustStatus(t, st, ctx, r.ID, model.RolloutResume)
 		if s := step(t, st, r.ID, node1); !slices.Equal(s.Released, f.macs[2:]) {
 			t.Fatalf("wave 1 after resume: %+v", s)
+		}
+	})
+}
+
+// An installer with rollouts of its own, and devices in its
+// sub-distributor's rollout, can be deleted: its rollouts go with it, its
+// devices leave the other rollout (review M1: the foreign key answered 500).
+func TestDeleteInstallerWithRollouts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		fw := mustFirmware(t, st, "R29", "2.0")
+		inst := tr.a1.installer
+		mine := mustFleet(t, st, inst, "", 2, "R29", "1.0")
+		mustFleet(t, st, tr.a2.installer, "", 2, "R29", "1.0")
+		own, err := st.CreateRollout(as(inst), model.RolloutInput{FirmwareID: fw.ID, Targets: model.RolloutTargets{ProjectID: mine.project.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustStatus(t, st, as(inst), own.ID, model.RolloutStart)
+		mustFleet(t, st, inst, "", 1, "R29", "1.0")
+		sub, err := st.CreateRollout(as(tr.distA), model.RolloutInput{FirmwareID: fw.ID})
+		if err != nil || sub.Total != 3 {
+			t.Fatalf("distributor's rollout: %+v %v", sub, err)
+		}
+		if _, err := st.DeleteInstaller(as(tr.subA1), inst.ID, true); err != nil {
+			t.Fatalf("delete installer with rollouts: %v", err)
+		}
+		if _, err := st.GetRollout(as(tr.subA1), own.ID); model.ErrorCode(err) != model.ENOTFOUND {
+			t.Errorf("the installer's rollout: %v", err)
+		}
+		if p, err := st.RolloutProgress(as(tr.distA), sub.ID); err != nil || p.Total != 2 {
+			t.Errorf("the distributor's rollout after: %+v %v (want the other installer's 2 devices)", p, err)
 		}
 	})
 }

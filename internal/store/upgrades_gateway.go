@@ -196,7 +196,8 @@ func cameBack(firmware, target string) string {
 
 // FinishUpgrade records a device's acknowledgement of its upgrade id: ok
 // with the version it runs now (or, without one, the firmware it last
-// reported) → done when that is the target, else failed "came back with
+// reported) → done when that and the firmware of its last hello are the
+// target, else failed "came back with
 // firmware X, expected Y"; not ok → failed with errMsg. It says whether this
 // call finished the upgrade: an acknowledgement of an unknown, foreign or
 // finished upgrade is ignored (false). (System side.)
@@ -231,10 +232,15 @@ func (s *Store) FinishUpgrade(ctx context.Context, deviceID, id int64, ok bool, 
 			if v == "" {
 				v = running
 			}
-			if v == target {
-				to, why = model.UpgradeDone, ""
-			} else {
+			// Done only when the firmware the device said in its hello
+			// is the target too: an ack is not proof against the hello.
+			switch {
+			case v != target:
 				why = cameBack(v, target)
+			case running != target:
+				why = cameBack(running, target)
+			default:
+				to, why = model.UpgradeDone, ""
 			}
 		}
 		done, err = s.endUpgrade(ctx, tx, deviceID, id, to, why)

@@ -188,6 +188,9 @@ func TestFinishUpgrade(t *testing.T) {
 		if done, err := st.FinishUpgrade(sys, devs[1].ID, ok, true, "", "29.30.2.1"); err != nil || done {
 			t.Errorf("foreign ack: %v %v", done, err)
 		}
+		// The device's hello said the target (without it an ack of the
+		// target is not believed: see the last case).
+		sqlExec(t, st, `UPDATE devices SET firmware = '29.30.2.1' WHERE id = ?`, devs[0].ID)
 		if done, err := st.FinishUpgrade(sys, devs[0].ID, ok, true, "", "29.30.2.1"); err != nil || !done {
 			t.Fatalf("ack ok: %v %v", done, err)
 		}
@@ -214,6 +217,17 @@ func TestFinishUpgrade(t *testing.T) {
 		pend := fx.upgrade(devs[1].ID, fw, model.UpgradePending, later)
 		if done, _ := st.FinishUpgrade(sys, devs[1].ID, pend, true, "", "29.30.2.1"); done {
 			t.Error("ack of a pending upgrade counted")
+		}
+		// An ack that claims the target while the device's last hello said
+		// its old firmware: failed, naming what the hello said.
+		sqlExec(t, st, `UPDATE firmware_upgrades SET state = 'canceled' WHERE id = ?`, pend)
+		sqlExec(t, st, `UPDATE devices SET firmware = '29.30.1.12' WHERE id = ?`, devs[1].ID)
+		liar := fx.upgrade(devs[1].ID, fw, model.UpgradeRebooting, later)
+		if done, _ := st.FinishUpgrade(sys, devs[1].ID, liar, true, "", "29.30.2.1"); !done {
+			t.Error("ack against the hello not recorded")
+		}
+		if s, _, _, e := fx.row(liar); s != model.UpgradeFailed || e != "came back with firmware 29.30.1.12, expected 29.30.2.1" {
+			t.Errorf("ack against the hello: %s %q", s, e)
 		}
 	})
 }

@@ -23,7 +23,7 @@ import (
 // upgradeStateLabels name the upgrade states as the pages show them
 // (static/rollouts.js names them alike).
 var upgradeStateLabels = map[model.UpgradeState]string{
-	model.UpgradePending: "Waiting", model.UpgradeQueued: "Queued", model.UpgradeSent: "Sent",
+	model.UpgradeDraft: "Draft", model.UpgradePending: "Waiting", model.UpgradeQueued: "Queued", model.UpgradeSent: "Sent",
 	model.UpgradeDownloading: "Downloading", model.UpgradeVerifying: "Verifying", model.UpgradeInstalling: "Installing",
 	model.UpgradeRebooting: "Rebooting", model.UpgradeDone: "Done", model.UpgradeFailed: "Failed",
 	model.UpgradeCanceled: "Canceled", model.UpgradeSkipped: "Skipped",
@@ -303,7 +303,7 @@ type rolloutRow struct {
 // then the devices at work from the furthest on, the waiting last.
 var barOrder = []model.UpgradeState{model.UpgradeDone, model.UpgradeFailed, model.UpgradeCanceled, model.UpgradeSkipped,
 	model.UpgradeRebooting, model.UpgradeInstalling, model.UpgradeVerifying, model.UpgradeDownloading, model.UpgradeSent,
-	model.UpgradeQueued, model.UpgradePending}
+	model.UpgradeQueued, model.UpgradePending, model.UpgradeDraft}
 
 type rolloutListData struct {
 	BarOrder     []model.UpgradeState
@@ -598,9 +598,9 @@ func newWaveView(wp model.WaveProgress, canary bool) waveView {
 	v := waveView{WaveProgress: wp, Label: waveLabel(wp.Wave, canary)}
 	for s, n := range wp.ByState {
 		switch {
-		case !s.Open():
+		case s.Ended():
 			v.Ended += n
-		case s != model.UpgradePending:
+		case s.Open() && s != model.UpgradePending:
 			v.Active += n
 		}
 	}

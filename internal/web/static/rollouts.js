@@ -6,9 +6,10 @@
 (function () {
   "use strict";
 
-  var labels = { pending: "Waiting", queued: "Queued", sent: "Sent", downloading: "Downloading", verifying: "Verifying",
+  var labels = { draft: "Draft", pending: "Waiting", queued: "Queued", sent: "Sent", downloading: "Downloading", verifying: "Verifying",
     installing: "Installing", rebooting: "Rebooting", done: "Done", failed: "Failed", canceled: "Canceled", skipped: "Skipped" };
-  var states = ["pending", "queued", "sent", "downloading", "verifying", "installing", "rebooting", "done", "failed", "canceled", "skipped"];
+  var states = ["draft", "pending", "queued", "sent", "downloading", "verifying", "installing", "rebooting", "done", "failed", "canceled", "skipped"];
+  var ended = { done: true, failed: true, canceled: true, skipped: true };
   var open = { pending: true, queued: true, sent: true, downloading: true, verifying: true, installing: true, rebooting: true };
   var fmt = function (n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); };
 
@@ -87,15 +88,15 @@
       if (!tr) { return; }
       var wb = w.by_state || {};
       setBar(tr.querySelector(".ro-bar"), wb, w.total);
-      var ended = 0, active = 0;
+      var over = 0, active = 0;
       Object.keys(wb).forEach(function (s) {
-        if (!open[s]) { ended += wb[s]; } else if (s !== "pending") { active += wb[s]; }
+        if (ended[s]) { over += wb[s]; } else if (open[s] && s !== "pending") { active += wb[s]; }
       });
       text(tr.querySelector(".w-done"), fmt(wb.done || 0));
       var failed = tr.querySelector(".w-failed");
       text(failed, fmt(wb.failed || 0));
       if (failed) { failed.classList.toggle("ro-bad", (wb.failed || 0) > 0); }
-      text(tr.querySelector(".w-state"), w.total > 0 && ended === w.total ? "Finished" : (active > 0 || ended > 0 ? "In progress" : "Not started"));
+      text(tr.querySelector(".w-state"), w.total > 0 && over === w.total ? "Finished" : (active > 0 || over > 0 ? "In progress" : "Not started"));
     });
     (p.devices || []).forEach(function (u) {
       var tr = document.querySelector('#rollout-devices tr[data-upgrade="' + u.id + '"]');

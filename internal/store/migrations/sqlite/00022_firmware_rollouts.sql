@@ -23,7 +23,7 @@ CREATE TABLE firmware_chunks (
 CREATE TABLE rollouts (
     id                 INTEGER PRIMARY KEY AUTOINCREMENT,
     firmware_id        BIGINT NOT NULL REFERENCES firmware(id),
-    account_id         BIGINT NOT NULL REFERENCES accounts(id),
+    account_id         BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     distributor_id     BIGINT,
     subdistributor_id  BIGINT,
     name               TEXT NOT NULL DEFAULT '',
@@ -56,7 +56,8 @@ CREATE INDEX rollouts_running ON rollouts (id) WHERE status = 'running';
 
 -- One device's upgrade within a rollout, and the command the device is sent
 -- (its id is "u" and this id: never reused, as devices deduplicate on it).
--- pending (waits for its wave, its window, the device online) → queued
+-- draft (its rollout is a draft: it holds no device) → pending at the start
+-- (waits for its wave, its window, the device online) → queued
 -- (released; the gateway sends it) → sent → downloading → verifying →
 -- installing → rebooting → done | failed; canceled, skipped (never sent).
 -- A device is in at most one open upgrade at a time.
@@ -67,7 +68,7 @@ CREATE TABLE firmware_upgrades (
     firmware_id   BIGINT NOT NULL REFERENCES firmware(id),
     wave          INTEGER NOT NULL,
     time_zone     TEXT NOT NULL DEFAULT '',
-    state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','queued','sent','downloading','verifying','installing','rebooting','done','failed','canceled','skipped')),
+    state         TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('draft','pending','queued','sent','downloading','verifying','installing','rebooting','done','failed','canceled','skipped')),
     percent       INTEGER NOT NULL DEFAULT 0,
     from_version  TEXT NOT NULL DEFAULT '',
     to_version    TEXT NOT NULL DEFAULT '',
@@ -77,7 +78,8 @@ CREATE TABLE firmware_upgrades (
     sent_at       DATETIME,
     updated_at    DATETIME,
     finished_at   DATETIME,
-    deadline_at   DATETIME
+    deadline_at   DATETIME,
+    window_deadline BOOLEAN NOT NULL DEFAULT false
 );
 CREATE UNIQUE INDEX firmware_upgrades_one_open ON firmware_upgrades (device_id)
     WHERE state IN ('pending','queued','sent','downloading','verifying','installing','rebooting');
