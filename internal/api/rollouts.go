@@ -3,9 +3,9 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/tabular"
 )
 
 // Firmware rollouts (issue 15): preview, create, list, read with progress,
@@ -95,14 +95,6 @@ func (a *API) GetRolloutProgress(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, p)
 }
 
-var upgradeColumns = []string{"mac", "device_name", "wave", "state", "percent", "from_version", "to_version", "error", "attempts",
-	"time_zone", "queued_at", "sent_at", "finished_at", "deadline_at"}
-
-func upgradeRow(u *model.DeviceUpgrade) []string {
-	return []string{u.MAC, u.DeviceName, strconv.Itoa(u.Wave), string(u.State), strconv.Itoa(u.Percent), u.FromVersion, u.ToVersion,
-		u.Error, strconv.Itoa(u.Attempts), u.TimeZone, optTime(u.Queued), optTime(u.Sent), optTime(u.Finished), optTime(u.Deadline)}
-}
-
 // ListRolloutDevices lists a rollout's devices' upgrades, searched by MAC,
 // state, error and wave; format=csv exports them.
 func (a *API) ListRolloutDevices(w http.ResponseWriter, r *http.Request) error {
@@ -121,7 +113,7 @@ func (a *API) ListRolloutDevices(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeList(w, format, "rollout-"+strconv.FormatInt(id, 10)+"-devices", l, upgradeColumns, upgradeRow)
+	return writeList(w, format, "rollout-"+strconv.FormatInt(id, 10)+"-devices", l, tabular.UpgradeColumns, tabular.UpgradeRow)
 }
 
 // DeviceFirmwareHistory lists a device's upgrades, newest first.
@@ -165,12 +157,4 @@ func (a *API) rolloutAction(w http.ResponseWriter, r *http.Request, action strin
 		return err
 	}
 	return writeJSON(w, http.StatusOK, ro)
-}
-
-// optTime formats a time that may be missing.
-func optTime(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return formatTime(*t)
 }

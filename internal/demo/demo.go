@@ -231,7 +231,7 @@ func (g *gen) firmware(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fw := g.batch(ctx, "firmware", "id", "version", "model", "change_log", "file_url", "checksum", "created_at")
+	fw := g.batch(ctx, "firmware", "id", "version", "model", "change_log", "file_url", "checksum", "size", "created_at")
 	const releases = 4
 	for i, m := range models {
 		for v := 0; v < releases; v++ {
@@ -239,7 +239,8 @@ func (g *gen) firmware(ctx context.Context) error {
 			sum := sha256.Sum256([]byte(m.name + version))
 			age := time.Duration((releases-v)*150+i*7) * 24 * time.Hour
 			if err := fw.add(id, version, m.name, changeLogs[(i+v)%len(changeLogs)],
-				fmt.Sprintf("https://firmware.gatehouse.example/%s/%s.rom", m.name, version), hex.EncodeToString(sum[:]), g.o.Now.Add(-age)); err != nil {
+				fmt.Sprintf("https://firmware.gatehouse.example/%s/%s.rom", m.name, version), hex.EncodeToString(sum[:]),
+				int64(18<<20+g.rng.IntN(40<<20)), g.o.Now.Add(-age)); err != nil {
 				return err
 			}
 			id++

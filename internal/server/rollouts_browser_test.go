@@ -199,7 +199,9 @@ func TestBrowserRollout(t *testing.T) {
 		t.Errorf("failed devices %v, want [%s]", got, macs[2])
 	}
 
-	// CSV export of every device, with the browser's session.
+	// CSV export of every device, with the browser's session. A device
+	// writes its own error text: a formula in it is defused.
+	exec(`UPDATE firmware_upgrades SET error = '=HYPERLINK("http://evil.example","open")' WHERE id = ?`, ids[2])
 	if st := c.open(fmt.Sprintf("/rollouts/%d", rid)); st != 200 {
 		t.Fatal(st)
 	}
@@ -218,6 +220,9 @@ func TestBrowserRollout(t *testing.T) {
 	states := map[string]string{}
 	for _, r := range recs[1:] {
 		states[r[0]] = r[3]
+		if r[0] == macs[2] && r[7] != `'=HYPERLINK("http://evil.example","open")` {
+			t.Errorf("the device's error in the CSV: %q, want the formula defused", r[7])
+		}
 	}
 	if states[macs[0]] != "done" || states[macs[2]] != "failed" {
 		t.Errorf("CSV states: %v", states)

@@ -32,7 +32,7 @@ func TestRolloutsAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		admin := e.token("demo-admin")
-		fw := map[string]string{"version": "99.0.1", "model": deviceModel, "file_url": "https://fw.example/99.rom", "checksum": strings.Repeat("1", 64)}
+		fw := map[string]any{"version": "99.0.1", "model": deviceModel, "file_url": "https://fw.example/99.rom", "checksum": strings.Repeat("1", 64), "size": 4 << 20}
 		r := e.do(nil, "POST", "/api/v1/firmware", fw, bearer(admin))
 		if r.StatusCode != 201 {
 			t.Fatalf("firmware: %d %s", r.StatusCode, r.body)
@@ -88,7 +88,7 @@ func TestRolloutsAPI(t *testing.T) {
 				Progress model.RolloutProgress `json:"progress"`
 			}
 			if json.Unmarshal(r.body, &got); r.StatusCode != 200 || got.ID != ro.ID || got.Progress.Total != ro.Total ||
-				got.Progress.ByState[model.UpgradePending] != ro.Total || len(got.Progress.ByWave) != ro.Waves {
+				got.Progress.ByState[model.UpgradeDraft] != ro.Total || len(got.Progress.ByWave) != ro.Waves {
 				t.Errorf("GET by %s: %d %s", who, r.StatusCode, r.body)
 			}
 			if r := e.do(nil, "GET", "/api/v1/rollouts?status=draft", nil, bearer(tok)); !strings.Contains(string(r.body), `"name": "night"`) {
@@ -97,7 +97,7 @@ func TestRolloutsAPI(t *testing.T) {
 		}
 
 		// The device table, searched, and as CSV (all rows).
-		r = e.do(nil, "GET", base+"/devices?per_page=1&state=pending", nil, bearer(inst))
+		r = e.do(nil, "GET", base+"/devices?per_page=1&state=draft", nil, bearer(inst))
 		if r.StatusCode != 200 || int(r.json(t)["total"].(float64)) != ro.Total {
 			t.Errorf("devices: %d %s", r.StatusCode, r.body)
 		}
@@ -150,10 +150,12 @@ func TestServerRunsTheRolloutScheduler(t *testing.T) {
 	if _, err := demo.Load(context.Background(), st, demo.Options{Password: demoPassword, Users: 50, Devices: 20, Seed: 3}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.DB().Exec(`UPDATE devices SET model = 'R29', firmware = '1.0', online = true`); err != nil {
+	// Seen just now: the server's sweep of stale devices must not take
+	// them offline under the scheduler (it did, now and then, under load).
+	if _, err := st.DB().Exec(`UPDATE devices SET model = 'R29', firmware = '1.0', online = true, last_seen = ?`, time.Now().UTC()); err != nil {
 		t.Fatal(err)
 	}
-	fw := &model.Firmware{Version: "77.0", Model: "R29", FileURL: "https://fw.example/77.rom", Checksum: strings.Repeat("7", 64)}
+	fw := &model.Firmware{Version: "77.0", Model: "R29", FileURL: "https://fw.example/77.rom", Checksum: strings.Repeat("7", 64), Size: 4 << 20}
 	if err := st.CreateFirmware(sysCtx(), fw); err != nil {
 		t.Fatal(err)
 	}

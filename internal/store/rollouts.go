@@ -114,6 +114,10 @@ func (s *Store) rolloutFirmware(ctx context.Context, q querier, in *model.Rollou
 	} else if err != nil {
 		return nil, err
 	}
+	if f.Size <= 0 || f.SHA256() == "" {
+		// A device checks what it downloaded against both before it installs.
+		return nil, model.Invalid("firmware_id", "firmware %s has no known size: devices could not check the image; upload it, or give its size", f.Version)
+	}
 	if in.Targets.Model != "" && !strings.EqualFold(in.Targets.Model, f.Model) {
 		return nil, model.Invalid("targets.model", "must be the firmware's model, %s", f.Model)
 	}

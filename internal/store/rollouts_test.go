@@ -173,7 +173,7 @@ func mustFleet(t *testing.T, st *store.Store, inst *model.Account, tz string, n 
 
 func mustFirmware(t *testing.T, st *store.Store, modelName, version string) *model.Firmware {
 	t.Helper()
-	f := &model.Firmware{Version: version, Model: modelName, FileURL: "https://fw.example/" + version + ".bin", Checksum: strings.Repeat("b", 64)}
+	f := &model.Firmware{Version: version, Model: modelName, FileURL: "https://fw.example/" + version + ".bin", Checksum: strings.Repeat("b", 64), Size: 1 << 20}
 	if err := st.CreateFirmware(sys, f); err != nil {
 		t.Fatal(err)
 	}
@@ -321,6 +321,19 @@ func TestRolloutCreate(t *testing.T) {
 		// Nothing left: the same again is refused, naming the targets.
 		if _, err := st.CreateRollout(as(tr.subA1), in); model.ErrorFields(err)["targets"] == "" {
 			t.Errorf("second rollout of the same devices: %v", err)
+		}
+		// A catalogue entry of unknown size: devices could not check it.
+		unsized := &model.Firmware{Version: "2.1", Model: "R29", FileURL: "https://fw.example/2.1.bin", Checksum: strings.Repeat("c", 64)}
+		if err := st.CreateFirmware(sys, unsized); err != nil {
+			t.Fatal(err)
+		}
+		for _, call := range []func() error{
+			func() error { _, err := st.CountRolloutTargets(as(tr.subA1), model.RolloutInput{FirmwareID: unsized.ID}); return err },
+			func() error { _, err := st.CreateRollout(as(tr.subA1), model.RolloutInput{FirmwareID: unsized.ID}); return err },
+		} {
+			if err := call(); !strings.Contains(model.ErrorFields(call())["firmware_id"], "no known size") {
+				t.Errorf("rollout of firmware of unknown size: %v", err)
+			}
 		}
 		// Another model, a foreign project, a foreign installer.
 		bad := in

@@ -41,7 +41,7 @@ func newRolloutFixture(t *testing.T, backend string, n int, plan model.RolloutPl
 	if _, err := st.DB().Exec(`UPDATE devices SET model = 'R29', firmware = '1.0', online = true`); err != nil {
 		t.Fatal(err)
 	}
-	fw := &model.Firmware{Version: "2.0", Model: "R29", FileURL: "https://fw.example/r29.bin", Checksum: strings.Repeat("c", 64)}
+	fw := &model.Firmware{Version: "2.0", Model: "R29", FileURL: "https://fw.example/r29.bin", Checksum: strings.Repeat("c", 64), Size: 4 << 20}
 	if err := f.tc.CreateFirmware(deviceSys, fw); err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,11 @@ func TestRolloutWithDeviceOutcomes(t *testing.T) {
 		if steps, _ := sc.Step(ctx); steps[0].Status != model.RolloutRunning || len(steps[0].Released) != 0 {
 			t.Fatalf("wave still under way: %+v", steps[0])
 		}
+		// The third comes back on 2.0 (its hello ends the upgrade), then acks.
 		u := list()[2]
+		if err := st.UpgradeHello(deviceSys, u.DeviceID, "2.0"); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := st.FinishUpgrade(deviceSys, u.DeviceID, u.ID, true, "", "2.0"); err != nil {
 			t.Fatal(err)
 		}

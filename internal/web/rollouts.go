@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -675,15 +674,7 @@ func (w *Web) RolloutDevicesCSV(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f.PerPage = model.MaxPerPage
-	header := []string{"mac", "device_name", "wave", "state", "percent", "from_version", "to_version", "error", "attempts",
-		"time_zone", "sent_at", "updated_at", "finished_at"}
 	var rows [][]string
-	ts := func(t *time.Time) string {
-		if t == nil {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	}
 	for page := 1; len(rows) < maxRolloutCSV; page++ {
 		f.Page.Page = page
 		l, err := w.store.ListRolloutDevices(r.Context(), id, f)
@@ -691,8 +682,7 @@ func (w *Web) RolloutDevicesCSV(rw http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		for _, u := range l.Items {
-			rows = append(rows, []string{u.MAC, u.DeviceName, strconv.Itoa(u.Wave), string(u.State), strconv.Itoa(u.Percent),
-				u.FromVersion, u.ToVersion, u.Error, strconv.Itoa(u.Attempts), u.TimeZone, ts(u.Sent), ts(u.Updated), ts(u.Finished)})
+			rows = append(rows, tabular.UpgradeRow(u))
 		}
 		if len(l.Items) < f.PerPage || page*f.PerPage >= l.Total {
 			break
@@ -700,7 +690,7 @@ func (w *Web) RolloutDevicesCSV(rw http.ResponseWriter, r *http.Request) error {
 	}
 	rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	rw.Header().Set("Content-Disposition", `attachment; filename="rollout-`+strconv.FormatInt(ro.ID, 10)+`-devices.csv"`)
-	_, err = rw.Write(tabular.CSV(header, rows))
+	_, err = rw.Write(tabular.ExportCSV(tabular.UpgradeColumns, rows))
 	return err
 }
 
