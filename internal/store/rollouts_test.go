@@ -328,8 +328,14 @@ func TestRolloutCreate(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, call := range []func() error{
-			func() error { _, err := st.CountRolloutTargets(as(tr.subA1), model.RolloutInput{FirmwareID: unsized.ID}); return err },
-			func() error { _, err := st.CreateRollout(as(tr.subA1), model.RolloutInput{FirmwareID: unsized.ID}); return err },
+			func() error {
+				_, err := st.CountRolloutTargets(as(tr.subA1), model.RolloutInput{FirmwareID: unsized.ID})
+				return err
+			},
+			func() error {
+				_, err := st.CreateRollout(as(tr.subA1), model.RolloutInput{FirmwareID: unsized.ID})
+				return err
+			},
 		} {
 			if err := call(); !strings.Contains(model.ErrorFields(call())["firmware_id"], "no known size") {
 				t.Errorf("rollout of firmware of unknown size: %v", err)
