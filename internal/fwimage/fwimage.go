@@ -51,13 +51,35 @@ type Options struct {
 	// MaxDownloads bounds the downloads served at a time (0:
 	// DefaultMaxDownloads).
 	MaxDownloads int
+	// Stall ends a download that moves no stallChunk within it (0:
+	// DefaultStall).
+	Stall time.Duration
 }
+
+// DefaultStall is how long a download may go without moving stallChunk
+// bytes before it is ended (its place goes to another device).
+const DefaultStall = 30 * time.Second
+
+// stallChunk is the unit of progress: a download must move this many bytes
+// within each Stall (≈ 8.5 KiB/s at the default), besides its whole
+// deadline (the image at minRate, plus writeGrace).
+const stallChunk = 256 << 10
+
+// maxPerDevice bounds one device's downloads at a time: a device resuming
+// over a new connection while its old one has not yet noticed it is dead
+// needs two; more is a device (or a leaked token) taking the places of
+// others.
+const maxPerDevice = 2
 
 // Server answers the downloads of one node. It is safe for concurrent use.
 type Server struct {
 	st    *store.Store
 	log   *slog.Logger
 	slots chan struct{} // one per download under way
+	stall time.Duration
+
+	devMu   sync.Mutex
+	devices map[int64]int // downloads under way per device
 
 	dirOnce sync.Once
 	dir     string
@@ -104,7 +126,10 @@ func New(st *store.Store, log *slog.Logger, opts Options) *Server {
 	if opts.MaxDownloads <= 0 {
 		opts.MaxDownloads = DefaultMaxDownloads
 	}
-	s := &Server{st: st, log: log, slots: make(chan struct{}, opts.MaxDownloads),
+	if opts.Stall <= 0 {
+		opts.Stall = DefaultStall
+	}
+	s := &Server{st: st, log: log, slots: make(chan struct{}, opts.MaxDownloads), stall: opts.Stall, devices: map[int64]int{},
 		dir: opts.Dir, fills: map[string]*fill{}, good: map[string]fileStamp{}, failed: map[string]failure{}}
 	if opts.Dir != "" {
 		s.removeStale()
@@ -118,6 +143,7 @@ const (
 	refusedToken = "Forbidden: the download token is not valid (ask the cloud for a new upgrade command).\n"
 	notStored    = "Not found: the cloud keeps no image of this firmware.\n"
 	tooBusy      = "Service unavailable: too many downloads on this server; retry after the time in Retry-After.\n"
+	tooMany      = "Too many requests: this device is downloading already; finish or drop that download first.\n"
 	failed       = "Internal error: the image could not be read; retry later.\n"
 )
 
@@ -131,13 +157,20 @@ const (
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	var device int64
 	if err == nil {
-		_, err = deviceauth.CheckFirmwareToken(s.st.FirmwareTokenKey(), r.URL.Query().Get("token"), id, s.st.Now())
+		device, err = deviceauth.CheckFirmwareToken(s.st.FirmwareTokenKey(), r.URL.Query().Get("token"), id, s.st.Now())
 	}
 	if err != nil {
 		plain(w, http.StatusForbidden, refusedToken)
 		return
 	}
+	if !s.takeDevice(device) {
+		w.Header().Set("Retry-After", "10")
+		plain(w, http.StatusTooManyRequests, tooMany)
+		return
+	}
+	defer s.freeDevice(device)
 	select {
 	case s.slots <- struct{}{}:
 		defer func() { <-s.slots }()
@@ -170,13 +203,111 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", `"`+f.SHA256()+`"`)
 	h.Set("Cache-Control", "private, no-store") // the token is in the URL: nobody between may keep it
 	h.Set("X-Content-Type-Options", "nosniff")
-	// The node's server has no write timeout (long downloads); this one
-	// ends a download that stalls.
-	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(writeGrace + time.Duration(f.Size/minRate)*time.Second))
+	// The node's server has no write timeout (long downloads); these end
+	// a download that stalls (no stallChunk within s.stall) or crawls (the
+	// whole image slower than minRate).
+	pw := &progressWriter{ResponseWriter: withReadFrom(w), rc: http.NewResponseController(w), stall: s.stall,
+		end: time.Now().Add(writeGrace + time.Duration(f.Size/minRate)*time.Second)}
+	pw.rf, _ = pw.ResponseWriter.(io.ReaderFrom)
+	pw.moved()
 	// The time is the catalogue entry's, the same on every node, so that
 	// If-Range with a date works wherever the resume lands.
-	http.ServeContent(withReadFrom(w), r, "", f.Created, file)
+	http.ServeContent(pw, r, "", f.Created, file)
 }
+
+// takeDevice counts a download of device, unless it has maxPerDevice under
+// way already.
+func (s *Server) takeDevice(device int64) bool {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
+	if s.devices[device] >= maxPerDevice {
+		return false
+	}
+	s.devices[device]++
+	return true
+}
+
+func (s *Server) freeDevice(device int64) {
+	s.devMu.Lock()
+	defer s.devMu.Unlock()
+	if s.devices[device]--; s.devices[device] <= 0 {
+		delete(s.devices, device)
+	}
+}
+
+// progressWriter writes a download in pieces of at most stallChunk, each
+// with a write deadline of its own (stall from its start, never past end):
+// a device that stops reading loses its place within stall, not at the
+// end of the whole download's time. ReadFrom keeps the file under the
+// limit so that the connection's ReadFrom still sends it with sendfile.
+type progressWriter struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	rf    io.ReaderFrom // the connection's, when it has one
+	stall time.Duration
+	end   time.Time
+}
+
+// moved sets the deadline of the next piece.
+func (w *progressWriter) moved() {
+	d := time.Now().Add(w.stall)
+	if d.After(w.end) {
+		d = w.end
+	}
+	w.rc.SetWriteDeadline(d) // fails only where no deadline can be set (tests' recorders)
+}
+
+func (w *progressWriter) Write(p []byte) (int, error) {
+	var n int
+	for len(p) > 0 {
+		k, err := w.ResponseWriter.Write(p[:min(len(p), stallChunk)])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+		w.moved()
+	}
+	return n, nil
+}
+
+func (w *progressWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.rf == nil {
+		return io.CopyBuffer(writerOnly{w}, src, make([]byte, 32<<10))
+	}
+	// http.ServeContent hands over the file under a LimitedReader: a
+	// piece is a LimitedReader of the file itself (one level, as sendfile
+	// wants), taken from the outer limit.
+	outer, limited := src.(*io.LimitedReader)
+	inner := src
+	if limited {
+		inner = outer.R
+	}
+	var total int64
+	for {
+		piece := &io.LimitedReader{R: inner, N: stallChunk}
+		if limited {
+			piece.N = min(piece.N, outer.N)
+			if piece.N <= 0 {
+				return total, nil
+			}
+		}
+		n, err := w.rf.ReadFrom(piece)
+		total += n
+		if limited {
+			outer.N -= n
+		}
+		if err != nil || n == 0 {
+			return total, err
+		}
+		w.moved()
+	}
+}
+
+// writerOnly hides ReadFrom, so that io.Copy uses Write.
+type writerOnly struct{ io.Writer }
+
+func (w *progressWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func plain(w http.ResponseWriter, status int, msg string) {
 	h := w.Header()

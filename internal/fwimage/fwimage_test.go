@@ -9,11 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -196,10 +198,10 @@ func TestConcurrentFirstDownloadsFillOnce(t *testing.T) {
 		n := newNode(t, st, 64)
 		img := testImage(3*store.FirmwareChunkSize + 3)
 		fw := upload(t, st, "1.2.3", img)
-		tok := n.token(7, fw.ID, time.Now().Add(time.Minute))
 		var wg sync.WaitGroup
 		errs := make(chan string, 16)
-		for range 16 {
+		for dev := range int64(16) {
+			tok := n.token(dev+1, fw.ID, time.Now().Add(time.Minute)) // 16 devices (one may hold 2 downloads)
 			wg.Go(func() {
 				res, err := http.Get(fmt.Sprintf("%s/device/v1/firmware/%d?token=%s", n.url, fw.ID, tok))
 				if err != nil {
@@ -383,3 +385,114 @@ type statusRecorder struct {
 
 func (s *statusRecorder) WriteHeader(code int)        { s.status = code; s.ResponseWriter.WriteHeader(code) }
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// A device that stops reading loses its place within the stall time, not
+// at the end of the whole download's time (minutes for a large image):
+// review M4. The next device gets the place and the whole image.
+func TestStalledDownloadFreesItsPlace(t *testing.T) {
+	st := testutil.NewStore(t, "sqlite")
+	dir := filepath.Join(t.TempDir(), "firmware")
+	srv := New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{Dir: dir, MaxDownloads: 1, Stall: 300 * time.Millisecond})
+	mux := http.NewServeMux()
+	mux.Handle("GET "+Route, srv)
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	n := &node{st: st, srv: srv, url: ts.URL, dir: dir}
+	img := testImage(24 << 20) // more than the loopback's socket buffers hold
+	fw := upload(t, st, "1.0", img)
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /device/v1/firmware/%d?token=%s HTTP/1.1\r\nHost: x\r\n\r\n", fw.ID, n.token(1, fw.ID, time.Now().Add(time.Hour)))
+	head := make([]byte, 64)
+	if _, err := io.ReadFull(conn, head); err != nil || !bytes.HasPrefix(head, []byte("HTTP/1.1 200")) {
+		t.Fatalf("the stalling device's answer: %q %v", head, err)
+	}
+	// It reads no more. Its place comes free.
+	for deadline := time.Now().Add(20 * time.Second); len(srv.slots) != 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(srv.slots) != 0 {
+		t.Fatal("a stalled download kept its place")
+	}
+	// What it can still read is cut short: the server ended the download.
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if rest, _ := io.Copy(io.Discard, conn); int(rest)+len(head) >= len(img) {
+		t.Errorf("the stalled download went on to the end (%d bytes)", rest)
+	}
+	res, b := n.get(t, "GET", fw.ID, n.token(2, fw.ID, time.Now().Add(time.Hour)))
+	if res.StatusCode != 200 || !bytes.Equal(b, img) {
+		t.Errorf("the next device: %d, %d bytes (want %d, equal)", res.StatusCode, len(b), len(img))
+	}
+}
+
+// One device holds at most maxPerDevice downloads at a time; another
+// device is served meanwhile.
+func TestDownloadsPerDevice(t *testing.T) {
+	st := testutil.NewStore(t, "sqlite")
+	n := newNode(t, st, 8)
+	fw := upload(t, st, "1.0", testImage(1000))
+	for range maxPerDevice {
+		if !n.srv.takeDevice(7) {
+			t.Fatal("a device's first downloads refused")
+		}
+	}
+	res, _ := n.get(t, "GET", fw.ID, n.token(7, fw.ID, time.Now().Add(time.Minute)))
+	if res.StatusCode != 429 || res.Header.Get("Retry-After") == "" {
+		t.Errorf("a device's download over its bound: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if res, _ := n.get(t, "GET", fw.ID, n.token(8, fw.ID, time.Now().Add(time.Minute))); res.StatusCode != 200 {
+		t.Errorf("another device meanwhile: %d", res.StatusCode)
+	}
+	n.srv.freeDevice(7)
+	if res, _ := n.get(t, "GET", fw.ID, n.token(7, fw.ID, time.Now().Add(time.Minute))); res.StatusCode != 200 {
+		t.Errorf("the device with a place free: %d", res.StatusCode)
+	}
+	n.srv.freeDevice(7)
+	if len(n.srv.devices) != 0 {
+		t.Errorf("devices still counted: %v", n.srv.devices)
+	}
+}
+
+// progressWriter hands the connection pieces of the file itself under one
+// LimitedReader (what sendfile needs), and the pieces make the whole range.
+func TestProgressWriterKeepsSendfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "img")
+	img := testImage(3*stallChunk + 100)
+	if err := os.WriteFile(path, img, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	f.Seek(50, io.SeekStart)
+	rec := &pieceRecorder{ResponseRecorder: httptest.NewRecorder()}
+	pw := &progressWriter{ResponseWriter: rec, rc: http.NewResponseController(rec), rf: rec, stall: time.Minute, end: time.Now().Add(time.Hour)}
+	n, err := io.CopyN(pw, f, int64(len(img)-60))
+	if err != nil || n != int64(len(img)-60) || !bytes.Equal(rec.Body.Bytes(), img[50:len(img)-10]) {
+		t.Fatalf("copied %d %v; body equal: %v", n, err, bytes.Equal(rec.Body.Bytes(), img[50:len(img)-10]))
+	}
+	if rec.pieces < 4 || rec.notFile > 0 {
+		t.Errorf("%d pieces, %d not a LimitedReader of the file", rec.pieces, rec.notFile)
+	}
+}
+
+type pieceRecorder struct {
+	*httptest.ResponseRecorder
+	pieces, notFile int
+}
+
+func (r *pieceRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.pieces++
+	if lr, ok := src.(*io.LimitedReader); !ok || lr.N > stallChunk {
+		r.notFile++
+	} else if _, ok := lr.R.(*os.File); !ok {
+		r.notFile++
+	}
+	return io.Copy(r.ResponseRecorder, src)
+}
