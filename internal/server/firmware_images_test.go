@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -274,8 +276,32 @@ func TestFirmwareUploadPortal(t *testing.T) {
 		if r := post(b.c, b.csrf, fields[:2], firmwareImage(firmwareLimit+10, 4)); r.StatusCode != 413 || !strings.Contains(string(r.body), "4 MiB") {
 			t.Errorf("over the limit: %d", r.StatusCode)
 		}
+		// A CSRF token after a long preamble: not searched for.
+		body, ctype := multipartUpload(b.csrf, fields, img)
+		padded := io.MultiReader(strings.NewReader(strings.Repeat("a preamble line\r\n", 2500)), body)
+		req, _ := http.NewRequest("POST", e.url+"/firmware/upload", padded)
+		req.Header.Set("Content-Type", ctype)
+		if res, err := b.c.Do(req); err != nil || res.StatusCode != 403 {
+			t.Errorf("CSRF token after 42 KB of preamble: %v %v", res, err)
+		} else {
+			res.Body.Close()
+		}
 		if after := e.firmwareRows(); after != before {
 			t.Errorf("refused uploads wrote rows: %v → %v", before, after)
+		}
+		// Without a session the answer comes before the body is sent: a
+		// stranger's upload is not read (the server would otherwise wait
+		// for the first part).
+		conn, err := net.Dial("tcp", strings.TrimPrefix(e.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /firmware/upload HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: 100000000\r\n\r\n", ctype)
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		status, err := bufio.NewReader(conn).ReadString('\n')
+		if err != nil || !(strings.HasPrefix(status, "HTTP/1.1 303") || strings.HasPrefix(status, "HTTP/1.1 401")) {
+			t.Errorf("an upload without a session, body not sent: %q %v", status, err)
 		}
 		r := post(b.c, b.csrf, fields, img)
 		loc := r.Header.Get("Location")

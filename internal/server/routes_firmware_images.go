@@ -71,29 +71,33 @@ func (s *Server) apiUpload(h api.Handler, roles ...model.Role) http.Handler {
 const maxCSRFField = 256
 
 // pageUpload is page for the portal's upload form, a multipart body with
-// the CSRF token as its first field: the token is read from that part, so
-// that nothing parses (and spools) the whole form before the handler
-// streams the file from the same reader.
+// the CSRF token as its first field. Who asks is checked before a byte of
+// the body is read (a stranger's upload is refused unread); then the token
+// is read from the first part, within maxCSRFPreamble bytes, so that
+// nothing parses (and spools) the whole form before the handler streams
+// the file from the same reader.
 func (s *Server) pageUpload(h func(http.ResponseWriter, *http.Request, *multipart.Reader) error, roles ...model.Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
-		body := r.Body
-		r.Body = io.NopCloser(idleReader{rc: http.NewResponseController(w), r: body})
-		mr, merr := r.MultipartReader()
-		tok := "-" // never valid: authorize must not parse the form itself
-		if merr == nil {
-			if part, err := mr.NextPart(); err == nil && part.FormName() == "csrf_token" {
-				if b, err := io.ReadAll(io.LimitReader(part, maxCSRFField)); err == nil && len(b) > 0 {
-					tok = string(b)
-				}
+		r2, id, err := s.authenticate(r, false, roles)
+		var mr *multipart.Reader
+		if err == nil {
+			head := &headLimit{r: idleReader{rc: http.NewResponseController(w), r: r.Body}, left: maxCSRFPreamble}
+			r2.Body = io.NopCloser(head)
+			mr, err = r2.MultipartReader()
+			if err != nil {
+				err = model.Invalid("body", "must be a form upload (multipart/form-data)")
 			}
-		}
-		if r.Header.Get("X-CSRF-Token") == "" {
-			r.Header.Set("X-CSRF-Token", tok)
-		}
-		r2, err := s.authorize(w, r, false, roles)
-		if err == nil && merr != nil {
-			err = model.Invalid("body", "must be a form upload (multipart/form-data)")
+			tok := ""
+			if err == nil {
+				if part, perr := mr.NextPart(); perr == nil && part.FormName() == "csrf_token" {
+					if b, rerr := io.ReadAll(io.LimitReader(part, maxCSRFField)); rerr == nil {
+						tok = string(b)
+					}
+				}
+				err = checkCSRF(id, tok)
+			}
+			head.left = -1 // the token is read: the image is bounded by the use case
 		}
 		if err == nil {
 			err = h(w, r2, mr)
@@ -105,6 +109,31 @@ func (s *Server) pageUpload(h func(http.ResponseWriter, *http.Request, *multipar
 			s.writePageError(w, r, err)
 		}
 	})
+}
+
+// maxCSRFPreamble bounds what is read of an upload before its CSRF token
+// is checked: the multipart preamble, the first part's headers and value.
+const maxCSRFPreamble = 16 << 10
+
+// headLimit fails a read past left bytes, until left is set to -1.
+type headLimit struct {
+	r    io.Reader
+	left int64
+}
+
+func (h *headLimit) Read(p []byte) (int, error) {
+	if h.left < 0 {
+		return h.r.Read(p)
+	}
+	if h.left == 0 {
+		return 0, model.TooLarge("csrf_token", "must be the form's first field")
+	}
+	if int64(len(p)) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.r.Read(p)
+	h.left -= int64(n)
+	return n, err
 }
 
 // idleReader moves the connection's read deadline on before every read.

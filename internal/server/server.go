@@ -331,23 +331,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, allowBearer b
 	// Bound every body before anything parses it (the CSRF check below may
 	// parse a whole multipart form).
 	r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
-	if err := checkText(r, !allowBearer); err != nil {
-		return nil, err
-	}
-	id, err := s.identify(r, allowBearer)
+	r2, id, err := s.authenticate(r, allowBearer, roles)
 	if err != nil {
-		return nil, err
-	}
-	if id == nil {
-		return nil, model.Errorf(model.EUNAUTHORIZED, "Sign in first.")
-	}
-	// From here on the identity is known: a refusal still renders with the
-	// account's top bar and navigation.
-	ctx := auth.WithIdentity(r.Context(), id)
-	ctx = model.WithActor(ctx, id.Actor())
-	r2 := r.WithContext(ctx)
-	if !id.Bearer && fromRemoteControl(r) {
-		return r2, model.Errorf(model.EFORBIDDEN, "A page shown through Remote Control cannot use the portal with your session.")
+		return r2, err
 	}
 	if !id.Bearer && unsafeMethod(r.Method) {
 		tok := r.Header.Get("X-CSRF-Token")
@@ -357,14 +343,46 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, allowBearer b
 			}
 			tok = r2.PostFormValue("csrf_token")
 		}
-		if !auth.CSRFValid(id.Session, tok) {
-			return r2, model.Errorf(model.EFORBIDDEN, "Missing or wrong CSRF token: reload the page and try again.")
+		if err := checkCSRF(id, tok); err != nil {
+			return r2, err
 		}
 	}
-	if role := id.Effective().Role; len(roles) > 0 && !slices.Contains(roles, role) {
-		return r2, model.Errorf(model.EFORBIDDEN, "This is not available to a %s account.", role.Label())
-	}
 	return r2, nil
+}
+
+// authenticate is authorize without the CSRF check and without touching
+// the body: who asks, and may their role. The request it returns carries
+// the identity (nil with the error when there is none).
+func (s *Server) authenticate(r *http.Request, allowBearer bool, roles []model.Role) (*http.Request, *auth.Identity, error) {
+	if err := checkText(r, !allowBearer); err != nil {
+		return nil, nil, err
+	}
+	id, err := s.identify(r, allowBearer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if id == nil {
+		return nil, nil, model.Errorf(model.EUNAUTHORIZED, "Sign in first.")
+	}
+	// From here on the identity is known: a refusal still renders with the
+	// account's top bar and navigation.
+	ctx := auth.WithIdentity(r.Context(), id)
+	ctx = model.WithActor(ctx, id.Actor())
+	r2 := r.WithContext(ctx)
+	if !id.Bearer && fromRemoteControl(r) {
+		return r2, id, model.Errorf(model.EFORBIDDEN, "A page shown through Remote Control cannot use the portal with your session.")
+	}
+	if role := id.Effective().Role; len(roles) > 0 && !slices.Contains(roles, role) {
+		return r2, id, model.Errorf(model.EFORBIDDEN, "This is not available to a %s account.", role.Label())
+	}
+	return r2, id, nil
+}
+
+func checkCSRF(id *auth.Identity, tok string) error {
+	if !auth.CSRFValid(id.Session, tok) {
+		return model.Errorf(model.EFORBIDDEN, "Missing or wrong CSRF token: reload the page and try again.")
+	}
+	return nil
 }
 
 func (s *Server) apiPublic(h api.Handler) http.Handler {
