@@ -132,14 +132,26 @@ func (g *Gateway) sendUpgrades(ups map[int64][]*model.UpgradeCommand, conns []*c
 		}
 	}
 	ctx, cancel := g.within(g.ctx, commandsTimeout)
-	err := g.st.MarkUpgradesSent(ctx, ids...)
+	marked, err := g.st.MarkUpgradesSent(ctx, ids...)
 	cancel()
 	if err != nil {
 		g.log.Error("gateway: mark upgrades sent", "err", err)
 		return
 	}
+	// Only those still open when marked: one canceled or ended since it
+	// was read is not sent.
+	ok := make(map[int64]bool, len(marked))
+	for _, id := range marked {
+		ok[id] = true
+	}
 	for _, c := range conns {
-		if us := ups[c.id]; len(us) > 0 {
+		var us []*model.UpgradeCommand
+		for _, u := range ups[c.id] {
+			if ok[u.ID] {
+				us = append(us, u)
+			}
+		}
+		if len(us) > 0 {
 			g.spawn(func() { c.sendUpgrades(us) })
 		}
 	}

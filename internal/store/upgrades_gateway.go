@@ -122,30 +122,56 @@ func (s *Store) openUpgrades(ctx context.Context, deviceIDs []int64, queuedOnly 
 	return out, nil
 }
 
-// MarkUpgradesSent records that these upgrades were written to their
+// MarkUpgradesSent records that these upgrades are being written to their
 // devices' control streams: queued ones become sent, and each counts an
-// attempt; one the device reports on already keeps its state. (System side.)
-func (s *Store) MarkUpgradesSent(ctx context.Context, ids ...int64) error {
+// attempt; one the device reports on already keeps its state. It returns
+// the ids it marked: an upgrade that ended or was canceled since it was
+// read is not among them, and must not be sent. (System side.)
+func (s *Store) MarkUpgradesSent(ctx context.Context, ids ...int64) ([]int64, error) {
 	ctx = sysCtx(ctx)
 	now := s.now()
 	const set = `UPDATE firmware_upgrades SET state = CASE WHEN state = 'queued' THEN 'sent' ELSE state END, sent_at = ?,
 		updated_at = ?, attempts = attempts + 1 WHERE `
-	const states = ` AND state IN ('queued','sent','downloading','verifying')`
+	const states = ` AND state IN ('queued','sent','downloading','verifying') RETURNING id`
 	if len(ids) == 1 { // a connect's: group-committed, prepared
-		return s.inGroupTx(ctx, func(tx *Tx) error {
-			_, err := tx.execP(ctx, set+`id = CAST(? AS BIGINT)`+states, now, now, ids[0])
-			return err
+		var moved []int64
+		err := s.inGroupTx(ctx, func(tx *Tx) error {
+			moved = nil
+			var id int64
+			err := tx.queryRowP(ctx, set+`id = CAST(? AS BIGINT)`+states, now, now, ids[0]).Scan(&id)
+			if isNoRows(err) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			moved = append(moved, id)
+			return nil
 		})
+		return moved, err
 	}
+	var moved []int64
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
 		in, args := idList(ids[:n])
 		ids = ids[n:]
-		if _, err := s.exec(ctx, set+`id IN `+in+states, append([]any{now, now}, args...)...); err != nil {
-			return err
+		rows, err := s.query(ctx, set+`id IN `+in+states, append([]any{now, now}, args...)...)
+		if err != nil {
+			return moved, err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return moved, err
+			}
+			moved = append(moved, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return moved, err
 		}
 	}
-	return nil
+	return moved, nil
 }
 
 // upgradeStagesUpTo are, for each stage a device reports, the states it

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,11 +111,11 @@ func TestOpenUpgradesAndMarkSent(t *testing.T) {
 		if q, _ := st.QueuedUpgrades(sys, fx.dev.ID, other.ID); len(q) != 1 || len(q[fx.dev.ID]) != 1 {
 			t.Errorf("queued only: %+v", q)
 		}
-		if err := st.MarkUpgradesSent(sys, id); err != nil {
-			t.Fatal(err)
+		if moved, err := st.MarkUpgradesSent(sys, id); err != nil || !slices.Equal(moved, []int64{id}) {
+			t.Fatalf("marked %v %v", moved, err)
 		}
-		if err := st.MarkUpgradesSent(sys, id, ext); err != nil {
-			t.Fatal(err)
+		if moved, err := st.MarkUpgradesSent(sys, id, ext); err != nil || len(moved) != 2 {
+			t.Fatalf("marked %v %v", moved, err)
 		}
 		if s, _, n, _ := fx.row(id); s != model.UpgradeSent || n != 2 {
 			t.Errorf("marked sent twice: %s, %d attempts", s, n)
@@ -132,8 +133,17 @@ func TestOpenUpgradesAndMarkSent(t *testing.T) {
 		if got, _ := st.OpenUpgrades(sys, fx.tr.a2.device.ID); len(got) != 0 {
 			t.Errorf("past its deadline: %+v", got)
 		}
-		if err := st.MarkUpgradesSent(sys, late); err != nil {
-			t.Fatal(err)
+		if moved, err := st.MarkUpgradesSent(sys, late); err != nil || !slices.Equal(moved, []int64{late}) {
+			t.Fatalf("marked %v %v", moved, err)
+		}
+		// Ended or canceled since it was read: not marked, so not sent
+		// (one at a time, as a connect marks; and in a batch).
+		fx.setState(late, model.UpgradeCanceled)
+		if moved, err := st.MarkUpgradesSent(sys, late); err != nil || len(moved) != 0 {
+			t.Errorf("a canceled upgrade marked: %v %v", moved, err)
+		}
+		if moved, err := st.MarkUpgradesSent(sys, late, ext); err != nil || len(moved) != 0 {
+			t.Errorf("a canceled and an installing upgrade marked: %v %v", moved, err)
 		}
 	})
 }

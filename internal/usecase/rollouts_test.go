@@ -270,7 +270,7 @@ func TestRolloutWithDeviceOutcomes(t *testing.T) {
 				sent = append(sent, u.ID)
 			}
 		}
-		if err := st.MarkUpgradesSent(deviceSys, sent...); err != nil {
+		if _, err := st.MarkUpgradesSent(deviceSys, sent...); err != nil {
 			t.Fatal(err)
 		}
 		for i, u := range list()[:3] {
