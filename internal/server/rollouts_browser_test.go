@@ -295,7 +295,7 @@ func TestBrowserRollout(t *testing.T) {
 // TestScreenshotRollout takes docs/screenshots/rollout.png: a running
 // rollout's page over the demo data, mid-way. Opt-in, like TestScreenshots:
 //
-//	GATEHOUSE_SCREENSHOTS=docs/screenshots go test -run TestScreenshotRollout -count=1 ./internal/server/
+//	GATEHOUSE_SCREENSHOTS=$PWD/docs/screenshots go test -run TestScreenshotRollout -count=1 ./internal/server/
 func TestScreenshotRollout(t *testing.T) {
 	dir := os.Getenv("GATEHOUSE_SCREENSHOTS")
 	if dir == "" {

@@ -582,6 +582,9 @@ func rolloutLive(s model.RolloutStatus, pr *model.RolloutProgress) bool {
 
 func (d *rolloutPageData) fillProgress(pr *model.RolloutProgress) {
 	for _, s := range model.UpgradeStates {
+		if s == model.UpgradeDraft && pr.ByState[s] == 0 {
+			continue // only a draft has them: no "Draft 0" on a running rollout
+		}
 		d.States = append(d.States, stateCount{State: s, Label: upgradeStateLabel(s), N: pr.ByState[s]})
 	}
 	d.BarOrder = barOrder
