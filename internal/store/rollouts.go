@@ -437,8 +437,15 @@ func (s *Store) DeviceUpgrades(ctx context.Context, mac string, limit int) ([]*m
 	if limit < 1 || limit > model.MaxPerPage {
 		limit = model.DefaultPerPage
 	}
-	rows, err := s.query(ctx, `SELECT `+upgradeCols+` FROM firmware_upgrades u JOIN devices d ON d.id = u.device_id
-		JOIN rollouts r ON r.id = u.rollout_id WHERE u.device_id = ? ORDER BY u.id DESC LIMIT ?`, d.ID, limit)
+	// A rollout of an ancestor (a sub-distributor's, seen by its
+	// installer on the device's page) is shown without its name and id:
+	// the installer may not open it.
+	seen, seenArgs := rolloutScope(act)
+	cols := strings.Replace(upgradeCols, "u.rollout_id, coalesce(r.name, '')",
+		"CASE WHEN "+seen+" THEN u.rollout_id ELSE 0 END, CASE WHEN "+seen+" THEN r.name ELSE '' END", 1)
+	args := append(append(append([]any{}, seenArgs...), seenArgs...), d.ID, limit)
+	rows, err := s.query(ctx, `SELECT `+cols+` FROM firmware_upgrades u JOIN devices d ON d.id = u.device_id
+		JOIN rollouts r ON r.id = u.rollout_id WHERE u.device_id = ? ORDER BY u.id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
 	}

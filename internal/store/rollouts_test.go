@@ -356,7 +356,7 @@ func TestRolloutCreate(t *testing.T) {
 			t.Errorf("foreign installer: %v", err)
 		}
 		// The device's history.
-		h, err := st.DeviceUpgrades(as(inst), tokyo.macs[0], 10)
+		h, err := st.DeviceUpgrades(as(tr.subA1), tokyo.macs[0], 10)
 		if err != nil || len(h) != 1 || h[0].RolloutID != r.ID || h[0].RolloutName != "R29 2.0 night" {
 			t.Errorf("history: %+v, %v", h, err)
 		}
@@ -1043,6 +1043,29 @@ func TestDeleteInstallerWithRollouts(t *testing.T) {
 		}
 		if p, err := st.RolloutProgress(as(tr.distA), sub.ID); err != nil || p.Total != 2 {
 			t.Errorf("the distributor's rollout after: %+v %v (want the other installer's 2 devices)", p, err)
+		}
+	})
+}
+
+// A device's history shows the installer a rollout of its sub-distributor
+// without the rollout's name and id (it cannot open it); the
+// sub-distributor sees both.
+func TestDeviceHistoryHidesUpstreamRollouts(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		fw := mustFirmware(t, st, "R29", "2.0")
+		f := mustFleet(t, st, tr.a1.installer, "", 1, "R29", "1.0")
+		r, err := st.CreateRollout(as(tr.subA1), model.RolloutInput{FirmwareID: fw.ID, Name: "Sub's secret plan"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := st.DeviceUpgrades(as(tr.a1.installer), f.macs[0], 10)
+		if err != nil || len(h) != 1 || h[0].RolloutID != 0 || h[0].RolloutName != "" || h[0].ToVersion != "2.0" {
+			t.Errorf("the installer's history: %+v %v", h, err)
+		}
+		h, err = st.DeviceUpgrades(as(tr.subA1), f.macs[0], 10)
+		if err != nil || len(h) != 1 || h[0].RolloutID != r.ID || h[0].RolloutName != "Sub's secret plan" {
+			t.Errorf("the sub-distributor's history: %+v %v", h, err)
 		}
 	})
 }

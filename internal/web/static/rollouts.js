@@ -33,7 +33,7 @@
 
   // A device's page: its running upgrade follows the device until it ends.
   var running = document.getElementById("running-upgrade");
-  if (running) {
+  if (running && running.getAttribute("data-progress")) { // none for a rollout of an account above
     var follow = function () {
       fetch(running.getAttribute("data-progress"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
