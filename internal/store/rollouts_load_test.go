@@ -33,7 +33,7 @@ func TestRolloutLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	fw := &model.Firmware{Version: fmt.Sprintf("99.%d", time.Now().Unix()), Model: modelName, FileURL: "https://fw.example/load.rom",
-		Checksum: strings.Repeat("e", 64)}
+		Checksum: strings.Repeat("e", 64), Size: 1 << 20}
 	if err := st.CreateFirmware(sys, fw); err != nil {
 		t.Fatal(err)
 	}

@@ -32,14 +32,14 @@ func init() {
 			return err
 		}},
 		tenancyCase{method: "SetRolloutStatus", call: func(st *store.Store, ctx context.Context, b *branch) error {
-			// Pausing a draft: found, then refused by its status (409) —
-			// or not found at all (404) for a stranger.
-			_, err := st.SetRolloutStatus(ctx, branchRollout(st, b), model.RolloutPause)
+			// Starting a running rollout: found, then refused by its
+			// status (409) — or not found at all (404) for a stranger.
+			_, err := st.SetRolloutStatus(ctx, branchRollout(st, b), model.RolloutStart)
 			if model.ErrorCode(err) == model.ECONFLICT {
 				return nil
 			}
 			if err == nil {
-				return fmt.Errorf("a draft was paused")
+				return fmt.Errorf("a running rollout was started")
 			}
 			return err
 		}},
@@ -69,8 +69,8 @@ func init() {
 	coveredElsewhere["StepRollout"] = "system side: the scheduler (TestRolloutThresholdPausesBeforeNextWave …)"
 }
 
-// tenancy fixtures: one firmware per store, one rollout per branch (made
-// by the branch's installer for its one device).
+// tenancy fixtures: one firmware per store, one running rollout per branch
+// (made by the branch's installer for its one device).
 var (
 	tenancyFirmwares sync.Map // *store.Store → firmware id
 	branchRollouts   sync.Map // *branch → rollout id
@@ -83,7 +83,7 @@ func tenancyFirmware(st *store.Store) int64 {
 	if id, ok := tenancyFirmwares.Load(st); ok {
 		return id.(int64)
 	}
-	f := &model.Firmware{Version: "9.9.9", Model: "TM1", FileURL: "https://fw.example/tm1.bin", Checksum: strings.Repeat("a", 64)}
+	f := &model.Firmware{Version: "9.9.9", Model: "TM1", FileURL: "https://fw.example/tm1.bin", Checksum: strings.Repeat("a", 64), Size: 1 << 20}
 	if err := st.CreateFirmware(sys, f); err != nil {
 		panic(err)
 	}
@@ -103,6 +103,10 @@ func branchRollout(st *store.Store, b *branch) int64 {
 	}
 	r, err := st.CreateRollout(as(b.installer), model.RolloutInput{FirmwareID: fw})
 	if err != nil {
+		panic(err)
+	}
+	// Started: its device is in an open upgrade (a draft holds none).
+	if _, err := st.SetRolloutStatus(as(b.installer), r.ID, model.RolloutStart); err != nil {
 		panic(err)
 	}
 	branchRollouts.Store(b, r.ID)

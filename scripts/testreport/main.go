@@ -38,6 +38,8 @@ var optIn = []struct {
 	What      string
 }{
 	{"internal/server", "TestScreenshots", "GATEHOUSE_SCREENSHOTS", "takes the README screenshots (GATEHOUSE_SCREENSHOTS=DIR)"},
+	{"internal/server", "TestScreenshotRollout", "GATEHOUSE_SCREENSHOTS", "takes the README's rollout screenshot (GATEHOUSE_SCREENSHOTS=DIR)"},
+	{"internal/store", "TestRolloutLoad", "GATEHOUSE_ROLLOUT_DB", "times rollout previews and drafts on a 1M database (GATEHOUSE_ROLLOUT_DB=…)"},
 	{"internal/server", "TestGatewayDeliveryLatency", "GATEHOUSE_BENCH_DELIVERY", "measures command delivery (GATEHOUSE_BENCH_DELIVERY=1)"},
 	{"internal/server", "TestBatchAutoPLatency", "GATEHOUSE_BENCH_BATCH", "measures Batch AutoP (GATEHOUSE_BENCH_BATCH=1)"},
 	{"internal/server", "TestLoginLoadLatency", "GATEHOUSE_BENCH_LOGINS", "measures the device list while 20 logins run (GATEHOUSE_BENCH_LOGINS=1)"},
