@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 type loginRequest struct {
@@ -33,6 +34,23 @@ func (a *API) Login(w http.ResponseWriter, r *http.Request) error {
 	}
 	a.SetSessionCookie(w, r, tok, se.Expires)
 	return writeJSON(w, http.StatusOK, loginResponse{Token: tok, CSRFToken: se.CSRFToken, ExpiresAt: se.Expires, Account: acc})
+}
+
+type recoveryRequest struct {
+	Login string `json:"login"`
+}
+
+// RecoverPassword is "Forgot password?": 202 with the same answer whether
+// an account matched or not; the link goes by e-mail.
+func (a *API) RecoverPassword(w http.ResponseWriter, r *http.Request) error {
+	var req recoveryRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if err := a.Cases.RecoverPassword(r.Context(), req.Login, auth.ClientIP(r)); err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusAccepted, map[string]string{"message": usecase.RecoveryAnswer})
 }
 
 // Logout ends the session of the request.

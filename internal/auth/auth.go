@@ -352,7 +352,8 @@ func CSRFValid(se *model.Session, submitted string) bool {
 	return se != nil && submitted != "" && subtle.ConstantTimeCompare([]byte(se.CSRFToken), []byte(submitted)) == 1
 }
 
-// RunJanitor deletes stale sessions and old login failures every `every`
+// RunJanitor deletes stale sessions, old login failures and old password
+// recovery requests every `every`
 // until ctx ends, and returns then: the caller owns its goroutine and waits
 // for it before closing the store. Each round has a deadline.
 func (s *Service) RunJanitor(ctx context.Context, every time.Duration) {
@@ -370,6 +371,9 @@ func (s *Service) RunJanitor(ctx context.Context, every time.Duration) {
 			}
 			if err := s.PruneLoginFailures(rctx); err != nil && ctx.Err() == nil {
 				s.Log.Error("login failure cleanup", "err", err)
+			}
+			if err := s.Store.PruneRecoveryRequests(rctx); err != nil && ctx.Err() == nil {
+				s.Log.Error("password recovery request cleanup", "err", err)
 			}
 			cancel()
 		}

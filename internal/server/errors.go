@@ -56,9 +56,9 @@ func (s *Server) errorResponse(w http.ResponseWriter, r *http.Request, err error
 		w.Header().Set("Retry-After", strconv.Itoa(te.RetryAfterSeconds()))
 		d.Code, d.Message = model.ETOOMANY, "Too many failed logins. Try again later."
 	}
-	var be *auth.BusyError
-	if errors.As(err, &be) {
-		w.Header().Set("Retry-After", strconv.Itoa(be.RetryAfterSeconds()))
+	var ra interface{ RetryAfterSeconds() int } // a busy password check, a recovery request over its limit
+	if errors.As(err, &ra) {
+		w.Header().Set("Retry-After", strconv.Itoa(ra.RetryAfterSeconds()))
 	}
 	if status == http.StatusInternalServerError {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)

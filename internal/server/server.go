@@ -178,6 +178,7 @@ func (s *Server) routes() {
 
 	// JSON API.
 	s.handleAPI("POST /api/v1/auth/login", limitBody(maxLoginBody, s.apiPublic(a.Login)))
+	s.handleAPI("POST /api/v1/auth/password-recovery", limitBody(maxLoginBody, s.apiPublic(a.RecoverPassword)))
 	s.handleAPI("POST /api/v1/auth/logout", s.apiAuth(a.Logout))
 	s.handleAPI("GET /api/v1/me", s.apiAuth(a.Me))
 	s.handleAPI("PUT /api/v1/me/password", s.apiAuth(a.ChangePassword))
@@ -220,6 +221,8 @@ func (s *Server) routes() {
 	m.Handle("GET /static/", w.Static())
 	m.Handle("GET /login", s.pagePublic(w.LoginPage))
 	m.Handle("POST /login", limitBody(maxLoginBody, s.pagePublic(w.Login)))
+	m.Handle("GET /password/forgot", s.pagePublic(w.ForgotPasswordPage))
+	m.Handle("POST /password/forgot", limitBody(maxLoginBody, s.pagePublic(w.ForgotPassword)))
 	m.Handle("POST /logout", s.page(w.Logout))
 	m.Handle("GET /account/password", s.page(w.PasswordPage))
 	m.Handle("POST /account/password", s.page(w.ChangePassword))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 type loginData struct {
@@ -148,4 +149,33 @@ func (w *Web) ChangePassword(rw http.ResponseWriter, r *http.Request) error {
 	}
 	w.setCookie(rw, r, tok, se.Expires)
 	return redirect(rw, r, "/", "Your password is changed. Every other session and API token of your account has ended.")
+}
+
+// ForgotPasswordPage is "Forgot password?": a form for the account's user
+// name or e-mail address.
+func (w *Web) ForgotPasswordPage(rw http.ResponseWriter, r *http.Request) error {
+	return w.render(rw, http.StatusOK, "password_forgot", w.page(r, "Forgot password", "", ""))
+}
+
+// ForgotPassword asks for a password link; the answer is the same whether
+// an account matched or not.
+func (w *Web) ForgotPassword(rw http.ResponseWriter, r *http.Request) error {
+	login := r.PostFormValue("login")
+	p := w.page(r, "Forgot password", "", login)
+	err := w.cases.RecoverPassword(r.Context(), login, auth.ClientIP(r))
+	var ra interface{ RetryAfterSeconds() int }
+	switch {
+	case err == nil:
+		p.Notice = usecase.RecoveryAnswer
+		p.Data = ""
+		return w.render(rw, http.StatusOK, "password_forgot", p)
+	case model.ErrorCode(err) == model.EINVALID:
+		p.Error, p.Fields = "Enter your user name or e-mail address.", model.ErrorFields(err)
+		return w.render(rw, http.StatusBadRequest, "password_forgot", p)
+	case model.ErrorCode(err) == model.ETOOMANY && errors.As(err, &ra):
+		rw.Header().Set("Retry-After", itoa(ra.RetryAfterSeconds()))
+		p.Error = model.ErrorMessage(err)
+		return w.render(rw, http.StatusTooManyRequests, "password_forgot", p)
+	}
+	return err
 }

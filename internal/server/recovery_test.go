@@ -1,0 +1,99 @@
+package server_test
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// "Forgot password?" end to end with a real SMTP server: the link comes by
+// mail in the account's language, sets the password once, and the old
+// password stops working; an unknown name gets the same answer and no
+// mail; past the address's limit, 429 with Retry-After and nothing mailed.
+func TestPasswordRecovery(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		var email string
+		if err := e.st.DB().QueryRow(`SELECT email FROM accounts WHERE username = 'demo-installer'`).Scan(&email); err != nil || email == "" {
+			t.Fatalf("demo-installer's e-mail: %q %v", email, err)
+		}
+		// The language of the mail is the account's.
+		if _, err := e.st.DB().Exec(`UPDATE accounts SET language = 'fr' WHERE username = 'demo-installer'`); err != nil {
+			t.Fatal(err)
+		}
+		before := len(e.smtpd.Messages())
+		ask := func(login string) *resp {
+			return e.do(nil, "POST", "/api/v1/auth/password-recovery", map[string]string{"login": login})
+		}
+		known := ask("Demo-Installer") // user names are case-insensitive, as at login
+		if known.StatusCode != 202 {
+			t.Fatalf("known account: %d %s", known.StatusCode, known.body)
+		}
+		msgs := e.smtpd.Wait(t, before+1, 10*time.Second)
+		m := msgs[len(msgs)-1]
+		if len(m.To) != 1 || !strings.EqualFold(m.To[0], email) || !strings.Contains(m.Subject, "demo-installer") ||
+			!strings.Contains(m.Text, "Bonjour") {
+			t.Errorf("the mail: to %v, subject %q\n%s", m.To, m.Subject, m.Text)
+		}
+		link := linkRE.FindString(m.Text)
+		if link == "" {
+			t.Fatalf("no link in the mail:\n%s", m.Text)
+		}
+		// An unknown name, and an address no account holds: the same answer, no mail.
+		for _, login := range []string{"nobody-here", "nobody@nowhere.example"} {
+			if r := ask(login); r.StatusCode != 202 || string(r.body) != string(known.body) {
+				t.Errorf("%s: %d %s (want the known account's answer %s)", login, r.StatusCode, r.body, known.body)
+			}
+		}
+		// Bad input names the field.
+		if r := ask(""); r.StatusCode != 400 || r.errorField(t, "login") == "" {
+			t.Errorf("empty login: %d %s", r.StatusCode, r.body)
+		}
+		if r := ask(strings.Repeat("x", 255)); r.StatusCode != 400 || r.errorField(t, "login") == "" {
+			t.Errorf("long login: %d %s", r.StatusCode, r.body)
+		}
+		// The link sets the password once; the old one stops working.
+		tok := strings.TrimPrefix(link, "/password/set?token=")
+		if r := e.form(nil, "/password/set", url.Values{"token": {tok}, "password": {"recovered-pass-1"}, "confirm": {"recovered-pass-1"}}); r.StatusCode != 303 {
+			t.Fatalf("set password: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(nil, "GET", link, nil); r.StatusCode != 404 {
+			t.Errorf("used link: %d", r.StatusCode)
+		}
+		if r := e.do(nil, "POST", "/api/v1/auth/login", map[string]string{"username": "demo-installer", "password": demoPassword}); r.StatusCode != 401 {
+			t.Errorf("old password after recovery: %d", r.StatusCode)
+		}
+		if r := e.do(nil, "POST", "/api/v1/auth/login", map[string]string{"username": "demo-installer", "password": "recovered-pass-1"}); r.StatusCode != 200 {
+			t.Errorf("new password: %d", r.StatusCode)
+		}
+		// The portal: the login page links the form; the form answers alike.
+		if r := e.do(nil, "GET", "/login", nil); !strings.Contains(string(r.body), `href="/password/forgot"`) {
+			t.Error("the login page has no Forgot password? link")
+		}
+		if r := e.do(nil, "GET", "/password/forgot", nil); r.StatusCode != 200 || !strings.Contains(string(r.body), `id="forgot-password"`) {
+			t.Errorf("the form: %d", r.StatusCode)
+		}
+		// Requests so far from this address: 5 (known, two unknown, two bad
+		// ones are refused before they count: 3). Two more reach the limit.
+		if r := e.form(nil, "/password/forgot", url.Values{"login": {"nobody-here"}}); r.StatusCode != 200 || !strings.Contains(string(r.body), `id="recovery-sent"`) {
+			t.Errorf("portal answer: %d", r.StatusCode)
+		}
+		if r := ask("demo-installer"); r.StatusCode != 202 {
+			t.Errorf("fifth request: %d", r.StatusCode)
+		}
+		sent := len(e.smtpd.Wait(t, before+2, 10*time.Second))
+		r := ask("demo-installer")
+		ra, _ := strconv.Atoi(r.Header.Get("Retry-After"))
+		if r.StatusCode != 429 || r.errorCode(t) != "too_many_requests" || ra < 1 || ra > 15*60 {
+			t.Errorf("over the address's limit: %d %s, Retry-After %q", r.StatusCode, r.body, r.Header.Get("Retry-After"))
+		}
+		if r := e.form(nil, "/password/forgot", url.Values{"login": {"demo-installer"}}); r.StatusCode != 429 || r.Header.Get("Retry-After") == "" {
+			t.Errorf("portal over the limit: %d", r.StatusCode)
+		}
+		time.Sleep(200 * time.Millisecond) // a mail that was wrongly sent would be in by now
+		if n := len(e.smtpd.Messages()); n != sent {
+			t.Errorf("%d mails after refused requests, want %d", n, sent)
+		}
+	})
+}
