@@ -452,8 +452,14 @@ func TestDownloadsPerDevice(t *testing.T) {
 		t.Errorf("the device with a place free: %d", res.StatusCode)
 	}
 	n.srv.freeDevice(7)
-	if len(n.srv.devices) != 0 {
-		t.Errorf("devices still counted: %v", n.srv.devices)
+	// The handlers give their counts back after the client has the last
+	// byte: wait for that.
+	count := func() int { n.srv.devMu.Lock(); defer n.srv.devMu.Unlock(); return len(n.srv.devices) }
+	for deadline := time.Now().Add(5 * time.Second); count() != 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if c := count(); c != 0 {
+		t.Errorf("%d devices still counted", c)
 	}
 }
 
