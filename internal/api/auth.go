@@ -29,6 +29,9 @@ func (a *API) Login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok, se, acc, err := a.Auth.Login(r.Context(), req.Username, req.Password, auth.ClientIP(r), r.UserAgent())
+	if ok, werr := secondFactorAnswer(w, err); ok {
+		return werr
+	}
 	if err != nil {
 		return err
 	}

@@ -126,6 +126,22 @@ func (s *Service) Login(ctx context.Context, username, password, ip, userAgent s
 	if !ok {
 		return "", nil, nil, model.Errorf(model.EUNAUTHORIZED, "Wrong user name or password.")
 	}
+	// An account with two-factor sign-in gets a challenge, not a session.
+	if on, err := s.Store.TwoFactorForLogin(ctx, acc.ID); err != nil {
+		return "", nil, nil, err
+	} else if on {
+		ch := ChallengePrefix + NewToken()
+		exp := s.Store.Now().Add(challengeTTL)
+		if err := s.Store.CreateLoginChallenge(ctx, HashToken(ch), acc.ID, exp); err != nil {
+			return "", nil, nil, err
+		}
+		return "", nil, acc, &SecondFactorNeeded{Challenge: ch, Expires: exp}
+	}
+	return s.openSession(ctx, acc, ip, userAgent)
+}
+
+// openSession opens a session for acc after its sign-in, and audits it.
+func (s *Service) openSession(ctx context.Context, acc *model.Account, ip, userAgent string) (string, *model.Session, *model.Account, error) {
 	now := s.Store.Now()
 	tok := SessionPrefix + NewToken()
 	// The epoch read with the password hash: a password change since then

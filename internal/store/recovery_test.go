@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,90 @@ func TestPasswordRecoveryLookupAndLimits(t *testing.T) {
 		st.DB().QueryRow(`SELECT count(*) FROM password_recovery_requests`).Scan(&after)
 		if before == 0 || after != 0 {
 			t.Errorf("requests before and after the prune: %d, %d", before, after)
+		}
+	})
+}
+
+func init() {
+	coveredElsewhere["GetTwoFactorStatus"] = "the actor's own account only (TestTwoFactorOwnAccount)"
+	coveredElsewhere["StartTOTP"] = "the actor's own account only (TestTwoFactorOwnAccount)"
+	coveredElsewhere["ConfirmTOTP"] = "the actor's own account only (TestTwoFactorOwnAccount)"
+	coveredElsewhere["DisableTOTP"] = "the actor's own account only (TestTwoFactorOwnAccount)"
+	coveredElsewhere["SetChildrenTwoFactorRequired"] = "the actor's own account only (TestTwoFactorOwnAccount)"
+	coveredElsewhere["TwoFactorForLogin"] = "auth, before an actor exists"
+	coveredElsewhere["CreateLoginChallenge"] = "auth, before an actor exists"
+	coveredElsewhere["UseLoginChallenge"] = "auth, before an actor exists (the challenge is the credential)"
+	tenancyCases = append(tenancyCases, tenancyCase{method: "ResetChildTwoFactor", call: func(st *store.Store, ctx context.Context, b *branch) error {
+		err := st.ResetChildTwoFactor(ctx, b.installer.ID)
+		if a := model.ActorFrom(ctx); a != nil && a.AccountID == b.installer.ID {
+			// One's own account is not below one: 404 by design.
+			if model.ErrorCode(err) == model.ENOTFOUND {
+				return nil
+			}
+			return fmt.Errorf("an installer reset its own two-factor sign-in: %v", err)
+		}
+		return err
+	}})
+}
+
+// Two-factor sign-in is set by the account's own person: never while
+// working as an installer; the status and the policy are one's own.
+func TestTwoFactorOwnAccount(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		inst := tr.a1.installer
+		acting := model.ActorOf(inst)
+		acting.Real = model.ActorOf(tr.subA1)
+		actx := model.WithActor(context.Background(), acting)
+		if err := st.StartTOTP(actx, "JBSWY3DPEHPK3PXP"); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("start while acting as the installer: %v", err)
+		}
+		if err := st.SetChildrenTwoFactorRequired(as(inst), true); model.ErrorCode(err) != model.EFORBIDDEN {
+			t.Errorf("an installer's policy: %v", err)
+		}
+		if err := st.SetChildrenTwoFactorRequired(as(tr.subA1), true); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := st.GetTwoFactorStatus(as(inst)); err != nil || !s.RequiredByParent || s.Enabled || s.RequireForChildren {
+			t.Errorf("the installer's status: %+v %v", s, err)
+		}
+		if s, err := st.GetTwoFactorStatus(as(tr.a2.installer)); err != nil || s.RequiredByParent {
+			t.Errorf("another sub-distributor's installer: %+v %v", s, err)
+		}
+		if err := st.StartTOTP(as(inst), "JBSWY3DPEHPK3PXP"); err != nil {
+			t.Fatal(err)
+		}
+		wrong := func(string, int64) (int64, bool) { return 0, false }
+		right := func(secret string, _ int64) (int64, bool) { return 42, secret == "JBSWY3DPEHPK3PXP" }
+		if err := st.ConfirmTOTP(as(inst), wrong, nil); model.ErrorFields(err)["code"] == "" {
+			t.Errorf("a wrong first code: %v", err)
+		}
+		if err := st.ConfirmTOTP(as(inst), right, []string{"h1", "h2"}); err != nil {
+			t.Fatalf("confirm (the secret opens sealed): %v", err)
+		}
+		if err := st.StartTOTP(as(inst), "OTHER"); model.ErrorCode(err) != model.ECONFLICT {
+			t.Errorf("a second authenticator while on: %v", err)
+		}
+		if s, _ := st.GetTwoFactorStatus(as(inst)); !s.Enabled || s.RecoveryCodesLeft != 2 {
+			t.Errorf("after confirming: %+v", s)
+		}
+		if err := st.DisableTOTP(as(inst)); model.ErrorCode(err) != model.ECONFLICT {
+			t.Errorf("turning off what the parent requires: %v", err)
+		}
+		// Sealed at rest.
+		var sealed string
+		st.DB().QueryRow(`SELECT secret FROM account_totp`).Scan(&sealed)
+		if sealed == "" || strings.Contains(sealed, "JBSWY3DPEHPK3PXP") {
+			t.Errorf("the secret is stored as %q", sealed)
+		}
+		if err := st.SetChildrenTwoFactorRequired(as(tr.subA1), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DisableTOTP(as(inst)); err != nil {
+			t.Errorf("turning off: %v", err)
+		}
+		if on, _ := st.TwoFactorForLogin(sys, inst.ID); on {
+			t.Error("still on after turning off")
 		}
 	})
 }

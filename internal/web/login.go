@@ -45,6 +45,10 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))
 	tok, se, _, err := w.auth.Login(r.Context(), username, password, auth.ClientIP(r), r.UserAgent())
+	var sf *auth.SecondFactorNeeded
+	if errors.As(err, &sf) {
+		return w.render(rw, http.StatusOK, "login_second", w.page(r, "Log in", "", secondFactorData{Challenge: sf.Challenge, Next: next}))
+	}
 	if err != nil {
 		p := w.page(r, "Log in", "", loginData{Username: username, Next: next})
 		status := http.StatusUnauthorized
@@ -178,4 +182,31 @@ func (w *Web) ForgotPassword(rw http.ResponseWriter, r *http.Request) error {
 		return w.render(rw, http.StatusTooManyRequests, "password_forgot", p)
 	}
 	return err
+}
+
+type secondFactorData struct {
+	Challenge, Next string
+}
+
+// LoginSecondFactor completes a login with the authenticator's code or a
+// recovery code.
+func (w *Web) LoginSecondFactor(rw http.ResponseWriter, r *http.Request) error {
+	challenge, next := r.PostFormValue("challenge"), safeNext(r.PostFormValue("next"))
+	tok, se, _, err := w.auth.CompleteLogin(r.Context(), challenge, r.PostFormValue("code"), auth.ClientIP(r), r.UserAgent())
+	if err != nil {
+		switch model.ErrorCode(err) {
+		case model.EINVALID, model.EUNAUTHORIZED:
+			p := w.page(r, "Log in", "", secondFactorData{Challenge: challenge, Next: next})
+			p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+			status := http.StatusUnauthorized
+			if model.ErrorCode(err) == model.EINVALID {
+				status = http.StatusBadRequest
+			}
+			return w.render(rw, status, "login_second", p)
+		}
+		return err
+	}
+	w.setCookie(rw, r, tok, se.Expires)
+	http.Redirect(rw, r, next, http.StatusSeeOther)
+	return nil
 }

@@ -1,0 +1,155 @@
+package server_test
+
+import (
+	"fmt"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+)
+
+// Two-factor sign-in end to end: an installer turns it on (secret, first
+// code, recovery codes), then every login needs a code: a wrong one is
+// refused, a code works once, a recovery code works once, five wrong codes
+// end the sign-in; the portal asks for the code after the password. Its
+// sub-distributor requires it (the installer cannot turn it off) and
+// resets it for a lost phone; another sub-distributor cannot (404).
+func TestTwoFactorSignIn(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		inst := e.token("demo-installer")
+		setup := e.do(nil, "POST", "/api/v1/me/two-factor", nil, bearer(inst))
+		if setup.StatusCode != 201 {
+			t.Fatalf("start: %d %s", setup.StatusCode, setup.body)
+		}
+		sj := setup.json(t)
+		secret := sj["secret"].(string)
+		if !strings.HasPrefix(sj["otpauth_url"].(string), "otpauth://totp/Gatehouse:demo-installer?") || sj["qr_png"] == "" {
+			t.Errorf("setup: %s", setup.body)
+		}
+		code := func(at time.Time) string {
+			c, err := totp.GenerateCode(secret, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		if r := e.do(nil, "POST", "/api/v1/me/two-factor/confirm", map[string]string{"code": "000000"}, bearer(inst)); r.StatusCode != 400 || r.errorField(t, "code") == "" {
+			// (000000 is right once in a million: the test would then fail here, not pass wrongly)
+			t.Errorf("confirm with a wrong code: %d %s", r.StatusCode, r.body)
+		}
+		r := e.do(nil, "POST", "/api/v1/me/two-factor/confirm", map[string]string{"code": code(time.Now())}, bearer(inst))
+		if r.StatusCode != 200 {
+			t.Fatalf("confirm: %d %s", r.StatusCode, r.body)
+		}
+		var codes []string
+		for _, c := range r.json(t)["recovery_codes"].([]any) {
+			codes = append(codes, c.(string))
+		}
+		if len(codes) != 10 || len(codes[0]) != 11 {
+			t.Fatalf("recovery codes: %v", codes)
+		}
+		if st := e.do(nil, "GET", "/api/v1/me/two-factor", nil, bearer(inst)).json(t); st["enabled"] != true || st["recovery_codes_left"] != float64(10) {
+			t.Errorf("status: %v", st)
+		}
+
+		login := func() string {
+			r := e.do(nil, "POST", "/api/v1/auth/login", map[string]string{"username": "demo-installer", "password": demoPassword})
+			j := r.json(t)
+			if r.StatusCode != 200 || j["second_factor"] != "totp" || j["token"] != nil {
+				t.Fatalf("login with two-factor: %d %s", r.StatusCode, r.body)
+			}
+			return j["challenge"].(string)
+		}
+		second := func(ch, code string) *resp {
+			return e.do(nil, "POST", "/api/v1/auth/login/second-factor", map[string]string{"challenge": ch, "code": code})
+		}
+		ch := login()
+		if r := second(ch, "12345"); r.StatusCode != 400 || r.errorField(t, "code") == "" {
+			t.Errorf("malformed code: %d %s", r.StatusCode, r.body)
+		}
+		// The step confirmed is used: the next one (the app's next code).
+		next := code(time.Now().Add(30 * time.Second))
+		if r := second(ch, next); r.StatusCode != 200 || r.json(t)["token"] == nil {
+			t.Fatalf("second factor: %d %s", r.StatusCode, r.body)
+		}
+		if r := second(ch, next); r.StatusCode != 401 {
+			t.Errorf("a used challenge: %d", r.StatusCode)
+		}
+		if r := second(login(), next); r.StatusCode != 401 {
+			t.Errorf("a code used again: %d %s", r.StatusCode, r.body)
+		}
+		ch = login()
+		if r := second(ch, strings.ToUpper(codes[0])); r.StatusCode != 200 {
+			t.Errorf("recovery code: %d %s", r.StatusCode, r.body)
+		}
+		if r := second(login(), codes[0]); r.StatusCode != 401 {
+			t.Errorf("a recovery code used again: %d", r.StatusCode)
+		}
+		ch = login()
+		for i := range 5 {
+			if r := second(ch, "aaaaa-aaaaa"); r.StatusCode != 401 {
+				t.Errorf("wrong code %d: %d", i, r.StatusCode)
+			}
+		}
+		if r := second(ch, codes[1]); r.StatusCode != 401 {
+			t.Errorf("after five wrong codes the sign-in goes on: %d", r.StatusCode)
+		}
+
+		// The portal asks for the code after the password.
+		jar, _ := cookiejar.New(nil)
+		c := noRedirect(jar)
+		r = e.form(c, "/login", url.Values{"username": {"demo-installer"}, "password": {demoPassword}, "next": {"/devices"}})
+		if r.StatusCode != 200 || !strings.Contains(string(r.body), `id="second-factor"`) {
+			t.Fatalf("portal login: %d", r.StatusCode)
+		}
+		pch := regexpFind(t, string(r.body), `name="challenge" value="([^"]+)"`)
+		if r := e.form(c, "/login/second-factor", url.Values{"challenge": {pch}, "code": {"999999"}, "next": {"/devices"}}); r.StatusCode != 401 {
+			t.Errorf("portal wrong code: %d", r.StatusCode)
+		}
+		if r := e.form(c, "/login/second-factor", url.Values{"challenge": {pch}, "code": {codes[2]}, "next": {"/devices"}}); r.StatusCode != 303 || r.Header.Get("Location") != "/devices" {
+			t.Errorf("portal second factor: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+
+		// The sub-distributor requires it: the installer cannot turn it off.
+		sub := e.token("demo-subdistributor")
+		if r := e.do(nil, "PUT", "/api/v1/me/two-factor/policy", map[string]bool{"require_for_children": true}, bearer(sub)); r.StatusCode != 200 || r.json(t)["require_for_children"] != true {
+			t.Errorf("policy: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(nil, "PUT", "/api/v1/me/two-factor/policy", map[string]bool{"require_for_children": true}, bearer(inst)); r.StatusCode != 403 {
+			t.Errorf("an installer's policy: %d", r.StatusCode)
+		}
+		off := map[string]string{"password": demoPassword, "code": codes[3]}
+		if r := e.do(nil, "POST", "/api/v1/me/two-factor/disable", off, bearer(inst)); r.StatusCode != 409 {
+			t.Errorf("turning off what the parent requires: %d %s", r.StatusCode, r.body)
+		}
+		// A lost phone: the parent resets it; a stranger cannot.
+		var instID int64
+		if err := e.st.DB().QueryRow(`SELECT id FROM accounts WHERE username = 'demo-installer'`).Scan(&instID); err != nil {
+			t.Fatal(err)
+		}
+		reset := fmt.Sprintf("/api/v1/accounts/%d/two-factor/reset", instID)
+		if r := e.do(nil, "POST", reset, nil, bearer(e.token("subdistributor-1-2"))); r.StatusCode != 404 {
+			t.Errorf("a stranger resets: %d", r.StatusCode)
+		}
+		if r := e.do(nil, "POST", reset, nil, bearer(sub)); r.StatusCode != 204 {
+			t.Errorf("the parent resets: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(nil, "POST", "/api/v1/auth/login", map[string]string{"username": "demo-installer", "password": demoPassword}); r.StatusCode != 200 || r.json(t)["token"] == nil {
+			t.Errorf("login after the reset: %d %s", r.StatusCode, r.body)
+		}
+	})
+}
+
+// regexpFind returns the first group of pattern in s.
+func regexpFind(t *testing.T, s, pattern string) string {
+	t.Helper()
+	m := regexp.MustCompile(pattern).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("%s not found", pattern)
+	}
+	return m[1]
+}

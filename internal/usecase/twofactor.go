@@ -1,0 +1,15 @@
+package usecase
+
+import "context"
+
+// SetChildrenTwoFactorRequired sets whether the signed-in account requires
+// two-factor sign-in of its children (issue 16).
+func (c *Cases) SetChildrenTwoFactorRequired(ctx context.Context, required bool) error {
+	return c.internal(ctx, "saving the two-factor requirement", c.store.SetChildrenTwoFactorRequired(ctx, required))
+}
+
+// ResetChildTwoFactor removes the two-factor sign-in of a child account
+// whose person lost their authenticator and recovery codes.
+func (c *Cases) ResetChildTwoFactor(ctx context.Context, id int64) error {
+	return c.internal(ctx, "resetting the two-factor sign-in", c.store.ResetChildTwoFactor(ctx, id))
+}
