@@ -153,3 +153,57 @@ func regexpFind(t *testing.T, s, pattern string) string {
 	}
 	return m[1]
 }
+
+// The portal's Two-factor page: set up with the QR code and the key, turn
+// on with the first code, recovery codes shown once; a wrong code says so;
+// turning off needs the password and a code. A sub-distributor sees the
+// requirement for its installers.
+func TestTwoFactorPortal(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		b := e.browserLogin("demo-installer")
+		if r := e.do(b.c, "GET", "/account/two-factor", nil); r.StatusCode != 200 || !strings.Contains(string(r.body), `id="start-two-factor"`) ||
+			strings.Contains(string(r.body), `id="two-factor-policy"`) {
+			t.Fatalf("page: %d", r.StatusCode)
+		}
+		if r := e.form(b.c, "/account/two-factor/start", url.Values{}); r.StatusCode != 403 {
+			t.Errorf("start without the CSRF token: %d", r.StatusCode)
+		}
+		r := e.form(b.c, "/account/two-factor/start", url.Values{"csrf_token": {b.csrf}})
+		if r.StatusCode != 200 || !strings.Contains(string(r.body), `src="data:image/png;base64,`) {
+			t.Fatalf("start: %d", r.StatusCode)
+		}
+		secret := regexpFind(t, string(r.body), `id="totp-secret">([A-Z2-7]+)<`)
+		if r := e.form(b.c, "/account/two-factor/confirm", url.Values{"csrf_token": {b.csrf}, "code": {"12"}}); r.StatusCode != 400 || !strings.Contains(string(r.body), "did not match") {
+			t.Errorf("a malformed code: %d", r.StatusCode)
+		}
+		// The key is still waiting: the right code turns it on.
+		c, _ := totp.GenerateCode(secret, time.Now())
+		r = e.form(b.c, "/account/two-factor/confirm", url.Values{"csrf_token": {b.csrf}, "code": {c}})
+		if r.StatusCode != 200 || strings.Count(string(r.body), "<li>") < 10 || !strings.Contains(string(r.body), `id="recovery-codes"`) {
+			t.Fatalf("confirm: %d", r.StatusCode)
+		}
+		code := regexpFind(t, string(r.body), `<li>([a-z2-7]{5}-[a-z2-7]{5})</li>`)
+		if r := e.do(b.c, "GET", "/account/two-factor", nil); !strings.Contains(string(r.body), "9 recovery codes left") && !strings.Contains(string(r.body), "10 recovery codes left") {
+			t.Errorf("the page after: %s", regexpFind(t, string(r.body), `id="two-factor-state">([^\n]*)`))
+		}
+		if r := e.form(b.c, "/account/two-factor/disable", url.Values{"csrf_token": {b.csrf}, "password": {"wrong-password"}, "code": {code}}); r.StatusCode != 400 {
+			t.Errorf("turning off with a wrong password: %d", r.StatusCode)
+		}
+		if r := e.form(b.c, "/account/two-factor/disable", url.Values{"csrf_token": {b.csrf}, "password": {demoPassword}, "code": {code}}); r.StatusCode != 303 {
+			t.Errorf("turning off: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(nil, "POST", "/api/v1/auth/login", map[string]string{"username": "demo-installer", "password": demoPassword}); r.json(t)["token"] == nil {
+			t.Errorf("login after turning off: %s", r.body)
+		}
+		sub := e.browserLogin("demo-subdistributor")
+		if r := e.do(sub.c, "GET", "/account/two-factor", nil); !strings.Contains(string(r.body), "Require two-factor sign-in of my installers") {
+			t.Error("the sub-distributor's page has no requirement for its installers")
+		}
+		if r := e.form(sub.c, "/account/two-factor/policy", url.Values{"csrf_token": {sub.csrf}, "require": {"on"}}); r.StatusCode != 303 {
+			t.Errorf("policy: %d", r.StatusCode)
+		}
+		if r := e.do(sub.c, "GET", "/account/two-factor", nil); !strings.Contains(string(r.body), `id="require-children" checked`) {
+			t.Error("the requirement is not shown as saved")
+		}
+	})
+}

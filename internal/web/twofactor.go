@@ -1,0 +1,95 @@
+package web
+
+import (
+	"encoding/base64"
+	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+// Two-factor sign-in in the portal (issue 16): the account's own
+// authenticator (set up with a QR code, recovery codes shown once, turned
+// off with password and code) and, above installers, the requirement for
+// the accounts below.
+
+type twoFactorData struct {
+	Status     model.TwoFactorStatus
+	Setup      *auth.TOTPSetup
+	QR         string // the setup's PNG, base64
+	Codes      []string
+	CanRequire bool
+	Children   string
+}
+
+func (w *Web) twoFactorPage(rw http.ResponseWriter, r *http.Request, status int, p *Page, d twoFactorData) error {
+	st, err := w.store.GetTwoFactorStatus(r.Context())
+	if err != nil {
+		return err
+	}
+	d.Status = st
+	role := identity(r).Account.Role
+	d.CanRequire = role != model.RoleInstaller
+	d.Children = map[model.Role]string{model.RoleAdmin: "distributors", model.RoleDistributor: "sub-distributors",
+		model.RoleSubdistributor: "installers"}[role]
+	if p == nil {
+		p = w.page(r, "Two-factor sign-in", "", nil)
+	}
+	p.Data = d
+	return w.render(rw, status, "account_two_factor", p)
+}
+
+// TwoFactorPage shows the account's two-factor sign-in.
+func (w *Web) TwoFactorPage(rw http.ResponseWriter, r *http.Request) error {
+	return w.twoFactorPage(rw, r, http.StatusOK, nil, twoFactorData{})
+}
+
+// StartTwoFactor shows a new key to scan.
+func (w *Web) StartTwoFactor(rw http.ResponseWriter, r *http.Request) error {
+	setup, err := w.auth.StartTwoFactor(r.Context(), identity(r))
+	if err != nil {
+		return err
+	}
+	return w.twoFactorPage(rw, r, http.StatusOK, nil, twoFactorData{Setup: setup, QR: base64.StdEncoding.EncodeToString(setup.QRPNG)})
+}
+
+// ConfirmTwoFactor turns it on and shows the recovery codes once.
+func (w *Web) ConfirmTwoFactor(rw http.ResponseWriter, r *http.Request) error {
+	codes, err := w.auth.ConfirmTwoFactor(r.Context(), r.PostFormValue("code"))
+	if model.ErrorCode(err) == model.EINVALID {
+		p := w.page(r, "Two-factor sign-in", "", nil)
+		p.Error = "That code did not match (" + model.ErrorFields(err)["code"] + "). Set it up again and type the newest code."
+		return w.twoFactorPage(rw, r, http.StatusBadRequest, p, twoFactorData{})
+	} else if err != nil {
+		return err
+	}
+	p := w.page(r, "Two-factor sign-in", "", nil)
+	p.Notice = "Two-factor sign-in is on."
+	return w.twoFactorPage(rw, r, http.StatusOK, p, twoFactorData{Codes: codes})
+}
+
+// DisableTwoFactor turns it off with the password and a code.
+func (w *Web) DisableTwoFactor(rw http.ResponseWriter, r *http.Request) error {
+	err := w.auth.DisableTwoFactor(r.Context(), identity(r), r.PostFormValue("password"), r.PostFormValue("code"), auth.ClientIP(r))
+	if model.ErrorCode(err) == model.EINVALID {
+		p := w.page(r, "Two-factor sign-in", "", nil)
+		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		return w.twoFactorPage(rw, r, http.StatusBadRequest, p, twoFactorData{})
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, "/account/two-factor", "Two-factor sign-in is off.")
+}
+
+// SetTwoFactorPolicy saves whether the accounts below must use it.
+func (w *Web) SetTwoFactorPolicy(rw http.ResponseWriter, r *http.Request) error {
+	on := r.PostFormValue("require") == "on"
+	if err := w.cases.SetChildrenTwoFactorRequired(r.Context(), on); err != nil {
+		return err
+	}
+	msg := "The accounts below yours may sign in without a second factor."
+	if on {
+		msg = "The accounts below yours must use two-factor sign-in: those without it set it up at their next sign-in."
+	}
+	return redirect(rw, r, "/account/two-factor", msg)
+}
