@@ -18,6 +18,10 @@ type Session struct {
 	// when the session was made; see Account.CredentialEpoch.
 	Epoch       int64
 	ActingEpoch int64
+	// MustEnrollTwoFactor: the account's parent requires two-factor
+	// sign-in and the account has none yet (read with the session, not
+	// stored in it).
+	MustEnrollTwoFactor bool
 }
 
 // APIToken is a long-lived bearer token for scripts.

@@ -388,10 +388,23 @@ func (s *Server) authenticate(r *http.Request, allowBearer bool, roles []model.R
 	if !id.Bearer && fromRemoteControl(r) {
 		return r2, id, model.Errorf(model.EFORBIDDEN, "A page shown through Remote Control cannot use the portal with your session.")
 	}
+	if id.Session != nil && id.ActingAs == nil && id.Session.MustEnrollTwoFactor && !enrollPaths[r.URL.Path] {
+		return r2, id, errMustEnroll
+	}
 	if role := id.Effective().Role; len(roles) > 0 && !slices.Contains(roles, role) {
 		return r2, id, model.Errorf(model.EFORBIDDEN, "This is not available to a %s account.", role.Label())
 	}
 	return r2, id, nil
+}
+
+// errMustEnroll refuses a session whose parent account requires two-factor
+// sign-in it has not set up: everything but setting it up (and leaving).
+// API tokens are not sessions: scripts go on.
+var errMustEnroll = model.Errorf(model.EFORBIDDEN, "Your parent account requires two-factor sign-in: set it up first (Two-factor, /account/two-factor; API: POST /api/v1/me/two-factor).")
+
+var enrollPaths = map[string]bool{
+	"/account/two-factor": true, "/account/two-factor/start": true, "/account/two-factor/confirm": true, "/logout": true,
+	"/api/v1/me": true, "/api/v1/me/two-factor": true, "/api/v1/me/two-factor/confirm": true, "/api/v1/auth/logout": true,
 }
 
 func checkCSRF(id *auth.Identity, tok string) error {
@@ -452,6 +465,10 @@ func (s *Server) page(h web.Handler, roles ...model.Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
 		r2, err := s.authorize(w, r, false, roles)
+		if errors.Is(err, errMustEnroll) && r.Method == http.MethodGet {
+			http.Redirect(w, r, "/account/two-factor?notice="+url.QueryEscape("Your parent account requires two-factor sign-in: set it up to go on."), http.StatusSeeOther)
+			return
+		}
 		if err == nil {
 			err = h(w, r2)
 		}

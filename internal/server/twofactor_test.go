@@ -207,3 +207,52 @@ func TestTwoFactorPortal(t *testing.T) {
 		}
 	})
 }
+
+// Required by the parent and not set up: a session can do nothing but set
+// it up (pages lead there, the session API answers 403 naming the way);
+// an API token goes on; once set up, everything works again.
+func TestTwoFactorRequiredMustEnroll(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		var name string
+		if err := e.st.DB().QueryRow(`SELECT i.username FROM accounts i JOIN accounts s ON s.id = i.parent_id
+			WHERE s.username = 'demo-subdistributor' AND i.username <> 'demo-installer' ORDER BY i.id LIMIT 1`).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		sess := e.token(name)
+		r := e.do(nil, "POST", "/api/v1/tokens", map[string]any{"name": "script", "expires_in_days": 30}, bearer(sess))
+		if r.StatusCode != 201 {
+			t.Fatalf("API token: %d %s", r.StatusCode, r.body)
+		}
+		apiTok := r.json(t)["token"].(string)
+		b := e.browserLogin(name)
+		if r := e.do(nil, "PUT", "/api/v1/me/two-factor/policy", map[string]bool{"require_for_children": true}, bearer(e.token("demo-subdistributor"))); r.StatusCode != 200 {
+			t.Fatalf("policy: %d", r.StatusCode)
+		}
+		if r := e.do(nil, "GET", "/api/v1/projects", nil, bearer(sess)); r.StatusCode != 403 || !strings.Contains(string(r.body), "/api/v1/me/two-factor") {
+			t.Errorf("the session API before setting up: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(nil, "GET", "/api/v1/projects", nil, bearer(apiTok)); r.StatusCode != 200 {
+			t.Errorf("an API token: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(b.c, "GET", "/", nil); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/account/two-factor") {
+			t.Errorf("a page before setting up: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+		if r := e.do(b.c, "GET", "/account/two-factor", nil); r.StatusCode != 200 || !strings.Contains(string(r.body), "requires it: set it up to go on") {
+			t.Errorf("the set-up page: %d", r.StatusCode)
+		}
+		setup := e.do(nil, "POST", "/api/v1/me/two-factor", nil, bearer(sess))
+		if setup.StatusCode != 201 {
+			t.Fatalf("set up: %d %s", setup.StatusCode, setup.body)
+		}
+		c, _ := totp.GenerateCode(setup.json(t)["secret"].(string), time.Now())
+		if r := e.do(nil, "POST", "/api/v1/me/two-factor/confirm", map[string]string{"code": c}, bearer(sess)); r.StatusCode != 200 {
+			t.Fatalf("confirm: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(nil, "GET", "/api/v1/projects", nil, bearer(sess)); r.StatusCode != 200 {
+			t.Errorf("the session after setting up: %d", r.StatusCode)
+		}
+		if r := e.do(b.c, "GET", "/", nil); r.StatusCode == 303 && strings.HasPrefix(r.Header.Get("Location"), "/account/two-factor") {
+			t.Error("pages still lead to the set-up")
+		}
+	})
+}

@@ -31,14 +31,16 @@ func (s *Store) CreateSession(ctx context.Context, se *model.Session) error {
 // account or of the installer it acts as.
 func (s *Store) SessionByHash(ctx context.Context, hash string) (*model.Session, *model.Account, error) {
 	row := s.queryRow(ctx, `SELECT se.token_hash, se.account_id, se.acting_as_id, se.csrf_token, se.user_agent, se.ip,
-		se.created_at, se.last_seen_at, se.expires_at, se.epoch, se.acting_epoch, `+accountCols+`
+		se.created_at, se.last_seen_at, se.expires_at, se.epoch, se.acting_epoch,
+		coalesce((SELECT p.require_2fa_children FROM accounts p WHERE p.id = a.parent_id), false)
+			AND NOT EXISTS (SELECT 1 FROM account_totp t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL), `+accountCols+`
 		FROM sessions se JOIN accounts a ON a.id = se.account_id
 		WHERE se.token_hash = ? AND a.disabled = false AND se.epoch = a.credential_epoch
 		AND (se.acting_as_id IS NULL OR EXISTS (SELECT 1 FROM accounts i WHERE i.id = se.acting_as_id AND i.credential_epoch = se.acting_epoch))`, hash)
 	var se model.Session
 	var a model.Account
 	err := row.Scan(&se.TokenHash, &se.AccountID, nid(&se.ActingAsID), &se.CSRFToken, &se.UserAgent, &se.IP,
-		&se.Created, &se.LastSeen, &se.Expires, &se.Epoch, &se.ActingEpoch,
+		&se.Created, &se.LastSeen, &se.Expires, &se.Epoch, &se.ActingEpoch, &se.MustEnrollTwoFactor,
 		&a.ID, &a.Role, &a.Username, &a.Name, &a.Email, &a.Phone, &a.Company, nid(&a.ParentID),
 		nid(&a.DistributorID), nid(&a.SubdistributorID), &a.Disabled, &a.Business, &a.TimeZone, &a.Language,
 		&a.ChargeMode, &a.ConnectType, &a.RTPConfusion, &a.AccessWithoutPassword,
