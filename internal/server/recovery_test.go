@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/http/cookiejar"
 	"net/url"
 	"strconv"
 	"strings"
@@ -94,6 +95,50 @@ func TestPasswordRecovery(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // a mail that was wrongly sent would be in by now
 		if n := len(e.smtpd.Messages()); n != sent {
 			t.Errorf("%d mails after refused requests, want %d", n, sent)
+		}
+	})
+}
+
+// An account without an e-mail address is asked for one before any other
+// page; the API is not held up; the address given must be one.
+func TestOwnEmailAskedAtSignIn(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		if _, err := e.st.DB().Exec(`UPDATE accounts SET email = '' WHERE username = 'demo-installer'`); err != nil {
+			t.Fatal(err)
+		}
+		jar, _ := cookiejar.New(nil)
+		b := &browser{c: noRedirect(jar)}
+		if r := e.form(b.c, "/login", url.Values{"username": {"demo-installer"}, "password": {demoPassword}}); r.StatusCode != 303 {
+			t.Fatalf("login: %d", r.StatusCode)
+		}
+		r := e.do(b.c, "GET", "/installer/projects?page=2", nil)
+		if r.StatusCode != 303 || r.Header.Get("Location") != "/account/email?next="+url.QueryEscape("/installer/projects?page=2") {
+			t.Fatalf("a page without an e-mail address: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+		if r := e.do(nil, "GET", "/api/v1/projects", nil, bearer(e.token("demo-installer"))); r.StatusCode != 200 {
+			t.Errorf("the API: %d", r.StatusCode)
+		}
+		form := e.do(b.c, "GET", "/account/email?next=/installer/projects", nil)
+		if form.StatusCode != 200 || !strings.Contains(string(form.body), `id="own-email"`) {
+			t.Fatalf("the form: %d", form.StatusCode)
+		}
+		b.csrf = regexpFind(t, string(form.body), `name="csrf_token" value="([^"]+)"`)
+		for _, bad := range []string{"", "not an address", "Name <x@example.com>"} {
+			if r := e.form(b.c, "/account/email", url.Values{"csrf_token": {b.csrf}, "email": {bad}, "next": {"/installer/projects"}}); r.StatusCode != 400 {
+				t.Errorf("%q: %d", bad, r.StatusCode)
+			}
+		}
+		r = e.form(b.c, "/account/email", url.Values{"csrf_token": {b.csrf}, "email": {"fitter@example.com"}, "next": {"/installer/projects"}})
+		if r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/installer/projects") {
+			t.Fatalf("saving: %d %s", r.StatusCode, r.Header.Get("Location"))
+		}
+		if r := e.do(b.c, "GET", "/installer/projects", nil); r.StatusCode != 200 {
+			t.Errorf("after giving one: %d", r.StatusCode)
+		}
+		var got string
+		e.st.DB().QueryRow(`SELECT email FROM accounts WHERE username = 'demo-installer'`).Scan(&got)
+		if got != "fitter@example.com" {
+			t.Errorf("stored %q", got)
 		}
 	})
 }

@@ -235,6 +235,8 @@ func (s *Server) routes() {
 	m.Handle("GET /account/password", s.page(w.PasswordPage))
 	m.Handle("POST /account/password", s.page(w.ChangePassword))
 	m.Handle("GET /account/two-factor", s.page(w.TwoFactorPage))
+	m.Handle("GET /account/email", s.page(w.OwnEmailPage))
+	m.Handle("POST /account/email", s.page(w.SetOwnEmail))
 	m.Handle("POST /account/two-factor/start", s.page(w.StartTwoFactor))
 	m.Handle("POST /account/two-factor/confirm", s.page(w.ConfirmTwoFactor))
 	m.Handle("POST /account/two-factor/disable", s.page(w.DisableTwoFactor))
@@ -468,6 +470,13 @@ func (s *Server) page(h web.Handler, roles ...model.Role) http.Handler {
 		if errors.Is(err, errMustEnroll) && r.Method == http.MethodGet {
 			http.Redirect(w, r, "/account/two-factor?notice="+url.QueryEscape("Your parent account requires two-factor sign-in: set it up to go on."), http.StatusSeeOther)
 			return
+		}
+		// An account without an e-mail address is asked for one first.
+		if err == nil && r.Method == http.MethodGet && !enrollPaths[r.URL.Path] && r.URL.Path != "/account/email" {
+			if id := auth.IdentityFrom(r2.Context()); id.Session != nil && id.ActingAs == nil && strings.TrimSpace(id.Account.Email) == "" {
+				http.Redirect(w, r, "/account/email?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
 		}
 		if err == nil {
 			err = h(w, r2)

@@ -297,3 +297,23 @@ func (s *Store) UseLoginChallenge(ctx context.Context, hash string, verify TOTPV
 	}
 	return acc, wrong, err
 }
+
+// SetOwnEmail sets the e-mail address of the actor's own account (one
+// without an address is asked for it at its next sign-in). Audited.
+func (s *Store) SetOwnEmail(ctx context.Context, email string) error {
+	act, err := ownAccount(ctx)
+	if err != nil {
+		return err
+	}
+	var v model.Validator
+	model.ValidOwnEmail(&v, "email", email)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return s.inTx(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(ctx, `UPDATE accounts SET email = ?, updated_at = ? WHERE id = ?`, email, s.now(), act.AccountID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, "account.email_set", "account", act.AccountID, map[string]any{"email": email})
+	})
+}

@@ -1,6 +1,9 @@
 package usecase
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // SetChildrenTwoFactorRequired sets whether the signed-in account requires
 // two-factor sign-in of its children (issue 16).
@@ -12,4 +15,9 @@ func (c *Cases) SetChildrenTwoFactorRequired(ctx context.Context, required bool)
 // whose person lost their authenticator and recovery codes.
 func (c *Cases) ResetChildTwoFactor(ctx context.Context, id int64) error {
 	return c.internal(ctx, "resetting the two-factor sign-in", c.store.ResetChildTwoFactor(ctx, id))
+}
+
+// SetOwnEmail sets the signed-in account's own e-mail address.
+func (c *Cases) SetOwnEmail(ctx context.Context, email string) error {
+	return c.internal(ctx, "saving your e-mail address", c.store.SetOwnEmail(ctx, strings.TrimSpace(email)))
 }

@@ -93,3 +93,22 @@ func (w *Web) SetTwoFactorPolicy(rw http.ResponseWriter, r *http.Request) error 
 	}
 	return redirect(rw, r, "/account/two-factor", msg)
 }
+
+// OwnEmailPage asks an account without an e-mail address for one.
+func (w *Web) OwnEmailPage(rw http.ResponseWriter, r *http.Request) error {
+	return w.render(rw, http.StatusOK, "account_email", w.page(r, "Your e-mail address", "", safeNext(r.URL.Query().Get("next"))))
+}
+
+// SetOwnEmail saves it and goes on where the person was going.
+func (w *Web) SetOwnEmail(rw http.ResponseWriter, r *http.Request) error {
+	next := safeNext(r.PostFormValue("next"))
+	err := w.cases.SetOwnEmail(r.Context(), r.PostFormValue("email"))
+	if model.ErrorCode(err) == model.EINVALID {
+		p := w.page(r, "Your e-mail address", "", next)
+		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		return w.render(rw, http.StatusBadRequest, "account_email", p)
+	} else if err != nil {
+		return err
+	}
+	return redirect(rw, r, next, "Your e-mail address is saved.")
+}
