@@ -34,6 +34,7 @@ func (s *Server) routesInstallers() {
 	s.handlePage("GET /users/installers/{id}", s.page(w.Installer, subs...))
 	s.handlePage("POST /users/installers/{id}", s.page(w.UpdateInstaller, subs...))
 	s.handlePage("POST /users/installers/{id}/password-reset", s.page(w.ResetInstallerPassword, subs...))
+	s.handlePage("POST /users/installers/{id}/two-factor-reset", s.page(w.ResetInstallerTwoFactor, subs...))
 	s.handlePage("GET /users/installers/{id}/delete", s.page(w.ConfirmDeleteInstaller, subs...))
 	s.handlePage("POST /users/installers/{id}/delete", s.page(w.DeleteInstaller, subs...))
 	s.handlePage("POST /users/installers/{id}/macs", s.page(w.AddMAC, subs...))

@@ -256,3 +256,32 @@ func TestTwoFactorRequiredMustEnroll(t *testing.T) {
 		}
 	})
 }
+
+// The sub-distributor's installer page resets an installer's two-factor
+// sign-in; another sub-distributor's installer is 404.
+func TestTwoFactorResetFromInstallerPage(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		inst := e.token("demo-installer")
+		setup := e.do(nil, "POST", "/api/v1/me/two-factor", nil, bearer(inst))
+		c, _ := totp.GenerateCode(setup.json(t)["secret"].(string), time.Now())
+		if r := e.do(nil, "POST", "/api/v1/me/two-factor/confirm", map[string]string{"code": c}, bearer(inst)); r.StatusCode != 200 {
+			t.Fatalf("confirm: %d", r.StatusCode)
+		}
+		var id, foreign int64
+		e.st.DB().QueryRow(`SELECT id FROM accounts WHERE username = 'demo-installer'`).Scan(&id)
+		e.st.DB().QueryRow(`SELECT i.id FROM accounts i JOIN accounts s ON s.id = i.parent_id WHERE s.username = 'subdistributor-1-2' LIMIT 1`).Scan(&foreign)
+		sub := e.browserLogin("demo-subdistributor")
+		if r := e.do(sub.c, "GET", fmt.Sprintf("/users/installers/%d", id), nil); !strings.Contains(string(r.body), `id="reset-two-factor"`) {
+			t.Error("no reset button on the installer's page")
+		}
+		if r := e.form(sub.c, fmt.Sprintf("/users/installers/%d/two-factor-reset", foreign), url.Values{"csrf_token": {sub.csrf}}); r.StatusCode != 404 {
+			t.Errorf("another sub-distributor's installer: %d", r.StatusCode)
+		}
+		if r := e.form(sub.c, fmt.Sprintf("/users/installers/%d/two-factor-reset", id), url.Values{"csrf_token": {sub.csrf}}); r.StatusCode != 303 {
+			t.Errorf("reset: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(nil, "POST", "/api/v1/auth/login", map[string]string{"username": "demo-installer", "password": demoPassword}); r.json(t)["token"] == nil {
+			t.Errorf("login after the reset still asks for a code: %s", r.body)
+		}
+	})
+}

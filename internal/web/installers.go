@@ -244,6 +244,20 @@ func (w *Web) ResetInstallerPassword(rw http.ResponseWriter, r *http.Request) er
 	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), notice)
 }
 
+// ResetInstallerTwoFactor removes the installer's two-factor sign-in (a
+// lost phone).
+func (w *Web) ResetInstallerTwoFactor(rw http.ResponseWriter, r *http.Request) error {
+	inst, err := w.pathInstaller(r)
+	if err != nil {
+		return err
+	}
+	if err := w.cases.ResetChildTwoFactor(r.Context(), inst.ID); err != nil {
+		return err
+	}
+	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10),
+		"Two-factor sign-in of "+inst.Username+" is reset: the installer signs in with the password and sets it up again if you require it.")
+}
+
 type deleteData struct {
 	Installer *model.Account
 	Impact    model.DeletionImpact
