@@ -390,7 +390,9 @@ func (s *Server) authenticate(r *http.Request, allowBearer bool, roles []model.R
 	if !id.Bearer && fromRemoteControl(r) {
 		return r2, id, model.Errorf(model.EFORBIDDEN, "A page shown through Remote Control cannot use the portal with your session.")
 	}
-	if id.Session != nil && id.ActingAs == nil && id.Session.MustEnrollTwoFactor && !enrollPaths[r.URL.Path] {
+	// Working in an installer's account does not get round it either: the
+	// person leaves it (or logs out) and sets it up in their own.
+	if id.Session != nil && id.Session.MustEnrollTwoFactor && !enrollPaths[r.URL.Path] {
 		return r2, id, errMustEnroll
 	}
 	if role := id.Effective().Role; len(roles) > 0 && !slices.Contains(roles, role) {
@@ -405,7 +407,7 @@ func (s *Server) authenticate(r *http.Request, allowBearer bool, roles []model.R
 var errMustEnroll = model.Errorf(model.EFORBIDDEN, "Your parent account requires two-factor sign-in: set it up first (Two-factor, /account/two-factor; API: POST /api/v1/me/two-factor).")
 
 var enrollPaths = map[string]bool{
-	"/account/two-factor": true, "/account/two-factor/start": true, "/account/two-factor/confirm": true, "/logout": true,
+	"/account/two-factor": true, "/account/two-factor/start": true, "/account/two-factor/confirm": true, "/logout": true, "/access/end": true,
 	"/api/v1/me": true, "/api/v1/me/two-factor": true, "/api/v1/me/two-factor/confirm": true, "/api/v1/auth/logout": true,
 }
 
@@ -467,7 +469,7 @@ func (s *Server) page(h web.Handler, roles ...model.Role) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setPageHeaders(w)
 		r2, err := s.authorize(w, r, false, roles)
-		if errors.Is(err, errMustEnroll) && r.Method == http.MethodGet {
+		if errors.Is(err, errMustEnroll) && r.Method == http.MethodGet && (r2 == nil || auth.IdentityFrom(r2.Context()).ActingAs == nil) {
 			http.Redirect(w, r, "/account/two-factor?notice="+url.QueryEscape("Your parent account requires two-factor sign-in: set it up to go on."), http.StatusSeeOther)
 			return
 		}

@@ -285,3 +285,35 @@ func TestTwoFactorResetFromInstallerPage(t *testing.T) {
 		}
 	})
 }
+
+// A sub-distributor whose distributor requires two-factor sign-in cannot
+// get round it by working in an installer's account: the acting sessions
+// are refused too (leaving and logging out still work).
+func TestTwoFactorRequiredWhileActing(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	id := e.newInstaller(t, "acting-fitter")
+	sub := e.hold("demo-subdistributor", demoPassword)
+	a := e.actAs(t, sub, id)
+	if r := e.do(nil, "PUT", "/api/v1/me/two-factor/policy", map[string]bool{"require_for_children": true}, bearer(e.token("demo-distributor"))); r.StatusCode != 200 {
+		t.Fatalf("policy: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.do(nil, "GET", "/api/v1/projects", nil, bearer(a.api)); r.StatusCode != 403 {
+		t.Errorf("the API acting session: %d", r.StatusCode)
+	}
+	page := e.do(a.browser.c, "GET", "/installer/projects", nil)
+	if page.StatusCode != 403 {
+		t.Errorf("the portal acting session: %d", page.StatusCode)
+	}
+	// The refusal page still has the top bar and its way back (the acting
+	// session's CSRF token).
+	acsrf := csrfRE.FindSubmatch(page.body)
+	if acsrf == nil {
+		t.Fatal("no CSRF token on the refusal page")
+	}
+	if r := e.form(a.browser.c, "/access/end", url.Values{"csrf_token": {string(acsrf[1])}}); r.StatusCode != 303 {
+		t.Errorf("leaving the installer's account: %d", r.StatusCode)
+	}
+	if r := e.do(a.browser.c, "GET", "/", nil); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/account/two-factor") {
+		t.Errorf("back in its own account: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}
