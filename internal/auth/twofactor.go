@@ -181,14 +181,14 @@ func (s *Service) DisableTwoFactor(ctx context.Context, id *Identity, password, 
 	if !ok || acc.ID != id.Account.ID {
 		return model.Invalid("password", "is not your password")
 	}
+	norm, isTOTP, isRecovery := normalCode(code)
+	if !isTOTP && !isRecovery {
+		return model.Invalid("code", "must be the 6 digits your app shows, or a recovery code")
+	}
 	// The code is checked like a login's, through a challenge of its own.
 	tok := ChallengePrefix + NewToken()
 	if err := s.Store.CreateLoginChallenge(ctx, HashToken(tok), acc.ID, s.Store.Now().Add(time.Minute)); err != nil {
 		return err
-	}
-	norm, isTOTP, isRecovery := normalCode(code)
-	if !isTOTP && !isRecovery {
-		return model.Invalid("code", "must be the 6 digits your app shows, or a recovery code")
 	}
 	rh := ""
 	if isRecovery {

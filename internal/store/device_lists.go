@@ -226,16 +226,8 @@ func (s *Store) resolveDeviceProjects(ctx context.Context, q *deviceSearch) erro
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
+	ids, err := scanIDs(rows)
+	if err != nil {
 		return err
 	}
 	q.projectSearch = true
@@ -545,16 +537,7 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		return ids, rows.Err()
+		return scanIDs(rows)
 	}
 	if s.dialect != Postgres || !dense {
 		return read(s.db)

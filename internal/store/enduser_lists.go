@@ -316,14 +316,9 @@ func (s *Store) resolveEndUserSearch(ctx context.Context, act *model.Actor, q *e
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		ids = append(ids, id)
+	ids, err := scanIDs(rows)
+	if err != nil {
+		return err
 	}
 	if len(ids) > maxResolved {
 		q.idsSQL, q.idsArgs = sub, args
@@ -356,16 +351,7 @@ func (s *Store) fewHoldText(ctx context.Context, q *endUserSearch, col, text str
 		if err != nil {
 			return nil, err
 		}
-		defer rows.Close()
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				return nil, err
-			}
-			ids = append(ids, id)
-		}
-		return ids, rows.Err()
+		return scanIDs(rows)
 	}
 	for _, needle := range trigramNeedles(col, text) {
 		ids, err := probe(needle)

@@ -595,16 +595,7 @@ func (s *Store) LeaseRollouts(ctx context.Context, node string, ttl time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return scanIDs(rows)
 }
 
 // FreeRolloutLeases gives up node's leases (a node shutting down), so that

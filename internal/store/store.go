@@ -397,3 +397,17 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func sortRowErrors(e []model.RowError) {
 	slices.SortStableFunc(e, func(a, b model.RowError) int { return a.Row - b.Row })
 }
+
+// scanIDs reads a one-column result of ids and closes rows.
+func scanIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

@@ -158,18 +158,11 @@ func (s *Store) MarkUpgradesSent(ctx context.Context, ids ...int64) ([]int64, er
 		if err != nil {
 			return moved, err
 		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return moved, err
-			}
-			moved = append(moved, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		got, err := scanIDs(rows)
+		if err != nil {
 			return moved, err
 		}
+		moved = append(moved, got...)
 	}
 	return moved, nil
 }
