@@ -142,6 +142,28 @@ func writeList[T any](w http.ResponseWriter, format, filename string, l model.Li
 	return cw.Error()
 }
 
+// cappedList is a JSON page of a list whose count stops at a cap: Total is
+// at most the cap, and TotalCapped says that more match.
+type cappedList[I any] struct {
+	Items       []I  `json:"items"`
+	Total       int  `json:"total"`
+	TotalCapped bool `json:"total_capped,omitempty"`
+	Page        int  `json:"page"`
+	PerPage     int  `json:"per_page"`
+}
+
+// writeCapped answers a page of a capped list as JSON, each row as item(row).
+func writeCapped[T, I any](w http.ResponseWriter, l model.List[T], limit int, item func(T) I) error {
+	out := cappedList[I]{Items: make([]I, 0, len(l.Items)), Total: l.Total, Page: l.Page, PerPage: l.PerPage}
+	if l.Total > limit {
+		out.Total, out.TotalCapped = limit, true
+	}
+	for _, row := range l.Items {
+		out.Items = append(out.Items, item(row))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
 // exportPage widens the page to the export bound when CSV is asked for, so
 // an export holds the whole filtered list, not one page of it.
 func exportPage(format string, p model.Page) model.Page {

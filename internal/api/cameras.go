@@ -41,16 +41,6 @@ func NewCameraItem(c *store.CameraListRow) CameraItem {
 		Manager: c.Manager, Owner: c.Owner, Installer: c.Installer, HasPassword: c.HasPassword, CreatedAt: c.Created.UTC()}
 }
 
-// cameraList is the list answer: {items, total, page, per_page}, and
-// total_capped when more cameras match than were counted (10,000).
-type cameraList struct {
-	Items       []CameraItem `json:"items"`
-	Total       int          `json:"total"`
-	TotalCapped bool         `json:"total_capped,omitempty"`
-	Page        int          `json:"page"`
-	PerPage     int          `json:"per_page"`
-}
-
 var cameraCSV = []string{"id", "name", "kind", "scope", "stream_url", "project", "project_kind", "manager", "owner", "installer",
 	"has_password", "created_at"}
 
@@ -82,14 +72,7 @@ func (a *API) ListThirdPartyDevices(w http.ResponseWriter, r *http.Request) erro
 		}
 		return writeList(w, format, name, l, cameraCSV, cameraCSVRow)
 	}
-	out := cameraList{Items: make([]CameraItem, 0, len(l.Items)), Total: l.Total, Page: l.Page, PerPage: l.PerPage}
-	if l.Total > store.CameraCountCap {
-		out.Total, out.TotalCapped = store.CameraCountCap, true
-	}
-	for _, c := range l.Items {
-		out.Items = append(out.Items, NewCameraItem(c))
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeCapped(w, l, store.CameraCountCap, NewCameraItem)
 }
 
 type cameraBatchDelete struct {

@@ -43,16 +43,6 @@ func NewDeviceItem(r *model.DeviceRow) DeviceItem {
 		InstallerID: r.InstallerID, Manager: r.Manager, Online: r.Online, LastSeen: utcPtr(r.LastSeen), CreatedAt: r.Created.UTC()}
 }
 
-// deviceList is the list answer: {items, total, page, per_page}, and
-// total_capped when more than total (10,000) devices match.
-type deviceList struct {
-	Items       []DeviceItem `json:"items"`
-	Total       int          `json:"total"`
-	TotalCapped bool         `json:"total_capped,omitempty"`
-	Page        int          `json:"page"`
-	PerPage     int          `json:"per_page"`
-}
-
 var deviceCSV = []string{"mac", "scope", "name", "sip", "type", "model", "firmware", "project", "location", "installer", "manager",
 	"online", "last_seen", "created_at"}
 
@@ -80,14 +70,7 @@ func (a *API) ListDevices(w http.ResponseWriter, r *http.Request) error {
 	if format == "csv" {
 		return writeList(w, format, string(f.Scope)+"-devices", l, deviceCSV, deviceCSVRow)
 	}
-	out := deviceList{Items: make([]DeviceItem, 0, len(l.Items)), Total: l.Total, Page: l.Page, PerPage: l.PerPage}
-	if l.Total > store.DeviceCountCap {
-		out.Total, out.TotalCapped = store.DeviceCountCap, true
-	}
-	for _, row := range l.Items {
-		out.Items = append(out.Items, NewDeviceItem(row))
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeCapped(w, l, store.DeviceCountCap, NewDeviceItem)
 }
 
 // deviceDetail is one device: the list's columns, where it belongs, what

@@ -63,16 +63,6 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// endUserList is the list answer: {items, total, page, per_page}, and
-// total_capped when there are more than total (10,000) matches.
-type endUserList struct {
-	Items       []EndUserItem `json:"items"`
-	Total       int           `json:"total"`
-	TotalCapped bool          `json:"total_capped,omitempty"`
-	Page        int           `json:"page"`
-	PerPage     int           `json:"per_page"`
-}
-
 // endUserCSV is the CSV export's columns of each list, in the guide's order.
 var endUserCSV = map[model.EndUserKind][]string{
 	model.KindVilla: {"id", "name", "sip", "email", "mobile", "installer", "family_master", "address", "phone", "active",
@@ -121,14 +111,7 @@ func (a *API) ListEndUsers(w http.ResponseWriter, r *http.Request) error {
 		return writeList(w, format, string(f.Kind)+"-users", l, endUserCSV[f.Kind],
 			func(row *model.EndUserRow) []string { return endUserCSVRow(f.Kind, row) })
 	}
-	out := endUserList{Items: make([]EndUserItem, 0, len(l.Items)), Total: l.Total, Page: l.Page, PerPage: l.PerPage}
-	if l.Total > store.EndUserCountCap {
-		out.Total, out.TotalCapped = store.EndUserCountCap, true
-	}
-	for _, row := range l.Items {
-		out.Items = append(out.Items, NewEndUserItem(row))
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeCapped(w, l, store.EndUserCountCap, NewEndUserItem)
 }
 
 // endUserDetail is one end user: the list's columns and where it belongs.
