@@ -40,10 +40,18 @@ func TestParse(t *testing.T) {
 			t.Errorf("parseCommandID(%q) = %d %v", in, id, ok)
 		}
 	}
-	for _, in := range []string{"", "c", "1042", "c-1", "c12a", "c99999999999999999999"} {
+	for _, in := range []string{"", "c", "1042", "c-1", "c12a", "c99999999999999999999", "c0", "c007", "c+7", "c 7"} {
 		if _, ok := parseCommandID(in); ok {
 			t.Errorf("parseCommandID(%q) accepted", in)
 		}
+	}
+	for _, in := range []string{"u0", "u077", "u", "c77"} {
+		if _, ok := parseUpgradeID(in); ok {
+			t.Errorf("parseUpgradeID(%q) accepted", in)
+		}
+	}
+	if id, ok := parseUpgradeID("u77"); !ok || id != 77 {
+		t.Errorf("parseUpgradeID(u77) = %d %v", id, ok)
 	}
 }
 

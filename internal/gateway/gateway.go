@@ -291,7 +291,10 @@ func CommandID(id int64) string { return fmt.Sprintf("c%d", id) }
 
 func parseCommandID(s string) (int64, bool) {
 	var id int64
-	if len(s) < 2 || s[0] != 'c' {
+	// Only the form the cloud writes (CommandID): no sign, no leading
+	// zero, ids from 1 — "c007" is not command 7's id, and a device
+	// echoing something else acknowledges nothing.
+	if len(s) < 2 || s[0] != 'c' || s[1] == '0' {
 		return 0, false
 	}
 	for _, r := range s[1:] {
