@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 type secondFactorResponse struct {
 	SecondFactor string    `json:"second_factor"` // "totp"
+	Methods      []string  `json:"methods"`       // "totp" (codes and recovery codes), "passkey"
 	Challenge    string    `json:"challenge"`
 	ExpiresAt    time.Time `json:"expires_at"`
 }
@@ -25,22 +27,23 @@ func secondFactorAnswer(w http.ResponseWriter, err error) (bool, error) {
 	if !errors.As(err, &sf) {
 		return false, nil
 	}
-	return true, writeJSON(w, http.StatusOK, secondFactorResponse{SecondFactor: "totp", Challenge: sf.Challenge, ExpiresAt: sf.Expires})
+	return true, writeJSON(w, http.StatusOK, secondFactorResponse{SecondFactor: "totp", Methods: sf.Methods(), Challenge: sf.Challenge, ExpiresAt: sf.Expires})
 }
 
 type secondFactorRequest struct {
-	Challenge string `json:"challenge"`
-	Code      string `json:"code"`
+	Challenge string          `json:"challenge"`
+	Code      string          `json:"code"`
+	Passkey   json.RawMessage `json:"passkey"` // a passkey's assertion instead of a code
 }
 
-// LoginSecondFactor completes a login with the authenticator's code or a
-// recovery code, and answers as Login does.
+// LoginSecondFactor completes a login with the authenticator's code, a
+// recovery code or a passkey's assertion, and answers as Login does.
 func (a *API) LoginSecondFactor(w http.ResponseWriter, r *http.Request) error {
 	var req secondFactorRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	tok, se, acc, err := a.Auth.CompleteLogin(r.Context(), req.Challenge, req.Code, auth.ClientIP(r), r.UserAgent())
+	tok, se, acc, err := a.completeLogin(r, req)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,13 @@ type twoFactorData struct {
 	Codes      []string
 	CanRequire bool
 	Children   string
+	// Passkeys (issue 16): the account's, whether this node has them (its
+	// public URL names a host), and whether another may be added.
+	Passkeys       []model.Passkey
+	PasskeysOn     bool
+	PasskeyRoom    bool
+	MaxPasskeys    int
+	PasskeysReason string
 }
 
 func (w *Web) twoFactorPage(rw http.ResponseWriter, r *http.Request, status int, p *Page, d twoFactorData) error {
@@ -28,6 +35,11 @@ func (w *Web) twoFactorPage(rw http.ResponseWriter, r *http.Request, status int,
 		return err
 	}
 	d.Status = st
+	if d.Passkeys, err = w.store.ListPasskeys(r.Context()); err != nil {
+		return err
+	}
+	d.PasskeysOn, d.MaxPasskeys = w.auth.Passkeys != nil, model.MaxPasskeys
+	d.PasskeyRoom = len(d.Passkeys) < model.MaxPasskeys
 	role := identity(r).Account.Role
 	d.CanRequire = role != model.RoleInstaller
 	d.Children = map[model.Role]string{model.RoleAdmin: "distributors", model.RoleDistributor: "sub-distributors",
