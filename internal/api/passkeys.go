@@ -120,3 +120,14 @@ func (a *API) completeLogin(r *http.Request, req secondFactorRequest) (string, *
 	}
 	return a.Auth.CompleteLogin(r.Context(), req.Challenge, req.Code, auth.ClientIP(r), r.UserAgent())
 }
+
+// TwoFactorPasskeyOptions begins a passkey ceremony for the account itself
+// (to turn two-factor sign-in off with a passkey): a challenge and the
+// options for navigator.credentials.get.
+func (a *API) TwoFactorPasskeyOptions(w http.ResponseWriter, r *http.Request) error {
+	c, err := a.Auth.BeginPasskeyCheck(r.Context(), identity(r))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, c)
+}

@@ -72,6 +72,10 @@ func (a *API) StartTwoFactor(w http.ResponseWriter, r *http.Request) error {
 type codeRequest struct {
 	Code     string `json:"code"`
 	Password string `json:"password"`
+	// Or a passkey's assertion for the challenge of
+	// POST /me/two-factor/passkey-options (turning it off).
+	Challenge string          `json:"challenge"`
+	Passkey   json.RawMessage `json:"passkey"`
 }
 
 // ConfirmTwoFactor turns two-factor sign-in on with the first code and
@@ -94,7 +98,13 @@ func (a *API) DisableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.Auth.DisableTwoFactor(r.Context(), identity(r), req.Password, req.Code, auth.ClientIP(r)); err != nil {
+	var err error
+	if len(req.Passkey) > 0 && string(req.Passkey) != "null" {
+		err = a.Auth.DisableTwoFactorPasskey(r.Context(), identity(r), req.Password, req.Challenge, req.Passkey, auth.ClientIP(r))
+	} else {
+		err = a.Auth.DisableTwoFactor(r.Context(), identity(r), req.Password, req.Code, auth.ClientIP(r))
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

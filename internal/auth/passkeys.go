@@ -249,7 +249,17 @@ func (s *Service) CompletePasskeyLogin(ctx context.Context, challenge string, re
 	if !strings.HasPrefix(challenge, ChallengePrefix) || len(challenge) > 128 {
 		return "", nil, nil, model.Errorf(model.EUNAUTHORIZED, "This sign-in has expired or had too many wrong codes: log in again.")
 	}
-	acc, wrong, err := s.Store.UseLoginPasskey(ctx, HashToken(challenge), func(accountID int64, session string, creds []store.StoredPasskey) (int64, uint32, bool) {
+	acc, wrong, err := s.Store.UseLoginPasskey(ctx, HashToken(challenge), s.passkeyVerifier(rp, parsed))
+	if wrong || err != nil {
+		return "", nil, nil, err
+	}
+	return s.openSession(ctx, acc, ip, userAgent)
+}
+
+// passkeyVerifier checks parsed against a ceremony and the account's
+// credentials: the credential used and its new signature counter.
+func (s *Service) passkeyVerifier(rp *RelyingParty, parsed *protocol.ParsedCredentialAssertionData) store.PasskeyVerify {
+	return func(accountID int64, session string, creds []store.StoredPasskey) (int64, uint32, bool) {
 		var sess webauthn.SessionData
 		if json.Unmarshal([]byte(session), &sess) != nil {
 			return 0, 0, false
@@ -274,9 +284,76 @@ func (s *Service) CompletePasskeyLogin(ctx context.Context, challenge string, re
 			}
 		}
 		return 0, 0, false
-	})
-	if wrong || err != nil {
-		return "", nil, nil, err
 	}
-	return s.openSession(ctx, acc, ip, userAgent)
+}
+
+// PasskeyCheck is a passkey ceremony for the signed-in account itself (to
+// turn two-factor sign-in off with a passkey): the challenge it is bound
+// to and the options for navigator.credentials.get.
+type PasskeyCheck struct {
+	Challenge string `json:"challenge"`
+	*protocol.CredentialAssertion
+}
+
+// BeginPasskeyCheck begins a passkey ceremony for the signed-in account
+// (not one it works as), bound to a challenge of its own that lasts a few
+// minutes and five wrong attempts, like a login's.
+func (s *Service) BeginPasskeyCheck(ctx context.Context, id *Identity) (*PasskeyCheck, error) {
+	if id == nil || id.ActingAs != nil {
+		return nil, model.Errorf(model.EFORBIDDEN, "Working in another account, you cannot change its two-factor sign-in.")
+	}
+	if _, err := s.relyingParty(); err != nil {
+		return nil, err
+	}
+	tok := ChallengePrefix + NewToken()
+	if err := s.Store.CreateLoginChallenge(ctx, HashToken(tok), id.Account.ID, s.Store.Now().Add(challengeTTL)); err != nil {
+		return nil, err
+	}
+	a, err := s.BeginPasskeyLogin(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	return &PasskeyCheck{Challenge: tok, CredentialAssertion: a}, nil
+}
+
+// DisableTwoFactorPasskey turns the signed-in account's two-factor sign-in
+// off with its password and a passkey's assertion for the ceremony
+// BeginPasskeyCheck made.
+func (s *Service) DisableTwoFactorPasskey(ctx context.Context, id *Identity, password, challenge string, assertion []byte, ip string) error {
+	if id == nil || id.ActingAs != nil {
+		return model.Errorf(model.EFORBIDDEN, "Working in another account, you cannot change its two-factor sign-in.")
+	}
+	rp, err := s.relyingParty()
+	if err != nil {
+		return err
+	}
+	acc, ok, err := s.checkThrottled(ctx, id.Account.Username, AddressKey(ip), password)
+	if err != nil {
+		return err
+	}
+	if !ok || acc.ID != id.Account.ID {
+		return model.Invalid("password", "is not your password")
+	}
+	if len(assertion) > MaxPasskeyResponse {
+		return model.Invalid("passkey", "must be at most %d bytes", MaxPasskeyResponse)
+	}
+	parsed, err := protocol.ParseCredentialRequestResponseBytes(assertion)
+	if err != nil {
+		return notAccepted("passkey", err)
+	}
+	if !strings.HasPrefix(challenge, ChallengePrefix) || len(challenge) > 128 {
+		return model.Invalid("challenge", "has expired: try again")
+	}
+	who, wrong, err := s.Store.UseLoginPasskey(ctx, HashToken(challenge), s.passkeyVerifier(rp, parsed))
+	if wrong {
+		return model.Invalid("passkey", "was not accepted: use a passkey registered for your account")
+	} else if model.ErrorCode(err) == model.EUNAUTHORIZED {
+		return model.Invalid("challenge", "has expired or had too many wrong attempts: try again")
+	} else if err != nil {
+		return err
+	}
+	if who.ID != id.Account.ID {
+		return model.Invalid("challenge", "is not yours")
+	}
+	return s.Store.DisableTOTP(ctx)
 }

@@ -34,7 +34,8 @@ func (c *chromeTab) waitPath(want string, timeout time.Duration) {
 // recovery codes shown once), logs out, logs in with the password and the
 // passkey (navigator.credentials.get) and has a session. At the second
 // step, an assertion with a bogus signature and one made with another
-// account's passkey are refused on the page; the real one then signs in.
+// account's passkey are refused on the page; the real one then signs in,
+// and turns two-factor sign-in off with the password.
 func TestBrowserPasskey(t *testing.T) {
 	execPath := requireChromium(t)
 	e := newEnvNamed(t, "sqlite")
@@ -161,6 +162,20 @@ func TestBrowserPasskey(t *testing.T) {
 	e.st.DB().QueryRow(`SELECT count(*) FROM login_challenges`).Scan(&attempts)
 	if attempts != 0 {
 		t.Errorf("login challenges left: %d", attempts)
+	}
+
+	// Turn two-factor sign-in off with the password and the passkey.
+	if st := c.open("/account/two-factor"); st != 200 {
+		t.Fatalf("two-factor page: %d", st)
+	}
+	c.do("type the password", chromedp.WaitVisible(chromedp.CSS("#disable-passkey input[name=password]")),
+		chromedp.SendKeys(chromedp.CSS("#disable-passkey input[name=password]"), demoPassword))
+	c.do("turn off with the passkey", chromedp.Click(chromedp.ID("disable-with-passkey")))
+	c.waitText("#two-factor-state", "is off", 20*time.Second)
+	var left int
+	e.st.DB().QueryRow(`SELECT count(*) FROM account_passkeys k JOIN accounts a ON a.id = k.account_id WHERE a.username = 'demo-installer'`).Scan(&left)
+	if left != 0 {
+		t.Errorf("passkeys after turning off: %d", left)
 	}
 }
 

@@ -519,3 +519,47 @@ func TestPasskeysPortalForms(t *testing.T) {
 		}
 	})
 }
+
+// Turning two-factor sign-in off with the password and a passkey: the
+// ceremony is the account's own (a challenge of its own); a wrong
+// password, another key, or a challenge used up is refused naming the
+// field and turns nothing off; the right ones remove the passkeys too.
+func TestPasskeyTurnsTwoFactorOff(t *testing.T) {
+	eachBackendNamed(t, func(t *testing.T, e *env) {
+		inst := e.token("demo-installer")
+		key := newSoftKey(t, e.url)
+		if r := e.registerKey(inst, key, "Laptop"); r.StatusCode != 201 {
+			t.Fatalf("register: %d %s", r.StatusCode, r.body)
+		}
+		check := func() (string, map[string]any) {
+			r := e.do(nil, "POST", "/api/v1/me/two-factor/passkey-options", nil, bearer(inst))
+			ch, _ := r.json(t)["challenge"].(string)
+			return ch, publicKey(t, r)
+		}
+		off := func(password, ch string, assertion any) *resp {
+			return e.do(nil, "POST", "/api/v1/me/two-factor/disable", map[string]any{"password": password, "challenge": ch, "passkey": assertion}, bearer(inst))
+		}
+		ch, opts := check()
+		if r := off("wrong-password", ch, key.get(opts)); r.StatusCode != 400 || r.errorField(t, "password") == "" {
+			t.Errorf("a wrong password: %d %s", r.StatusCode, r.body)
+		}
+		other := newSoftKey(t, e.url)
+		if r := off(demoPassword, ch, other.get(opts)); r.StatusCode != 400 || r.errorField(t, "passkey") == "" {
+			t.Errorf("another key: %d %s", r.StatusCode, r.body)
+		}
+		good := key.get(opts)
+		if r := off(demoPassword, ch, good); r.StatusCode != 204 {
+			t.Fatalf("turning off: %d %s", r.StatusCode, r.body)
+		}
+		if st := e.do(nil, "GET", "/api/v1/me/two-factor", nil, bearer(inst)).json(t); st["enabled"] != false || st["passkeys"] != float64(0) {
+			t.Errorf("status after turning off: %v", st)
+		}
+		// Off now: a replay has nothing to turn off, and finds no challenge.
+		if r := off(demoPassword, ch, good); r.StatusCode != 400 || r.errorField(t, "challenge") == "" {
+			t.Errorf("the challenge again: %d %s", r.StatusCode, r.body)
+		}
+		if r := e.do(nil, "POST", "/api/v1/me/two-factor/passkey-options", nil, bearer(inst)); r.StatusCode != 409 {
+			t.Errorf("options without passkeys: %d %s", r.StatusCode, r.body)
+		}
+	})
+}

@@ -198,6 +198,7 @@ func (s *Server) routes() {
 	s.handleAPI("POST /api/v1/me/passkeys", s.apiAuth(a.AddPasskey))
 	s.handleAPI("PATCH /api/v1/me/passkeys/{id}", s.apiAuth(a.RenamePasskey))
 	s.handleAPI("DELETE /api/v1/me/passkeys/{id}", s.apiAuth(a.DeletePasskey))
+	s.handleAPI("POST /api/v1/me/two-factor/passkey-options", s.apiAuth(a.TwoFactorPasskeyOptions))
 	s.handleAPI("GET /api/v1/me/two-factor", s.apiAuth(a.TwoFactorStatus))
 	s.handleAPI("POST /api/v1/me/two-factor", s.apiAuth(a.StartTwoFactor))
 	s.handleAPI("POST /api/v1/me/two-factor/confirm", s.apiAuth(a.ConfirmTwoFactor))

@@ -82,7 +82,12 @@ func (w *Web) ConfirmTwoFactor(rw http.ResponseWriter, r *http.Request) error {
 
 // DisableTwoFactor turns it off with the password and a code.
 func (w *Web) DisableTwoFactor(rw http.ResponseWriter, r *http.Request) error {
-	err := w.auth.DisableTwoFactor(r.Context(), identity(r), r.PostFormValue("password"), r.PostFormValue("code"), auth.ClientIP(r))
+	var err error
+	if assertion := r.PostFormValue("passkey"); assertion != "" {
+		err = w.auth.DisableTwoFactorPasskey(r.Context(), identity(r), r.PostFormValue("password"), r.PostFormValue("challenge"), []byte(assertion), auth.ClientIP(r))
+	} else {
+		err = w.auth.DisableTwoFactor(r.Context(), identity(r), r.PostFormValue("password"), r.PostFormValue("code"), auth.ClientIP(r))
+	}
 	if model.ErrorCode(err) == model.EINVALID {
 		p := w.page(r, "Two-factor sign-in", "", nil)
 		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)

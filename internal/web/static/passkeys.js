@@ -34,7 +34,7 @@
       .then(function (r) {
         return r.json().then(function (j) {
           if (!r.ok) { throw new Error((j.error && j.error.message) || ("HTTP " + r.status)); }
-          return j.publicKey;
+          return j;
         });
       });
   };
@@ -60,7 +60,8 @@
 
   // The Two-factor page: add a passkey.
   bind(document.getElementById("add-passkey"), function (form) {
-    return options(form).then(function (pk) {
+    return options(form).then(function (j) {
+      var pk = j.publicKey;
       pk.challenge = unb64u(pk.challenge);
       pk.user.id = unb64u(pk.user.id);
       pk.excludeCredentials = ids(pk.excludeCredentials);
@@ -73,18 +74,33 @@
     });
   });
 
-  // The login's second step: sign in with a passkey.
-  bind(document.getElementById("passkey-login"), function (form) {
-    var challenge = form.querySelector("input[name=challenge]").value;
-    return options(form, { challenge: challenge }).then(function (pk) {
-      pk.challenge = unb64u(pk.challenge);
-      pk.allowCredentials = ids(pk.allowCredentials);
-      return navigator.credentials.get({ publicKey: pk });
-    }).then(function (cred) {
+  // An assertion for the options j into the form's passkey field.
+  var assert = function (form, j) {
+    var pk = j.publicKey;
+    pk.challenge = unb64u(pk.challenge);
+    pk.allowCredentials = ids(pk.allowCredentials);
+    return navigator.credentials.get({ publicKey: pk }).then(function (cred) {
       var out = common(cred);
       out.response = { clientDataJSON: b64u(cred.response.clientDataJSON), authenticatorData: b64u(cred.response.authenticatorData),
         signature: b64u(cred.response.signature), userHandle: cred.response.userHandle ? b64u(cred.response.userHandle) : undefined };
       form.querySelector("input[name=passkey]").value = JSON.stringify(out);
+    });
+  };
+
+  // The login's second step: sign in with a passkey.
+  bind(document.getElementById("passkey-login"), function (form) {
+    var challenge = form.querySelector("input[name=challenge]").value;
+    return options(form, { challenge: challenge }).then(function (j) { return assert(form, j); });
+  });
+
+  // The Two-factor page: turn it off with the password and a passkey.
+  bind(document.getElementById("disable-passkey"), function (form) {
+    if (!form.querySelector("input[name=password]").value) {
+      return Promise.reject(new Error("Type your password first."));
+    }
+    return options(form).then(function (j) {
+      form.querySelector("input[name=challenge]").value = j.challenge;
+      return assert(form, j);
     });
   });
 })();
