@@ -45,13 +45,18 @@ func NewRelyingParty(publicURL string) (*RelyingParty, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, fmt.Errorf("passkeys need the public URL (--public-url) as http(s)://host[:port], not %q", publicURL)
 	}
-	host := strings.ToLower(u.Hostname())
-	if net.ParseIP(host) != nil {
-		return nil, fmt.Errorf("passkeys need a host name in the public URL, not the IP address %s (WebAuthn refuses IP addresses)", host)
+	name := strings.ToLower(u.Hostname())
+	if net.ParseIP(name) != nil {
+		return nil, fmt.Errorf("passkeys need a host name in the public URL, not the IP address %s (WebAuthn refuses IP addresses)", name)
 	}
-	origin := u.Scheme + "://" + strings.ToLower(u.Host)
+	// The origin as browsers write it: without the scheme's default port.
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "http" && p == "80") || (u.Scheme == "https" && p == "443") {
+		host = strings.TrimSuffix(host, ":"+p)
+	}
+	origin := u.Scheme + "://" + host
 	wa, err := webauthn.New(&webauthn.Config{
-		RPID: host, RPDisplayName: "Gatehouse", RPOrigins: []string{origin},
+		RPID: name, RPDisplayName: "Gatehouse", RPOrigins: []string{origin},
 		AttestationPreference: protocol.PreferNoAttestation,
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			ResidentKey: protocol.ResidentKeyRequirementPreferred, UserVerification: protocol.VerificationPreferred},
@@ -59,7 +64,7 @@ func NewRelyingParty(publicURL string) (*RelyingParty, error) {
 	if err != nil {
 		return nil, fmt.Errorf("passkeys: %w", err)
 	}
-	return &RelyingParty{ID: host, Origin: origin, wa: wa}, nil
+	return &RelyingParty{ID: name, Origin: origin, wa: wa}, nil
 }
 
 // errNoPasskeys answers every passkey use on a node without a relying party.
