@@ -31,7 +31,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	d.register(fs, getenv)
 	addr := fs.String("addr", envOr(getenv, "GATEHOUSE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT (env GATEHOUSE_ADDR)")
 	logLevel := fs.String("log-level", envOr(getenv, "GATEHOUSE_LOG_LEVEL", "info"), "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
-	publicURL := fs.String("public-url", getenv("GATEHOUSE_PUBLIC_URL"), "address users reach Gatehouse at, for links in mails (default http://ADDR) (env GATEHOUSE_PUBLIC_URL)")
+	publicURL := fs.String("public-url", getenv("GATEHOUSE_PUBLIC_URL"), "address users reach Gatehouse at, for links in mails and as the passkeys' relying party (a host name, not an IP address) (default http://ADDR) (env GATEHOUSE_PUBLIC_URL)")
 	trustProxy := fs.Bool("trust-proxy", envOr(getenv, "GATEHOUSE_TRUST_PROXY", "false") == "true", "take client address and scheme from X-Forwarded-For / -Proto (env GATEHOUSE_TRUST_PROXY)")
 	tlsCert := fs.String("tls-cert", getenv("GATEHOUSE_TLS_CERT"), "TLS certificate file; serve HTTPS (env GATEHOUSE_TLS_CERT)")
 	tlsKey := fs.String("tls-key", getenv("GATEHOUSE_TLS_KEY"), "TLS key file (env GATEHOUSE_TLS_KEY)")

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 type secondFactorResponse struct {
 	SecondFactor string    `json:"second_factor"` // "totp"
+	Methods      []string  `json:"methods"`       // "totp" (codes and recovery codes), "passkey"
 	Challenge    string    `json:"challenge"`
 	ExpiresAt    time.Time `json:"expires_at"`
 }
@@ -25,22 +27,23 @@ func secondFactorAnswer(w http.ResponseWriter, err error) (bool, error) {
 	if !errors.As(err, &sf) {
 		return false, nil
 	}
-	return true, writeJSON(w, http.StatusOK, secondFactorResponse{SecondFactor: "totp", Challenge: sf.Challenge, ExpiresAt: sf.Expires})
+	return true, writeJSON(w, http.StatusOK, secondFactorResponse{SecondFactor: "totp", Methods: sf.Methods(), Challenge: sf.Challenge, ExpiresAt: sf.Expires})
 }
 
 type secondFactorRequest struct {
-	Challenge string `json:"challenge"`
-	Code      string `json:"code"`
+	Challenge string          `json:"challenge"`
+	Code      string          `json:"code"`
+	Passkey   json.RawMessage `json:"passkey"` // a passkey's assertion instead of a code
 }
 
-// LoginSecondFactor completes a login with the authenticator's code or a
-// recovery code, and answers as Login does.
+// LoginSecondFactor completes a login with the authenticator's code, a
+// recovery code or a passkey's assertion, and answers as Login does.
 func (a *API) LoginSecondFactor(w http.ResponseWriter, r *http.Request) error {
 	var req secondFactorRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	tok, se, acc, err := a.Auth.CompleteLogin(r.Context(), req.Challenge, req.Code, auth.ClientIP(r), r.UserAgent())
+	tok, se, acc, err := a.completeLogin(r, req)
 	if err != nil {
 		return err
 	}
@@ -69,6 +72,10 @@ func (a *API) StartTwoFactor(w http.ResponseWriter, r *http.Request) error {
 type codeRequest struct {
 	Code     string `json:"code"`
 	Password string `json:"password"`
+	// Or a passkey's assertion for the challenge of
+	// POST /me/two-factor/passkey-options (turning it off).
+	Challenge string          `json:"challenge"`
+	Passkey   json.RawMessage `json:"passkey"`
 }
 
 // ConfirmTwoFactor turns two-factor sign-in on with the first code and
@@ -91,7 +98,13 @@ func (a *API) DisableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := a.Auth.DisableTwoFactor(r.Context(), identity(r), req.Password, req.Code, auth.ClientIP(r)); err != nil {
+	var err error
+	if len(req.Passkey) > 0 && string(req.Passkey) != "null" {
+		err = a.Auth.DisableTwoFactorPasskey(r.Context(), identity(r), req.Password, req.Challenge, req.Passkey, auth.ClientIP(r))
+	} else {
+		err = a.Auth.DisableTwoFactor(r.Context(), identity(r), req.Password, req.Code, auth.ClientIP(r))
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -56,6 +56,9 @@ type Service struct {
 	Store  *store.Store
 	Config Config
 	Log    *slog.Logger
+	// Passkeys is this node as a WebAuthn relying party (from its public
+	// URL); nil: no passkeys here.
+	Passkeys *RelyingParty
 
 	throttleMu sync.Mutex
 	deciding   map[string]int // attempts being decided, by throttle key
@@ -127,15 +130,15 @@ func (s *Service) Login(ctx context.Context, username, password, ip, userAgent s
 		return "", nil, nil, model.Errorf(model.EUNAUTHORIZED, "Wrong user name or password.")
 	}
 	// An account with two-factor sign-in gets a challenge, not a session.
-	if on, err := s.Store.TwoFactorForLogin(ctx, acc.ID); err != nil {
+	if totp, passkeys, err := s.Store.SecondFactorsForLogin(ctx, acc.ID); err != nil {
 		return "", nil, nil, err
-	} else if on {
+	} else if totp || passkeys {
 		ch := ChallengePrefix + NewToken()
 		exp := s.Store.Now().Add(challengeTTL)
 		if err := s.Store.CreateLoginChallenge(ctx, HashToken(ch), acc.ID, exp); err != nil {
 			return "", nil, nil, err
 		}
-		return "", nil, acc, &SecondFactorNeeded{Challenge: ch, Expires: exp}
+		return "", nil, acc, &SecondFactorNeeded{Challenge: ch, Expires: exp, TOTP: totp, Passkey: passkeys && s.Passkeys != nil}
 	}
 	return s.openSession(ctx, acc, ip, userAgent)
 }

@@ -40,6 +40,18 @@ var totpOpts = totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algo
 type SecondFactorNeeded struct {
 	Challenge string
 	Expires   time.Time
+	TOTP      bool // the account has an authenticator app
+	Passkey   bool // the account has passkeys (and this node is their relying party)
+}
+
+// Methods names the second factors the login may use: "totp" (a code,
+// also a recovery code), "passkey".
+func (e *SecondFactorNeeded) Methods() []string {
+	m := []string{"totp"} // recovery codes are typed as codes
+	if e.Passkey {
+		m = append(m, "passkey")
+	}
+	return m
 }
 
 func (e *SecondFactorNeeded) Error() string { return "a second factor is needed" }
@@ -151,20 +163,30 @@ func (s *Service) ConfirmTwoFactor(ctx context.Context, code string) ([]string, 
 	if !isTOTP {
 		return nil, model.Invalid("code", "must be the 6 digits your app shows")
 	}
-	codes := make([]string, recoveryCodes)
-	hashes := make([]string, recoveryCodes)
-	for i := range codes {
-		b := make([]byte, 7)
-		if _, err := rand.Read(b); err != nil {
-			return nil, err
-		}
-		c := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:10]
-		codes[i], hashes[i] = c[:5]+"-"+c[5:], recoveryHash(c)
+	codes, hashes, err := newRecoveryCodes()
+	if err != nil {
+		return nil, err
 	}
 	if err := s.Store.ConfirmTOTP(ctx, totpVerifier(norm, s.Store.Now()), hashes); err != nil {
 		return nil, err
 	}
 	return codes, nil
+}
+
+// newRecoveryCodes makes an account's recovery codes (as shown: xxxxx-xxxxx)
+// and their hashes (as stored).
+func newRecoveryCodes() (codes, hashes []string, err error) {
+	codes = make([]string, recoveryCodes)
+	hashes = make([]string, recoveryCodes)
+	for i := range codes {
+		b := make([]byte, 7)
+		if _, err := rand.Read(b); err != nil {
+			return nil, nil, err
+		}
+		c := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))[:10]
+		codes[i], hashes[i] = c[:5]+"-"+c[5:], recoveryHash(c)
+	}
+	return codes, hashes, nil
 }
 
 // DisableTwoFactor turns the signed-in account's two-factor sign-in off,

@@ -130,6 +130,15 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		cfg.RemoteURL = strings.TrimSuffix(cfg.RemoteURL, "/")
 		s.cfg.RemoteURL, s.remoteHost = cfg.RemoteURL, u.Host
 	}
+	// Passkeys: this node is the WebAuthn relying party of its public URL
+	// (a host name; none for an IP address or no URL).
+	if au.Passkeys == nil {
+		if rp, err := auth.NewRelyingParty(cfg.PublicURL); err == nil {
+			au.Passkeys = rp
+		} else if publicGiven {
+			log.Warn("no passkeys", "err", err)
+		}
+	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
 		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL, FirmwareDir: s.firmwareDir(), FirmwareMaxBytes: cfg.Firmware.MaxBytes})
 	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
@@ -183,6 +192,13 @@ func (s *Server) routes() {
 	s.handleAPI("GET /api/v1/me", s.apiAuth(a.Me))
 	s.handleAPI("PUT /api/v1/me/password", s.apiAuth(a.ChangePassword))
 	s.handleAPI("POST /api/v1/auth/login/second-factor", limitBody(maxLoginBody, s.apiPublic(a.LoginSecondFactor)))
+	s.handleAPI("POST /api/v1/auth/login/passkey-options", limitBody(maxLoginBody, s.apiPublic(a.LoginPasskeyOptions)))
+	s.handleAPI("GET /api/v1/me/passkeys", s.apiAuth(a.ListPasskeys))
+	s.handleAPI("POST /api/v1/me/passkeys/options", s.apiAuth(a.PasskeyOptions))
+	s.handleAPI("POST /api/v1/me/passkeys", s.apiAuth(a.AddPasskey))
+	s.handleAPI("PATCH /api/v1/me/passkeys/{id}", s.apiAuth(a.RenamePasskey))
+	s.handleAPI("DELETE /api/v1/me/passkeys/{id}", s.apiAuth(a.DeletePasskey))
+	s.handleAPI("POST /api/v1/me/two-factor/passkey-options", s.apiAuth(a.TwoFactorPasskeyOptions))
 	s.handleAPI("GET /api/v1/me/two-factor", s.apiAuth(a.TwoFactorStatus))
 	s.handleAPI("POST /api/v1/me/two-factor", s.apiAuth(a.StartTwoFactor))
 	s.handleAPI("POST /api/v1/me/two-factor/confirm", s.apiAuth(a.ConfirmTwoFactor))
@@ -240,6 +256,9 @@ func (s *Server) routes() {
 	m.Handle("POST /account/two-factor/start", s.page(w.StartTwoFactor))
 	m.Handle("POST /account/two-factor/confirm", s.page(w.ConfirmTwoFactor))
 	m.Handle("POST /account/two-factor/disable", s.page(w.DisableTwoFactor))
+	m.Handle("POST /account/two-factor/passkeys", s.page(w.AddPasskey))
+	m.Handle("POST /account/two-factor/passkeys/{id}/rename", s.page(w.RenamePasskey))
+	m.Handle("POST /account/two-factor/passkeys/{id}/delete", s.page(w.DeletePasskey))
 	m.Handle("POST /account/two-factor/policy", s.page(w.SetTwoFactorPolicy, model.RoleAdmin, model.RoleDistributor, model.RoleSubdistributor))
 	m.Handle("GET /{$}", s.page(w.Home))
 	m.Handle("GET /firmware", s.page(w.FirmwareList))
@@ -409,6 +428,8 @@ var errMustEnroll = model.Errorf(model.EFORBIDDEN, "Your parent account requires
 var enrollPaths = map[string]bool{
 	"/account/two-factor": true, "/account/two-factor/start": true, "/account/two-factor/confirm": true, "/logout": true, "/access/end": true,
 	"/api/v1/me": true, "/api/v1/me/two-factor": true, "/api/v1/me/two-factor/confirm": true, "/api/v1/auth/logout": true,
+	// A passkey is set up instead of an app (issue 16).
+	"/account/two-factor/passkeys": true, "/api/v1/me/passkeys": true, "/api/v1/me/passkeys/options": true,
 }
 
 func checkCSRF(id *auth.Identity, tok string) error {

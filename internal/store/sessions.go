@@ -33,7 +33,8 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (*model.Session,
 	row := s.queryRow(ctx, `SELECT se.token_hash, se.account_id, se.acting_as_id, se.csrf_token, se.user_agent, se.ip,
 		se.created_at, se.last_seen_at, se.expires_at, se.epoch, se.acting_epoch,
 		coalesce((SELECT p.require_2fa_children FROM accounts p WHERE p.id = a.parent_id), false)
-			AND NOT EXISTS (SELECT 1 FROM account_totp t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL), `+accountCols+`
+			AND NOT EXISTS (SELECT 1 FROM account_totp t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL)
+			AND NOT EXISTS (SELECT 1 FROM account_passkeys k WHERE k.account_id = a.id), `+accountCols+`
 		FROM sessions se JOIN accounts a ON a.id = se.account_id
 		WHERE se.token_hash = ? AND a.disabled = false AND se.epoch = a.credential_epoch
 		AND (se.acting_as_id IS NULL OR EXISTS (SELECT 1 FROM accounts i WHERE i.id = se.acting_as_id AND i.credential_epoch = se.acting_epoch))`, hash)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -39,10 +40,12 @@ func (s *Store) GetTwoFactorStatus(ctx context.Context) (model.TwoFactorStatus, 
 	}
 	err = s.queryRow(ctx, `SELECT
 		EXISTS (SELECT 1 FROM account_totp t WHERE t.account_id = a.id AND t.confirmed_at IS NOT NULL),
+		(SELECT count(*) FROM account_passkeys k WHERE k.account_id = a.id),
 		(SELECT count(*) FROM recovery_codes c WHERE c.account_id = a.id AND c.used_at IS NULL),
 		coalesce((SELECT p.require_2fa_children FROM accounts p WHERE p.id = a.parent_id), false),
 		a.require_2fa_children
-		FROM accounts a WHERE a.id = ?`, act.AccountID).Scan(&st.Enabled, &st.RecoveryCodesLeft, &st.RequiredByParent, &st.RequireForChildren)
+		FROM accounts a WHERE a.id = ?`, act.AccountID).Scan(&st.TOTP, &st.Passkeys, &st.RecoveryCodesLeft, &st.RequiredByParent, &st.RequireForChildren)
+	st.Enabled = st.TOTP || st.Passkeys > 0
 	return st, err
 }
 
@@ -146,12 +149,22 @@ func (s *Store) DisableTOTP(ctx context.Context) error {
 }
 
 func (s *Store) dropTwoFactor(ctx context.Context, tx *Tx, accountID int64, action string, details map[string]any) error {
+	// Its passkeys go too (their number is in the audit entry).
+	var passkeys int
+	if err := tx.queryRow(ctx, `SELECT count(*) FROM account_passkeys WHERE account_id = ?`, accountID).Scan(&passkeys); err != nil {
+		return err
+	}
 	for _, q := range []string{`DELETE FROM account_totp WHERE account_id = ?`, `DELETE FROM recovery_codes WHERE account_id = ?`,
-		`DELETE FROM login_challenges WHERE account_id = ?`} {
+		`DELETE FROM login_challenges WHERE account_id = ?`, `DELETE FROM account_passkeys WHERE account_id = ?`,
+		`DELETE FROM passkey_registrations WHERE account_id = ?`} {
 		if _, err := tx.exec(ctx, q, accountID); err != nil {
 			return err
 		}
 	}
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["passkeys_removed"] = passkeys
 	return s.audit(ctx, tx, action, "account", accountID, details)
 }
 
@@ -198,11 +211,19 @@ func (s *Store) SetChildrenTwoFactorRequired(ctx context.Context, required bool)
 }
 
 // TwoFactorForLogin says whether account id signs in with a second factor
-// (a confirmed authenticator). Before any actor exists, like the login.
+// (a confirmed authenticator or a passkey). Before any actor exists, like
+// the login.
 func (s *Store) TwoFactorForLogin(ctx context.Context, id int64) (bool, error) {
-	var on bool
-	err := s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM account_totp WHERE account_id = ? AND confirmed_at IS NOT NULL)`, id).Scan(&on)
-	return on, err
+	totp, passkeys, err := s.SecondFactorsForLogin(ctx, id)
+	return totp || passkeys, err
+}
+
+// SecondFactorsForLogin says which second factors account id signs in
+// with: a confirmed TOTP authenticator, passkeys. Before any actor exists.
+func (s *Store) SecondFactorsForLogin(ctx context.Context, id int64) (totp, passkeys bool, err error) {
+	err = s.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM account_totp WHERE account_id = ? AND confirmed_at IS NOT NULL),
+		EXISTS (SELECT 1 FROM account_passkeys WHERE account_id = ?)`, id, id).Scan(&totp, &passkeys)
+	return totp, passkeys, err
 }
 
 // CreateLoginChallenge keeps a login waiting for its second factor, until
@@ -232,13 +253,60 @@ var errChallenge = model.Errorf(model.EUNAUTHORIZED, "This sign-in has expired o
 // code counts an attempt (the challenge ends at MaxSecondFactorAttempts)
 // and is EUNAUTHORIZED with wrong=true.
 func (s *Store) UseLoginChallenge(ctx context.Context, hash string, verify TOTPVerify, recoveryHash string) (acc *model.Account, wrong bool, err error) {
+	acc, wrong, err = s.useLoginChallenge(ctx, hash, func(tx *Tx, accountID int64, _ string, now time.Time) (string, bool, error) {
+		if recoveryHash != "" {
+			res, err := tx.exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE id = (SELECT min(id) FROM recovery_codes
+				WHERE account_id = ? AND code_hash = ? AND used_at IS NULL)`, now, accountID, recoveryHash)
+			if err != nil {
+				return "", false, err
+			}
+			n, _ := res.RowsAffected()
+			return "recovery_code", n == 1, nil
+		}
+		var sealed string
+		var last int64
+		err := tx.queryRow(ctx, `SELECT secret, last_step FROM account_totp WHERE account_id = ? AND confirmed_at IS NOT NULL`, accountID).Scan(&sealed, &last)
+		if isNoRows(err) {
+			return "totp", false, nil
+		} else if err != nil {
+			return "", false, err
+		}
+		secret, err := s.decryptSecret(sealed)
+		if err != nil {
+			return "", false, err
+		}
+		step, ok := verify(secret, last)
+		if ok {
+			if _, err := tx.exec(ctx, `UPDATE account_totp SET last_step = ? WHERE account_id = ?`, step, accountID); err != nil {
+				return "", false, err
+			}
+		}
+		return "totp", ok, nil
+	})
+	if err == nil && wrong {
+		return nil, true, model.Errorf(model.EUNAUTHORIZED, "Wrong code: type the code your app shows now, or one of your recovery codes.")
+	}
+	return acc, wrong, err
+}
+
+// secondFactorCheck checks a second factor for the login of accountID, in
+// its transaction; passkeySession is the challenge's passkey ceremony (""
+// when none was begun). It names the factor ("totp", "passkey", …).
+type secondFactorCheck func(tx *Tx, accountID int64, passkeySession string, now time.Time) (via string, ok bool, err error)
+
+// useLoginChallenge is the second step of a login, whatever its factor:
+// the challenge must be current and not used up, its account enabled; a
+// factor check refused counts an attempt (wrong=true, no error); one
+// accepted ends the challenge and is audited.
+func (s *Store) useLoginChallenge(ctx context.Context, hash string, check secondFactorCheck) (acc *model.Account, wrong bool, err error) {
 	err = s.inTx(ctx, func(tx *Tx) error {
 		acc, wrong = nil, false
 		now := s.now()
 		var accountID int64
 		var attempts int
-		err := tx.queryRow(ctx, `SELECT account_id, attempts FROM login_challenges WHERE token_hash = ? AND expires_at > ?`, hash, now).
-			Scan(&accountID, &attempts)
+		var passkeySession sql.NullString
+		err := tx.queryRow(ctx, `SELECT account_id, attempts, passkey_session FROM login_challenges WHERE token_hash = ? AND expires_at > ?`, hash, now).
+			Scan(&accountID, &attempts, &passkeySession)
 		if isNoRows(err) || (err == nil && attempts >= MaxSecondFactorAttempts) {
 			return errChallenge
 		} else if err != nil {
@@ -250,36 +318,9 @@ func (s *Store) UseLoginChallenge(ctx context.Context, hash string, verify TOTPV
 		} else if err != nil {
 			return err
 		}
-		ok := false
-		via := "totp"
-		if recoveryHash != "" {
-			via = "recovery_code"
-			res, err := tx.exec(ctx, `UPDATE recovery_codes SET used_at = ? WHERE id = (SELECT min(id) FROM recovery_codes
-				WHERE account_id = ? AND code_hash = ? AND used_at IS NULL)`, now, accountID, recoveryHash)
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			ok = n == 1
-		} else {
-			var sealed string
-			var last int64
-			err := tx.queryRow(ctx, `SELECT secret, last_step FROM account_totp WHERE account_id = ? AND confirmed_at IS NOT NULL`, accountID).Scan(&sealed, &last)
-			if err != nil && !isNoRows(err) {
-				return err
-			}
-			if err == nil {
-				secret, err := s.decryptSecret(sealed)
-				if err != nil {
-					return err
-				}
-				var step int64
-				if step, ok = verify(secret, last); ok {
-					if _, err := tx.exec(ctx, `UPDATE account_totp SET last_step = ? WHERE account_id = ?`, step, accountID); err != nil {
-						return err
-					}
-				}
-			}
+		via, ok, err := check(tx, accountID, passkeySession.String, now)
+		if err != nil {
+			return err
 		}
 		if !ok {
 			wrong = true
@@ -292,9 +333,6 @@ func (s *Store) UseLoginChallenge(ctx context.Context, hash string, verify TOTPV
 		acc = a
 		return s.audit(model.WithActor(ctx, model.ActorOf(a)), tx, "auth.second_factor", "account", a.ID, map[string]any{"via": via})
 	})
-	if err == nil && wrong {
-		return nil, true, model.Errorf(model.EUNAUTHORIZED, "Wrong code: type the code your app shows now, or one of your recovery codes.")
-	}
 	return acc, wrong, err
 }
 

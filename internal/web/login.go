@@ -47,7 +47,7 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 	tok, se, _, err := w.auth.Login(r.Context(), username, password, auth.ClientIP(r), r.UserAgent())
 	var sf *auth.SecondFactorNeeded
 	if errors.As(err, &sf) {
-		return w.render(rw, http.StatusOK, "login_second", w.page(r, "Log in", "", secondFactorData{Challenge: sf.Challenge, Next: next}))
+		return w.render(rw, http.StatusOK, "login_second", w.page(r, "Log in", "", secondFactorData{Challenge: sf.Challenge, Next: next, Passkey: sf.Passkey}))
 	}
 	if err != nil {
 		p := w.page(r, "Log in", "", loginData{Username: username, Next: next})
@@ -186,21 +186,33 @@ func (w *Web) ForgotPassword(rw http.ResponseWriter, r *http.Request) error {
 
 type secondFactorData struct {
 	Challenge, Next string
+	Passkey         bool // the account has passkeys: the page offers one
 }
 
-// LoginSecondFactor completes a login with the authenticator's code or a
-// recovery code.
+// LoginSecondFactor completes a login with the authenticator's code, a
+// recovery code, or a passkey's assertion (the page's script puts it in
+// the form's passkey field).
 func (w *Web) LoginSecondFactor(rw http.ResponseWriter, r *http.Request) error {
 	challenge, next := r.PostFormValue("challenge"), safeNext(r.PostFormValue("next"))
-	tok, se, _, err := w.auth.CompleteLogin(r.Context(), challenge, r.PostFormValue("code"), auth.ClientIP(r), r.UserAgent())
+	passkey := r.PostFormValue("has_passkey") == "1" && w.auth.Passkeys != nil
+	var tok string
+	var se *model.Session
+	var err error
+	if assertion := r.PostFormValue("passkey"); assertion != "" {
+		tok, se, _, err = w.auth.CompletePasskeyLogin(r.Context(), challenge, []byte(assertion), auth.ClientIP(r), r.UserAgent())
+	} else {
+		tok, se, _, err = w.auth.CompleteLogin(r.Context(), challenge, r.PostFormValue("code"), auth.ClientIP(r), r.UserAgent())
+	}
 	if err != nil {
 		switch model.ErrorCode(err) {
-		case model.EINVALID, model.EUNAUTHORIZED:
-			p := w.page(r, "Log in", "", secondFactorData{Challenge: challenge, Next: next})
+		case model.EINVALID, model.EUNAUTHORIZED, model.ECONFLICT:
+			p := w.page(r, "Log in", "", secondFactorData{Challenge: challenge, Next: next, Passkey: passkey})
 			p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
 			status := http.StatusUnauthorized
 			if model.ErrorCode(err) == model.EINVALID {
 				status = http.StatusBadRequest
+			} else if model.ErrorCode(err) == model.ECONFLICT {
+				status = http.StatusConflict
 			}
 			return w.render(rw, status, "login_second", p)
 		}

@@ -20,6 +20,13 @@ type twoFactorData struct {
 	Codes      []string
 	CanRequire bool
 	Children   string
+	// Passkeys (issue 16): the account's, whether this node has them (its
+	// public URL names a host), and whether another may be added.
+	Passkeys       []model.Passkey
+	PasskeysOn     bool
+	PasskeyRoom    bool
+	MaxPasskeys    int
+	PasskeysReason string
 }
 
 func (w *Web) twoFactorPage(rw http.ResponseWriter, r *http.Request, status int, p *Page, d twoFactorData) error {
@@ -28,6 +35,11 @@ func (w *Web) twoFactorPage(rw http.ResponseWriter, r *http.Request, status int,
 		return err
 	}
 	d.Status = st
+	if d.Passkeys, err = w.store.ListPasskeys(r.Context()); err != nil {
+		return err
+	}
+	d.PasskeysOn, d.MaxPasskeys = w.auth.Passkeys != nil, model.MaxPasskeys
+	d.PasskeyRoom = len(d.Passkeys) < model.MaxPasskeys
 	role := identity(r).Account.Role
 	d.CanRequire = role != model.RoleInstaller
 	d.Children = map[model.Role]string{model.RoleAdmin: "distributors", model.RoleDistributor: "sub-distributors",
@@ -70,7 +82,12 @@ func (w *Web) ConfirmTwoFactor(rw http.ResponseWriter, r *http.Request) error {
 
 // DisableTwoFactor turns it off with the password and a code.
 func (w *Web) DisableTwoFactor(rw http.ResponseWriter, r *http.Request) error {
-	err := w.auth.DisableTwoFactor(r.Context(), identity(r), r.PostFormValue("password"), r.PostFormValue("code"), auth.ClientIP(r))
+	var err error
+	if assertion := r.PostFormValue("passkey"); assertion != "" {
+		err = w.auth.DisableTwoFactorPasskey(r.Context(), identity(r), r.PostFormValue("password"), r.PostFormValue("challenge"), []byte(assertion), auth.ClientIP(r))
+	} else {
+		err = w.auth.DisableTwoFactor(r.Context(), identity(r), r.PostFormValue("password"), r.PostFormValue("code"), auth.ClientIP(r))
+	}
 	if model.ErrorCode(err) == model.EINVALID {
 		p := w.page(r, "Two-factor sign-in", "", nil)
 		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
