@@ -418,5 +418,21 @@ func TestNotifyOrdersAndRollouts(t *testing.T) {
 		if s := notifyStep(t, n); s.Sent != 0 || s.Decided[model.NotifyOrderResult] != 0 {
 			t.Fatalf("again: %+v", s)
 		}
+		// Orders off: the next completed order is in no mail.
+		notifySettings(t, tc, tr.own.installer, NotificationSettingsInput{OrderResult: off()})
+		at = clock.get()
+		if err := tc.store.BulkInsert(deviceSys, "orders", []string{"id", "number", "type", "installer_id", "subdistributor_id",
+			"distributor_id", "created_by", "project_type", "status", "counts", "total", "currency", "created_at", "processing_since", "updated_at"},
+			[][]any{{id + 4, "GH-3", "activation", tr.own.installer.ID, tr.own.sub.ID, tr.own.sub.ParentID, tr.own.installer.ID, "community",
+				"completed", 1, 1250, "USD", at, at, at}}); err != nil {
+			t.Fatal(err)
+		}
+		clock.set(at.Add(time.Hour))
+		if s := notifyStep(t, n); s.Sent != 0 || s.Decided[model.NotifyOrderResult] != 0 {
+			t.Fatalf("orders off: %+v", s)
+		}
+		if len(tc.smtp.Messages()) != 2 {
+			t.Errorf("%d mails, want 2", len(tc.smtp.Messages()))
+		}
 	})
 }
