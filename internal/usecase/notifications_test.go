@@ -436,3 +436,33 @@ func TestNotifyOrdersAndRollouts(t *testing.T) {
 		}
 	})
 }
+
+// A device offline longer than the minutes and back while no scheduler ran
+// is still reported, once: its offline and back lines in one digest.
+func TestNotifyDeviceCatchUpAfterDowntime(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		tc := newTestCases(t, backend)
+		clock := notifyWithClock(t, tc.store, notifyT0)
+		tr := newDeviceTree(t, tc.store)
+		notifySettings(t, tc, tr.own.sub, NotificationSettingsInput{DeviceOffline: off()})
+		notifyExec(t, tc.store, `UPDATE devices SET online = true, node = 'n1', last_seen = ?, connected_at = ?`, notifyT0, notifyT0)
+		notifyStep(t, tc.NewNotifier("node-a"))
+		// Every node down: the device drops at T0 and is back at T0+30m.
+		notifyExec(t, tc.store, `UPDATE devices SET online = false, node = '' WHERE id = ?`, tr.own.device.ID)
+		notifyExec(t, tc.store, `UPDATE devices SET online = true, connected_at = ? WHERE id = ?`, notifyT0.Add(30*time.Minute), tr.own.device.ID)
+		clock.set(notifyT0.Add(2 * time.Hour))
+		n := tc.NewNotifier("node-b") // a restarted node
+		if s := notifyStep(t, n); s.Decided[model.NotifyDeviceOffline] != 2 {
+			t.Fatalf("catch-up: %+v, want the offline and the back row", s)
+		}
+		clock.set(clock.get().Add(3 * time.Minute))
+		notifyStep(t, n)
+		clock.set(clock.get().Add(time.Hour))
+		notifyStep(t, n)
+		msgs := tc.smtp.Wait(t, 1, 10*time.Second)
+		if len(tc.smtp.Messages()) != 1 || msgs[0].To[0] != tr.own.installer.Email || !strings.Contains(msgs[0].Text, "offline since 2031-03-10 09:00 UTC") ||
+			!strings.Contains(msgs[0].Text, "back online at 2031-03-10 09:30 UTC") {
+			t.Fatalf("mails: %+v", tc.smtp.Messages())
+		}
+	})
+}
