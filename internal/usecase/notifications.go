@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/mail"
@@ -74,6 +75,7 @@ const (
 // (store.DecideNotifications, at most Limit subjects per generator) and
 // mails at most Digests digests. Every node runs one.
 type Notifier struct {
+	mu    sync.Mutex // one step at a time: the lease is the node's
 	c     *Cases
 	node  string
 	lease time.Duration
@@ -99,6 +101,8 @@ type NotifyStep struct {
 
 // Step runs one pass at the store's clock.
 func (n *Notifier) Step(ctx context.Context) (NotifyStep, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	ctx = model.WithActor(ctx, model.System)
 	st := n.c.store
 	var step NotifyStep
@@ -134,7 +138,12 @@ func (n *Notifier) Step(ctx context.Context) (NotifyStep, error) {
 		default:
 			msg := mail.NotificationDigest(d.Language, n.digestMail(d))
 			msg.To = []string{d.Email}
-			if err := n.c.mail.Send(ctx, msg); err != nil {
+			// The send ends well within the lease: no other node can take
+			// the lease and mail this digest while it is under way.
+			sctx, cancel := context.WithTimeout(ctx, n.lease/2)
+			err := n.c.mail.Send(sctx, msg)
+			cancel()
+			if err != nil {
 				wait := min(time.Minute<<min(d.Attempts, 10), notifyRetryMax)
 				outcome, retry = store.NotifyFailed, st.Now().Add(wait)
 				step.Failed++
