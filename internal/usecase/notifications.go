@@ -99,7 +99,8 @@ type NotifyStep struct {
 	Dropped int                 // digests that can never go (no address, kind off)
 }
 
-// Step runs one pass at the store's clock.
+// Step runs one pass at the store's clock. Steps of one notifier run one
+// at a time (the lease is the node's).
 func (n *Notifier) Step(ctx context.Context) (NotifyStep, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
