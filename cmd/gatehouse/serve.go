@@ -44,6 +44,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fwMaxBytes := fs.Int64("firmware-max-bytes", envInt(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", usecase.DefaultFirmwareMaxBytes), "largest firmware image an admin may upload, in bytes (env GATEHOUSE_FIRMWARE_MAX_BYTES)")
 	fwDownloads := fs.Int("firmware-downloads", int(envInt(getenv, "GATEHOUSE_FIRMWARE_DOWNLOADS", fwimage.DefaultMaxDownloads)), "firmware downloads this node serves at a time; more devices are told to retry later (503, Retry-After) (env GATEHOUSE_FIRMWARE_DOWNLOADS)")
 	rolloutEvery := fs.Duration("rollout-every", envDuration(getenv, "GATEHOUSE_ROLLOUT_EVERY", usecase.DefaultRolloutEvery), "how often the firmware rollout scheduler releases devices, checks waves and deadlines (env GATEHOUSE_ROLLOUT_EVERY)")
+	notifyEvery := fs.Duration("notify-every", envDuration(getenv, "GATEHOUSE_NOTIFY_EVERY", usecase.DefaultNotifyEvery), "how often the notification scheduler decides and mails the notifications (expiry, devices offline, orders, rollouts); every node runs it, one at a time holds its lease (env GATEHOUSE_NOTIFY_EVERY)")
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -53,7 +54,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopProfile()
-	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY"); err != nil {
+	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY", "GATEHOUSE_NOTIFY_EVERY"); err != nil {
 		return err
 	}
 	if err := checkEnvInts(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", "GATEHOUSE_FIRMWARE_DOWNLOADS"); err != nil {
@@ -64,6 +65,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *idle <= 0 || *absolute <= 0 || *orderTimeout <= 0 || *rolloutEvery <= 0 {
 		return fmt.Errorf("--session-idle, --session-max, --order-timeout and --rollout-every must be positive")
+	}
+	if *notifyEvery <= 0 {
+		return fmt.Errorf("--notify-every must be positive")
 	}
 	if *publicURL != "" {
 		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -122,7 +126,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
-		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery}, st, au, mailer, log)
+		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,9 @@ type Config struct {
 	// RolloutEvery is how often the firmware rollout scheduler steps
 	// (usecase.DefaultRolloutEvery when 0).
 	RolloutEvery time.Duration
+	// NotifyEvery is how often the notification scheduler runs
+	// (usecase.DefaultNotifyEvery when 0).
+	NotifyEvery time.Duration
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -224,6 +227,7 @@ func (s *Server) routes() {
 	s.routesInstallers()
 	s.routesEndUsers()
 	s.routesSettings()
+	s.routesNotifications()
 	s.routesInstallerPortal()
 	s.routesDevices()
 	s.routesCameras()
@@ -639,6 +643,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		defer close(rolloutsDone)
 		s.cases.NewRolloutScheduler(s.gateway.Node()).Run(ctx, s.cfg.RolloutEvery)
 	}()
+	notifyDone := make(chan struct{})
+	go func() {
+		defer close(notifyDone)
+		s.cases.NewNotifier(s.gateway.Node()).Run(ctx, s.cfg.NotifyEvery)
+	}()
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -652,6 +661,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	err = s.shutdown(srv, front, serveErr == nil)
 	<-gatewayDone // Run is the gateway's: it ended with Shutdown
 	<-rolloutsDone
+	<-notifyDone
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {
 		return serveErr

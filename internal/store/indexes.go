@@ -47,6 +47,16 @@ const (
 	idxCamerasListDist = "third_party_devices_list_dist"
 	idxCamerasListSub  = "third_party_devices_list_sub"
 	idxCamerasListInst = "third_party_devices_list_inst"
+	// The notification scheduler's scans (00025_notifications.sql): end
+	// users by each service's expiry, the devices' offline episodes due for
+	// a look, orders completed or failed and rollouts paused by time, and
+	// the ledger's rows due for delivery.
+	idxEndUsersAppExpiry     = "end_users_app_expiry"
+	idxEndUsersPremiumExpiry = "end_users_premium_expiry"
+	idxDeviceOfflineCheck    = "device_offline_check"
+	idxOrdersResult          = "orders_result"
+	idxRolloutsPaused        = "rollouts_paused"
+	idxNotificationsDue      = "notifications_due"
 )
 
 // queryIndexes are the indexes queries name, each with its table.
@@ -74,6 +84,12 @@ var queryIndexes = map[string]string{
 	idxCamerasListDist:        "third_party_devices",
 	idxCamerasListSub:         "third_party_devices",
 	idxCamerasListInst:        "third_party_devices",
+	idxEndUsersAppExpiry:      "end_users",
+	idxEndUsersPremiumExpiry:  "end_users",
+	idxDeviceOfflineCheck:     "device_offline",
+	idxOrdersResult:           "orders",
+	idxRolloutsPaused:         "rollouts",
+	idxNotificationsDue:       "notifications",
 }
 
 // indexedBy is SQLite's hint to read index, one of the constants above,
