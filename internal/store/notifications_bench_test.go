@@ -58,6 +58,7 @@ func BenchmarkNotificationRun(b *testing.B) {
 		if _, err := st.DB().Exec(`UPDATE device_offline SET check_at = NULL`); err != nil {
 			b.Fatal(err)
 		}
+		benchVacuum(b, st, backend, "device_offline, notifications, notification_cursors")
 		b.Run("idle", func(b *testing.B) {
 			for b.Loop() {
 				if _, err := st.DecideNotifications(sys, 1000); err != nil {
