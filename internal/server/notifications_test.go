@@ -69,8 +69,11 @@ func TestNotificationSettingsPage(t *testing.T) {
 	for _, u := range []string{"demo-admin", "demo-distributor", "demo-subdistributor", "demo-installer"} {
 		b := e.browserLogin(u)
 		home := e.do(b.c, "GET", "/", nil)
-		if !strings.Contains(string(home.body), `href="/account/notifications"`) {
-			t.Errorf("%s: no Notifications link in the top bar", u)
+		if !strings.Contains(string(home.body), `id="account-link"`) {
+			t.Errorf("%s: no Account link in the top bar", u)
+		}
+		if acc := e.do(b.c, "GET", "/account", nil); !strings.Contains(string(acc.body), `href="/account/notifications"`) {
+			t.Errorf("%s: no Notifications link on the account page", u)
 		}
 		r := e.do(b.c, "GET", "/account/notifications", nil)
 		if r.StatusCode != 200 || !strings.Contains(string(r.body), `id="notify-device_offline" checked`) {

@@ -252,6 +252,7 @@ func (s *Server) routes() {
 	m.Handle("GET /password/forgot", s.pagePublic(w.ForgotPasswordPage))
 	m.Handle("POST /password/forgot", limitBody(maxLoginBody, s.pagePublic(w.ForgotPassword)))
 	m.Handle("POST /logout", s.page(w.Logout))
+	m.Handle("GET /account", s.page(w.AccountPage))
 	m.Handle("GET /account/password", s.page(w.PasswordPage))
 	m.Handle("POST /account/password", s.page(w.ChangePassword))
 	m.Handle("GET /account/two-factor", s.page(w.TwoFactorPage))
