@@ -72,7 +72,12 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			return setModelFirmware(ctx, tx, mac, h.Model, h.Firmware)
+			if err := setModelFirmware(ctx, tx, mac, h.Model, h.Firmware); err != nil {
+				return err
+			}
+			// Written only when an endpoint subscribes (webhooks.go).
+			return s.emitDeviceWebhook(ctx, tx, model.EventDeviceOnline, 0, mac, map[string]any{"node": node,
+				"ip": clip(h.IP), "firmware": clip(h.Firmware), "model": clip(h.Model), "at": at.UTC()})
 		}
 		var one int
 		if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = CAST(? AS TEXT)`, mac).Scan(&one); isNoRows(err) {
@@ -152,10 +157,16 @@ func (s *Store) DevicesSeen(ctx context.Context, node string, at time.Time, ids 
 // meantime is not overwritten.
 func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connectedAt, seen time.Time) error {
 	return s.inGroupTx(ctx, func(tx *Tx) error {
-		_, err := tx.execP(ctx, `UPDATE devices SET online = false, node = '', last_seen = ?
+		res, err := tx.execP(ctx, `UPDATE devices SET online = false, node = '', last_seen = ?
 			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`,
 			seen, mac, node, connectedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return s.emitDeviceWebhook(ctx, tx, model.EventDeviceOffline, 0, mac, map[string]any{"at": seen.UTC()})
+		}
+		return nil
 	})
 }
 
