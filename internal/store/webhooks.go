@@ -227,7 +227,8 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, in model.WebhookEndpo
 	err = s.inTx(ctx, func(tx *Tx) error {
 		// Lock the account's row (PostgreSQL), so that two creations at
 		// once count each other.
-		if _, err := tx.exec(ctx, `UPDATE accounts SET updated_at = updated_at WHERE id = ?`, act.AccountID); err != nil {
+		var one int64
+		if err := tx.queryRow(ctx, `SELECT id FROM accounts WHERE id = ? `+s.lockFor("FOR UPDATE"), act.AccountID).Scan(&one); err != nil {
 			return err
 		}
 		var n int
