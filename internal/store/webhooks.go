@@ -625,9 +625,11 @@ func WebhookBody(d model.WebhookDispatch) string {
 // FinishWebhookDelivery records the outcome of node's attempt of a
 // delivery it holds: success ends it; a failure schedules it again at
 // a.RetryAt, or fails it for good when that is past its give-up time. The
-// endpoint's failing_since starts at its first failure after a success; a
-// failure a day or more after it disables the endpoint, and the account to
-// tell is returned. A lease lost meanwhile records nothing. (System side.)
+// endpoint's failing_since starts when its first failed attempt after a
+// success was due; a
+// failure a day or more after it, or the last failure of a delivery whose
+// whole day of retries saw no success, disables the endpoint, and the
+// account to tell is returned. A lease lost meanwhile records nothing. (System side.)
 func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64, a model.WebhookAttempt) (*model.WebhookDisabled, error) {
 	if _, err := actor(ctx); err != nil {
 		return nil, err
@@ -642,9 +644,10 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 		off = nil
 		now := s.now()
 		var endpoint int64
-		var giveUp time.Time
-		err := tx.queryRow(ctx, `SELECT endpoint_id, give_up_at FROM webhook_deliveries WHERE id = ? AND lease_node = ? AND state = 'pending'`,
-			id, node).Scan(&endpoint, &giveUp)
+		var giveUp, created time.Time
+		var due *time.Time
+		err := tx.queryRow(ctx, `SELECT endpoint_id, give_up_at, created_at, next_at FROM webhook_deliveries
+			WHERE id = ? AND lease_node = ? AND state = 'pending'`, id, node).Scan(&endpoint, &giveUp, &created, &due)
 		if isNoRows(err) {
 			return nil
 		} else if err != nil {
@@ -667,7 +670,12 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 			_, err := tx.exec(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, endpoint)
 			return err
 		}
-		if _, err := tx.exec(ctx, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, now, endpoint); err != nil {
+		// The run of failures began when this attempt was due.
+		began := now
+		if due != nil && due.Before(now) {
+			began = *due
+		}
+		if _, err := tx.exec(ctx, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, began, endpoint); err != nil {
 			return err
 		}
 		var since time.Time
@@ -678,7 +686,10 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 			&d.Account, &d.Name, &d.Email, &d.Language); err != nil {
 			return err
 		}
-		if !enabled || now.Sub(since) < model.WebhookRetryFor {
+		// Failing for a day: a day since the first failure, or this
+		// delivery's day of retries ended with no success since it began.
+		exhausted := state == model.WebhookFailed && giveUp.Sub(created) >= model.WebhookRetryFor && !since.After(created)
+		if !enabled || (now.Sub(since) < model.WebhookRetryFor && !exhausted) {
 			return nil
 		}
 		reason := fmt.Sprintf("Disabled by Gatehouse: every delivery failed since %s UTC.", since.UTC().Format("2006-01-02 15:04"))
