@@ -237,6 +237,20 @@ func TestWebhookEventsStayInTheirTree(t *testing.T) {
 		if got := deliveriesOf(t, st, "command.failed"); !slices.Equal(got, []int64{foreign.ID}) {
 			t.Errorf("command.failed of tree B reached %v, want only %d", got, foreign.ID)
 		}
+		// A device marked offline by the sweep (its node died) is told too.
+		at2 := at.Add(time.Hour)
+		if err := st.DeviceConnected(ctx, tr.a1.device.MAC, "node-b", at2, hello); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := st.StaleOffline(ctx, time.Now().Add(48*time.Hour)); err != nil || n < 1 {
+			t.Fatalf("stale offline: %d %v", n, err)
+		}
+		if _, err := st.FanOutWebhookEvents(sys, 500); err != nil {
+			t.Fatal(err)
+		}
+		if got := deliveriesOf(t, st, "device.offline"); len(got) != 6 {
+			t.Errorf("after the sweep, device.offline reached %v, want the three endpoints twice", got)
+		}
 		// Fanned out once: a second pass adds nothing.
 		before := sqlCount(t, st, `SELECT count(*) FROM webhook_deliveries`)
 		if n, err := st.FanOutWebhookEvents(sys, 500); err != nil || n != 0 {
