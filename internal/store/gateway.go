@@ -77,7 +77,7 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 				return err
 			}
 			// Written only when an endpoint subscribes (webhooks.go).
-			return s.emitDeviceWebhook(ctx, tx, model.EventDeviceOnline, 0, mac, map[string]any{"node": node,
+			return s.emitConnectWebhook(ctx, tx, model.EventDeviceOnline, mac, map[string]any{"node": node,
 				"ip": clip(h.IP), "firmware": clip(h.Firmware), "model": clip(h.Model), "at": at.UTC()})
 		}
 		var one int
@@ -165,7 +165,7 @@ func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connec
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			return s.emitDeviceWebhook(ctx, tx, model.EventDeviceOffline, 0, mac, map[string]any{"at": seen.UTC()})
+			return s.emitConnectWebhook(ctx, tx, model.EventDeviceOffline, mac, map[string]any{"at": seen.UTC()})
 		}
 		return nil
 	})

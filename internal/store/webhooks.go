@@ -85,7 +85,7 @@ func (s *Store) emitWebhook(ctx context.Context, tx *Tx, typ string, o webhookOw
 	if err != nil {
 		return err
 	}
-	_, err = tx.exec(ctx, `INSERT INTO webhook_events (uid, type, type_bit, account_id, subdistributor_id, distributor_id, data, created_at)
+	_, err = tx.execP(ctx, `INSERT INTO webhook_events (uid, type, type_bit, account_id, subdistributor_id, distributor_id, data, created_at)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.enabled = true AND (w.event_mask & ?) <> 0
 		AND (w.all_tree = true OR w.account_id IN (?, ?, ?)))`,
 		newEventUID(), typ, bit, nullID(o.account), nullID(o.sub), nullID(o.dist), string(js), s.now(), bit, o.account, o.sub, o.dist)
@@ -103,7 +103,7 @@ func (s *Store) deviceOwner(ctx context.Context, tx *Tx, bit int64, byID int64, 
 	if mac == "" {
 		where, arg = "d.id = ?", byID
 	}
-	err := tx.queryRow(ctx, `SELECT a.id, coalesce(a.subdistributor_id, 0), coalesce(a.distributor_id, 0), d.mac
+	err := tx.queryRowP(ctx, `SELECT a.id, coalesce(a.subdistributor_id, 0), coalesce(a.distributor_id, 0), d.mac
 		FROM devices d JOIN accounts a ON a.id = d.installer_id WHERE `+where, arg).Scan(&o.account, &o.sub, &o.dist, &mac)
 	if isNoRows(err) {
 		return o, "", false, nil
@@ -120,6 +120,28 @@ func (s *Store) emitDeviceWebhook(ctx context.Context, tx *Tx, typ string, devic
 	}
 	data["mac"] = m
 	return s.emitWebhook(ctx, tx, typ, o, data)
+}
+
+// emitConnectWebhook is emitDeviceWebhook for the connect path (a hello, a
+// goodbye) of a device by its MAC: one prepared statement that reads the
+// device's tree, checks that an endpoint of it subscribes, and writes the
+// event — nothing at all when no endpoint anywhere subscribes to typ.
+func (s *Store) emitConnectWebhook(ctx context.Context, tx *Tx, typ, mac string, data map[string]any) error {
+	bit := model.WebhookEventBit(typ)
+	if !s.webhookWanted(ctx, tx.tx, bit) {
+		return nil
+	}
+	data["mac"] = mac
+	js, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	_, err = tx.execP(ctx, `INSERT INTO webhook_events (uid, type, type_bit, account_id, subdistributor_id, distributor_id, data, created_at)
+		SELECT ?, ?, ?, a.id, a.subdistributor_id, a.distributor_id, ?, ? FROM devices d JOIN accounts a ON a.id = d.installer_id
+		WHERE d.mac = CAST(? AS TEXT) AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.enabled = true AND (w.event_mask & ?) <> 0
+		AND (w.all_tree = true OR w.account_id = a.id OR w.account_id = a.subdistributor_id OR w.account_id = a.distributor_id))`,
+		newEventUID(), typ, bit, string(js), s.now(), mac, bit)
+	return err
 }
 
 // emitOrderWebhook tells an order's end (completed, failed, timed out).
