@@ -37,9 +37,9 @@ CREATE TABLE webhook_events (
     created_at         TIMESTAMPTZ NOT NULL,
     fanned             BOOLEAN NOT NULL DEFAULT false
 );
-CREATE UNIQUE INDEX webhook_events_uid ON webhook_events (uid);
+-- Only the waiting ones are indexed: a device's hello that writes an event
+-- pays for as little as can be (uid is 96 random bits; pruning walks ids).
 CREATE INDEX webhook_events_unfanned ON webhook_events (id) WHERE fanned = false;
-CREATE INDEX webhook_events_created ON webhook_events (created_at);
 -- One event's delivery to one endpoint: queued in the database (never in
 -- a node's memory), claimed by a node with a lease, retried with backoff
 -- until give_up_at.
