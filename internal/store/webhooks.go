@@ -662,13 +662,15 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 	a.Excerpt = model.StorableText(a.Excerpt, model.WebhookExcerpt)
 	a.Error = model.StorableText(a.Error, 500)
 	var off *model.WebhookDisabled
-	err := s.inTx(ctx, func(tx *Tx) error {
+	// Group-committed with the other outcomes of the moment (group.go):
+	// a node's concurrent attempts end in one transaction, not one each.
+	err := s.inGroupTx(ctx, func(tx *Tx) error {
 		off = nil
 		now := s.now()
 		var endpoint int64
 		var giveUp, created time.Time
 		var due *time.Time
-		err := tx.queryRow(ctx, `SELECT endpoint_id, give_up_at, created_at, next_at FROM webhook_deliveries
+		err := tx.queryRowP(ctx, `SELECT endpoint_id, give_up_at, created_at, next_at FROM webhook_deliveries
 			WHERE id = ? AND lease_node = ? AND state = 'pending'`, id, node).Scan(&endpoint, &giveUp, &created, &due)
 		if isNoRows(err) {
 			return nil
@@ -683,13 +685,13 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 				state, next = model.WebhookPending, a.RetryAt
 			}
 		}
-		if _, err := tx.exec(ctx, `UPDATE webhook_deliveries SET state = ?, next_at = ?, lease_node = '', lease_until = NULL, last_at = ?,
+		if _, err := tx.execP(ctx, `UPDATE webhook_deliveries SET state = ?, next_at = ?, lease_node = '', lease_until = NULL, last_at = ?,
 			http_status = ?, latency_ms = ?, excerpt = ?, error = ? WHERE id = ?`, state, next, now, a.HTTPStatus, a.Latency.Milliseconds(),
 			a.Excerpt, a.Error, id); err != nil {
 			return err
 		}
 		if a.OK {
-			_, err := tx.exec(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, endpoint)
+			_, err := tx.execP(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, endpoint)
 			return err
 		}
 		// The run of failures began when this attempt was due.
@@ -697,13 +699,13 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 		if due != nil && due.Before(now) {
 			began = *due
 		}
-		if _, err := tx.exec(ctx, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, began, endpoint); err != nil {
+		if _, err := tx.execP(ctx, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, began, endpoint); err != nil {
 			return err
 		}
 		var since time.Time
 		var enabled bool
 		d := &model.WebhookDisabled{EndpointID: endpoint}
-		if err := tx.queryRow(ctx, `SELECT w.failing_since, w.enabled, w.url, a.username, a.name, a.email, a.language
+		if err := tx.queryRowP(ctx, `SELECT w.failing_since, w.enabled, w.url, a.username, a.name, a.email, a.language
 			FROM webhook_endpoints w JOIN accounts a ON a.id = w.account_id WHERE w.id = ?`, endpoint).Scan(&since, &enabled, &d.URL,
 			&d.Account, &d.Name, &d.Email, &d.Language); err != nil {
 			return err
@@ -715,7 +717,7 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 			return nil
 		}
 		reason := fmt.Sprintf("Disabled by Gatehouse: every delivery failed since %s UTC.", since.UTC().Format("2006-01-02 15:04"))
-		if _, err := tx.exec(ctx, `UPDATE webhook_endpoints SET enabled = false, disabled_reason = ?, updated_at = ? WHERE id = ?`,
+		if _, err := tx.execP(ctx, `UPDATE webhook_endpoints SET enabled = false, disabled_reason = ?, updated_at = ? WHERE id = ?`,
 			reason, now, endpoint); err != nil {
 			return err
 		}
