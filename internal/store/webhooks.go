@@ -668,6 +668,19 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 		off = nil
 		now := s.now()
 		var endpoint int64
+		if a.OK {
+			// A success: two statements (the common case, kept short).
+			err := tx.queryRowP(ctx, `UPDATE webhook_deliveries SET state = 'succeeded', next_at = NULL, lease_node = '', lease_until = NULL,
+				last_at = ?, http_status = ?, latency_ms = ?, excerpt = ?, error = '' WHERE id = ? AND lease_node = ? AND state = 'pending'
+				RETURNING endpoint_id`, now, a.HTTPStatus, a.Latency.Milliseconds(), a.Excerpt, id, node).Scan(&endpoint)
+			if isNoRows(err) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			_, err = tx.execP(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, endpoint)
+			return err
+		}
 		var giveUp, created time.Time
 		var due *time.Time
 		err := tx.queryRowP(ctx, `SELECT endpoint_id, give_up_at, created_at, next_at FROM webhook_deliveries

@@ -296,8 +296,7 @@ func (d *WebhookDispatcher) Run(ctx context.Context) {
 		if n > 0 && len(d.sem) < cap(d.sem) && err == nil {
 			continue // more may be due
 		}
-		select {
-		case <-ctx.Done():
+		if !d.wait(ctx, t.C) {
 			d.wg.Wait()
 			fctx, cancel := context.WithTimeout(model.WithActor(context.WithoutCancel(ctx), model.System), 5*time.Second)
 			defer cancel()
@@ -305,9 +304,26 @@ func (d *WebhookDispatcher) Run(ctx context.Context) {
 				d.c.log.ErrorContext(fctx, "freeing webhook leases failed", "node", d.node, "err", err)
 			}
 			return
-		case <-d.freed:
-		case <-d.c.hookWake:
-		case <-t.C:
 		}
+	}
+}
+
+// wait returns when a pass is worth making — half the slots free, a wake,
+// or the poll — or false when ctx ended. Claiming in batches rather than
+// one slot at a time keeps the claims' commits few (each is a write of its
+// own).
+func (d *WebhookDispatcher) wait(ctx context.Context, poll <-chan time.Time) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-d.freed:
+			if len(d.sem) > cap(d.sem)/2 {
+				continue
+			}
+		case <-d.c.hookWake:
+		case <-poll:
+		}
+		return true
 	}
 }

@@ -99,8 +99,10 @@ func BenchmarkWebhookDelivery1000(b *testing.B) {
 			if n, err := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_HOOK_EVENTS")); err == nil && n > 0 {
 				events = n
 			}
+			client := webhook.NewClient(webhook.Options{AllowPrivate: true, RootCAs: pool.roots()})
+			b.Cleanup(client.CloseIdleConnections)
 			c := New(Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Webhooks: WebhookOptions{AllowPrivate: true, Client: webhook.NewClient(webhook.Options{AllowPrivate: true, RootCAs: pool.roots()})}})
+				Webhooks: WebhookOptions{AllowPrivate: true, Client: client}})
 			d := c.NewWebhookDispatcher("bench-node")
 			runtime.GC()
 			var ms runtime.MemStats
