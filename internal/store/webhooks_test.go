@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -555,6 +556,41 @@ func TestWebhookRolloutEvents(t *testing.T) {
 		}
 		if l, _ := st.ListWebhookDeliveries(as(tr.b.installer), foreign.ID, model.Page{Page: 1, PerPage: 10}); l.Total != 0 {
 			t.Errorf("another tree heard %d rollout events", l.Total)
+		}
+	})
+}
+
+// TestWebhookOrderEvents: an order timing out, then paid late (completed),
+// is told to its installer's tree and to no other.
+func TestWebhookOrderEvents(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ep := mustEndpoint(t, st, tr.subA1, "https://hooks.example.com/orders", "order.*")
+		foreign := mustEndpoint(t, st, tr.subA2, "https://hooks.example.com/orders-a2", "order.*")
+		o := billingOrder(t, st, tr.a1)
+		st.SetClock(func() time.Time { return time.Now().UTC().Add(31 * time.Minute) })
+		if n, err := st.TimeoutOrders(sys, 30*time.Minute); err != nil || n != 1 {
+			t.Fatalf("timed out %d, %v", n, err)
+		}
+		if ok, err := st.ApplyPaymentEvent(sys, "stripe", billing.Event{ID: "late", Kind: billing.EventPaid, OrderNumber: o.Number}); err != nil || !ok {
+			t.Fatalf("late payment: %v %v", ok, err)
+		}
+		if _, err := st.FanOutWebhookEvents(sys, 500); err != nil {
+			t.Fatal(err)
+		}
+		l, _ := st.ListWebhookDeliveries(as(tr.subA1), ep.ID, model.Page{Page: 1, PerPage: 10})
+		var types []string
+		for _, d := range l.Items {
+			types = append(types, d.EventType)
+		}
+		if !slices.Equal(types, []string{"order.completed", "order.timed_out"}) {
+			t.Errorf("order events %v", types)
+		}
+		if len(l.Items) > 0 && !strings.Contains(l.Items[0].Payload, `"order":"`+o.Number+`"`) {
+			t.Errorf("payload %s", l.Items[0].Payload)
+		}
+		if l, _ := st.ListWebhookDeliveries(as(tr.subA2), foreign.ID, model.Page{Page: 1, PerPage: 10}); l.Total != 0 {
+			t.Errorf("another sub-distributor heard %d order events", l.Total)
 		}
 	})
 }
