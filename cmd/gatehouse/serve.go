@@ -43,6 +43,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	absolute := fs.Duration("session-max", envDuration(getenv, "GATEHOUSE_SESSION_MAX", auth.DefaultConfig.AbsoluteTimeout), "a session ends this long after login (env GATEHOUSE_SESSION_MAX)")
 	fwMaxBytes := fs.Int64("firmware-max-bytes", envInt(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", usecase.DefaultFirmwareMaxBytes), "largest firmware image an admin may upload, in bytes (env GATEHOUSE_FIRMWARE_MAX_BYTES)")
 	fwDownloads := fs.Int("firmware-downloads", int(envInt(getenv, "GATEHOUSE_FIRMWARE_DOWNLOADS", fwimage.DefaultMaxDownloads)), "firmware downloads this node serves at a time; more devices are told to retry later (503, Retry-After) (env GATEHOUSE_FIRMWARE_DOWNLOADS)")
+	webhookAllowPrivate := fs.Bool("webhook-allow-private", envOr(getenv, "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhook endpoints be loopback, private or other internal addresses (env GATEHOUSE_WEBHOOK_ALLOW_PRIVATE; off: refused at registration and at every dial)")
 	rolloutEvery := fs.Duration("rollout-every", envDuration(getenv, "GATEHOUSE_ROLLOUT_EVERY", usecase.DefaultRolloutEvery), "how often the firmware rollout scheduler releases devices, checks waves and deadlines (env GATEHOUSE_ROLLOUT_EVERY)")
 	notifyEvery := fs.Duration("notify-every", envDuration(getenv, "GATEHOUSE_NOTIFY_EVERY", usecase.DefaultNotifyEvery), "how often the notification scheduler decides and mails the notifications (expiry, devices offline, orders, rollouts); every node runs it, one at a time holds its lease (env GATEHOUSE_NOTIFY_EVERY)")
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
@@ -126,7 +127,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
-		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery}, st, au, mailer, log)
+		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery,
+		Webhooks: usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate}}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ var Allowed = map[string][]string{
 
 	// The application layer.
 	"internal/usecase": {"internal/store", "internal/model", "internal/autop", "internal/billing", "internal/tabular",
-		"internal/mail", "internal/bus", "internal/gateway", "internal/auth"},
+		"internal/mail", "internal/bus", "internal/gateway", "internal/auth", "internal/webhook"},
 
 	// Infrastructure.
 	"internal/store": {"internal/model", "internal/autop", "internal/billing", "internal/deviceauth"},
@@ -58,6 +58,8 @@ var Allowed = map[string][]string{
 	"internal/billing":    {"internal/model"},
 	"internal/tabular":    {"internal/model"},
 	"internal/deviceauth": {"internal/model"},
+	// Webhooks: signatures, the guarded HTTP client, one attempt, backoff.
+	"internal/webhook": {"internal/model"},
 
 	// Payment providers: adapters of billing.Provider to the outside APIs.
 	"internal/billing/stripe": {"internal/billing"},

@@ -20,7 +20,7 @@ func TestAccountPage(t *testing.T) {
 			t.Fatalf("account page: %d %s", r.StatusCode, body)
 		}
 		for _, link := range []string{`href="/account/password"`, `href="/account/two-factor"`, `href="/account/email"`,
-			`href="/account/notifications"`, "Off: sign in with a password alone."} {
+			`href="/account/notifications"`, `href="/webhooks"`, "Off: sign in with a password alone."} {
 			if !strings.Contains(body, link) {
 				t.Errorf("account page lacks %s", link)
 			}

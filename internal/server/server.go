@@ -74,6 +74,9 @@ type Config struct {
 	// NotifyEvery is how often the notification scheduler runs
 	// (usecase.DefaultNotifyEvery when 0).
 	NotifyEvery time.Duration
+	// Webhooks configure the webhook deliveries: internal addresses
+	// allowed (`--webhook-allow-private`), concurrency, the client.
+	Webhooks usecase.WebhookOptions
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -97,6 +100,8 @@ type Server struct {
 	// remoteHost is the host of Config.RemoteURL: requests to it reach
 	// Remote Control sessions only.
 	remoteHost string
+	// hooks delivers webhooks from this node (Run runs it).
+	hooks *usecase.WebhookDispatcher
 }
 
 // New builds the server and its routes.
@@ -143,7 +148,9 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 		}
 	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
-		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL, FirmwareDir: s.firmwareDir(), FirmwareMaxBytes: cfg.Firmware.MaxBytes})
+		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL, FirmwareDir: s.firmwareDir(), FirmwareMaxBytes: cfg.Firmware.MaxBytes,
+		Webhooks: cfg.Webhooks})
+	s.hooks = s.cases.NewWebhookDispatcher(s.gateway.Node())
 	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
 	var err error
@@ -239,6 +246,7 @@ func (s *Server) routes() {
 	s.routesFirmwareImages()
 	s.routesRollouts()
 	s.routesRolloutsWeb()
+	s.routesWebhooks()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")
@@ -284,6 +292,10 @@ func (s *Server) routes() {
 		return model.Errorf(model.ENOTFOUND, "Page not found.")
 	}))
 }
+
+// WebhookDispatcher is this node's webhook dispatcher (Run runs it; tests
+// step it).
+func (s *Server) WebhookDispatcher() *usecase.WebhookDispatcher { return s.hooks }
 
 // Gateway is this node's device gateway (tests drive it directly).
 func (s *Server) Gateway() *gateway.Gateway { return s.gateway }
@@ -649,6 +661,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		defer close(notifyDone)
 		s.cases.NewNotifier(s.gateway.Node()).Run(ctx, s.cfg.NotifyEvery)
 	}()
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		s.hooks.Run(ctx)
+	}()
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
@@ -663,6 +680,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	<-gatewayDone // Run is the gateway's: it ended with Shutdown
 	<-rolloutsDone
 	<-notifyDone
+	<-hooksDone
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {
 		return serveErr

@@ -938,15 +938,22 @@ func (s *Store) AutoPApplied(ctx context.Context, mac, version string) error {
 		return nil
 	}
 	return s.inGroupTx(ctx, func(tx *Tx) error {
-		if _, err := tx.execP(ctx, `UPDATE devices SET config_version = ? WHERE id = ? AND config_version <> ?`, version, id, version); err != nil {
+		res, err := tx.execP(ctx, `UPDATE devices SET config_version = ? WHERE id = ? AND config_version <> ?`, version, id, version)
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if err := s.emitDeviceWebhook(ctx, tx, model.EventAutoPApplied, id, m, map[string]any{"config_version": version,
+				"once_applied": applied}); err != nil {
+				return err
+			}
 		}
 		if !applied {
 			return nil
 		}
 		// Only the one-time list that was rendered: a save in between (even
 		// of the same commands, a new version) wins.
-		res, err := tx.exec(ctx, `UPDATE device_autop SET once = '', updated_at = ? WHERE device_id = ? AND once = ? AND once_saved_at = ?`,
+		res, err = tx.exec(ctx, `UPDATE device_autop SET once = '', updated_at = ? WHERE device_id = ? AND once = ? AND once_saved_at = ?`,
 			s.now(), id, in.Once, onceSavedAt(in))
 		if err != nil {
 			return err

@@ -242,8 +242,18 @@ func (s *Store) insertOrder(ctx context.Context, tx *Tx, act *model.Actor, o *bi
 }
 
 func (s *Store) orderEvent(ctx context.Context, tx *Tx, orderID int64, st billing.Status, msg string) error {
-	_, err := tx.exec(ctx, `INSERT INTO order_events (order_id, at, status, message) VALUES (?,?,?,?)`, orderID, s.now(), st, msg)
-	return err
+	if _, err := tx.exec(ctx, `INSERT INTO order_events (order_id, at, status, message) VALUES (?,?,?,?)`, orderID, s.now(), st, msg); err != nil {
+		return err
+	}
+	switch st {
+	case billing.StatusCompleted:
+		return s.emitOrderWebhook(ctx, tx, orderID, model.EventOrderCompleted)
+	case billing.StatusFailed:
+		return s.emitOrderWebhook(ctx, tx, orderID, model.EventOrderFailed)
+	case billing.StatusTimeout:
+		return s.emitOrderWebhook(ctx, tx, orderID, model.EventOrderTimedOut)
+	}
+	return nil
 }
 
 const orderCols = `o.id, o.number, o.type, o.installer_id, ia.username, o.subdistributor_id, o.distributor_id, o.payer_id, o.project_id,

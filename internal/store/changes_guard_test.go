@@ -48,6 +48,7 @@ var notAutoPChanges = map[string]string{
 	"DeviceDisconnected":           "devices.online, node, last_seen",
 	"NodeOffline":                  "devices.online, node",
 	"StaleOffline":                 "devices.online, node",
+	"offlineWithEvents":            "devices.online, node (NodeOffline and StaleOffline with webhook events)",
 	"AutoPFetched":                 "devices.autop_fetched_at (the AutoP server's own record of fetches)",
 	// Helpers whose callers declare.
 	"lockAutoP": "creates empty lists (a file without lists reads the same); callers declare their own writes",

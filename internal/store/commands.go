@@ -234,6 +234,14 @@ func (s *Store) finishCommandKind(ctx context.Context, tx *Tx, deviceID, id int6
 	} else if err != nil {
 		return "", false, err
 	}
+	typ := model.EventCommandDone
+	if !ok {
+		typ = model.EventCommandFailed
+	}
+	if err := s.emitDeviceWebhook(ctx, tx, typ, deviceID, "", map[string]any{"command_id": id, "kind": string(kind),
+		"mode": mode, "error": errMsg}); err != nil {
+		return "", false, err
+	}
 	if kind == model.CommandReset && ok {
 		if err := s.clearDeviceBinding(ctx, tx, deviceID, mode == model.ResetFactory); err != nil {
 			return "", false, err

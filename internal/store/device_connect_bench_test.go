@@ -44,6 +44,19 @@ func BenchmarkDeviceConnectStorm(b *testing.B) {
 			if _, err := st.EnrollDeviceKeys(model.WithActor(ctx, model.System), keys); err != nil {
 				b.Fatal(err)
 			}
+			if os.Getenv("GATEHOUSE_BENCH_WEBHOOK") != "" {
+				// Every device's tree subscribed (an admin's endpoint): each
+				// hello writes its device.online event (webhooks.go).
+				admin := &model.Account{Role: model.RoleAdmin, Username: "bench-hooks"}
+				if err := st.CreateAccount(model.WithActor(ctx, model.System), admin, "x"); err != nil {
+					b.Fatal(err)
+				}
+				in := model.WebhookEndpointInput{URL: "https://hooks.example.com/bench", Events: []string{model.EventDeviceOnline}}
+				mask, _ := in.Normalize(false)
+				if _, err := st.CreateWebhookEndpoint(model.WithActor(ctx, model.ActorOf(admin)), in, mask, "whsec_bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
 			concurrency := 512
 			if n, err := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_CONNECTING")); err == nil && n > 0 {
 				concurrency = n

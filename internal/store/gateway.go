@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"time"
 
@@ -72,7 +73,12 @@ func (s *Store) DeviceConnected(ctx context.Context, mac, node string, at time.T
 			return err
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			return setModelFirmware(ctx, tx, mac, h.Model, h.Firmware)
+			if err := setModelFirmware(ctx, tx, mac, h.Model, h.Firmware); err != nil {
+				return err
+			}
+			// Written only when an endpoint subscribes (webhooks.go).
+			return s.emitConnectWebhook(ctx, tx, model.EventDeviceOnline, mac, map[string]any{"node": node,
+				"ip": clip(h.IP), "firmware": clip(h.Firmware), "model": clip(h.Model), "at": at.UTC()})
 		}
 		var one int
 		if err := tx.queryRowP(ctx, `SELECT 1 FROM devices WHERE mac = CAST(? AS TEXT)`, mac).Scan(&one); isNoRows(err) {
@@ -152,10 +158,16 @@ func (s *Store) DevicesSeen(ctx context.Context, node string, at time.Time, ids 
 // meantime is not overwritten.
 func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connectedAt, seen time.Time) error {
 	return s.inGroupTx(ctx, func(tx *Tx) error {
-		_, err := tx.execP(ctx, `UPDATE devices SET online = false, node = '', last_seen = ?
+		res, err := tx.execP(ctx, `UPDATE devices SET online = false, node = '', last_seen = ?
 			WHERE mac = CAST(? AS TEXT) AND node = CAST(? AS TEXT) AND connected_at = ?`,
 			seen, mac, node, connectedAt)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			return s.emitConnectWebhook(ctx, tx, model.EventDeviceOffline, mac, map[string]any{"at": seen.UTC()})
+		}
+		return nil
 	})
 }
 
@@ -164,6 +176,10 @@ func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connec
 // a crash) holds none of them, while a device that reconnected to the new
 // run in the meantime is left alone.
 func (s *Store) NodeOffline(ctx context.Context, node string, before time.Time) (int64, error) {
+	if s.webhookWanted(ctx, s.db, model.WebhookEventBit(model.EventDeviceOffline)) {
+		return s.offlineWithEvents(ctx, `online = true AND node = ? AND (connected_at IS NULL OR connected_at < ?) LIMIT 5000`,
+			"node restarted", node, before)
+	}
 	res, err := s.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE online = true AND node = ?
 		AND (connected_at IS NULL OR connected_at < ?)`, node, before)
 	if err != nil {
@@ -179,6 +195,9 @@ func (s *Store) NodeOffline(ctx context.Context, node string, before time.Time) 
 // so that a large sweep never holds the database for long.
 func (s *Store) StaleOffline(ctx context.Context, seenBefore time.Time) (int64, error) {
 	var total int64
+	if s.webhookWanted(ctx, s.db, model.WebhookEventBit(model.EventDeviceOffline)) {
+		return s.offlineWithEvents(ctx, `online = true AND (last_seen IS NULL OR last_seen < ?) LIMIT 5000`, "not heard from", seenBefore)
+	}
 	for {
 		res, err := s.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE id IN (
 			SELECT id FROM devices WHERE online = true AND (last_seen IS NULL OR last_seen < ?) LIMIT 5000)`, seenBefore)
@@ -205,4 +224,45 @@ func (s *Store) DeviceNode(ctx context.Context, mac string) (node string, online
 		return "", false, model.NotFound("device")
 	}
 	return node, online, err
+}
+
+// offlineWithEvents marks offline, 5,000 at a time, the devices where
+// (a condition on devices, with its LIMIT) selects, each with its
+// device.offline event in the same transaction: NodeOffline's and
+// StaleOffline's way when an endpoint subscribes to device.offline.
+func (s *Store) offlineWithEvents(ctx context.Context, where, reason string, args ...any) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := s.inTx(ctx, func(tx *Tx) error {
+			rows, err := tx.query(ctx, `SELECT id FROM devices WHERE `+where, args...)
+			if err != nil {
+				return err
+			}
+			ids, err := scanIDs(rows)
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			at := s.now()
+			for _, id := range ids {
+				if err := s.emitDeviceWebhook(ctx, tx, model.EventDeviceOffline, id, "", map[string]any{"at": at.UTC(), "reason": reason}); err != nil {
+					return err
+				}
+			}
+			in := make([]any, len(ids))
+			for i, id := range ids {
+				in[i] = id
+			}
+			res, err := tx.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, in...)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		total += n
+		if err != nil || n < 5000 || ctx.Err() != nil {
+			return total, errors.Join(err, ctx.Err())
+		}
+	}
 }

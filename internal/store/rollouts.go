@@ -519,6 +519,9 @@ func (s *Store) SetRolloutStatus(ctx context.Context, id int64, action string) (
 		} else if n == 0 {
 			return model.Errorf(model.ECONFLICT, "The rollout changed meanwhile: reload it and try again.")
 		}
+		if err := s.emitRolloutWebhook(ctx, tx, r.ID, rolloutEventOf(action), ""); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, "rollout."+action, "rollout", r.ID, map[string]any{"from": string(r.Status), "to": string(to)})
 	})
 	if err != nil {
@@ -686,6 +689,9 @@ func (s *Store) StepRollout(ctx context.Context, id int64, node string, ttl time
 					lease_node = '', lease_until = NULL WHERE id = ?`, r.CurrentWave, step.Reason, now, id); err != nil {
 					return err
 				}
+				if err := s.emitRolloutWebhook(ctx, tx, id, model.EventRolloutPaused, step.Reason); err != nil {
+					return err
+				}
 				return s.auditRollout(ctx, tx, id, "rollout.pause", map[string]any{"reason": step.Reason, "wave": r.CurrentWave - 1,
 					"failed": c.failed, "ended": ended, "threshold": r.Plan.FailureThreshold})
 			}
@@ -703,6 +709,9 @@ func (s *Store) StepRollout(ctx context.Context, id int64, node string, ttl time
 				step.Status = model.RolloutDone
 				if _, err := tx.exec(ctx, `UPDATE rollouts SET status = 'done', finished_at = ?, updated_at = ?, lease_node = '', lease_until = NULL
 					WHERE id = ?`, now, now, id); err != nil {
+					return err
+				}
+				if err := s.emitRolloutWebhook(ctx, tx, id, model.EventRolloutDone, ""); err != nil {
 					return err
 				}
 				return s.auditRollout(ctx, tx, id, "rollout.done", map[string]any{})

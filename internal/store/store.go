@@ -62,6 +62,10 @@ type Store struct {
 
 	stmts stmtCache   // prepared statements of the hot paths (stmts.go)
 	group groupWriter // group commit of the gateway's small writes (group.go)
+
+	// hookGate caches which webhook event types any enabled endpoint
+	// wants (webhooks.go): the device hot paths write no event otherwise.
+	hookGate atomic.Pointer[webhookGate]
 }
 
 // IsPostgresDSN reports whether dsn selects PostgreSQL.

@@ -41,6 +41,8 @@ type Deps struct {
 	// FirmwareMaxBytes bounds an image (0: DefaultFirmwareMaxBytes).
 	FirmwareDir      string
 	FirmwareMaxBytes int64
+	// Webhooks configure the webhook deliveries (webhooks.go).
+	Webhooks WebhookOptions
 }
 
 // Cases runs the use cases. It is safe for concurrent use.
@@ -55,6 +57,8 @@ type Cases struct {
 	remoteURL string
 	fwDir     string
 	fwMax     int64
+	hooks     WebhookOptions
+	hookWake  chan struct{} // wakes this node's webhook dispatcher
 }
 
 // New returns the use cases over d.
@@ -70,7 +74,8 @@ func New(d Deps) *Cases {
 	}
 	eventsWire(d.Store, d.Bus, d.Log)
 	return &Cases{store: d.Store, mail: d.Mail, providers: d.Providers, gateway: d.Gateway, bus: d.Bus, log: d.Log,
-		publicURL: d.PublicURL, remoteURL: d.RemoteURL, fwDir: d.FirmwareDir, fwMax: d.FirmwareMaxBytes}
+		publicURL: d.PublicURL, remoteURL: d.RemoteURL, fwDir: d.FirmwareDir, fwMax: d.FirmwareMaxBytes,
+		hooks: d.Webhooks, hookWake: make(chan struct{}, 1)}
 }
 
 // PublicURL is where users reach this server.

@@ -43,6 +43,7 @@ func (w *Web) AccountPage(rw http.ResponseWriter, r *http.Request) error {
 			accountLink{"email-link", "/account/email", "E-mail address", "Where password links and notifications go."})
 	}
 	d.Links = append(d.Links,
-		accountLink{"notifications-link", "/account/notifications", "Notifications", "Which e-mails you get: expiring services, devices offline, orders, rollouts paused."})
+		accountLink{"notifications-link", "/account/notifications", "Notifications", "Which e-mails you get: expiring services, devices offline, orders, rollouts paused."},
+		accountLink{"webhooks-link", "/webhooks", "Webhooks", "Signed HTTPS calls to your systems on device, command, AutoP, order, end-user and rollout events."})
 	return w.render(rw, http.StatusOK, "account_home", w.page(r, "Account", "", d))
 }
