@@ -102,16 +102,7 @@ func (s *Store) commands(ctx context.Context, where string, args ...any) ([]*mod
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.DeviceCommand{}
-	for rows.Next() {
-		c, err := scanCommand(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanAll(rows, scanCommand)
 }
 
 // PendingCommands returns the commands the gateway must (re)send to the

@@ -438,15 +438,7 @@ func (s *Store) GetDeviceEnrollment(ctx context.Context, mac string) (*model.Dev
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		k, err := scanPendingKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out.Keys = append(out.Keys, k)
-	}
-	if err := rows.Err(); err != nil {
+	if out.Keys, err = scanAll(rows, scanPendingKey); err != nil {
 		return nil, err
 	}
 	ws, err := s.openWindows(ctx, `(w.device_id = ? OR w.project_id = ?)`, []any{d.ID, d.ProjectID})

@@ -449,16 +449,7 @@ func (s *Store) DeviceUpgrades(ctx context.Context, mac string, limit int) ([]*m
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.DeviceUpgrade{}
-	for rows.Next() {
-		u, err := scanUpgrade(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanAll(rows, scanUpgrade)
 }
 
 // SetRolloutStatus applies a status action to a rollout the actor may see:

@@ -402,6 +402,21 @@ func sortRowErrors(e []model.RowError) {
 	slices.SortStableFunc(e, func(a, b model.RowError) int { return a.Row - b.Row })
 }
 
+// scanAll reads every row with scan and closes rows: an empty result is an
+// empty slice, not nil (lists answer [] in JSON).
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // scanIDs reads a one-column result of ids and closes rows.
 func scanIDs(rows *sql.Rows) ([]int64, error) {
 	defer rows.Close()

@@ -304,17 +304,7 @@ func (s *Store) UpgradeConnect(ctx context.Context, deviceID int64, firmware str
 	if err != nil {
 		return nil, err
 	}
-	var open []*openUpgrade
-	for rows.Next() {
-		u, err := scanOpenUpgrade(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		open = append(open, u)
-	}
-	err = rows.Err()
-	rows.Close()
+	open, err := scanAll(rows, scanOpenUpgrade)
 	if err != nil || len(open) == 0 {
 		return nil, err
 	}

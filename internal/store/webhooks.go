@@ -303,16 +303,7 @@ func (s *Store) ListWebhookEndpoints(ctx context.Context) ([]*model.WebhookEndpo
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []*model.WebhookEndpoint{}
-	for rows.Next() {
-		e, err := scanWebhookEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanAll(rows, scanWebhookEndpoint)
 }
 
 // UpdateWebhookEndpoint changes one of the actor's endpoints: URL,
