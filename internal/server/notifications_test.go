@@ -133,4 +133,5 @@ func TestBrowserNotificationSettings(t *testing.T) {
 	if v := chromeEval[string](c, `document.querySelector('#notify-offline-minutes').value`); v != "20" {
 		t.Errorf("minutes after saving: %q", v)
 	}
+	saveShot(t, c, "notifications.png")
 }
