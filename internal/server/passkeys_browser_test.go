@@ -73,6 +73,7 @@ func TestBrowserPasskey(t *testing.T) {
 	if st := c.open("/account/two-factor"); st != 200 || !strings.Contains(c.text("#passkey-list"), "never") {
 		t.Errorf("the list before use: %q", c.text("#passkey-list"))
 	}
+	saveShot(t, c, "passkeys.png")
 
 	// Another account's passkey, in the same authenticator (a software key
 	// registered through the API, its private key imported).
