@@ -244,6 +244,10 @@ func WebhookAddrBlocked(ip netip.Addr) bool {
 		return true
 	}
 	ip = ip.Unmap().WithZone("")
+	if v4, ok := embeddedIPv4(ip); ok {
+		// A translated address reaches the IPv4 address inside it.
+		ip = v4
+	}
 	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() ||
 		ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
 		return true
@@ -254,6 +258,28 @@ func WebhookAddrBlocked(ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+var (
+	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96") // well-known NAT64 (RFC 6052): the last 32 bits
+	sixToFour   = netip.MustParsePrefix("2002::/16")    // 6to4 (RFC 3056): bits 16–47
+	v4Compat    = netip.MustParsePrefix("::/96")        // deprecated IPv4-compatible: the last 32 bits
+)
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address of a translation
+// range leads to (NAT64, 6to4, IPv4-compatible).
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	if !ip.Is6() {
+		return netip.Addr{}, false
+	}
+	b := ip.As16()
+	switch {
+	case nat64Prefix.Contains(ip), v4Compat.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
 }
 
 // WebhookDelivery is one event's delivery to one endpoint, as the log

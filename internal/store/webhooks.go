@@ -481,7 +481,10 @@ func (s *Store) RedeliverWebhook(ctx context.Context, id int64) (*model.WebhookD
 			return model.Errorf(model.ECONFLICT, "The endpoint is turned off: turn it on to redeliver.")
 		}
 		now := s.now()
-		res, err := tx.exec(ctx, `UPDATE webhook_deliveries SET state = 'pending', next_at = ?, give_up_at = ?, lease_node = '', lease_until = NULL
+		// One attempt now; a delivery still retrying keeps the rest of its
+		// schedule (a failed redelivery must not end its retries).
+		res, err := tx.exec(ctx, `UPDATE webhook_deliveries SET next_at = ?, lease_node = '', lease_until = NULL,
+			give_up_at = CASE WHEN state = 'pending' THEN give_up_at ELSE ? END, state = 'pending'
 			WHERE id = ? AND (lease_until IS NULL OR lease_until < ?)`, now, now, id, now)
 		if err != nil {
 			return err
@@ -638,9 +641,8 @@ func WebhookBody(d model.WebhookDispatch) string {
 // FinishWebhookDelivery records the outcome of node's attempt of a
 // delivery it holds: success ends it; a failure schedules it again at
 // a.RetryAt, or fails it for good when that is past its give-up time. The
-// endpoint's failing_since starts when its first failed attempt after a
-// success was due; a
-// failure a day or more after it, or the last failure of a delivery whose
+// endpoint's failing_since starts with its first failed attempt after a
+// success (or after it was turned on again); a failure a day or more after it, or the last failure of a delivery whose
 // whole day of retries saw no success, disables the endpoint, and the
 // account to tell is returned. A lease lost meanwhile records nothing. (System side.)
 func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64, a model.WebhookAttempt) (*model.WebhookDisabled, error) {
@@ -673,9 +675,8 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 			return err
 		}
 		var giveUp, created time.Time
-		var due *time.Time
-		err := tx.queryRowP(ctx, `SELECT endpoint_id, give_up_at, created_at, next_at FROM webhook_deliveries
-			WHERE id = ? AND lease_node = ? AND state = 'pending'`, id, node).Scan(&endpoint, &giveUp, &created, &due)
+		err := tx.queryRowP(ctx, `SELECT endpoint_id, give_up_at, created_at FROM webhook_deliveries
+			WHERE id = ? AND lease_node = ? AND state = 'pending'`, id, node).Scan(&endpoint, &giveUp, &created)
 		if isNoRows(err) {
 			return nil
 		} else if err != nil {
@@ -698,11 +699,11 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 			_, err := tx.execP(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, endpoint)
 			return err
 		}
-		// The run of failures began when this attempt was due.
+		// The run of failures begins with this failed attempt — not when it
+		// was due: a delivery left pending while the endpoint was off (or
+		// the dispatchers down) would otherwise date the run back and
+		// disable a just re-enabled endpoint at its first failure.
 		began := now
-		if due != nil && due.Before(now) {
-			began = *due
-		}
 		if _, err := tx.execP(ctx, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, began, endpoint); err != nil {
 			return err
 		}

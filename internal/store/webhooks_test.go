@@ -594,3 +594,81 @@ func TestWebhookOrderEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestWebhookFailureRunStartsWithTheFailure: a delivery left pending while
+// its endpoint was off does not date the run of failures back to when it
+// was due — turned on again two days later, the endpoint is not disabled
+// at its first failure; and redelivering a delivery that is still retrying
+// keeps the rest of its day of retries.
+func TestWebhookFailureRunStartsWithTheFailure(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		now := time.Date(2031, 3, 1, 10, 0, 0, 0, time.UTC)
+		st.SetClock(func() time.Time { return now })
+		ep := mustEndpoint(t, st, tr.a1.installer, "https://hooks.example.com/later", "device.online")
+		if err := st.DeviceConnected(context.Background(), tr.a1.device.MAC, "node-a", now, model.DeviceHello{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.FanOutWebhookEvents(sys, 500); err != nil {
+			t.Fatal(err)
+		}
+		set := func(on bool) {
+			t.Helper()
+			if _, err := st.UpdateWebhookEndpoint(as(tr.a1.installer), ep.ID, model.WebhookEndpointInput{URL: ep.URL, Events: ep.Events, Enabled: &on},
+				model.WebhookEventBit("device.online")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fail := func() *model.WebhookDisabled {
+			t.Helper()
+			got, err := st.ClaimWebhookDeliveries(sys, "node-a", 10, time.Minute)
+			if err != nil || len(got) != 1 {
+				t.Fatalf("claim at %s: %d %v", now, len(got), err)
+			}
+			off, err := st.FinishWebhookDelivery(sys, "node-a", got[0].DeliveryID, model.WebhookAttempt{HTTPStatus: 503,
+				Error: "answered 503", RetryAt: now.Add(time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return off
+		}
+		set(false)
+		now = now.Add(48 * time.Hour)
+		set(true)
+		if off := fail(); off != nil {
+			t.Fatalf("disabled at its first failure after being turned on: %+v", off)
+		}
+		if e, _ := st.GetWebhookEndpoint(as(tr.a1.installer), ep.ID); !e.Enabled || e.FailingSince == nil || !e.FailingSince.Equal(now) {
+			t.Fatalf("endpoint after the failure: %+v", e)
+		}
+
+		// A second delivery, retrying within its day: a redelivery that
+		// fails leaves it pending with its schedule.
+		now = now.Add(time.Minute)
+		if err := st.DeviceDisconnected(context.Background(), tr.a1.device.MAC, "node-a", now.Add(-48*time.Hour-time.Minute), now); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DeviceConnected(context.Background(), tr.a1.device.MAC, "node-a", now, model.DeviceHello{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.FanOutWebhookEvents(sys, 500); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.ClaimWebhookDeliveries(sys, "node-a", 10, time.Minute)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim the new delivery: %d %v", len(got), err)
+		}
+		if _, err := st.FinishWebhookDelivery(sys, "node-a", got[0].DeliveryID, model.WebhookAttempt{HTTPStatus: 500, RetryAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.RedeliverWebhook(as(tr.a1.installer), got[0].DeliveryID); err != nil {
+			t.Fatal(err)
+		}
+		if off := fail(); off != nil {
+			t.Fatalf("disabled: %+v", off)
+		}
+		if d, _ := st.GetWebhookDelivery(as(tr.a1.installer), got[0].DeliveryID); d.State != model.WebhookPending || d.NextAt == nil {
+			t.Errorf("a failed redelivery of a retrying delivery ended its retries: %+v", d)
+		}
+	})
+}

@@ -58,12 +58,15 @@ func TestSignatureVerifies(t *testing.T) {
 func TestBlockedAddresses(t *testing.T) {
 	for _, a := range []string{"127.0.0.1", "127.1.2.3", "::1", "10.0.0.1", "172.16.5.4", "172.31.255.255", "192.168.1.1",
 		"169.254.169.254", "fe80::1", "0.0.0.0", "::", "224.0.0.1", "239.255.255.250", "ff02::1", "100.64.0.1", "100.127.255.254",
-		"fc00::1", "fd12:3456::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "255.255.255.255", "198.18.0.1", "192.0.0.8", "0.1.2.3"} {
+		"fc00::1", "fd12:3456::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "255.255.255.255", "198.18.0.1", "192.0.0.8", "0.1.2.3",
+		// IPv6 addresses that lead to an internal IPv4 one: NAT64, 6to4, IPv4-compatible.
+		"64:ff9b::a00:1", "64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "2002:a00:1::1", "2002:7f00:1::", "::7f00:1", "::a00:1"} {
 		if !model.WebhookAddrBlocked(netip.MustParseAddr(a)) {
 			t.Errorf("%s is not blocked", a)
 		}
 	}
-	for _, a := range []string{"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700:4700::1111", "93.184.216.34"} {
+	for _, a := range []string{"8.8.8.8", "1.1.1.1", "172.32.0.1", "100.128.0.1", "2606:4700:4700::1111", "93.184.216.34",
+		"64:ff9b::808:808", "2002:808:808::1"} {
 		if model.WebhookAddrBlocked(netip.MustParseAddr(a)) {
 			t.Errorf("%s is blocked", a)
 		}
