@@ -207,11 +207,17 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, id *Identity, n
 // second factor: the options for navigator.credentials.get ({"publicKey":
 // …}), bound to the login challenge and ending with it.
 func (s *Service) BeginPasskeyLogin(ctx context.Context, challenge string) (*protocol.CredentialAssertion, error) {
+	return s.beginPasskey(ctx, challenge, ChallengePrefix)
+}
+
+// beginPasskey begins a passkey ceremony bound to a challenge of the kind
+// prefix names (a login's, or a check's).
+func (s *Service) beginPasskey(ctx context.Context, challenge, prefix string) (*protocol.CredentialAssertion, error) {
 	rp, err := s.relyingParty()
 	if err != nil {
 		return nil, err
 	}
-	if !strings.HasPrefix(challenge, ChallengePrefix) || len(challenge) > 128 {
+	if !strings.HasPrefix(challenge, prefix) || len(challenge) > 128 {
 		return nil, model.Errorf(model.EUNAUTHORIZED, "This sign-in has expired or had too many wrong codes: log in again.")
 	}
 	var assertion *protocol.CredentialAssertion
@@ -310,11 +316,13 @@ func (s *Service) BeginPasskeyCheck(ctx context.Context, id *Identity) (*Passkey
 	if _, err := s.relyingParty(); err != nil {
 		return nil, err
 	}
-	tok := ChallengePrefix + NewToken()
+	// Its own prefix: a check's challenge never completes a login (it
+	// would open a session without the password), nor a login's a check.
+	tok := CheckPrefix + NewToken()
 	if err := s.Store.CreateLoginChallenge(ctx, HashToken(tok), id.Account.ID, s.Store.Now().Add(challengeTTL)); err != nil {
 		return nil, err
 	}
-	a, err := s.BeginPasskeyLogin(ctx, tok)
+	a, err := s.beginPasskey(ctx, tok, CheckPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +354,7 @@ func (s *Service) DisableTwoFactorPasskey(ctx context.Context, id *Identity, pas
 	if err != nil {
 		return notAccepted("passkey", err)
 	}
-	if !strings.HasPrefix(challenge, ChallengePrefix) || len(challenge) > 128 {
+	if !strings.HasPrefix(challenge, CheckPrefix) || len(challenge) > 128 {
 		return model.Invalid("challenge", "has expired: try again")
 	}
 	who, wrong, err := s.Store.UseLoginPasskey(ctx, HashToken(challenge), s.passkeyVerifier(rp, parsed))

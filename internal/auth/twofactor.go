@@ -30,6 +30,9 @@ const (
 	recoveryCodes = 10
 	// ChallengePrefix marks a login challenge token.
 	ChallengePrefix = "ghc_"
+	// CheckPrefix marks the challenge of a passkey check of the signed-in
+	// account (turning two-factor sign-in off): never a login's.
+	CheckPrefix = "ghk_"
 )
 
 var totpOpts = totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}

@@ -539,6 +539,12 @@ func TestPasskeyTurnsTwoFactorOff(t *testing.T) {
 		off := func(password, ch string, assertion any) *resp {
 			return e.do(nil, "POST", "/api/v1/me/two-factor/disable", map[string]any{"password": password, "challenge": ch, "passkey": assertion}, bearer(inst))
 		}
+		// A check's challenge never completes a login: with a bearer token
+		// and the key, it would open a session without the password.
+		ch2, opts2 := check()
+		if r := e.do(nil, "POST", "/api/v1/auth/login/second-factor", map[string]any{"challenge": ch2, "passkey": key.get(opts2)}); r.StatusCode != 401 {
+			t.Errorf("a check's challenge at the login's second step: %d %s", r.StatusCode, r.body)
+		}
 		ch, opts := check()
 		if r := off("wrong-password", ch, key.get(opts)); r.StatusCode != 400 || r.errorField(t, "password") == "" {
 			t.Errorf("a wrong password: %d %s", r.StatusCode, r.body)
