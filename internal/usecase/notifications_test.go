@@ -469,3 +469,41 @@ func TestNotifyDeviceCatchUpAfterDowntime(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifyFlapIsOneEpisode: a device told offline comes back, drops
+// again and is back once more, all between two runs: its return is still
+// told (the second drop continues the episode instead of replacing it).
+func TestNotifyFlapIsOneEpisode(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, backend string) {
+		tc := newTestCases(t, backend)
+		clock := notifyWithClock(t, tc.store, notifyT0)
+		tr := newDeviceTree(t, tc.store)
+		notifySettings(t, tc, tr.own.sub, NotificationSettingsInput{DeviceOffline: off()})
+		notifyExec(t, tc.store, `UPDATE devices SET online = true, node = 'n1', last_seen = ?, connected_at = ?`, notifyT0, notifyT0)
+		n := tc.NewNotifier("node-a")
+		notifyStep(t, n)
+		notifyExec(t, tc.store, `UPDATE devices SET online = false, node = '' WHERE id = ?`, tr.own.device.ID)
+		clock.set(notifyT0.Add(15 * time.Minute))
+		notifyStep(t, n)
+		clock.set(notifyT0.Add(18 * time.Minute))
+		if s := notifyStep(t, n); s.Sent != 1 {
+			t.Fatalf("offline digest: %+v", s)
+		}
+		// Between two runs: back, a reboot 20 s later, back 30 s after that.
+		back := notifyT0.Add(18*time.Minute + 10*time.Second)
+		notifyExec(t, tc.store, `UPDATE devices SET online = true, connected_at = ?, last_seen = ? WHERE id = ?`, back, back, tr.own.device.ID)
+		notifyExec(t, tc.store, `UPDATE devices SET online = false, node = '', last_seen = ? WHERE id = ?`, back.Add(20*time.Second), tr.own.device.ID)
+		notifyExec(t, tc.store, `UPDATE devices SET online = true, connected_at = ? WHERE id = ?`, back.Add(50*time.Second), tr.own.device.ID)
+		clock.set(notifyT0.Add(20 * time.Minute))
+		notifyStep(t, n)
+		clock.set(notifyT0.Add(30 * time.Minute))
+		notifyStep(t, n)
+		msgs := tc.smtp.Wait(t, 2, 10*time.Second)
+		if len(msgs) != 2 || !strings.Contains(msgs[1].Text, "back online at 2031-03-10 09:19 UTC") {
+			for _, m := range msgs {
+				t.Logf("mail: %s", m.Text)
+			}
+			t.Fatalf("%d mails, want the offline digest and then the device's return", len(msgs))
+		}
+	})
+}

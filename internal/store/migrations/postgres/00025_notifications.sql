@@ -76,8 +76,13 @@ BEGIN
     IF OLD.online AND NOT NEW.online THEN
         INSERT INTO device_offline (device_id, offline_since, back_at, check_at, alerted)
         VALUES (NEW.id, COALESCE(NEW.last_seen, NEW.created_at), NULL, COALESCE(NEW.last_seen, NEW.created_at), false)
-        ON CONFLICT (device_id) DO UPDATE SET offline_since = excluded.offline_since, back_at = NULL,
-            check_at = excluded.check_at, alerted = false;
+        -- Back and offline again before the scheduler looked at the
+        -- return: one episode (its start and whether it was told are
+        -- kept), so that its end is told once it is really back.
+        ON CONFLICT (device_id) DO UPDATE SET
+            offline_since = CASE WHEN device_offline.back_at IS NOT NULL THEN device_offline.offline_since ELSE excluded.offline_since END,
+            alerted = CASE WHEN device_offline.back_at IS NOT NULL THEN device_offline.alerted ELSE false END,
+            back_at = NULL, check_at = excluded.check_at;
     ELSIF NEW.online AND NOT OLD.online THEN
         UPDATE device_offline SET back_at = COALESCE(NEW.connected_at, NEW.last_seen, NEW.created_at),
             check_at = COALESCE(NEW.connected_at, NEW.last_seen, NEW.created_at)

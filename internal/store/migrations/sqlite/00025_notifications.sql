@@ -72,8 +72,15 @@ CREATE INDEX device_offline_check ON device_offline (check_at) WHERE check_at IS
 
 -- +goose StatementBegin
 CREATE TRIGGER devices_went_offline AFTER UPDATE OF online ON devices WHEN old.online AND NOT new.online BEGIN
-    INSERT OR REPLACE INTO device_offline (device_id, offline_since, back_at, check_at, alerted)
-    VALUES (new.id, COALESCE(new.last_seen, new.created_at), NULL, COALESCE(new.last_seen, new.created_at), false);
+    -- Back and offline again before the scheduler looked at the return:
+    -- one episode (its start and whether it was told are kept), so that
+    -- its end is told once it is really back.
+    INSERT INTO device_offline (device_id, offline_since, back_at, check_at, alerted)
+    VALUES (new.id, COALESCE(new.last_seen, new.created_at), NULL, COALESCE(new.last_seen, new.created_at), false)
+    ON CONFLICT (device_id) DO UPDATE SET
+        offline_since = CASE WHEN device_offline.back_at IS NOT NULL THEN device_offline.offline_since ELSE excluded.offline_since END,
+        alerted = CASE WHEN device_offline.back_at IS NOT NULL THEN device_offline.alerted ELSE false END,
+        back_at = NULL, check_at = excluded.check_at;
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
