@@ -518,6 +518,16 @@ func (s *Store) SendTestWebhook(ctx context.Context, endpointID int64) (*model.W
 		if !enabled {
 			return model.Errorf(model.ECONFLICT, "The endpoint is turned off: turn it on to send a test event.")
 		}
+		// One test on its way at a time: a loop of tests against a slow
+		// receiver would hold the node's delivery places for everyone.
+		var waiting int
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id
+			WHERE d.endpoint_id = ? AND d.state = 'pending' AND e.type = ?`, endpointID, model.EventTest).Scan(&waiting); err != nil {
+			return err
+		}
+		if waiting > 0 {
+			return model.Errorf(model.ECONFLICT, "A test event to this endpoint is still on its way: see its outcome in the delivery log first.")
+		}
 		now := s.now()
 		js, _ := json.Marshal(map[string]any{"message": "A test event from Gatehouse.", "endpoint_id": endpointID, "account": act.Username})
 		var ev int64
@@ -641,8 +651,9 @@ func WebhookBody(d model.WebhookDispatch) string {
 // FinishWebhookDelivery records the outcome of node's attempt of a
 // delivery it holds: success ends it; a failure schedules it again at
 // a.RetryAt, or fails it for good when that is past its give-up time. The
-// endpoint's failing_since starts with its first failed attempt after a
-// success (or after it was turned on again); a failure a day or more after it, or the last failure of a delivery whose
+// endpoint's failing_since starts when its first failed attempt after a
+// success was due, or when the endpoint was last changed if that is later;
+// a failure a day or more after it, or the last failure of a delivery whose
 // whole day of retries saw no success, disables the endpoint, and the
 // account to tell is returned. A lease lost meanwhile records nothing. (System side.)
 func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64, a model.WebhookAttempt) (*model.WebhookDisabled, error) {
@@ -675,8 +686,9 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 			return err
 		}
 		var giveUp, created time.Time
-		err := tx.queryRowP(ctx, `SELECT endpoint_id, give_up_at, created_at FROM webhook_deliveries
-			WHERE id = ? AND lease_node = ? AND state = 'pending'`, id, node).Scan(&endpoint, &giveUp, &created)
+		var due *time.Time
+		err := tx.queryRowP(ctx, `SELECT endpoint_id, give_up_at, created_at, next_at FROM webhook_deliveries
+			WHERE id = ? AND lease_node = ? AND state = 'pending'`, id, node).Scan(&endpoint, &giveUp, &created, &due)
 		if isNoRows(err) {
 			return nil
 		} else if err != nil {
@@ -699,12 +711,16 @@ func (s *Store) FinishWebhookDelivery(ctx context.Context, node string, id int64
 			_, err := tx.execP(ctx, `UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL`, endpoint)
 			return err
 		}
-		// The run of failures begins with this failed attempt — not when it
-		// was due: a delivery left pending while the endpoint was off (or
-		// the dispatchers down) would otherwise date the run back and
-		// disable a just re-enabled endpoint at its first failure.
+		// The run of failures began when this attempt was due, but never
+		// before the endpoint was last changed (turned on again, its URL
+		// fixed): a delivery left pending while it was off must not date
+		// the run back and disable it again at its first failure.
 		began := now
-		if _, err := tx.execP(ctx, `UPDATE webhook_endpoints SET failing_since = ? WHERE id = ? AND failing_since IS NULL`, began, endpoint); err != nil {
+		if due != nil && due.Before(now) {
+			began = *due
+		}
+		if _, err := tx.execP(ctx, `UPDATE webhook_endpoints SET failing_since = CASE WHEN updated_at > ? THEN updated_at ELSE ? END
+			WHERE id = ? AND failing_since IS NULL`, began, began, endpoint); err != nil {
 			return err
 		}
 		var since time.Time

@@ -94,6 +94,9 @@ func TestWebhookEndpointsAreOwn(t *testing.T) {
 		if err != nil || del.EventType != model.EventTest || del.State != model.WebhookPending {
 			t.Fatalf("test event: %+v %v", del, err)
 		}
+		if _, err := st.SendTestWebhook(as(tr.a1.installer), own.ID); model.ErrorCode(err) != model.ECONFLICT {
+			t.Errorf("a second test while the first is on its way: %v", err)
+		}
 		for _, other := range []*model.Account{tr.subA1, tr.distA, tr.admin, tr.a2.installer, tr.b.installer} {
 			ctx := as(other)
 			notFound := func(what string, err error) {
