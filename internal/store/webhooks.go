@@ -581,7 +581,7 @@ func (s *Store) FanOutWebhookEvents(ctx context.Context, limit int) (int, error)
 			SELECT w.id, e.id, 'pending', ?, ?, ? FROM webhook_events e JOIN webhook_endpoints w ON w.enabled = true
 			AND (w.event_mask & e.type_bit) <> 0 AND (w.all_tree = true OR w.account_id IN (e.account_id, e.subdistributor_id, e.distributor_id))
 			AND w.created_at <= e.created_at
-			WHERE e.id IN (`+in+`) ON CONFLICT (endpoint_id, event_id) DO NOTHING`, args...); err != nil {
+			WHERE e.id IN (`+in+`) ORDER BY e.id, w.id ON CONFLICT (endpoint_id, event_id) DO NOTHING`, args...); err != nil {
 			return err
 		}
 		_, err = tx.exec(ctx, `UPDATE webhook_events SET fanned = true WHERE id IN (`+in+`)`, args[3:]...)
@@ -606,7 +606,7 @@ func (s *Store) ClaimWebhookDeliveries(ctx context.Context, node string, limit i
 	rows, err := s.query(ctx, `UPDATE webhook_deliveries SET lease_node = ?, lease_until = ?, attempts = attempts + 1
 		WHERE id IN (SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
 			WHERE d.state = 'pending' AND d.next_at <= ? AND (d.lease_until IS NULL OR d.lease_until < ?) AND w.enabled = true
-			ORDER BY d.next_at LIMIT ?)
+			ORDER BY d.next_at, d.id LIMIT ?)
 		AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING id`, node, now.Add(lease), now, now, limit, now)
 	if err != nil {
 		return nil, err
