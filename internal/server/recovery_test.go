@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
 
 // "Forgot password?" end to end with a real SMTP server: the link comes by
@@ -40,6 +42,13 @@ func TestPasswordRecovery(t *testing.T) {
 		link := linkRE.FindString(m.Text)
 		if link == "" {
 			t.Fatalf("no link in the mail:\n%s", m.Text)
+		}
+		// Valid for an hour (the link an account asks for itself is used at once).
+		var created, expires time.Time
+		if err := e.st.DB().QueryRow(`SELECT t.created_at, t.expires_at FROM password_tokens t JOIN accounts a ON a.id = t.account_id
+			WHERE a.username = 'demo-installer' AND t.used_at IS NULL`).Scan(&created, &expires); err != nil || usecase.RecoveryLinkTTL != time.Hour ||
+			expires.Sub(created) > time.Hour || expires.Sub(created) < 59*time.Minute {
+			t.Errorf("the link's lifetime: %v (%v)", expires.Sub(created), err)
 		}
 		// An unknown name, and an address no account holds: the same answer, no mail.
 		for _, login := range []string{"nobody-here", "nobody@nowhere.example"} {

@@ -19,6 +19,9 @@ import (
 const (
 	WelcomeLinkTTL = 72 * time.Hour
 	ResetLinkTTL   = 24 * time.Hour
+	// RecoveryLinkTTL: a link the account asked for itself ("Forgot
+	// password?") is used at once; it lives an hour, not a day.
+	RecoveryLinkTTL = time.Hour
 )
 
 // Purposes of a password link.

@@ -47,6 +47,7 @@ func (c *Cases) RecoverPassword(ctx context.Context, login, ip string) error {
 		return err
 	}
 	tok, link := c.installerNewLink(installerLinkReset)
+	link.Expires = c.store.Now().Add(RecoveryLinkTTL)
 	acc, err := c.store.RequestPasswordRecovery(ctx, login, auth.AddressKey(ip), link, RecoveryLimits)
 	if err != nil || acc == nil {
 		return c.internal(ctx, "asking for a password link", err)
