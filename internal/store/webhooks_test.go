@@ -30,27 +30,6 @@ func init() {
 	coveredElsewhere["EmitEndUserExpiring"] = "TestEndUserExpiringOncePerThreshold (system side)"
 }
 
-// hookExec runs a statement with ? placeholders on either engine.
-func hookExec(t *testing.T, st *store.Store, q string, args ...any) {
-	t.Helper()
-	if st.Dialect() == store.Postgres {
-		n := 0
-		var b strings.Builder
-		for _, c := range q {
-			if c == '?' {
-				n++
-				b.WriteString("$" + strconv.Itoa(n))
-			} else {
-				b.WriteRune(c)
-			}
-		}
-		q = b.String()
-	}
-	if _, err := st.DB().Exec(q, args...); err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-}
-
 func sqlCount(t *testing.T, st *store.Store, q string) int {
 	t.Helper()
 	var n int
@@ -477,7 +456,7 @@ func TestEndUserExpiringOncePerThreshold(t *testing.T) {
 			t.Fatalf("the holder cannot renew")
 		}
 		expires := now.Add(5 * 24 * time.Hour)
-		hookExec(t, st, `UPDATE end_users SET app_expires_at = ? WHERE id IN (?, ?)`, expires, tr.a1.user.ID, tr.b.user.ID)
+		sqlExec(t, st, `UPDATE end_users SET app_expires_at = ? WHERE id IN (?, ?)`, expires, tr.a1.user.ID, tr.b.user.ID)
 		ep := mustEndpoint(t, st, tr.subA1, "https://hooks.example.com/expiry", "enduser.expiring")
 		emit := func() int {
 			t.Helper()
@@ -505,7 +484,7 @@ func TestEndUserExpiringOncePerThreshold(t *testing.T) {
 			t.Fatalf("expired again: %d events", n)
 		}
 		// Renewed for a month: its 30-day window arms again later.
-		hookExec(t, st, `UPDATE end_users SET app_expires_at = ? WHERE id = ?`, now.Add(20*24*time.Hour), tr.a1.user.ID)
+		sqlExec(t, st, `UPDATE end_users SET app_expires_at = ? WHERE id = ?`, now.Add(20*24*time.Hour), tr.a1.user.ID)
 		if n := emit(); n != 1 {
 			t.Fatalf("renewed, 20 days left: %d events", n)
 		}
@@ -535,7 +514,7 @@ func TestWebhookRolloutEvents(t *testing.T) {
 		if err := st.CreateFirmware(sys, f); err != nil {
 			t.Fatal(err)
 		}
-		hookExec(t, st, `UPDATE devices SET model = 'R29', firmware = '29.30.1.1' WHERE id = ?`, tr.a1.device.ID)
+		sqlExec(t, st, `UPDATE devices SET model = 'R29', firmware = '29.30.1.1' WHERE id = ?`, tr.a1.device.ID)
 		r, err := st.CreateRollout(ctx, model.RolloutInput{FirmwareID: f.ID})
 		if err != nil {
 			t.Fatal(err)
