@@ -25,6 +25,7 @@ const (
 	DiagnosticsOn     = ""       // the device implements §5.2
 	DiagnosticsNone   = "none"   // it does not: it closes the stream at once
 	DiagnosticsSilent = "silent" // it answers ok, then says nothing more
+	DiagnosticsHuge   = "huge"   // its header line is longer than the cloud reads (4 KiB)
 )
 
 // maxLogLines is how many lines the device's log keeps.
@@ -109,6 +110,9 @@ func (d *Device) serveDiagnose(c net.Conn, line []byte) {
 	d.logf("diagd[77]", "diagnostic %s: %s requested", r.ID, r.Kind)
 	switch d.f.cfg.Diagnostics {
 	case DiagnosticsNone:
+		return
+	case DiagnosticsHuge:
+		writeHeader(c, map[string]any{"ok": true, "name": strings.Repeat("x", 5000)})
 		return
 	case DiagnosticsSilent:
 		writeHeader(c, map[string]any{"ok": true, "content_type": "text/plain", "name": r.Kind + ".txt"})

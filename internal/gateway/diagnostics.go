@@ -95,10 +95,10 @@ func safeFileName(name string, kind model.DiagnosticKind, ct string) string {
 		}
 		return -1
 	}, name)
-	name = strings.TrimLeft(name, ".")
 	if len(name) > 100 {
 		name = name[len(name)-100:]
 	}
+	name = strings.TrimLeft(name, ".")
 	if name == "" {
 		ext := ".txt"
 		switch ct {

@@ -349,15 +349,17 @@ func TestDiagnosticsEndToEnd(t *testing.T) {
 }
 
 // TestDiagnosticsFailures: a result over the size cap, a device that goes
-// silent, one that does not implement diagnostics, and the bound of two
+// silent, one that does not implement diagnostics, one whose header line
+// is too long, and the bound of two
 // open ones per device — each failed with its reason, nothing stored as
 // done.
 func TestDiagnosticsFailures(t *testing.T) {
 	e := newDiagEnv(t, "sqlite", server.Config{Diagnostics: usecase.DiagnosticOptions{MaxBytes: 3000},
 		Gateway: gateway.Options{DiagnosticIdle: time.Second}})
 	sub := e.token(demo.SubdistributorUser)
-	macs := subDeviceMACs(t, e, 3)
+	macs := subDeviceMACs(t, e, 4)
 	startSim(t, e, macs[0])
+	startSimConfig(t, e, devicesim.Config{MACs: macs[3:4], Diagnostics: devicesim.DiagnosticsHuge})
 	startSimConfig(t, e, devicesim.Config{MACs: macs[1:2], Diagnostics: devicesim.DiagnosticsSilent})
 	startSimConfig(t, e, devicesim.Config{MACs: macs[2:3], Diagnostics: devicesim.DiagnosticsNone})
 
@@ -372,6 +374,10 @@ func TestDiagnosticsFailures(t *testing.T) {
 	g = waitDiagnostic(t, e, sub, askDiagnostic(t, e, sub, macs[2], map[string]any{"kind": "ping", "host": "8.8.8.8"}), 20*time.Second)
 	if g["state"] != "failed" || !strings.Contains(fmt.Sprint(g["error"]), "does not support diagnostics") {
 		t.Errorf("unsupported: %v", g)
+	}
+	g = waitDiagnostic(t, e, sub, askDiagnostic(t, e, sub, macs[3], map[string]any{"kind": "log"}), 20*time.Second)
+	if g["state"] != "failed" || !strings.Contains(fmt.Sprint(g["error"]), "header line is longer than 4096 bytes") {
+		t.Errorf("huge header: %v", g)
 	}
 	var files int
 	e.st.DB().QueryRow(`SELECT count(*) FROM device_diagnostic_files`).Scan(&files)
