@@ -46,6 +46,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	webhookAllowPrivate := fs.Bool("webhook-allow-private", envOr(getenv, "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhook endpoints be loopback, private or other internal addresses (env GATEHOUSE_WEBHOOK_ALLOW_PRIVATE; off: refused at registration and at every dial)")
 	rolloutEvery := fs.Duration("rollout-every", envDuration(getenv, "GATEHOUSE_ROLLOUT_EVERY", usecase.DefaultRolloutEvery), "how often the firmware rollout scheduler releases devices, checks waves and deadlines (env GATEHOUSE_ROLLOUT_EVERY)")
 	notifyEvery := fs.Duration("notify-every", envDuration(getenv, "GATEHOUSE_NOTIFY_EVERY", usecase.DefaultNotifyEvery), "how often the notification scheduler decides and mails the notifications (expiry, devices offline, orders, rollouts); every node runs it, one at a time holds its lease (env GATEHOUSE_NOTIFY_EVERY)")
+	diagMaxBytes := fs.Int64("diagnostics-max-bytes", envInt(getenv, "GATEHOUSE_DIAGNOSTICS_MAX_BYTES", usecase.DefaultDiagnosticsMaxBytes), "largest diagnostic result (log, ping, traceroute, packet capture) kept, in bytes, at most 64 MiB (env GATEHOUSE_DIAGNOSTICS_MAX_BYTES)")
+	diagRetention := fs.Duration("diagnostics-retention", envDuration(getenv, "GATEHOUSE_DIAGNOSTICS_RETENTION", usecase.DefaultDiagnosticsRetention), "how long diagnostics and their files are kept (env GATEHOUSE_DIAGNOSTICS_RETENTION)")
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -55,10 +57,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopProfile()
-	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY", "GATEHOUSE_NOTIFY_EVERY"); err != nil {
+	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY", "GATEHOUSE_NOTIFY_EVERY", "GATEHOUSE_DIAGNOSTICS_RETENTION"); err != nil {
 		return err
 	}
-	if err := checkEnvInts(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", "GATEHOUSE_FIRMWARE_DOWNLOADS"); err != nil {
+	if err := checkEnvInts(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", "GATEHOUSE_FIRMWARE_DOWNLOADS", "GATEHOUSE_DIAGNOSTICS_MAX_BYTES"); err != nil {
 		return err
 	}
 	if *fwMaxBytes <= 0 || *fwDownloads <= 0 {
@@ -69,6 +71,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *notifyEvery <= 0 {
 		return fmt.Errorf("--notify-every must be positive")
+	}
+	if *diagMaxBytes <= 0 || *diagMaxBytes > usecase.MaxDiagnosticsMaxBytes || *diagRetention <= 0 {
+		return fmt.Errorf("--diagnostics-max-bytes must be 1 to %d, --diagnostics-retention positive", usecase.MaxDiagnosticsMaxBytes)
 	}
 	if *publicURL != "" {
 		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -128,7 +133,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
 		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery,
-		Webhooks: usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate}}, st, au, mailer, log)
+		Webhooks:    usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate},
+		Diagnostics: usecase.DiagnosticOptions{MaxBytes: *diagMaxBytes, Retention: *diagRetention}}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,7 @@ func (d *Device) fetchAutoP(ctx context.Context, url string) (version string, ch
 		return "", false, fmt.Errorf("autop: %w", err)
 	}
 	defer resp.Body.Close()
+	d.logf("autop[301]", "fetch %s: HTTP %d", req.URL.Path, resp.StatusCode)
 	switch resp.StatusCode {
 	case http.StatusNotModified:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))

@@ -63,6 +63,8 @@ type Device struct {
 	job        *upgradeJob
 	downloaded int64
 
+	syslog deviceLog // its system log (diag.go)
+
 	saveMu  sync.Mutex // orders state file writes
 	autopMu sync.Mutex // one AutoP fetch at a time
 }
@@ -77,7 +79,9 @@ type ackRecord struct {
 }
 
 func newDevice(f *Fleet, mac string) *Device {
-	return &Device{f: f, mac: mac, ip: lanAddress(mac), boots: 1, bootedAt: time.Now()}
+	d := &Device{f: f, mac: mac, ip: lanAddress(mac), boots: 1, bootedAt: time.Now()}
+	d.logf("kernel", "Booting Linux on physical CPU 0x0; firmware %s", f.cfg.Firmware)
+	return d
 }
 
 // lanAddress makes up the device's LAN address from its MAC: 10.x.y.z.
@@ -259,7 +263,9 @@ func (d *Device) run() {
 			d.bootedAt = time.Now()
 			d.boot()
 			d.notifyLocked()
+			fw := d.firmwareLocked()
 			d.mu.Unlock()
+			d.logf("kernel", "Booting Linux on physical CPU 0x0; firmware %s (boot %d)", fw, d.Boots())
 		}
 	}
 }
@@ -472,6 +478,7 @@ func (d *Device) connect() (out outcome) {
 	hello := map[string]any{"type": "hello", "model": f.cfg.Model, "firmware": d.firmwareLocked(), "ip": d.ip,
 		"uptime": int64(time.Since(d.bootedAt) / time.Second), "config_version": d.version}
 	d.mu.Unlock()
+	d.logf("gatehoused[412]", "connected to %s; hello sent (model %s, firmware %v)", f.base.Host, f.cfg.Model, hello["firmware"])
 	if err := l.send(hello); err != nil {
 		return outcome{err: fmt.Errorf("hello: %w", err)}
 	}
@@ -490,6 +497,7 @@ func (d *Device) connect() (out outcome) {
 		l.heartbeat = time.Duration(w.Heartbeat) * time.Second
 	}
 	l.autopURL = w.AutoPURL
+	d.logf("gatehoused[412]", "welcome: heartbeat %d s", w.Heartbeat)
 	if l.autopURL == "" {
 		l.autopURL = f.base.String() + "/autop/" + d.mac + ".cfg"
 	}
@@ -599,6 +607,7 @@ func (l *link) handle(m *message) (reboot bool, err error) {
 	if id == "" {
 		return false, nil // a command without an id cannot be acknowledged
 	}
+	d.logf("gatehoused[412]", "command %s: %s", id, m.Type)
 	if rec, ok := d.remembered(id); ok {
 		return false, l.ack(m, rec)
 	}
@@ -704,6 +713,11 @@ func (l *link) ack(m *message, rec ackRecord) error {
 		Error   string          `json:"error,omitempty"`
 		Version string          `json:"version,omitempty"`
 	}{"ack", m.ID, rec.OK, rec.Error, rec.Version}
+	if rec.OK {
+		l.d.logf("gatehoused[412]", "command %s acknowledged: ok", m.id())
+	} else {
+		l.d.logf("gatehoused[412]", "command %s acknowledged: failed: %s", m.id(), rec.Error)
+	}
 	return l.send(a)
 }
 

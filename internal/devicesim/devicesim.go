@@ -93,6 +93,9 @@ type Config struct {
 	// UpgradeStepTime is how long verifying and installing an image take
 	// each (default 200 ms).
 	UpgradeStepTime time.Duration
+	// Diagnostics is how the devices answer a diagnostic (protocol §5.2):
+	// DiagnosticsOn (""), DiagnosticsNone or DiagnosticsSilent (diag.go).
+	Diagnostics string
 	// DownloadRate bounds each device's firmware download, in bytes a
 	// second (0: as fast as the server sends), so that a demo's progress
 	// bars move as over a device's own uplink.

@@ -272,6 +272,9 @@ func (l *link) pause() {
 // progress reports a stage (errors are the connection's: its reader sees
 // them too).
 func (l *link) progress(id, stage string, percent *int) {
+	if percent == nil || *percent == 0 || *percent == 100 {
+		l.d.logf("upgraded[90]", "upgrade %s: %s", id, stage)
+	}
 	l.send(progressMessage{Type: "progress", ID: id, Stage: stage, Percent: percent})
 }
 

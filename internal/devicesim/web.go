@@ -308,10 +308,15 @@ func (d *Device) ServeTunnel(c net.Conn) {
 		line = append(line, b[0])
 	}
 	var h tunnelHeader
+	if err := json.Unmarshal(line, &h); err == nil && h.Type == "diagnose" {
+		d.serveDiagnose(c, line)
+		return
+	}
 	if err := json.Unmarshal(line, &h); err != nil || h.Type != "tunnel" || h.Service != "http" {
 		c.Close()
 		return
 	}
+	d.logf("gatehoused[412]", "remote control tunnel %s opened", h.ID)
 	c.SetReadDeadline(time.Time{})
 	ln := &oneConnListener{c: &doneConn{Conn: c, done: make(chan struct{})}}
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: discardLog}

@@ -90,9 +90,12 @@ type Options struct {
 	HelloTimeout  time.Duration // connect to hello (10s)
 	WriteTimeout  time.Duration // one write to a device (10s)
 	TunnelTimeout time.Duration // a Remote Control request (15s)
-	ResendEvery   time.Duration // Run's sweep for queued commands of held devices (30s)
-	ExpireEvery   time.Duration // Run's expiry of old commands (1m)
-	StoreTimeout  time.Duration // bounds every store call instead of its own deadline (the constants below)
+	// DiagnosticIdle is the longest silence of a device running a
+	// diagnostic (30s; a capture's seconds more).
+	DiagnosticIdle time.Duration
+	ResendEvery    time.Duration // Run's sweep for queued commands of held devices (30s)
+	ExpireEvery    time.Duration // Run's expiry of old commands (1m)
+	StoreTimeout   time.Duration // bounds every store call instead of its own deadline (the constants below)
 	// Streamed gives every connection a reader goroutine, as TLS ones
 	// have, instead of the event loop (tests of that path).
 	Streamed bool
@@ -165,6 +168,7 @@ type Gateway struct {
 	authenticated atomic.Uint64 // connects authenticated: their order (conn.authN)
 	admission     admission     // connects in progress (admission.go)
 	upgrades      upgradeGate   // is any firmware upgrade in flight (upgrades.go)
+	diags         diagGate      // is any diagnostic queued (diagnostics.go)
 
 	// closingSince (under mu) is when Shutdown began, closingFrom how many
 	// connections it had to close (closingRetryAfter).
@@ -204,6 +208,7 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	def(&opts.HelloTimeout, 10*time.Second)
 	def(&opts.WriteTimeout, 10*time.Second)
 	def(&opts.TunnelTimeout, 15*time.Second)
+	def(&opts.DiagnosticIdle, 30*time.Second)
 	def(&opts.ResendEvery, 30*time.Second)
 	def(&opts.ExpireEvery, time.Minute)
 	if opts.Limiter == nil {
@@ -750,6 +755,7 @@ func (g *Gateway) deliver(conns []*conn, resend bool) {
 	for i, c := range conns {
 		ids[i] = c.id
 	}
+	defer g.deliverDiagnostics(conns, resend) // diagnostics.go
 	list := g.st.QueuedCommands
 	if resend {
 		list = g.st.PendingCommands
@@ -857,6 +863,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 				var up []string
 				up, err = g.st.QueuedUpgradeDevices(sctx, g.opts.Node)
 				macs = append(macs, up...)
+				if err == nil {
+					up, err = g.st.QueuedDiagnosticDevices(sctx, g.opts.Node)
+					macs = append(macs, up...)
+				}
 				slices.Sort(macs)
 				macs = slices.Compact(macs) // a device with both is delivered to once
 			}

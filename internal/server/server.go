@@ -77,6 +77,11 @@ type Config struct {
 	// Webhooks configure the webhook deliveries: internal addresses
 	// allowed (`--webhook-allow-private`), concurrency, the client.
 	Webhooks usecase.WebhookOptions
+	// Diagnostics bound the devices' diagnostics (size, retention), and
+	// DiagnosticsSweepEvery is how often their sweeper runs
+	// (usecase.DefaultDiagnosticsSweep when 0).
+	Diagnostics           usecase.DiagnosticOptions
+	DiagnosticsSweepEvery time.Duration
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -149,7 +154,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
 		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL, FirmwareDir: s.firmwareDir(), FirmwareMaxBytes: cfg.Firmware.MaxBytes,
-		Webhooks: cfg.Webhooks})
+		Webhooks: cfg.Webhooks, Diagnostics: cfg.Diagnostics})
 	s.hooks = s.cases.NewWebhookDispatcher(s.gateway.Node())
 	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
@@ -247,6 +252,7 @@ func (s *Server) routes() {
 	s.routesRollouts()
 	s.routesRolloutsWeb()
 	s.routesWebhooks()
+	s.routesDiagnostics()
 
 	m.Handle("/api/", s.apiPublic(func(http.ResponseWriter, *http.Request) error {
 		return model.Errorf(model.ENOTFOUND, "No such API route.")
@@ -661,6 +667,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		defer close(notifyDone)
 		s.cases.NewNotifier(s.gateway.Node()).Run(ctx, s.cfg.NotifyEvery)
 	}()
+	diagDone := make(chan struct{})
+	go func() {
+		defer close(diagDone)
+		s.cases.NewDiagnosticSweeper(s.gateway.Node()).Run(ctx, s.cfg.DiagnosticsSweepEvery)
+	}()
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
@@ -680,6 +691,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	<-gatewayDone // Run is the gateway's: it ended with Shutdown
 	<-rolloutsDone
 	<-notifyDone
+	<-diagDone
 	<-hooksDone
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {

@@ -249,6 +249,7 @@ type deviceDetailData struct {
 	AutoP       any
 	Enrollment  any                  // web/enroll.go
 	Firmware    *deviceFirmwarePanel // web/rollouts.go
+	Diagnostics *diagnosticsPanel    // web/diagnostics.go
 }
 
 // deviceLinkView is one step of the owner chain as the page shows it.
@@ -279,6 +280,9 @@ func (w *Web) DeviceDetail(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if data.Firmware, err = w.deviceFirmware(r, d.MAC); err != nil {
+		return err
+	}
+	if data.Diagnostics, err = w.deviceDiagnostics(r, d.MAC, d.Online, "/devices/"+d.MAC+"/diagnostics", back); err != nil {
 		return err
 	}
 	for _, l := range d.Chain {

@@ -1,0 +1,147 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
+
+// diagnosticsPanel feeds the Diagnostics section of a device's page (the
+// sub-distributor's and the installer's): four forms and the device's
+// recent diagnostics; static/diagnostics.js reloads the page while one is
+// queued or running.
+type diagnosticsPanel struct {
+	MAC    string
+	CSRF   string
+	Action string // where the forms post
+	Back   string
+	Online bool
+	Open   bool // one is queued or running
+	Rows   []diagnosticRow
+	// Bounds shown by the forms.
+	MaxLines, MaxCount, MaxHops, MaxSeconds, MaxFilter int
+}
+
+type diagnosticRow struct {
+	ID                                   int64
+	Kind, Params, State, Error, By, When string
+	Size, Link                           string
+}
+
+var diagnosticKindLabels = map[model.DiagnosticKind]string{model.DiagnosticLog: "System log", model.DiagnosticPing: "Ping",
+	model.DiagnosticTraceroute: "Traceroute", model.DiagnosticPcap: "Packet capture"}
+
+// deviceDiagnostics loads the Diagnostics section of the device mac;
+// action is where its forms post.
+func (w *Web) deviceDiagnostics(r *http.Request, mac string, online bool, action, back string) (*diagnosticsPanel, error) {
+	gs, err := w.store.ListDiagnostics(r.Context(), mac, 20)
+	if err != nil {
+		return nil, err
+	}
+	p := &diagnosticsPanel{MAC: mac, Action: action, Back: back, Online: online, MaxLines: model.DiagLogMaxLines,
+		MaxCount: model.DiagPingMaxCount, MaxHops: model.DiagTraceMaxHops, MaxSeconds: model.DiagPcapMaxSecs, MaxFilter: model.DiagFilterMaxLen}
+	if id := auth.IdentityFrom(r.Context()); id != nil && id.Session != nil {
+		p.CSRF = id.Session.CSRFToken
+	}
+	for _, g := range gs {
+		row := diagnosticRow{ID: g.ID, Kind: diagnosticKindLabels[g.Kind], Params: g.Request().Describe(), State: string(g.State),
+			Error: g.Error, By: g.RequestedBy, When: g.Created.UTC().Format("2006-01-02 15:04:05")}
+		if g.State.Open() {
+			p.Open = true
+		}
+		if g.State == model.DiagnosticDone {
+			row.Size = byteSize(g.Size)
+			if g.Size == 0 {
+				row.Size = "0 B"
+			}
+			row.Link = "/api/v1/diagnostics/" + strconv.FormatInt(g.ID, 10) + "/file"
+		}
+		p.Rows = append(p.Rows, row)
+	}
+	return p, nil
+}
+
+// diagnosticForm reads one of the section's forms.
+func diagnosticForm(r *http.Request) (model.DiagnosticRequest, error) {
+	req := model.DiagnosticRequest{Kind: model.DiagnosticKind(r.PostFormValue("kind"))}
+	num := func(field string, dst *int) error {
+		s := strings.TrimSpace(r.PostFormValue(field))
+		if s == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return model.Invalid(field, "must be a whole number")
+		}
+		*dst = n
+		return nil
+	}
+	for f, dst := range map[string]*int{"lines": &req.Lines, "count": &req.Count, "max_hops": &req.MaxHops, "seconds": &req.Seconds} {
+		if err := num(f, dst); err != nil {
+			return req, err
+		}
+	}
+	req.Host, req.Filter = r.PostFormValue("host"), r.PostFormValue("filter")
+	if s := strings.TrimSpace(r.PostFormValue("since")); s != "" {
+		var t time.Time
+		var err error
+		if t, err = time.Parse(time.RFC3339, s); err != nil {
+			// A datetime-local input: UTC, as the page says.
+			if t, err = time.Parse("2006-01-02T15:04", s); err != nil {
+				return req, model.Invalid("since", "must be a time such as 2026-12-05T10:00 (UTC)")
+			}
+		}
+		req.Since = &t
+		req.Lines = 0
+	}
+	return req, nil
+}
+
+// RequestDiagnostic is POST /devices/{mac}/diagnostics, from the
+// sub-distributor's device page.
+func (w *Web) RequestDiagnostic(rw http.ResponseWriter, r *http.Request) error {
+	mac, _ := model.NormalizeMAC(r.PathValue("mac"))
+	page := "/devices/" + mac
+	if back := r.PostFormValue("back"); back != "" && strings.HasPrefix(back, "/") && !strings.HasPrefix(back, "//") {
+		page += "?back=" + url.QueryEscape(back)
+	}
+	return w.requestDiagnostic(rw, r, page)
+}
+
+// RequestInstallerDiagnostic is POST /installer/devices/{mac}/diagnostics.
+func (w *Web) RequestInstallerDiagnostic(rw http.ResponseWriter, r *http.Request) error {
+	mac, _ := model.NormalizeMAC(r.PathValue("mac"))
+	return w.requestDiagnostic(rw, r, "/installer/devices/"+mac)
+}
+
+// requestDiagnostic queues the form's diagnostic and returns to page,
+// saying what happens next (or why not: a bad field, too many at once).
+func (w *Web) requestDiagnostic(rw http.ResponseWriter, r *http.Request, page string) error {
+	req, err := diagnosticForm(r)
+	var g *model.Diagnostic
+	if err == nil {
+		g, err = w.cases.RequestDiagnostic(r.Context(), r.PathValue("mac"), req)
+	}
+	var notice string
+	switch code := model.ErrorCode(err); {
+	case err == nil:
+		notice = fmt.Sprintf("%s of %s queued as diagnostic %d: the device runs it when online (until %s UTC).",
+			diagnosticKindLabels[g.Kind], g.MAC, g.ID, g.Expires.UTC().Format("15:04"))
+	case code == model.EINVALID || code == model.ECONFLICT:
+		notice = model.ErrorMessage(err)
+	default:
+		return err
+	}
+	sep := "?"
+	if strings.Contains(page, "?") {
+		sep = "&"
+	}
+	http.Redirect(rw, r, page+sep+"notice="+url.QueryEscape(notice)+"#diagnostics", http.StatusSeeOther)
+	return nil
+}
