@@ -46,6 +46,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	webhookAllowPrivate := fs.Bool("webhook-allow-private", envOr(getenv, "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhook endpoints be loopback, private or other internal addresses (env GATEHOUSE_WEBHOOK_ALLOW_PRIVATE; off: refused at registration and at every dial)")
 	rolloutEvery := fs.Duration("rollout-every", envDuration(getenv, "GATEHOUSE_ROLLOUT_EVERY", usecase.DefaultRolloutEvery), "how often the firmware rollout scheduler releases devices, checks waves and deadlines (env GATEHOUSE_ROLLOUT_EVERY)")
 	notifyEvery := fs.Duration("notify-every", envDuration(getenv, "GATEHOUSE_NOTIFY_EVERY", usecase.DefaultNotifyEvery), "how often the notification scheduler decides and mails the notifications (expiry, devices offline, orders, rollouts); every node runs it, one at a time holds its lease (env GATEHOUSE_NOTIFY_EVERY)")
+	dashboardEvery := fs.Duration("dashboard-every", envDuration(getenv, "GATEHOUSE_DASHBOARD_EVERY", usecase.DefaultDashboardEvery), "how often the home page dashboard's figures are recomputed; every node runs it, one at a time holds its lease (env GATEHOUSE_DASHBOARD_EVERY)")
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +67,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *idle <= 0 || *absolute <= 0 || *orderTimeout <= 0 || *rolloutEvery <= 0 {
 		return fmt.Errorf("--session-idle, --session-max, --order-timeout and --rollout-every must be positive")
+	}
+	if *dashboardEvery <= 0 {
+		return fmt.Errorf("--dashboard-every must be positive")
 	}
 	if *notifyEvery <= 0 {
 		return fmt.Errorf("--notify-every must be positive")
@@ -127,7 +131,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
-		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery,
+		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery, DashboardEvery: *dashboardEvery,
 		Webhooks: usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate}}, st, au, mailer, log)
 	if err != nil {
 		return err

@@ -57,6 +57,8 @@ const (
 	idxOrdersResult          = "orders_result"
 	idxRolloutsPaused        = "rollouts_paused"
 	idxNotificationsDue      = "notifications_due"
+	// The failed commands and AutoP of the last day (00029_dashboard.sql).
+	idxDeviceCommandsFailed = "device_commands_failed"
 )
 
 // queryIndexes are the indexes queries name, each with its table.
@@ -90,6 +92,7 @@ var queryIndexes = map[string]string{
 	idxOrdersResult:           "orders",
 	idxRolloutsPaused:         "rollouts",
 	idxNotificationsDue:       "notifications",
+	idxDeviceCommandsFailed:   "device_commands",
 }
 
 // indexedBy is SQLite's hint to read index, one of the constants above,

@@ -1,0 +1,82 @@
+-- +goose Up
+-- The dashboard (issue 17): every role's home page shows its subtree's
+-- devices, upgrades, expiring end users and orders at a glance. Counting a
+-- million devices per page view is too slow, so a node holding the
+-- dashboard lease recomputes these summaries every minute (and at start),
+-- one row per installer and what it is counted by; a page sums the rows of
+-- the subtree (README "Dashboard").
+
+-- Devices now: per installer, project kind, model, firmware and status.
+CREATE TABLE dashboard_devices (
+    installer_id       BIGINT NOT NULL,
+    subdistributor_id  BIGINT NOT NULL DEFAULT 0,
+    distributor_id     BIGINT NOT NULL DEFAULT 0,
+    project_kind       TEXT NOT NULL,
+    model              TEXT NOT NULL,
+    firmware           TEXT NOT NULL,
+    online             BOOLEAN NOT NULL,
+    devices            BIGINT NOT NULL,
+    PRIMARY KEY (installer_id, project_kind, model, firmware, online)
+);
+CREATE INDEX dashboard_devices_sub ON dashboard_devices (subdistributor_id);
+CREATE INDEX dashboard_devices_dist ON dashboard_devices (distributor_id);
+
+-- Per installer: devices being upgraded, end users whose service expires
+-- within 30 days.
+CREATE TABLE dashboard_installers (
+    installer_id       BIGINT NOT NULL PRIMARY KEY,
+    subdistributor_id  BIGINT NOT NULL DEFAULT 0,
+    distributor_id     BIGINT NOT NULL DEFAULT 0,
+    upgrading          BIGINT NOT NULL DEFAULT 0,
+    expiring           BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX dashboard_installers_sub ON dashboard_installers (subdistributor_id);
+CREATE INDEX dashboard_installers_dist ON dashboard_installers (distributor_id);
+
+-- The last figure of each day per installer (the 30-day chart), kept 35 days.
+CREATE TABLE dashboard_days (
+    day                TEXT NOT NULL,
+    installer_id       BIGINT NOT NULL,
+    subdistributor_id  BIGINT NOT NULL DEFAULT 0,
+    distributor_id     BIGINT NOT NULL DEFAULT 0,
+    online             BIGINT NOT NULL DEFAULT 0,
+    offline            BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, installer_id)
+);
+CREATE INDEX dashboard_days_sub ON dashboard_days (subdistributor_id, day);
+CREATE INDEX dashboard_days_dist ON dashboard_days (distributor_id, day);
+
+-- Orders per month (UTC) of the last 12 months, per installer and currency:
+-- every order shown in Payments, and the amount of the completed ones.
+CREATE TABLE dashboard_orders (
+    month              TEXT NOT NULL,
+    installer_id       BIGINT NOT NULL,
+    subdistributor_id  BIGINT NOT NULL DEFAULT 0,
+    distributor_id     BIGINT NOT NULL DEFAULT 0,
+    currency           TEXT NOT NULL,
+    orders             BIGINT NOT NULL DEFAULT 0,
+    amount             BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (month, installer_id, currency)
+);
+CREATE INDEX dashboard_orders_sub ON dashboard_orders (subdistributor_id, month);
+CREATE INDEX dashboard_orders_dist ON dashboard_orders (distributor_id, month);
+
+-- The recompute's lease (the node that recomputes until then) and when
+-- the summaries were last computed.
+CREATE TABLE dashboard_state (
+    name         TEXT NOT NULL PRIMARY KEY,
+    node         TEXT NOT NULL DEFAULT '',
+    until_at     TIMESTAMPTZ,
+    computed_at  TIMESTAMPTZ
+);
+
+-- The failed commands and AutoP of the last day (live, not summarised).
+CREATE INDEX device_commands_failed ON device_commands (finished_at, id) WHERE status IN ('failed','expired');
+
+-- +goose Down
+DROP INDEX device_commands_failed;
+DROP TABLE dashboard_state;
+DROP TABLE dashboard_orders;
+DROP TABLE dashboard_days;
+DROP TABLE dashboard_installers;
+DROP TABLE dashboard_devices;
