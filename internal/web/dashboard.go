@@ -35,6 +35,7 @@ type dashShare struct {
 // dashMonthRow is a month of the orders table.
 type dashMonthRow struct {
 	Month   string
+	Short   string // "Jan"
 	Orders  string
 	Amounts string
 	Link    string
@@ -49,6 +50,7 @@ type dashboardView struct {
 	Firmware  []dashShare
 	DaysChart template.HTML
 	DaysText  string
+	DaysFrom  string // the chart's first day
 	Payments  bool
 	Months    []dashMonthRow
 	Chart     template.HTML
@@ -148,11 +150,14 @@ func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 		fwLink = func(s string) string { return "/installer/devices?" + url.Values{"firmware": {s}}.Encode() }
 	}
 	v.Firmware = shares(d.Firmware, fwLink)
-	v.DaysChart, v.DaysText = daysChart(d.Days, time.Now().UTC())
+	now := time.Now().UTC()
+	v.DaysChart, v.DaysText = daysChart(d.Days, now)
+	v.DaysFrom = now.AddDate(0, 0, -model.DashboardDays+1).Format("Jan 2")
 	if d.Payments {
 		for _, m := range d.Months {
 			row := dashMonthRow{Month: m.Month, Orders: num(m.Orders), Amounts: amountsText(m.Amounts)}
 			if t, err := time.Parse("2006-01", m.Month); err == nil {
+				row.Short = t.Format("Jan")
 				row.Link = "/payments?" + url.Values{"created_from": {t.Format("2006-01-02")},
 					"created_to": {t.AddDate(0, 1, -1).Format("2006-01-02")}}.Encode()
 			}
@@ -184,7 +189,7 @@ func amountsText(a []model.DashboardAmount) string {
 // daysChart draws the online and offline devices of the last 30 days as
 // stacked bars, and says the same in text.
 func daysChart(days []model.DashboardDay, now time.Time) (template.HTML, string) {
-	const w, h, pad = 600, 140, 20
+	const w, h = 600, 140
 	byDay := map[string]model.DashboardDay{}
 	var peak int64 = 1
 	for _, d := range days {
@@ -194,7 +199,7 @@ func daysChart(days []model.DashboardDay, now time.Time) (template.HTML, string)
 	bw := float64(w) / model.DashboardDays
 	var b strings.Builder
 	var text []string
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="days-title days-desc" preserveAspectRatio="none">`, w, h+pad)
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="days-title days-desc" preserveAspectRatio="none">`, w, h)
 	b.WriteString(`<title id="days-title">Devices online and offline, last 30 days</title>`)
 	for i := 0; i < model.DashboardDays; i++ {
 		day := now.AddDate(0, 0, i-model.DashboardDays+1).Format("2006-01-02")
@@ -211,8 +216,6 @@ func daysChart(days []model.DashboardDay, now time.Time) (template.HTML, string)
 		fmt.Fprintf(&b, `<g><title>%s</title><rect class="on" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/><rect class="off" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/></g>`,
 			template.HTMLEscapeString(label), x, h-on, bw-2, on, x, h-on-off, bw-2, off)
 	}
-	fmt.Fprintf(&b, `<text x="0" y="%d">%s</text><text x="%d" y="%d" text-anchor="end">today</text>`, h+pad-4,
-		now.AddDate(0, 0, -model.DashboardDays+1).Format("Jan 2"), w, h+pad-4)
 	desc := "No daily figures yet."
 	if len(text) > 0 {
 		desc = strings.Join(text, "; ") + "."
@@ -223,7 +226,7 @@ func daysChart(days []model.DashboardDay, now time.Time) (template.HTML, string)
 
 // monthsChart draws the orders of each month as bars.
 func monthsChart(rows []dashMonthRow, months []model.DashboardMonth) template.HTML {
-	const w, h, pad = 600, 120, 20
+	const w, h = 600, 120
 	var peak int64 = 1
 	for _, m := range months {
 		peak = max(peak, m.Orders)
@@ -231,7 +234,7 @@ func monthsChart(rows []dashMonthRow, months []model.DashboardMonth) template.HT
 	bw := float64(w) / float64(max(1, len(months)))
 	var b strings.Builder
 	var text []string
-	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="months-title months-desc" preserveAspectRatio="none">`, w, h+pad)
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="months-title months-desc" preserveAspectRatio="none">`, w, h)
 	b.WriteString(`<title id="months-title">Orders per month, last 12 months</title>`)
 	for i, m := range months {
 		x := float64(i)*bw + 4
@@ -240,7 +243,6 @@ func monthsChart(rows []dashMonthRow, months []model.DashboardMonth) template.HT
 		text = append(text, label)
 		fmt.Fprintf(&b, `<a href="%s"><rect class="on" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect></a>`,
 			template.HTMLEscapeString(rows[i].Link), x, h-bh, bw-8, max(bh, 1), template.HTMLEscapeString(label))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`, x+(bw-8)/2, h+pad-4, m.Month[5:])
 	}
 	fmt.Fprintf(&b, `<desc id="months-desc">%s.</desc></svg>`, template.HTMLEscapeString(strings.Join(text, "; ")))
 	return template.HTML(b.String())
