@@ -35,6 +35,10 @@ type DashboardShare struct {
 	Name    string `json:"name"`
 	Devices int64  `json:"devices"`
 	Others  bool   `json:"others,omitempty"`
+	// The devices per list: community, office, personal (single-tenant).
+	Community int64 `json:"community"`
+	Office    int64 `json:"office"`
+	Personal  int64 `json:"personal"`
 }
 
 // DashboardDay is the last figure of a day (UTC).

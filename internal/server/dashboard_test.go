@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -142,6 +143,7 @@ var (
 	dashMonthRE = regexp.MustCompile(`<a href="([^"]+)" data-month="([^"]+)">([^<]+)</a>`)
 	listTotalRE = regexp.MustCompile(`(?:of|–\d+ of) ([\d,]+)</span>`)
 	failedRowRE = regexp.MustCompile(`data-command="(\d+)"`)
+	dashShareRE = regexp.MustCompile(`<a href="([^"]+)" title="([\d,]+) in the (\w+) list">`)
 )
 
 func atoiComma(t *testing.T, s string) int {
@@ -188,6 +190,36 @@ func TestDashboardPageLinksLeadToTheirRows(t *testing.T) {
 			m := listTotalRE.FindStringSubmatch(string(list.body))
 			if list.StatusCode != 200 || m == nil || atoiComma(t, m[1]) != int(want) {
 				t.Errorf("%s → %s: %d, total %v, want %d", c.label, f[0], list.StatusCode, m, want)
+			}
+		}
+		// Devices by model and by firmware: each share's list links count
+		// the share's devices of that list, and the list shows as many.
+		shares := dashShareRE.FindAllStringSubmatch(body, -1)
+		if len(shares) < 4 {
+			t.Fatalf("%d share links", len(shares))
+		}
+		for _, m := range shares {
+			link := html.UnescapeString(m[1])
+			u, err := url.Parse(link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kind := map[string]string{"/personal-devices": "personal", "/project-devices": "community"}[u.Path]
+			if u.Query().Get("kind") == "office" {
+				kind = "office"
+			}
+			col, val := "model", u.Query().Get("model")
+			if val == "" {
+				col, val = "firmware", u.Query().Get("firmware")
+			}
+			want := dashCount(t, e, `SELECT count(*) FROM devices WHERE subdistributor_id = ? AND project_kind = ? AND `+col+` = ?`, sub, kind, val)
+			if atoiComma(t, m[2]) != int(want) || m[3] != kind {
+				t.Errorf("%s: figure %s (%s), want %d", link, m[2], m[3], want)
+			}
+			list := e.do(b.c, "GET", link, nil)
+			tm := listTotalRE.FindStringSubmatch(string(list.body))
+			if list.StatusCode != 200 || tm == nil || atoiComma(t, tm[1]) != int(want) {
+				t.Errorf("%s: %d, total %v, want %d", link, list.StatusCode, tm, want)
 			}
 		}
 		// Failed AutoP: the list holds exactly the rows counted.

@@ -351,7 +351,7 @@ func (s *Store) Dashboard(ctx context.Context) (model.Dashboard, error) {
 	for _, k := range []model.ProjectKind{model.ProjectCommunity, model.ProjectOffice, model.ProjectPersonal} {
 		kinds[k] = &model.DashboardKindCount{Kind: k}
 	}
-	models, firmware := map[string]int64{}, map[string]int64{}
+	models, firmware := map[string]*model.DashboardShare{}, map[string]*model.DashboardShare{}
 	for rows.Next() {
 		var kind, mod, fw string
 		var online bool
@@ -372,8 +372,8 @@ func (s *Store) Dashboard(ctx context.Context) (model.Dashboard, error) {
 			k.Offline += n
 			d.Offline += n
 		}
-		models[mod] += n
-		firmware[fw] += n
+		addShare(models, mod, model.ProjectKind(kind), n)
+		addShare(firmware, fw, model.ProjectKind(kind), n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -478,10 +478,10 @@ func (s *Store) Dashboard(ctx context.Context) (model.Dashboard, error) {
 
 // topShares sorts counts by size (then name) and keeps the DashboardTop
 // largest, summing the rest as "others".
-func topShares(m map[string]int64) []model.DashboardShare {
+func topShares(m map[string]*model.DashboardShare) []model.DashboardShare {
 	out := make([]model.DashboardShare, 0, len(m))
-	for name, n := range m {
-		out = append(out, model.DashboardShare{Name: name, Devices: n})
+	for _, x := range m {
+		out = append(out, *x)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Devices != out[j].Devices {
@@ -493,6 +493,9 @@ func topShares(m map[string]int64) []model.DashboardShare {
 		others := model.DashboardShare{Others: true}
 		for _, x := range out[model.DashboardTop:] {
 			others.Devices += x.Devices
+			others.Community += x.Community
+			others.Office += x.Office
+			others.Personal += x.Personal
 		}
 		out = append(out[:model.DashboardTop], others)
 	}
@@ -536,4 +539,22 @@ func (s *Store) ListFailedCommands(ctx context.Context, f model.FailedCommandFil
 			c.Scope = model.ProjectKind(kind)
 			return &c, err
 		})
+}
+
+// addShare counts n devices of kind under name.
+func addShare(m map[string]*model.DashboardShare, name string, kind model.ProjectKind, n int64) {
+	x := m[name]
+	if x == nil {
+		x = &model.DashboardShare{Name: name}
+		m[name] = x
+	}
+	x.Devices += n
+	switch kind {
+	case model.ProjectCommunity:
+		x.Community += n
+	case model.ProjectOffice:
+		x.Office += n
+	case model.ProjectPersonal:
+		x.Personal += n
+	}
 }

@@ -154,10 +154,10 @@ func TestDashboardFiguresPerSubtree(t *testing.T) {
 
 		// Models and firmware of subA1: R29C 3, X916 4, TM1 1.
 		d, _ = st.Dashboard(as(tr.subA1))
-		if got := fmt.Sprint(d.Models); got != "[{X916 4 false} {R29C 3 false} {TM1 1 false}]" {
+		if got := fmt.Sprint(d.Models); got != "[{X916 4 false 0 4 0} {R29C 3 false 3 0 0} {TM1 1 false 1 0 0}]" {
 			t.Errorf("subA1 models: %s", got)
 		}
-		if got := fmt.Sprint(d.Firmware); got != "[{2.0 4 false} {1.0 3 false} { 1 false}]" {
+		if got := fmt.Sprint(d.Firmware); got != "[{2.0 4 false 0 4 0} {1.0 3 false 3 0 0} { 1 false 1 0 0}]" {
 			t.Errorf("subA1 firmware: %s", got)
 		}
 
@@ -185,6 +185,47 @@ func TestDashboardFiguresPerSubtree(t *testing.T) {
 		d, _ = st.Dashboard(as(tr.subA1))
 		if !d.Payments || d.Months[len(d.Months)-1].Orders != 2 || fmt.Sprint(d.Months[len(d.Months)-1].Amounts) != "[{USD 1000}]" {
 			t.Errorf("subA1 with payments: %+v", d.Months)
+		}
+
+		// The device lists' model filter (the shares' links) finds exactly
+		// the model's devices of the kind in scope.
+		for _, c := range []struct {
+			who          *model.Account
+			kind         model.ProjectKind
+			model, fw    string
+			want         int
+			wantByShares int64
+		}{
+			{tr.subA1, model.ProjectCommunity, "R29C", "", 3, 3}, {tr.subA1, model.ProjectOffice, "X916", "", 4, 4},
+			{tr.subA1, model.ProjectCommunity, "X916", "", 0, 0}, {tr.subA2, model.ProjectCommunity, "R29C", "", 5, 5},
+			{tr.subA2, model.ProjectCommunity, "R29C", "1.1", 5, -1}, {tr.subA2, model.ProjectCommunity, "R29C", "1.0", 0, -1},
+			{tr.distA, model.ProjectCommunity, "R29C", "", 8, 8}, {tr.subB, model.ProjectCommunity, "R29C", "", 0, 0},
+		} {
+			l, err := st.ListDevices(as(c.who), model.DeviceFilter{Scope: c.kind, Model: c.model, Firmware: c.fw, Sort: "created_at", Order: "desc",
+				Page: model.Page{Page: 1, PerPage: 50}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok := l.Total == c.want && len(l.Items) == c.want
+			for _, it := range l.Items {
+				ok = ok && it.Model == c.model
+			}
+			if !ok {
+				t.Errorf("%s %s model %s firmware %q: %d devices (%d rows), want %d", c.who.Username, c.kind, c.model, c.fw, l.Total, len(l.Items), c.want)
+			}
+			if c.wantByShares < 0 {
+				continue
+			}
+			d, _ := st.Dashboard(as(c.who))
+			var n int64
+			for _, sh := range d.Models {
+				if sh.Name == c.model {
+					n = map[model.ProjectKind]int64{model.ProjectCommunity: sh.Community, model.ProjectOffice: sh.Office}[c.kind]
+				}
+			}
+			if n != c.wantByShares {
+				t.Errorf("%s: the %s share of %s is %d, want %d", c.who.Username, c.kind, c.model, n, c.wantByShares)
+			}
 		}
 
 		// The failed-commands list holds exactly the rows counted.

@@ -29,7 +29,8 @@ type dashShare struct {
 	Name    string
 	Devices string
 	Percent int
-	Link    string
+	Link    string       // the list of them (the installer's)
+	Lists   []dashFigure // per device list: community, office, personal
 }
 
 // dashMonthRow is a month of the orders table.
@@ -122,7 +123,9 @@ func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 		{Label: "Failed commands, last 24 h", Value: failed(d.FailedCmds), Link: "/failed-commands?kind=command", Tone: tone(d.FailedCmds)},
 		{Label: "Failed AutoP, last 24 h", Value: failed(d.FailedAutoP), Link: "/failed-commands?kind=autop", Tone: tone(d.FailedAutoP)},
 	}
-	shares := func(in []model.DashboardShare, link func(string) string) []dashShare {
+	// A share links to each device list filtered to it (the sub-distributor's
+	// three lists; the installer's one list for a version).
+	shares := func(in []model.DashboardShare, key string) []dashShare {
 		var out []dashShare
 		for _, s := range in {
 			row := dashShare{Name: s.Name, Devices: num(s.Devices)}
@@ -134,22 +137,25 @@ func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 				row.Name = "Others"
 			case s.Name == "":
 				row.Name = "(not reported)"
-			case link != nil:
-				row.Link = link(s.Name)
+			case a.Role == model.RoleSubdistributor:
+				for _, k := range []struct {
+					kind model.ProjectKind
+					n    int64
+				}{{model.ProjectCommunity, s.Community}, {model.ProjectOffice, s.Office}, {model.ProjectPersonal, s.Personal}} {
+					if k.n > 0 {
+						row.Lists = append(row.Lists, dashFigure{Label: string(k.kind), Value: num(k.n),
+							Link: deviceListLink(a.Role, k.kind, url.Values{key: {s.Name}})})
+					}
+				}
+			case a.Role == model.RoleInstaller && key == "firmware":
+				row.Link = "/installer/devices?" + url.Values{"firmware": {s.Name}}.Encode()
 			}
 			out = append(out, row)
 		}
 		return out
 	}
-	v.Models = shares(d.Models, nil)
-	var fwLink func(string) string
-	switch a.Role {
-	case model.RoleSubdistributor:
-		fwLink = func(s string) string { return "/project-devices?" + url.Values{"firmware": {s}}.Encode() }
-	case model.RoleInstaller:
-		fwLink = func(s string) string { return "/installer/devices?" + url.Values{"firmware": {s}}.Encode() }
-	}
-	v.Firmware = shares(d.Firmware, fwLink)
+	v.Models = shares(d.Models, "model")
+	v.Firmware = shares(d.Firmware, "firmware")
 	now := time.Now().UTC()
 	v.DaysChart, v.DaysText = daysChart(d.Days, now)
 	v.DaysFrom = now.AddDate(0, 0, -model.DashboardDays+1).Format("Jan 2")

@@ -73,7 +73,13 @@ CREATE TABLE dashboard_state (
 -- The failed commands and AutoP of the last day (live, not summarised).
 CREATE INDEX device_commands_failed ON device_commands (finished_at, id) WHERE status IN ('failed','expired');
 
+-- The device lists' filter by model (the dashboard's devices by model
+-- link to it): one range of this index per model, newest first within a
+-- kind, with the scope columns, as devices_firmware is for a version.
+CREATE INDEX devices_model_list ON devices (model, project_kind, created_at, id, subdistributor_id, distributor_id, installer_id);
+
 -- +goose Down
+DROP INDEX devices_model_list;
 DROP INDEX device_commands_failed;
 DROP TABLE dashboard_state;
 DROP TABLE dashboard_orders;
