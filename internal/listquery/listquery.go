@@ -111,7 +111,16 @@ func Firmware(q url.Values, v *model.Validator) model.FirmwareFilter {
 // too.
 func InstallerDevices(q url.Values, v *model.Validator) store.DeviceFilter {
 	f := store.DeviceFilter{ProjectID: queryID(q, "project_id", v), Search: strings.TrimSpace(q.Get("search")),
-		Firmware: strings.TrimSpace(q.Get("firmware")), Page: model.ParsePage(q, v)}
+		Firmware: strings.TrimSpace(q.Get("firmware")), Model: strings.TrimSpace(q.Get("model")), Page: model.ParsePage(q, v)}
+	switch o := q.Get("online"); o {
+	case "":
+	case "true", "false":
+		b := o == "true"
+		f.Online = &b
+	default:
+		v.Add("online", "must be true or false")
+	}
+	v.Check(len(f.Model) <= model.MaxDeviceQuery, "model", "must be at most %d characters", model.MaxDeviceQuery)
 	v.Check(len(f.Search) <= 64, "search", "must be at most 64 characters")
 	v.Check(len(f.Firmware) <= model.MaxDeviceQuery, "firmware", "must be at most %d characters", model.MaxDeviceQuery)
 	return f

@@ -272,6 +272,32 @@ func TestDashboardPageLinksLeadToTheirRows(t *testing.T) {
 				t.Errorf("subdistributor-1-2 sees command %d of demo-subdistributor", id)
 			}
 		}
+		// The installer's figures lead to its one device list, filtered.
+		ib := e.browserLogin("demo-installer")
+		inst := accountID(t, e, "demo-installer")
+		ihome := string(e.do(ib.c, "GET", "/", nil).body)
+		ifigs := map[string][2]string{}
+		for _, m := range dashFigRE.FindAllStringSubmatch(ihome, -1) {
+			ifigs[m[3]] = [2]string{html.UnescapeString(m[1]), m[2]}
+		}
+		links := map[string]int64{
+			ifigs["Online now"][0]:  dashCount(t, e, `SELECT count(*) FROM devices WHERE installer_id = ? AND online`, inst),
+			ifigs["Offline now"][0]: dashCount(t, e, `SELECT count(*) FROM devices WHERE installer_id = ? AND NOT online`, inst),
+		}
+		for _, m := range regexp.MustCompile(`<a href="(/installer/devices\?(model|firmware)=[^"]+)">`).FindAllStringSubmatch(ihome, -1) {
+			u, _ := url.Parse(html.UnescapeString(m[1]))
+			links[u.String()] = dashCount(t, e, `SELECT count(*) FROM devices WHERE installer_id = ? AND `+m[2]+` = ?`, inst, u.Query().Get(m[2]))
+		}
+		if len(links) < 4 {
+			t.Fatalf("installer links: %v", links)
+		}
+		for link, want := range links {
+			list := e.do(ib.c, "GET", link, nil)
+			tm := listTotalRE.FindStringSubmatch(string(list.body))
+			if list.StatusCode != 200 || tm == nil || atoiComma(t, tm[1]) != int(want) {
+				t.Errorf("installer %s: %d, total %v, want %d", link, list.StatusCode, tm, want)
+			}
+		}
 		// Every role's home page renders its dashboard.
 		for _, u := range []string{"demo-admin", "demo-distributor", "demo-installer"} {
 			r := e.do(e.browserLogin(u).c, "GET", "/", nil)

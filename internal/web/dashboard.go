@@ -104,6 +104,11 @@ func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 		{Label: "Online now", Value: num(d.Online), Tone: "ok"},
 		{Label: "Offline now", Value: num(d.Offline), Tone: tone(d.Offline)},
 	}
+	if a.Role == model.RoleInstaller { // one list of every kind
+		v.Devices[0].Link = "/installer/devices"
+		v.Devices[1].Link = "/installer/devices?online=true"
+		v.Devices[2].Link = "/installer/devices?online=false"
+	}
 	for _, k := range d.Kinds {
 		name := map[model.ProjectKind]string{model.ProjectCommunity: "Community", model.ProjectOffice: "Office", model.ProjectPersonal: "Personal"}[k.Kind]
 		v.Kinds = append(v.Kinds,
@@ -147,8 +152,8 @@ func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 							Link: deviceListLink(a.Role, k.kind, url.Values{key: {s.Name}})})
 					}
 				}
-			case a.Role == model.RoleInstaller && key == "firmware":
-				row.Link = "/installer/devices?" + url.Values{"firmware": {s.Name}}.Encode()
+			case a.Role == model.RoleInstaller:
+				row.Link = "/installer/devices?" + url.Values{key: {s.Name}}.Encode()
 			}
 			out = append(out, row)
 		}
