@@ -183,6 +183,38 @@ func (s *Store) RecomputeDashboard(ctx context.Context) error {
 		return err
 	}
 
+	// Devices per installer, kind and status; shares per scope (0: the
+	// platform, then each installer's distributor, sub-distributor and
+	// itself).
+	type devKey struct {
+		installer int64
+		kind      string
+		online    bool
+	}
+	counts := map[devKey]int64{}
+	type shareKey struct {
+		scope int64
+		dim   string
+	}
+	shares := map[shareKey]map[string]*model.DashboardShare{}
+	share := func(scope int64, dim, name string, kind model.ProjectKind, n int64) {
+		k := shareKey{scope, dim}
+		if shares[k] == nil {
+			shares[k] = map[string]*model.DashboardShare{}
+		}
+		addShare(shares[k], name, kind, n)
+	}
+	for k, n := range devs {
+		counts[devKey{k.installer, k.kind, k.online}] += n
+		t := tree[k.installer]
+		for i, scope := range []int64{0, t.dist, t.sub, k.installer} {
+			if i > 0 && scope == 0 {
+				continue // no such ancestor: the platform counted it
+			}
+			share(scope, "model", k.model, model.ProjectKind(k.kind), n)
+			share(scope, "firmware", k.firmware, model.ProjectKind(k.kind), n)
+		}
+	}
 	day := now.Format("2006-01-02")
 	perDay := map[int64][2]int64{}
 	for k, n := range devs {
@@ -195,16 +227,27 @@ func (s *Store) RecomputeDashboard(ctx context.Context) error {
 		perDay[k.installer] = v
 	}
 	return s.inTx(ctx, func(tx *Tx) error {
-		for _, t := range []string{"dashboard_devices", "dashboard_installers", "dashboard_orders"} {
+		for _, t := range []string{"dashboard_devices", "dashboard_installers", "dashboard_orders", "dashboard_shares"} {
 			if _, err := tx.exec(ctx, `DELETE FROM `+t); err != nil {
 				return err
 			}
 		}
 		ins := newBatchInsert(tx, `INSERT INTO dashboard_devices (installer_id, subdistributor_id, distributor_id, project_kind, model, firmware, online, devices) VALUES `, 8)
-		for k, n := range devs {
+		for k, n := range counts {
 			t := tree[k.installer]
-			if err := ins.add(ctx, k.installer, t.sub, t.dist, k.kind, k.model, k.firmware, k.online, n); err != nil {
+			if err := ins.add(ctx, k.installer, t.sub, t.dist, k.kind, "", "", k.online, n); err != nil {
 				return err
+			}
+		}
+		if err := ins.flush(ctx); err != nil {
+			return err
+		}
+		ins = newBatchInsert(tx, `INSERT INTO dashboard_shares (account_id, dim, rank, name, others, community, office, personal) VALUES `, 8)
+		for k, m := range shares {
+			for rank, x := range topShares(m) {
+				if err := ins.add(ctx, k.scope, k.dim, rank, x.Name, x.Others, x.Community, x.Office, x.Personal); err != nil {
+					return err
+				}
 			}
 		}
 		if err := ins.flush(ctx); err != nil {
@@ -342,8 +385,8 @@ func (s *Store) Dashboard(ctx context.Context) (model.Dashboard, error) {
 	cond, args := dashboardScope(act)
 
 	// Devices now.
-	rows, err := s.query(ctx, `SELECT project_kind, model, firmware, online, sum(devices) FROM dashboard_devices WHERE `+cond+`
-		GROUP BY project_kind, model, firmware, online`, args...)
+	rows, err := s.query(ctx, `SELECT project_kind, online, sum(devices) FROM dashboard_devices WHERE `+cond+`
+		GROUP BY project_kind, online`, args...)
 	if err != nil {
 		return d, err
 	}
@@ -351,12 +394,11 @@ func (s *Store) Dashboard(ctx context.Context) (model.Dashboard, error) {
 	for _, k := range []model.ProjectKind{model.ProjectCommunity, model.ProjectOffice, model.ProjectPersonal} {
 		kinds[k] = &model.DashboardKindCount{Kind: k}
 	}
-	models, firmware := map[string]*model.DashboardShare{}, map[string]*model.DashboardShare{}
 	for rows.Next() {
-		var kind, mod, fw string
+		var kind string
 		var online bool
 		var n int64
-		if err := rows.Scan(&kind, &mod, &fw, &online, &n); err != nil {
+		if err := rows.Scan(&kind, &online, &n); err != nil {
 			rows.Close()
 			return d, err
 		}
@@ -372,8 +414,6 @@ func (s *Store) Dashboard(ctx context.Context) (model.Dashboard, error) {
 			k.Offline += n
 			d.Offline += n
 		}
-		addShare(models, mod, model.ProjectKind(kind), n)
-		addShare(firmware, fw, model.ProjectKind(kind), n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -382,7 +422,34 @@ func (s *Store) Dashboard(ctx context.Context) (model.Dashboard, error) {
 	for _, k := range []model.ProjectKind{model.ProjectCommunity, model.ProjectOffice, model.ProjectPersonal} {
 		d.Kinds = append(d.Kinds, *kinds[k])
 	}
-	d.Models, d.Firmware = topShares(models), topShares(firmware)
+	scope := act.AccountID
+	if act.Role == model.RoleAdmin {
+		scope = 0
+	}
+	rows, err = s.query(ctx, `SELECT dim, name, others, community, office, personal FROM dashboard_shares WHERE account_id = ?
+		ORDER BY dim, rank`, scope)
+	if err != nil {
+		return d, err
+	}
+	d.Models, d.Firmware = []model.DashboardShare{}, []model.DashboardShare{}
+	for rows.Next() {
+		var dim string
+		var x model.DashboardShare
+		if err := rows.Scan(&dim, &x.Name, &x.Others, &x.Community, &x.Office, &x.Personal); err != nil {
+			rows.Close()
+			return d, err
+		}
+		x.Devices = x.Community + x.Office + x.Personal
+		if dim == "model" {
+			d.Models = append(d.Models, x)
+		} else {
+			d.Firmware = append(d.Firmware, x)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return d, err
+	}
 
 	if err := s.queryRow(ctx, `SELECT COALESCE(sum(upgrading), 0), COALESCE(sum(expiring), 0) FROM dashboard_installers WHERE `+cond,
 		args...).Scan(&d.Upgrading, &d.Expiring); err != nil {

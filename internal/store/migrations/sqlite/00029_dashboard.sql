@@ -6,7 +6,8 @@
 -- one row per installer and what it is counted by; a page sums the rows of
 -- the subtree (README "Dashboard").
 
--- Devices now: per installer, project kind, model, firmware and status.
+-- Devices now: per installer, project kind and status (model and firmware
+-- are written '': the shares below count them).
 CREATE TABLE dashboard_devices (
     installer_id       BIGINT NOT NULL,
     subdistributor_id  BIGINT NOT NULL DEFAULT 0,
@@ -20,6 +21,22 @@ CREATE TABLE dashboard_devices (
 );
 CREATE INDEX dashboard_devices_sub ON dashboard_devices (subdistributor_id);
 CREATE INDEX dashboard_devices_dist ON dashboard_devices (distributor_id);
+
+-- The most common models and firmware versions of each scope (account_id:
+-- a distributor, sub-distributor or installer; 0 the whole platform):
+-- the DashboardTop first by rank, then one row of the others summed, with
+-- the devices per list. A scope has too many versions to sum per page view.
+CREATE TABLE dashboard_shares (
+    account_id  BIGINT NOT NULL,
+    dim         TEXT NOT NULL,
+    rank        INTEGER NOT NULL,
+    name        TEXT NOT NULL,
+    others      BOOLEAN NOT NULL DEFAULT false,
+    community   BIGINT NOT NULL DEFAULT 0,
+    office      BIGINT NOT NULL DEFAULT 0,
+    personal    BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, dim, rank)
+);
 
 -- Per installer: devices being upgraded, end users whose service expires
 -- within 30 days.
@@ -85,4 +102,5 @@ DROP TABLE dashboard_state;
 DROP TABLE dashboard_orders;
 DROP TABLE dashboard_days;
 DROP TABLE dashboard_installers;
+DROP TABLE dashboard_shares;
 DROP TABLE dashboard_devices;
