@@ -48,6 +48,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	notifyEvery := fs.Duration("notify-every", envDuration(getenv, "GATEHOUSE_NOTIFY_EVERY", usecase.DefaultNotifyEvery), "how often the notification scheduler decides and mails the notifications (expiry, devices offline, orders, rollouts); every node runs it, one at a time holds its lease (env GATEHOUSE_NOTIFY_EVERY)")
 	diagMaxBytes := fs.Int64("diagnostics-max-bytes", envInt(getenv, "GATEHOUSE_DIAGNOSTICS_MAX_BYTES", usecase.DefaultDiagnosticsMaxBytes), "largest diagnostic result (log, ping, traceroute, packet capture) kept, in bytes, at most 64 MiB (env GATEHOUSE_DIAGNOSTICS_MAX_BYTES)")
 	diagRetention := fs.Duration("diagnostics-retention", envDuration(getenv, "GATEHOUSE_DIAGNOSTICS_RETENTION", usecase.DefaultDiagnosticsRetention), "how long diagnostics and their files are kept (env GATEHOUSE_DIAGNOSTICS_RETENTION)")
+	dashboardEvery := fs.Duration("dashboard-every", envDuration(getenv, "GATEHOUSE_DASHBOARD_EVERY", usecase.DefaultDashboardEvery), "how often the home page dashboard's figures are recomputed; every node runs it, one at a time holds its lease (env GATEHOUSE_DASHBOARD_EVERY)")
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -68,6 +69,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *idle <= 0 || *absolute <= 0 || *orderTimeout <= 0 || *rolloutEvery <= 0 {
 		return fmt.Errorf("--session-idle, --session-max, --order-timeout and --rollout-every must be positive")
+	}
+	if *dashboardEvery <= 0 {
+		return fmt.Errorf("--dashboard-every must be positive")
 	}
 	if *notifyEvery <= 0 {
 		return fmt.Errorf("--notify-every must be positive")
@@ -132,7 +136,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
-		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery,
+		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery, DashboardEvery: *dashboardEvery,
 		Webhooks:    usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate},
 		Diagnostics: usecase.DiagnosticOptions{MaxBytes: *diagMaxBytes, Retention: *diagRetention}}, st, au, mailer, log)
 	if err != nil {

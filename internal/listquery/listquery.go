@@ -70,12 +70,12 @@ func Cameras(q url.Values, v *model.Validator) store.CameraListFilter {
 }
 
 // Devices reads a device list's search from a query: scope,
-// mac, sip, name, community, office, manager, firmware, online, sort, order, page
+// mac, sip, name, community, office, manager, firmware, model, online, sort, order, page
 // and per_page. The portal uses it too, with the scope of its page.
 func Devices(q url.Values, scope model.ProjectKind, v *model.Validator) model.DeviceFilter {
 	f := model.DeviceFilter{Scope: scope, MAC: q.Get("mac"), SIP: q.Get("sip"), Name: q.Get("name"),
 		Community: q.Get("community"), Office: q.Get("office"), Manager: q.Get("manager"), Firmware: q.Get("firmware"),
-		Sort: q.Get("sort"), Order: q.Get("order"), Page: model.ParsePage(q, v)}
+		Model: q.Get("model"), Sort: q.Get("sort"), Order: q.Get("order"), Page: model.ParsePage(q, v)}
 	switch o := q.Get("online"); o {
 	case "":
 	case "true", "false":
@@ -111,7 +111,16 @@ func Firmware(q url.Values, v *model.Validator) model.FirmwareFilter {
 // too.
 func InstallerDevices(q url.Values, v *model.Validator) store.DeviceFilter {
 	f := store.DeviceFilter{ProjectID: queryID(q, "project_id", v), Search: strings.TrimSpace(q.Get("search")),
-		Firmware: strings.TrimSpace(q.Get("firmware")), Page: model.ParsePage(q, v)}
+		Firmware: strings.TrimSpace(q.Get("firmware")), Model: strings.TrimSpace(q.Get("model")), Page: model.ParsePage(q, v)}
+	switch o := q.Get("online"); o {
+	case "":
+	case "true", "false":
+		b := o == "true"
+		f.Online = &b
+	default:
+		v.Add("online", "must be true or false")
+	}
+	v.Check(len(f.Model) <= model.MaxDeviceQuery, "model", "must be at most %d characters", model.MaxDeviceQuery)
 	v.Check(len(f.Search) <= 64, "search", "must be at most 64 characters")
 	v.Check(len(f.Firmware) <= model.MaxDeviceQuery, "firmware", "must be at most %d characters", model.MaxDeviceQuery)
 	return f

@@ -39,6 +39,7 @@ type DeviceFilter struct {
 	Office    string // scope office only
 	Manager   string
 	Firmware  string // exact version
+	Model     string // exact model, as the device reported it
 	Online    *bool  // nil: both
 	Sort      string // one of DeviceSortColumns; "" is created_at
 	Order     string // asc or desc; "" is desc for created_at, asc for the others
@@ -66,7 +67,7 @@ func (f *DeviceFilter) Check(v *Validator) {
 		field string
 		p     *string
 	}{{"sip", &f.SIP}, {"name", &f.Name}, {"community", &f.Community}, {"office", &f.Office}, {"manager", &f.Manager},
-		{"firmware", &f.Firmware}} {
+		{"firmware", &f.Firmware}, {"model", &f.Model}} {
 		*t.p = strings.TrimSpace(*t.p)
 		v.Check(utf8.RuneCountInString(*t.p) <= MaxDeviceQuery, t.field, "must be at most %d characters", MaxDeviceQuery)
 		v.Check(!strings.ContainsFunc(*t.p, isControl), t.field, "must not hold control characters")

@@ -74,6 +74,9 @@ type Config struct {
 	// NotifyEvery is how often the notification scheduler runs
 	// (usecase.DefaultNotifyEvery when 0).
 	NotifyEvery time.Duration
+	// DashboardEvery is how often the dashboard's summaries are recomputed
+	// (usecase.DefaultDashboardEvery when 0).
+	DashboardEvery time.Duration
 	// Webhooks configure the webhook deliveries: internal addresses
 	// allowed (`--webhook-allow-private`), concurrency, the client.
 	Webhooks usecase.WebhookOptions
@@ -240,6 +243,7 @@ func (s *Server) routes() {
 	s.routesEndUsers()
 	s.routesSettings()
 	s.routesNotifications()
+	s.routesDashboard()
 	s.routesInstallerPortal()
 	s.routesDevices()
 	s.routesCameras()
@@ -672,6 +676,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		defer close(diagDone)
 		s.cases.NewDiagnosticSweeper(s.gateway.Node()).Run(ctx, s.cfg.DiagnosticsSweepEvery)
 	}()
+	dashDone := make(chan struct{})
+	go func() {
+		defer close(dashDone)
+		s.cases.NewDashboardRecomputer(s.gateway.Node()).Run(ctx, s.cfg.DashboardEvery)
+	}()
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
@@ -692,6 +701,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	<-rolloutsDone
 	<-notifyDone
 	<-diagDone
+	<-dashDone
 	<-hooksDone
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {

@@ -94,6 +94,7 @@ const (
 	driveSIP      = "sip"      // a SIP prefix: the SIP index
 	driveProject  = "project"  // the projects of a community, office or manager search
 	driveFirmware = "firmware" // a firmware version: the firmware index, in created order
+	driveModel    = "model"    // a model: the model index (00029), in created order
 	// Walks that join the devices to the projects (installers) in scope and
 	// in order: the join scopes the devices.
 	driveProjectWalk   = "project-walk"
@@ -118,6 +119,8 @@ func (s *Store) deviceWhere(q *deviceSearch, driver string) (table, where string
 			table += indexedBy(idxDevicesProjectCreated)
 		case driveFirmware:
 			table += indexedBy(idxDevicesFirmware)
+		case driveModel:
+			table += indexedBy(idxDevicesModelList)
 		}
 	}
 	var conds []string
@@ -168,6 +171,10 @@ func (s *Store) deviceWhere(q *deviceSearch, driver string) (table, where string
 	if f.Firmware != "" {
 		conds = append(conds, "d.firmware = ?")
 		args = append(args, f.Firmware)
+	}
+	if f.Model != "" {
+		conds = append(conds, "d.model = ?")
+		args = append(args, f.Model)
 	}
 	if f.SIP != "" {
 		c, a := s.prefixCond("d.sip", f.SIP)
@@ -352,7 +359,7 @@ func (s *Store) ListDevices(ctx context.Context, f model.DeviceFilter) (model.Li
 		return out, err
 	}
 	var ids []int64
-	walked := (driver == driveList || driver == driveFirmware) && f.Sort == "created_at"
+	walked := (driver == driveList || driver == driveFirmware || driver == driveModel) && f.Sort == "created_at"
 	if walked {
 		// The page is a walk of the list index, short list or long: read
 		// it first. A first page that is not full is the whole list, and
@@ -446,6 +453,9 @@ func (s *Store) deviceDriver(ctx context.Context, q *deviceSearch) (string, erro
 		// The version's devices of the kind, newest first, scoped from the
 		// index: it reads at most the version's devices of that kind.
 		return driveFirmware, nil
+	case f.Model != "":
+		// The model's devices of the kind, newest first, likewise.
+		return driveModel, nil
 	}
 	return driveList, nil
 }
@@ -516,8 +526,8 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 		// created_at: the level's list index (the firmware index for a
 		// version); mac, sip: their own.
 		walk := driveList
-		if driver == driveFirmware && f.Sort == "created_at" {
-			walk = driveFirmware
+		if (driver == driveFirmware || driver == driveModel) && f.Sort == "created_at" {
+			walk = driver
 		}
 		table, where, wargs := s.deviceWhere(q, walk)
 		if s.dialect == SQLite {

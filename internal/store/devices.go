@@ -309,6 +309,8 @@ type DeviceFilter struct {
 	ProjectID int64
 	Search    string
 	Firmware  string
+	Model     string // exact
+	Online    *bool  // nil: both
 	model.Page
 }
 
@@ -343,6 +345,14 @@ func (s *Store) ListInstallerDevices(ctx context.Context, f DeviceFilter) (model
 	if f.Firmware != "" {
 		where = append(where, "d.firmware = ?")
 		args = append(args, f.Firmware)
+	}
+	if f.Model != "" {
+		where = append(where, "d.model = ?")
+		args = append(args, f.Model)
+	}
+	if f.Online != nil {
+		where = append(where, "d.online = ?")
+		args = append(args, *f.Online)
 	}
 	// The project and owner are read for the page's rows only, so that the
 	// count and the sort touch the devices alone.

@@ -57,6 +57,10 @@ const (
 	idxOrdersResult          = "orders_result"
 	idxRolloutsPaused        = "rollouts_paused"
 	idxNotificationsDue      = "notifications_due"
+	// The failed commands and AutoP of the last day (00029_dashboard.sql).
+	idxDeviceCommandsFailed = "device_commands_failed"
+	// The device lists' filter by model, like the firmware index (00029).
+	idxDevicesModelList = "devices_model_list"
 )
 
 // queryIndexes are the indexes queries name, each with its table.
@@ -90,6 +94,8 @@ var queryIndexes = map[string]string{
 	idxOrdersResult:           "orders",
 	idxRolloutsPaused:         "rollouts",
 	idxNotificationsDue:       "notifications",
+	idxDeviceCommandsFailed:   "device_commands",
+	idxDevicesModelList:       "devices",
 }
 
 // indexedBy is SQLite's hint to read index, one of the constants above,

@@ -134,6 +134,7 @@ type ipDevicesData struct {
 	Cameras  model.List[*store.CameraRow]
 	Projects []*store.ProjectRow
 	Versions []string // the firmware search's suggestions
+	Online   string   // the status filter: "", "true" or "false"
 }
 
 // ipProjectOrChoices is the project of pid for a form, or, before one is
@@ -188,7 +189,7 @@ func (w *Web) InstallerDevices(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	d := ipDevicesData{Filter: f, List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Export: exportURL(r, "/api/v1/installer/devices"),
-		Cameras: cams, Projects: projects, Versions: versions}
+		Cameras: cams, Projects: projects, Versions: versions, Online: r.URL.Query().Get("online")}
 	return w.render(rw, http.StatusOK, "installer_devices", w.page(r, "Devices", "installer-devices", d))
 }
 

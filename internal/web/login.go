@@ -104,11 +104,17 @@ func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// Home is the landing page: the account's modules.
+// Home is the landing page: the dashboard of the account's subtree
+// (dashboard.go), then its modules.
 func (w *Web) Home(rw http.ResponseWriter, r *http.Request) error {
 	p := w.page(r, "Home", "home", nil)
-	cards := modulesFor(p.Account)
-	p.Data = cards
+	d, err := w.cases.Dashboard(r.Context())
+	if err != nil {
+		return err
+	}
+	v := dashboardFor(p.Account, d)
+	v.Modules = modulesFor(p.Account)
+	p.Data = v
 	return w.render(rw, http.StatusOK, "home", p)
 }
 
