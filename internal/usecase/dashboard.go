@@ -67,19 +67,40 @@ func (r *DashboardRecomputer) Step(ctx context.Context) (bool, error) {
 	return true, r.c.store.RecomputeDashboard(ctx)
 }
 
+// dashboardShare is the most of its node's time the recompute may take:
+// at a million devices one recompute reads every device (seconds on
+// SQLite), so a large fleet's figures are recomputed less often than
+// every interval rather than keep a core busy.
+const dashboardShare = 10
+
+// nextDashboardWait is the wait after a recompute that took took: the
+// interval, or dashboardShare times the recompute when that is longer.
+func nextDashboardWait(every, took time.Duration) time.Duration {
+	return max(every, dashboardShare*took)
+}
+
 // Run steps at once (a new node shows figures soon after start), then
-// every interval (DefaultDashboardEvery when 0) until ctx ends, then frees
+// every interval (DefaultDashboardEvery when 0) — longer when a
+// recompute takes more than a tenth of it — until ctx ends, then frees
 // the lease so that another node goes on at once.
 func (r *DashboardRecomputer) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = DefaultDashboardEvery
 	}
-	t := time.NewTicker(every)
+	t := time.NewTimer(every)
 	defer t.Stop()
 	for {
+		start := time.Now()
 		if _, err := r.Step(ctx); err != nil && ctx.Err() == nil {
 			r.c.log.ErrorContext(ctx, "dashboard recompute failed", "node", r.node, "err", err)
 		}
+		wait := nextDashboardWait(every, time.Since(start))
+		r.mu.Lock()
+		// The lease outlasts the wait: another node must not take it
+		// between two of this node's recomputes.
+		r.lease = max(dashboardLeaseFor, 2*wait)
+		r.mu.Unlock()
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(model.WithActor(context.WithoutCancel(ctx), model.System), 5*time.Second)

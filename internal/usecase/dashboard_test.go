@@ -3,6 +3,7 @@ package usecase
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
@@ -39,4 +40,20 @@ func TestDashboardRecomputeUnderLease(t *testing.T) {
 			t.Errorf("kind=reboots: %v", err)
 		}
 	})
+}
+
+// A recompute that takes more than a tenth of the interval stretches the
+// wait to ten times its length (a million devices on SQLite must not keep
+// a core busy); a quick one keeps the interval.
+func TestDashboardWaitStretchesWithTheRecompute(t *testing.T) {
+	for _, c := range []struct{ every, took, want time.Duration }{
+		{time.Minute, 2 * time.Second, time.Minute},
+		{time.Minute, 6 * time.Second, time.Minute},
+		{time.Minute, 22 * time.Second, 220 * time.Second},
+		{5 * time.Minute, 22 * time.Second, 5 * time.Minute},
+	} {
+		if got := nextDashboardWait(c.every, c.took); got != c.want {
+			t.Errorf("every %v, recompute %v: wait %v, want %v", c.every, c.took, got, c.want)
+		}
+	}
 }
