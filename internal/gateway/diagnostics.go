@@ -22,6 +22,10 @@ import (
 // — each on a new stream of the device's connection: the request line out,
 // the device's header line and its result back, stored when complete.
 
+// DefaultDiagnosticsAtOnce is how many diagnostics a node runs at once
+// unless told otherwise (Options.DiagnosticsAtOnce).
+const DefaultDiagnosticsAtOnce = 16
+
 // MaxDiagnosticHeader bounds the device's header line, newline included.
 const MaxDiagnosticHeader = 4 << 10
 
@@ -165,16 +169,46 @@ func (g *Gateway) deliverDiagnostics(conns []*conn, connect bool) {
 		if c == nil || c.closing.Load() {
 			continue
 		}
+		// Each running diagnostic holds its result in memory: past the
+		// node's bound the rest stay queued until a slot frees.
+		select {
+		case g.diagSlots <- struct{}{}:
+		default:
+			g.diagMu.Lock()
+			g.diagWaiting[c.mac] = c
+			g.diagMu.Unlock()
+			continue
+		}
 		ctx, cancel := g.within(g.ctx, commandsTimeout)
 		ok, err := g.st.StartDiagnostic(ctx, d.ID, g.opts.Node)
 		cancel()
-		if err != nil {
-			g.log.Error("gateway: start a diagnostic", "mac", c.mac, "diagnostic", d.ID, "err", err)
+		if err != nil || !ok {
+			<-g.diagSlots
+			if err != nil {
+				g.log.Error("gateway: start a diagnostic", "mac", c.mac, "diagnostic", d.ID, "err", err)
+			}
 			continue
 		}
-		if ok {
-			g.spawn(func() { g.runDiagnostic(c, d) })
-		}
+		g.spawn(func() {
+			g.runDiagnostic(c, d)
+			g.releaseDiagnosticSlot()
+		})
+	}
+}
+
+// releaseDiagnosticSlot frees a running diagnostic's slot and starts
+// what waited for one.
+func (g *Gateway) releaseDiagnosticSlot() {
+	<-g.diagSlots
+	g.diagMu.Lock()
+	waiting := make([]*conn, 0, len(g.diagWaiting))
+	for _, c := range g.diagWaiting {
+		waiting = append(waiting, c)
+	}
+	clear(g.diagWaiting)
+	g.diagMu.Unlock()
+	if len(waiting) > 0 {
+		g.deliverDiagnostics(waiting, false)
 	}
 }
 

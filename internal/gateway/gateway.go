@@ -93,6 +93,10 @@ type Options struct {
 	// DiagnosticIdle is the longest silence of a device running a
 	// diagnostic (30s; a capture's seconds more).
 	DiagnosticIdle time.Duration
+	// DiagnosticsAtOnce bounds the diagnostics this node runs at once
+	// (16): each holds its result in memory until complete, up to its
+	// max_bytes. More wait queued until one ends.
+	DiagnosticsAtOnce int
 	ResendEvery    time.Duration // Run's sweep for queued commands of held devices (30s)
 	ExpireEvery    time.Duration // Run's expiry of old commands (1m)
 	StoreTimeout   time.Duration // bounds every store call instead of its own deadline (the constants below)
@@ -169,6 +173,9 @@ type Gateway struct {
 	admission     admission     // connects in progress (admission.go)
 	upgrades      upgradeGate   // is any firmware upgrade in flight (upgrades.go)
 	diags         diagGate      // is any diagnostic queued (diagnostics.go)
+	diagSlots     chan struct{} // one per diagnostic running here (Options.DiagnosticsAtOnce)
+	diagMu        sync.Mutex
+	diagWaiting   map[string]*conn // devices with a diagnostic left queued for want of a slot
 
 	// closingSince (under mu) is when Shutdown began, closingFrom how many
 	// connections it had to close (closingRetryAfter).
@@ -209,13 +216,16 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	def(&opts.WriteTimeout, 10*time.Second)
 	def(&opts.TunnelTimeout, 15*time.Second)
 	def(&opts.DiagnosticIdle, 30*time.Second)
+	if opts.DiagnosticsAtOnce <= 0 {
+		opts.DiagnosticsAtOnce = DefaultDiagnosticsAtOnce
+	}
 	def(&opts.ResendEvery, 30*time.Second)
 	def(&opts.ExpireEvery, time.Minute)
 	if opts.Limiter == nil {
 		opts.Limiter = deviceauth.NewLimiter(deviceauth.Limits{})
 	}
 	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, live: map[*conn]struct{}{}, awaitingHello: map[int64]*conn{},
-		shutdown: make(chan struct{}), started: time.Now()}
+		shutdown: make(chan struct{}), started: time.Now(), diagSlots: make(chan struct{}, opts.DiagnosticsAtOnce), diagWaiting: map[string]*conn{}}
 	g.admission.max = int64(cmp.Or(opts.MaxConnecting, DefaultMaxConnecting))
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.stopping, g.stop = context.WithCancel(g.ctx)

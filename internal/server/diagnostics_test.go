@@ -463,3 +463,39 @@ func TestMultiNodeDiagnostics(t *testing.T) {
 		t.Errorf("icmp in 1 s: %d packets", len(pkts))
 	}
 }
+
+// TestDiagnosticsNodeBound: a node runs at most DiagnosticsAtOnce
+// diagnostics (each holds its result in memory until complete); another
+// device's waits queued while the slot is taken and starts as soon as it
+// frees, not at the next sweep.
+func TestDiagnosticsNodeBound(t *testing.T) {
+	e := newDiagEnv(t, "sqlite", server.Config{Gateway: gateway.Options{DiagnosticsAtOnce: 1, ResendEvery: time.Hour}})
+	sub := e.token(demo.SubdistributorUser)
+	macs := subDeviceMACs(t, e, 2)
+	startSim(t, e, macs[0])
+	startSim(t, e, macs[1])
+	capture := askDiagnostic(t, e, sub, macs[0], map[string]any{"kind": "pcap", "seconds": 3, "filter": "icmp"})
+	get := func(id float64) map[string]any {
+		return e.do(nil, "GET", fmt.Sprintf("/api/v1/diagnostics/%d", int64(id)), nil, bearer(sub)).json(t)
+	}
+	for deadline := time.Now().Add(20 * time.Second); get(capture)["state"] != "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the capture never ran: %v", get(capture))
+		}
+	}
+	log := askDiagnostic(t, e, sub, macs[1], map[string]any{"kind": "log"})
+	time.Sleep(500 * time.Millisecond)
+	if g, c := get(log), get(capture); c["state"] == "running" && g["state"] != "queued" {
+		t.Fatalf("a second diagnostic ran beside the first on a node bound to one: %v", g)
+	}
+	first := waitDiagnostic(t, e, sub, capture, 20*time.Second)
+	second := waitDiagnostic(t, e, sub, log, 20*time.Second)
+	if first["state"] != "done" || second["state"] != "done" {
+		t.Fatalf("capture %v, log %v", first, second)
+	}
+	ended, _ := time.Parse(time.RFC3339Nano, first["finished_at"].(string))
+	began, _ := time.Parse(time.RFC3339Nano, second["started_at"].(string))
+	if began.Before(ended.Add(-time.Second)) {
+		t.Errorf("the log started at %v, before the capture ended at %v", began, ended)
+	}
+}
