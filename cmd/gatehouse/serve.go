@@ -46,6 +46,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	webhookAllowPrivate := fs.Bool("webhook-allow-private", envOr(getenv, "GATEHOUSE_WEBHOOK_ALLOW_PRIVATE", "false") == "true", "let webhook endpoints be loopback, private or other internal addresses (env GATEHOUSE_WEBHOOK_ALLOW_PRIVATE; off: refused at registration and at every dial)")
 	rolloutEvery := fs.Duration("rollout-every", envDuration(getenv, "GATEHOUSE_ROLLOUT_EVERY", usecase.DefaultRolloutEvery), "how often the firmware rollout scheduler releases devices, checks waves and deadlines (env GATEHOUSE_ROLLOUT_EVERY)")
 	notifyEvery := fs.Duration("notify-every", envDuration(getenv, "GATEHOUSE_NOTIFY_EVERY", usecase.DefaultNotifyEvery), "how often the notification scheduler decides and mails the notifications (expiry, devices offline, orders, rollouts); every node runs it, one at a time holds its lease (env GATEHOUSE_NOTIFY_EVERY)")
+	availRetention, err := availabilityRetentionFlag(fs, getenv)
+	if err != nil {
+		return err
+	}
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -69,6 +73,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *notifyEvery <= 0 {
 		return fmt.Errorf("--notify-every must be positive")
+	}
+	if err := usecase.CheckAvailabilityRetention(availRetention.d); err != nil {
+		return fmt.Errorf("--availability-retention: %w", err)
 	}
 	if *publicURL != "" {
 		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -128,7 +135,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
 		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery,
-		Webhooks: usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate}}, st, au, mailer, log)
+		Webhooks: usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate}, Availability: usecase.AvailabilityOptions{Retention: availRetention.d}},
+		st, au, mailer, log)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"sort"
 	"time"
 )
@@ -120,4 +121,10 @@ func ComputeAvailability(points []AvailabilityPoint, from, to time.Time) Availab
 		a.Recent = append(a.Recent, within[i])
 	}
 	return a
+}
+
+// AvailabilityPercent is the row's stored 7-day figure as the lists show
+// it: "97.25 %".
+func (r *DeviceRow) AvailabilityPercent() string {
+	return fmt.Sprintf("%.2f %%", float64(r.Availability7d)/100)
 }

@@ -77,6 +77,9 @@ type Config struct {
 	// Webhooks configure the webhook deliveries: internal addresses
 	// allowed (`--webhook-allow-private`), concurrency, the client.
 	Webhooks usecase.WebhookOptions
+	// Availability configures the availability history: its retention
+	// (`--availability-retention`) and how often the sweep runs.
+	Availability usecase.AvailabilityOptions
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -149,7 +152,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
 		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL, FirmwareDir: s.firmwareDir(), FirmwareMaxBytes: cfg.Firmware.MaxBytes,
-		Webhooks: cfg.Webhooks})
+		Webhooks: cfg.Webhooks, Availability: cfg.Availability})
 	s.hooks = s.cases.NewWebhookDispatcher(s.gateway.Node())
 	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
@@ -235,6 +238,7 @@ func (s *Server) routes() {
 	s.routesEndUsers()
 	s.routesSettings()
 	s.routesNotifications()
+	s.routesAvailability()
 	s.routesInstallerPortal()
 	s.routesDevices()
 	s.routesCameras()
@@ -661,6 +665,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		defer close(notifyDone)
 		s.cases.NewNotifier(s.gateway.Node()).Run(ctx, s.cfg.NotifyEvery)
 	}()
+	availDone := make(chan struct{})
+	go func() {
+		defer close(availDone)
+		s.cases.NewAvailabilitySweeper(s.gateway.Node()).Run(ctx)
+	}()
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
@@ -680,6 +689,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	<-gatewayDone // Run is the gateway's: it ended with Shutdown
 	<-rolloutsDone
 	<-notifyDone
+	<-availDone
 	<-hooksDone
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {

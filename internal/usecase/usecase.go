@@ -43,6 +43,8 @@ type Deps struct {
 	FirmwareMaxBytes int64
 	// Webhooks configure the webhook deliveries (webhooks.go).
 	Webhooks WebhookOptions
+	// Availability configures the availability history (availability.go).
+	Availability AvailabilityOptions
 }
 
 // Cases runs the use cases. It is safe for concurrent use.
@@ -59,6 +61,7 @@ type Cases struct {
 	fwMax     int64
 	hooks     WebhookOptions
 	hookWake  chan struct{} // wakes this node's webhook dispatcher
+	avail     AvailabilityOptions
 }
 
 // New returns the use cases over d.
@@ -75,7 +78,7 @@ func New(d Deps) *Cases {
 	eventsWire(d.Store, d.Bus, d.Log)
 	return &Cases{store: d.Store, mail: d.Mail, providers: d.Providers, gateway: d.Gateway, bus: d.Bus, log: d.Log,
 		publicURL: d.PublicURL, remoteURL: d.RemoteURL, fwDir: d.FirmwareDir, fwMax: d.FirmwareMaxBytes,
-		hooks: d.Webhooks, hookWake: make(chan struct{}, 1)}
+		hooks: d.Webhooks, hookWake: make(chan struct{}, 1), avail: d.Availability}
 }
 
 // PublicURL is where users reach this server.

@@ -205,6 +205,8 @@ type ipDeviceFormData struct {
 	Library []*model.LibraryMAC
 	// Enrollment is the device's Enrollment panel (web/enroll.go).
 	Enrollment any
+	// Availability is the device's Availability panel (web/availability.go).
+	Availability *availabilityView
 }
 
 // deviceForm shows the new-device form for the project of ?project_id, or
@@ -228,6 +230,9 @@ func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, d
 		if dev != nil {
 			d.Place = ipPlaceValue(dev, pr.Kind)
 			if d.Enrollment, err = w.deviceEnrollment(r, dev.MAC, "/installer/devices/"+dev.MAC+"#enrollment"); err != nil {
+				return err
+			}
+			if d.Availability, err = w.deviceAvailability(r, dev.MAC); err != nil {
 				return err
 			}
 		} else {
