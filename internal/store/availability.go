@@ -174,8 +174,10 @@ type AvailabilityRecompute struct {
 // lease, the stored 7-day figure of the devices whose figure can have
 // changed since the last recompute: those with a transition in the window
 // of the last recompute or later (a transition in the window, or one the
-// window's start has passed since). The first run computes every device
-// with history. (System side.)
+// window's start has passed since), but for the row where a device's
+// history starts, which counts only when it is new since the last run (a
+// device added since: its figure is its state). The first run computes
+// every device with history. (System side.)
 func (s *Store) RecomputeAvailability(ctx context.Context, node string) (AvailabilityRecompute, error) {
 	var out AvailabilityRecompute
 	last, _, err := s.availabilityMark(ctx, node)
@@ -199,8 +201,14 @@ func (s *Store) RecomputeAvailability(ctx context.Context, node string) (Availab
 			rows, err = s.query(ctx, `SELECT DISTINCT device_id FROM device_availability WHERE device_id > ? ORDER BY device_id LIMIT ?`,
 				after, availabilityBatch)
 		} else {
-			rows, err = s.query(ctx, `SELECT DISTINCT device_id FROM device_availability WHERE device_id > ? AND at >= ?
-				ORDER BY device_id LIMIT ?`, after, since, availabilityBatch)
+			// A device's first row (where its history starts) changes
+			// nothing as time passes: its figure is its state until it
+			// changes. Such a row counts only if it is new since the last
+			// run (a device added since).
+			rows, err = s.query(ctx, `SELECT DISTINCT t.device_id FROM device_availability t WHERE t.device_id > ? AND t.at >= ?
+				AND (t.at >= ? OR EXISTS (SELECT 1 FROM device_availability p WHERE p.device_id = t.device_id
+					AND (p.at < t.at OR (p.at = t.at AND p.id < t.id))))
+				ORDER BY t.device_id LIMIT ?`, after, since, last, availabilityBatch)
 		}
 		if err != nil {
 			return out, err

@@ -291,9 +291,12 @@ func TestAvailabilityRecomputeSortsTheLists(t *testing.T) {
 		if got := fmt.Sprint(order("desc")); got != "[up:10000 half:5000 down:0]" {
 			t.Errorf("descending: %s", got)
 		}
+		// A device added after the run: its first row is read once.
+		now = end.Add(time.Hour)
+		availDevice(t, st, tr.a1, "fresh")
 		// A day later only the devices with transitions in the last window
-		// (since the previous run's window start) are read: half, and up,
-		// whose connect 30 days ago is out of it, is not.
+		// (since the previous run's window start) are read: half and the
+		// new one; not up, whose connect 30 days ago is out of it.
 		now = end.Add(day)
 		if ok, err := st.LeaseAvailability(sys, "n1", time.Minute); err != nil || !ok {
 			t.Fatal(ok, err)
@@ -302,10 +305,18 @@ func TestAvailabilityRecomputeSortsTheLists(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Changed != 1 || r.Devices != 1 {
-			t.Errorf("a day later: %+v, want half changed", r)
+		if r.Changed != 1 || r.Devices != 2 {
+			t.Errorf("a day later: %+v, want half and fresh read, half changed", r)
 		}
-		if got := fmt.Sprint(order("asc")); got != "[down:0 half:3571 up:10000]" {
+		// Another run: fresh's first row is in the window, but old news.
+		now = end.Add(day + time.Hour)
+		if ok, err := st.LeaseAvailability(sys, "n1", time.Minute); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if r, err = st.RecomputeAvailability(sys, "n1"); err != nil || r.Devices != 1 {
+			t.Errorf("the next run: %+v %v, want half alone read", r, err)
+		}
+		if got := fmt.Sprint(order("asc")); got != "[down:0 fresh:0 half:3511 up:10000]" { // half: 59 of 168 hours
 			t.Errorf("a day later: %s", got)
 		}
 		if err := st.FreeAvailabilityLease(sys, "n1"); err != nil {
