@@ -88,7 +88,7 @@ func (s *Store) GetDeviceAvailability(ctx context.Context, mac string, days int)
 func (s *Store) availabilityPoints(ctx context.Context, id int64, from time.Time) ([]model.AvailabilityPoint, error) {
 	rows, err := s.query(ctx, `SELECT at, online FROM device_availability WHERE device_id = ? AND at > ?
 		UNION ALL SELECT at, online FROM (SELECT at, online FROM device_availability WHERE device_id = ? AND at <= ?
-		ORDER BY at DESC, id DESC LIMIT 1) b`, id, from, id, from)
+		ORDER BY at DESC LIMIT 1) b`, id, from, id, from)
 	if err != nil {
 		return nil, err
 	}
@@ -206,8 +206,7 @@ func (s *Store) RecomputeAvailability(ctx context.Context, node string) (Availab
 			// changes. Such a row counts only if it is new since the last
 			// run (a device added since).
 			rows, err = s.query(ctx, `SELECT DISTINCT t.device_id FROM device_availability t WHERE t.device_id > ? AND t.at >= ?
-				AND (t.at >= ? OR EXISTS (SELECT 1 FROM device_availability p WHERE p.device_id = t.device_id
-					AND (p.at < t.at OR (p.at = t.at AND p.id < t.id))))
+				AND (t.at >= ? OR EXISTS (SELECT 1 FROM device_availability p WHERE p.device_id = t.device_id AND p.at < t.at))
 				ORDER BY t.device_id LIMIT ?`, after, since, last, availabilityBatch)
 		}
 		if err != nil {
@@ -240,7 +239,7 @@ func (s *Store) recomputeAvailabilityOf(ctx context.Context, ids []int64, from, 
 	list, args := idList(ids)
 	pts := make(map[int64][]model.AvailabilityPoint, len(ids))
 	rows, err := s.query(ctx, `SELECT device_id, at, online FROM device_availability WHERE device_id IN `+list+`
-		ORDER BY device_id, at, id`, args...)
+		ORDER BY device_id, at`, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -336,9 +335,8 @@ func (s *Store) PruneAvailability(ctx context.Context, node string, before time.
 		after = ids[len(ids)-1]
 		err = s.inTx(ctx, func(tx *Tx) error {
 			for _, id := range ids {
-				res, err := tx.exec(ctx, `DELETE FROM device_availability WHERE device_id = ? AND at <= ? AND id <> (
-					SELECT k.id FROM device_availability k WHERE k.device_id = ? AND k.at <= ? ORDER BY k.at DESC, k.id DESC LIMIT 1)`,
-					id, before, id, before)
+				res, err := tx.exec(ctx, `DELETE FROM device_availability WHERE device_id = ? AND at < (
+					SELECT max(k.at) FROM device_availability k WHERE k.device_id = ? AND k.at <= ?)`, id, id, before)
 				if err != nil {
 					return err
 				}

@@ -10,13 +10,16 @@
 -- hour has its further changes of that hour merged into its latest row
 -- (the row takes the new state, its time stays): at most 12 rows an hour,
 -- 288 a day, per device, however fast it flaps.
+--
+-- Keyed by (device, time), without a rowid: one B-tree holds the rows in
+-- the order every read wants, and a change costs the device's connect
+-- path one insert (two changes at the same instant: the later one wins).
 CREATE TABLE device_availability (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     device_id  BIGINT NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
     at         DATETIME NOT NULL,
-    online     BOOLEAN NOT NULL
-);
-CREATE INDEX device_availability_device ON device_availability (device_id, at, id);
+    online     BOOLEAN NOT NULL,
+    PRIMARY KEY (device_id, at)
+) WITHOUT ROWID;
 -- The retention sweep: the oldest rows first.
 CREATE INDEX device_availability_at ON device_availability (at);
 
@@ -27,14 +30,15 @@ SELECT id, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'), online FROM devices;
 
 -- +goose StatementBegin
 CREATE TRIGGER devices_availability_added AFTER INSERT ON devices BEGIN
-    INSERT INTO device_availability (device_id, at, online) VALUES (new.id, new.created_at, new.online);
+    INSERT INTO device_availability (device_id, at, online) VALUES (new.id, new.created_at, new.online)
+    ON CONFLICT (device_id, at) DO UPDATE SET online = excluded.online;
 END;
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE TRIGGER devices_availability_change AFTER UPDATE OF online ON devices WHEN old.online <> new.online BEGIN
-    -- More than 12 rows in the hour before this change: merged.
+    -- 12 rows or more in the hour before this change: merged into the latest.
     UPDATE device_availability SET online = new.online
-    WHERE id = (SELECT id FROM device_availability WHERE device_id = new.id ORDER BY at DESC, id DESC LIMIT 1)
+    WHERE device_id = new.id AND at = (SELECT max(at) FROM device_availability WHERE device_id = new.id)
       AND (SELECT count(*) FROM (SELECT 1 FROM device_availability WHERE device_id = new.id
              AND at > strftime('%Y-%m-%d %H:%M:%f+00:00', CASE WHEN new.online
                  THEN coalesce(new.connected_at, new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))
@@ -46,7 +50,8 @@ CREATE TRIGGER devices_availability_change AFTER UPDATE OF online ON devices WHE
     WHERE (SELECT count(*) FROM (SELECT 1 FROM device_availability WHERE device_id = new.id
              AND at > strftime('%Y-%m-%d %H:%M:%f+00:00', CASE WHEN new.online
                  THEN coalesce(new.connected_at, new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))
-                 ELSE coalesce(new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')) END, '-1 hour') LIMIT 12)) < 12;
+                 ELSE coalesce(new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')) END, '-1 hour') LIMIT 12)) < 12
+    ON CONFLICT (device_id, at) DO UPDATE SET online = excluded.online;
 END;
 -- +goose StatementEnd
 
