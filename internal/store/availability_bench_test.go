@@ -37,7 +37,11 @@ func BenchmarkAvailability(b *testing.B) {
 		benchVacuum(b, st, backend, "devices, device_availability")
 		sys := model.WithActor(context.Background(), model.System)
 		node := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		for _, run := range []string{"first", "steady"} {
+		runs := []string{"first", "steady"}
+		if os.Getenv("GATEHOUSE_BENCH_AVAIL_FIRST") == "0" {
+			runs = runs[1:] // the last run's mark stays: a steady run only
+		}
+		for _, run := range runs {
 			if run == "first" {
 				if _, err := st.DB().Exec(`DELETE FROM availability_leases`); err != nil {
 					b.Fatal(err)
@@ -97,9 +101,12 @@ func BenchmarkAvailability(b *testing.B) {
 func benchAvailabilityHistory(b *testing.B, st *store.Store, share int) {
 	var have int
 	now := time.Now().UTC()
+	// Outages of the last week that ended a day ago or more (not the rows
+	// an upgrade starts each device's history with).
 	week := now.Add(-model.AvailabilityWindow).Format("2006-01-02 15:04:05")
+	dayAgo := now.Add(-24 * time.Hour).Format("2006-01-02 15:04:05")
 	if err := st.DB().QueryRow(`SELECT count(*) FROM (SELECT 1 FROM device_availability WHERE at >= '` + week +
-		`' AND online = false LIMIT 1000) c`).Scan(&have); err != nil {
+		`' AND at < '` + dayAgo + `' AND online = false LIMIT 1000) c`).Scan(&have); err != nil {
 		b.Fatal(err)
 	}
 	if have >= 1000 {

@@ -478,6 +478,9 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 			where = "i.id = d.installer_id AND " + where
 			order = s.deviceOrder(f.Sort, dir, true)
 		}
+		if s.dialect == SQLite && f.Sort == "availability" && driver == driveList {
+			table = "devices d" + indexedBy(availabilityIndex(q.act)) // its order, no sort
+		}
 		if s.dialect == Postgres && f.Sort == "created_at" && driver != driveList {
 			// Sort the matches found through the filter's index instead of
 			// walking the date order on an estimate (see ListEndUsers).
