@@ -49,6 +49,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	diagMaxBytes := fs.Int64("diagnostics-max-bytes", envInt(getenv, "GATEHOUSE_DIAGNOSTICS_MAX_BYTES", usecase.DefaultDiagnosticsMaxBytes), "largest diagnostic result (log, ping, traceroute, packet capture) kept, in bytes, at most 64 MiB (env GATEHOUSE_DIAGNOSTICS_MAX_BYTES)")
 	diagRetention := fs.Duration("diagnostics-retention", envDuration(getenv, "GATEHOUSE_DIAGNOSTICS_RETENTION", usecase.DefaultDiagnosticsRetention), "how long diagnostics and their files are kept (env GATEHOUSE_DIAGNOSTICS_RETENTION)")
 	dashboardEvery := fs.Duration("dashboard-every", envDuration(getenv, "GATEHOUSE_DASHBOARD_EVERY", usecase.DefaultDashboardEvery), "how often the home page dashboard's figures are recomputed; every node runs it, one at a time holds its lease (env GATEHOUSE_DASHBOARD_EVERY)")
+	availRetention, err := availabilityRetentionFlag(fs, getenv)
+	if err != nil {
+		return err
+	}
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -78,6 +82,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *diagMaxBytes <= 0 || *diagMaxBytes > usecase.MaxDiagnosticsMaxBytes || *diagRetention <= 0 {
 		return fmt.Errorf("--diagnostics-max-bytes must be 1 to %d, --diagnostics-retention positive", usecase.MaxDiagnosticsMaxBytes)
+	}
+	if err := usecase.CheckAvailabilityRetention(availRetention.d); err != nil {
+		return fmt.Errorf("--availability-retention: %w", err)
 	}
 	if *publicURL != "" {
 		if u, err := url.Parse(*publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -137,8 +144,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
 		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery, DashboardEvery: *dashboardEvery,
-		Webhooks:    usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate},
-		Diagnostics: usecase.DiagnosticOptions{MaxBytes: *diagMaxBytes, Retention: *diagRetention}}, st, au, mailer, log)
+		Webhooks:     usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate},
+		Diagnostics:  usecase.DiagnosticOptions{MaxBytes: *diagMaxBytes, Retention: *diagRetention},
+		Availability: usecase.AvailabilityOptions{Retention: availRetention.d}}, st, au, mailer, log)
 	if err != nil {
 		return err
 	}

@@ -34,13 +34,16 @@ type DeviceItem struct {
 	Online      bool       `json:"online"`
 	LastSeen    *time.Time `json:"last_seen"`
 	CreatedAt   time.Time  `json:"created_at"`
+	// Availability7d is the percent of the last 7 days online (README "Availability").
+	Availability7d float64 `json:"availability_7d"`
 }
 
 // NewDeviceItem turns a store row into a list item.
 func NewDeviceItem(r *model.DeviceRow) DeviceItem {
 	return DeviceItem{MAC: r.MAC, Scope: string(r.ProjectKind), Name: r.Name, SIP: r.SIP, Type: string(r.Type), Model: r.Model,
 		Firmware: r.Firmware, Project: r.Project, ProjectID: r.ProjectID, Location: r.Location, Installer: r.Installer,
-		InstallerID: r.InstallerID, Manager: r.Manager, Online: r.Online, LastSeen: utcPtr(r.LastSeen), CreatedAt: r.Created.UTC()}
+		InstallerID: r.InstallerID, Manager: r.Manager, Online: r.Online, LastSeen: utcPtr(r.LastSeen), CreatedAt: r.Created.UTC(),
+		Availability7d: float64(r.Availability7d) / 100}
 }
 
 var deviceCSV = []string{"mac", "scope", "name", "sip", "type", "model", "firmware", "project", "location", "installer", "manager",

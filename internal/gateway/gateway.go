@@ -97,9 +97,9 @@ type Options struct {
 	// (16): each holds its result in memory until complete, up to its
 	// max_bytes. More wait queued until one ends.
 	DiagnosticsAtOnce int
-	ResendEvery    time.Duration // Run's sweep for queued commands of held devices (30s)
-	ExpireEvery    time.Duration // Run's expiry of old commands (1m)
-	StoreTimeout   time.Duration // bounds every store call instead of its own deadline (the constants below)
+	ResendEvery       time.Duration // Run's sweep for queued commands of held devices (30s)
+	ExpireEvery       time.Duration // Run's expiry of old commands (1m)
+	StoreTimeout      time.Duration // bounds every store call instead of its own deadline (the constants below)
 	// Streamed gives every connection a reader goroutine, as TLS ones
 	// have, instead of the event loop (tests of that path).
 	Streamed bool

@@ -13,7 +13,7 @@ import (
 
 // DeviceSortColumns are the visible columns a device list sorts by.
 var DeviceSortColumns = []string{"status", "name", "mac", "sip", "type", "model", "firmware", "project", "location",
-	"installer", "manager", "created_at"}
+	"installer", "manager", "created_at", "availability"}
 
 // MaxDeviceQuery bounds each text filter of a device list.
 const MaxDeviceQuery = 64
@@ -117,6 +117,9 @@ type DeviceRow struct {
 	Project     string      `json:"project"`
 	Manager     string      `json:"manager"`
 	Installer   string      `json:"installer"` // the installer's name, or its account name when it has none
+	// Availability7d is the share of the last 7 days the device was online,
+	// in basis points (0–10000), as last recomputed (README "Availability").
+	Availability7d int `json:"availability_7d"`
 }
 
 // DeviceLink is one step of a device's owner chain: what it belongs to, up

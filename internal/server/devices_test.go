@@ -92,7 +92,7 @@ var macRE = regexp.MustCompile(`^[0-9A-F]{12}$`)
 
 // devItemKeys are the JSON names of a list item: the columns a
 // sub-distributor needs.
-var devItemKeys = []string{"created_at", "firmware", "installer", "installer_id", "last_seen", "location", "mac", "manager", "model",
+var devItemKeys = []string{"availability_7d", "created_at", "firmware", "installer", "installer_id", "last_seen", "location", "mac", "manager", "model",
 	"name", "online", "project", "project_id", "scope", "sip", "type"}
 
 func TestDevicesAPI(t *testing.T) {

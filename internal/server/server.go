@@ -85,6 +85,9 @@ type Config struct {
 	// (usecase.DefaultDiagnosticsSweep when 0).
 	Diagnostics           usecase.DiagnosticOptions
 	DiagnosticsSweepEvery time.Duration
+	// Availability configures the availability history: its retention
+	// (`--availability-retention`) and how often the sweep runs.
+	Availability usecase.AvailabilityOptions
 }
 
 // Server is the HTTP side of one Gatehouse node.
@@ -157,7 +160,7 @@ func New(cfg Config, st *store.Store, au *auth.Service, mailer mail.Sender, log 
 	}
 	s.cases = usecase.New(usecase.Deps{Store: st, Mail: mailer, Providers: cfg.Providers, Gateway: s.gateway, Bus: cfg.Bus, Log: log,
 		PublicURL: cfg.PublicURL, RemoteURL: cfg.RemoteURL, FirmwareDir: s.firmwareDir(), FirmwareMaxBytes: cfg.Firmware.MaxBytes,
-		Webhooks: cfg.Webhooks, Diagnostics: cfg.Diagnostics})
+		Webhooks: cfg.Webhooks, Diagnostics: cfg.Diagnostics, Availability: cfg.Availability})
 	s.hooks = s.cases.NewWebhookDispatcher(s.gateway.Node())
 	s.api = &api.API{Cases: s.cases, Store: st, Auth: au,
 		SetSessionCookie: s.setSessionCookie, ClearSessionCookie: s.clearSessionCookie}
@@ -244,6 +247,7 @@ func (s *Server) routes() {
 	s.routesSettings()
 	s.routesNotifications()
 	s.routesDashboard()
+	s.routesAvailability()
 	s.routesInstallerPortal()
 	s.routesDevices()
 	s.routesCameras()
@@ -681,6 +685,11 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 		defer close(dashDone)
 		s.cases.NewDashboardRecomputer(s.gateway.Node()).Run(ctx, s.cfg.DashboardEvery)
 	}()
+	availDone := make(chan struct{})
+	go func() {
+		defer close(availDone)
+		s.cases.NewAvailabilitySweeper(s.gateway.Node()).Run(ctx)
+	}()
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
@@ -702,6 +711,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	<-notifyDone
 	<-diagDone
 	<-dashDone
+	<-availDone
 	<-hooksDone
 	s.log.Info("shut down", "took", time.Since(start).Round(time.Millisecond))
 	if serveErr != nil {

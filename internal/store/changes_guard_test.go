@@ -50,6 +50,7 @@ var notAutoPChanges = map[string]string{
 	"StaleOffline":                 "devices.online, node",
 	"offlineWithEvents":            "devices.online, node (NodeOffline and StaleOffline with webhook events)",
 	"AutoPFetched":                 "devices.autop_fetched_at (the AutoP server's own record of fetches)",
+	"recomputeAvailabilityOf":      "devices.availability_7d (the lists' sort; no AutoP file reads it)",
 	// Helpers whose callers declare.
 	"lockAutoP": "creates empty lists (a file without lists reads the same); callers declare their own writes",
 }

@@ -48,7 +48,7 @@ const deviceMaxProjects = 1_000
 
 // DeviceWalkSorts are the columns a list of any length sorts by: an index
 // gives their order. The others sort lists of at most DeviceCountCap devices.
-var DeviceWalkSorts = []string{"created_at", "mac", "sip", "project", "manager", "installer"}
+var DeviceWalkSorts = []string{"created_at", "mac", "sip", "project", "manager", "installer", "availability"}
 
 // deviceLevel is the list index of the actor's level of the tree and the
 // condition that scopes devices to its subtree (on the columns that the
@@ -319,6 +319,8 @@ func (s *Store) deviceOrder(col, dir string, joined bool) string {
 		return "(SELECT " + installerDisplay + " FROM accounts i WHERE i.id = d.installer_id) " + dir + ", d.installer_id " + dir + then
 	case "created_at":
 		return "d.created_at " + dir + ", d.id " + dir
+	case "availability":
+		return availabilityOrder(dir)
 	}
 	// name, type, model, firmware, location
 	return "d." + col + " " + dir + then
@@ -486,6 +488,9 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 			where = "i.id = d.installer_id AND " + where
 			order = s.deviceOrder(f.Sort, dir, true)
 		}
+		if s.dialect == SQLite && f.Sort == "availability" && driver == driveList {
+			table = "devices d" + indexedBy(availabilityIndex(q.act)) // its order, no sort
+		}
 		if s.dialect == Postgres && f.Sort == "created_at" && driver != driveList {
 			// Sort the matches found through the filter's index instead of
 			// walking the date order on an estimate (see ListEndUsers).
@@ -536,6 +541,8 @@ func (s *Store) devicePageIDs(ctx context.Context, q *deviceSearch, driver strin
 				table = "devices d" + indexedBy(idxDevicesMACScope)
 			case "sip":
 				table = "devices d" + indexedBy(idxDevicesSIPScope)
+			case "availability":
+				table = "devices d" + indexedBy(availabilityIndex(q.act))
 			}
 		}
 		query, args = `SELECT d.id FROM `+table+` WHERE `+where+` ORDER BY `+order, wargs
@@ -578,14 +585,14 @@ func (s *Store) readWalking(ctx context.Context, read func(querier) ([]int64, er
 
 // deviceRowCols are a list row's columns: the device, its project's name
 // and manager, and its installer's name.
-const deviceRowCols = deviceCols + `, d.project_kind, p.name, p.manager, ` + installerDisplay
+const deviceRowCols = deviceCols + `, d.project_kind, p.name, p.manager, ` + installerDisplay + `, d.availability_7d`
 
 func scanDeviceRow(r scanner, extra ...any) (*model.DeviceRow, error) {
 	var row model.DeviceRow
 	d := &row.Device
 	dest := []any{&d.ID, &d.MAC, &d.InstallerID, &d.ProjectID, nid(&d.BuildingID), nid(&d.ApartmentID), nid(&d.DepartmentID),
 		nid(&d.OwnerID), &d.Type, &d.Model, &d.Name, &d.SIP, &d.Firmware, &d.Location, &d.Online, &d.LastSeen, &d.Created,
-		&row.ProjectKind, &row.Project, &row.Manager, &row.Installer}
+		&row.ProjectKind, &row.Project, &row.Manager, &row.Installer, &row.Availability7d}
 	if err := r.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}

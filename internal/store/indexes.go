@@ -17,6 +17,11 @@ const (
 	idxDevicesListDist = "devices_list_dist"
 	idxDevicesListSub  = "devices_list_sub"
 	idxDevicesListInst = "devices_list_inst"
+	// A level's devices by 7-day availability (00030_availability.sql).
+	idxDevicesAvailAll  = "devices_avail_all"
+	idxDevicesAvailDist = "devices_avail_dist"
+	idxDevicesAvailSub  = "devices_avail_sub"
+	idxDevicesAvailInst = "devices_avail_inst"
 	// Devices by SIP and by MAC within a scope; a project's devices, newest
 	// first.
 	idxDevicesSIPScope       = "devices_sip_scope"
@@ -69,6 +74,10 @@ var queryIndexes = map[string]string{
 	idxDevicesListDist:        "devices",
 	idxDevicesListSub:         "devices",
 	idxDevicesListInst:        "devices",
+	idxDevicesAvailAll:        "devices",
+	idxDevicesAvailDist:       "devices",
+	idxDevicesAvailSub:        "devices",
+	idxDevicesAvailInst:       "devices",
 	idxDevicesSIPScope:        "devices",
 	idxDevicesMACScope:        "devices",
 	idxDevicesProjectCreated:  "devices",

@@ -102,9 +102,12 @@ func open(ctx context.Context, dsn string, upTo int64) (*Store, error) {
 		}
 		// WAL lets readers run beside the one writer; _txlock=immediate takes
 		// the write lock at BEGIN so concurrent writers wait (busy_timeout)
-		// instead of failing on a lock upgrade.
+		// instead of failing on a lock upgrade. temp_store(2) keeps the
+		// statement journals of the gateway's group transactions (a
+		// savepoint per write) in memory rather than in a temporary file:
+		// the connect path's CPU fell by a third (README "Availability").
 		q := "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)" +
-			"&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+			"&_pragma=synchronous(NORMAL)&_pragma=temp_store(2)&_txlock=immediate&_time_format=sqlite"
 		s.db, err = sql.Open("sqlite", "file:"+path+q)
 		if err == nil {
 			// Idle connections are kept: reopening one re-reads the schema,

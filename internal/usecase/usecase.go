@@ -45,6 +45,8 @@ type Deps struct {
 	Webhooks WebhookOptions
 	// Diagnostics bound the devices' diagnostics (diagnostics.go).
 	Diagnostics DiagnosticOptions
+	// Availability configures the availability history (availability.go).
+	Availability AvailabilityOptions
 }
 
 // Cases runs the use cases. It is safe for concurrent use.
@@ -62,6 +64,7 @@ type Cases struct {
 	hooks     WebhookOptions
 	hookWake  chan struct{} // wakes this node's webhook dispatcher
 	diag      DiagnosticOptions
+	avail     AvailabilityOptions
 }
 
 // New returns the use cases over d.
@@ -78,7 +81,8 @@ func New(d Deps) *Cases {
 	eventsWire(d.Store, d.Bus, d.Log)
 	return &Cases{store: d.Store, mail: d.Mail, providers: d.Providers, gateway: d.Gateway, bus: d.Bus, log: d.Log,
 		publicURL: d.PublicURL, remoteURL: d.RemoteURL, fwDir: d.FirmwareDir, fwMax: d.FirmwareMaxBytes,
-		hooks: d.Webhooks, hookWake: make(chan struct{}, 1), diag: d.Diagnostics.withDefaults()}
+		hooks: d.Webhooks, hookWake: make(chan struct{}, 1), diag: d.Diagnostics.withDefaults(),
+		avail: d.Availability}
 }
 
 // PublicURL is where users reach this server.

@@ -193,7 +193,8 @@ func deviceColumns(r *http.Request, f model.DeviceFilter, capped bool) []deviceC
 	cols := []deviceColumn{{Key: "status", Label: "Status"}, {Key: "name", Label: "Device Name"}, {Key: "mac", Label: "MAC"},
 		{Key: "sip", Label: "SIP"}, {Key: "type", Label: "Type"}, {Key: "model", Label: "Model"}, {Key: "firmware", Label: "Firmware"},
 		{Key: "project", Label: text.Project}, {Key: "location", Label: "Location"}, {Key: "installer", Label: "Installer"},
-		{Key: "manager", Label: text.Manager}, {Key: "created_at", Label: "Created Time"}}
+		{Key: "manager", Label: text.Manager}, {Key: "created_at", Label: "Created Time"},
+		{Key: "availability", Label: "Availability (7 d)"}}
 	for i := range cols {
 		c := &cols[i]
 		c.Active = c.Key == f.Sort
@@ -245,11 +246,12 @@ type deviceDetailData struct {
 	Delete    string
 	// Maintenance and AutoP are the remote maintenance panels
 	// (web/maintenance.go, web/autop.go).
-	Maintenance any
-	AutoP       any
-	Enrollment  any                  // web/enroll.go
-	Firmware    *deviceFirmwarePanel // web/rollouts.go
-	Diagnostics *diagnosticsPanel    // web/diagnostics.go
+	Maintenance  any
+	AutoP        any
+	Enrollment   any                  // web/enroll.go
+	Firmware     *deviceFirmwarePanel // web/rollouts.go
+	Availability *availabilityView    // web/availability.go
+	Diagnostics  *diagnosticsPanel    // web/diagnostics.go
 }
 
 // deviceLinkView is one step of the owner chain as the page shows it.
@@ -283,6 +285,9 @@ func (w *Web) DeviceDetail(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if data.Diagnostics, err = w.deviceDiagnostics(r, d.MAC, d.Online, "/devices/"+d.MAC+"/diagnostics", back); err != nil {
+		return err
+	}
+	if data.Availability, err = w.deviceAvailability(r, d.MAC); err != nil {
 		return err
 	}
 	for _, l := range d.Chain {

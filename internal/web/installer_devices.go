@@ -208,6 +208,8 @@ type ipDeviceFormData struct {
 	Enrollment any
 	// Diagnostics is the device's Diagnostics section (web/diagnostics.go).
 	Diagnostics *diagnosticsPanel
+	// Availability is the device's Availability panel (web/availability.go).
+	Availability *availabilityView
 }
 
 // deviceForm shows the new-device form for the project of ?project_id, or
@@ -234,6 +236,9 @@ func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, d
 				return err
 			}
 			if d.Diagnostics, err = w.deviceDiagnostics(r, dev.MAC, dev.Online, "/installer/devices/"+dev.MAC+"/diagnostics", ""); err != nil {
+				return err
+			}
+			if d.Availability, err = w.deviceAvailability(r, dev.MAC); err != nil {
 				return err
 			}
 		} else {
