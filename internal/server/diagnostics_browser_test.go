@@ -62,6 +62,8 @@ func TestBrowserDiagnostics(t *testing.T) {
 	if row := c.text("#device-diagnostics tbody tr:first-child"); !strings.Contains(row, "Packet capture") || !strings.Contains(row, "2 s, udp") {
 		t.Errorf("capture row: %q", row)
 	}
+	chromeEval[bool](c, `(window.scrollTo(0, document.querySelector('#diagnostics').getBoundingClientRect().top + window.scrollY - 70), true)`)
+	saveShot(t, c, "device-diagnostics.png")
 	href = chromeEval[string](c, `document.querySelector('#device-diagnostics tbody tr:first-child a.diag-download').getAttribute('href')`)
 	r := e.do(b.c, "GET", href, nil)
 	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/vnd.tcpdump.pcap" {

@@ -86,7 +86,7 @@ func (s *Store) CreateDiagnostic(ctx context.Context, mac string, req model.Diag
 			VALUES (?,?,?,'queued',?,?,?,?) RETURNING id`, d.ID, string(req.Kind), string(params), nullID(act.AccountID), now, g.Expires, maxBytes).Scan(&g.ID); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, "device.diagnose", "device", d.MAC, map[string]any{"diagnostic_id": g.ID, "kind": string(req.Kind), "params": req.DiagnosticParams})
+		return s.audit(ctx, tx, "device.diagnose", "device", d.MAC, map[string]any{"diagnostic_id": g.ID, "kind": string(req.Kind), "params": req.Describe()})
 	})
 	if err != nil {
 		return nil, err
