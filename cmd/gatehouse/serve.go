@@ -47,7 +47,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	rolloutEvery := fs.Duration("rollout-every", envDuration(getenv, "GATEHOUSE_ROLLOUT_EVERY", usecase.DefaultRolloutEvery), "how often the firmware rollout scheduler releases devices, checks waves and deadlines (env GATEHOUSE_ROLLOUT_EVERY)")
 	notifyEvery := fs.Duration("notify-every", envDuration(getenv, "GATEHOUSE_NOTIFY_EVERY", usecase.DefaultNotifyEvery), "how often the notification scheduler decides and mails the notifications (expiry, devices offline, orders, rollouts); every node runs it, one at a time holds its lease (env GATEHOUSE_NOTIFY_EVERY)")
 	diagMaxBytes := fs.Int64("diagnostics-max-bytes", envInt(getenv, "GATEHOUSE_DIAGNOSTICS_MAX_BYTES", usecase.DefaultDiagnosticsMaxBytes), "largest diagnostic result (log, ping, traceroute, packet capture) kept, in bytes, at most 64 MiB (env GATEHOUSE_DIAGNOSTICS_MAX_BYTES)")
-	diagRetention := fs.Duration("diagnostics-retention", envDuration(getenv, "GATEHOUSE_DIAGNOSTICS_RETENTION", usecase.DefaultDiagnosticsRetention), "how long diagnostics and their files are kept (env GATEHOUSE_DIAGNOSTICS_RETENTION)")
+	diagRetention, err := diagnosticsRetentionFlag(fs, getenv)
+	if err != nil {
+		return err
+	}
 	dashboardEvery := fs.Duration("dashboard-every", envDuration(getenv, "GATEHOUSE_DASHBOARD_EVERY", usecase.DefaultDashboardEvery), "how often the home page dashboard's figures are recomputed; every node runs it, one at a time holds its lease (env GATEHOUSE_DASHBOARD_EVERY)")
 	availRetention, err := availabilityRetentionFlag(fs, getenv)
 	if err != nil {
@@ -80,7 +83,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *notifyEvery <= 0 {
 		return fmt.Errorf("--notify-every must be positive")
 	}
-	if *diagMaxBytes <= 0 || *diagMaxBytes > usecase.MaxDiagnosticsMaxBytes || *diagRetention <= 0 {
+	if *diagMaxBytes <= 0 || *diagMaxBytes > usecase.MaxDiagnosticsMaxBytes || diagRetention.d <= 0 {
 		return fmt.Errorf("--diagnostics-max-bytes must be 1 to %d, --diagnostics-retention positive", usecase.MaxDiagnosticsMaxBytes)
 	}
 	if err := usecase.CheckAvailabilityRetention(availRetention.d); err != nil {
@@ -145,7 +148,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
 		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery, DashboardEvery: *dashboardEvery,
 		Webhooks:     usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate},
-		Diagnostics:  usecase.DiagnosticOptions{MaxBytes: *diagMaxBytes, Retention: *diagRetention},
+		Diagnostics:  usecase.DiagnosticOptions{MaxBytes: *diagMaxBytes, Retention: diagRetention.d},
 		Availability: usecase.AvailabilityOptions{Retention: availRetention.d}}, st, au, mailer, log)
 	if err != nil {
 		return err
