@@ -86,12 +86,7 @@ func (a *API) DownloadDiagnostic(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	g, data, err := a.Cases.DownloadDiagnostic(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	WriteDiagnosticFile(w, g, data)
-	return nil
+	return a.Cases.DownloadDiagnostic(r.Context(), id, func(g *model.Diagnostic, data []byte) { WriteDiagnosticFile(w, g, data) })
 }
 
 // WriteDiagnosticFile writes a diagnostic's file as a download.

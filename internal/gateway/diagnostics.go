@@ -90,30 +90,38 @@ func ParseDiagnosticReply(line []byte, kind model.DiagnosticKind) (DiagnosticRep
 	return r, nil
 }
 
-// safeFileName keeps letters, digits, dot, dash and underscore of a
-// device's file name; an empty or odd one is made of the kind.
+// safeFileName keeps letters, digits, dash and underscore of the stem of
+// a device's file name and gives it the extension of the content type
+// served: a device names its file, never what opens it (a "log.html" or
+// "setup.exe" would run on the downloader's computer). An empty stem is
+// the kind.
 func safeFileName(name string, kind model.DiagnosticKind, ct string) string {
+	if i := strings.LastIndexAny(name, `/\\`); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.IndexByte(name, '.'); i >= 0 {
+		name = name[:i]
+	}
 	name = strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
 			return r
 		}
 		return -1
 	}, name)
-	if len(name) > 100 {
-		name = name[len(name)-100:]
+	if len(name) > 96 {
+		name = name[:96]
 	}
-	name = strings.TrimLeft(name, ".")
 	if name == "" {
-		ext := ".txt"
-		switch ct {
-		case "application/vnd.tcpdump.pcap":
-			ext = ".pcap"
-		case "application/octet-stream":
-			ext = ".bin"
-		}
-		name = string(kind) + ext
+		name = string(kind)
 	}
-	return name
+	ext := ".txt"
+	switch ct {
+	case "application/vnd.tcpdump.pcap":
+		ext = ".pcap"
+	case "application/octet-stream":
+		ext = ".bin"
+	}
+	return name + ext
 }
 
 // diagGate spares a connect the diagnostics lookup while none is queued
@@ -288,17 +296,24 @@ func (c *conn) diagnose(d *model.Diagnostic) (DiagnosticReply, []byte, error) {
 	if rep, err = ParseDiagnosticReply(bytes.TrimRight(head, "\r\n"), d.Kind); err != nil || !rep.OK {
 		return rep, nil, err
 	}
-	var buf bytes.Buffer
+	// The result grows at most to max_bytes (a bytes.Buffer doubling could
+	// hold twice that).
+	buf := make([]byte, 0, min(d.MaxBytes, 64<<10))
 	chunk := make([]byte, 32<<10)
 	for {
 		deadline(quiet)
 		n, err := br.Read(chunk)
-		if int64(buf.Len()+n) > d.MaxBytes {
+		if int64(len(buf)+n) > d.MaxBytes {
 			return rep, nil, fmt.Errorf("the result is larger than %d bytes, the most kept", d.MaxBytes)
 		}
-		buf.Write(chunk[:n])
+		if len(buf)+n > cap(buf) {
+			grown := make([]byte, len(buf), min(max(2*cap(buf), len(buf)+n), int(d.MaxBytes)))
+			copy(grown, buf)
+			buf = grown
+		}
+		buf = append(buf, chunk[:n]...)
 		if err == io.EOF {
-			return rep, buf.Bytes(), nil
+			return rep, buf, nil
 		}
 		if err != nil {
 			return rep, nil, brokeOff("reading the result", err)

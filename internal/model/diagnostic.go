@@ -47,6 +47,12 @@ const (
 	DiagnosticsOpenMax = 2 // queued or running per device
 	// DiagnosticsAccountOpenMax bounds the open diagnostics of one account.
 	DiagnosticsAccountOpenMax = 20
+	// DiagnosticsDeviceHourMax and DiagnosticsAccountHourMax bound the
+	// diagnostics asked in an hour, finished ones too: each may store a
+	// file of up to the size cap, kept for days, so the open bounds alone
+	// would let a loop of requests fill the database's disk.
+	DiagnosticsDeviceHourMax  = 30
+	DiagnosticsAccountHourMax = 200
 )
 
 // DiagnosticParams are a diagnostic's parameters: those of its kind only.

@@ -80,6 +80,24 @@ func (s *Store) CreateDiagnostic(ctx context.Context, mac string, req model.Diag
 			}
 		}
 		now := s.now().Truncate(time.Microsecond)
+		hourAgo := now.Add(-time.Hour)
+		var recent int
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM device_diagnostics WHERE device_id = ? AND created_at > ?`,
+			d.ID, hourAgo).Scan(&recent); err != nil {
+			return err
+		}
+		if recent >= model.DiagnosticsDeviceHourMax {
+			return model.Errorf(model.ETOOMANY, "Device %s was asked for %d diagnostics in the last hour, the most it takes: try again later.", d.MAC, recent)
+		}
+		if act.AccountID != 0 {
+			if err := tx.queryRow(ctx, `SELECT count(*) FROM device_diagnostics WHERE requested_by = ? AND created_at > ?`,
+				act.AccountID, hourAgo).Scan(&recent); err != nil {
+				return err
+			}
+			if recent >= model.DiagnosticsAccountHourMax {
+				return model.Errorf(model.ETOOMANY, "You asked for %d diagnostics in the last hour, the most an account may: try again later.", recent)
+			}
+		}
 		g = &model.Diagnostic{MAC: d.MAC, DeviceID: d.ID, Kind: req.Kind, Params: req.DiagnosticParams, State: model.DiagnosticQueued,
 			RequestedBy: act.Username, Created: now, Expires: now.Add(DiagnosticWait), MaxBytes: maxBytes}
 		if err := tx.queryRow(ctx, `INSERT INTO device_diagnostics (device_id, kind, params, state, requested_by, created_at, expires_at, max_bytes)
@@ -138,27 +156,29 @@ func (s *Store) getDiagnostic(ctx context.Context, q querier, act *model.Actor, 
 
 // OpenDiagnosticFile returns a done diagnostic of the caller's subtree
 // and its file, and audits the download ("device.diagnostic_download").
-// ENOTFOUND for a foreign id, ECONFLICT while it has no file.
+// ENOTFOUND for a foreign id, ECONFLICT while it has no file. The file is
+// read outside any transaction (a file of megabytes must not hold
+// SQLite's write lock); only the audit row is written in one.
 func (s *Store) OpenDiagnosticFile(ctx context.Context, id int64) (*model.Diagnostic, []byte, error) {
 	act, err := actor(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	var g *model.Diagnostic
+	g, err := s.getDiagnostic(ctx, s.db, act, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if g.State != model.DiagnosticDone {
+		return nil, nil, model.Errorf(model.ECONFLICT, "Diagnostic %d is %s: it has no file.", id, g.State)
+	}
 	var data []byte
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT data FROM device_diagnostic_files WHERE diagnostic_id = ?`), id).Scan(&data); err != nil {
+		if isNoRows(err) {
+			return nil, nil, model.Errorf(model.ECONFLICT, "Diagnostic %d has no file.", id)
+		}
+		return nil, nil, err
+	}
 	err = s.inTx(ctx, func(tx *Tx) error {
-		if g, err = s.getDiagnostic(ctx, tx.tx, act, id); err != nil {
-			return err
-		}
-		if g.State != model.DiagnosticDone {
-			return model.Errorf(model.ECONFLICT, "Diagnostic %d is %s: it has no file.", id, g.State)
-		}
-		if err := tx.queryRow(ctx, `SELECT data FROM device_diagnostic_files WHERE diagnostic_id = ?`, id).Scan(&data); err != nil {
-			if isNoRows(err) {
-				return model.Errorf(model.ECONFLICT, "Diagnostic %d has no file.", id)
-			}
-			return err
-		}
 		return s.audit(ctx, tx, "device.diagnostic_download", "device", g.MAC, map[string]any{"diagnostic_id": g.ID, "size": len(data)})
 	})
 	if err != nil {

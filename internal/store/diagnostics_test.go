@@ -207,3 +207,54 @@ func TestDiagnosticsSweep(t *testing.T) {
 		}
 	})
 }
+
+// Finished diagnostics count too: a loop of requests answered at once
+// (each storing a file of up to the cap, kept for days) stops at the
+// hourly bound of the device, and of the account across its devices; an
+// hour later the device takes requests again.
+func TestDiagnosticsHourlyBound(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		now := time.Now().UTC()
+		st.SetClock(func() time.Time { return now })
+		ctx := as(tr.distA) // a1 and a2 are both in its tree
+		ask := func(mac string) error {
+			g, err := st.CreateDiagnostic(ctx, mac, pingReq, 1<<20)
+			if err == nil {
+				st.StartDiagnostic(sys, g.ID, "n1")
+				if err := st.FinishDiagnostic(sys, g.ID, "", "ping.txt", "text/plain; charset=utf-8", bytes.Repeat([]byte("x"), 1000)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return err
+		}
+		for i := range model.DiagnosticsDeviceHourMax {
+			if err := ask(tr.a1.device.MAC); err != nil {
+				t.Fatalf("request %d: %v", i+1, err)
+			}
+		}
+		if err := ask(tr.a1.device.MAC); model.ErrorCode(err) != model.ETOOMANY {
+			t.Fatalf("request %d of a device in an hour: %v", model.DiagnosticsDeviceHourMax+1, err)
+		}
+		// Another device of the same account still takes requests...
+		if err := ask(tr.a2.device.MAC); err != nil {
+			t.Fatalf("another device: %v", err)
+		}
+		// ...until the account's own bound, whatever the device.
+		sqlExec(t, st, `UPDATE device_diagnostics SET requested_by = (SELECT requested_by FROM device_diagnostics WHERE requested_by IS NOT NULL LIMIT 1)`)
+		sqlExec(t, st, `INSERT INTO device_diagnostics (device_id, kind, params, state, requested_by, created_at, expires_at, max_bytes)
+			SELECT device_id, kind, params, 'done', requested_by, created_at, expires_at, max_bytes FROM device_diagnostics`)
+		for sqlCount(t, st, `SELECT count(*) FROM device_diagnostics`) < model.DiagnosticsAccountHourMax {
+			sqlExec(t, st, `INSERT INTO device_diagnostics (device_id, kind, params, state, requested_by, created_at, expires_at, max_bytes)
+				SELECT device_id, kind, params, 'done', requested_by, created_at, expires_at, max_bytes FROM device_diagnostics`)
+		}
+		sqlExec(t, st, `DELETE FROM device_diagnostics WHERE device_id = (SELECT id FROM devices WHERE mac = ?)`, tr.a2.device.MAC)
+		if err := ask(tr.a2.device.MAC); model.ErrorCode(err) != model.ETOOMANY {
+			t.Fatalf("past the account's hourly bound: %v", err)
+		}
+		now = now.Add(time.Hour + time.Second)
+		if err := ask(tr.a1.device.MAC); err != nil {
+			t.Fatalf("an hour later: %v", err)
+		}
+	})
+}

@@ -63,12 +63,28 @@ func (c *Cases) RequestDiagnostic(ctx context.Context, mac string, req model.Dia
 	return g, nil
 }
 
-// DownloadDiagnostic returns a done diagnostic of the caller's subtree and
-// its file; the download is audited.
-func (c *Cases) DownloadDiagnostic(ctx context.Context, id int64) (*model.Diagnostic, []byte, error) {
+// DownloadDiagnostic hands a done diagnostic of the caller's subtree and
+// its file to write, which sends it; the download is audited.
+func (c *Cases) DownloadDiagnostic(ctx context.Context, id int64, write func(*model.Diagnostic, []byte)) error {
+	// Each download holds its file (up to the size cap) in memory while it
+	// is written: a node serves a few at once, and answers the rest 429.
+	select {
+	case c.diagFiles <- struct{}{}:
+		defer func() { <-c.diagFiles }()
+	default:
+		return model.Errorf(model.ETOOMANY, "%d diagnostic files are being downloaded from this server at once, the most it serves: try again in a moment.", cap(c.diagFiles))
+	}
 	g, data, err := c.store.OpenDiagnosticFile(ctx, id)
-	return g, data, c.internal(ctx, "reading the diagnostic's file", err)
+	if err != nil {
+		return c.internal(ctx, "reading the diagnostic's file", err)
+	}
+	write(g, data)
+	return nil
 }
+
+// DiagnosticDownloadsAtOnce bounds the diagnostic files a node serves at
+// once.
+const DiagnosticDownloadsAtOnce = 8
 
 // DiagnosticSweeper expires and deletes diagnostics from one node at a
 // time (a lease in the database). Every node runs one.

@@ -64,6 +64,7 @@ type Cases struct {
 	hooks     WebhookOptions
 	hookWake  chan struct{} // wakes this node's webhook dispatcher
 	diag      DiagnosticOptions
+	diagFiles chan struct{} // one per diagnostic file being downloaded (diagnostics.go)
 	avail     AvailabilityOptions
 }
 
@@ -82,6 +83,7 @@ func New(d Deps) *Cases {
 	return &Cases{store: d.Store, mail: d.Mail, providers: d.Providers, gateway: d.Gateway, bus: d.Bus, log: d.Log,
 		publicURL: d.PublicURL, remoteURL: d.RemoteURL, fwDir: d.FirmwareDir, fwMax: d.FirmwareMaxBytes,
 		hooks: d.Webhooks, hookWake: make(chan struct{}, 1), diag: d.Diagnostics.withDefaults(),
+		diagFiles: make(chan struct{}, DiagnosticDownloadsAtOnce),
 		avail: d.Availability}
 }
 

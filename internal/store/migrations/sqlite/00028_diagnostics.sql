@@ -26,6 +26,8 @@ CREATE INDEX device_diagnostics_device ON device_diagnostics (device_id, id);
 CREATE INDEX device_diagnostics_open ON device_diagnostics (device_id) WHERE state IN ('queued','running');
 CREATE INDEX device_diagnostics_requester_open ON device_diagnostics (requested_by) WHERE state IN ('queued','running');
 CREATE INDEX device_diagnostics_created ON device_diagnostics (created_at);
+-- The requests of an account in the last hour (their bound).
+CREATE INDEX device_diagnostics_requester ON device_diagnostics (requested_by, created_at);
 -- A diagnostic's result, written once when it is done.
 CREATE TABLE device_diagnostic_files (
     diagnostic_id  BIGINT NOT NULL PRIMARY KEY REFERENCES device_diagnostics(id) ON DELETE CASCADE,
