@@ -84,7 +84,7 @@ func New(d Deps) *Cases {
 		publicURL: d.PublicURL, remoteURL: d.RemoteURL, fwDir: d.FirmwareDir, fwMax: d.FirmwareMaxBytes,
 		hooks: d.Webhooks, hookWake: make(chan struct{}, 1), diag: d.Diagnostics.withDefaults(),
 		diagFiles: make(chan struct{}, DiagnosticDownloadsAtOnce),
-		avail: d.Availability}
+		avail:     d.Availability}
 }
 
 // PublicURL is where users reach this server.
