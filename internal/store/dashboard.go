@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -597,15 +598,30 @@ func (s *Store) ListFailedCommands(ctx context.Context, f model.FailedCommandFil
 		return model.List[*model.FailedCommand]{}, err
 	}
 	from, where, args := s.failedCommandsWhere(act, f.Kind, s.now().Add(-24*time.Hour))
-	return list(ctx, s, from, where, "c.finished_at DESC, c.id DESC",
-		"c.id, c.kind, c.status, c.error, c.finished_at, c.created_at, d.mac, d.name, d.project_kind", args, f.Page,
-		func(r scanner) (*model.FailedCommand, error) {
-			var c model.FailedCommand
-			var kind string
-			err := r.Scan(&c.ID, &c.Kind, &c.Status, &c.Error, &c.Finished, &c.Created, &c.MAC, &c.Device, &kind)
-			c.Scope = model.ProjectKind(kind)
-			return &c, err
-		})
+	// A mass failure is when this list is opened: its count stops past
+	// the dashboard's cap (Total above it means "more than that"), and so
+	// do its pages.
+	out := model.List[*model.FailedCommand]{Page: f.Page.Page, PerPage: f.Page.PerPage, Items: []*model.FailedCommand{}}
+	if err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM `+from+` WHERE `+where+` LIMIT ?) capped`,
+		append(slices.Clone(args), model.DashboardCountCap+1)...).Scan(&out.Total); err != nil {
+		return out, err
+	}
+	if f.Page.Offset() >= model.DashboardCountCap {
+		return out, nil
+	}
+	rows, err := s.query(ctx, `SELECT c.id, c.kind, c.status, c.error, c.finished_at, c.created_at, d.mac, d.name, d.project_kind FROM `+from+
+		` WHERE `+where+` ORDER BY c.finished_at DESC, c.id DESC LIMIT ? OFFSET ?`, append(args, f.Page.PerPage, f.Page.Offset())...)
+	if err != nil {
+		return out, err
+	}
+	out.Items, err = scanAll(rows, func(r scanner) (*model.FailedCommand, error) {
+		var c model.FailedCommand
+		var kind string
+		err := r.Scan(&c.ID, &c.Kind, &c.Status, &c.Error, &c.Finished, &c.Created, &c.MAC, &c.Device, &kind)
+		c.Scope = model.ProjectKind(kind)
+		return &c, err
+	})
+	return out, err
 }
 
 // addShare counts n devices of kind under name.

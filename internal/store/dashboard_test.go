@@ -314,3 +314,30 @@ func TestDashboardLease(t *testing.T) {
 		}
 	})
 }
+
+// A mass failure: the failed-commands list the dashboard links to counts
+// at most DashboardCountCap+1 (Total above the cap means "more than that")
+// and serves no page past the cap, while its first page is the newest.
+func TestFailedCommandsListCapped(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		now := time.Now().UTC().Truncate(time.Second)
+		n := model.DashboardCountCap + 50
+		sqlExec(t, st, `WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < ?)
+			INSERT INTO device_commands (device_id, kind, status, created_at, finished_at, expires_at, error)
+			SELECT (SELECT id FROM devices WHERE mac = ?), 'reboot', 'failed', ?, ?, ?, 'relay busy' FROM seq`,
+			n, tr.a1.device.MAC, now.Add(-time.Hour), now.Add(-time.Minute), now.Add(time.Hour))
+		l, err := st.ListFailedCommands(as(tr.subA1), model.FailedCommandFilter{Kind: model.FailedKindCommand, Page: model.Page{Page: 1, PerPage: 50}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Total != model.DashboardCountCap+1 || len(l.Items) != 50 {
+			t.Errorf("%d failed: total %d, %d on the first page", n, l.Total, len(l.Items))
+		}
+		l, err = st.ListFailedCommands(as(tr.subA1), model.FailedCommandFilter{Kind: model.FailedKindCommand,
+			Page: model.Page{Page: model.DashboardCountCap/50 + 1, PerPage: 50}})
+		if err != nil || len(l.Items) != 0 {
+			t.Errorf("a page past the cap: %d items, %v", len(l.Items), err)
+		}
+	})
+}

@@ -277,7 +277,8 @@ func (w *Web) FailedCommands(rw http.ResponseWriter, r *http.Request) error {
 		title = "Failed AutoP, last 24 h"
 	}
 	p := w.page(r, title, "home", map[string]any{"Kind": f.Kind, "List": l,
-		"Pager": newPager(r, l.Page, l.PerPage, l.Total), "DeviceLinks": p0(r).Role == model.RoleSubdistributor})
+		"Pager": newPager(r, l.Page, l.PerPage, min(l.Total, model.DashboardCountCap)), "DeviceLinks": p0(r).Role == model.RoleSubdistributor,
+		"Capped": l.Total > model.DashboardCountCap, "Cap": model.DashboardCountCap})
 	return w.render(rw, http.StatusOK, "failed_commands", p)
 }
 
