@@ -178,20 +178,32 @@ func (g *Gateway) deliverDiagnostics(conns []*conn, connect bool) {
 			continue
 		}
 		// Each running diagnostic holds its result in memory: past the
-		// node's bound the rest stay queued until a slot frees.
-		select {
-		case g.diagSlots <- struct{}{}:
-		default:
-			g.diagMu.Lock()
+		// node's bound the rest stay queued until a slot frees. One
+		// account's take a quarter of the slots at most, so that devices of
+		// one tenant answering slowly cannot hold them all.
+		who := d.RequestedBy
+		g.diagMu.Lock()
+		taken := g.diagBy[who] < max(1, cap(g.diagSlots)/4)
+		if taken {
+			select {
+			case g.diagSlots <- struct{}{}:
+				g.diagBy[who]++
+			default:
+				taken = false
+			}
+		}
+		if !taken {
 			g.diagWaiting[c.mac] = c
-			g.diagMu.Unlock()
+		}
+		g.diagMu.Unlock()
+		if !taken {
 			continue
 		}
 		ctx, cancel := g.within(g.ctx, commandsTimeout)
 		ok, err := g.st.StartDiagnostic(ctx, d.ID, g.opts.Node)
 		cancel()
 		if err != nil || !ok {
-			<-g.diagSlots
+			g.releaseDiagnosticSlot(who, false)
 			if err != nil {
 				g.log.Error("gateway: start a diagnostic", "mac", c.mac, "diagnostic", d.ID, "err", err)
 			}
@@ -199,16 +211,23 @@ func (g *Gateway) deliverDiagnostics(conns []*conn, connect bool) {
 		}
 		g.spawn(func() {
 			g.runDiagnostic(c, d)
-			g.releaseDiagnosticSlot()
+			g.releaseDiagnosticSlot(who, true)
 		})
 	}
 }
 
-// releaseDiagnosticSlot frees a running diagnostic's slot and starts
-// what waited for one.
-func (g *Gateway) releaseDiagnosticSlot() {
+// releaseDiagnosticSlot frees the slot of a diagnostic of who and, when
+// it ran, starts what waited for one.
+func (g *Gateway) releaseDiagnosticSlot(who string, ran bool) {
 	<-g.diagSlots
 	g.diagMu.Lock()
+	if g.diagBy[who]--; g.diagBy[who] <= 0 {
+		delete(g.diagBy, who)
+	}
+	if !ran {
+		g.diagMu.Unlock()
+		return
+	}
 	waiting := make([]*conn, 0, len(g.diagWaiting))
 	for _, c := range g.diagWaiting {
 		waiting = append(waiting, c)

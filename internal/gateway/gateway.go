@@ -176,6 +176,7 @@ type Gateway struct {
 	diagSlots     chan struct{} // one per diagnostic running here (Options.DiagnosticsAtOnce)
 	diagMu        sync.Mutex
 	diagWaiting   map[string]*conn // devices with a diagnostic left queued for want of a slot
+	diagBy        map[string]int   // slots taken per requesting account
 
 	// closingSince (under mu) is when Shutdown began, closingFrom how many
 	// connections it had to close (closingRetryAfter).
@@ -225,7 +226,7 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 		opts.Limiter = deviceauth.NewLimiter(deviceauth.Limits{})
 	}
 	g := &Gateway{st: st, bus: b, log: log.With("node", opts.Node), opts: opts, conns: map[string]*conn{}, live: map[*conn]struct{}{}, awaitingHello: map[int64]*conn{},
-		shutdown: make(chan struct{}), started: time.Now(), diagSlots: make(chan struct{}, opts.DiagnosticsAtOnce), diagWaiting: map[string]*conn{}}
+		shutdown: make(chan struct{}), started: time.Now(), diagSlots: make(chan struct{}, opts.DiagnosticsAtOnce), diagWaiting: map[string]*conn{}, diagBy: map[string]int{}}
 	g.admission.max = int64(cmp.Or(opts.MaxConnecting, DefaultMaxConnecting))
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	g.stopping, g.stop = context.WithCancel(g.ctx)

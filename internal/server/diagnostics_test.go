@@ -499,3 +499,45 @@ func TestDiagnosticsNodeBound(t *testing.T) {
 		t.Errorf("the log started at %v, before the capture ended at %v", began, ended)
 	}
 }
+
+// TestDiagnosticsShareOfOneAccount: one account's diagnostics take a
+// quarter of a node's slots at most, so that one tenant's slow devices
+// cannot hold them all: on a node of 4, the sub-distributor's second one
+// waits for its first while another account's runs beside it.
+func TestDiagnosticsShareOfOneAccount(t *testing.T) {
+	e := newDiagEnv(t, "sqlite", server.Config{Gateway: gateway.Options{DiagnosticsAtOnce: 4, ResendEvery: time.Hour}})
+	sub := e.token(demo.SubdistributorUser)
+	macs := subDeviceMACs(t, e, 3)
+	for _, m := range macs {
+		startSim(t, e, m)
+	}
+	var inst string
+	if err := e.st.DB().QueryRow(`SELECT a.username FROM devices d JOIN accounts a ON a.id = d.installer_id WHERE d.mac = '` + macs[2] + `'`).Scan(&inst); err != nil {
+		t.Fatal(err)
+	}
+	itok := e.token(inst)
+	get := func(tok string, id float64) map[string]any {
+		return e.do(nil, "GET", fmt.Sprintf("/api/v1/diagnostics/%d", int64(id)), nil, bearer(tok)).json(t)
+	}
+	capture := askDiagnostic(t, e, sub, macs[0], map[string]any{"kind": "pcap", "seconds": 3, "filter": "icmp"})
+	for deadline := time.Now().Add(20 * time.Second); get(sub, capture)["state"] != "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the capture never ran: %v", get(sub, capture))
+		}
+	}
+	second := askDiagnostic(t, e, sub, macs[1], map[string]any{"kind": "log"})
+	r := e.do(nil, "POST", "/api/v1/installer/devices/"+macs[2]+"/diagnostics", map[string]any{"kind": "log"}, bearer(itok))
+	if r.StatusCode != 202 {
+		t.Fatalf("installer: %d %s", r.StatusCode, r.body)
+	}
+	other := r.json(t)["id"].(float64)
+	if g := waitDiagnostic(t, e, itok, other, 20*time.Second); g["state"] != "done" {
+		t.Fatalf("another account's diagnostic: %v", g)
+	}
+	if c, g := get(sub, capture), get(sub, second); c["state"] == "running" && g["state"] != "queued" {
+		t.Errorf("the sub-distributor's second diagnostic ran beside its first on a node of 4 slots: %v", g)
+	}
+	if g := waitDiagnostic(t, e, sub, second, 20*time.Second); g["state"] != "done" {
+		t.Errorf("the second, once the first ended: %v", g)
+	}
+}
