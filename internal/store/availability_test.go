@@ -327,3 +327,73 @@ func TestAvailabilityRecomputeSortsTheLists(t *testing.T) {
 		}
 	})
 }
+
+// availStored reads the stored 7-day figure of device id.
+func availStored(t *testing.T, st *store.Store, id int64) int {
+	t.Helper()
+	var n int
+	if err := st.DB().QueryRow(fmt.Sprintf(`SELECT availability_7d FROM devices WHERE id = %d`, id)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The times of the transitions come from the nodes that made the changes:
+// a reconnect recorded on a node whose clock is a second behind, after the
+// drop another node recorded, is still the history's last (the device is
+// online), for the strip and the stored figure. The same order arises
+// without skew when the reconnect took its time before the drop committed.
+func TestAvailabilityLaterChangeWinsOverSkewedClocks(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		t0 := time.Date(2031, 4, 7, 0, 0, 0, 0, time.UTC)
+		now := t0
+		st.SetClock(func() time.Time { return now })
+		d := availDevice(t, st, tr.a1, "skewed")
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(st.DeviceConnected(sys, d.MAC, "nA", t0.Add(1*time.Hour), model.DeviceHello{}))
+		must(st.DeviceDisconnected(sys, d.MAC, "nA", t0.Add(1*time.Hour), t0.Add(3*time.Hour)))
+		must(st.DeviceConnected(sys, d.MAC, "nB", t0.Add(3*time.Hour-time.Second), model.DeviceHello{}))
+		got, err := st.GetDevice(as(tr.subA1), d.MAC)
+		if err != nil || !got.Online {
+			t.Fatalf("the device: %+v %v, want online", got, err)
+		}
+		now = t0.Add(10 * time.Hour)
+		a, err := st.GetDeviceAvailability(as(tr.subA1), d.MAC, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Known 10 h, online from 1 h on: 9 of 10 hours.
+		if a.BasisPoints != 9000 || a.OnlineSeconds != 9*3600 {
+			t.Errorf("availability: %+v, want 9 of 10 hours online", a)
+		}
+		if n := len(a.Spans); n == 0 || !a.Spans[n-1].Known || !a.Spans[n-1].Online {
+			t.Errorf("the last span is not online: %+v", a.Spans)
+		}
+		if len(a.Recent) == 0 || !a.Recent[0].Online {
+			t.Errorf("the latest transition is not online: %+v", a.Recent)
+		}
+		if ok, err := st.LeaseAvailability(sys, "n1", time.Minute); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if _, err := st.RecomputeAvailability(sys, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		if v := availStored(t, st, d.ID); v != 9000 {
+			t.Errorf("stored figure %d, want 9000", v)
+		}
+		// Later, offline and back on in order: recorded as usual.
+		must(st.DeviceDisconnected(sys, d.MAC, "nB", t0.Add(3*time.Hour-time.Second), t0.Add(11*time.Hour)))
+		must(st.DeviceConnected(sys, d.MAC, "nA", t0.Add(12*time.Hour), model.DeviceHello{}))
+		now = t0.Add(14 * time.Hour)
+		a, _ = st.GetDeviceAvailability(as(tr.subA1), d.MAC, 1)
+		if a.OnlineSeconds != 12*3600 || a.KnownSeconds != 14*3600 {
+			t.Errorf("after an ordered drop and reconnect: %+v, want 12 of 14 hours", a)
+		}
+	})
+}
