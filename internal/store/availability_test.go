@@ -397,3 +397,57 @@ func TestAvailabilityLaterChangeWinsOverSkewedClocks(t *testing.T) {
 		}
 	})
 }
+
+// The recompute reads of a device with 30 days of history only what its
+// 7-day figure needs: the transitions within the window and the last one
+// before it (its state at the window's start), and gets the figure the
+// device's page shows.
+func TestAvailabilityRecomputeReadsTheWindowOnly(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		start := time.Date(2031, 7, 1, 0, 0, 0, 0, time.UTC)
+		now := start
+		st.SetClock(func() time.Time { return now })
+		d := availDevice(t, st, tr.a1, "thirty days")
+		// Every 8 hours for 30 days: online 5 hours, then offline.
+		for k := 0; k < 90; k++ {
+			c := start.Add(time.Hour + time.Duration(k)*8*time.Hour)
+			if err := st.DeviceConnected(sys, d.MAC, "n1", c, model.DeviceHello{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeviceDisconnected(sys, d.MAC, "n1", c, c.Add(5*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := availRows(t, st, d.ID); n != 181 {
+			t.Fatalf("%d rows, want 181 (added, 90 connects and drops)", n)
+		}
+		end := start.Add(721*time.Hour + 30*time.Minute)
+		now = end
+		from := end.Add(-model.AvailabilityWindow) // 553.5 h: within cycle 69 (553–558 h online)
+		pts, err := store.AvailabilityPointsOf(sys, st, []int64{d.ID}, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The drop of cycle 69 and cycles 70–89 (41), and the connect of
+		// cycle 69 before the window's start.
+		if got := pts[d.ID]; len(got) != 42 || !got[0].At.Equal(start.Add(553*time.Hour)) || !got[0].Online {
+			t.Errorf("the recompute read %d rows (%v), want 42 from the connect at 553 h", len(got), got)
+		}
+		if ok, err := st.LeaseAvailability(sys, "n1", time.Minute); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if _, err := st.RecomputeAvailability(sys, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		// Online 4.5 h of cycle 69 and 5 h of each of the 20 after: 104.5
+		// of 168 hours.
+		a, err := st.GetDeviceAvailability(as(tr.subA1), d.MAC, 7)
+		if err != nil || a.BasisPoints != 6220 {
+			t.Fatalf("the page's figure: %+v %v, want 6220", a, err)
+		}
+		if v := availStored(t, st, d.ID); v != 6220 {
+			t.Errorf("stored figure %d, want 6220", v)
+		}
+	})
+}
