@@ -451,3 +451,48 @@ func TestAvailabilityRecomputeReadsTheWindowOnly(t *testing.T) {
 		}
 	})
 }
+
+// Flapping between two nodes whose clocks disagree stays bounded (12 rows
+// an hour) and ends in the device's state: the clamp of a change's time to
+// the latest row keeps the cap working (a guard for the triggers' cap,
+// which already merged such changes before the clamp).
+func TestAvailabilitySkewedFlappingStaysBounded(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		t0 := time.Date(2031, 5, 3, 0, 0, 0, 0, time.UTC)
+		now := t0
+		st.SetClock(func() time.Time { return now })
+		d := availDevice(t, st, tr.a1, "skewed flapping")
+		c, node := t0.Add(time.Minute), "nA"
+		for i := 0; i < 100; i++ {
+			if err := st.DeviceConnected(sys, d.MAC, node, c, model.DeviceHello{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeviceDisconnected(sys, d.MAC, node, c, c.Add(2*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			// The next connect, on the other node, a second before the drop
+			// on half of the turns.
+			if i%2 == 0 {
+				c, node = c.Add(time.Second), "nB"
+			} else {
+				c, node = c.Add(3*time.Second), "nA"
+			}
+		}
+		// The last connect, on nB, a second before the last drop on nA.
+		if err := st.DeviceConnected(sys, d.MAC, "nB", c.Add(-2*time.Second), model.DeviceHello{}); err != nil {
+			t.Fatal(err)
+		}
+		if n := availRows(t, st, d.ID); n > 12 {
+			t.Errorf("%d rows within an hour, want at most 12", n)
+		}
+		now = t0.Add(2 * time.Hour)
+		a, err := st.GetDeviceAvailability(as(tr.subA1), d.MAC, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(a.Spans); n == 0 || !a.Spans[n-1].Online || len(a.Recent) == 0 || !a.Recent[0].Online {
+			t.Errorf("the history does not end online: %+v", a)
+		}
+	})
+}
