@@ -236,28 +236,13 @@ func (s *Store) RecomputeAvailability(ctx context.Context, node string) (Availab
 // recomputeAvailabilityOf computes the figure over [from, to] of the
 // devices ids and stores those that changed; it returns how many did.
 func (s *Store) recomputeAvailabilityOf(ctx context.Context, ids []int64, from, to time.Time) (int, error) {
-	list, args := idList(ids)
-	pts := make(map[int64][]model.AvailabilityPoint, len(ids))
-	rows, err := s.query(ctx, `SELECT device_id, at, online FROM device_availability WHERE device_id IN `+list+`
-		ORDER BY device_id, at`, args...)
+	pts, err := s.availabilityPointsOf(ctx, ids, from)
 	if err != nil {
 		return 0, err
 	}
-	for rows.Next() {
-		var id int64
-		var p model.AvailabilityPoint
-		if err := rows.Scan(&id, &p.At, &p.Online); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		pts[id] = append(pts[id], p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
+	list, args := idList(ids)
 	cur := make(map[int64]int, len(ids))
-	rows, err = s.query(ctx, `SELECT id, availability_7d FROM devices WHERE id IN `+list, args...)
+	rows, err := s.query(ctx, `SELECT id, availability_7d FROM devices WHERE id IN `+list, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -299,6 +284,37 @@ func (s *Store) recomputeAvailabilityOf(ctx context.Context, ids []int64, from, 
 	_, err = s.exec(ctx, `UPDATE devices SET availability_7d = v.column2 FROM (VALUES `+b.String()+`) AS v
 		WHERE devices.id = v.column1`, uargs...)
 	return n, err
+}
+
+// availabilityPointsOf reads, for each of the devices ids, its transitions
+// from the last one at or before from on (what its figure over a window
+// starting at from needs), as availabilityPoints does for one device.
+func (s *Store) availabilityPointsOf(ctx context.Context, ids []int64, from time.Time) (map[int64][]model.AvailabilityPoint, error) {
+	list, args := idList(ids)
+	pts := make(map[int64][]model.AvailabilityPoint, len(ids))
+	// The rows within the window, and each device's last one at or before
+	// its start (its state then; found through the key, one row a device),
+	// not the whole history kept (up to the retention).
+	qargs := append(append(append([]any{}, args...), from, from), args...)
+	rows, err := s.query(ctx, `SELECT device_id, at, online FROM device_availability WHERE device_id IN `+list+` AND at > ?
+		UNION ALL
+		SELECT t.device_id, t.at, t.online FROM (SELECT d.id, (SELECT max(k.at) FROM device_availability k
+			WHERE k.device_id = d.id AND k.at <= ?) AS m FROM devices d WHERE d.id IN `+list+`) b
+		JOIN device_availability t ON t.device_id = b.id AND t.at = b.m
+		ORDER BY device_id, at`, qargs...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var p model.AvailabilityPoint
+		if err := rows.Scan(&id, &p.At, &p.Online); err != nil {
+			return nil, err
+		}
+		pts[id] = append(pts[id], p)
+	}
+	return pts, rows.Err()
 }
 
 // PruneAvailability removes, for node holding the availability lease, the

@@ -327,3 +327,172 @@ func TestAvailabilityRecomputeSortsTheLists(t *testing.T) {
 		}
 	})
 }
+
+// availStored reads the stored 7-day figure of device id.
+func availStored(t *testing.T, st *store.Store, id int64) int {
+	t.Helper()
+	var n int
+	if err := st.DB().QueryRow(fmt.Sprintf(`SELECT availability_7d FROM devices WHERE id = %d`, id)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The times of the transitions come from the nodes that made the changes:
+// a reconnect recorded on a node whose clock is a second behind, after the
+// drop another node recorded, is still the history's last (the device is
+// online), for the strip and the stored figure. The same order arises
+// without skew when the reconnect took its time before the drop committed.
+func TestAvailabilityLaterChangeWinsOverSkewedClocks(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		t0 := time.Date(2031, 4, 7, 0, 0, 0, 0, time.UTC)
+		now := t0
+		st.SetClock(func() time.Time { return now })
+		d := availDevice(t, st, tr.a1, "skewed")
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(st.DeviceConnected(sys, d.MAC, "nA", t0.Add(1*time.Hour), model.DeviceHello{}))
+		must(st.DeviceDisconnected(sys, d.MAC, "nA", t0.Add(1*time.Hour), t0.Add(3*time.Hour)))
+		must(st.DeviceConnected(sys, d.MAC, "nB", t0.Add(3*time.Hour-time.Second), model.DeviceHello{}))
+		got, err := st.GetDevice(as(tr.subA1), d.MAC)
+		if err != nil || !got.Online {
+			t.Fatalf("the device: %+v %v, want online", got, err)
+		}
+		now = t0.Add(10 * time.Hour)
+		a, err := st.GetDeviceAvailability(as(tr.subA1), d.MAC, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Known 10 h, online from 1 h on: 9 of 10 hours.
+		if a.BasisPoints != 9000 || a.OnlineSeconds != 9*3600 {
+			t.Errorf("availability: %+v, want 9 of 10 hours online", a)
+		}
+		if n := len(a.Spans); n == 0 || !a.Spans[n-1].Known || !a.Spans[n-1].Online {
+			t.Errorf("the last span is not online: %+v", a.Spans)
+		}
+		if len(a.Recent) == 0 || !a.Recent[0].Online {
+			t.Errorf("the latest transition is not online: %+v", a.Recent)
+		}
+		if ok, err := st.LeaseAvailability(sys, "n1", time.Minute); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if _, err := st.RecomputeAvailability(sys, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		if v := availStored(t, st, d.ID); v != 9000 {
+			t.Errorf("stored figure %d, want 9000", v)
+		}
+		// Later, offline and back on in order: recorded as usual.
+		must(st.DeviceDisconnected(sys, d.MAC, "nB", t0.Add(3*time.Hour-time.Second), t0.Add(11*time.Hour)))
+		must(st.DeviceConnected(sys, d.MAC, "nA", t0.Add(12*time.Hour), model.DeviceHello{}))
+		now = t0.Add(14 * time.Hour)
+		a, _ = st.GetDeviceAvailability(as(tr.subA1), d.MAC, 1)
+		if a.OnlineSeconds != 12*3600 || a.KnownSeconds != 14*3600 {
+			t.Errorf("after an ordered drop and reconnect: %+v, want 12 of 14 hours", a)
+		}
+	})
+}
+
+// The recompute reads of a device with 30 days of history only what its
+// 7-day figure needs: the transitions within the window and the last one
+// before it (its state at the window's start), and gets the figure the
+// device's page shows.
+func TestAvailabilityRecomputeReadsTheWindowOnly(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		start := time.Date(2031, 7, 1, 0, 0, 0, 0, time.UTC)
+		now := start
+		st.SetClock(func() time.Time { return now })
+		d := availDevice(t, st, tr.a1, "thirty days")
+		// Every 8 hours for 30 days: online 5 hours, then offline.
+		for k := 0; k < 90; k++ {
+			c := start.Add(time.Hour + time.Duration(k)*8*time.Hour)
+			if err := st.DeviceConnected(sys, d.MAC, "n1", c, model.DeviceHello{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeviceDisconnected(sys, d.MAC, "n1", c, c.Add(5*time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := availRows(t, st, d.ID); n != 181 {
+			t.Fatalf("%d rows, want 181 (added, 90 connects and drops)", n)
+		}
+		end := start.Add(721*time.Hour + 30*time.Minute)
+		now = end
+		from := end.Add(-model.AvailabilityWindow) // 553.5 h: within cycle 69 (553–558 h online)
+		pts, err := store.AvailabilityPointsOf(sys, st, []int64{d.ID}, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The drop of cycle 69 and cycles 70–89 (41), and the connect of
+		// cycle 69 before the window's start.
+		if got := pts[d.ID]; len(got) != 42 || !got[0].At.Equal(start.Add(553*time.Hour)) || !got[0].Online {
+			t.Errorf("the recompute read %d rows (%v), want 42 from the connect at 553 h", len(got), got)
+		}
+		if ok, err := st.LeaseAvailability(sys, "n1", time.Minute); err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if _, err := st.RecomputeAvailability(sys, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		// Online 4.5 h of cycle 69 and 5 h of each of the 20 after: 104.5
+		// of 168 hours.
+		a, err := st.GetDeviceAvailability(as(tr.subA1), d.MAC, 7)
+		if err != nil || a.BasisPoints != 6220 {
+			t.Fatalf("the page's figure: %+v %v, want 6220", a, err)
+		}
+		if v := availStored(t, st, d.ID); v != 6220 {
+			t.Errorf("stored figure %d, want 6220", v)
+		}
+	})
+}
+
+// Flapping between two nodes whose clocks disagree stays bounded (12 rows
+// an hour) and ends in the device's state: the clamp of a change's time to
+// the latest row keeps the cap working (a guard for the triggers' cap,
+// which already merged such changes before the clamp).
+func TestAvailabilitySkewedFlappingStaysBounded(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		t0 := time.Date(2031, 5, 3, 0, 0, 0, 0, time.UTC)
+		now := t0
+		st.SetClock(func() time.Time { return now })
+		d := availDevice(t, st, tr.a1, "skewed flapping")
+		c, node := t0.Add(time.Minute), "nA"
+		for i := 0; i < 100; i++ {
+			if err := st.DeviceConnected(sys, d.MAC, node, c, model.DeviceHello{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeviceDisconnected(sys, d.MAC, node, c, c.Add(2*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			// The next connect, on the other node, a second before the drop
+			// on half of the turns.
+			if i%2 == 0 {
+				c, node = c.Add(time.Second), "nB"
+			} else {
+				c, node = c.Add(3*time.Second), "nA"
+			}
+		}
+		// The last connect, on nB, a second before the last drop on nA.
+		if err := st.DeviceConnected(sys, d.MAC, "nB", c.Add(-2*time.Second), model.DeviceHello{}); err != nil {
+			t.Fatal(err)
+		}
+		if n := availRows(t, st, d.ID); n > 12 {
+			t.Errorf("%d rows within an hour, want at most 12", n)
+		}
+		now = t0.Add(2 * time.Hour)
+		a, err := st.GetDeviceAvailability(as(tr.subA1), d.MAC, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(a.Spans); n == 0 || !a.Spans[n-1].Online || len(a.Recent) == 0 || !a.Recent[0].Online {
+			t.Errorf("the history does not end online: %+v", a)
+		}
+	})
+}

@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"io/fs"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/model"
 
 	"github.com/pressly/goose/v3"
 )
@@ -48,3 +51,9 @@ func HoldGroupWriter(s *Store) (release func()) {
 }
 
 func GroupQueued(s *Store) int { return len(s.group.ops) }
+
+// AvailabilityPointsOf is the read of the availability recompute: the
+// transitions of devices ids it reads for a window starting at from.
+func AvailabilityPointsOf(ctx context.Context, s *Store, ids []int64, from time.Time) (map[int64][]model.AvailabilityPoint, error) {
+	return s.availabilityPointsOf(ctx, ids, from)
+}

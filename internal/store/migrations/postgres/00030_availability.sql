@@ -10,6 +10,9 @@
 -- hour has its further changes of that hour merged into its latest row
 -- (the row takes the new state, its time stays): at most 12 rows an hour,
 -- 288 a day, per device, however fast it flaps.
+-- A change's row is never stamped before the device's latest row (the
+-- nodes' clocks and commits need not be in order): one stamped earlier
+-- merges into the latest, so the latest change is the history's last.
 --
 -- Keyed by (device, time): the key holds the rows in the order every read
 -- wants (two changes at the same instant: the later one wins).
@@ -42,6 +45,11 @@ BEGIN
     ELSE
         t := coalesce(NEW.last_seen, now());
     END IF;
+    -- Never before the device's latest row: the times come from the nodes
+    -- that made the changes, whose clocks (and commits) need not be in
+    -- order. A change stamped at or before the latest row merges into it
+    -- (ON CONFLICT below), so the latest change is the history's last.
+    t := greatest(t, (SELECT max(at) FROM device_availability WHERE device_id = NEW.id));
     SELECT count(*) INTO n FROM (SELECT 1 FROM device_availability WHERE device_id = NEW.id
         AND at > t - interval '1 hour' LIMIT 12) c;
     IF n >= 12 THEN

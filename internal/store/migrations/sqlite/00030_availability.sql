@@ -10,6 +10,9 @@
 -- hour has its further changes of that hour merged into its latest row
 -- (the row takes the new state, its time stays): at most 12 rows an hour,
 -- 288 a day, per device, however fast it flaps.
+-- A change's row is never stamped before the device's latest row (the
+-- nodes' clocks and commits need not be in order): one stamped earlier
+-- merges into the latest, so the latest change is the history's last.
 --
 -- Keyed by (device, time), without a rowid: one B-tree holds the rows in
 -- the order every read wants, and a change costs the device's connect
@@ -36,21 +39,28 @@ END;
 -- +goose StatementEnd
 -- +goose StatementBegin
 CREATE TRIGGER devices_availability_change AFTER UPDATE OF online ON devices WHEN old.online <> new.online BEGIN
+    -- The change's time (x.t below), never before the device's latest row:
+    -- the times come from the nodes that made the changes, whose clocks
+    -- (and commits) need not be in order. A change stamped at or before the
+    -- latest row merges into it (ON CONFLICT below), so the latest change
+    -- is the history's last.
     -- 12 rows or more in the hour before this change: merged into the latest.
     UPDATE device_availability SET online = new.online
     WHERE device_id = new.id AND at = (SELECT max(at) FROM device_availability WHERE device_id = new.id)
-      AND (SELECT count(*) FROM (SELECT 1 FROM device_availability WHERE device_id = new.id
-             AND at > strftime('%Y-%m-%d %H:%M:%f+00:00', CASE WHEN new.online
+      AND (SELECT count(*) FROM (SELECT 1 FROM device_availability,
+             (SELECT max(c.t, coalesce((SELECT max(at) FROM device_availability WHERE device_id = new.id), c.t)) AS t
+              FROM (SELECT CASE WHEN new.online
                  THEN coalesce(new.connected_at, new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))
-                 ELSE coalesce(new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')) END, '-1 hour') LIMIT 12)) >= 12;
+                 ELSE coalesce(new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')) END AS t) c) x
+             WHERE device_id = new.id AND at > strftime('%Y-%m-%d %H:%M:%f+00:00', x.t, '-1 hour') LIMIT 12)) >= 12;
     INSERT INTO device_availability (device_id, at, online)
-    SELECT new.id, CASE WHEN new.online
+    SELECT new.id, x.t, new.online
+    FROM (SELECT max(c.t, coalesce((SELECT max(at) FROM device_availability WHERE device_id = new.id), c.t)) AS t
+          FROM (SELECT CASE WHEN new.online
                  THEN coalesce(new.connected_at, new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))
-                 ELSE coalesce(new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')) END, new.online
+                 ELSE coalesce(new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')) END AS t) c) x
     WHERE (SELECT count(*) FROM (SELECT 1 FROM device_availability WHERE device_id = new.id
-             AND at > strftime('%Y-%m-%d %H:%M:%f+00:00', CASE WHEN new.online
-                 THEN coalesce(new.connected_at, new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now'))
-                 ELSE coalesce(new.last_seen, strftime('%Y-%m-%d %H:%M:%f+00:00', 'now')) END, '-1 hour') LIMIT 12)) < 12
+             AND at > strftime('%Y-%m-%d %H:%M:%f+00:00', x.t, '-1 hour') LIMIT 12)) < 12
     ON CONFLICT (device_id, at) DO UPDATE SET online = excluded.online;
 END;
 -- +goose StatementEnd
