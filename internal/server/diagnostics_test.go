@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -418,9 +419,9 @@ func TestDiagnosticsOfflineExpiryRetention(t *testing.T) {
 	st := e.st
 	st.SetClock(func() time.Time { return time.Now().UTC().Add(skew) })
 	go func() { ran <- e.srv.Run(ctx, nil) }()
+	shutdown := sync.OnceValue(func() error { stop(); return <-ran })
 	defer func() {
-		stop()
-		if err := <-ran; err != nil && !errors.Is(err, context.Canceled) {
+		if err := shutdown(); err != nil && !errors.Is(err, context.Canceled) {
 			t.Log(err)
 		}
 	}()
@@ -437,6 +438,13 @@ func TestDiagnosticsOfflineExpiryRetention(t *testing.T) {
 	})
 	if r := e.do(nil, "GET", fmt.Sprintf("/api/v1/diagnostics/%d", int64(id)), nil, bearer(sub)); r.StatusCode != 404 {
 		t.Errorf("deleted diagnostic: %d", r.StatusCode)
+	}
+	// A node shutting down gives the sweeper's lease up: another goes on
+	// at once.
+	shutdown()
+	var node string
+	if err := st.DB().QueryRow(`SELECT node FROM notification_leases WHERE name = 'diagnostics'`).Scan(&node); err != nil || node != "" {
+		t.Errorf("the diagnostics lease after shutdown: %q %v", node, err)
 	}
 }
 

@@ -93,7 +93,7 @@ func TestServerRunsTheNotifier(t *testing.T) {
 		t.Fatalf("mails: %+v", msgs)
 	}
 	var node string
-	if err := st.DB().QueryRow(`SELECT node FROM notification_leases`).Scan(&node); err != nil || node != "" {
+	if err := st.DB().QueryRow(`SELECT node FROM notification_leases WHERE name = 'notifications'`).Scan(&node); err != nil || node != "" {
 		t.Errorf("lease after shutdown: %q %v", node, err)
 	}
 }

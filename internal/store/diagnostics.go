@@ -284,6 +284,13 @@ func (s *Store) FinishDiagnostic(ctx context.Context, id int64, errMsg, name, co
 
 // --- system side: the sweeper ---
 
+// FreeDiagnosticsLease gives node's sweeper lease up (a node shutting
+// down), so that another node goes on at once. (System side.)
+func (s *Store) FreeDiagnosticsLease(ctx context.Context, node string) error {
+	_, err := s.exec(ctx, `UPDATE notification_leases SET node = '', until_at = NULL WHERE name = ? AND node = ?`, diagLeaseName, node)
+	return err
+}
+
 // LeaseDiagnostics takes or renews, for node, the diagnostics sweeper's
 // lease until now + ttl (a row of the notifier's lease table), and reports
 // whether node holds it. (System side.)

@@ -56,7 +56,7 @@ func init() {
 	for _, m := range []string{"DiagnosticsOpen", "QueuedDiagnostics", "QueuedDiagnosticDevices", "StartDiagnostic", "FinishDiagnostic"} {
 		coveredElsewhere[m] = "system side: the gateway (TestDiagnosticsLifecycle)"
 	}
-	for _, m := range []string{"LeaseDiagnostics", "SweepDiagnostics"} {
+	for _, m := range []string{"LeaseDiagnostics", "SweepDiagnostics", "FreeDiagnosticsLease"} {
 		coveredElsewhere[m] = "system side: the sweeper (TestDiagnosticsSweep)"
 	}
 }
@@ -177,6 +177,26 @@ func TestDiagnosticsSweep(t *testing.T) {
 		}
 		if ok, err := st.LeaseDiagnostics(sys, "n2", time.Minute); err != nil || ok {
 			t.Fatalf("lease taken by another node: %v %v", ok, err)
+		}
+		// Given up (a node shutting down), another node takes it at once;
+		// giving up a lease one does not hold changes nothing.
+		if err := st.FreeDiagnosticsLease(sys, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := st.LeaseDiagnostics(sys, "n2", time.Minute); err != nil || !ok {
+			t.Fatalf("lease after it was given up: %v %v", ok, err)
+		}
+		if err := st.FreeDiagnosticsLease(sys, "n1"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := st.LeaseDiagnostics(sys, "n1", time.Minute); err != nil || ok {
+			t.Fatalf("a node freed another's lease: %v %v", ok, err)
+		}
+		if err := st.FreeDiagnosticsLease(sys, "n2"); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := st.LeaseDiagnostics(sys, "n1", time.Minute); err != nil || !ok {
+			t.Fatalf("lease back to n1: %v %v", ok, err)
 		}
 		done := doneDiagnostic(t, st, tr.a1)
 		queued, err := st.CreateDiagnostic(sys, tr.a2.device.MAC, pingReq, 100)

@@ -126,7 +126,8 @@ func (w *DiagnosticSweeper) Step(ctx context.Context) (DiagnosticSweepStep, erro
 	return step, nil
 }
 
-// Run steps every interval (DefaultDiagnosticsSweep when 0) until ctx ends.
+// Run steps every interval (DefaultDiagnosticsSweep when 0) until ctx ends,
+// then frees the lease.
 func (w *DiagnosticSweeper) Run(ctx context.Context, every time.Duration) {
 	if every <= 0 {
 		every = DefaultDiagnosticsSweep
@@ -141,6 +142,12 @@ func (w *DiagnosticSweeper) Run(ctx context.Context, every time.Duration) {
 		}
 		select {
 		case <-ctx.Done():
+			// Another node goes on at once rather than when the lease ends.
+			fctx, cancel := context.WithTimeout(model.WithActor(context.WithoutCancel(ctx), model.System), 5*time.Second)
+			defer cancel()
+			if err := w.c.store.FreeDiagnosticsLease(fctx, w.node); err != nil {
+				w.c.log.Warn("freeing the diagnostics lease failed", "node", w.node, "err", err)
+			}
 			return
 		case <-t.C:
 		}
