@@ -465,6 +465,22 @@ func (s *Store) endUserDriver(ctx context.Context, q *endUserSearch) (string, er
 	case "sip":
 		return euDriveSIP, nil
 	case "name", "family_master":
+		if q.expiring() {
+			// The window's users or the name's, whichever are fewer:
+			// both counts read one index range, at most
+			// EndUserCountCap+1 rows.
+			window, name := *q, *q
+			window.f.SearchType, window.f.Q = "", ""
+			name.expFrom, name.expTo = time.Time{}, time.Time{}
+			nw, err := s.endUserCount(ctx, &window, euDriveExpiry)
+			if err != nil {
+				return "", err
+			}
+			nn, err := s.endUserCount(ctx, &name, euDriveWords)
+			if err != nil || nw < nn {
+				return euDriveExpiry, err
+			}
+		}
 		return euDriveWords, nil
 	case "installer":
 		if q.idsSQL == "" {

@@ -119,8 +119,15 @@ func TestEndUserListExpiring(t *testing.T) {
 			{model.EndUserFilter{Kind: model.KindCommunity, ProjectID: a1.project.ID}, []*model.EndUser{a1.user, a1.manager}},
 			{model.EndUserFilter{Kind: model.KindCommunity, InstallerID: a1.installer.ID}, []*model.EndUser{a1.user, a1.manager}},
 			{model.EndUserFilter{Kind: model.KindCommunity, InstallerID: et.b.installer.ID}, nil},
+			// Fewer users in the window than hold the name: read through
+			// the window, the name tested on each.
+			{model.EndUserFilter{Kind: model.KindCommunity, SearchType: "name", Q: a1.installer.Username}, []*model.EndUser{a1.user, a1.manager}},
+			{model.EndUserFilter{Kind: model.KindCommunity, SearchType: "family_master", Q: a1.user.Name, ExpiringDays: 1}, []*model.EndUser{a1.user}},
+			{model.EndUserFilter{Kind: model.KindVilla, SearchType: "family_master", Q: a1.villaMaster.Name, ExpiringDays: 1}, nil},
 		} {
-			c.f.ExpiringDays = 30
+			if c.f.ExpiringDays == 0 {
+				c.f.ExpiringDays = 30
+			}
 			l := listAll(t, st, sub, c.f)
 			if got, w := names(l), userNames(c.want...); !slices.Equal(got, w) || l.Total != len(c.want) {
 				t.Errorf("sub-a1 %+v: %q (total %d), want %q", c.f, got, l.Total, w)

@@ -98,12 +98,14 @@ CREATE INDEX devices_model_list ON devices (model, project_kind, created_at, id,
 -- The end-user lists' expiring filter (expiring=N: App service expiring from
 -- now to now + N days; the dashboard's expiring figures link to it): per
 -- level, its users of a kind by App expiry, so the window is one range, with
--- the date order's and the filters' columns so that a window of up to
--- 10,000 users is counted and sorted from the index alone. The admin's and
+-- the date order's and the filters' columns (and the name, tested by a name
+-- search among the window's users when they are fewer than the name's) so
+-- that a window of up to 10,000 users is counted and sorted from the index
+-- alone. The admin's and
 -- a distributor's share one (the distributor tested in the index).
-CREATE INDEX end_users_expiry_all ON end_users (project_kind, app_expires_at, distributor_id, created_at, id, role, installer_id, project_id);
-CREATE INDEX end_users_expiry_sub ON end_users (subdistributor_id, project_kind, app_expires_at, created_at, id, role, installer_id, project_id);
-CREATE INDEX end_users_expiry_inst ON end_users (installer_id, project_kind, app_expires_at, created_at, id, role, project_id);
+CREATE INDEX end_users_expiry_all ON end_users (project_kind, app_expires_at, distributor_id, created_at, id, role, installer_id, project_id, name);
+CREATE INDEX end_users_expiry_sub ON end_users (subdistributor_id, project_kind, app_expires_at, created_at, id, role, installer_id, project_id, name);
+CREATE INDEX end_users_expiry_inst ON end_users (installer_id, project_kind, app_expires_at, created_at, id, role, project_id, name);
 
 -- +goose Down
 DROP INDEX end_users_expiry_inst;
