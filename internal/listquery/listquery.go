@@ -89,13 +89,28 @@ func Devices(q url.Values, scope model.ProjectKind, v *model.Validator) model.De
 }
 
 // EndUsers reads an end-user search from a query (kind,
-// account_type, search_type, q, page, per_page); the portal uses it too,
-// with the kind taken from its path.
+// account_type, search_type, q, expiring, page, per_page); the portal uses
+// it too, with the kind taken from its path.
 func EndUsers(q url.Values, kind model.EndUserKind, v *model.Validator) model.EndUserFilter {
 	f := model.EndUserFilter{Kind: kind, AccountType: q.Get("account_type"), SearchType: q.Get("search_type"), Q: q.Get("q"),
-		Page: model.ParsePage(q, v)}
+		ExpiringDays: ExpiringDays(q, v), Page: model.ParsePage(q, v)}
 	store.CheckEndUserFilter(&f, v)
 	return f
+}
+
+// ExpiringDays reads the end-user lists' expiring filter (a number of
+// days, 1 to model.MaxExpiringDays; "" or absent: no filter).
+func ExpiringDays(q url.Values, v *model.Validator) int {
+	s := strings.TrimSpace(q.Get("expiring"))
+	if s == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > model.MaxExpiringDays {
+		v.Add("expiring", "must be a number of days from 1 to %d", model.MaxExpiringDays)
+		return 0
+	}
+	return n
 }
 
 // Firmware reads the Firmware module's search from a query; the

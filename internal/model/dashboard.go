@@ -62,23 +62,36 @@ type DashboardMonth struct {
 	Amounts []DashboardAmount `json:"amounts"`
 }
 
+// DashboardExpiringDays is the window of the expiring end users' figure.
+const DashboardExpiringDays = 30
+
+// DashboardExpiring is the end users of one list whose App service expires
+// within DashboardExpiringDays days.
+type DashboardExpiring struct {
+	List  EndUserKind `json:"list"` // villa, community, office
+	Users int64       `json:"end_users"`
+}
+
 // Dashboard is the figures of the actor's subtree.
 type Dashboard struct {
-	AsOf         *time.Time           `json:"as_of"` // when the summaries were computed; nil: not yet
-	Online       int64                `json:"devices_online"`
-	Offline      int64                `json:"devices_offline"`
-	Kinds        []DashboardKindCount `json:"devices_by_scope"`
-	Models       []DashboardShare     `json:"devices_by_model"`
-	Firmware     []DashboardShare     `json:"devices_by_firmware"`
-	Days         []DashboardDay       `json:"days"`
-	Rollouts     int64                `json:"rollouts_running"`
-	Upgrading    int64                `json:"devices_upgrading"`
-	Expiring     int64                `json:"end_users_expiring"`
-	Payments     bool                 `json:"payments"` // the role sees payments: Months is filled
-	Months       []DashboardMonth     `json:"months,omitempty"`
-	FailedCmds   int64                `json:"failed_commands"`
-	FailedAutoP  int64                `json:"failed_autop"`
-	FailedCapped bool                 `json:"failed_capped,omitempty"`
+	AsOf      *time.Time           `json:"as_of"` // when the summaries were computed; nil: not yet
+	Online    int64                `json:"devices_online"`
+	Offline   int64                `json:"devices_offline"`
+	Kinds     []DashboardKindCount `json:"devices_by_scope"`
+	Models    []DashboardShare     `json:"devices_by_model"`
+	Firmware  []DashboardShare     `json:"devices_by_firmware"`
+	Days      []DashboardDay       `json:"days"`
+	Rollouts  int64                `json:"rollouts_running"`
+	Upgrading int64                `json:"devices_upgrading"`
+	Expiring  int64                `json:"end_users_expiring"`
+	// ExpiringLists: Expiring per end-user list (villa, community,
+	// office), each the list's count with expiring=DashboardExpiringDays.
+	ExpiringLists []DashboardExpiring `json:"end_users_expiring_by_list"`
+	Payments      bool                `json:"payments"` // the role sees payments: Months is filled
+	Months        []DashboardMonth    `json:"months,omitempty"`
+	FailedCmds    int64               `json:"failed_commands"`
+	FailedAutoP   int64               `json:"failed_autop"`
+	FailedCapped  bool                `json:"failed_capped,omitempty"`
 }
 
 // FailedCommand is a command (reboot, reset, AutoP) that failed or expired,

@@ -52,8 +52,15 @@ type EndUserFilter struct {
 	Q           string
 	InstallerID int64 // optional narrowing (installer portal)
 	ProjectID   int64 // optional narrowing
+	// ExpiringDays, when not 0, keeps the users whose App service expires
+	// from now to now + ExpiringDays days (1 to MaxExpiringDays): the
+	// dashboard's "expiring within 30 days" (expiring=30).
+	ExpiringDays int
 	Page
 }
+
+// MaxExpiringDays bounds EndUserFilter.ExpiringDays.
+const MaxExpiringDays = 365
 
 // EndUserRow is an end user as the lists show it, with the names the guide's
 // columns need.

@@ -73,10 +73,66 @@ func dashSetup(t *testing.T, e *env) map[string][]int64 {
 			}
 		}
 	}
+	// End users: a third expire within 30 days, a third in 45, a third
+	// expired yesterday.
+	for i, days := range []int{10, 45, -1} {
+		dashSQL(t, e, `UPDATE end_users SET app_expires_at = ? WHERE id % 3 = ?`, now.AddDate(0, 0, days), i)
+	}
 	if err := e.st.RecomputeDashboard(sysCtx()); err != nil {
 		t.Fatal(err)
 	}
 	return failed
+}
+
+// dashExpiringKind is the end users' project kind of an end-user list.
+var dashExpiringKind = map[string]string{"villa": "personal", "community": "community", "office": "office"}
+
+// checkExpiringLinks follows the expiring figures of a home page (one per
+// end-user list, each linked) and checks that each list counts the
+// figure, which is the users of scope (a column = id) whose App service
+// expires within 30 days.
+func checkExpiringLinks(t *testing.T, e *env, b *http.Client, figs map[string][2]string, scope string, id int64) {
+	t.Helper()
+	now := e.st.Now()
+	var sum int64
+	for _, list := range []string{"villa", "community", "office"} {
+		label := map[string]string{"villa": "Villa", "community": "Community", "office": "Office"}[list] + " users expiring"
+		f, ok := figs[label]
+		if !ok {
+			t.Fatalf("no linked figure %q: %v", label, figs)
+		}
+		u, err := url.Parse(f[0])
+		if err != nil || u.Query().Get("expiring") != "30" || (u.Path != "/users/"+list && u.Query().Get("kind") != list) {
+			t.Errorf("%s links to %s", label, f[0])
+		}
+		want := dashCount(t, e, `SELECT count(*) FROM end_users WHERE `+scope+` = ? AND project_kind = ? AND app_expires_at >= ? AND app_expires_at < ?`,
+			id, dashExpiringKind[list], now, now.AddDate(0, 0, 30))
+		sum += want
+		if atoiComma(t, f[1]) != int(want) {
+			t.Errorf("%s: figure %s, want %d", label, f[1], want)
+		}
+		page := e.do(b, "GET", f[0], nil)
+		body := string(page.body)
+		if want == 0 {
+			if page.StatusCode != 200 || !strings.Contains(body, "No users match.") {
+				t.Errorf("%s → %s: %d, want no users", label, f[0], page.StatusCode)
+			}
+			continue
+		}
+		m := listTotalRE.FindStringSubmatch(body)
+		if page.StatusCode != 200 || m == nil || atoiComma(t, m[1]) != int(want) {
+			t.Errorf("%s → %s: %d, total %v, want %d", label, f[0], page.StatusCode, m, want)
+		}
+		if !strings.Contains(body, `id="search-expiring"`) || !strings.Contains(body, `value="30"`) {
+			t.Errorf("%s → %s: the search form does not show the filter", label, f[0])
+		}
+	}
+	if sum == 0 {
+		t.Errorf("%s %d: no expiring users to follow", scope, id)
+	}
+	if f := figs["End users expiring within 30 days"]; f[1] != "" && atoiComma(t, f[1]) != int(sum) {
+		t.Errorf("expiring total %s, want %d", f[1], sum)
+	}
 }
 
 func TestDashboardAPIPerRole(t *testing.T) {
@@ -298,6 +354,11 @@ func TestDashboardPageLinksLeadToTheirRows(t *testing.T) {
 				t.Errorf("installer %s: %d, total %v, want %d", link, list.StatusCode, tm, want)
 			}
 		}
+		// The expiring end users: one figure per list, each leading to the
+		// list with the expiring filter (the sub-distributor's Users lists,
+		// the installer's own users list).
+		checkExpiringLinks(t, e, b.c, figs, "subdistributor_id", sub)
+		checkExpiringLinks(t, e, ib.c, ifigs, "installer_id", inst)
 		// Every role's home page renders its dashboard.
 		for _, u := range []string{"demo-admin", "demo-distributor", "demo-installer"} {
 			r := e.do(e.browserLogin(u).c, "GET", "/", nil)

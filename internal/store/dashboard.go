@@ -69,6 +69,19 @@ func (s *Store) FreeDashboardLease(ctx context.Context, node string) error {
 	return err
 }
 
+// dashExpiringKinds are the end-user lists in the order of
+// dashboard_installers' expiring_* columns.
+var dashExpiringKinds = [3]model.EndUserKind{model.KindVilla, model.KindCommunity, model.KindOffice}
+
+func dashExpiringIndex(k model.EndUserKind) int {
+	for i, x := range dashExpiringKinds {
+		if x == k {
+			return i
+		}
+	}
+	return 1
+}
+
 type dashDevKey struct {
 	installer             int64
 	kind, model, firmware string
@@ -129,7 +142,12 @@ func (s *Store) RecomputeDashboard(ctx context.Context) error {
 		return err
 	}
 
-	type inst struct{ upgrading, expiring int64 }
+	// Expiring: per end-user list (villa, community, office), as the
+	// lists' expiring filter counts them (ListEndUsers, ExpiringDays 30).
+	type inst struct {
+		upgrading int64
+		expiring  [3]int64
+	}
 	insts := map[int64]*inst{}
 	get := func(id int64) *inst {
 		if insts[id] == nil {
@@ -141,8 +159,22 @@ func (s *Store) RecomputeDashboard(ctx context.Context) error {
 		WHERE u.state IN `+dashboardOpenUpgrade+` GROUP BY d.installer_id`, nil, func(id, n int64) { get(id).upgrading = n }); err != nil {
 		return err
 	}
-	if err := s.groupCount(ctx, `SELECT installer_id, count(*) FROM end_users WHERE app_expires_at >= ? AND app_expires_at < ?
-		GROUP BY installer_id`, []any{now, now.AddDate(0, 0, 30)}, func(id, n int64) { get(id).expiring = n }); err != nil {
+	rows, err = s.query(ctx, `SELECT installer_id, project_kind, count(*) FROM end_users WHERE app_expires_at >= ? AND app_expires_at < ?
+		GROUP BY installer_id, project_kind`, now, now.AddDate(0, 0, model.DashboardExpiringDays))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, n int64
+		var kind string
+		if err := rows.Scan(&id, &kind, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		get(id).expiring[dashExpiringIndex(endUserKindOf(model.ProjectKind(kind)))] += n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return err
 	}
 
@@ -233,10 +265,10 @@ func (s *Store) RecomputeDashboard(ctx context.Context) error {
 				return err
 			}
 		}
-		ins := newBatchInsert(tx, `INSERT INTO dashboard_devices (installer_id, subdistributor_id, distributor_id, project_kind, model, firmware, online, devices) VALUES `, 8)
+		ins := newBatchInsert(tx, `INSERT INTO dashboard_devices (installer_id, subdistributor_id, distributor_id, project_kind, online, devices) VALUES `, 6)
 		for k, n := range counts {
 			t := tree[k.installer]
-			if err := ins.add(ctx, k.installer, t.sub, t.dist, k.kind, "", "", k.online, n); err != nil {
+			if err := ins.add(ctx, k.installer, t.sub, t.dist, k.kind, k.online, n); err != nil {
 				return err
 			}
 		}
@@ -254,10 +286,11 @@ func (s *Store) RecomputeDashboard(ctx context.Context) error {
 		if err := ins.flush(ctx); err != nil {
 			return err
 		}
-		ins = newBatchInsert(tx, `INSERT INTO dashboard_installers (installer_id, subdistributor_id, distributor_id, upgrading, expiring) VALUES `, 5)
+		ins = newBatchInsert(tx, `INSERT INTO dashboard_installers (installer_id, subdistributor_id, distributor_id, upgrading,
+			expiring_villa, expiring_community, expiring_office) VALUES `, 7)
 		for id, v := range insts {
 			t := tree[id]
-			if err := ins.add(ctx, id, t.sub, t.dist, v.upgrading, v.expiring); err != nil {
+			if err := ins.add(ctx, id, t.sub, t.dist, v.upgrading, v.expiring[0], v.expiring[1], v.expiring[2]); err != nil {
 				return err
 			}
 		}
@@ -452,9 +485,16 @@ func (s *Store) Dashboard(ctx context.Context) (model.Dashboard, error) {
 		return d, err
 	}
 
-	if err := s.queryRow(ctx, `SELECT COALESCE(sum(upgrading), 0), COALESCE(sum(expiring), 0) FROM dashboard_installers WHERE `+cond,
-		args...).Scan(&d.Upgrading, &d.Expiring); err != nil {
+	var exp [3]int64
+	if err := s.queryRow(ctx, `SELECT COALESCE(sum(upgrading), 0), COALESCE(sum(expiring_villa), 0), COALESCE(sum(expiring_community), 0),
+		COALESCE(sum(expiring_office), 0) FROM dashboard_installers WHERE `+cond,
+		args...).Scan(&d.Upgrading, &exp[0], &exp[1], &exp[2]); err != nil {
 		return d, err
+	}
+	d.ExpiringLists = []model.DashboardExpiring{}
+	for i, k := range dashExpiringKinds {
+		d.Expiring += exp[i]
+		d.ExpiringLists = append(d.ExpiringLists, model.DashboardExpiring{List: k, Users: exp[i]})
 	}
 
 	// The chart: the last DashboardDays days.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
@@ -30,6 +31,13 @@ import (
 // An email or mobile text that many users hold, or one too short for the
 // trigram index, in a list of more than EndUserCountCap users, is refused
 // (400 naming q): it cannot be counted fast.
+//
+// The expiring filter (App service expiring from now to now + N days, the
+// dashboard's figure) is read, with no search text, through the level's
+// expiry index (migrations/*/00029_dashboard.sql: scope, kind, expiry,
+// then the date order's columns): the window is one range of it, counted
+// and, when short, sorted from the index alone; when more than
+// EndUserCountCap users expire in it, the page walks the list index.
 
 // endUserProbe: an email or mobile text held by fewer users than this on
 // the whole platform is looked up through the trigram index. SQLite's
@@ -54,23 +62,25 @@ type endUserLevel struct {
 	// admin's, a sub-distributor's), so one word's users in scope are one
 	// range of it, newest first.
 	wordsKeyed bool
+	// expiry: the level's index of the expiring filter.
+	expiry string
 }
 
 func endUserLevelOf(act *model.Actor) endUserLevel {
 	id := []any{act.AccountID}
 	switch act.Role {
 	case model.RoleAdmin:
-		return endUserLevel{idxEndUsersListAll, idxEndUserWordsAll, "1=1", nil, "1=1", nil, true}
+		return endUserLevel{idxEndUsersListAll, idxEndUserWordsAll, "1=1", nil, "1=1", nil, true, idxEndUsersExpiryAll}
 	case model.RoleDistributor:
-		return endUserLevel{idxEndUsersListDist, idxEndUserWordsAll, "u.distributor_id = ?", id, "w.distributor_id = ?", id, false}
+		return endUserLevel{idxEndUsersListDist, idxEndUserWordsAll, "u.distributor_id = ?", id, "w.distributor_id = ?", id, false, idxEndUsersExpiryAll}
 	case model.RoleSubdistributor:
-		return endUserLevel{idxEndUsersListSub, idxEndUserWordsSub, "u.subdistributor_id = ?", id, "w.subdistributor_id = ?", id, true}
+		return endUserLevel{idxEndUsersListSub, idxEndUserWordsSub, "u.subdistributor_id = ?", id, "w.subdistributor_id = ?", id, true, idxEndUsersExpirySub}
 	}
 	if act.SubdistributorID != 0 {
 		return endUserLevel{idxEndUsersListInst, idxEndUserWordsSub, "u.installer_id = ?", id,
-			"w.subdistributor_id = ? AND w.installer_id = ?", []any{act.SubdistributorID, act.AccountID}, false}
+			"w.subdistributor_id = ? AND w.installer_id = ?", []any{act.SubdistributorID, act.AccountID}, false, idxEndUsersExpiryInst}
 	}
-	return endUserLevel{idxEndUsersListInst, idxEndUserWordsAll, "u.installer_id = ?", id, "w.installer_id = ?", id, false}
+	return endUserLevel{idxEndUsersListInst, idxEndUserWordsAll, "u.installer_id = ?", id, "w.installer_id = ?", id, false, idxEndUsersExpiryInst}
 }
 
 // Drivers: the index a list's count (and a short list's page) is read through.
@@ -82,6 +92,7 @@ const (
 	euDriveOffices    = "offices"    // the users of the offices an office search names
 	euDriveText       = "text"       // the trigram index (email, mobile)
 	euDriveProject    = "project"    // one project's users (a list narrowed to a project)
+	euDriveExpiry     = "expiry"     // the level's expiry index (the expiring filter)
 )
 
 // endUserSearch is a list request with what was learnt before its queries.
@@ -102,6 +113,21 @@ type endUserSearch struct {
 	// the part of the text the trigram index was asked for (a superset
 	// of the matches), read once.
 	textIDs []int64
+	// The expiring filter's window (app_expires_at from expFrom to before
+	// expTo); zero without the filter.
+	expFrom, expTo time.Time
+}
+
+// expiring reports whether the search has the expiring filter.
+func (q *endUserSearch) expiring() bool { return !q.expTo.IsZero() }
+
+// baseDriver is the driver of a search with no text to narrow it: the
+// expiry index with the expiring filter, else the list index.
+func (q *endUserSearch) baseDriver() string {
+	if q.expiring() {
+		return euDriveExpiry
+	}
+	return euDriveList
 }
 
 // searchWords is a name search split as the migrations split names: at
@@ -165,6 +191,10 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 			conds = append(conds, "w.installer_id = ?")
 			args = append(args, f.InstallerID)
 		}
+		if q.expiring() {
+			conds = append(conds, "EXISTS (SELECT 1 FROM end_users e WHERE e.id = w.user_id AND e.app_expires_at >= ? AND e.app_expires_at < ?)")
+			args = append(args, q.expFrom, q.expTo)
+		}
 		return table, strings.Join(conds, " AND "), args
 	}
 	switch driver {
@@ -173,6 +203,12 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 			table = hint("end_users u", idxEndUsersListInst) // one installer's users
 		} else {
 			table = hint("end_users u", q.lvl.list)
+		}
+	case euDriveExpiry:
+		if f.InstallerID != 0 {
+			table = hint("end_users u", idxEndUsersExpiryInst) // one installer's users
+		} else {
+			table = hint("end_users u", q.lvl.expiry)
 		}
 	case euDriveProject:
 		table = hint("end_users u", idxEndUsersProjectCreated)
@@ -211,6 +247,10 @@ func (s *Store) endUserWhere(q *endUserSearch, driver string) (table, where stri
 	if f.ProjectID != 0 {
 		conds = append(conds, "u.project_id = ?")
 		args = append(args, f.ProjectID)
+	}
+	if q.expiring() {
+		conds = append(conds, "u.app_expires_at >= ? AND u.app_expires_at < ?")
+		args = append(args, q.expFrom, q.expTo)
 	}
 	text := f.Q
 	switch f.SearchType {
@@ -421,21 +461,37 @@ func (s *Store) endUserDriver(ctx context.Context, q *endUserSearch) (string, er
 	}
 	switch f.SearchType {
 	case "":
-		return euDriveList, nil
+		return q.baseDriver(), nil
 	case "sip":
 		return euDriveSIP, nil
 	case "name", "family_master":
+		if q.expiring() {
+			// The window's users or the name's, whichever are fewer:
+			// both counts read one index range, at most
+			// EndUserCountCap+1 rows.
+			window, name := *q, *q
+			window.f.SearchType, window.f.Q = "", ""
+			name.expFrom, name.expTo = time.Time{}, time.Time{}
+			nw, err := s.endUserCount(ctx, &window, euDriveExpiry)
+			if err != nil {
+				return "", err
+			}
+			nn, err := s.endUserCount(ctx, &name, euDriveWords)
+			if err != nil || nw < nn {
+				return euDriveExpiry, err
+			}
+		}
 		return euDriveWords, nil
 	case "installer":
 		if q.idsSQL == "" {
 			return euDriveInstallers, nil
 		}
-		return euDriveList, nil
+		return q.baseDriver(), nil
 	case "office":
 		if q.idsSQL == "" {
 			return euDriveOffices, nil
 		}
-		return euDriveList, nil
+		return q.baseDriver(), nil
 	}
 	// email, mobile
 	few, err := s.fewHoldText(ctx, q, f.SearchType, f.Q)
@@ -446,9 +502,9 @@ func (s *Store) endUserDriver(ctx context.Context, q *endUserSearch) (string, er
 	// every user of the list: only when the list is short.
 	all := *q
 	all.f.SearchType, all.f.Q = "", ""
-	n, err := s.endUserCount(ctx, &all, euDriveList)
+	n, err := s.endUserCount(ctx, &all, all.baseDriver())
 	if err != nil || n <= EndUserCountCap {
-		return euDriveList, err
+		return q.baseDriver(), err
 	}
 	label := map[string]string{"email": "email address", "mobile": "mobile number"}[f.SearchType]
 	if !indexableContains(f.Q) {
@@ -462,7 +518,8 @@ func (s *Store) endUserDriver(ctx context.Context, q *endUserSearch) (string, er
 // ListEndUsers is the User module's Villa User, Community User and Office
 // User list of the actor's subtree: the users of projects of the list's
 // kind (property managers are community users), filtered by Account Type
-// and by Search Type + text, newest first. SIP matches as a prefix (an
+// and by Search Type + text, and to the users whose App service expires
+// within ExpiringDays days (from now on) when it is set, newest first. SIP matches as a prefix (an
 // exact number is its own prefix). Name and Family Master match from the
 // start of a word of that column, in any case: "smi" and "anna sm" find
 // Anna Smith, "mith" does not. Email and Mobile Number are
@@ -491,6 +548,12 @@ func (s *Store) ListEndUsers(ctx context.Context, f model.EndUserFilter) (model.
 	}
 	kind, _ := endUserProjectKind(f.Kind)
 	q := &endUserSearch{lvl: endUserLevelOf(act), f: f, kind: kind}
+	if f.ExpiringDays > 0 {
+		// The dashboard's definition (RecomputeDashboard): from now on,
+		// before now + the days.
+		now := s.now().UTC()
+		q.expFrom, q.expTo = now, now.AddDate(0, 0, f.ExpiringDays)
+	}
 	if f.AccountType == AccountTypeFamilyMaster || f.AccountType == AccountTypeFamilyMember {
 		q.role = f.AccountType
 	}
@@ -617,7 +680,7 @@ const (
 // index's leading columns do not hold, a deep page, or many words.
 func (s *Store) endUserWordsPage(ctx context.Context, q *endUserSearch) (ids []int64, ok bool, err error) {
 	n := q.f.Page.Offset() + q.f.PerPage
-	if !q.lvl.wordsKeyed || q.f.InstallerID != 0 || n > maxMergedRows {
+	if !q.lvl.wordsKeyed || q.f.InstallerID != 0 || q.expiring() || n > maxMergedRows {
 		return nil, false, nil
 	}
 	table := "end_user_words w"

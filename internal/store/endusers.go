@@ -126,6 +126,7 @@ func CheckEndUserFilter(f *model.EndUserFilter, v *model.Validator) {
 		v.Add("search_type", "is required with q: one of %s", strings.Join(types, ", "))
 	}
 	v.Check(utf8.RuneCountInString(f.Q) <= MaxEndUserQuery, "q", "must be at most %d characters", MaxEndUserQuery)
+	v.Check(f.ExpiringDays >= 0 && f.ExpiringDays <= model.MaxExpiringDays, "expiring", "must be a number of days from 1 to %d", model.MaxExpiringDays)
 }
 
 // endUserListCols are the list's columns: the user, and the names of its

@@ -89,6 +89,18 @@ func BenchmarkEndUserLists(b *testing.B) {
 			{"installer/villa", inst, model.EndUserFilter{Kind: model.KindVilla}},
 			{"installer/community-name-last", inst, cf("name", lastName)},
 			{"installer/community-name-full", inst, cf("name", comm.Name)},
+			// The expiring filter (the dashboard's expiring figures link to
+			// expiring=30): the level's expiry index; a year's window is
+			// dense and walks the list.
+			{"community/expiring30", sub, model.EndUserFilter{Kind: model.KindCommunity, ExpiringDays: 30}},
+			{"villa/expiring30", sub, model.EndUserFilter{Kind: model.KindVilla, ExpiringDays: 30}},
+			{"office/expiring30", sub, model.EndUserFilter{Kind: model.KindOffice, ExpiringDays: 30}},
+			{"community/expiring30-page20", sub, model.EndUserFilter{Kind: model.KindCommunity, ExpiringDays: 30, Page: model.Page{Page: 20, PerPage: 50}}},
+			{"community/expiring365", sub, model.EndUserFilter{Kind: model.KindCommunity, ExpiringDays: 365}},
+			{"community/expiring30-name-last", sub, model.EndUserFilter{Kind: model.KindCommunity, ExpiringDays: 30, SearchType: "name", Q: lastName}},
+			{"dist/community-expiring30", dist, model.EndUserFilter{Kind: model.KindCommunity, ExpiringDays: 30}},
+			{"admin/community-expiring30", admin, model.EndUserFilter{Kind: model.KindCommunity, ExpiringDays: 30}},
+			{"installer/community-expiring30", inst, model.EndUserFilter{Kind: model.KindCommunity, ExpiringDays: 30}},
 		}
 		for _, c := range cases {
 			if c.f.Page.Page == 0 {

@@ -66,6 +66,11 @@ const (
 	idxDeviceCommandsFailed = "device_commands_failed"
 	// The device lists' filter by model, like the firmware index (00029).
 	idxDevicesModelList = "devices_model_list"
+	// The end-user lists' expiring filter: a level's users by kind and App
+	// expiry, with the date order's columns (00029).
+	idxEndUsersExpiryAll  = "end_users_expiry_all"
+	idxEndUsersExpirySub  = "end_users_expiry_sub"
+	idxEndUsersExpiryInst = "end_users_expiry_inst"
 )
 
 // queryIndexes are the indexes queries name, each with its table.
@@ -105,6 +110,9 @@ var queryIndexes = map[string]string{
 	idxNotificationsDue:       "notifications",
 	idxDeviceCommandsFailed:   "device_commands",
 	idxDevicesModelList:       "devices",
+	idxEndUsersExpiryAll:      "end_users",
+	idxEndUsersExpirySub:      "end_users",
+	idxEndUsersExpiryInst:     "end_users",
 }
 
 // indexedBy is SQLite's hint to read index, one of the constants above,

@@ -93,6 +93,22 @@ func deviceListLink(role model.Role, kind model.ProjectKind, q url.Values) strin
 	return path + "?" + q.Encode()
 }
 
+var endUserKindNames = map[model.EndUserKind]string{model.KindVilla: "Villa", model.KindCommunity: "Community", model.KindOffice: "Office"}
+
+// expiringListLink is the end-user list of kind with the dashboard's
+// expiring filter, for the roles that have the end-user list pages (the
+// sub-distributor's Users lists, the installer's users); "" for the others.
+func expiringListLink(role model.Role, kind model.EndUserKind) string {
+	days := strconv.Itoa(model.DashboardExpiringDays)
+	switch role {
+	case model.RoleSubdistributor:
+		return "/users/" + string(kind) + "?expiring=" + days
+	case model.RoleInstaller:
+		return "/installer/users?" + url.Values{"kind": {string(kind)}, "expiring": {days}}.Encode()
+	}
+	return ""
+}
+
 func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 	v := dashboardView{Payments: d.Payments}
 	if d.AsOf != nil {
@@ -125,9 +141,18 @@ func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 		{Label: "Rollouts running", Value: num(d.Rollouts), Link: "/rollouts?status=running"},
 		{Label: "Devices being upgraded", Value: num(d.Upgrading), Link: "/rollouts?status=running"},
 		{Label: "End users expiring within 30 days", Value: num(d.Expiring), Tone: tone(d.Expiring)},
+	}
+	// The expiring users per end-user list, each a link to that list with
+	// the expiring filter (the sub-distributor's Users lists, the
+	// installer's one list per kind).
+	for _, x := range d.ExpiringLists {
+		v.Work = append(v.Work, dashFigure{Label: endUserKindNames[x.List] + " users expiring", Value: num(x.Users),
+			Link: expiringListLink(a.Role, x.List), Tone: tone(x.Users)})
+	}
+	v.Work = append(v.Work, []dashFigure{
 		{Label: "Failed commands, last 24 h", Value: failed(d.FailedCmds), Link: "/failed-commands?kind=command", Tone: tone(d.FailedCmds)},
 		{Label: "Failed AutoP, last 24 h", Value: failed(d.FailedAutoP), Link: "/failed-commands?kind=autop", Tone: tone(d.FailedAutoP)},
-	}
+	}...)
 	// A share links to each device list filtered to it (the sub-distributor's
 	// three lists; the installer's one list for a version).
 	shares := func(in []model.DashboardShare, key string) []dashShare {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/tabular"
@@ -130,7 +131,7 @@ func (w *Web) InstallerUsers(rw http.ResponseWriter, r *http.Request) error {
 		kind = model.KindCommunity
 	}
 	f := model.EndUserFilter{Kind: kind, AccountType: q.Get("account_type"), SearchType: q.Get("search_type"), Q: q.Get("q"),
-		InstallerID: identity(r).Account.ID, Page: model.ParsePage(q, &v)}
+		InstallerID: identity(r).Account.ID, ExpiringDays: listquery.ExpiringDays(q, &v), Page: model.ParsePage(q, &v)}
 	f.ProjectID = ipQueryID(r, "project_id", &v)
 	store.CheckEndUserFilter(&f, &v)
 	if err := v.Err(); err != nil {

@@ -6,18 +6,16 @@
 -- one row per installer and what it is counted by; a page sums the rows of
 -- the subtree (README "Dashboard").
 
--- Devices now: per installer, project kind and status (model and firmware
--- are written '': the shares below count them).
+-- Devices now: per installer, project kind and status (the shares below
+-- count them by model and firmware).
 CREATE TABLE dashboard_devices (
     installer_id       BIGINT NOT NULL,
     subdistributor_id  BIGINT NOT NULL DEFAULT 0,
     distributor_id     BIGINT NOT NULL DEFAULT 0,
     project_kind       TEXT NOT NULL,
-    model              TEXT NOT NULL,
-    firmware           TEXT NOT NULL,
     online             BOOLEAN NOT NULL,
     devices            BIGINT NOT NULL,
-    PRIMARY KEY (installer_id, project_kind, model, firmware, online)
+    PRIMARY KEY (installer_id, project_kind, online)
 );
 CREATE INDEX dashboard_devices_sub ON dashboard_devices (subdistributor_id);
 CREATE INDEX dashboard_devices_dist ON dashboard_devices (distributor_id);
@@ -38,14 +36,16 @@ CREATE TABLE dashboard_shares (
     PRIMARY KEY (account_id, dim, rank)
 );
 
--- Per installer: devices being upgraded, end users whose service expires
--- within 30 days.
+-- Per installer: devices being upgraded, end users whose App service
+-- expires within 30 days, per end-user list (villa, community, office).
 CREATE TABLE dashboard_installers (
-    installer_id       BIGINT NOT NULL PRIMARY KEY,
-    subdistributor_id  BIGINT NOT NULL DEFAULT 0,
-    distributor_id     BIGINT NOT NULL DEFAULT 0,
-    upgrading          BIGINT NOT NULL DEFAULT 0,
-    expiring           BIGINT NOT NULL DEFAULT 0
+    installer_id        BIGINT NOT NULL PRIMARY KEY,
+    subdistributor_id   BIGINT NOT NULL DEFAULT 0,
+    distributor_id      BIGINT NOT NULL DEFAULT 0,
+    upgrading           BIGINT NOT NULL DEFAULT 0,
+    expiring_villa      BIGINT NOT NULL DEFAULT 0,
+    expiring_community  BIGINT NOT NULL DEFAULT 0,
+    expiring_office     BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX dashboard_installers_sub ON dashboard_installers (subdistributor_id);
 CREATE INDEX dashboard_installers_dist ON dashboard_installers (distributor_id);
@@ -95,7 +95,22 @@ CREATE INDEX device_commands_failed ON device_commands (finished_at, id) WHERE s
 -- kind, with the scope columns, as devices_firmware is for a version.
 CREATE INDEX devices_model_list ON devices (model, project_kind, created_at, id, subdistributor_id, distributor_id, installer_id);
 
+-- The end-user lists' expiring filter (expiring=N: App service expiring from
+-- now to now + N days; the dashboard's expiring figures link to it): per
+-- level, its users of a kind by App expiry, so the window is one range, with
+-- the date order's and the filters' columns (and the name, tested by a name
+-- search among the window's users when they are fewer than the name's) so
+-- that a window of up to 10,000 users is counted and sorted from the index
+-- alone. The admin's and
+-- a distributor's share one (the distributor tested in the index).
+CREATE INDEX end_users_expiry_all ON end_users (project_kind, app_expires_at, distributor_id, created_at, id, role, installer_id, project_id, name);
+CREATE INDEX end_users_expiry_sub ON end_users (subdistributor_id, project_kind, app_expires_at, created_at, id, role, installer_id, project_id, name);
+CREATE INDEX end_users_expiry_inst ON end_users (installer_id, project_kind, app_expires_at, created_at, id, role, project_id, name);
+
 -- +goose Down
+DROP INDEX end_users_expiry_inst;
+DROP INDEX end_users_expiry_sub;
+DROP INDEX end_users_expiry_all;
 DROP INDEX devices_model_list;
 DROP INDEX device_commands_failed;
 DROP TABLE dashboard_state;
