@@ -108,27 +108,13 @@ func (s *Store) availabilityPoints(ctx context.Context, id int64, from time.Time
 // lease until now + ttl, and reports whether node holds it: free, expired
 // or node's own. (System side.)
 func (s *Store) LeaseAvailability(ctx context.Context, node string, ttl time.Duration) (bool, error) {
-	if node == "" {
-		return false, errors.New("store: lease for no node")
-	}
-	now := s.now()
-	res, err := s.exec(ctx, `INSERT INTO availability_leases (name, node, until_at) VALUES (?,?,?)
-		ON CONFLICT (name) DO UPDATE SET node = excluded.node, until_at = excluded.until_at
-		WHERE availability_leases.node = excluded.node OR availability_leases.until_at IS NULL OR availability_leases.until_at < ?`,
-		availabilityLeaseName, node, now.Add(ttl), now)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return s.takeLease(ctx, "availability_leases", availabilityLeaseName, node, ttl)
 }
 
 // FreeAvailabilityLease gives node's lease up (a node shutting down), so
 // that another node goes on at its next run.
 func (s *Store) FreeAvailabilityLease(ctx context.Context, node string) error {
-	_, err := s.exec(ctx, `UPDATE availability_leases SET node = '', until_at = NULL WHERE name = ? AND node = ?`,
-		availabilityLeaseName, node)
-	return err
+	return s.freeLease(ctx, "availability_leases", availabilityLeaseName, node)
 }
 
 // availabilityMark reads, for node holding the lease, when the last

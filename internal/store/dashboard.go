@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"slices"
 	"sort"
 	"strings"
@@ -48,25 +47,12 @@ func dashboardScope(a *model.Actor) (string, []any) {
 // LeaseDashboard takes or renews, for node, the dashboard recompute's lease
 // until now + ttl, and reports whether node holds it. (System side.)
 func (s *Store) LeaseDashboard(ctx context.Context, node string, ttl time.Duration) (bool, error) {
-	if node == "" {
-		return false, errors.New("store: lease for no node")
-	}
-	now := s.now()
-	res, err := s.exec(ctx, `INSERT INTO dashboard_state (name, node, until_at) VALUES (?,?,?)
-		ON CONFLICT (name) DO UPDATE SET node = excluded.node, until_at = excluded.until_at
-		WHERE dashboard_state.node = excluded.node OR dashboard_state.until_at IS NULL OR dashboard_state.until_at < ?`,
-		dashboardLeaseName, node, now.Add(ttl), now)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return s.takeLease(ctx, "dashboard_state", dashboardLeaseName, node, ttl)
 }
 
 // FreeDashboardLease gives node's lease up (a node shutting down).
 func (s *Store) FreeDashboardLease(ctx context.Context, node string) error {
-	_, err := s.exec(ctx, `UPDATE dashboard_state SET node = '', until_at = NULL WHERE name = ? AND node = ?`, dashboardLeaseName, node)
-	return err
+	return s.freeLease(ctx, "dashboard_state", dashboardLeaseName, node)
 }
 
 // dashExpiringKinds are the end-user lists in the order of

@@ -287,27 +287,14 @@ func (s *Store) FinishDiagnostic(ctx context.Context, id int64, errMsg, name, co
 // FreeDiagnosticsLease gives node's sweeper lease up (a node shutting
 // down), so that another node goes on at once. (System side.)
 func (s *Store) FreeDiagnosticsLease(ctx context.Context, node string) error {
-	_, err := s.exec(ctx, `UPDATE notification_leases SET node = '', until_at = NULL WHERE name = ? AND node = ?`, diagLeaseName, node)
-	return err
+	return s.freeLease(ctx, "notification_leases", diagLeaseName, node)
 }
 
 // LeaseDiagnostics takes or renews, for node, the diagnostics sweeper's
 // lease until now + ttl (a row of the notifier's lease table), and reports
 // whether node holds it. (System side.)
 func (s *Store) LeaseDiagnostics(ctx context.Context, node string, ttl time.Duration) (bool, error) {
-	if node == "" {
-		return false, errors.New("store: lease for no node")
-	}
-	now := s.now()
-	res, err := s.exec(ctx, `INSERT INTO notification_leases (name, node, until_at) VALUES (?,?,?)
-		ON CONFLICT (name) DO UPDATE SET node = excluded.node, until_at = excluded.until_at
-		WHERE notification_leases.node = excluded.node OR notification_leases.until_at IS NULL OR notification_leases.until_at < ?`,
-		diagLeaseName, node, now.Add(ttl), now)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return s.takeLease(ctx, "notification_leases", diagLeaseName, node, ttl)
 }
 
 // DiagnosticSweep is what one sweep did.

@@ -133,26 +133,13 @@ func (s *Store) PutNotificationSettings(ctx context.Context, ns model.Notificati
 // until now + ttl, and reports whether node holds it: free, expired or
 // node's own. (System side.)
 func (s *Store) LeaseNotifications(ctx context.Context, node string, ttl time.Duration) (bool, error) {
-	if node == "" {
-		return false, errors.New("store: lease for no node")
-	}
-	now := s.now()
-	res, err := s.exec(ctx, `INSERT INTO notification_leases (name, node, until_at) VALUES (?,?,?)
-		ON CONFLICT (name) DO UPDATE SET node = excluded.node, until_at = excluded.until_at
-		WHERE notification_leases.node = excluded.node OR notification_leases.until_at IS NULL OR notification_leases.until_at < ?`,
-		notifyLeaseName, node, now.Add(ttl), now)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return s.takeLease(ctx, "notification_leases", notifyLeaseName, node, ttl)
 }
 
 // FreeNotificationLease gives node's lease up (a node shutting down), so
 // that another node goes on at its next run.
 func (s *Store) FreeNotificationLease(ctx context.Context, node string) error {
-	_, err := s.exec(ctx, `UPDATE notification_leases SET node = '', until_at = NULL WHERE name = ? AND node = ?`, notifyLeaseName, node)
-	return err
+	return s.freeLease(ctx, "notification_leases", notifyLeaseName, node)
 }
 
 // ErrLeaseLost is returned to a node that no longer holds the lease: it
@@ -774,4 +761,31 @@ func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int64
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// takeLease takes or renews, for node, the lease row name of table (a
+// table of name, node, until_at: one row per background job) until now +
+// ttl, and reports whether node holds it: free, expired or node's own.
+// table is one of the store's own names, never input.
+func (s *Store) takeLease(ctx context.Context, table, name, node string, ttl time.Duration) (bool, error) {
+	if node == "" {
+		return false, errors.New("store: lease for no node")
+	}
+	now := s.now()
+	res, err := s.exec(ctx, `INSERT INTO `+table+` (name, node, until_at) VALUES (?,?,?)
+		ON CONFLICT (name) DO UPDATE SET node = excluded.node, until_at = excluded.until_at
+		WHERE `+table+`.node = excluded.node OR `+table+`.until_at IS NULL OR `+table+`.until_at < ?`,
+		name, node, now.Add(ttl), now)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// freeLease gives node's lease row name of table up (a node shutting
+// down), so that another node goes on at once.
+func (s *Store) freeLease(ctx context.Context, table, name, node string) error {
+	_, err := s.exec(ctx, `UPDATE `+table+` SET node = '', until_at = NULL WHERE name = ? AND node = ?`, name, node)
+	return err
 }
