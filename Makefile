@@ -6,7 +6,7 @@ DEMO_PASSWORD ?= demo-password
 DATA ?= $(or $(GATEHOUSE_DATA),./data)
 ADDR ?= $(or $(GATEHOUSE_ADDR),127.0.0.1:8080)
 
-.PHONY: build run test test-short vet bench fuzz clean
+.PHONY: build run test test-short vet bench fuzz faults clean
 
 build:
 	$(GO) build -o bin/gatehouse ./cmd/gatehouse
@@ -30,6 +30,14 @@ run: build
 # with a summary naming every skipped test and why; with CI=true a skip fails.
 test: vet
 	GO="$(GO)" scripts/test.sh
+
+# The fault suite at full size (internal/faults, README "What survives what"):
+# real gatehouse nodes, simulator, PostgreSQL and NATS, broken on purpose and
+# checked afterwards; about 10 minutes. `make test` runs its short subset.
+# FAULTS_REPORT=FILE collects the measured figures.
+FAULTS_REPORT ?=
+faults:
+	GATEHOUSE_FAULTS=full GATEHOUSE_FAULTS_REPORT="$(FAULTS_REPORT)" GO="$(GO)" scripts/test.sh -timeout 20m ./internal/faults/
 
 test-short:
 	$(GO) test -short ./...

@@ -82,6 +82,7 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	downloadRate := fs.Int64("download-rate", 0, "bytes a second each device downloads firmware at (0: as fast as served)")
 	downloads := fs.Int("download-concurrency", 128, "firmware downloads of the simulator at once")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the simulator to this file (go tool pprof)")
+	journal := fs.String("journal", "", "append a line \"MAC id\" to this file for every command a device executes (a repeated id is answered, not executed, and not written): the fault suite checks exactly-once execution from it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -178,6 +179,14 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	}
 	if *insecure {
 		cfg.TLS = &tls.Config{InsecureSkipVerify: true}
+	}
+	if *journal != "" {
+		jf, err := os.OpenFile(*journal, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("--journal: %w", err)
+		}
+		defer jf.Close()
+		cfg.Journal = jf
 	}
 	stopProfile, err := startCPUProfile(*cpuProfile)
 	if err != nil {

@@ -697,6 +697,7 @@ func (d *Device) remember(id string, rec ackRecord, change func()) error {
 		d.executed = make(map[string]int)
 	}
 	d.executed[id]++
+	d.f.journal(d.mac, id)
 	if change != nil {
 		change()
 	}

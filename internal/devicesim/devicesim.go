@@ -107,6 +107,11 @@ type Config struct {
 	// is then unused): for benchmarks that connect more devices than a
 	// process may open sockets, over in-memory connections.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Journal, when set, receives one line "MAC id" for every command a
+	// device executes (a repeat of a remembered id is not executed and not
+	// written), so that a test outside this process can check that each
+	// command ran exactly once per device. Lines are written whole.
+	Journal io.Writer
 }
 
 func (c *Config) defaults() {
@@ -167,6 +172,8 @@ type Fleet struct {
 
 	devices []*Device
 	byMAC   map[string]*Device
+
+	journalMu sync.Mutex // one Config.Journal line at a time
 
 	base        *url.URL // the server, for the default AutoP URL
 	connectURL  *url.URL // http(s)://host/device/v1/connect
@@ -526,4 +533,16 @@ func (t Tries) String() string {
 	}
 	return fmt.Sprintf("%.2f attempts per connection (p50 %d, p90 %d, p99 %d, max %d%s) over %d connections",
 		t.Mean(), t.Quantile(0.5), t.Quantile(0.9), t.Quantile(0.99), most, plus, t.Connections())
+}
+
+// journal writes one executed command to Config.Journal, when set.
+func (f *Fleet) journal(mac, id string) {
+	if f.cfg.Journal == nil {
+		return
+	}
+	f.journalMu.Lock()
+	defer f.journalMu.Unlock()
+	if _, err := io.WriteString(f.cfg.Journal, mac+" "+id+"\n"); err != nil {
+		f.log.Warn("journal", "err", err)
+	}
 }

@@ -75,6 +75,7 @@ var Allowed = map[string][]string{
 	"internal/tabular/tabulartest":       {"internal/tabular"},
 	"internal/testutil":                  {"internal/store"},
 	"internal/testutil/heapwatch":        {},
+	"internal/faults":                    {}, // the fault suite: tests only, over the binary
 	"internal/layers":                    {},
 	"scripts/testreport":                 {},
 }
