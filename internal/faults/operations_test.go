@@ -60,6 +60,7 @@ func TestKillDuringAutoPBatch(t *testing.T) {
 			}
 			check := func(k int, a opsAnswer) {
 				t.Helper()
+				st.op(1)
 				st.check()
 				like := "%" + marker(k) + "%"
 				ids := d.opsInts(t, `SELECT id FROM autop_batches WHERE commands LIKE ?`, like)
@@ -295,6 +296,7 @@ func TestKillDuringPayment(t *testing.T) {
 				t.Fatalf("pay: %s", a)
 			}
 			b.checkCoupon(t, st, "coupon payment run to its end")
+			st.op(1)
 			for k := 1; k <= size(1, 4); k++ {
 				number, _, users := b.order(t)
 				what := fmt.Sprintf("coupon payment %d", k)
@@ -333,6 +335,7 @@ func TestKillDuringPayment(t *testing.T) {
 					st.violation(t, "%s: not completed after paying again", what)
 				}
 				b.checkCoupon(t, st, what+", paid again")
+				st.op(3)
 			}
 
 			// Stripe webhooks completing orders.
@@ -411,7 +414,9 @@ func TestKillDuringPayment(t *testing.T) {
 			if !strings.Contains(string(a.Body), `"applied_count":1,"failed":0`) || !b.checkOrder(t, st, "webhooks run to their end", number, users) {
 				t.Fatalf("webhooks: %s", a)
 			}
+			st.op(3)
 			for k := 1; k <= size(1, 4); k++ {
+				st.op(8)
 				number, session, total, users := checkout()
 				what := fmt.Sprintf("stripe webhook %d", k)
 				ev := event(k, session, number, total)
@@ -497,6 +502,7 @@ func TestKillDuringEndUserImport(t *testing.T) {
 			}
 			check := func(what string, pid int64, a opsAnswer) int {
 				t.Helper()
+				st.op(1)
 				st.check()
 				users := d.Count(t, `SELECT count(*) FROM end_users WHERE project_id = ?`, pid)
 				imports := d.Count(t, `SELECT count(*) FROM audit_log WHERE action = 'end_user.import' AND object_id = ?`, strconv.FormatInt(pid, 10))
