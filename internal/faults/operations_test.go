@@ -132,9 +132,7 @@ const opsWebhookSecret = "whsec_gatehouse_faults_ops"
 // (stripe-mock) configured, demo-subdistributor paying orders of
 // demo-installer's users.
 type opsBilling struct {
-	t        *testing.T
 	d        *database
-	n        *node
 	sub      *client
 	instID   int64
 	users    []int64 // inactive community users not yet ordered
@@ -143,8 +141,8 @@ type opsBilling struct {
 	value    int64
 }
 
-// nextUsers makes two users of demo-installer inactive (no App service) and
-// hands them out for one order.
+// order makes two users of demo-installer inactive (no App service) and
+// orders their activation for 12 months (as demo-subdistributor).
 func (b *opsBilling) order(t *testing.T) (number string, total int64, users []int64) {
 	t.Helper()
 	if len(b.users) < 2 {
@@ -266,7 +264,7 @@ func TestKillDuringPayment(t *testing.T) {
 				"GATEHOUSE_STRIPE_API_URL="+mock)
 			n.Stop()
 			n.Start()
-			b := &opsBilling{t: t, d: d, n: n, sub: newClient(n.URL(), d.Token(t, "demo-subdistributor")), value: 100_000_000}
+			b := &opsBilling{d: d, sub: newClient(n.URL(), d.Token(t, "demo-subdistributor")), value: 100_000_000}
 			var subID int64
 			if err := d.SQL(t).QueryRow(`SELECT id FROM accounts WHERE username = 'demo-installer'`).Scan(&b.instID); err != nil {
 				t.Fatal(err)
@@ -359,7 +357,7 @@ func TestKillDuringPayment(t *testing.T) {
 			}
 			hook := newClient(n.URL(), "")
 			deliver := func(event []byte) opsAnswer {
-				req := opsAnswer{}
+				var out opsAnswer
 				// Each delivery signed when sent, as Stripe does.
 				r, err := newWebhookRequest(hook.Base, event, stripetest.Sign(event, opsWebhookSecret, time.Now()))
 				if err != nil {
@@ -370,9 +368,9 @@ func TestKillDuringPayment(t *testing.T) {
 					return opsAnswer{Err: err}
 				}
 				defer resp.Body.Close()
-				req.Status = resp.StatusCode
-				req.Body, req.Err = readAll(resp.Body)
-				return req
+				out.Status = resp.StatusCode
+				out.Body, out.Err = readAll(resp.Body)
+				return out
 			}
 			applied := func(as ...opsAnswer) int {
 				n := 0
