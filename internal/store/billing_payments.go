@@ -11,11 +11,20 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
-// payable loads an order the actor may pay now, inside tx.
+// payable loads an order the actor may pay now, inside tx. On PostgreSQL
+// the order's row stays locked until tx ends (SQLite's writer holds the
+// database from BEGIN): of two payments of one order at once, the second
+// waits and then finds it paid (ECONFLICT) — it used to go on to debit a
+// coupon again and fail on the debit's unique key with a 500.
 func (s *Store) payable(ctx context.Context, tx *Tx, act *model.Actor, number string) (*billing.Order, error) {
 	o, err := s.getOrder(ctx, tx.tx, act, number)
 	if err != nil {
 		return nil, err
+	}
+	if s.dialect == Postgres {
+		if err := tx.queryRow(ctx, `SELECT status FROM orders WHERE id = ? FOR UPDATE`, o.ID).Scan(&o.Status); err != nil {
+			return nil, err
+		}
 	}
 	g, err := s.gateFor(ctx, tx.tx, act, o.InstallerID)
 	if err != nil {

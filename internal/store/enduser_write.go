@@ -458,6 +458,21 @@ const MaxEndUserImport = 10_000
 // row is reported by its number and reason, the reason naming the file's
 // column.
 func (s *Store) ImportEndUsers(ctx context.Context, projectID int64, rows []EndUserImportRow) (model.ImportResult, error) {
+	return s.ImportEndUserFile(ctx, projectID, "", rows)
+}
+
+// EndUserImportMemory is how long an imported file is remembered: the same
+// file sent again into the same project within it imports nothing.
+const EndUserImportMemory = 24 * time.Hour
+
+// ImportEndUserFile is ImportEndUsers for the rows of a file whose SHA-256
+// is digest (hex; "" remembers nothing). A file that imported users into
+// the project is remembered, in the import's transaction, for
+// EndUserImportMemory: the same file sent again within it — a retry after
+// a lost answer, a node killed between the commit and the answer, a double
+// submit, two at once — is refused (ECONFLICT, saying when it was
+// imported) and imports nothing twice.
+func (s *Store) ImportEndUserFile(ctx context.Context, projectID int64, digest string, rows []EndUserImportRow) (model.ImportResult, error) {
 	res := model.ImportResult{Rejected: []model.RowError{}}
 	act, err := actor(ctx)
 	if err != nil {
@@ -471,11 +486,16 @@ func (s *Store) ImportEndUsers(ctx context.Context, projectID int64, rows []EndU
 		if err != nil {
 			return err
 		}
+		now := s.now()
+		if digest != "" {
+			if err := s.importedBefore(ctx, tx, p.ID, digest, now); err != nil {
+				return err
+			}
+		}
 		places, err := s.loadImportPlaces(ctx, tx, p)
 		if err != nil {
 			return err
 		}
-		now := s.now()
 		for _, r := range rows {
 			u, err := s.importRow(ctx, tx, p, places, r)
 			if err == nil {
@@ -498,12 +518,42 @@ func (s *Store) ImportEndUsers(ctx context.Context, projectID int64, rows []EndU
 		if res.Imported == 0 {
 			return nil
 		}
+		if digest != "" {
+			// Guarded: of two imports of the file at once, the second waits
+			// here for the first and is refused (rolled back) once it commits.
+			r, err := tx.exec(ctx, `INSERT INTO end_user_imports (project_id, digest, imported, at) VALUES (?,?,?,?)
+				ON CONFLICT (project_id, digest) DO UPDATE SET imported = excluded.imported, at = excluded.at
+				WHERE end_user_imports.at < ?`, p.ID, digest, res.Imported, now, now.Add(-EndUserImportMemory))
+			if err != nil {
+				return err
+			}
+			if n, _ := r.RowsAffected(); n != 1 {
+				return s.importedBefore(ctx, tx, p.ID, digest, now)
+			}
+		}
 		return s.audit(ctx, tx, "end_user.import", "project", p.ID, map[string]any{"imported": res.Imported, "rejected": len(res.Rejected)})
 	})
 	if err != nil {
 		return model.ImportResult{Rejected: []model.RowError{}}, err
 	}
 	return res, nil
+}
+
+// importedBefore refuses a file imported into project projectID within
+// EndUserImportMemory before now.
+func (s *Store) importedBefore(ctx context.Context, tx *Tx, projectID int64, digest string, now time.Time) error {
+	var at time.Time
+	var imported int
+	err := tx.queryRow(ctx, `SELECT at, imported FROM end_user_imports WHERE project_id = ? AND digest = ? AND at >= ?`,
+		projectID, digest, now.Add(-EndUserImportMemory)).Scan(&at, &imported)
+	if isNoRows(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return &model.Error{Code: model.ECONFLICT, Fields: map[string]string{"file": "was imported before"},
+		Message: fmt.Sprintf("This file was imported into this project at %s UTC (%d users): nothing was imported again. "+
+			"To import the same rows once more, change the file.", at.UTC().Format("2006-01-02 15:04"), imported)}
 }
 
 // importColumn maps the store's field names to the file's column names.

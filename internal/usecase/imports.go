@@ -2,6 +2,8 @@ package usecase
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"regexp"
 	"slices"
@@ -97,13 +99,15 @@ func EndUserTemplate() []byte {
 
 // ImportEndUserFile imports the users of a CSV or XLSX file into project
 // projectID: the valid rows are added in one transaction, every other row
-// is reported by number and reason.
+// is reported by number and reason. The same file sent again within a day
+// is refused and imports nothing (store.ImportEndUserFile).
 func (c *Cases) ImportEndUserFile(ctx context.Context, projectID int64, data []byte) (model.ImportResult, error) {
 	rows, rejected, err := importEndUserRows(ctx, data)
 	if err != nil {
 		return model.ImportResult{}, err
 	}
-	res, err := c.store.ImportEndUsers(ctx, projectID, rows)
+	sum := sha256.Sum256(data)
+	res, err := c.store.ImportEndUserFile(ctx, projectID, hex.EncodeToString(sum[:]), rows)
 	if err != nil {
 		return res, c.internal(ctx, "importing the users", err)
 	}
