@@ -335,6 +335,9 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, erro
 		// Access without password ends when the installer revokes it or
 		// leaves the account's subtree.
 		inst, err := s.Store.GetInstaller(model.WithActor(ctx, model.ActorOf(acc)), se.ActingAsID)
+		if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
+			return nil, err // the database failing is not the access revoked
+		}
 		if err != nil || !inst.AccessWithoutPassword {
 			if err := s.Store.DeleteSession(ctx, hash); err != nil {
 				return nil, err
@@ -346,7 +349,8 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, erro
 	// Writing last-seen on every request would make each read a write; a
 	// minute of slack in the idle expiry is fine.
 	if now.Sub(se.LastSeen) > time.Minute {
-		if err := s.Store.TouchSession(ctx, hash, now); err != nil {
+		if err := s.Store.TouchSession(ctx, hash, now); err != nil && !store.IsDiskFull(err) {
+			// A full disk refuses changes, not reads: last-seen waits.
 			return nil, err
 		}
 	}
