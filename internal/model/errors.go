@@ -17,7 +17,7 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	ETOOMANY      = "too_many_requests"
 	EINTERNAL     = "internal"
-	ETOOLARGE     = "too_large" // input past a size bound (an upload, what it inflates to)
+	ETOOLARGE     = "too_large"   // input past a size bound (an upload, what it inflates to)
 	EUNAVAILABLE  = "unavailable" // the database cannot serve now (unreachable, its disk full): try again later
 )
 
