@@ -127,8 +127,8 @@ type depsLoad struct {
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
-	mu   sync.Mutex
-	res  []depsResult
+	mu       sync.Mutex
+	res      []depsResult
 }
 
 // startDepsLoad starts readers and writers API goroutines and one portal
