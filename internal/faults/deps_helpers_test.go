@@ -19,8 +19,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // depsPGBin is where the PostgreSQL binaries are (what CI has).
@@ -314,4 +316,158 @@ func depsCount(rs []depsResult, kind string, status int) int {
 		}
 	}
 	return n
+}
+
+// depsCheckWrites checks the load's writes against the database: every
+// acknowledged project is there once, with its one audit entry; nothing the
+// load did not send is there, nothing twice. It returns how many writes
+// were acknowledged.
+func depsCheckWrites(t testing.TB, d *database, prefix string, res []depsResult) int {
+	t.Helper()
+	rows, err := d.SQL(t).Query(d.rebind(`SELECT p.name, (SELECT count(*) FROM audit_log a WHERE a.action = 'project.create'
+		AND a.object_type = 'project' AND a.object_id = CAST(p.id AS TEXT)) FROM projects p WHERE p.name LIKE ?`), prefix+"-%")
+	if err != nil {
+		t.Fatal(err)
+	}
+	have, audits := map[string]int{}, map[string]int{}
+	for rows.Next() {
+		var name string
+		var audit int
+		if err := rows.Scan(&name, &audit); err != nil {
+			t.Fatal(err)
+		}
+		have[name]++
+		audits[name] += audit
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	sent := map[string]bool{}
+	acked := 0
+	for _, r := range res {
+		if r.Kind != "write" {
+			continue
+		}
+		sent[r.Name] = true
+		if r.Status/100 == 2 {
+			acked++
+			if have[r.Name] != 1 {
+				t.Errorf("acknowledged write %s: %d rows", r.Name, have[r.Name])
+			}
+		}
+	}
+	for name, c := range have {
+		if c != 1 || !sent[name] {
+			t.Errorf("project %s: %d rows (sent: %v)", name, c, sent[name])
+		}
+		if audits[name] != 1 {
+			t.Errorf("project %s: %d audit entries, want 1", name, audits[name])
+		}
+	}
+	if acked == 0 {
+		t.Fatal("no write acknowledged")
+	}
+	return acked
+}
+
+// depsDisk is a small data disk that a scenario fills and frees: a tmpfs of
+// its own, or — where mounting is not allowed — a file size limit
+// (RLIMIT_FSIZE) set on the node's process, which refuses its files'
+// growth as a full disk would.
+type depsDisk struct {
+	t      testing.TB
+	Dir    string
+	tmpfs  bool
+	filler string
+	pid    int // the node whose limit is set (no tmpfs)
+}
+
+// newDepsDisk mounts a tmpfs of sizeMiB on a new directory (unmounted when
+// the test ends), or falls back to the file size limit.
+func newDepsDisk(t testing.TB, sizeMiB int) *depsDisk {
+	t.Helper()
+	dk := &depsDisk{t: t, Dir: t.TempDir()}
+	dk.filler = filepath.Join(dk.Dir, "filler")
+	if os.Getenv("GATEHOUSE_FAULTS_NO_MOUNT") == "" {
+		out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=%dm", sizeMiB), "tmpfs", dk.Dir).CombinedOutput()
+		if err == nil {
+			dk.tmpfs = true
+			t.Cleanup(func() {
+				if out, err := exec.Command("umount", dk.Dir).CombinedOutput(); err != nil {
+					t.Errorf("umount %s: %v %s", dk.Dir, err, out)
+				}
+			})
+		} else {
+			t.Logf("mount tmpfs: %v %s: the disk fills by a file size limit on the node instead", err, bytes.TrimSpace(out))
+		}
+	}
+	return dk
+}
+
+// How says how the disk is filled.
+func (dk *depsDisk) How() string {
+	if dk.tmpfs {
+		return "a tmpfs filled by a filler file"
+	}
+	return "a file size limit (RLIMIT_FSIZE) on the node"
+}
+
+// Fill leaves no space for the node's files to grow: a filler file takes
+// every free block of the tmpfs, or the node may grow no file past the
+// largest it has.
+func (dk *depsDisk) Fill(n *node) {
+	dk.t.Helper()
+	if !dk.tmpfs {
+		n.mu.Lock()
+		dk.pid = n.cmd.Process.Pid
+		n.mu.Unlock()
+		var largest int64
+		entries, _ := os.ReadDir(dk.Dir)
+		for _, e := range entries {
+			if fi, err := e.Info(); err == nil {
+				largest = max(largest, fi.Size())
+			}
+		}
+		depsSetFsize(dk.t, dk.pid, uint64(largest))
+		return
+	}
+	f, err := os.Create(dk.filler)
+	if err != nil {
+		dk.t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	for chunk := len(buf); chunk >= 512; chunk /= 4 {
+		for {
+			if _, err := f.Write(buf[:chunk]); err != nil {
+				break
+			}
+		}
+	}
+}
+
+// Free gives the space back.
+func (dk *depsDisk) Free() {
+	dk.t.Helper()
+	if !dk.tmpfs {
+		depsSetFsize(dk.t, dk.pid, depsRlimInfinity)
+		return
+	}
+	if err := os.Remove(dk.filler); err != nil {
+		dk.t.Fatal(err)
+	}
+}
+
+const depsRlimInfinity = ^uint64(0)
+
+// depsSetFsize sets the soft RLIMIT_FSIZE of process pid (prlimit(2)); the
+// hard limit stays unlimited, so raising it back needs no privilege.
+func depsSetFsize(t testing.TB, pid int, cur uint64) {
+	t.Helper()
+	lim := struct{ Cur, Max uint64 }{cur, depsRlimInfinity}
+	const rlimitFsize = 1
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), rlimitFsize, uintptr(unsafe.Pointer(&lim)), 0, 0, 0); e != 0 {
+		t.Fatalf("prlimit(%d, RLIMIT_FSIZE, %d): %v", pid, cur, e)
+	}
 }

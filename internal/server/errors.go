@@ -61,6 +61,8 @@ func (s *Server) errorResponse(w http.ResponseWriter, r *http.Request, err error
 	if u := store.Unavailable(err); u != err {
 		s.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		err = u
+	}
+	if model.ErrorCode(err) == model.EUNAVAILABLE { // classified here or by a use case
 		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
 	}
 	status := statusOf(err)
