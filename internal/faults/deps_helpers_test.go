@@ -23,6 +23,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
 )
 
 // depsPGBin is where the PostgreSQL binaries are (what CI has).
@@ -470,4 +472,131 @@ func depsSetFsize(t testing.TB, pid int, cur uint64) {
 	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), rlimitFsize, uintptr(unsafe.Pointer(&lim)), 0, 0, 0); e != 0 {
 		t.Fatalf("prlimit(%d, RLIMIT_FSIZE, %d): %v", pid, cur, e)
 	}
+}
+
+// depsNATS is an in-process NATS server on a fixed port, shut down and
+// started again on the same port (as a restarted NATS would be).
+type depsNATS struct {
+	t    testing.TB
+	port int
+	ns   *natsserver.Server
+}
+
+func startDepsNATS(t testing.TB) *depsNATS {
+	t.Helper()
+	_, port, _ := strings.Cut(freeAddr(t), ":")
+	p, _ := strconv.Atoi(port)
+	n := &depsNATS{t: t, port: p}
+	n.Start()
+	t.Cleanup(n.Stop)
+	return n
+}
+
+// URL is the nats:// URL the nodes connect to.
+func (n *depsNATS) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.port) }
+
+// Start starts the server (again) on its port.
+func (n *depsNATS) Start() {
+	n.t.Helper()
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: n.port, NoLog: true, NoSigs: true, MaxPayload: 4 << 20})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		n.t.Fatal("NATS server not ready")
+	}
+	n.ns = ns
+}
+
+// Stop shuts the server down: every client is disconnected.
+func (n *depsNATS) Stop() {
+	if n.ns != nil {
+		n.ns.Shutdown()
+		n.ns.WaitForShutdown()
+		n.ns = nil
+	}
+}
+
+// depsJournal watches a simulator's journal and records when each command
+// was first seen executed.
+type depsJournal struct {
+	path string
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	seen map[string]time.Time // command id → first seen
+	runs map[string]int       // command id → times executed
+	macs map[string]string    // command id → the MAC that executed it
+}
+
+func watchDepsJournal(t testing.TB, s *sim) *depsJournal {
+	j := &depsJournal{path: s.Journal, stop: make(chan struct{}), done: make(chan struct{}),
+		seen: map[string]time.Time{}, runs: map[string]int{}, macs: map[string]string{}}
+	go func() {
+		defer close(j.done)
+		for {
+			j.read()
+			select {
+			case <-j.stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(j.Stop)
+	return j
+}
+
+func (j *depsJournal) read() {
+	b, err := os.ReadFile(j.path)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	runs := map[string]int{}
+	macs := map[string]string{}
+	lines := strings.Split(string(b), "\n")
+	for _, line := range lines[:len(lines)-1] { // the last, unterminated, may be being written
+		mac, id, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		runs[id]++
+		macs[id] = mac
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for id := range runs {
+		if _, ok := j.seen[id]; !ok {
+			j.seen[id] = now
+		}
+	}
+	j.runs, j.macs = runs, macs
+}
+
+// Seen returns when command id was first seen executed (ok false: not yet).
+func (j *depsJournal) Seen(id string) (time.Time, bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	at, ok := j.seen[id]
+	return at, ok
+}
+
+// Runs returns command id → times executed, id → MAC.
+func (j *depsJournal) Runs() (map[string]int, map[string]string) {
+	j.read()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.runs, j.macs
+}
+
+// Stop ends the watching.
+func (j *depsJournal) Stop() {
+	select {
+	case <-j.stop:
+	default:
+		close(j.stop)
+	}
+	<-j.done
 }

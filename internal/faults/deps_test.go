@@ -1,9 +1,11 @@
 package faults_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"slices"
 	"testing"
 	"time"
@@ -175,4 +177,147 @@ func TestDepsDiskFull(t *testing.T) {
 	}
 	acked := depsCheckWrites(t, d, "deps-disk", res)
 	figure(t, "%d requests in all (%s); integrity_check ok; %d acknowledged writes all present once with their audit entry, violations 0", len(res), depsTally(res), acked)
+}
+
+// depsResendEvery is the gateway's sweep of queued commands as serve runs
+// it: gateway.Options.ResendEvery, which serve leaves at its default. A
+// command whose kick was lost (the bus down) is sent by the sweep of the
+// node holding the device within this bound, plus the sweep's own time.
+const depsResendEvery = 30 * time.Second
+
+// TestDepsNATSDown: two nodes on one NATS server, the devices on node B,
+// reboots asked through node A — whose kick reaches B over NATS. NATS is
+// shut down (a minute in the full run) and started again on its port.
+// Commands asked while it is down are still executed, each exactly once,
+// within the sweep's bound; in the full run those asked long enough before
+// NATS returns are executed while it is still down (the sweep, not the
+// bus, delivered them). Once NATS is back, kicks cross nodes again at once.
+func TestDepsNATSDown(t *testing.T) {
+	es := engines(t)
+	engine := es[len(es)-1] // PostgreSQL when there is one: what several nodes share
+	d := newDatabase(t, engine)
+	outage := size(5*time.Second, 60*time.Second)
+	slots := size(2, 6) // moments in the outage a group of reboots is asked
+	per := size(2, 3)   // devices per group
+	groups := 1 + slots + 2
+	devices := groups * per
+	d.Seed(t, 10, devices+5)
+	nats := startDepsNATS(t)
+	a := startNode(t, d, "a", "--nats", nats.URL())
+	b := startNode(t, d, "b", "--nats", nats.URL())
+	s := startSim(t, d, b.URL(), devices)
+	eventually(t, 60*time.Second, "devices online on b", func() bool {
+		return d.Count(t, `SELECT count(*) FROM devices WHERE online AND node = 'b'`) == devices
+	})
+	j := watchDepsJournal(t, s)
+	var macs []string
+	rows, err := d.SQL(t).Query(`SELECT mac FROM devices WHERE online AND node = 'b' ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var m string
+		rows.Scan(&m)
+		macs = append(macs, m)
+	}
+	rows.Close()
+	c := newClient(a.URL(), d.Token(t, "demo-admin"))
+	type asked struct {
+		id, mac string
+		at      time.Time
+	}
+	var all []asked
+	reboot := func(group int) []asked {
+		var out []asked
+		for _, mac := range macs[group*per : (group+1)*per] {
+			at := time.Now()
+			st, body, err := c.Do("POST", "/api/v1/devices/"+mac+"/reboot", nil)
+			if err != nil || st != 202 {
+				t.Fatalf("reboot %s through a: %d %s %v", mac, st, body, err)
+			}
+			var cmd struct{ ID int64 }
+			if err := json.Unmarshal(body, &cmd); err != nil || cmd.ID == 0 {
+				t.Fatalf("reboot answer %s: %v", body, err)
+			}
+			out = append(out, asked{"c" + strconv.FormatInt(cmd.ID, 10), mac, at}) // the wire id (gateway.CommandID)
+		}
+		all = append(all, out...)
+		return out
+	}
+	// delivered waits until the group's commands are executed and returns
+	// the longest delay from asking to execution.
+	delivered := func(g []asked, within time.Duration, what string) time.Duration {
+		var worst time.Duration
+		eventually(t, within, what, func() bool {
+			for _, x := range g {
+				if _, ok := j.Seen(x.id); !ok {
+					return false
+				}
+			}
+			return true
+		})
+		for _, x := range g {
+			at, _ := j.Seen(x.id)
+			worst = max(worst, at.Sub(x.at))
+		}
+		return worst
+	}
+	kick := delivered(reboot(0), 10*time.Second, "reboot through a with NATS up")
+
+	nats.Stop()
+	down := time.Now()
+	var during [][]asked
+	for k := range slots {
+		time.Sleep(time.Until(down.Add(outage * time.Duration(k) / time.Duration(slots))))
+		during = append(during, reboot(1+k))
+	}
+	time.Sleep(time.Until(down.Add(outage)))
+	nats.Start()
+	up := time.Now()
+	bound := depsResendEvery + 5*time.Second
+	var worst, beforeUp time.Duration
+	sweptWhileDown := 0
+	for k, g := range during {
+		w := delivered(g, time.Until(g[0].at.Add(bound+5*time.Second)), fmt.Sprintf("reboots asked %s into the outage", g[0].at.Sub(down).Round(time.Second)))
+		worst = max(worst, w)
+		if w > bound {
+			t.Errorf("group %d: executed %s after it was asked, past the sweep's bound %s", k, w.Round(100*time.Millisecond), bound)
+		}
+		for _, x := range g {
+			at, _ := j.Seen(x.id)
+			if at.Before(up) {
+				sweptWhileDown++
+				beforeUp = max(beforeUp, at.Sub(x.at))
+			} else if up.Sub(x.at) > bound {
+				t.Errorf("command %s asked %s before NATS returned, executed only after it did: the sweep did not deliver it", x.id, up.Sub(x.at).Round(time.Second))
+			}
+		}
+	}
+	// NATS back: kicks cross nodes again. Two groups a few seconds apart,
+	// each executed within 3 s: one sweep cannot have served both.
+	time.Sleep(3 * time.Second)
+	after := delivered(reboot(1+slots), 3*time.Second, "reboot through a after NATS returned")
+	time.Sleep(4 * time.Second)
+	after = max(after, delivered(reboot(2+slots), 3*time.Second, "a second reboot through a after NATS returned"))
+
+	// Exactly once: every command asked executed once, on its device;
+	// nothing executed twice.
+	time.Sleep(2 * time.Second)
+	runs, by := j.Runs()
+	for _, x := range all {
+		if runs[x.id] != 1 || by[x.id] != x.mac {
+			t.Errorf("command %s for %s: executed %d times (by %s)", x.id, x.mac, runs[x.id], by[x.id])
+		}
+	}
+	for id, n := range runs {
+		if n != 1 {
+			t.Errorf("command %s executed %d times", id, n)
+		}
+	}
+	if n := d.Count(t, `SELECT count(*) FROM device_commands WHERE kind = 'reboot' AND status = 'done'`); n != len(all) {
+		t.Errorf("%d reboots done in the database, want %d", n, len(all))
+	}
+	figure(t, "NATS down %s, 2 nodes, %d devices on b, reboots asked through a: %d asked during the outage all executed once, longest delay %s (sweep bound %s = ResendEvery %s + 5 s); %d executed while NATS was still down (longest %s); kick a→b %s before, ≤ %s after NATS returned; executed twice: 0",
+		outage, devices, slots*per, worst.Round(100*time.Millisecond), bound, depsResendEvery, sweptWhileDown, beforeUp.Round(100*time.Millisecond),
+		kick.Round(10*time.Millisecond), after.Round(10*time.Millisecond))
 }
