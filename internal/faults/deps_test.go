@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
-	"strconv"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -41,14 +41,14 @@ func TestDepsPostgresRestart(t *testing.T) {
 	load := startDepsLoad(t, d, n.URL(), "deps-pg", 2, 2)
 	defer load.Stop()
 
-	outages := size([]string{"fast"}, []string{"fast", "immediate", "fast"})
+	outages := size([]string{"fast"}, []string{"immediate", "fast"})
 	for i, mode := range outages {
 		// Some normal traffic first, at a random length.
 		time.Sleep(time.Duration(500+rng.IntN(1500)) * time.Millisecond)
 		down := time.Now()
 		pg.Stop(mode)
 		stopped := time.Now()
-		time.Sleep(size(3*time.Second, time.Duration(4+rng.IntN(6))*time.Second))
+		time.Sleep(size(3*time.Second, time.Duration(3+rng.IntN(5))*time.Second))
 		pg.Start()
 		back := time.Now()
 		during := load.Since(stopped)
@@ -128,7 +128,7 @@ func TestDepsDiskFull(t *testing.T) {
 			}
 			return false
 		})
-		time.Sleep(size(3*time.Second, 8*time.Second))
+		time.Sleep(size(3*time.Second, 5*time.Second))
 		freed := time.Now()
 		dk.Free()
 		during := load.Since(full)
