@@ -155,24 +155,28 @@ func startDepsLoad(t testing.TB, d *database, base, prefix string, readers, writ
 	if resp.StatusCode != 200 {
 		t.Fatalf("portal login: %d %s", resp.StatusCode, b)
 	}
+	reads := []string{"/api/v1/projects", "/api/v1/installer/devices", "/api/v1/me", "/api/v1/end-users?kind=community&per_page=5"}
 	for i := range readers {
-		l.loop(func(n int) depsResult {
-			path := "/api/v1/projects"
-			if (i+n)%2 == 1 {
-				path = "/api/v1/installer/devices"
-			}
-			return l.api(l.reader, "read", "GET", path, nil, "")
+		l.loop(25*time.Millisecond, func(n int) depsResult {
+			return l.api(l.reader, "read", "GET", reads[(i+n)%len(reads)], nil, "")
 		})
 	}
 	for i := range writers {
-		l.loop(func(n int) depsResult {
+		l.loop(25*time.Millisecond, func(n int) depsResult {
 			name := fmt.Sprintf("%s-w%d-%d", prefix, i, n)
 			return l.api(l.writer, "write", "POST", "/api/v1/projects", map[string]string{"kind": "community", "name": name}, name)
 		})
 	}
-	l.loop(func(n int) depsResult {
+	// A login now and then: it checks a password (costly) and writes a
+	// session.
+	anon := newClient(base, "")
+	l.loop(time.Second, func(int) depsResult {
+		return l.api(anon, "login", "POST", "/api/v1/auth/login", map[string]string{"username": "demo-installer", "password": DemoPassword}, "")
+	})
+	pages := []string{"/installer/projects", "/installer/devices", "/installer/users", "/"}
+	l.loop(25*time.Millisecond, func(n int) depsResult {
 		r := depsResult{Kind: "page", Start: time.Now()}
-		resp, err := l.portal.Get(base + "/installer/projects")
+		resp, err := l.portal.Get(base + pages[n%len(pages)])
 		r.End = time.Now()
 		if err != nil {
 			r.Err = err
@@ -186,7 +190,7 @@ func startDepsLoad(t testing.TB, d *database, base, prefix string, readers, writ
 	return l
 }
 
-func (l *depsLoad) loop(one func(n int) depsResult) {
+func (l *depsLoad) loop(pause time.Duration, one func(n int) depsResult) {
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -200,7 +204,7 @@ func (l *depsLoad) loop(one func(n int) depsResult) {
 			l.mu.Lock()
 			l.res = append(l.res, r)
 			l.mu.Unlock()
-			time.Sleep(25 * time.Millisecond)
+			time.Sleep(pause)
 		}
 	}()
 }
@@ -213,7 +217,9 @@ func (l *depsLoad) api(c *client, kind, method, path string, body any, name stri
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, c.Base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+c.Token)
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -296,7 +302,7 @@ func depsTally(rs []depsResult) string {
 		counts[r.Kind][s]++
 	}
 	var parts []string
-	for _, k := range []string{"read", "write", "page"} {
+	for _, k := range []string{"read", "write", "page", "login"} {
 		var ss []string
 		for s, n := range counts[k] {
 			ss = append(ss, fmt.Sprintf("%s×%d", s, n))
