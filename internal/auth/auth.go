@@ -335,9 +335,6 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, erro
 		// Access without password ends when the installer revokes it or
 		// leaves the account's subtree.
 		inst, err := s.Store.GetInstaller(model.WithActor(ctx, model.ActorOf(acc)), se.ActingAsID)
-		if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
-			return nil, err // the database failing is not the access revoked
-		}
 		if err != nil || !inst.AccessWithoutPassword {
 			if err := s.Store.DeleteSession(ctx, hash); err != nil {
 				return nil, err

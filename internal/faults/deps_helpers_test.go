@@ -144,6 +144,7 @@ type depsLoad struct {
 	portal *http.Client // an installer's session cookie
 	prefix string
 
+	pageMu   sync.Mutex // held by the page goroutine while it asks; PausePages holds it
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -191,6 +192,8 @@ func startDepsLoad(t testing.TB, d *database, base, prefix string, readers, writ
 	})
 	pages := []string{"/installer/projects", "/installer/devices", "/installer/users", "/"}
 	l.loop(25*time.Millisecond, func(n int) depsResult {
+		l.pageMu.Lock()
+		defer l.pageMu.Unlock()
 		r := depsResult{Kind: "page", Start: time.Now()}
 		resp, err := l.portal.Get(base + pages[n%len(pages)])
 		r.End = time.Now()
@@ -204,6 +207,13 @@ func startDepsLoad(t testing.TB, d *database, base, prefix string, readers, writ
 		return r
 	})
 	return l
+}
+
+// PausePages holds the portal goroutine between two pages until the
+// returned function is called.
+func (l *depsLoad) PausePages() (resume func()) {
+	l.pageMu.Lock()
+	return l.pageMu.Unlock
 }
 
 func (l *depsLoad) loop(pause time.Duration, one func(n int) depsResult) {
