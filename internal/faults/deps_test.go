@@ -51,7 +51,7 @@ func TestDepsPostgresRestart(t *testing.T) {
 		down := time.Now()
 		pg.Stop(mode)
 		stopped := time.Now()
-		time.Sleep(size(3*time.Second, time.Duration(3+rng.IntN(5))*time.Second))
+		time.Sleep(size(3*time.Second, time.Duration(2+rng.IntN(3))*time.Second))
 		pg.Start()
 		back := time.Now()
 		during := load.Since(stopped)
@@ -138,7 +138,7 @@ func TestDepsDiskFull(t *testing.T) {
 			return false
 		})
 		resume()
-		time.Sleep(size(3*time.Second, 5*time.Second))
+		time.Sleep(size(3*time.Second, 4*time.Second))
 		freed := time.Now()
 		dk.Free()
 		during := load.Since(full)
