@@ -86,11 +86,14 @@ func TestDepsPostgresRestart(t *testing.T) {
 				t.Errorf("outage %d: no %s was refused while PostgreSQL was down: %s", i, kind, depsTally(outage))
 			}
 		}
-		var five, bad int
-		for _, r := range load.Since(down) {
+		five := 0
+		for _, r := range outage {
 			if r.Status == 503 {
 				five++
 			}
+		}
+		bad := 0
+		for _, r := range load.Since(down) {
 			if why := depsRefusal(r, depsMsgDown); why != "" {
 				bad++
 				if bad <= 5 {
@@ -98,7 +101,7 @@ func TestDepsPostgresRestart(t *testing.T) {
 				}
 			}
 		}
-		figure(t, "PostgreSQL stopped (-m %s) for %s: %d requests while down (%s): %d answered 503 with the message, %d wrong (500, no answer, no Retry-After); reads, writes and pages succeed again %s after it accepts connections, logins %s; no restart of Gatehouse",
+		figure(t, "PostgreSQL stopped (-m %s) for %s: %d requests from the stop to its restart (%s), %d answered 503 with Retry-After and the message; wrong answers (500, none, no Retry-After) since the stop: %d; reads, writes and pages succeed again %s after it accepts connections, logins %s; no restart of Gatehouse",
 			mode, back.Sub(stopped).Round(100*time.Millisecond), len(outage), depsTally(outage), five, bad, recovered.Round(10*time.Millisecond), first["login"].Round(10*time.Millisecond))
 	}
 	res := load.Stop()
