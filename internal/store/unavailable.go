@@ -120,3 +120,8 @@ func IsConnectionLost(err error) bool {
 	}
 	return false
 }
+
+// failed reports an error of a read that is not its row missing: the query
+// failed (the database unreachable, say), which must reach the user as
+// what it is, not as "not found" or "invalid".
+func failed(err error) bool { return err != nil && model.ErrorCode(err) != model.ENOTFOUND }

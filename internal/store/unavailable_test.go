@@ -138,3 +138,25 @@ func TestUnavailableClassifiesCodes(t *testing.T) {
 		t.Error("nil classified")
 	}
 }
+
+// TestFailedReadIsNotMissing: a read that fails (here its context is
+// cancelled; in production the database unreachable) is reported as the
+// failure it is, not as the installer missing — a user would be told 404
+// for a passing outage, and an acting session would be ended for it.
+func TestFailedReadIsNotMissing(t *testing.T) {
+	eachBackend(t, func(t *testing.T, st *store.Store) {
+		tr := mustTree(t, st)
+		ctx, cancel := context.WithCancel(as(tr.subA1))
+		if _, err := st.GetInstaller(ctx, tr.a1.installer.ID); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		_, err := st.GetInstaller(ctx, tr.a1.installer.ID)
+		if err == nil || model.ErrorCode(err) == model.ENOTFOUND {
+			t.Fatalf("a failed read answered %v, want the failure", err)
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v, want context.Canceled", err)
+		}
+	})
+}
