@@ -193,11 +193,12 @@ func TestDepsDiskFull(t *testing.T) {
 	figure(t, "%d requests in all (%s); integrity_check ok; %d acknowledged writes all present once with their audit entry, violations 0", len(res), depsTally(res), acked)
 }
 
-// depsResendEvery is the gateway's sweep of queued commands as serve runs
-// it: gateway.Options.ResendEvery, which serve leaves at its default. A
-// command whose kick was lost (the bus down) is sent by the sweep of the
-// node holding the device within this bound, plus the sweep's own time.
-const depsResendEvery = 30 * time.Second
+// depsResendEvery is the gateway's sweep of queued commands: serve's
+// --resend-every (gateway.DefaultResendEvery, 30 s, unless set). A command
+// whose kick was lost (the bus down) is sent by the sweep of the node
+// holding the device within this bound, plus the sweep's own time. The
+// full run keeps the default; the short run sets 4 s, to stay short.
+var depsResendEvery = size(4*time.Second, 30*time.Second)
 
 // TestDepsNATSDown: two nodes on one NATS server, the devices on node B,
 // reboots asked through node A — whose kick reaches B over NATS. NATS is
@@ -213,12 +214,14 @@ func TestDepsNATSDown(t *testing.T) {
 	outage := size(5*time.Second, 60*time.Second)
 	slots := size(2, 6) // moments in the outage a group of reboots is asked
 	per := size(2, 3)   // devices per group
-	groups := 1 + slots + 2
+	const kicks = 3     // groups asked after NATS returned
+	groups := 1 + slots + kicks
 	devices := groups * per
 	d.Seed(t, 10, devices+5)
 	nats := startDepsNATS(t)
-	a := startNode(t, d, "a", "--nats", nats.URL())
-	b := startNode(t, d, "b", "--nats", nats.URL())
+	flags := []string{"--nats", nats.URL(), "--resend-every", depsResendEvery.String()}
+	a := startNode(t, d, "a", flags...)
+	b := startNode(t, d, "b", flags...)
 	s := startSim(t, d, b.URL(), devices)
 	eventually(t, 60*time.Second, "devices online on b", func() bool {
 		return d.Count(t, `SELECT count(*) FROM devices WHERE online AND node = 'b'`) == devices
@@ -307,12 +310,16 @@ func TestDepsNATSDown(t *testing.T) {
 			}
 		}
 	}
-	// NATS back: kicks cross nodes again. Two groups 3.5 s apart, each
-	// executed within 3 s: one sweep cannot have served both.
+	// NATS back: kicks cross nodes again. Three groups, each asked once the
+	// one before was executed, each executed within 2 s: the three
+	// executions are three deliveries within 7 s, which sweeps at least
+	// 4 s apart cannot all be — at least one went a→b over NATS.
 	time.Sleep(2 * time.Second) // the nodes reconnect (every second)
-	after := delivered(reboot(1+slots), 3*time.Second, "reboot through a after NATS returned")
-	time.Sleep(3500 * time.Millisecond)
-	after = max(after, delivered(reboot(2+slots), 3*time.Second, "a second reboot through a after NATS returned"))
+	var after time.Duration
+	for k := range kicks {
+		time.Sleep(500 * time.Millisecond)
+		after = max(after, delivered(reboot(1+slots+k), 2*time.Second, fmt.Sprintf("reboot %d through a after NATS returned", k+1)))
+	}
 
 	// Exactly once: every command asked executed once, on its device;
 	// nothing executed twice (a second execution would come soon after
