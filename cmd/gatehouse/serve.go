@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	tlsKey := fs.String("tls-key", getenv("GATEHOUSE_TLS_KEY"), "TLS key file (env GATEHOUSE_TLS_KEY)")
 	idle := fs.Duration("session-idle", envDuration(getenv, "GATEHOUSE_SESSION_IDLE", auth.DefaultConfig.IdleTimeout), "a session unused this long ends (env GATEHOUSE_SESSION_IDLE)")
 	orderTimeout := fs.Duration("order-timeout", envDuration(getenv, "GATEHOUSE_ORDER_TIMEOUT", billing.DefaultOrderTimeout), "an unpaid (Processing) order times out after this long (env GATEHOUSE_ORDER_TIMEOUT)")
+	resendEvery := fs.Duration("resend-every", envDuration(getenv, "GATEHOUSE_RESEND_EVERY", gateway.DefaultResendEvery), "how often each node sends the queued commands of the devices it holds: the longest a command waits when its kick was lost with the bus (NATS) down (env GATEHOUSE_RESEND_EVERY)")
 	natsURL := fs.String("nats", getenv("GATEHOUSE_NATS_URL"), "NATS server URL (nats://host:4222) shared by the nodes of one Gatehouse; empty: this node alone, with an in-process bus (env GATEHOUSE_NATS_URL)")
 	remoteURL := fs.String("remote-url", getenv("GATEHOUSE_REMOTE_URL"), "a separate origin for Remote Control (https://remote.example.com, another host name for these servers); empty: Remote Control is served on the portal's host with the device's scripts off (env GATEHOUSE_REMOTE_URL)")
 	node := fs.String("node", getenv("GATEHOUSE_NODE"), "this node's name, unique among the nodes sharing a database (default: host name and process id) (env GATEHOUSE_NODE)")
@@ -65,7 +66,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopProfile()
-	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY", "GATEHOUSE_NOTIFY_EVERY", "GATEHOUSE_DIAGNOSTICS_RETENTION"); err != nil {
+	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY", "GATEHOUSE_NOTIFY_EVERY", "GATEHOUSE_DIAGNOSTICS_RETENTION", "GATEHOUSE_RESEND_EVERY"); err != nil {
 		return err
 	}
 	if err := checkEnvInts(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", "GATEHOUSE_FIRMWARE_DOWNLOADS", "GATEHOUSE_DIAGNOSTICS_MAX_BYTES"); err != nil {
@@ -82,6 +83,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *notifyEvery <= 0 {
 		return fmt.Errorf("--notify-every must be positive")
+	}
+	if *resendEvery < time.Second {
+		return fmt.Errorf("--resend-every must be at least 1s")
 	}
 	if *diagMaxBytes <= 0 || *diagMaxBytes > usecase.MaxDiagnosticsMaxBytes || diagRetention.d <= 0 {
 		return fmt.Errorf("--diagnostics-max-bytes must be 1 to %d, --diagnostics-retention positive", usecase.MaxDiagnosticsMaxBytes)
@@ -145,7 +149,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("bus: NATS", "url", *natsURL)
 	}
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
-		Bus: b, Gateway: gateway.Options{Node: *node}, RemoteURL: *remoteURL,
+		Bus: b, Gateway: gateway.Options{Node: *node, ResendEvery: *resendEvery}, RemoteURL: *remoteURL,
 		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery, DashboardEvery: *dashboardEvery,
 		Webhooks:     usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate},
 		Diagnostics:  usecase.DiagnosticOptions{MaxBytes: *diagMaxBytes, Retention: diagRetention.d},

@@ -346,7 +346,8 @@ func (s *Service) Authenticate(ctx context.Context, tok string) (*Identity, erro
 	// Writing last-seen on every request would make each read a write; a
 	// minute of slack in the idle expiry is fine.
 	if now.Sub(se.LastSeen) > time.Minute {
-		if err := s.Store.TouchSession(ctx, hash, now); err != nil {
+		if err := s.Store.TouchSession(ctx, hash, now); err != nil && !store.IsDiskFull(err) {
+			// A full disk refuses changes, not reads: last-seen waits.
 			return nil, err
 		}
 	}

@@ -97,13 +97,18 @@ type Options struct {
 	// (16): each holds its result in memory until complete, up to its
 	// max_bytes. More wait queued until one ends.
 	DiagnosticsAtOnce int
-	ResendEvery       time.Duration // Run's sweep for queued commands of held devices (30s)
+	ResendEvery       time.Duration // Run's sweep for queued commands of held devices (DefaultResendEvery)
 	ExpireEvery       time.Duration // Run's expiry of old commands (1m)
 	StoreTimeout      time.Duration // bounds every store call instead of its own deadline (the constants below)
 	// Streamed gives every connection a reader goroutine, as TLS ones
 	// have, instead of the event loop (tests of that path).
 	Streamed bool
 }
+
+// DefaultResendEvery is how often Run sends the queued commands of the
+// devices this node holds: the bound on a command's delay when its kick was
+// lost (the bus down, a node's message missed).
+const DefaultResendEvery = 30 * time.Second
 
 // Deadlines of the gateway's store calls: a stuck database fails the call,
 // it never holds the goroutine that made it (nor Shutdown) for longer.
@@ -220,7 +225,7 @@ func New(st *store.Store, b bus.Bus, log *slog.Logger, opts Options) *Gateway {
 	if opts.DiagnosticsAtOnce <= 0 {
 		opts.DiagnosticsAtOnce = DefaultDiagnosticsAtOnce
 	}
-	def(&opts.ResendEvery, 30*time.Second)
+	def(&opts.ResendEvery, DefaultResendEvery)
 	def(&opts.ExpireEvery, time.Minute)
 	if opts.Limiter == nil {
 		opts.Limiter = deviceauth.NewLimiter(deviceauth.Limits{})

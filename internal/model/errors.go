@@ -17,7 +17,15 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	ETOOMANY      = "too_many_requests"
 	EINTERNAL     = "internal"
-	ETOOLARGE     = "too_large" // input past a size bound (an upload, what it inflates to)
+	ETOOLARGE     = "too_large"   // input past a size bound (an upload, what it inflates to)
+	EUNAVAILABLE  = "unavailable" // the database cannot serve now (unreachable, its disk full): try again later
+)
+
+// The messages of EUNAVAILABLE errors (internal/store classifies the
+// database's errors into them).
+const (
+	MsgDatabaseUnavailable = "The database is unavailable right now; please try again in a few seconds."
+	MsgDiskFull            = "The data disk is full; changes are refused until space is freed (reading still works)."
 )
 
 // Error is a domain error: a code, a message meant for the user and, for

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // statusOf maps a domain error code to its HTTP status: the one place that
@@ -18,7 +19,7 @@ func statusOf(err error) int {
 	if errors.As(err, &te) {
 		return http.StatusTooManyRequests
 	}
-	switch model.ErrorCode(err) {
+	switch model.ErrorCode(store.Unavailable(err)) {
 	case model.ENOTFOUND:
 		return http.StatusNotFound
 	case model.EINVALID:
@@ -33,9 +34,15 @@ func statusOf(err error) int {
 		return http.StatusTooManyRequests
 	case model.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case model.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
+
+// unavailableRetryAfter is the Retry-After (seconds) of a 503 for a
+// database that cannot serve now.
+const unavailableRetryAfter = 5
 
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -49,6 +56,15 @@ type errorDetail struct {
 
 // errorResponse describes err for a user, logging it when it is ours.
 func (s *Server) errorResponse(w http.ResponseWriter, r *http.Request, err error) (int, errorDetail) {
+	// A database that cannot serve now (unreachable, its disk full) is 503
+	// with a message saying so, never 500 (store.Unavailable classifies).
+	if u := store.Unavailable(err); u != err {
+		s.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
+		err = u
+	}
+	if model.ErrorCode(err) == model.EUNAVAILABLE { // classified here or by a use case
+		w.Header().Set("Retry-After", strconv.Itoa(unavailableRetryAfter))
+	}
 	status := statusOf(err)
 	d := errorDetail{Code: model.ErrorCode(err), Message: model.ErrorMessage(err), Fields: model.ErrorFields(err)}
 	var te *auth.ThrottledError

@@ -236,6 +236,9 @@ func (s *Store) UpdateDevice(ctx context.Context, mac string, edit func(*model.D
 			d.ProjectID = old.ProjectID
 		}
 		p, err := s.getProject(ctx, tx.tx, act, d.ProjectID)
+		if failed(err) {
+			return err
+		}
 		if err != nil || p.InstallerID != old.InstallerID {
 			return model.Invalid("project_id", "no such project")
 		}

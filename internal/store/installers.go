@@ -22,6 +22,9 @@ func (s *Store) getInstaller(ctx context.Context, q querier, act *model.Actor, i
 // (s.lockFor(" FOR UPDATE") to hold the row until the commit).
 func (s *Store) readInstaller(ctx context.Context, q querier, act *model.Actor, id int64, lock string) (*model.Account, error) {
 	a, err := s.readAccount(ctx, q, act, id, lock)
+	if failed(err) {
+		return nil, err
+	}
 	if err != nil || a.Role != model.RoleInstaller {
 		return nil, model.NotFound("installer")
 	}

@@ -27,6 +27,9 @@ func (s *Store) installerFor(ctx context.Context, tx *Tx, act *model.Actor, id i
 		id = act.AccountID
 	}
 	a, err := s.getAccount(ctx, tx.tx, act, id)
+	if failed(err) {
+		return nil, err
+	}
 	if err != nil || a.Role != model.RoleInstaller {
 		return nil, model.Invalid("installer_id", "no such installer")
 	}
@@ -450,6 +453,9 @@ var departmentTable = placeTable[*model.Department]{
 func projectOfKind(kind model.ProjectKind, refusal string) func(context.Context, *Store, querier, *model.Actor, int64) error {
 	return func(ctx context.Context, s *Store, q querier, act *model.Actor, id int64) error {
 		p, err := s.getProject(ctx, q, act, id)
+		if failed(err) {
+			return err
+		}
 		if err != nil || p.Kind != kind {
 			return model.Invalid("project_id", "%s", refusal)
 		}

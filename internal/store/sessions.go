@@ -264,5 +264,8 @@ func (s *Store) AccountByAPIToken(ctx context.Context, hash string, now time.Tim
 		return nil, err
 	}
 	_, err = s.exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE token_hash = ?`, now, hash)
+	if IsDiskFull(err) {
+		err = nil // a full disk refuses changes, not reads: last use is a hint
+	}
 	return a, err
 }

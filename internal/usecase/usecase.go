@@ -101,6 +101,10 @@ func (c *Cases) internal(ctx context.Context, what string, err error) error {
 	if model.ErrorCode(err) != model.EINTERNAL {
 		return err
 	}
+	if u := store.Unavailable(err); u != err { // the database unreachable, its disk full: 503, not 500
+		c.log.WarnContext(ctx, what+" failed", "err", err)
+		return u
+	}
 	c.log.ErrorContext(ctx, what+" failed", "err", err)
 	return model.Errorf(model.EINTERNAL, "%s failed. Please try again later; if it keeps failing, contact your administrator.", upperFirst(what))
 }
