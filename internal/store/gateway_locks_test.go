@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"testing"
 	"time"
 
@@ -172,4 +173,45 @@ func countQ(t *testing.T, st *store.Store, q string, args ...any) int {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return n
+}
+
+func TestRecomputeAvailabilityNoDeadlockWithDevices(t *testing.T) {
+	for _, b := range testutil.Backends(t) {
+		if b != "postgres" {
+			continue
+		}
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			st := testutil.NewStore(t, b)
+			tr := mustTree(t, st)
+			t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond)
+			var ids []int64
+			for _, br := range []*branch{tr.a1, tr.a2, tr.b} {
+				if err := st.DeviceConnected(sys, br.device.MAC, "node-x", t0, model.DeviceHello{}); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, br.device.ID)
+			}
+			slices.Sort(ids)
+			if ok, err := st.LeaseAvailability(sys, "node-x", time.Minute); err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+			touch := func(tx *sql.Tx, id int64) error {
+				_, err := tx.Exec(`UPDATE devices SET last_seen = $1 WHERE id = $2`, t0, id)
+				return err
+			}
+			order := lockOrder(t, st, `id = ANY($1)`, ids)
+			holdAcross(t, st, touch, order[0], order[2], func() error {
+				_, err := st.RecomputeAvailability(sys, "node-x")
+				return err
+			})
+			// The device held meanwhile gets its figure from the next run.
+			if _, err := st.RecomputeAvailability(sys, "node-x"); err != nil {
+				t.Fatal(err)
+			}
+			if n := countQ(t, st, `SELECT count(*) FROM devices WHERE availability_7d = 0 AND id = ANY($1)`, ids); n != 0 {
+				t.Errorf("%d devices without their figure after two runs", n)
+			}
+		})
+	}
 }
