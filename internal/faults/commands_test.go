@@ -249,14 +249,10 @@ func TestCommandsSurviveKills(t *testing.T) {
 			if n := d.Count(t, `SELECT count(*) FROM devices WHERE online AND node = 'a'`); n != 0 {
 				violation("%d devices left online by the stopped node", n)
 			}
-			for _, n := range c.nodes {
-				for _, line := range cmdsLogErrors(t, n) {
-					violation("node %s logged: %s", n.Name, line)
-				}
-			}
+			timeouts := cmdsCheckLogs(t, c, violation)
 			figure(t, "%d commands to %d devices checked (%d acknowledged, %d requests refused while the node was down), %d executions, "+
-				"%d kills (SIGKILL) of the devices' node, %d violations; all done %s after the last restart; node peak RSS %.0f MiB",
-				len(stored), devices, len(acked), unacked, executions, kills, violations, recovery.Round(100*time.Millisecond), float64(peak)/1024)
+				"%d kills (SIGKILL) of the devices' node, %d violations; all done %s after the last restart; node peak RSS %.0f MiB; %d writes timed out under load",
+				len(stored), devices, len(acked), unacked, executions, kills, violations, recovery.Round(100*time.Millisecond), float64(peak)/1024, timeouts)
 		})
 	}
 }
@@ -439,14 +435,10 @@ func TestRolloutSurvivesKills(t *testing.T) {
 			if n := d.Count(t, `SELECT count(*) FROM devices WHERE online AND node = 'a'`); n != 0 {
 				violation("%d devices left online by the stopped node", n)
 			}
-			for _, n := range c.nodes {
-				for _, line := range cmdsLogErrors(t, n) {
-					violation("node %s logged: %s", n.Name, line)
-				}
-			}
+			timeouts := cmdsCheckLogs(t, c, violation)
 			figure(t, "rollout to %d devices in %d waves, %d kills (SIGKILL) of the devices' node during waves: %d upgrades executed, %d resends, "+
-				"%d violations; done %s after the last restart (%s from start); node peak RSS %.0f MiB",
-				devices, waves, kills, upgraded, resends, violations, recovery.Round(100*time.Millisecond), total.Round(100*time.Millisecond), float64(peak)/1024)
+				"%d violations; done %s after the last restart (%s from start); node peak RSS %.0f MiB; %d writes timed out under load",
+				devices, waves, kills, upgraded, resends, violations, recovery.Round(100*time.Millisecond), total.Round(100*time.Millisecond), float64(peak)/1024, timeouts)
 		})
 	}
 }
