@@ -29,7 +29,7 @@ func TestCommandsSurviveKills(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			rng := cmdsRand(t)
-			devices, perDevice, kills := size(200, 1000), size(1, 2), size(1, 3)
+			devices, perDevice, kills := size(200, 1000), 1, size(1, 3)
 			d := newDatabase(t, engine)
 			d.Seed(t, 50, devices)
 			// Only the simulated devices are online (the demo makes some up).
@@ -263,7 +263,7 @@ func TestRolloutSurvivesKills(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			rng := cmdsRand(t)
-			devices, kills := size(60, 300), size(1, 3)
+			devices, kills := size(40, 200), size(1, 3)
 			d := newDatabase(t, engine)
 			d.Seed(t, 50, devices)
 			d.Exec(t, `UPDATE devices SET online = false, node = ''`)
