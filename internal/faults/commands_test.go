@@ -29,9 +29,9 @@ func TestCommandsSurviveKills(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			rng := cmdsRand(t)
-			devices, perDevice, kills := size(200, 1000), 1, size(1, 3)
+			devices, perDevice, kills := size(100, 1000), 1, size(1, 3)
 			d := newDatabase(t, engine)
-			d.Seed(t, 50, devices)
+			d.Seed(t, 10, devices)
 			// Only the simulated devices are online (the demo makes some up).
 			d.Exec(t, `UPDATE devices SET online = false, node = ''`)
 			c := cmdsStart(t, d)
@@ -263,9 +263,9 @@ func TestRolloutSurvivesKills(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			rng := cmdsRand(t)
-			devices, kills := size(40, 200), size(1, 3)
+			devices, kills := size(24, 200), size(1, 3)
 			d := newDatabase(t, engine)
-			d.Seed(t, 50, devices)
+			d.Seed(t, 10, devices)
 			d.Exec(t, `UPDATE devices SET online = false, node = ''`)
 			c := cmdsStart(t, d, "--rollout-every", "200ms")
 			s := startSim(t, d, c.a.URL(), devices, "--upgrade-step-time", "100ms")
