@@ -904,7 +904,41 @@ func (g *Gateway) Run(ctx context.Context) error {
 			if len(held) > 0 {
 				g.deliver(held, false)
 			}
+			g.resendUnacked(ctx, macs)
 		}
+	}
+}
+
+// resendUnacked sends again, on the devices' connections here, the
+// commands sent a sweep ago and still not acknowledged (the write went to
+// a connection that was ending, or the ack was not recorded): nothing else
+// would while the device stays connected. The device executes each id once
+// and answers a repeat with the same ack. Devices in queued (delivered to
+// just now) are left to the next sweep.
+func (g *Gateway) resendUnacked(ctx context.Context, queued []string) {
+	sctx, cancel := g.within(ctx, sweepTimeout)
+	macs, err := g.st.UnackedCommandDevices(sctx, g.opts.Node, g.st.Now().Add(-g.opts.ResendEvery))
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			g.log.Error("gateway: unacknowledged commands", "err", err)
+		}
+		return
+	}
+	var held []*conn
+	g.mu.Lock()
+	for _, m := range macs {
+		if _, found := slices.BinarySearch(queued, m); found {
+			continue
+		}
+		if c := g.conns[m]; c != nil {
+			held = append(held, c)
+		}
+	}
+	g.mu.Unlock()
+	if len(held) > 0 {
+		g.log.Info("gateway: commands not acknowledged sent again", "devices", len(held))
+		g.deliver(held, true)
 	}
 }
 

@@ -279,6 +279,31 @@ func (s *Store) ExpireCommands(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
+// UnackedCommandDevices returns the MACs of the devices online on node
+// with a command sent before sentBefore that is not acknowledged and not
+// expired: its write went to a connection that was ending, or the device's
+// acknowledgement was not recorded (a database too slow for it). The
+// gateway sends those again to the device's connection — it executes each
+// id once and answers a repeat with the same ack — since nothing else
+// would while the device stays connected. (System side.)
+func (s *Store) UnackedCommandDevices(ctx context.Context, node string, sentBefore time.Time) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT DISTINCT d.mac FROM device_commands c JOIN devices d ON d.id = c.device_id
+		WHERE c.status = 'sent' AND c.sent_at < ? AND c.expires_at > ? AND d.online = true AND d.node = ?`, sentBefore, s.now(), node)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 // QueuedCommandDevices returns the MACs of the devices online on node that
 // have queued commands not yet expired: the gateway's safety net for a
 // lost bus message. (System side.)

@@ -175,32 +175,56 @@ func (s *Store) DeviceDisconnected(ctx context.Context, mac, node string, connec
 // node from a connection made before since: a node starting up again (after
 // a crash) holds none of them, while a device that reconnected to the new
 // run in the meantime is left alone.
+//
+// On PostgreSQL it never waits for a device's row while holding others: a
+// batch of hellos locks its rows in the order the devices arrived, a bulk
+// UPDATE in the order it scans them, and each waiting for the other was a
+// deadlock. It takes the rows no one holds (5,000 at a time, SKIP LOCKED),
+// then looks again for those it skipped once their writer ended (a
+// reconnected device's row no longer matches), within ctx.
 func (s *Store) NodeOffline(ctx context.Context, node string, before time.Time) (int64, error) {
-	if s.webhookWanted(ctx, s.db, model.WebhookEventBit(model.EventDeviceOffline)) {
-		return s.offlineWithEvents(ctx, `online = true AND node = ? AND (connected_at IS NULL OR connected_at < ?) LIMIT 5000`,
-			"node restarted", node, before)
+	const where = `online = true AND node = ? AND (connected_at IS NULL OR connected_at < ?)`
+	var total int64
+	for {
+		var n int64
+		var err error
+		if s.webhookWanted(ctx, s.db, model.WebhookEventBit(model.EventDeviceOffline)) {
+			n, err = s.offlineWithEvents(ctx, where+` LIMIT 5000`, "node restarted", node, before)
+		} else {
+			n, err = s.offlineChunks(ctx, where, node, before)
+		}
+		total += n
+		if err != nil || s.dialect != Postgres {
+			return total, err
+		}
+		var left int
+		if err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM devices WHERE `+where+` LIMIT 1) l`, node, before).Scan(&left); err != nil || left == 0 {
+			return total, err
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	res, err := s.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE online = true AND node = ?
-		AND (connected_at IS NULL OR connected_at < ?)`, node, before)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
 }
 
-// StaleOffline marks offline the devices held online that nothing was heard
-// from since seenBefore: those of a node that died without a goodbye, or
-// marked online by an import without any connection. Every node's
-// heartbeat refreshes last_seen, so a live device is never stale. In chunks,
-// so that a large sweep never holds the database for long.
-func (s *Store) StaleOffline(ctx context.Context, seenBefore time.Time) (int64, error) {
-	var total int64
-	if s.webhookWanted(ctx, s.db, model.WebhookEventBit(model.EventDeviceOffline)) {
-		return s.offlineWithEvents(ctx, `online = true AND (last_seen IS NULL OR last_seen < ?) LIMIT 5000`, "not heard from", seenBefore)
+// skipLocked ends a SELECT of rows to write so that it takes only those no
+// other transaction holds (PostgreSQL; SQLite has one writer at a time).
+func (s *Store) skipLocked() string {
+	if s.dialect == Postgres {
+		return ` FOR UPDATE SKIP LOCKED`
 	}
+	return ""
+}
+
+// offlineChunks marks offline, 5,000 at a time, the devices where (a
+// condition on devices) selects and no other transaction holds.
+func (s *Store) offlineChunks(ctx context.Context, where string, args ...any) (int64, error) {
+	var total int64
 	for {
 		res, err := s.exec(ctx, `UPDATE devices SET online = false, node = '' WHERE id IN (
-			SELECT id FROM devices WHERE online = true AND (last_seen IS NULL OR last_seen < ?) LIMIT 5000)`, seenBefore)
+			SELECT id FROM devices WHERE `+where+` LIMIT 5000`+s.skipLocked()+`)`, args...)
 		if err != nil {
 			return total, err
 		}
@@ -210,6 +234,19 @@ func (s *Store) StaleOffline(ctx context.Context, seenBefore time.Time) (int64, 
 			return total, ctx.Err()
 		}
 	}
+}
+
+// StaleOffline marks offline the devices held online that nothing was heard
+// from since seenBefore: those of a node that died without a goodbye, or
+// marked online by an import without any connection. Every node's
+// heartbeat refreshes last_seen, so a live device is never stale. In chunks,
+// so that a large sweep never holds the database for long; a row another
+// transaction holds is left to the next sweep (see NodeOffline).
+func (s *Store) StaleOffline(ctx context.Context, seenBefore time.Time) (int64, error) {
+	if s.webhookWanted(ctx, s.db, model.WebhookEventBit(model.EventDeviceOffline)) {
+		return s.offlineWithEvents(ctx, `online = true AND (last_seen IS NULL OR last_seen < ?) LIMIT 5000`, "not heard from", seenBefore)
+	}
+	return s.offlineChunks(ctx, `online = true AND (last_seen IS NULL OR last_seen < ?)`, seenBefore)
 }
 
 // DeviceNode tells which node holds the connection of the device mac (any
@@ -229,13 +266,14 @@ func (s *Store) DeviceNode(ctx context.Context, mac string) (node string, online
 // offlineWithEvents marks offline, 5,000 at a time, the devices where
 // (a condition on devices, with its LIMIT) selects, each with its
 // device.offline event in the same transaction: NodeOffline's and
-// StaleOffline's way when an endpoint subscribes to device.offline.
+// StaleOffline's way when an endpoint subscribes to device.offline. Rows
+// another transaction holds are skipped (see NodeOffline).
 func (s *Store) offlineWithEvents(ctx context.Context, where, reason string, args ...any) (int64, error) {
 	var total int64
 	for {
 		var n int64
 		err := s.inTx(ctx, func(tx *Tx) error {
-			rows, err := tx.query(ctx, `SELECT id FROM devices WHERE `+where, args...)
+			rows, err := tx.query(ctx, `SELECT id FROM devices WHERE `+where+s.skipLocked(), args...)
 			if err != nil {
 				return err
 			}

@@ -405,15 +405,22 @@ func (s *Store) decideDevices(ctx context.Context, limit int) (int, error) {
 	err := s.inTx(ctx, func(tx *Tx) error {
 		decided = 0
 		now := s.now()
-		from := "device_offline o"
+		from, lock := "device_offline o", ""
 		if s.dialect == SQLite {
 			from += indexedBy(idxDeviceOfflineCheck)
+		} else {
+			// The episodes a device's write holds (its hello's or
+			// disconnect's trigger) wait for the next step: this
+			// transaction writes the episodes in its own order, a batch of
+			// hellos in theirs, and each waiting for a row the other held
+			// was a deadlock (gateway_locks_test.go).
+			lock = ` FOR UPDATE OF o SKIP LOCKED`
 		}
 		rows, err := tx.query(ctx, `SELECT o.device_id, o.offline_since, o.back_at, o.alerted, d.mac, d.name, d.project_id,
 			COALESCE(p.name, ''), d.installer_id, d.subdistributor_id, ia.username
 			FROM `+from+` JOIN devices d ON d.id = o.device_id LEFT JOIN projects p ON p.id = d.project_id
 			JOIN accounts ia ON ia.id = d.installer_id
-			WHERE o.check_at IS NOT NULL AND o.check_at <= ? ORDER BY o.check_at LIMIT ?`, now, limit)
+			WHERE o.check_at IS NOT NULL AND o.check_at <= ? ORDER BY o.check_at LIMIT ?`+lock, now, limit)
 		if err != nil {
 			return err
 		}
