@@ -169,7 +169,11 @@ type linkCutter struct {
 }
 
 // cutLink is one device connection: the device's side and the node's.
-type cutLink struct{ down, up net.Conn }
+type cutLink struct {
+	down, up net.Conn
+	// stranded: the device's side was reset, the node's goes silent.
+	stranded atomic.Bool
+}
 
 func newLinkCutter(t testing.TB, upstream string) *linkCutter {
 	t.Helper()
@@ -237,13 +241,13 @@ func (c *linkCutter) link(down net.Conn) {
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := src.Read(buf)
-			if n > 0 && !c.isDead() {
+			if n > 0 && !c.isDead() && !l.stranded.Load() {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
 					err = werr
 				}
 			}
 			if err != nil {
-				if c.isDead() {
+				if c.isDead() || l.stranded.Load() {
 					// No FIN, no RST passes a dead link: the other side
 					// hears nothing until heal.
 					return
@@ -311,6 +315,27 @@ func (c *linkCutter) dropRandom(rng *rand.Rand, share float64, within time.Durat
 		time.AfterFunc(time.Duration(rng.Int64N(int64(within))), func() { c.reset(l) })
 	}
 	return k
+}
+
+// strand cuts every open link as a device that moved to another network
+// sees it: its side is reset (it reconnects at once, over a new link that
+// works), while the node's side stays open and silent, no FIN, no RST: the
+// node holds an old connection of each device until its heartbeat timeout.
+// It returns how many links it stranded.
+func (c *linkCutter) strand() int {
+	c.mu.Lock()
+	var open []*cutLink
+	for l := range c.links {
+		if l.up != nil {
+			open = append(open, l)
+		}
+	}
+	c.mu.Unlock()
+	for _, l := range open {
+		l.stranded.Store(true)
+		rst(l.down)
+	}
+	return len(open)
 }
 
 // cut kills every link, open or new: data is read and dropped, closes are

@@ -28,7 +28,11 @@ import (
 //  3. half-open: every link stops carrying data with no FIN or RST; the
 //     node must find the silence by its heartbeat timeout and take the
 //     devices offline; reboots asked meanwhile wait for the links to heal;
-//  4. flapping: more devices, through a cutter that resets every link a
+//  4. stranded: each link reset at the device's end only, the node's end
+//     left open and silent (a device that moved to another network): the
+//     devices reconnect at once, and the old connections timing out later
+//     must not take them offline;
+//  5. flapping: more devices, through a cutter that resets every link a
 //     second after it opened, coming back at once (devicesim --backoff-max
 //     1s), asked for a reboot every 3 seconds.
 //
@@ -108,11 +112,16 @@ func (r *linkRun) reboot(macs []string) {
 func (r *linkRun) online(macs []string) int {
 	r.t.Helper()
 	q := `SELECT count(*) FROM devices WHERE online AND node = 'a' AND mac IN (?` + strings.Repeat(",?", len(macs)-1) + `)`
+	return r.d.Count(r.t, q, linkArgs(macs)...)
+}
+
+// linkArgs makes the arguments of an IN (?, …) list.
+func linkArgs(macs []string) []any {
 	args := make([]any, len(macs))
 	for i, m := range macs {
 		args[i] = m
 	}
-	return r.d.Count(r.t, q, args...)
+	return args
 }
 
 // pending counts the reboots not done yet.
@@ -131,13 +140,14 @@ func runLinkFaults(t *testing.T, engine string) {
 	var (
 		devices  = size(100, 300)                                       // the fleet behind the faulted proxy
 		flappers = size(10, 40)                                         // devices cut every second
-		dropFor  = size(4*time.Second, 15*time.Second)                  // drop rounds
-		latFor   = size(3*time.Second, 10*time.Second)                  // at least this long under latency
-		deadFor  = size(2*time.Second, 5*time.Second)                   // half-open kept after the devices went offline
-		flapFor  = size(6*time.Second, 30*time.Second)                  // flapping
-		settle   = size(90*time.Second, 150*time.Second)                // bound for every convergence
+		dropFor  = size(3*time.Second, 15*time.Second)                  // drop rounds
+		latFor   = size(2*time.Second, 10*time.Second)                  // at least this long under latency
+		deadFor  = size(1*time.Second, 5*time.Second)                   // half-open kept after the devices went offline
+		flapFor  = size(4*time.Second, 30*time.Second)                  // flapping
+		settle   = 60 * time.Second                                     // bound for every convergence (measured: 2-13 s)
 		offBound = 3*linkHeartbeat + size(7*time.Second, 7*time.Second) // half-open found within
 	)
+	began := time.Now()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d (math/rand/v2 PCG)", seed)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -157,6 +167,7 @@ func runLinkFaults(t *testing.T, engine string) {
 		return d.Count(t, `SELECT count(*) FROM devices WHERE online AND node = 'a'`) == devices
 	})
 	macs := linkMACs(t, d, `SELECT mac FROM devices WHERE online AND node = 'a' ORDER BY id`)
+	t.Logf("%d devices online through the proxies %s after the test started", len(macs), time.Since(began).Round(100*time.Millisecond))
 	mem := sampleLinkMemory(n)
 	defer mem.Stop()
 
@@ -233,7 +244,41 @@ func runLinkFaults(t *testing.T, engine string) {
 		figure(t, "half-open healed: %d reboots asked over dead links done once and all online %s after the links healed", devices, back.Round(100*time.Millisecond))
 	}
 
-	// 4. Flapping: more devices, each link cut a second after it opens, the
+	// 4. Stranded: every link is reset at the device's end only (a device
+	// that moved to another network); the devices reconnect at once over new
+	// links while the node still holds each old connection, silent, until
+	// its heartbeat timeout. An old connection timing out must not take its
+	// device offline, and reboots asked meanwhile (of half the devices) are
+	// executed once.
+	{
+		k := cutter.strand()
+		strand := time.Now()
+		rebooted, watched := macs[:devices/2], macs[devices/2:]
+		r.reboot(rebooted)
+		eventually(t, settle, "the devices back online over new links", func() bool {
+			return r.d.Count(t, `SELECT count(*) FROM devices WHERE online AND node = 'a' AND connected_at > ? AND mac IN (?`+strings.Repeat(",?", len(watched)-1)+`)`,
+				append([]any{strand.UTC()}, linkArgs(watched)...)...) == len(watched)
+		})
+		took := time.Since(strand)
+		// Until every old connection has surely timed out (3× the
+		// heartbeat of silence, then the node's check), none goes offline.
+		checks, dips := 0, 0
+		for time.Since(strand) < 3*linkHeartbeat+2*time.Second {
+			if on := r.online(watched); on != len(watched) {
+				dips++
+				if dips == 1 {
+					t.Errorf("%d of %d devices offline %s after their old links were stranded, though connected anew", len(watched)-on, len(watched), time.Since(strand).Round(100*time.Millisecond))
+				}
+			}
+			checks++
+			time.Sleep(100 * time.Millisecond)
+		}
+		back := r.settled(settle, "every reboot done and every device online after the links were stranded", macs)
+		figure(t, "stranded: %d connections reset at the device's end only; %d devices online over new connections %s after, none offline in %d checks while the node's old connections timed out; %d reboots asked meanwhile done, all online %s after the checks",
+			k, len(watched), took.Round(100*time.Millisecond), checks, len(rebooted), back.Round(100*time.Millisecond))
+	}
+
+	// 5. Flapping: more devices, each link cut a second after it opens, the
 	// devices coming back at once; a reboot asked of each every 3 s.
 	{
 		_, baseG := linkMetrics(t, n)
