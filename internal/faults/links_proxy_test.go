@@ -162,10 +162,11 @@ type linkCutter struct {
 	// that long after it opened.
 	lifetime atomic.Int64
 
-	mu    sync.Mutex
-	dead  bool
-	links map[*cutLink]bool
-	cuts  atomic.Int64
+	mu       sync.Mutex
+	dead     bool
+	links    map[*cutLink]bool
+	cuts     atomic.Int64
+	accepted atomic.Int64
 }
 
 // cutLink is one device connection: the device's side and the node's.
@@ -196,12 +197,17 @@ func (c *linkCutter) URL() string { return "http://" + c.ln.Addr().String() }
 // Cuts is how many links were reset (dropRandom, lifetime).
 func (c *linkCutter) Cuts() int { return int(c.cuts.Load()) }
 
+// Accepted is how many connections the devices opened (their WebSocket
+// connects, AutoP fetches, …).
+func (c *linkCutter) Accepted() int { return int(c.accepted.Load()) }
+
 func (c *linkCutter) serve() {
 	for {
 		conn, err := c.ln.Accept()
 		if err != nil {
 			return
 		}
+		c.accepted.Add(1)
 		go c.link(conn)
 	}
 }
