@@ -69,9 +69,8 @@ func (l *linkProxy) remove(name string) {
 	}
 }
 
-// linkMetrics reads a node's /metrics: the device connects it answered
-// (every status of GET /device/v1/connect) and its goroutines now.
-func linkMetrics(t testing.TB, n *node) (connects, goroutines int) {
+// linkGoroutines reads the node's goroutines now from its /metrics.
+func linkGoroutines(t testing.TB, n *node) int {
 	t.Helper()
 	resp, err := http.Get(n.URL() + "/metrics")
 	if err != nil {
@@ -81,20 +80,13 @@ func linkMetrics(t testing.TB, n *node) (connects, goroutines int) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
-		f := strings.Fields(line)
-		if len(f) < 2 || strings.HasPrefix(line, "#") {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-		switch {
-		case strings.HasPrefix(line, `gatehouse_http_requests_total{`) && strings.Contains(line, `route="GET /device/v1/connect"`):
-			connects += int(v)
-		case f[0] == "go_goroutines":
-			goroutines = int(v)
+		if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "go_goroutines" {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return int(v)
 		}
 	}
-	return connects, goroutines
+	t.Fatalf("no go_goroutines in the node's /metrics")
+	return 0
 }
 
 // linkMemory samples a node's resident set every 200 ms until stopped, and

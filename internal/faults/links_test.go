@@ -170,7 +170,7 @@ func runLinkFaults(t *testing.T, engine string) {
 	t.Logf("%d devices online through the proxies %s after the test started", len(macs), time.Since(began).Round(100*time.Millisecond))
 	mem := sampleLinkMemory(n)
 	defer mem.Stop()
-	_, baseG := linkMetrics(t, n)
+	baseG := linkGoroutines(t, n)
 	baseRSS, _ := n.Memory()
 
 	// Flapping, through every fault below: more devices, through a cutter
@@ -335,7 +335,7 @@ func runLinkFaults(t *testing.T, engine string) {
 	// that left a goroutine behind would show here.
 	var g int
 	eventually(t, 30*time.Second, "the node's goroutines back to their level", func() bool {
-		_, g = linkMetrics(t, n)
+		g = linkGoroutines(t, n)
 		return g <= baseG+8*flappers+64
 	})
 	rss, _ := n.Memory()
