@@ -83,6 +83,7 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	downloads := fs.Int("download-concurrency", 128, "firmware downloads of the simulator at once")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the simulator to this file (go tool pprof)")
 	journal := fs.String("journal", "", "append a line \"MAC id\" to this file for every command a device executes (a repeated id is answered, not executed, and not written): the fault suite checks exactly-once execution from it")
+	backoffMax := fs.Duration("backoff-max", 60*time.Second, "longest reconnect back-off window (protocol §2: 60 s); shorter makes devices that come back at once after every drop, as a misbehaving device would")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,6 +113,9 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	}
 	if *failChecksum+*failTimeout+*failOld > 1 {
 		return fmt.Errorf("--upgrade-fail-checksum, --upgrade-fail-timeout and --upgrade-fail-old-version add up to more than 1")
+	}
+	if *backoffMax <= 0 {
+		return fmt.Errorf("--backoff-max must be positive")
 	}
 	if *installTime <= 0 {
 		return fmt.Errorf("--upgrade-step-time must be positive")
@@ -158,7 +162,7 @@ func runDevicesim(ctx context.Context, args []string, getenv func(string) string
 	}
 	cfg := devicesim.Config{Server: *server, MACs: macs, StateDir: *stateDir, Model: *model, Firmware: *firmware,
 		SourceAddrs: addrs, Log: log, DialConcurrency: *dials, UpgradeFailChecksum: *failChecksum, UpgradeFailTimeout: *failTimeout,
-		UpgradeFailOldVersion: *failOld, UpgradeStepTime: *installTime, DownloadRate: *downloadRate, DownloadConcurrency: *downloads}
+		UpgradeFailOldVersion: *failOld, UpgradeStepTime: *installTime, DownloadRate: *downloadRate, DownloadConcurrency: *downloads, BackoffMax: *backoffMax}
 	if *claimsFile != "" {
 		if cfg.ClaimCodes, err = readClaimsFile(*claimsFile); err != nil {
 			return err

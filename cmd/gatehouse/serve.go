@@ -57,6 +57,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	heartbeat := fs.Duration("heartbeat", envDuration(getenv, "GATEHOUSE_HEARTBEAT", 30*time.Second), "how often a device reports to this node, told to it in welcome (whole seconds, at least 1s); a device silent for 3× this is taken offline and its connection closed, which is how a dead link (no FIN, no RST) is found (env GATEHOUSE_HEARTBEAT)")
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,7 +67,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer stopProfile()
-	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY", "GATEHOUSE_NOTIFY_EVERY", "GATEHOUSE_DIAGNOSTICS_RETENTION", "GATEHOUSE_RESEND_EVERY"); err != nil {
+	if err := checkEnvDurations(getenv, "GATEHOUSE_SESSION_IDLE", "GATEHOUSE_SESSION_MAX", "GATEHOUSE_ORDER_TIMEOUT", "GATEHOUSE_ROLLOUT_EVERY", "GATEHOUSE_NOTIFY_EVERY", "GATEHOUSE_DIAGNOSTICS_RETENTION", "GATEHOUSE_RESEND_EVERY", "GATEHOUSE_HEARTBEAT"); err != nil {
 		return err
 	}
 	if err := checkEnvInts(getenv, "GATEHOUSE_FIRMWARE_MAX_BYTES", "GATEHOUSE_FIRMWARE_DOWNLOADS", "GATEHOUSE_DIAGNOSTICS_MAX_BYTES"); err != nil {
@@ -80,6 +81,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if *dashboardEvery <= 0 {
 		return fmt.Errorf("--dashboard-every must be positive")
+	}
+	if *heartbeat < time.Second || *heartbeat%time.Second != 0 {
+		return fmt.Errorf("--heartbeat must be whole seconds, at least 1s")
 	}
 	if *notifyEvery <= 0 {
 		return fmt.Errorf("--notify-every must be positive")
@@ -149,7 +153,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("bus: NATS", "url", *natsURL)
 	}
 	srv, err := server.New(server.Config{Addr: *addr, PublicURL: *publicURL, Providers: providers, TrustProxy: *trustProxy, TLSCert: *tlsCert, TLSKey: *tlsKey,
-		Bus: b, Gateway: gateway.Options{Node: *node, ResendEvery: *resendEvery}, RemoteURL: *remoteURL,
+		Bus: b, Gateway: gateway.Options{Node: *node, ResendEvery: *resendEvery, Heartbeat: *heartbeat}, RemoteURL: *remoteURL,
 		DataDir: d.data, Firmware: server.FirmwareOptions{MaxBytes: *fwMaxBytes, MaxDownloads: *fwDownloads}, RolloutEvery: *rolloutEvery, NotifyEvery: *notifyEvery, DashboardEvery: *dashboardEvery,
 		Webhooks:     usecase.WebhookOptions{AllowPrivate: *webhookAllowPrivate},
 		Diagnostics:  usecase.DiagnosticOptions{MaxBytes: *diagMaxBytes, Retention: diagRetention.d},
