@@ -16,7 +16,7 @@ func TestServeHeartbeatFlag(t *testing.T) {
 			t.Errorf("serve -h does not mention %s", s)
 		}
 	}
-	for _, v := range []string{"500ms", "1500ms", "0s"} {
+	for _, v := range []string{"500ms", "1500ms", "0s", "11m"} {
 		if _, err := runCmd(t, env(nil), "serve", "--data", t.TempDir(), "--heartbeat", v); err == nil || !strings.Contains(err.Error(), "--heartbeat") {
 			t.Errorf("--heartbeat %s: %v", v, err)
 		}

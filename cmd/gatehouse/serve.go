@@ -57,7 +57,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	heartbeat := fs.Duration("heartbeat", envDuration(getenv, "GATEHOUSE_HEARTBEAT", 30*time.Second), "how often a device reports to this node, told to it in welcome (whole seconds, at least 1s); a device silent for 3× this is taken offline and its connection closed, which is how a dead link (no FIN, no RST) is found (env GATEHOUSE_HEARTBEAT)")
+	heartbeat := fs.Duration("heartbeat", envDuration(getenv, "GATEHOUSE_HEARTBEAT", 30*time.Second), "how often a device reports to this node, told to it in welcome (whole seconds, at least 1s); a device silent for 3× this is taken offline and its connection closed, which is how a dead link (no FIN, no RST) is found; every node sharing a database must use the same value (each node takes offline the devices no node heard from for 5× it) (env GATEHOUSE_HEARTBEAT)")
 	cpuProfile := fs.String("cpuprofile", getenv("GATEHOUSE_CPUPROFILE"), "write a CPU profile of the server, from start to shutdown, to this file (go tool pprof) (env GATEHOUSE_CPUPROFILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -82,8 +82,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if *dashboardEvery <= 0 {
 		return fmt.Errorf("--dashboard-every must be positive")
 	}
-	if *heartbeat < time.Second || *heartbeat%time.Second != 0 {
-		return fmt.Errorf("--heartbeat must be whole seconds, at least 1s")
+	if *heartbeat < time.Second || *heartbeat > 10*time.Minute || *heartbeat%time.Second != 0 {
+		return fmt.Errorf("--heartbeat must be whole seconds, from 1s to 10m")
 	}
 	if *notifyEvery <= 0 {
 		return fmt.Errorf("--notify-every must be positive")

@@ -58,7 +58,9 @@ type errorDetail struct {
 func (s *Server) errorResponse(w http.ResponseWriter, r *http.Request, err error) (int, errorDetail) {
 	// A database that cannot serve now (unreachable, its disk full) is 503
 	// with a message saying so, never 500 (store.Unavailable classifies).
-	if u := store.Unavailable(err); u != err {
+	// A request whose client is gone is not classified: its broken pipe or
+	// cancelled context says nothing about the database.
+	if u := store.Unavailable(err); u != err && r.Context().Err() == nil {
 		s.log.WarnContext(r.Context(), "database unavailable", "method", r.Method, "path", r.URL.Path, "err", err)
 		err = u
 	}

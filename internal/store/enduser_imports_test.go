@@ -110,5 +110,10 @@ func TestImportEndUserFileOnce(t *testing.T) {
 		if _, err := st.ImportEndUserFile(ctx, b.office.ID, "digest-1", rows); model.ErrorCode(err) != model.ECONFLICT {
 			t.Errorf("and once more: %v", err)
 		}
+		// The project's files older than a day (digest-2, digest-3) are
+		// forgotten by that import: the table holds a day of imports.
+		if n := sqlCount(t, st, fmt.Sprintf(`SELECT count(*) FROM end_user_imports WHERE project_id = %d`, b.office.ID)); n != 1 {
+			t.Errorf("%d files remembered for the project after a day, want 1 (today's)", n)
+		}
 	})
 }

@@ -521,6 +521,12 @@ func (s *Store) ImportEndUserFile(ctx context.Context, projectID int64, digest s
 		if digest != "" {
 			// Guarded: of two imports of the file at once, the second waits
 			// here for the first and is refused (rolled back) once it commits.
+			// The project's files older than the memory are forgotten here,
+			// so the table holds at most a day of each project's imports.
+			if _, err := tx.exec(ctx, `DELETE FROM end_user_imports WHERE project_id = ? AND at < ?`,
+				p.ID, now.Add(-EndUserImportMemory)); err != nil {
+				return err
+			}
 			r, err := tx.exec(ctx, `INSERT INTO end_user_imports (project_id, digest, imported, at) VALUES (?,?,?,?)
 				ON CONFLICT (project_id, digest) DO UPDATE SET imported = excluded.imported, at = excluded.at
 				WHERE end_user_imports.at < ?`, p.ID, digest, res.Imported, now, now.Add(-EndUserImportMemory))
