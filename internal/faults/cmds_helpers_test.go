@@ -2,8 +2,6 @@ package faults_test
 
 import (
 	"bufio"
-	"encoding/json"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -51,20 +49,6 @@ func cmdsStart(t *testing.T, d *database, extra ...string) *cmdsCluster {
 		c.nodes = []*node{c.a}
 	}
 	return c
-}
-
-// cmdsRand is the scenario's seeded source, its seed logged so that a
-// failure can be replayed (GATEHOUSE_FAULTS_SEED).
-func cmdsRand(t testing.TB) *rand.Rand {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("GATEHOUSE_FAULTS_SEED"); s != "" {
-		if err := json.Unmarshal([]byte(s), &seed); err != nil {
-			t.Fatalf("GATEHOUSE_FAULTS_SEED=%q: %v", s, err)
-		}
-	}
-	t.Logf("seed %d (GATEHOUSE_FAULTS_SEED=%d replays it)", seed, seed)
-	return rand.New(rand.NewPCG(seed, 18))
 }
 
 // cmdsLogErrors returns the ERROR lines of a node's log (all its runs).

@@ -28,7 +28,7 @@ import (
 func TestCommandsSurviveKills(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
-			rng := cmdsRand(t)
+			rng := seeded(t)
 			devices, perDevice, kills := size(100, 1000), 1, size(1, 3)
 			d := newDatabase(t, engine)
 			d.Seed(t, 10, devices)
@@ -262,7 +262,7 @@ func TestCommandsSurviveKills(t *testing.T) {
 func TestRolloutSurvivesKills(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
-			rng := cmdsRand(t)
+			rng := seeded(t)
 			devices, kills := size(24, 200), size(1, 3)
 			d := newDatabase(t, engine)
 			d.Seed(t, 10, devices)

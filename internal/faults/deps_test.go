@@ -3,7 +3,6 @@ package faults_test
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -28,9 +27,7 @@ func TestDepsPostgresRestart(t *testing.T) {
 	if !slices.Contains(engines(t), "postgres") {
 		return // engines said why (CI requires PostgreSQL)
 	}
-	seed := rand.Uint64()
-	rng := rand.New(rand.NewPCG(seed, 18))
-	t.Logf("seed %d", seed)
+	rng := seeded(t)
 	t0 := time.Now()
 	pg := startDepsPG(t)
 	t.Logf("cluster made and started in %s", time.Since(t0).Round(100*time.Millisecond))

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -494,6 +495,22 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 		time.Sleep(100 * time.Millisecond)
 	}
 	return time.Since(start)
+}
+
+// seeded is a scenario's source of random kill points and faults: its seed
+// is logged, and GATEHOUSE_FAULTS_SEED=N replays a failed run.
+func seeded(t testing.TB) *rand.Rand {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("GATEHOUSE_FAULTS_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("GATEHOUSE_FAULTS_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (replay: GATEHOUSE_FAULTS_SEED=%d)", seed, seed)
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
 // figure records a measured figure for the README's "What survives what"

@@ -3,7 +3,6 @@ package faults_test
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,9 +147,7 @@ func runLinkFaults(t *testing.T, engine string) {
 		offBound = 3*linkHeartbeat + size(7*time.Second, 7*time.Second) // half-open found within
 	)
 	began := time.Now()
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d (math/rand/v2 PCG)", seed)
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	rng := seeded(t)
 
 	d := newDatabase(t, engine)
 	d.Seed(t, 20, devices+flappers+10)

@@ -29,7 +29,7 @@ func TestKillDuringAutoPBatch(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
-			rng := opsRand(t)
+			rng := seeded(t)
 			d := newDatabase(t, engine)
 			d.Seed(t, 20, 5600)
 			n := startNode(t, d, "a")
@@ -255,7 +255,7 @@ func TestKillDuringPayment(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
-			rng := opsRand(t)
+			rng := seeded(t)
 			d := newDatabase(t, engine)
 			d.Seed(t, 200, 20)
 			n := startNode(t, d, "a")
@@ -472,7 +472,7 @@ func TestKillDuringEndUserImport(t *testing.T) {
 	for _, engine := range engines(t) {
 		t.Run(engine, func(t *testing.T) {
 			t.Parallel()
-			rng := opsRand(t)
+			rng := seeded(t)
 			d := newDatabase(t, engine)
 			d.Seed(t, 20, 20)
 			n := startNode(t, d, "a")

@@ -5,30 +5,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"sort"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 )
-
-// opsRand is a scenario's source of kill points, seeded from
-// GATEHOUSE_FAULTS_SEED when set (to replay a failure) or else from the
-// clock; the seed is logged either way.
-func opsRand(t testing.TB) *rand.Rand {
-	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("GATEHOUSE_FAULTS_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("GATEHOUSE_FAULTS_SEED=%q: %v", s, err)
-		}
-		seed = v
-	}
-	t.Logf("seed %d (replay: GATEHOUSE_FAULTS_SEED=%d)", seed, seed)
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-}
 
 // opsAnswer is what a client got for a request the node may have been
 // killed in the middle of: a status and body, or a transport error.
