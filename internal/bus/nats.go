@@ -20,6 +20,9 @@ type NATS struct {
 	log         *slog.Logger
 	notes       noticesSet
 	reconnected atomic.Uint64 // reconnections so far (see notices)
+	// back is signalled (without blocking) on every reconnection, after the
+	// client has sent its subscriptions again: see Reconnected.
+	back chan struct{}
 }
 
 // NewNATS connects to the NATS server at url (nats://host:4222, several
@@ -31,7 +34,7 @@ func NewNATSWithLog(url string, log *slog.Logger) (*NATS, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	n := &NATS{log: log}
+	n := &NATS{log: log, back: make(chan struct{}, 1)}
 	nc, err := nats.Connect(url,
 		nats.Name("gatehouse"),
 		nats.MaxReconnects(-1),
@@ -47,6 +50,10 @@ func NewNATSWithLog(url string, log *slog.Logger) (*NATS, error) {
 		nats.ReconnectHandler(func(c *nats.Conn) {
 			n.reconnected.Add(1)
 			log.Info("bus: reconnected to NATS", "server", c.ConnectedUrlRedacted())
+			select {
+			case n.back <- struct{}{}:
+			default: // one signal pending is enough
+			}
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			subj := ""
@@ -62,6 +69,12 @@ func NewNATSWithLog(url string, log *slog.Logger) (*NATS, error) {
 	n.nc = nc
 	return n, nil
 }
+
+// Reconnected receives a value after each reconnection to NATS. What was
+// published while this node or another was away (a kick for a command
+// written meanwhile) may never have arrived: a listener looks again at what
+// the database holds.
+func (n *NATS) Reconnected() <-chan struct{} { return n.back }
 
 // MaxPayload is the largest message the NATS server accepts.
 func (n *NATS) MaxPayload() int64 { return n.nc.MaxPayload() }

@@ -859,6 +859,10 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer expire.Stop()
 	resend := time.NewTicker(g.opts.ResendEvery)
 	defer resend.Stop()
+	var reconnected <-chan struct{} // nil (never ready) for a bus that cannot lose messages
+	if r, ok := g.bus.(interface{ Reconnected() <-chan struct{} }); ok {
+		reconnected = r.Reconnected()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -873,40 +877,52 @@ func (g *Gateway) Run(ctx context.Context) error {
 			scancel()
 			g.sweepStale(ctx)
 		case <-resend.C:
-			sctx, scancel := g.within(ctx, sweepTimeout)
-			macs, err := g.st.QueuedCommandDevices(sctx, g.opts.Node)
-			if err == nil {
-				var up []string
-				up, err = g.st.QueuedUpgradeDevices(sctx, g.opts.Node)
-				macs = append(macs, up...)
-				if err == nil {
-					up, err = g.st.QueuedDiagnosticDevices(sctx, g.opts.Node)
-					macs = append(macs, up...)
-				}
-				slices.Sort(macs)
-				macs = slices.Compact(macs) // a device with both is delivered to once
-			}
-			scancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					g.log.Error("gateway: queued commands", "err", err)
-				}
-				continue
-			}
-			var held []*conn
-			g.mu.Lock()
-			for _, m := range macs {
-				if c := g.conns[m]; c != nil {
-					held = append(held, c)
-				}
-			}
-			g.mu.Unlock()
-			if len(held) > 0 {
-				g.deliver(held, false)
-			}
-			g.resendUnacked(ctx, macs)
+			g.resendQueued(ctx)
+		case <-reconnected:
+			// Kicks published while the bus was away may be lost: the
+			// queued commands of the devices held here are sent now rather
+			// than at the next sweep.
+			g.resendQueued(ctx)
 		}
 	}
+}
+
+// resendQueued sends the queued commands, upgrades and diagnostics of the
+// devices held here (a kick the bus lost), then the commands sent a sweep
+// ago and never acknowledged.
+func (g *Gateway) resendQueued(ctx context.Context) {
+	sctx, scancel := g.within(ctx, sweepTimeout)
+	macs, err := g.st.QueuedCommandDevices(sctx, g.opts.Node)
+	if err == nil {
+		var up []string
+		up, err = g.st.QueuedUpgradeDevices(sctx, g.opts.Node)
+		macs = append(macs, up...)
+		if err == nil {
+			up, err = g.st.QueuedDiagnosticDevices(sctx, g.opts.Node)
+			macs = append(macs, up...)
+		}
+		slices.Sort(macs)
+		macs = slices.Compact(macs) // a device with both is delivered to once
+	}
+	scancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			g.log.Error("gateway: queued commands", "err", err)
+		}
+		return
+	}
+	var held []*conn
+	g.mu.Lock()
+	for _, m := range macs {
+		if c := g.conns[m]; c != nil {
+			held = append(held, c)
+		}
+	}
+	g.mu.Unlock()
+	if len(held) > 0 {
+		g.deliver(held, false)
+	}
+	g.resendUnacked(ctx, macs)
 }
 
 // resendUnacked sends again, on the devices' connections here, the

@@ -55,6 +55,13 @@ func twoNodes(t *testing.T) (a, b *env) {
 // twoNodesVia is twoNodes with node B reaching NATS at via(its URL).
 func twoNodesVia(t *testing.T, via func(natsURL string) string) (a, b *env) {
 	t.Helper()
+	return twoNodesOn(t, "", via, gwOptions)
+}
+
+// twoNodesOn is twoNodesVia on the NATS server at url ("": one started for
+// the test) with the nodes' gateways set by opts.
+func twoNodesOn(t *testing.T, url string, via func(natsURL string) string, opts gateway.Options) (a, b *env) {
+	t.Helper()
 	if os.Getenv(testutil.PostgresEnv) == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%s is not set: CI must run the multi-node tests", testutil.PostgresEnv)
@@ -78,8 +85,10 @@ func twoNodesVia(t *testing.T, via func(natsURL string) string) (a, b *env) {
 	if _, err := demo.Load(context.Background(), stA, demo.Options{Password: demoPassword, Users: 300, Devices: 200, Seed: 7}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	url := startNATS(t)
-	optsA, optsB := gwOptions, gwOptions
+	if url == "" {
+		url = startNATS(t)
+	}
+	optsA, optsB := opts, opts
 	optsA.Node, optsB.Node = "node-a", "node-b"
 	a = newGatewayEnv(t, "postgres", stA, natsBus(t, url), optsA)
 	b = newGatewayEnv(t, "postgres", stB, natsBus(t, via(url)), optsB)
