@@ -744,19 +744,29 @@ func (g *Gateway) publishMACs(subject string, macs []string) {
 	}
 }
 
+// held returns the connections this node holds of the devices macs, but
+// those in skip (sorted).
+func (g *Gateway) held(macs, skip []string) []*conn {
+	var out []*conn
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range macs {
+		if _, found := slices.BinarySearch(skip, m); found {
+			continue
+		}
+		if c := g.conns[m]; c != nil {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (g *Gateway) onKick(data []byte) {
 	var macs []string
 	if json.Unmarshal(data, &macs) != nil {
 		return
 	}
-	var held []*conn
-	g.mu.Lock()
-	for _, m := range macs {
-		if c := g.conns[m]; c != nil {
-			held = append(held, c)
-		}
-	}
-	g.mu.Unlock()
+	held := g.held(macs, nil)
 	if len(held) > 0 {
 		g.spawn(func() { g.deliver(held, false) })
 	}
@@ -911,14 +921,7 @@ func (g *Gateway) resendQueued(ctx context.Context) {
 		}
 		return
 	}
-	var held []*conn
-	g.mu.Lock()
-	for _, m := range macs {
-		if c := g.conns[m]; c != nil {
-			held = append(held, c)
-		}
-	}
-	g.mu.Unlock()
+	held := g.held(macs, nil)
 	if len(held) > 0 {
 		g.deliver(held, false)
 	}
@@ -941,17 +944,7 @@ func (g *Gateway) resendUnacked(ctx context.Context, queued []string) {
 		}
 		return
 	}
-	var held []*conn
-	g.mu.Lock()
-	for _, m := range macs {
-		if _, found := slices.BinarySearch(queued, m); found {
-			continue
-		}
-		if c := g.conns[m]; c != nil {
-			held = append(held, c)
-		}
-	}
-	g.mu.Unlock()
+	held := g.held(macs, queued)
 	if len(held) > 0 {
 		g.log.Info("gateway: commands not acknowledged sent again", "devices", len(held))
 		g.deliver(held, true)
