@@ -74,22 +74,7 @@ func cmdsLogErrors(t testing.TB, n *node) []string {
 // those startSim connects.
 func cmdsMACs(t testing.TB, d *database, count int) []string {
 	t.Helper()
-	rows, err := d.SQL(t).Query(d.rebind(`SELECT mac FROM devices ORDER BY id LIMIT ?`), count)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var macs []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			t.Fatal(err)
-		}
-		macs = append(macs, m)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	macs := d.Strings(t, `SELECT mac FROM devices ORDER BY id LIMIT ?`, count)
 	if len(macs) != count {
 		t.Fatalf("%d devices in the database, %d wanted", len(macs), count)
 	}

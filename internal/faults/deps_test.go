@@ -225,17 +225,7 @@ func TestDepsNATSDown(t *testing.T) {
 		return d.Count(t, `SELECT count(*) FROM devices WHERE online AND node = 'b'`) == devices
 	})
 	j := watchDepsJournal(t, s)
-	var macs []string
-	rows, err := d.SQL(t).Query(`SELECT mac FROM devices WHERE online AND node = 'b' ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var m string
-		rows.Scan(&m)
-		macs = append(macs, m)
-	}
-	rows.Close()
+	macs := d.Strings(t, `SELECT mac FROM devices WHERE online AND node = 'b' ORDER BY id`)
 	c := newClient(a.URL(), d.Token(t, "demo-admin"))
 	type asked struct {
 		id, mac string

@@ -138,6 +138,36 @@ func (d *database) Count(t testing.TB, query string, args ...any) int {
 	return n
 }
 
+// Strings runs a query of one text column (? placeholders) and returns its
+// values in order.
+func (d *database) Strings(t testing.TB, query string, args ...any) []string {
+	t.Helper()
+	return column[string](t, d, query, args...)
+}
+
+// column runs a query of one column of T (? placeholders) and returns its
+// values in order.
+func column[T any](t testing.TB, d *database, query string, args ...any) []T {
+	t.Helper()
+	rows, err := d.SQL(t).Query(d.rebind(query), args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // Exec runs a statement (? placeholders).
 func (d *database) Exec(t testing.TB, query string, args ...any) {
 	t.Helper()

@@ -363,22 +363,7 @@ func runLinkFaults(t *testing.T, engine string) {
 // linkMACs runs a query returning MACs.
 func linkMACs(t *testing.T, d *database, q string) []string {
 	t.Helper()
-	rows, err := d.SQL(t).Query(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	out := d.Strings(t, q)
 	if len(out) == 0 {
 		t.Fatalf("no MACs: %s", q)
 	}

@@ -35,20 +35,8 @@ func TestKillDuringAutoPBatch(t *testing.T) {
 			n := startNode(t, d, "a")
 			c := newClient(n.URL(), d.Token(t, "demo-subdistributor"))
 			const devices = 500
-			var macs []string
-			rows, err := d.SQL(t).Query(`SELECT d.mac FROM devices d JOIN accounts a ON a.id = d.subdistributor_id
+			macs := d.Strings(t, `SELECT d.mac FROM devices d JOIN accounts a ON a.id = d.subdistributor_id
 				WHERE a.username = 'demo-subdistributor' AND d.project_kind = 'community' ORDER BY d.id LIMIT 500`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for rows.Next() {
-				var m string
-				if err := rows.Scan(&m); err != nil {
-					t.Fatal(err)
-				}
-				macs = append(macs, m)
-			}
-			rows.Close()
 			if len(macs) != devices {
 				t.Fatalf("demo-subdistributor has %d community devices, want %d", len(macs), devices)
 			}

@@ -117,23 +117,7 @@ func opsDo(c *client, method, path, contentType string, body any) func() opsAnsw
 // opsInts reads one column of int64 (query with ? placeholders).
 func (d *database) opsInts(t testing.TB, query string, args ...any) []int64 {
 	t.Helper()
-	rows, err := d.SQL(t).Query(d.rebind(query), args...)
-	if err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var v int64
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return column[int64](t, d, query, args...)
 }
 
 // opsString reads one string (query with ? placeholders).

@@ -287,40 +287,27 @@ func (s *Store) ExpireCommands(ctx context.Context) (int64, error) {
 // id once and answers a repeat with the same ack — since nothing else
 // would while the device stays connected. (System side.)
 func (s *Store) UnackedCommandDevices(ctx context.Context, node string, sentBefore time.Time) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT d.mac FROM device_commands c JOIN devices d ON d.id = c.device_id
+	return s.macs(ctx, `SELECT DISTINCT d.mac FROM device_commands c JOIN devices d ON d.id = c.device_id
 		WHERE c.status = 'sent' AND c.sent_at < ? AND c.expires_at > ? AND d.online = true AND d.node = ?`, sentBefore, s.now(), node)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // QueuedCommandDevices returns the MACs of the devices online on node that
 // have queued commands not yet expired: the gateway's safety net for a
 // lost bus message. (System side.)
 func (s *Store) QueuedCommandDevices(ctx context.Context, node string) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT d.mac FROM device_commands c JOIN devices d ON d.id = c.device_id
+	return s.macs(ctx, `SELECT DISTINCT d.mac FROM device_commands c JOIN devices d ON d.id = c.device_id
 		WHERE c.status = 'queued' AND c.expires_at > ? AND d.online = true AND d.node = ?`, s.now(), node)
+}
+
+// macs runs a query of one MAC column: the gateway's safety nets list the
+// devices they look at this way.
+func (s *Store) macs(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return scanAll(rows, func(r scanner) (string, error) {
 		var m string
-		if err := rows.Scan(&m); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+		return m, r.Scan(&m)
+	})
 }

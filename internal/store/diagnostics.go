@@ -227,15 +227,8 @@ func (s *Store) QueuedDiagnostics(ctx context.Context, deviceIDs ...int64) ([]*m
 // QueuedDiagnosticDevices returns the MACs of the devices held by node
 // that have a queued diagnostic (Run's safety net). (System side.)
 func (s *Store) QueuedDiagnosticDevices(ctx context.Context, node string) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT d.mac FROM device_diagnostics g JOIN devices d ON d.id = g.device_id
+	return s.macs(ctx, `SELECT DISTINCT d.mac FROM device_diagnostics g JOIN devices d ON d.id = g.device_id
 		WHERE g.state = 'queued' AND g.expires_at > ? AND d.online AND d.node = ?`, s.now(), node)
-	if err != nil {
-		return nil, err
-	}
-	return scanAll(rows, func(r scanner) (string, error) {
-		var m string
-		return m, r.Scan(&m)
-	})
 }
 
 // StartDiagnostic marks a queued, unexpired diagnostic running on node:

@@ -344,22 +344,9 @@ func (s *Store) UpgradeConnect(ctx context.Context, deviceID int64, firmware str
 // with an upgrade queued (not told yet): the gateway's safety net for a
 // lost Kick. (System side.)
 func (s *Store) QueuedUpgradeDevices(ctx context.Context, node string) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT d.mac FROM firmware_upgrades u JOIN devices d ON d.id = u.device_id
+	return s.macs(ctx, `SELECT DISTINCT d.mac FROM firmware_upgrades u JOIN devices d ON d.id = u.device_id
 		WHERE u.state IN (`+inFlightUpgradeStates+`) AND u.state = 'queued' AND u.deadline_at > ? AND d.online = true AND d.node = ?`,
 		s.now(), node)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 // UpgradesInFlight reports whether any upgrade is released and not
