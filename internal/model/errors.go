@@ -34,18 +34,56 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  map[string]string
+
+	// The message and field messages before formatting: the portal looks
+	// them up in its catalogs (internal/i18n) and formats them in the
+	// reader's language. Message and Fields, for the API, stay English.
+	Text       Text
+	FieldTexts map[string]Text
+}
+
+// Text is a message's format (its English text, the catalogs' key) and arguments.
+type Text struct {
+	Format string
+	Args   []any
+}
+
+// Localized returns the message and field messages of e formatted by tr,
+// a catalog's Sprintf (format is the key, args its arguments).
+func (e *Error) Localized(tr func(format string, args ...any) string) (string, map[string]string) {
+	var fields map[string]string
+	if len(e.FieldTexts) > 0 {
+		fields = make(map[string]string, len(e.FieldTexts))
+		for f, t := range e.FieldTexts {
+			fields[f] = tr(t.Format, t.Args...)
+		}
+	}
+	switch {
+	case e.Text.Format != "":
+		return tr(e.Text.Format, e.Text.Args...), fields
+	case len(fields) == 1:
+		for f, m := range fields {
+			return f + ": " + m, fields
+		}
+	case len(fields) > 1:
+		return tr("Invalid input."), fields
+	}
+	return e.Message, fields
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
 
 // Errorf builds a domain error with a formatted message.
 func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Text: Text{format, args}}
 }
 
 // NotFound is the one answer for a missing row and for a row outside the
 // caller's subtree: a foreign id must not be distinguishable from a missing one.
-func NotFound(what string) *Error { return Errorf(ENOTFOUND, "%s not found", what) }
+// Its catalog key is the whole message ("device not found").
+func NotFound(what string) *Error {
+	return &Error{Code: ENOTFOUND, Message: what + " not found", Text: Text{Format: what + " not found"}}
+}
 
 // ErrorCode returns the code of err, EINTERNAL for errors that are not ours.
 func ErrorCode(err error) string {
@@ -80,7 +118,10 @@ func ErrorFields(err error) map[string]string {
 }
 
 // Validator collects field errors so a form can report all of them at once.
-type Validator struct{ fields map[string]string }
+type Validator struct {
+	fields map[string]string
+	texts  map[string]Text
+}
 
 // Add records a message for field unless one is already recorded.
 func (v *Validator) Add(field, format string, args ...any) {
@@ -89,6 +130,10 @@ func (v *Validator) Add(field, format string, args ...any) {
 	}
 	if _, ok := v.fields[field]; !ok {
 		v.fields[field] = fmt.Sprintf(format, args...)
+		if v.texts == nil {
+			v.texts = map[string]Text{}
+		}
+		v.texts[field] = Text{format, args}
 	}
 }
 
@@ -110,7 +155,7 @@ func (v *Validator) Err() error {
 			msg = fmt.Sprintf("%s: %s", f, m)
 		}
 	}
-	return &Error{Code: EINVALID, Message: msg, Fields: v.fields}
+	return &Error{Code: EINVALID, Message: msg, Fields: v.fields, FieldTexts: v.texts}
 }
 
 // TooLarge is an ETOOLARGE error about one field: input refused for its size.
@@ -123,5 +168,6 @@ func TooLarge(field, format string, args ...any) *Error {
 // Invalid is an EINVALID error about one field.
 func Invalid(field, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
-	return &Error{Code: EINVALID, Message: field + ": " + msg, Fields: map[string]string{field: msg}}
+	return &Error{Code: EINVALID, Message: field + ": " + msg, Fields: map[string]string{field: msg},
+		FieldTexts: map[string]Text{field: {format, args}}}
 }

@@ -100,5 +100,5 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err erro
 		return
 	}
 	status, d := s.errorResponse(w, r, err)
-	s.web.RenderError(w, r, status, d.Message)
+	s.web.RenderError(w, r, status, err, d.Message)
 }

@@ -274,6 +274,8 @@ func (s *Server) routes() {
 	m.Handle("GET /password/forgot", s.pagePublic(w.ForgotPasswordPage))
 	m.Handle("POST /password/forgot", limitBody(maxLoginBody, s.pagePublic(w.ForgotPassword)))
 	m.Handle("POST /logout", s.page(w.Logout))
+	m.Handle("POST /language", limitBody(maxLoginBody, s.pagePublic(w.SetLanguage)))
+	m.Handle("POST /account/language", s.page(w.SetOwnLanguage))
 	m.Handle("GET /account", s.page(w.AccountPage))
 	m.Handle("GET /account/password", s.page(w.PasswordPage))
 	m.Handle("POST /account/password", s.page(w.ChangePassword))
@@ -457,7 +459,7 @@ func (s *Server) authenticate(r *http.Request, allowBearer bool, roles []model.R
 var errMustEnroll = model.Errorf(model.EFORBIDDEN, "Your parent account requires two-factor sign-in: set it up first (Two-factor, /account/two-factor; API: POST /api/v1/me/two-factor).")
 
 var enrollPaths = map[string]bool{
-	"/account/two-factor": true, "/account/two-factor/start": true, "/account/two-factor/confirm": true, "/logout": true, "/access/end": true,
+	"/account/language": true, "/account/two-factor": true, "/account/two-factor/start": true, "/account/two-factor/confirm": true, "/logout": true, "/access/end": true,
 	"/api/v1/me": true, "/api/v1/me/two-factor": true, "/api/v1/me/two-factor/confirm": true, "/api/v1/auth/logout": true,
 	// A passkey is set up instead of an app (issue 16).
 	"/account/two-factor/passkeys": true, "/api/v1/me/passkeys": true, "/api/v1/me/passkeys/options": true,

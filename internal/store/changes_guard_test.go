@@ -44,6 +44,7 @@ var notAutoPChanges = map[string]string{
 	"setModelFirmware":             "devices.model, firmware, only when the device reports others (the gateway)",
 	"SetChildrenTwoFactorRequired": "accounts.require_2fa_children: sign-in only",
 	"SetOwnEmail":                  "accounts.email: no AutoP file holds an account's address",
+	"SetOwnLanguage":               "accounts.language: the portal's and e-mails' language; no AutoP file holds it",
 	"DevicesSeen":                  "devices.last_seen",
 	"DeviceDisconnected":           "devices.online, node, last_seen",
 	"offlineChunks":                "devices.online, node (NodeOffline and StaleOffline)",

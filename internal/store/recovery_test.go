@@ -107,6 +107,7 @@ func init() {
 	coveredElsewhere["CreateLoginChallenge"] = "auth, before an actor exists"
 	coveredElsewhere["UseLoginChallenge"] = "auth, before an actor exists (the challenge is the credential)"
 	coveredElsewhere["SetOwnEmail"] = "the actor's own account only (TestOwnEmailAskedAtSignIn)"
+	coveredElsewhere["SetOwnLanguage"] = "the signed-in person's own account only (TestOwnLanguage)"
 	tenancyCases = append(tenancyCases, tenancyCase{method: "ResetChildTwoFactor", call: func(st *store.Store, ctx context.Context, b *branch) error {
 		err := st.ResetChildTwoFactor(ctx, b.installer.ID)
 		if a := model.ActorFrom(ctx); a != nil && a.AccountID == b.installer.ID {

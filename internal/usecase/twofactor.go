@@ -21,3 +21,8 @@ func (c *Cases) ResetChildTwoFactor(ctx context.Context, id int64) error {
 func (c *Cases) SetOwnEmail(ctx context.Context, email string) error {
 	return c.internal(ctx, "saving your e-mail address", c.store.SetOwnEmail(ctx, strings.TrimSpace(email)))
 }
+
+// SetOwnLanguage sets the portal language of the person signed in.
+func (c *Cases) SetOwnLanguage(ctx context.Context, lang string) error {
+	return c.internal(ctx, "saving your language", c.store.SetOwnLanguage(ctx, lang))
+}

@@ -3,6 +3,8 @@ package web
 import (
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 )
 
 func TestAgo(t *testing.T) {
@@ -21,7 +23,7 @@ func TestAgo(t *testing.T) {
 		{(*time.Time)(nil), ""},
 		{time.Time{}, ""},
 	} {
-		if got := ago(c.in, now); got != c.want {
+		if got := i18n.For("en", "UTC").Ago(c.in, now); got != c.want {
 			t.Errorf("ago(%v) = %q, want %q", c.in, got, c.want)
 		}
 	}

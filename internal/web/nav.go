@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -32,58 +33,58 @@ var (
 
 // Modules in navigation order; each role sees those listing it.
 var Modules = []Module{
-	{NavItem: NavItem{"distributors", "Distributors", "/distributors"}, Roles: admin, Text: "Create and list distributors."},
-	{NavItem: NavItem{"subdistributors", "Sub-distributors", "/subdistributors"}, Roles: dist,
-		Text: "Create and list sub-distributors; switch the payment feature and Pay by Distributor."},
-	{NavItem: NavItem{"prices", "Prices", "/prices"}, Roles: []model.Role{model.RoleAdmin, model.RoleDistributor},
-		Text: "The price list of SmartPlus services: activation and monthly fees per item."},
-	{NavItem: NavItem{"coupons", "Coupons", "/coupons"}, Roles: dist,
-		Text: "Issue coupons to your sub-distributors and follow their balances."},
-	{NavItem: NavItem{"orders", "Payments", "/payments"}, Roles: dist,
-		Text: "The orders of your sub-distributors and their installers; pay them when Pay by Distributor is on."},
+	{NavItem: NavItem{"distributors", i18n.N("Distributors"), "/distributors"}, Roles: admin, Text: i18n.N("Create and list distributors.")},
+	{NavItem: NavItem{"subdistributors", i18n.N("Sub-distributors"), "/subdistributors"}, Roles: dist,
+		Text: i18n.N("Create and list sub-distributors; switch the payment feature and Pay by Distributor.")},
+	{NavItem: NavItem{"prices", i18n.N("Prices"), "/prices"}, Roles: []model.Role{model.RoleAdmin, model.RoleDistributor},
+		Text: i18n.N("The price list of SmartPlus services: activation and monthly fees per item.")},
+	{NavItem: NavItem{"coupons", i18n.N("Coupons"), "/coupons"}, Roles: dist,
+		Text: i18n.N("Issue coupons to your sub-distributors and follow their balances.")},
+	{NavItem: NavItem{"orders", i18n.N("Payments"), "/payments"}, Roles: dist,
+		Text: i18n.N("The orders of your sub-distributors and their installers; pay them when Pay by Distributor is on.")},
 
 	// The sub-distributor's eight modules, in the guide's order.
-	{NavItem: NavItem{"project-devices", "Project Device", "/project-devices"}, Roles: sub,
-		Text: "Community and office devices: search by MAC, SIP, manager and project, details, delete, and remote maintenance."},
-	{NavItem: NavItem{"personal-devices", "Personal Device", "/personal-devices"}, Roles: sub,
-		Text: "Single-tenant devices: search by MAC, device name, single-tenant manager and SIP, details, delete, and remote maintenance."},
-	{NavItem: NavItem{"third-party-devices", "Third-Party Device", "/third-party-devices"}, Roles: sub,
-		Text: "Third-party cameras of projects and single tenants: search, check and delete."},
-	{NavItem: NavItem{"users", "User", "/users/installers"}, Roles: sub,
-		Text: "Installers (add, edit, reset password, delete, MAC addresses, access without password) and the villa, community and office users."},
+	{NavItem: NavItem{"project-devices", i18n.N("Project Device"), "/project-devices"}, Roles: sub,
+		Text: i18n.N("Community and office devices: search by MAC, SIP, manager and project, details, delete, and remote maintenance.")},
+	{NavItem: NavItem{"personal-devices", i18n.N("Personal Device"), "/personal-devices"}, Roles: sub,
+		Text: i18n.N("Single-tenant devices: search by MAC, device name, single-tenant manager and SIP, details, delete, and remote maintenance.")},
+	{NavItem: NavItem{"third-party-devices", i18n.N("Third-Party Device"), "/third-party-devices"}, Roles: sub,
+		Text: i18n.N("Third-party cameras of projects and single tenants: search, check and delete.")},
+	{NavItem: NavItem{"users", i18n.N("User"), "/users/installers"}, Roles: sub,
+		Text: i18n.N("Installers (add, edit, reset password, delete, MAC addresses, access without password) and the villa, community and office users.")},
 
 	// The installer's own portal.
-	{NavItem: NavItem{"installer-projects", "Projects", "/installer/projects"}, Roles: inst,
-		Text: "Communities with buildings and apartments, offices with departments, and single-tenant homes."},
-	{NavItem: NavItem{"installer-devices", "Devices", "/installer/devices"}, Roles: inst,
-		Text: "Devices by MAC in your projects, and third-party cameras."},
-	{NavItem: NavItem{"installer-users", "Users", "/installer/users"}, Roles: inst,
-		Text: "Residents, office staff and property managers; CSV import."},
+	{NavItem: NavItem{"installer-projects", i18n.N("Projects"), "/installer/projects"}, Roles: inst,
+		Text: i18n.N("Communities with buildings and apartments, offices with departments, and single-tenant homes.")},
+	{NavItem: NavItem{"installer-devices", i18n.N("Devices"), "/installer/devices"}, Roles: inst,
+		Text: i18n.N("Devices by MAC in your projects, and third-party cameras.")},
+	{NavItem: NavItem{"installer-users", i18n.N("Users"), "/installer/users"}, Roles: inst,
+		Text: i18n.N("Residents, office staff and property managers; CSV import.")},
 
-	{NavItem: NavItem{"firmware", "Firmware", "/firmware"}, Roles: all,
-		Text: "The device firmware available for your installers: versions, models and change logs; rollouts put it on your devices in waves."},
-	{NavItem: NavItem{"subscriptions", "Subscriptions", "/subscriptions"}, Roles: sub, PaymentGated: true,
-		Text: "Activation and renewal of SmartPlus services, paid by Stripe, PayPal or coupon."},
-	{NavItem: NavItem{"payments", "Payments", "/payments"}, Roles: sub, PaymentGated: true,
-		Text: "Transaction history: search, details, cancel, pay and invoices."},
+	{NavItem: NavItem{"firmware", i18n.N("Firmware"), "/firmware"}, Roles: all,
+		Text: i18n.N("The device firmware available for your installers: versions, models and change logs; rollouts put it on your devices in waves.")},
+	{NavItem: NavItem{"subscriptions", i18n.N("Subscriptions"), "/subscriptions"}, Roles: sub, PaymentGated: true,
+		Text: i18n.N("Activation and renewal of SmartPlus services, paid by Stripe, PayPal or coupon.")},
+	{NavItem: NavItem{"payments", i18n.N("Payments"), "/payments"}, Roles: sub, PaymentGated: true,
+		Text: i18n.N("Transaction history: search, details, cancel, pay and invoices.")},
 	// The installer's side of them, shown while its sub-distributor has the
 	// payment feature (an installer account carries its sub-distributor's
 	// switch); the pages say who pays when the installer does not.
-	{NavItem: NavItem{"installer-subscriptions", "Subscription", "/subscriptions"}, Roles: inst, PaymentGated: true,
-		Text: "Activation and renewal of your users' SmartPlus services, when your charge mode says you pay."},
-	{NavItem: NavItem{"installer-payments", "Payments", "/payments"}, Roles: inst, PaymentGated: true,
-		Text: "Your orders: search, details, cancel, pay and invoices."},
-	{NavItem: NavItem{"settings", "Setting", "/settings"}, Roles: sub,
-		Text: "Customer service contacts for your installers, Receive Feedback, and the feedback they sent."},
-	{NavItem: NavItem{"installer-support", "Support", "/installer/support"}, Roles: inst,
-		Text: "Your sub-distributor's customer service contacts, and feedback to it."},
-	{NavItem: NavItem{"installer-settings", "Settings", "/installer/settings"}, Roles: inst,
-		Text: "Your profile, and access without password for your sub-distributor."},
+	{NavItem: NavItem{"installer-subscriptions", i18n.N("Subscription"), "/subscriptions"}, Roles: inst, PaymentGated: true,
+		Text: i18n.N("Activation and renewal of your users' SmartPlus services, when your charge mode says you pay.")},
+	{NavItem: NavItem{"installer-payments", i18n.N("Payments"), "/payments"}, Roles: inst, PaymentGated: true,
+		Text: i18n.N("Your orders: search, details, cancel, pay and invoices.")},
+	{NavItem: NavItem{"settings", i18n.N("Setting"), "/settings"}, Roles: sub,
+		Text: i18n.N("Customer service contacts for your installers, Receive Feedback, and the feedback they sent.")},
+	{NavItem: NavItem{"installer-support", i18n.N("Support"), "/installer/support"}, Roles: inst,
+		Text: i18n.N("Your sub-distributor's customer service contacts, and feedback to it.")},
+	{NavItem: NavItem{"installer-settings", i18n.N("Settings"), "/installer/settings"}, Roles: inst,
+		Text: i18n.N("Your profile, and access without password for your sub-distributor.")},
 	// After the guide's modules: device enrollment (DESIGN.md §3).
-	{NavItem: NavItem{"pending-devices", "Pending devices", "/pending-devices"}, Roles: []model.Role{model.RoleSubdistributor, model.RoleInstaller},
-		Text: "Keys devices presented that are not accepted yet: accept or reject them, or open a short acceptance window."},
-	{NavItem: NavItem{"audit", "Audit Log", "/audit"}, Roles: all,
-		Text: "Who did what, when, and on whose behalf, in your part of the platform."},
+	{NavItem: NavItem{"pending-devices", i18n.N("Pending devices"), "/pending-devices"}, Roles: []model.Role{model.RoleSubdistributor, model.RoleInstaller},
+		Text: i18n.N("Keys devices presented that are not accepted yet: accept or reject them, or open a short acceptance window.")},
+	{NavItem: NavItem{"audit", i18n.N("Audit Log"), "/audit"}, Roles: all,
+		Text: i18n.N("Who did what, when, and on whose behalf, in your part of the platform.")},
 }
 
 // PendingModules are the modules a later release builds.

@@ -62,11 +62,11 @@ func byteSize(n int64) string {
 
 func init() {
 	// firmware_detail.html shows the image's size.
-	funcs["bytes"] = byteSize
-	funcs["thousands"] = thousands
-	funcs["stateLabel"] = upgradeStateLabel
-	funcs["statusLabel"] = rolloutStatusLabel
-	funcs["percentOf"] = func(n, total int) int {
+	staticFuncs["bytes"] = byteSize
+	staticFuncs["thousands"] = thousands
+	staticFuncs["stateLabel"] = upgradeStateLabel
+	staticFuncs["statusLabel"] = rolloutStatusLabel
+	staticFuncs["percentOf"] = func(n, total int) int {
 		if total <= 0 {
 			return 0
 		}

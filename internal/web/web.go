@@ -15,11 +15,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
@@ -55,48 +58,101 @@ type Web struct {
 	clearCookie func(w http.ResponseWriter, r *http.Request)
 	setActing   func(w http.ResponseWriter, r *http.Request, token string, expires time.Time)
 	clearActing func(w http.ResponseWriter, r *http.Request)
-	pages       map[string]*template.Template
+	names       []string // the pages
+	mu          sync.Mutex
+	pages       map[pageKey]*template.Template
 }
 
-var funcs = template.FuncMap{
-	"commandLabel": commandLabel,
-	"datetime":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
-	"ago":          func(t any) string { return ago(t, time.Now()) },
-	"date": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			return v.UTC().Format("2006-01-02")
-		case *time.Time:
-			if v != nil {
-				return v.UTC().Format("2006-01-02")
-			}
-		}
-		return "-"
-	},
-	"role":  func(r model.Role) string { return r.Label() },
-	"first": func(s string, n int) string { return truncateRunes(s, n) },
+// funcsFor are the template functions of a locale: text through its
+// catalog, dates, times and money in its language, format and time zone.
+func funcsFor(l *i18n.Locale) template.FuncMap {
+	m := template.FuncMap{
+		"t":            l.T,
+		"tn":           l.T, // a plural message: its form chosen by the first argument
+		"commandLabel": func(c *model.DeviceCommand) string { return l.T(commandLabel(c)) },
+		"datetime":     l.DateTime,
+		"date":         l.Date,
+		"ago":          func(t any) string { return l.Ago(t, time.Now()) },
+		"money":        l.Money,
+		"num":          l.Number,
+		"role":         func(r model.Role) string { return l.T(r.Label()) },
+		"first":        func(s string, n int) string { return truncateRunes(s, n) },
+		"languages":    func() []i18n.Language { return i18n.Languages },
+	}
+	for k, f := range staticFuncs {
+		m[k] = f
+	}
+	for k, f := range localeFuncs {
+		m[k] = f(l)
+	}
+	return m
 }
 
-// New parses the templates: each page is the layout plus its own file.
+// staticFuncs are template functions the same in every language; the
+// module files add their own.
+var staticFuncs = template.FuncMap{}
+
+// localeFuncs build the template functions that write in a locale (a
+// module's status labels through the catalog); the module files add them.
+var localeFuncs = map[string]func(l *i18n.Locale) any{}
+
+// pageKey names one page parsed for one locale.
+type pageKey struct{ name, lang, zone string }
+
+// maxParsedPages bounds the parsed pages kept: one per page, language and
+// time zone in use. Past it the cache starts over.
+const maxParsedPages = 2048
+
+// New checks the catalogs and parses every page once (in English, UTC) so
+// that a broken template stops the server at start.
 func New(d Deps) (*Web, error) {
+	if err := i18n.Check(); err != nil {
+		return nil, err
+	}
 	w := &Web{cases: d.Cases, store: d.Store, auth: d.Auth, setCookie: d.SetCookie,
-		clearCookie: d.ClearCookie, setActing: d.SetActingCookie, clearActing: d.ClearActingCookie, pages: map[string]*template.Template{}}
+		clearCookie: d.ClearCookie, setActing: d.SetActingCookie, clearActing: d.ClearActingCookie, pages: map[pageKey]*template.Template{}}
 	files, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
+	en := i18n.For("en", "UTC")
 	for _, f := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(f, "templates/"), ".html")
 		if name == "layout" || strings.HasPrefix(name, "partial_") {
 			continue
 		}
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partial_*.html", f)
-		if err != nil {
-			return nil, fmt.Errorf("template %s: %w", name, err)
+		w.names = append(w.names, name)
+		if _, err := w.template(name, en); err != nil {
+			return nil, err
 		}
-		w.pages[name] = t
 	}
 	return w, nil
+}
+
+// template returns a page parsed with the functions of a locale, parsing
+// it on first use: each page is the layout, the partials and its own file.
+func (w *Web) template(name string, l *i18n.Locale) (*template.Template, error) {
+	k := pageKey{name, l.Tag, l.Zone.String()}
+	w.mu.Lock()
+	t, ok := w.pages[k]
+	w.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	if !slices.Contains(w.names, name) {
+		return nil, fmt.Errorf("no template %q", name)
+	}
+	t, err := template.New(name).Funcs(funcsFor(l)).ParseFS(templateFS, "templates/layout.html", "templates/partial_*.html", "templates/"+name+".html")
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", name, err)
+	}
+	w.mu.Lock()
+	if len(w.pages) >= maxParsedPages {
+		clear(w.pages)
+	}
+	w.pages[k] = t
+	w.mu.Unlock()
+	return t, nil
 }
 
 // Static serves the embedded CSS and icons.
@@ -121,10 +177,16 @@ type Page struct {
 	Error   string
 	Fields  map[string]string
 	Data    any
+	L       *i18n.Locale // the reader's language and time zone
+	Here    string       // where the language switcher comes back to
 }
 
 func (w *Web) page(r *http.Request, title, active string, data any) *Page {
-	p := &Page{Title: title, Active: active, Data: data, Notice: r.URL.Query().Get("notice")}
+	p := &Page{Title: title, Active: active, Data: data, Notice: r.URL.Query().Get("notice"), L: locale(r)}
+	p.Here = "/"
+	if r.Method == http.MethodGet {
+		p.Here = r.URL.RequestURI()
+	}
 	if id := auth.IdentityFrom(r.Context()); id != nil {
 		p.Account = id.Effective()
 		if id.ActingAs != nil {
@@ -134,15 +196,21 @@ func (w *Web) page(r *http.Request, title, active string, data any) *Page {
 			p.CSRF = id.Session.CSRFToken
 		}
 		p.Nav = navFor(p.Account)
+		for i := range p.Nav {
+			p.Nav[i].Title = p.L.T(p.Nav[i].Title)
+		}
 	}
 	return p
 }
 
 // render writes a page, buffering it so a template error is a clean 500.
 func (w *Web) render(rw http.ResponseWriter, status int, name string, p *Page) error {
-	t, ok := w.pages[name]
-	if !ok {
-		return fmt.Errorf("no template %q", name)
+	if p.L == nil {
+		p.L = i18n.For("en", "UTC")
+	}
+	t, err := w.template(name, p.L)
+	if err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
@@ -150,13 +218,27 @@ func (w *Web) render(rw http.ResponseWriter, status int, name string, p *Page) e
 	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.WriteHeader(status)
-	_, err := buf.WriteTo(rw)
+	_, err = buf.WriteTo(rw)
 	return err
 }
 
-// RenderError shows an error page.
-func (w *Web) RenderError(rw http.ResponseWriter, r *http.Request, status int, msg string) {
-	p := w.page(r, http.StatusText(status), "", map[string]any{"Status": status, "Message": msg})
+// statusTitles are the error pages' titles.
+var statusTitles = map[int]string{
+	http.StatusBadRequest: i18n.N("Bad Request"), http.StatusUnauthorized: i18n.N("Unauthorized"),
+	http.StatusForbidden: i18n.N("Forbidden"), http.StatusNotFound: i18n.N("Not Found"),
+	http.StatusMethodNotAllowed: i18n.N("Method Not Allowed"), http.StatusConflict: i18n.N("Conflict"),
+	http.StatusRequestEntityTooLarge: i18n.N("Request Entity Too Large"), http.StatusTooManyRequests: i18n.N("Too Many Requests"),
+	http.StatusInternalServerError: i18n.N("Internal Server Error"), http.StatusServiceUnavailable: i18n.N("Service Unavailable"),
+}
+
+// RenderError shows an error page: err's message in the reader's language
+// (msg, the English one, for an error that is not a domain error).
+func (w *Web) RenderError(rw http.ResponseWriter, r *http.Request, status int, err error, msg string) {
+	p := w.page(r, http.StatusText(status), "", nil)
+	if t, ok := statusTitles[status]; ok {
+		p.Title = p.L.T(t)
+	}
+	p.Data = map[string]any{"Status": status, "Message": localized(p.L, err, msg)}
 	if err := w.render(rw, status, "error", p); err != nil {
 		slog.Error("render error page", "err", err)
 		http.Error(rw, msg, status)
@@ -224,34 +306,3 @@ func exportURL(r *http.Request, apiPath string) string {
 func systemCtx(r *http.Request) context.Context { return model.WithActor(r.Context(), model.System) }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
-
-// ago says how long ago t was, roughly ("just now", "5 min ago", "3 h ago",
-// "12 days ago"), for a label such as a device's last-seen time; "" for no time.
-func ago(t any, now time.Time) string {
-	var at time.Time
-	switch v := t.(type) {
-	case time.Time:
-		at = v
-	case *time.Time:
-		if v == nil {
-			return ""
-		}
-		at = *v
-	default:
-		return ""
-	}
-	if at.IsZero() {
-		return ""
-	}
-	d := now.Sub(at)
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d/time.Minute))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d/time.Hour))
-	default:
-		return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
-	}
-}
