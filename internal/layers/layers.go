@@ -32,7 +32,7 @@ var Allowed = map[string][]string{
 	"internal/api": {"internal/usecase", "internal/listquery", "internal/auth", "internal/model", "internal/store",
 		"internal/autop", "internal/billing", "internal/tabular", "internal/autopserver"},
 	"internal/web": {"internal/usecase", "internal/listquery", "internal/auth", "internal/model", "internal/store",
-		"internal/autop", "internal/billing", "internal/tabular"},
+		"internal/autop", "internal/billing", "internal/tabular", "internal/i18n"},
 	"internal/gateway":      {"internal/gateway/ymux", "internal/deviceauth", "internal/bus", "internal/model", "internal/store"},
 	"internal/gateway/ymux": {},
 	// The AutoP server: devices fetch their files over HTTP (the API's
@@ -55,7 +55,8 @@ var Allowed = map[string][]string{
 	// Domain rules.
 	"internal/model":      {},
 	"internal/autop":      {"internal/model"},
-	"internal/billing":    {"internal/model"},
+	"internal/billing":    {"internal/model", "internal/i18n"},
+	"internal/i18n":       {}, // the portal's catalogs, languages, dates and money
 	"internal/tabular":    {"internal/model"},
 	"internal/deviceauth": {"internal/model"},
 	// Webhooks: signatures, the guarded HTTP client, one attempt, backoff.
