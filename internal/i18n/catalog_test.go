@@ -107,7 +107,7 @@ func keysInUse(t *testing.T) map[string]use {
 				}
 				isModel := pkg == "model" || (pkg == "" && inModel)
 				switch {
-				case name == "tr" || name == "trn":
+				case name == "tr" || name == "trn" || name == "Translate":
 					if s, ok := arg(1); ok {
 						add(s, name == "trn", path)
 					}
@@ -120,6 +120,10 @@ func keysInUse(t *testing.T) map[string]use {
 						add(s, false, path)
 					}
 				case isModel && name == "Errorf", isModel && (name == "Invalid" || name == "TooLarge"), name == "Add" && len(n.Args) >= 2:
+					if s, ok := arg(1); ok {
+						add(s, false, path)
+					}
+				case name == "WithField" && len(n.Args) >= 2:
 					if s, ok := arg(1); ok {
 						add(s, false, path)
 					}

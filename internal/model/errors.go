@@ -171,3 +171,16 @@ func Invalid(field, format string, args ...any) *Error {
 	return &Error{Code: EINVALID, Message: field + ": " + msg, Fields: map[string]string{field: msg},
 		FieldTexts: map[string]Text{field: {format, args}}}
 }
+
+// WithField records a message about one field of e, kept for translation
+// like e's own.
+func (e *Error) WithField(field, format string, args ...any) *Error {
+	if e.Fields == nil {
+		e.Fields, e.FieldTexts = map[string]string{}, map[string]Text{}
+	} else if e.FieldTexts == nil {
+		e.FieldTexts = map[string]Text{}
+	}
+	e.Fields[field] = fmt.Sprintf(format, args...)
+	e.FieldTexts[field] = Text{format, args}
+	return e
+}

@@ -524,7 +524,12 @@ func (s *Server) page(h web.Handler, roles ...model.Role) http.Handler {
 		setPageHeaders(w)
 		r2, err := s.authorize(w, r, false, roles)
 		if errors.Is(err, errMustEnroll) && r.Method == http.MethodGet && (r2 == nil || auth.IdentityFrom(r2.Context()).ActingAs == nil) {
-			http.Redirect(w, r, "/account/two-factor?notice="+url.QueryEscape("Your parent account requires two-factor sign-in: set it up to go on."), http.StatusSeeOther)
+			asked := r // the reader's language is the signed-in person's
+			if r2 != nil {
+				asked = r2
+			}
+			notice := web.Translate(asked, "Your parent account requires two-factor sign-in: set it up to go on.")
+			http.Redirect(w, r, "/account/two-factor?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 			return
 		}
 		// An account without an e-mail address is asked for one first.

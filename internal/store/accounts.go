@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -77,8 +76,8 @@ func (s *Store) createAccount(ctx context.Context, tx *Tx, act *model.Actor, a *
 		a.ChargeMode, a.ConnectType, a.RTPConfusion, a.AccessWithoutPassword, a.PaymentEnabled, a.PayByDistributor,
 		now, now).Scan(&a.ID)
 	if isUniqueViolation(err) {
-		return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("The account name %q is taken.", a.Username),
-			Fields: map[string]string{"username": "is taken"}}
+		return model.Errorf(model.ECONFLICT, "The account name %q is taken.", a.Username).
+			WithField("username", "is taken")
 	} else if err != nil {
 		return err
 	}

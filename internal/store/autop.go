@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"encoding/hex"
-	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -392,8 +391,8 @@ func (s *Store) CreateAutoPBatch(ctx context.Context, req AutoPBatchRequest) (*m
 		for _, m := range macs {
 			d, ok := found[m]
 			if !ok {
-				return &model.Error{Code: model.ENOTFOUND, Message: fmt.Sprintf("Device %s not found: nothing was changed.", m),
-					Fields: map[string]string{"macs": m + " is not one of your devices"}}
+				return model.Errorf(model.ENOTFOUND, "Device %s not found: nothing was changed.", m).
+					WithField("macs", "%s is not one of your devices", m)
 			}
 			if d.kind != req.Scope {
 				return model.Invalid("macs", "%s is a %s device, not a %s device: nothing was changed", m, scopeLabel(d.kind), scopeLabel(req.Scope))

@@ -42,8 +42,8 @@ func (s *Store) IssueCoupon(ctx context.Context, c *billing.Coupon) error {
 			VALUES (?,?,?,?,?,?,?,?,?) RETURNING id`, c.Code, c.SubdistributorID, distID, c.Value, c.Balance, c.Currency, c.Expires.UTC(),
 			nullID(act.AccountID), c.Created).Scan(&c.ID)
 		if isUniqueViolation(err) {
-			return &model.Error{Code: model.ECONFLICT, Message: "A coupon with code " + c.Code + " exists already.",
-				Fields: map[string]string{"code": "is taken"}}
+			return model.Errorf(model.ECONFLICT, "A coupon with code %s exists already.", c.Code).
+				WithField("code", "is taken")
 		} else if err != nil {
 			return err
 		}

@@ -440,8 +440,8 @@ func (s *Store) DeleteThirdPartyDevices(ctx context.Context, ids []int64) (int, 
 			if len(missing) > 1 {
 				what = "third-party devices " + strings.Join(missing, ", ")
 			}
-			return &model.Error{Code: model.ENOTFOUND, Message: what + " not found: nothing was deleted",
-				Fields: map[string]string{"ids": "no such third-party device: " + strings.Join(missing, ", ")}}
+			return model.Errorf(model.ENOTFOUND, "%s not found: nothing was deleted", what).
+				WithField("ids", "no such third-party device: %s", strings.Join(missing, ", "))
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM third_party_devices WHERE id IN `+list, idArgs...); err != nil {
 			return err

@@ -727,8 +727,8 @@ func (s *Store) DeleteDevices(ctx context.Context, macs []string) error {
 	for _, mac := range macs {
 		m, ok := model.NormalizeMAC(mac)
 		if !ok {
-			return &model.Error{Code: model.ENOTFOUND, Message: "device " + mac + " not found",
-				Fields: map[string]string{"macs": mac + " is not a MAC"}}
+			return model.Errorf(model.ENOTFOUND, "device %s not found", mac).
+				WithField("macs", "%s is not a MAC", mac)
 		}
 		if !seen[m] {
 			seen[m] = true
@@ -759,8 +759,8 @@ func (s *Store) DeleteDevices(ctx context.Context, macs []string) error {
 		}
 		for _, m := range norm {
 			if found[m] == nil {
-				return &model.Error{Code: model.ENOTFOUND, Message: "device " + m + " not found: nothing was deleted",
-					Fields: map[string]string{"macs": m + " not found"}}
+				return model.Errorf(model.ENOTFOUND, "device %s not found: nothing was deleted", m).
+					WithField("macs", "%s not found", m)
 			}
 		}
 		for _, m := range norm {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -111,8 +110,8 @@ func (s *Store) placeDevice(ctx context.Context, tx *Tx, p *model.Project, d *mo
 }
 
 func macConflict(mac string) error {
-	return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("MAC %s is already registered.", mac),
-		Fields: map[string]string{"mac": "is already registered"}}
+	return model.Errorf(model.ECONFLICT, "MAC %s is already registered.", mac).
+		WithField("mac", "is already registered")
 }
 
 // CreateDevice registers a device by MAC in a project of the actor's

@@ -557,9 +557,9 @@ func (s *Store) importedBefore(ctx context.Context, tx *Tx, projectID int64, dig
 	} else if err != nil {
 		return err
 	}
-	return &model.Error{Code: model.ECONFLICT, Fields: map[string]string{"file": "was imported before"},
-		Message: fmt.Sprintf("This file was imported into this project at %s UTC (%d users): nothing was imported again. "+
-			"To import the same rows once more, change the file.", at.UTC().Format("2006-01-02 15:04"), imported)}
+	return model.Errorf(model.ECONFLICT, "This file was imported into this project at %s UTC (%d users): nothing was imported again. "+
+		"To import the same rows once more, change the file.", at.UTC().Format("2006-01-02 15:04"), imported).
+		WithField("file", "was imported before")
 }
 
 // importColumn maps the store's field names to the file's column names.

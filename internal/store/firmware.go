@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/model"
@@ -48,8 +47,8 @@ func insertFirmware(ctx context.Context, s *Store, tx *Tx, f *model.Firmware) er
 	err := tx.queryRow(ctx, `INSERT INTO firmware (version, model, change_log, file_url, checksum, size, stored, created_at)
 		VALUES (?,?,?,?,?,?,?,?) RETURNING id`, f.Version, f.Model, f.ChangeLog, f.FileURL, f.Checksum, f.Size, f.Stored, f.Created).Scan(&f.ID)
 	if isUniqueViolation(err) {
-		return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("Firmware %s for %s already exists.", f.Version, f.Model),
-			Fields: map[string]string{"version": "already exists for this model"}}
+		return model.Errorf(model.ECONFLICT, "Firmware %s for %s already exists.", f.Version, f.Model).
+			WithField("version", "already exists for this model")
 	}
 	return err
 }

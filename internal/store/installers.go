@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -214,12 +213,12 @@ func (s *Store) DeleteInstaller(ctx context.Context, id int64, confirm bool) (mo
 			return err
 		}
 		if d.Orders > 0 {
-			return &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("The installer has %d orders in Payments, kept for accounting: an installer with orders cannot be deleted.", d.Orders),
-				Fields: map[string]string{"orders": "an installer with orders cannot be deleted"}}
+			return model.Errorf(model.ECONFLICT, "The installer has %d orders in Payments, kept for accounting: an installer with orders cannot be deleted.", d.Orders).
+				WithField("orders", "an installer with orders cannot be deleted")
 		}
 		if !d.Empty() && !confirm {
-			return &model.Error{Code: model.ECONFLICT, Message: "The installer still owns projects, users or devices: confirm to delete them too.",
-				Fields: map[string]string{"confirm": "is required to delete what the installer owns"}}
+			return model.Errorf(model.ECONFLICT, "The installer still owns projects, users or devices: confirm to delete them too.").
+				WithField("confirm", "is required to delete what the installer owns")
 		}
 		if d.DeviceMACs, err = s.deviceMACsOf(ctx, tx, "installer_id", id); err != nil {
 			return err

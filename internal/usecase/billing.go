@@ -66,8 +66,8 @@ func (c *Cases) PayOrder(ctx context.Context, in PayInput) (*PayResult, error) {
 		if _, err := c.store.GetOrder(ctx, in.Number); err != nil {
 			return nil, err
 		}
-		return nil, &model.Error{Code: model.ECONFLICT, Message: fmt.Sprintf("%s is not configured on this server: pay by another method.", billing.ProviderLabel(in.Method)),
-			Fields: map[string]string{"method": "is not configured"}}
+		return nil, model.Errorf(model.ECONFLICT, "%s is not configured on this server: pay by another method.", billing.ProviderLabel(in.Method)).
+			WithField("method", "is not configured")
 	}
 	o, err := c.store.PreparePayment(ctx, in.Number, in.Method)
 	if err != nil {

@@ -98,3 +98,6 @@ var _ = []string{i18n.N("Internal error."), i18n.N("Too many failed logins. Try 
 
 // trn translates a plural message: its form is chosen by the first argument.
 func trn(r *http.Request, key string, args ...any) string { return locale(r).T(key, args...) }
+
+// Translate is tr for the server's own portal answers (a redirect's notice).
+func Translate(r *http.Request, key string, args ...any) string { return tr(r, key, args...) }
