@@ -73,3 +73,9 @@ func (l *Locale) Money(minor int64, currency string) string {
 
 // Number writes a count in the language's format (its grouping).
 func (l *Locale) Number(n any) string { return l.p.Sprintf("%d", n) }
+
+// Sprintf formats in the locale's way without a catalog lookup (its
+// numbers grouped as the language groups them).
+func (l *Locale) Sprintf(format string, args ...any) string {
+	return l.p.Sprintf(format, args...)
+}

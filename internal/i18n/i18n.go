@@ -187,10 +187,7 @@ func For(tag, zone string) *Locale {
 	if _, ok := loaded.tags[tag]; !ok {
 		tag = "en"
 	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil || zone == "" || zone == "Local" {
-		loc = time.UTC
-	}
+	loc := zoneOf(zone)
 	p, ok := printers.Load(tag)
 	if !ok {
 		p, _ = printers.LoadOrStore(tag, message.NewPrinter(loaded.tags[tag], message.Catalog(loaded.cat)))
@@ -267,4 +264,22 @@ func Has(key string) bool {
 	load()
 	_, ok := loaded.english[key]
 	return ok
+}
+
+var zones sync.Map // name → *time.Location: LoadLocation reads the zone database each time
+
+// zoneOf is the time zone of an IANA name; UTC for none or an unknown one.
+func zoneOf(name string) *time.Location {
+	if name == "" || name == "Local" || name == "UTC" {
+		return time.UTC
+	}
+	if z, ok := zones.Load(name); ok {
+		return z.(*time.Location)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC // not cached: names come from accounts, which are validated
+	}
+	zones.Store(name, loc)
+	return loc
 }
