@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
@@ -45,7 +46,7 @@ func tr(r *http.Request, key string, args ...any) string { return locale(r).T(ke
 func localized(l *i18n.Locale, err error, def string) string {
 	var e *model.Error
 	if errors.As(err, &e) && e.Message == def {
-		msg, _ := e.Localized(l.T)
+		msg, _ := e.Localized(errorText(l))
 		return msg
 	}
 	if i18n.Has(def) { // a message the server put in err's place (unavailable, throttled, internal)
@@ -62,7 +63,7 @@ func (p *Page) Fail(err error) {
 		p.Error = localized(p.L, err, model.ErrorMessage(err))
 		return
 	}
-	p.Error, p.Fields = e.Localized(p.L.T)
+	p.Error, p.Fields = e.Localized(errorText(p.L))
 }
 
 func setLangCookie(rw http.ResponseWriter, r *http.Request, lang string) {
@@ -93,8 +94,27 @@ func (w *Web) SetOwnLanguage(rw http.ResponseWriter, r *http.Request) error {
 	return redirect(rw, r, safeNext(r.PostFormValue("next")), "")
 }
 
-// Messages the server answers in a domain error's place.
-var _ = []string{i18n.N("Internal error."), i18n.N("Too many failed logins. Try again later.")}
+// Messages the server answers in a domain error's place, the message of
+// several invalid fields, and the roles' labels (model.Role.Label).
+var _ = []string{i18n.N("Internal error."), i18n.N("Too many failed logins. Try again later."), i18n.N("Invalid input."),
+	i18n.N("Admin"), i18n.N("Distributor"), i18n.N("Sub-distributor"), i18n.N("Installer")}
+
+// errorText formats a domain error's message in a locale: its arguments
+// that are catalog messages (a role's or a status's label) translated too.
+func errorText(l *i18n.Locale) func(format string, args ...any) string {
+	return func(format string, args ...any) string {
+		cloned := false
+		for i, a := range args {
+			if s, ok := a.(string); ok && s != "" && i18n.Has(s) {
+				if !cloned { // the error's own arguments stay as they are
+					args, cloned = slices.Clone(args), true
+				}
+				args[i] = l.T(s)
+			}
+		}
+		return l.T(format, args...)
+	}
+}
 
 // trn translates a plural message: its form is chosen by the first argument.
 func trn(r *http.Request, key string, args ...any) string { return locale(r).T(key, args...) }
