@@ -1,6 +1,7 @@
 package i18n
 
 import (
+	"fmt"
 	"time"
 )
 
@@ -79,3 +80,71 @@ func (l *Locale) Number(n any) string { return l.p.Sprintf("%d", n) }
 func (l *Locale) Sprintf(format string, args ...any) string {
 	return l.p.Sprintf(format, args...)
 }
+
+// Abbreviated month names (CLDR, the form used with a day) and weekday
+// names of each language.
+var months = map[string][12]string{
+	"en":    {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
+	"de":    {"Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.", "Dez."},
+	"fr":    {"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."},
+	"es":    {"ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic"},
+	"ru":    {"янв.", "февр.", "мар.", "апр.", "мая", "июн.", "июл.", "авг.", "сент.", "окт.", "нояб.", "дек."},
+	"zh-CN": {"1月", "2月", "3月", "4月", "5月", "6月", "7月", "8月", "9月", "10月", "11月", "12月"},
+}
+
+var weekdays = map[string][7]string{ // Sunday first, as time.Weekday
+	"en":    {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"},
+	"de":    {"So.", "Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa."},
+	"fr":    {"dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."},
+	"es":    {"dom", "lun", "mar", "mié", "jue", "vie", "sáb"},
+	"ru":    {"вс", "пн", "вт", "ср", "чт", "пт", "сб"},
+	"zh-CN": {"周日", "周一", "周二", "周三", "周四", "周五", "周六"},
+}
+
+// DayMonth writes the day and month of an instant in the locale's zone:
+// Jan 2, 2. Jan., 2 janv., 2 ene, 2 янв., 1月2日.
+func (l *Locale) DayMonth(t time.Time) string {
+	t = t.In(l.Zone)
+	m := months[l.Tag][t.Month()-1]
+	switch l.Tag {
+	case "en":
+		return fmt.Sprintf("%s %d", m, t.Day())
+	case "de":
+		return fmt.Sprintf("%d. %s", t.Day(), m)
+	case "zh-CN":
+		return fmt.Sprintf("%d月%d日", t.Month(), t.Day())
+	}
+	return fmt.Sprintf("%d %s", t.Day(), m)
+}
+
+// WeekdayDayMonth is DayMonth with the weekday: Mon Jan 2, Mo., 2. Jan., 1月2日周一.
+func (l *Locale) WeekdayDayMonth(t time.Time) string {
+	t = t.In(l.Zone)
+	w := weekdays[l.Tag][t.Weekday()]
+	switch l.Tag {
+	case "en", "fr", "es":
+		return w + " " + l.DayMonth(t)
+	case "zh-CN":
+		return l.DayMonth(t) + w
+	}
+	return w + ", " + l.DayMonth(t)
+}
+
+// Month writes the abbreviated month of an instant in the locale's zone.
+func (l *Locale) Month(t time.Time) string { return months[l.Tag][t.In(l.Zone).Month()-1] }
+
+// DayMonthTime writes day, month and minute: Jan 2 15:04, 2. Jan., 15:04.
+func (l *Locale) DayMonthTime(t time.Time) string {
+	sep := " "
+	if l.Tag == "de" || l.Tag == "ru" || l.Tag == "es" {
+		sep = ", "
+	}
+	return l.DayMonth(t) + sep + t.In(l.Zone).Format("15:04")
+}
+
+// Clock writes the hour and minute of an instant in the locale's zone (every
+// language here writes 24-hour time the same way).
+func (l *Locale) Clock(t time.Time) string { return t.In(l.Zone).Format("15:04") }
+
+// ClockSeconds is Clock with seconds.
+func (l *Locale) ClockSeconds(t time.Time) string { return t.In(l.Zone).Format("15:04:05") }

@@ -134,3 +134,25 @@ func TestMissingKeysAreRecorded(t *testing.T) {
 		t.Fatalf("Missing() = %q lacks %q", i18n.Missing(), key)
 	}
 }
+
+func TestShortDatesInLanguage(t *testing.T) {
+	at := time.Date(2026, 12, 6, 22, 30, 0, 0, time.UTC) // a Sunday; Monday the 7th in Shanghai
+	for _, c := range []struct{ lang, zone, dm, wdm, dmt, month string }{
+		{"en", "UTC", "Dec 6", "Sun Dec 6", "Dec 6 22:30", "Dec"},
+		{"de", "UTC", "6. Dez.", "So., 6. Dez.", "6. Dez., 22:30", "Dez."},
+		{"fr", "UTC", "6 déc.", "dim. 6 déc.", "6 déc. 22:30", "déc."},
+		{"es", "UTC", "6 dic", "dom 6 dic", "6 dic, 22:30", "dic"},
+		{"ru", "UTC", "6 дек.", "вс, 6 дек.", "6 дек., 22:30", "дек."},
+		{"zh-CN", "Asia/Shanghai", "12月7日", "12月7日周一", "12月7日 06:30", "12月"},
+	} {
+		l := i18n.For(c.lang, c.zone)
+		for _, g := range []struct{ name, got, want string }{
+			{"DayMonth", l.DayMonth(at), c.dm}, {"WeekdayDayMonth", l.WeekdayDayMonth(at), c.wdm},
+			{"DayMonthTime", l.DayMonthTime(at), c.dmt}, {"Month", l.Month(at), c.month},
+		} {
+			if g.got != g.want {
+				t.Errorf("%s %s: %s = %q, want %q", c.lang, c.zone, g.name, g.got, g.want)
+			}
+		}
+	}
+}
