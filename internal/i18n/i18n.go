@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/text/feature/plural"
@@ -219,16 +220,31 @@ func Match(acceptLanguage string) string {
 	if len(acceptLanguage) > 512 {
 		acceptLanguage = acceptLanguage[:512] // the header comes from outside: bound what is parsed
 	}
+	if tag, ok := matched.Load(acceptLanguage); ok {
+		return tag.(string)
+	}
+	tag := "en"
 	prefs, _, err := language.ParseAcceptLanguage(acceptLanguage)
-	if err != nil || len(prefs) == 0 {
-		return "en"
+	if err == nil && len(prefs) > 0 {
+		if _, i, conf := matcher.Match(prefs...); conf != language.No {
+			tag = Languages[i].Tag
+		}
 	}
-	_, i, conf := matcher.Match(prefs...)
-	if conf == language.No {
-		return "en"
+	if matchedN.Add(1) > maxMatched { // browsers send few distinct headers; strangers may send many
+		matched.Clear()
+		matchedN.Store(0)
 	}
-	return Languages[i].Tag
+	matched.Store(acceptLanguage, tag)
+	return tag
 }
+
+// matched caches Match: a few thousand headers at most.
+var (
+	matched  sync.Map
+	matchedN atomic.Int64
+)
+
+const maxMatched = 4096
 
 // T translates a message and formats its arguments in the locale's way.
 // A key the English catalog lacks is recorded (see Missing) and printed as
