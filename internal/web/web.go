@@ -183,10 +183,7 @@ type Page struct {
 
 func (w *Web) page(r *http.Request, title, active string, data any) *Page {
 	p := &Page{Title: title, Active: active, Data: data, Notice: r.URL.Query().Get("notice"), L: locale(r)}
-	p.Here = "/"
-	if r.Method == http.MethodGet {
-		p.Here = r.URL.RequestURI()
-	}
+	p.Here = here(r)
 	if id := auth.IdentityFrom(r.Context()); id != nil {
 		p.Account = id.Effective()
 		if id.ActingAs != nil {
@@ -220,6 +217,23 @@ func (w *Web) render(rw http.ResponseWriter, status int, name string, p *Page) e
 	rw.WriteHeader(status)
 	_, err = buf.WriteTo(rw)
 	return err
+}
+
+// here is where the language switcher comes back to: the page's path and
+// its own filters, without a notice or a link elsewhere (next, back) that
+// the page must not repeat; the home page after a form's POST.
+func here(r *http.Request) string {
+	if r.Method != http.MethodGet {
+		return "/"
+	}
+	q := r.URL.Query()
+	for _, k := range []string{"next", "back", "notice"} {
+		q.Del(k)
+	}
+	if len(q) == 0 {
+		return r.URL.EscapedPath()
+	}
+	return r.URL.EscapedPath() + "?" + q.Encode()
 }
 
 // statusTitles are the error pages' titles.
