@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -112,19 +113,44 @@ func ipSetPlace(d *model.Device, place string) error {
 	return nil
 }
 
-// placeField names the form's field for the store's place fields.
+// placeField names the form's field for the store's place fields (the
+// English messages and their catalog texts alike).
 func ipPlaceField(err error) error {
-	f := model.ErrorFields(err)
-	if f == nil {
+	var e *model.Error
+	if !errors.As(err, &e) {
 		return err
 	}
 	for _, k := range []string{"building_id", "apartment_id", "department_id", "owner_id"} {
-		if m, ok := f[k]; ok {
-			delete(f, k)
-			f["place"] = m
+		if m, ok := e.Fields[k]; ok {
+			delete(e.Fields, k)
+			e.Fields["place"] = m
+		}
+		if t, ok := e.FieldTexts[k]; ok {
+			delete(e.FieldTexts, k)
+			e.FieldTexts["place"] = t
 		}
 	}
 	return err
+}
+
+// usersFail puts err on a page of the User module and the installer's
+// portal (Page.Fail), keeping the field messages of an error that has no
+// catalog texts for them (a store's conflict: "is already registered"),
+// translated when the catalog holds them.
+func usersFail(p *Page, err error) {
+	p.Fail(err)
+	for f, m := range model.ErrorFields(err) {
+		if _, ok := p.Fields[f]; ok {
+			continue
+		}
+		if p.Fields == nil {
+			p.Fields = map[string]string{}
+		}
+		if i18n.Has(m) {
+			m = p.L.T(m)
+		}
+		p.Fields[f] = m
+	}
 }
 
 type ipDevicesData struct {
