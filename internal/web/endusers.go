@@ -67,7 +67,7 @@ func (w *Web) EndUserList(kind model.EndUserKind) Handler {
 		}
 		p := w.page(r, tr(r, "User"), "users", nil)
 		fail := func(err error) error {
-			usersFail(p, err) // the field messages in the reader's language
+			p.Fail(err) // the field messages in the reader's language
 			p.Error = fieldErrors(p.Fields)
 			p.Data = d
 			return w.render(rw, http.StatusBadRequest, "users_endusers", p)
@@ -160,7 +160,6 @@ func (w *Web) EndUserDetail(rw http.ResponseWriter, r *http.Request) error {
 	return w.render(rw, http.StatusOK, "users_enduser_detail", w.page(r, row.Name, "users", d))
 }
 
-// Texts shown from the store's values, which the store cannot mark: the
-// location of a device in a community's or an office's public area, and
-// the field message of the store's conflict on a registered MAC (kept by usersFail).
-var _ = []string{i18n.N("Public area"), i18n.N("is already registered")}
+// A text shown from the store's values, which the store cannot mark: the
+// location of a device in a community's or an office's public area.
+var _ = []string{i18n.N("Public area")}

@@ -133,26 +133,6 @@ func ipPlaceField(err error) error {
 	return err
 }
 
-// usersFail puts err on a page of the User module and the installer's
-// portal (Page.Fail), keeping the field messages of an error that has no
-// catalog texts for them (a store's conflict: "is already registered"),
-// translated when the catalog holds them.
-func usersFail(p *Page, err error) {
-	p.Fail(err)
-	for f, m := range model.ErrorFields(err) {
-		if _, ok := p.Fields[f]; ok {
-			continue
-		}
-		if p.Fields == nil {
-			p.Fields = map[string]string{}
-		}
-		if i18n.Has(m) {
-			m = p.L.T(m)
-		}
-		p.Fields[f] = m
-	}
-}
-
 type ipDevicesData struct {
 	ipLabels
 	Filter   store.DeviceFilter

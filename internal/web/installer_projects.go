@@ -216,7 +216,7 @@ func (w *Web) ipFormPage(r *http.Request, title, active string, form *ipForm, fo
 	if formErr == nil {
 		return p, http.StatusOK
 	}
-	usersFail(p, formErr)
+	p.Fail(formErr)
 	form.Fields = p.Fields
 	return p, ipErrStatus(formErr)
 }

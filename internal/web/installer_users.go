@@ -204,7 +204,7 @@ func (w *Web) installerUser(rw http.ResponseWriter, r *http.Request, form ipForm
 	status := http.StatusOK
 	if formErr != nil {
 		status = ipErrStatus(formErr)
-		usersFail(p, formErr)
+		p.Fail(formErr)
 		d.Fields = p.Fields
 	}
 	p.Data = d

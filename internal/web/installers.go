@@ -122,7 +122,7 @@ func (w *Web) renderInstallerForm(rw http.ResponseWriter, r *http.Request, f ins
 	status := http.StatusOK
 	if err != nil {
 		status = statusFor(err)
-		usersFail(p, err)
+		p.Fail(err)
 		if p.Fields["username"] != "" {
 			p.Fields["account"] = p.Fields["username"]
 		}
@@ -190,7 +190,7 @@ func (w *Web) installerDetail(rw http.ResponseWriter, r *http.Request, status in
 	d := installerDetail{installerForm: f, Installer: inst, MACs: macs, MACSearch: q.Get("mac"), Pager: newPager(r, pg.Page, pg.PerPage, macs.Total), Import: imp, Audit: audit.Items}
 	p := w.page(r, tr(r, "Installer %s", inst.Username), "users", d)
 	if formErr != nil {
-		usersFail(p, formErr)
+		p.Fail(formErr)
 	}
 	return w.render(rw, status, "users_installer", p)
 }
@@ -289,7 +289,7 @@ func (w *Web) DeleteInstaller(rw http.ResponseWriter, r *http.Request) error {
 		p := w.page(r, tr(r, "Delete installer %s", inst.Username), "users", deleteData{inst, impact})
 		p.Error = tr(r, "Tick the confirmation to delete the installer with everything it owns.")
 		if impact.Orders > 0 {
-			usersFail(p, err)
+			p.Fail(err)
 		}
 		return w.render(rw, http.StatusConflict, "users_installer_delete", p)
 	} else if err != nil {
@@ -451,7 +451,7 @@ func (w *Web) SetPassword(rw http.ResponseWriter, r *http.Request) error {
 		Confirm: r.PostFormValue("confirm")})
 	if model.ErrorCode(err) == model.EINVALID {
 		p := w.page(r, tr(r, "Set your password"), "", setPasswordData{tok, acc.Username})
-		usersFail(p, err)
+		p.Fail(err)
 		return w.render(rw, http.StatusBadRequest, "password_set", p)
 	} else if err != nil {
 		return err

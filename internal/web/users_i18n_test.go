@@ -42,22 +42,18 @@ func TestUsersPagesSpeakTheReadersLanguage(t *testing.T) {
 	}
 }
 
-// TestUsersFailKeepsTheStoresFieldMessages: a store's conflict carries its
-// field message without a catalog text; the form still shows it, in the
-// reader's language when the catalog holds it. A validator's message is
-// translated by Page.Fail.
-func TestUsersFailKeepsTheStoresFieldMessages(t *testing.T) {
-	p := &Page{L: i18n.For("de", "UTC")}
-	usersFail(p, &model.Error{Code: model.ECONFLICT, Message: "MAC 0C1105000001 is already registered.",
-		Fields: map[string]string{"mac": "is already registered", "other": "a message no catalog holds"}})
-	if p.Fields["mac"] != "ist bereits registriert" || p.Fields["other"] != "a message no catalog holds" {
-		t.Errorf("conflict fields %q", p.Fields)
-	}
-	p = &Page{L: i18n.For("de", "UTC")}
+// TestPlaceFieldMovesTheMessage: the store's message about a device's
+// building, apartment, department or owner shows at the form's Belongs to
+// field, in the reader's language.
+func TestPlaceFieldMovesTheMessage(t *testing.T) {
 	var v model.Validator
-	v.Check(false, "project_id", "must be a positive whole number")
-	usersFail(p, v.Err())
-	if p.Fields["project_id"] != "muss eine positive ganze Zahl sein" || len(p.Fields) != 1 {
-		t.Errorf("validator fields %q", p.Fields)
+	v.Check(false, "apartment_id", "must be a positive whole number")
+	p := &Page{L: i18n.For("de", "UTC")}
+	p.Fail(ipPlaceField(v.Err()))
+	if p.Fields["place"] != "muss eine positive ganze Zahl sein" || len(p.Fields) != 1 {
+		t.Errorf("fields %q", p.Fields)
+	}
+	if e := ipPlaceField(v.Err()); model.ErrorFields(e)["place"] != "must be a positive whole number" {
+		t.Errorf("English fields %q", model.ErrorFields(e))
 	}
 }
