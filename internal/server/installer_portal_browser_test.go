@@ -236,7 +236,7 @@ func TestBrowserInstallerPortal(t *testing.T) {
 	if st := c.clickAndLoad("#import-users"); st != 200 {
 		t.Fatalf("import: %d (%s)", st, c.text(".error"))
 	}
-	if s := c.text("#import-summary"); !strings.HasPrefix(s, "2 users imported from users.csv; 1 rows rejected") {
+	if s := c.text("#import-summary"); !strings.HasPrefix(s, "2 users imported from users.csv; 1 row rejected") {
 		t.Errorf("import summary %q", s)
 	}
 	rej := c.ipRows("#import-rejected")

@@ -448,7 +448,7 @@ func TestInstallerPortalForms(t *testing.T) {
 	}
 	// Delete asks first: without the tick nothing goes.
 	conf := string(e.do(b.c, "GET", proj+"/delete", nil).body)
-	if !strings.Contains(conf, `id="delete-contents"`) || !strings.Contains(conf, "<strong>1</strong> end users") || !strings.Contains(conf, "<strong>1</strong> apartments") {
+	if !strings.Contains(conf, `id="delete-contents"`) || !strings.Contains(conf, "<li>1 end user</li>") || !strings.Contains(conf, "<li>1 apartment</li>") {
 		t.Errorf("the confirmation does not count what goes")
 	}
 	if r := form(proj+"/delete", url.Values{}); r.StatusCode != 400 {

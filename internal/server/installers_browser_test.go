@@ -71,11 +71,12 @@ func TestBrowserInstallerLifecycle(t *testing.T) {
 	if st := inst.clickAndLoad("#login"); st != 200 || inst.path() != "/" {
 		t.Fatalf("installer login: %d at %s", st, inst.path())
 	}
-	// It grants access without password in its Settings.
+	// It grants access without password in its Settings, reading its portal
+	// in French, the language its account was created with.
 	inst.open("/installer/settings")
 	inst.do("grant access", chromedp.Click(chromedp.ID("access-enabled")))
 	inst.clickAndLoad("#save-access")
-	if n := inst.text(".notice"); !strings.Contains(n, "is on") {
+	if n := inst.text(".notice"); !strings.Contains(n, "est activé") {
 		t.Fatalf("grant notice: %q", n)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -14,17 +15,19 @@ import (
 // The User module's Villa User, Community User and Office User tabs: the
 // guide's "Search/Check End User Account".
 
-// endUserOption is one entry of a select.
+// endUserOption is one entry of a select; its Label a message key the
+// template translates.
 type endUserOption struct{ Value, Label string }
 
+// The labels are message keys (English), translated where they are shown.
 var (
-	endUserAccountTypes = []endUserOption{{"all", "All"}, {"family_master", "Family Master"}, {"family_member", "Family Member"}}
-	endUserSearchLabels = map[string]string{"sip": "SIP", "name": "Name", "email": "Email", "mobile": "Mobile Number",
-		"installer": "Installer", "family_master": "Family Master", "office": "Office"}
-	endUserRoleLabels = map[model.EndUserRole]string{model.FamilyMaster: "Family Master", model.FamilyMember: "Family Member",
-		model.PropertyManager: "Property Manager", model.OfficeStaff: "Office Staff"}
-	endUserKindLabels = map[model.EndUserKind]string{model.KindVilla: "Villa User", model.KindCommunity: "Community User",
-		model.KindOffice: "Office User"}
+	endUserAccountTypes = []endUserOption{{"all", i18n.N("All")}, {"family_master", i18n.N("Family Master")}, {"family_member", i18n.N("Family Member")}}
+	endUserSearchLabels = map[string]string{"sip": i18n.N("SIP"), "name": i18n.N("Name"), "email": i18n.N("Email"), "mobile": i18n.N("Mobile Number"),
+		"installer": i18n.N("Installer"), "family_master": i18n.N("Family Master"), "office": i18n.N("Office")}
+	endUserRoleLabels = map[model.EndUserRole]string{model.FamilyMaster: i18n.N("Family Master"), model.FamilyMember: i18n.N("Family Member"),
+		model.PropertyManager: i18n.N("Property Manager"), model.OfficeStaff: i18n.N("Office Staff")}
+	endUserKindLabels = map[model.EndUserKind]string{model.KindVilla: i18n.N("Villa User"), model.KindCommunity: i18n.N("Community User"),
+		model.KindOffice: i18n.N("Office User")}
 )
 
 type endUserListData struct {
@@ -62,9 +65,9 @@ func (w *Web) EndUserList(kind model.EndUserKind) Handler {
 		for _, t := range store.EndUserSearchTypes(kind) {
 			d.SearchTypes = append(d.SearchTypes, endUserOption{t, endUserSearchLabels[t]})
 		}
-		p := w.page(r, "User", "users", nil)
+		p := w.page(r, tr(r, "User"), "users", nil)
 		fail := func(err error) error {
-			p.Fields = model.ErrorFields(err)
+			p.Fail(err) // the field messages in the reader's language
 			p.Error = fieldErrors(p.Fields)
 			p.Data = d
 			return w.render(rw, http.StatusBadRequest, "users_endusers", p)
@@ -97,12 +100,14 @@ func (w *Web) EndUserList(kind model.EndUserKind) Handler {
 			}
 		}
 		switch {
+		// The positions are written as they are (strings); the totals are
+		// numbers, written in the reader's language ("10,000", "10.000").
 		case len(l.Items) == 0:
-			d.Count = "No users"
+			d.Count = tr(r, "No users")
 		case d.Capped:
-			d.Count = strconv.Itoa(d.Pager.First) + "–" + strconv.Itoa(d.Pager.Last) + " of more than " + thousands(store.EndUserCountCap)
+			d.Count = tr(r, "%s–%s of more than %d", strconv.Itoa(d.Pager.First), strconv.Itoa(d.Pager.Last), store.EndUserCountCap)
 		default:
-			d.Count = strconv.Itoa(d.Pager.First) + "–" + strconv.Itoa(d.Pager.Last) + " of " + thousands(total)
+			d.Count = tr(r, "%s–%s of %d", strconv.Itoa(d.Pager.First), strconv.Itoa(d.Pager.Last), total)
 		}
 		// The export is the API's, for this list: add its kind.
 		er := r.Clone(r.Context())
@@ -154,3 +159,7 @@ func (w *Web) EndUserDetail(rw http.ResponseWriter, r *http.Request) error {
 	d := endUserDetailData{Row: row, Role: endUserRoleLabels[row.Role], KindLabel: endUserKindLabels[row.Kind]}
 	return w.render(rw, http.StatusOK, "users_enduser_detail", w.page(r, row.Name, "users", d))
 }
+
+// A text shown from the store's values, which the store cannot mark: the
+// location of a device in a community's or an office's public area.
+var _ = []string{i18n.N("Public area")}

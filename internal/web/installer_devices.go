@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -23,17 +25,18 @@ type ipOption struct {
 // area, a building or an apartment of a community, a department of an
 // office, a user of a single-tenant home. Values are "b:ID", "a:ID", "d:ID",
 // "o:ID"; "" is the public area (a home's device goes to its family master).
-func (w *Web) ipPlaceOptions(ctx context.Context, p *model.Project) ([]ipOption, error) {
+// The labels are in the reader's language loc.
+func (w *Web) ipPlaceOptions(ctx context.Context, loc *i18n.Locale, p *model.Project) ([]ipOption, error) {
 	var out []ipOption
 	switch p.Kind {
 	case model.ProjectCommunity:
-		out = append(out, ipOption{Value: "", Label: store.PublicArea})
+		out = append(out, ipOption{Value: "", Label: loc.T(store.PublicArea)})
 		bl, err := w.store.ListBuildings(ctx, p.ID, model.Page{Page: 1, PerPage: model.MaxPerPage})
 		if err != nil {
 			return nil, err
 		}
 		for _, b := range bl.Items {
-			out = append(out, ipOption{Value: fmt.Sprintf("b:%d", b.ID), Label: b.Name + " (entrance)", Group: "Buildings"})
+			out = append(out, ipOption{Value: fmt.Sprintf("b:%d", b.ID), Label: loc.T("%s (entrance)", b.Name), Group: loc.T("Buildings")})
 		}
 		apts, err := w.ipAllApartments(ctx, p.ID)
 		if err != nil {
@@ -44,25 +47,25 @@ func (w *Web) ipPlaceOptions(ctx context.Context, p *model.Project) ([]ipOption,
 			if a.FamilyMaster != "" {
 				label += " · " + a.FamilyMaster
 			}
-			out = append(out, ipOption{Value: fmt.Sprintf("a:%d", a.ID), Label: label, Group: "Apartments"})
+			out = append(out, ipOption{Value: fmt.Sprintf("a:%d", a.ID), Label: label, Group: loc.T("Apartments")})
 		}
 	case model.ProjectOffice:
-		out = append(out, ipOption{Value: "", Label: store.PublicArea})
+		out = append(out, ipOption{Value: "", Label: loc.T(store.PublicArea)})
 		dl, err := w.store.ListDepartments(ctx, p.ID, model.Page{Page: 1, PerPage: model.MaxPerPage})
 		if err != nil {
 			return nil, err
 		}
 		for _, d := range dl.Items {
-			out = append(out, ipOption{Value: fmt.Sprintf("d:%d", d.ID), Label: d.Name, Group: "Departments"})
+			out = append(out, ipOption{Value: fmt.Sprintf("d:%d", d.ID), Label: d.Name, Group: loc.T("Departments")})
 		}
 	case model.ProjectPersonal:
-		out = append(out, ipOption{Value: "", Label: "The family master"})
+		out = append(out, ipOption{Value: "", Label: loc.T("The family master")})
 		l, err := w.store.ListEndUsers(ctx, model.EndUserFilter{Kind: model.KindVilla, ProjectID: p.ID, Page: model.Page{Page: 1, PerPage: model.MaxPerPage}})
 		if err != nil {
 			return nil, err
 		}
 		for _, u := range l.Items {
-			out = append(out, ipOption{Value: fmt.Sprintf("o:%d", u.ID), Label: u.Name + " (" + ipLabels{}.RoleLabel(u.Role) + ")", Group: "Users"})
+			out = append(out, ipOption{Value: fmt.Sprintf("o:%d", u.ID), Label: loc.T("%s (%s)", u.Name, loc.T(ipLabels{}.RoleLabel(u.Role))), Group: loc.T("Users")})
 		}
 	}
 	return out, nil
@@ -110,16 +113,21 @@ func ipSetPlace(d *model.Device, place string) error {
 	return nil
 }
 
-// placeField names the form's field for the store's place fields.
+// placeField names the form's field for the store's place fields (the
+// English messages and their catalog texts alike).
 func ipPlaceField(err error) error {
-	f := model.ErrorFields(err)
-	if f == nil {
+	var e *model.Error
+	if !errors.As(err, &e) {
 		return err
 	}
 	for _, k := range []string{"building_id", "apartment_id", "department_id", "owner_id"} {
-		if m, ok := f[k]; ok {
-			delete(f, k)
-			f["place"] = m
+		if m, ok := e.Fields[k]; ok {
+			delete(e.Fields, k)
+			e.Fields["place"] = m
+		}
+		if t, ok := e.FieldTexts[k]; ok {
+			delete(e.FieldTexts, k)
+			e.FieldTexts["place"] = t
 		}
 	}
 	return err
@@ -190,7 +198,7 @@ func (w *Web) InstallerDevices(rw http.ResponseWriter, r *http.Request) error {
 	}
 	d := ipDevicesData{Filter: f, List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Export: exportURL(r, "/api/v1/installer/devices"),
 		Cameras: cams, Projects: projects, Versions: versions, Online: r.URL.Query().Get("online")}
-	return w.render(rw, http.StatusOK, "installer_devices", w.page(r, "Devices", "installer-devices", d))
+	return w.render(rw, http.StatusOK, "installer_devices", w.page(r, tr(r, "Devices"), "installer-devices", d))
 }
 
 type ipDeviceFormData struct {
@@ -217,9 +225,9 @@ type ipDeviceFormData struct {
 func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, dev *model.Device, form ipForm, formErr error) error {
 	ctx := r.Context()
 	d := ipDeviceFormData{ipForm: form, Device: dev}
-	title := "New device"
+	title := tr(r, "New device")
 	if dev != nil {
-		title, pid = "Device "+dev.MAC, dev.ProjectID
+		title, pid = tr(r, "Device %s", dev.MAC), dev.ProjectID
 	}
 	pr, projects, err := w.ipProjectOrChoices(ctx, pid)
 	if err != nil {
@@ -227,7 +235,7 @@ func (w *Web) ipDeviceForm(rw http.ResponseWriter, r *http.Request, pid int64, d
 	}
 	d.Project, d.Projects = pr, projects
 	if pr != nil {
-		if d.Places, err = w.ipPlaceOptions(ctx, pr); err != nil {
+		if d.Places, err = w.ipPlaceOptions(ctx, locale(r), pr); err != nil {
 			return err
 		}
 		if dev != nil {
@@ -293,7 +301,7 @@ func (w *Web) CreateInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/installer/devices", fmt.Sprintf("Device %s added (%s).", d.MAC, d.Location))
+	return redirect(rw, r, "/installer/devices", tr(r, "Device %s added (%s).", d.MAC, d.Location))
 }
 
 // InstallerDevice is a device's edit page.
@@ -322,12 +330,14 @@ func (w *Web) UpdateInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/installer/devices", "Saved device "+d.MAC+".")
+	return redirect(rw, r, "/installer/devices", tr(r, "Saved device %s.", d.MAC))
 }
 
+// ipConfirmData is a delete confirmation: the question, notes and the
+// button in the reader's language.
 type ipConfirmData struct {
-	What, Name, Action, Back, Button string
-	Notes                            []string
+	Question, Action, Back, Button string
+	Notes                          []string
 }
 
 // InstallerDeviceDelete asks before a device is deleted.
@@ -340,9 +350,9 @@ func (w *Web) InstallerDeviceDelete(rw http.ResponseWriter, r *http.Request) err
 	if d.Name != "" {
 		name += " (" + d.Name + ")"
 	}
-	c := ipConfirmData{What: "device", Name: name, Action: "/installer/devices/" + d.MAC + "/delete", Back: "/installer/devices/" + d.MAC,
-		Button: "Delete device", Notes: []string{"The MAC may be added again later."}}
-	return w.render(rw, http.StatusOK, "installer_confirm", w.page(r, "Delete device "+d.MAC, "installer-devices", c))
+	c := ipConfirmData{Question: tr(r, "Delete device %s?", name), Action: "/installer/devices/" + d.MAC + "/delete", Back: "/installer/devices/" + d.MAC,
+		Button: tr(r, "Delete device"), Notes: []string{tr(r, "The MAC may be added again later.")}}
+	return w.render(rw, http.StatusOK, "installer_confirm", w.page(r, tr(r, "Delete device %s", d.MAC), "installer-devices", c))
 }
 
 // DeleteInstallerDevice deletes a device.
@@ -354,7 +364,7 @@ func (w *Web) DeleteInstallerDevice(rw http.ResponseWriter, r *http.Request) err
 	if err := w.cases.DeleteDevice(r.Context(), d.MAC); err != nil {
 		return err
 	}
-	return redirect(rw, r, "/installer/devices", "Deleted device "+d.MAC+".")
+	return redirect(rw, r, "/installer/devices", tr(r, "Deleted device %s.", d.MAC))
 }
 
 type ipCameraFormData struct {
@@ -370,9 +380,9 @@ type ipCameraFormData struct {
 func (w *Web) ipCameraForm(rw http.ResponseWriter, r *http.Request, pid int64, cam *model.ThirdPartyDevice, form ipForm, formErr error) error {
 	ctx := r.Context()
 	d := ipCameraFormData{ipForm: form, Camera: cam}
-	title := "New camera"
+	title := tr(r, "New camera")
 	if cam != nil {
-		title, pid = "Camera "+cam.Name, cam.ProjectID
+		title, pid = tr(r, "Camera %s", cam.Name), cam.ProjectID
 		c, err := w.store.GetThirdPartyDeviceCredentials(ctx, cam.ID)
 		if err != nil {
 			return err
@@ -389,7 +399,7 @@ func (w *Web) ipCameraForm(rw http.ResponseWriter, r *http.Request, pid int64, c
 		if err != nil {
 			return err
 		}
-		d.Owners = append(d.Owners, ipOption{Value: "", Label: "The family master"})
+		d.Owners = append(d.Owners, ipOption{Value: "", Label: tr(r, "The family master")})
 		for _, u := range l.Items {
 			d.Owners = append(d.Owners, ipOption{Value: strconv.FormatInt(u.ID, 10), Label: u.Name})
 		}
@@ -423,7 +433,7 @@ func (w *Web) CreateInstallerCamera(rw http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/installer/devices", "Camera "+c.Name+" added.")
+	return redirect(rw, r, "/installer/devices", tr(r, "Camera %s added.", c.Name))
 }
 
 func (w *Web) cameraByPath(r *http.Request) (*model.ThirdPartyDevice, error) {
@@ -469,7 +479,7 @@ func (w *Web) UpdateInstallerCamera(rw http.ResponseWriter, r *http.Request) err
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/installer/devices", "Saved camera "+name+".")
+	return redirect(rw, r, "/installer/devices", tr(r, "Saved camera %s.", name))
 }
 
 // InstallerCameraDelete asks before a camera is deleted.
@@ -478,9 +488,9 @@ func (w *Web) InstallerCameraDelete(rw http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	d := ipConfirmData{What: "camera", Name: c.Name, Action: fmt.Sprintf("/installer/cameras/%d/delete", c.ID),
-		Back: fmt.Sprintf("/installer/cameras/%d", c.ID), Button: "Delete camera"}
-	return w.render(rw, http.StatusOK, "installer_confirm", w.page(r, "Delete camera "+c.Name, "installer-devices", d))
+	d := ipConfirmData{Question: tr(r, "Delete camera %s?", c.Name), Action: fmt.Sprintf("/installer/cameras/%d/delete", c.ID),
+		Back: fmt.Sprintf("/installer/cameras/%d", c.ID), Button: tr(r, "Delete camera")}
+	return w.render(rw, http.StatusOK, "installer_confirm", w.page(r, tr(r, "Delete camera %s", c.Name), "installer-devices", d))
 }
 
 // DeleteInstallerCamera deletes a camera.
@@ -492,5 +502,5 @@ func (w *Web) DeleteInstallerCamera(rw http.ResponseWriter, r *http.Request) err
 	if err := w.cases.DeleteCamera(r.Context(), c.ID); err != nil {
 		return err
 	}
-	return redirect(rw, r, "/installer/devices", "Deleted camera "+c.Name+".")
+	return redirect(rw, r, "/installer/devices", tr(r, "Deleted camera %s.", c.Name))
 }

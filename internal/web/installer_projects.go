@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -19,47 +20,94 @@ import (
 // apartments, offices with departments, single-tenant homes), their users,
 // devices and cameras.
 
-// ipLabels gives templates the names people read for the portal's codes.
+// ipLabels gives templates the names people read for the portal's codes:
+// message keys (English), which the templates translate ({{t ($d.KindLabel .Kind)}}).
 type ipLabels struct{}
 
-func (ipLabels) KindLabel(k model.ProjectKind) string {
+// ipByKind picks the message of a project kind: community, office, single-tenant.
+func ipByKind(k model.ProjectKind, community, office, personal, other string) string {
 	switch k {
 	case model.ProjectCommunity:
-		return "Community"
+		return community
 	case model.ProjectOffice:
-		return "Office"
+		return office
 	case model.ProjectPersonal:
-		return "Single-tenant"
+		return personal
 	}
-	return string(k)
+	return other
 }
 
-func (l ipLabels) ManagerLabel(k model.ProjectKind) string { return l.KindLabel(k) + " Manager" }
+func (ipLabels) KindLabel(k model.ProjectKind) string {
+	return ipByKind(k, i18n.N("Community"), i18n.N("Office"), i18n.N("Single-tenant"), string(k))
+}
 
-func (ipLabels) RoleLabel(r model.EndUserRole) string {
+func (ipLabels) ManagerLabel(k model.ProjectKind) string {
+	return ipByKind(k, i18n.N("Community Manager"), i18n.N("Office Manager"), i18n.N("Single-tenant Manager"), i18n.N("Manager"))
+}
+
+// NothingYet and AlsoDeletes are the project delete page's sentences (the project's name their argument).
+func (ipLabels) NothingYet(k model.ProjectKind) string {
+	return ipByKind(k, i18n.N("Community %s holds nothing yet."), i18n.N("Office %s holds nothing yet."),
+		i18n.N("Single-tenant %s holds nothing yet."), "%s")
+}
+
+func (ipLabels) AlsoDeletes(k model.ProjectKind) string {
+	return ipByKind(k, i18n.N("Deleting Community %s also deletes:"), i18n.N("Deleting Office %s also deletes:"),
+		i18n.N("Deleting Single-tenant %s also deletes:"), "%s")
+}
+
+// ipCreated is the notice of a new project (its name the argument).
+func ipCreated(k model.ProjectKind) string {
+	return ipByKind(k, i18n.N("Community %s created."), i18n.N("Office %s created."), i18n.N("Single-tenant %s created."), "%s")
+}
+
+// ipByRole picks the message of an end user's role.
+func ipByRole(r model.EndUserRole, master, member, staff, manager, other string) string {
 	switch r {
 	case model.FamilyMaster:
-		return "Family Master"
+		return master
 	case model.FamilyMember:
-		return "Family Member"
+		return member
 	case model.OfficeStaff:
-		return "Office Staff"
+		return staff
 	case model.PropertyManager:
-		return "Property Manager"
+		return manager
 	}
-	return string(r)
+	return other
+}
+
+func (ipLabels) RoleLabel(r model.EndUserRole) string {
+	return ipByRole(r, i18n.N("Family Master"), i18n.N("Family Member"), i18n.N("Office Staff"), i18n.N("Property Manager"), string(r))
+}
+
+// DeleteQuestion and DeleteOfQuestion ask before an end user is deleted
+// (its name, and its project's, the arguments).
+func (ipLabels) DeleteQuestion(r model.EndUserRole) string {
+	return ipByRole(r, i18n.N("Delete Family Master %s?"), i18n.N("Delete Family Member %s?"), i18n.N("Delete Office Staff %s?"),
+		i18n.N("Delete Property Manager %s?"), "%s")
+}
+
+func (ipLabels) DeleteOfQuestion(r model.EndUserRole) string {
+	return ipByRole(r, i18n.N("Delete Family Master %s of %s?"), i18n.N("Delete Family Member %s of %s?"), i18n.N("Delete Office Staff %s of %s?"),
+		i18n.N("Delete Property Manager %s of %s?"), "%s")
+}
+
+// ipUserAdded is the notice of a new end user (its name the argument).
+func ipUserAdded(r model.EndUserRole) string {
+	return ipByRole(r, i18n.N("Family Master %s added."), i18n.N("Family Member %s added."), i18n.N("Office Staff %s added."),
+		i18n.N("Property Manager %s added."), "%s")
 }
 
 func (ipLabels) TypeLabel(t model.DeviceType) string {
 	switch t {
 	case model.DoorPhone:
-		return "Door Phone"
+		return i18n.N("Door Phone")
 	case model.IndoorMonitor:
-		return "Indoor Monitor"
+		return i18n.N("Indoor Monitor")
 	case model.AccessControl:
-		return "Access Control"
+		return i18n.N("Access Control")
 	case model.GuardPhone:
-		return "Guard Phone"
+		return i18n.N("Guard Phone")
 	}
 	return string(t)
 }
@@ -68,16 +116,21 @@ func (ipLabels) TypeLabel(t model.DeviceType) string {
 func (ipLabels) SearchLabel(t string) string {
 	switch t {
 	case "sip":
-		return "SIP"
+		return i18n.N("SIP")
 	case "mobile":
-		return "Mobile Number"
+		return i18n.N("Mobile Number")
 	case "family_master":
-		return "Family Master"
+		return i18n.N("Family Master")
+	case "name":
+		return i18n.N("Name")
+	case "email":
+		return i18n.N("Email")
+	case "installer":
+		return i18n.N("Installer")
+	case "office":
+		return i18n.N("Office")
 	}
-	if t == "" {
-		return t
-	}
-	return strings.ToUpper(t[:1]) + t[1:]
+	return t
 }
 
 // Kinds and DeviceTypes list the choices of the forms.
@@ -163,7 +216,7 @@ func (w *Web) ipFormPage(r *http.Request, title, active string, form *ipForm, fo
 	if formErr == nil {
 		return p, http.StatusOK
 	}
-	p.Error, p.Fields = model.ErrorMessage(formErr), model.ErrorFields(formErr)
+	p.Fail(formErr)
 	form.Fields = p.Fields
 	return p, ipErrStatus(formErr)
 }
@@ -200,7 +253,7 @@ func (w *Web) installerProjects(rw http.ResponseWriter, r *http.Request, form ip
 	if err := v.Err(); err != nil {
 		return err
 	}
-	p, status := w.ipFormPage(r, "Projects", "installer-projects", &form, formErr)
+	p, status := w.ipFormPage(r, tr(r, "Projects"), "installer-projects", &form, formErr)
 	l, err := w.store.ListProjects(r.Context(), f)
 	if err != nil {
 		return err
@@ -235,7 +288,7 @@ func (w *Web) CreateInstallerProject(rw http.ResponseWriter, r *http.Request) er
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", p.ID), fmt.Sprintf("%s %s created.", ipLabels{}.KindLabel(p.Kind), p.Name))
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", p.ID), tr(r, ipCreated(p.Kind), p.Name))
 }
 
 // ipBuilding is a building with its apartments, for the project page.
@@ -396,7 +449,7 @@ func (w *Web) UpdateInstallerProject(rw http.ResponseWriter, r *http.Request) er
 	p, err := w.cases.UpdateProject(r.Context(), id, usecase.ProjectEdit{Name: &name, Manager: &manager, Address: &address, TimeZone: &tz})
 	notice := ""
 	if err == nil {
-		notice = "Saved " + p.Name + "."
+		notice = tr(r, "Saved %s.", p.Name)
 	}
 	return w.projectFormDone(rw, r, id, "edit-project", notice, err)
 }
@@ -426,7 +479,7 @@ func (w *Web) installerProjectDelete(rw http.ResponseWriter, r *http.Request, st
 	if err != nil {
 		return err
 	}
-	p := w.page(r, "Delete "+pr.Name, "installer-projects", ipProjectDeleteData{Project: pr, Contents: c})
+	p := w.page(r, tr(r, "Delete %s", pr.Name), "installer-projects", ipProjectDeleteData{Project: pr, Contents: c})
 	p.Error = msg
 	return w.render(rw, status, "installer_project_delete", p)
 }
@@ -439,7 +492,7 @@ func (w *Web) DeleteInstallerProject(rw http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	if r.PostFormValue("confirm") != "yes" {
-		return w.installerProjectDelete(rw, r, http.StatusBadRequest, "Tick the confirmation to delete the project and everything in it.")
+		return w.installerProjectDelete(rw, r, http.StatusBadRequest, tr(r, "Tick the confirmation to delete the project and everything in it."))
 	}
 	pr, err := w.store.GetProject(r.Context(), id)
 	if err != nil {
@@ -449,7 +502,7 @@ func (w *Web) DeleteInstallerProject(rw http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/installer/projects", fmt.Sprintf("Deleted %s with %d end users, %d devices and %d cameras.",
+	return redirect(rw, r, "/installer/projects", tr(r, "Deleted %s with %d end users, %d devices and %d cameras.",
 		pr.Name, gone.EndUsers, gone.Devices, gone.Cameras))
 }
 
@@ -457,16 +510,17 @@ func (w *Web) DeleteInstallerProject(rw http.ResponseWriter, r *http.Request) er
 // departments alike: add one by name, rename it, delete it, each form
 // posted from the project page and answered there.
 type ipNamedPlace struct {
-	label  string // "Building", for the notices
-	what   string // "building": not found, and the forms' ids ("new-building", "building-ID")
-	get    func(ctx context.Context, id int64) (projectID int64, name string, err error)
-	create func(ctx context.Context, projectID int64, name string) error
-	rename func(ctx context.Context, id int64, name string) error
-	remove func(ctx context.Context, id int64) error
+	added, renamed, deleted string // the notices' message keys ("Building %s added.")
+	what                    string // "building": not found, and the forms' ids ("new-building", "building-ID")
+	get                     func(ctx context.Context, id int64) (projectID int64, name string, err error)
+	create                  func(ctx context.Context, projectID int64, name string) error
+	rename                  func(ctx context.Context, id int64, name string) error
+	remove                  func(ctx context.Context, id int64) error
 }
 
 func (w *Web) ipBuildings() ipNamedPlace {
-	return ipNamedPlace{label: "Building", what: "building",
+	return ipNamedPlace{added: i18n.N("Building %s added."), renamed: i18n.N("Building renamed to %s."), deleted: i18n.N("Building %s deleted."),
+		what: "building",
 		get: func(ctx context.Context, id int64) (int64, string, error) {
 			b, err := w.store.GetBuilding(ctx, id)
 			if err != nil {
@@ -484,7 +538,8 @@ func (w *Web) ipBuildings() ipNamedPlace {
 }
 
 func (w *Web) ipDepartments() ipNamedPlace {
-	return ipNamedPlace{label: "Department", what: "department",
+	return ipNamedPlace{added: i18n.N("Department %s added."), renamed: i18n.N("Department renamed to %s."),
+		deleted: i18n.N("Department %s deleted."), what: "department",
 		get: func(ctx context.Context, id int64) (int64, string, error) {
 			d, err := w.store.GetDepartment(ctx, id)
 			if err != nil {
@@ -508,7 +563,7 @@ func (p ipNamedPlace) add(w *Web, rw http.ResponseWriter, r *http.Request) error
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	err = p.create(r.Context(), pid, name)
-	return w.projectFormDone(rw, r, pid, "new-"+p.what, p.label+" "+name+" added.", err)
+	return w.projectFormDone(rw, r, pid, "new-"+p.what, tr(r, p.added, name), err)
 }
 
 func (p ipNamedPlace) update(w *Web, rw http.ResponseWriter, r *http.Request) error {
@@ -522,7 +577,7 @@ func (p ipNamedPlace) update(w *Web, rw http.ResponseWriter, r *http.Request) er
 	}
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	err = p.rename(r.Context(), id, name)
-	return w.projectFormDone(rw, r, pid, fmt.Sprintf("%s-%d", p.what, id), p.label+" renamed to "+name+".", err)
+	return w.projectFormDone(rw, r, pid, fmt.Sprintf("%s-%d", p.what, id), tr(r, p.renamed, name), err)
 }
 
 func (p ipNamedPlace) delete(w *Web, rw http.ResponseWriter, r *http.Request) error {
@@ -535,7 +590,7 @@ func (p ipNamedPlace) delete(w *Web, rw http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	err = p.remove(r.Context(), id)
-	return w.projectFormDone(rw, r, pid, fmt.Sprintf("%s-%d", p.what, id), p.label+" "+name+" deleted.", err)
+	return w.projectFormDone(rw, r, pid, fmt.Sprintf("%s-%d", p.what, id), tr(r, p.deleted, name), err)
 }
 
 // CreateInstallerBuilding adds a building to a community.
@@ -599,7 +654,7 @@ func (w *Web) CreateInstallerApartment(rw http.ResponseWriter, r *http.Request) 
 		err = w.cases.CreateApartment(r.Context(), a)
 	}
 	return w.projectFormDone(rw, r, b.ProjectID, fmt.Sprintf("new-apartment-%d", id),
-		fmt.Sprintf("Apartment %s added to %s.", strings.TrimSpace(a.Number), b.Name), err)
+		tr(r, "Apartment %s added to %s.", strings.TrimSpace(a.Number), b.Name), err)
 }
 
 type ipApartmentData struct {
@@ -626,7 +681,7 @@ func (w *Web) installerApartment(rw http.ResponseWriter, r *http.Request, form i
 	if err != nil {
 		return err
 	}
-	p, status := w.ipFormPage(r, "Apartment "+a.Label(), "installer-projects", &form, formErr)
+	p, status := w.ipFormPage(r, tr(r, "Apartment %s", a.Label()), "installer-projects", &form, formErr)
 	p.Data = ipApartmentData{ipForm: form, Apartment: a, Project: pr}
 	return w.render(rw, status, "installer_apartment", p)
 }
@@ -647,7 +702,7 @@ func (w *Web) UpdateInstallerApartment(rw http.ResponseWriter, r *http.Request) 
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", old.ProjectID), "Saved apartment "+ipAptName(old.Building, a.Number)+".")
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", old.ProjectID), tr(r, "Saved apartment %s.", ipAptName(old.Building, a.Number)))
 }
 
 func ipAptName(building, number string) string { return building + "-" + strings.TrimSpace(number) }
@@ -668,5 +723,5 @@ func (w *Web) DeleteInstallerApartment(rw http.ResponseWriter, r *http.Request) 
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", a.ProjectID), "Apartment "+a.Label()+" deleted.")
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", a.ProjectID), tr(r, "Apartment %s deleted.", a.Label()))
 }

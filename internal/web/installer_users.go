@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -45,7 +46,7 @@ func (w *Web) CreateInstallerEndUser(rw http.ResponseWriter, r *http.Request) er
 	if err == nil {
 		err = w.cases.CreateEndUser(r.Context(), u)
 	}
-	return w.projectFormDone(rw, r, pid, "new-user", fmt.Sprintf("%s %s added.", ipLabels{}.RoleLabel(u.Role), u.Name), err)
+	return w.projectFormDone(rw, r, pid, "new-user", tr(r, ipUserAdded(u.Role), u.Name), err)
 }
 
 type ipImportData struct {
@@ -75,11 +76,11 @@ func (w *Web) ImportInstallerEndUsers(rw http.ResponseWriter, r *http.Request) e
 	} else if err != nil {
 		return err
 	}
-	p := w.page(r, "Import users into "+pr.Name, "installer-projects", ipImportData{Project: pr, File: name, Result: res})
+	p := w.page(r, tr(r, "Import users into %s", pr.Name), "installer-projects", ipImportData{Project: pr, File: name, Result: res})
 	status := http.StatusOK
 	if res.Imported == 0 && len(res.Rejected) > 0 {
 		status = http.StatusUnprocessableEntity
-		p.Error = "No user was imported: every row was rejected."
+		p.Error = tr(r, "No user was imported: every row was rejected.")
 	}
 	return w.render(rw, status, "installer_import", p)
 }
@@ -151,7 +152,7 @@ func (w *Web) InstallerUsers(rw http.ResponseWriter, r *http.Request) error {
 	}
 	d.List, d.Pager = l, newPager(r, f.Page.Page, f.PerPage, min(l.Total, store.EndUserCountCap))
 	d.Export = exportURL(r, "/api/v1/end-users")
-	return w.render(rw, http.StatusOK, "installer_users", w.page(r, "Users", "installer-users", d))
+	return w.render(rw, http.StatusOK, "installer_users", w.page(r, tr(r, "Users"), "installer-users", d))
 }
 
 func ipQueryID(r *http.Request, name string, v *model.Validator) int64 {
@@ -202,7 +203,8 @@ func (w *Web) installerUser(rw http.ResponseWriter, r *http.Request, form ipForm
 	p := w.page(r, u.Name, "installer-users", nil)
 	status := http.StatusOK
 	if formErr != nil {
-		status, p.Error, p.Fields = ipErrStatus(formErr), model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		status = ipErrStatus(formErr)
+		p.Fail(formErr)
 		d.Fields = p.Fields
 	}
 	p.Data = d
@@ -227,7 +229,7 @@ func (w *Web) UpdateInstallerUser(rw http.ResponseWriter, r *http.Request) error
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", u.ProjectID), "Saved "+u.Name+".")
+	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", u.ProjectID), tr(r, "Saved %s.", u.Name))
 }
 
 type ipUserDeleteData struct {
@@ -235,6 +237,15 @@ type ipUserDeleteData struct {
 	User       *model.EndUserRow
 	Dependents *store.EndUserDependents
 	Members    []*model.EndUserRow
+}
+
+// MemberNames are the names of the family members that go with the user.
+func (d ipUserDeleteData) MemberNames() string {
+	names := make([]string, len(d.Members))
+	for i, m := range d.Members {
+		names[i] = m.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // InstallerUserDelete asks before an end user is deleted; for a family
@@ -269,7 +280,7 @@ func (w *Web) installerUserDelete(rw http.ResponseWriter, r *http.Request, statu
 			}
 		}
 	}
-	p := w.page(r, "Delete "+u.Name, "installer-users", d)
+	p := w.page(r, tr(r, "Delete %s", u.Name), "installer-users", d)
 	p.Error = msg
 	return w.render(rw, status, "installer_user_delete", p)
 }
@@ -282,7 +293,7 @@ func (w *Web) DeleteInstallerUser(rw http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if r.PostFormValue("confirm") != "yes" {
-		return w.installerUserDelete(rw, r, http.StatusBadRequest, "Tick the confirmation to delete the user.")
+		return w.installerUserDelete(rw, r, http.StatusBadRequest, tr(r, "Tick the confirmation to delete the user."))
 	}
 	u, err := w.store.GetEndUser(r.Context(), id)
 	if err != nil {
@@ -292,9 +303,13 @@ func (w *Web) DeleteInstallerUser(rw http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	notice := "Deleted " + u.Name + "."
+	notice := tr(r, "Deleted %s.", u.Name)
 	if gone.FamilyMembers > 0 {
-		notice = fmt.Sprintf("Deleted %s and %d family members.", u.Name, gone.FamilyMembers)
+		notice = trn(r, "Deleted %[2]s and %[1]d family members.", gone.FamilyMembers, u.Name)
 	}
 	return redirect(rw, r, fmt.Sprintf("/installer/projects/%d", u.ProjectID), notice)
 }
+
+// The message of ipQueryID's check, whose field is not a literal the
+// catalog tests can see.
+var _ = []string{i18n.N("must be a positive whole number")}

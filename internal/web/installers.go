@@ -41,7 +41,7 @@ func (w *Web) Installers(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := w.page(r, "User", "users", installerListData{Filter: f, List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total),
+	p := w.page(r, tr(r, "User"), "users", installerListData{Filter: f, List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total),
 		Export: exportURL(r, "/api/v1/installers")})
 	return w.render(rw, http.StatusOK, "users_installers", p)
 }
@@ -114,14 +114,15 @@ func (f installerForm) patch() model.InstallerPatch {
 }
 
 func (w *Web) renderInstallerForm(rw http.ResponseWriter, r *http.Request, f installerForm, err error) error {
-	title := "New installer"
+	title := tr(r, "New installer")
 	if !f.New {
-		title = "Installer " + f.Account
+		title = tr(r, "Installer %s", f.Account)
 	}
 	p := w.page(r, title, "users", f)
 	status := http.StatusOK
 	if err != nil {
-		status, p.Error, p.Fields = statusFor(err), model.ErrorMessage(err), model.ErrorFields(err)
+		status = statusFor(err)
+		p.Fail(err)
 		if p.Fields["username"] != "" {
 			p.Fields["account"] = p.Fields["username"]
 		}
@@ -153,9 +154,9 @@ func (w *Web) CreateInstaller(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	notice := "Installer " + acc.Username + " created; a link to set the password was mailed to " + acc.Email + "."
+	notice := tr(r, "Installer %s created; a link to set the password was mailed to %s.", acc.Username, acc.Email)
 	if created.WelcomeMail != nil {
-		notice = "Installer " + acc.Username + " created, but the mail could not be sent: use Reset password to send a new link."
+		notice = tr(r, "Installer %s created, but the mail could not be sent: use Reset password to send a new link.", acc.Username)
 	}
 	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(acc.ID, 10), notice)
 }
@@ -187,9 +188,9 @@ func (w *Web) installerDetail(rw http.ResponseWriter, r *http.Request, status in
 		return err
 	}
 	d := installerDetail{installerForm: f, Installer: inst, MACs: macs, MACSearch: q.Get("mac"), Pager: newPager(r, pg.Page, pg.PerPage, macs.Total), Import: imp, Audit: audit.Items}
-	p := w.page(r, "Installer "+inst.Username, "users", d)
+	p := w.page(r, tr(r, "Installer %s", inst.Username), "users", d)
 	if formErr != nil {
-		p.Error, p.Fields = model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		p.Fail(formErr)
 	}
 	return w.render(rw, status, "users_installer", p)
 }
@@ -225,7 +226,7 @@ func (w *Web) UpdateInstaller(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), "Saved.")
+	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), tr(r, "Saved."))
 }
 
 // ResetInstallerPassword mails a new single-use link.
@@ -234,12 +235,12 @@ func (w *Web) ResetInstallerPassword(rw http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	notice := "A link to set a new password was mailed to " + inst.Email + "."
+	notice := tr(r, "A link to set a new password was mailed to %s.", inst.Email)
 	if _, err := w.cases.ResetInstallerPassword(r.Context(), inst.ID); err != nil {
 		if model.ErrorCode(err) != model.EINTERNAL {
 			return err
 		}
-		notice = model.ErrorMessage(err)
+		notice = localized(locale(r), err, model.ErrorMessage(err))
 	}
 	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), notice)
 }
@@ -255,7 +256,7 @@ func (w *Web) ResetInstallerTwoFactor(rw http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10),
-		"Two-factor sign-in of "+inst.Username+" is reset: the installer signs in with the password and sets it up again if you require it.")
+		tr(r, "Two-factor sign-in of %s is reset: the installer signs in with the password and sets it up again if you require it.", inst.Username))
 }
 
 type deleteData struct {
@@ -273,7 +274,7 @@ func (w *Web) ConfirmDeleteInstaller(rw http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return w.render(rw, http.StatusOK, "users_installer_delete", w.page(r, "Delete installer "+inst.Username, "users", deleteData{inst, impact}))
+	return w.render(rw, http.StatusOK, "users_installer_delete", w.page(r, tr(r, "Delete installer %s", inst.Username), "users", deleteData{inst, impact}))
 }
 
 // DeleteInstaller deletes after the confirmation.
@@ -285,16 +286,16 @@ func (w *Web) DeleteInstaller(rw http.ResponseWriter, r *http.Request) error {
 	_, err = w.cases.DeleteInstaller(r.Context(), inst.ID, r.PostFormValue("confirm") == "yes")
 	if model.ErrorCode(err) == model.ECONFLICT {
 		impact, _ := w.store.InstallerDeletionImpact(r.Context(), inst.ID)
-		p := w.page(r, "Delete installer "+inst.Username, "users", deleteData{inst, impact})
-		p.Error = "Tick the confirmation to delete the installer with everything it owns."
+		p := w.page(r, tr(r, "Delete installer %s", inst.Username), "users", deleteData{inst, impact})
+		p.Error = tr(r, "Tick the confirmation to delete the installer with everything it owns.")
 		if impact.Orders > 0 {
-			p.Error = model.ErrorMessage(err)
+			p.Fail(err)
 		}
 		return w.render(rw, http.StatusConflict, "users_installer_delete", p)
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/users/installers", "Installer "+inst.Username+" deleted.")
+	return redirect(rw, r, "/users/installers", tr(r, "Installer %s deleted.", inst.Username))
 }
 
 // AddMAC adds one MAC to the installer's library.
@@ -313,7 +314,7 @@ func (w *Web) AddMAC(rw http.ResponseWriter, r *http.Request) error {
 		return w.installerDetail(rw, r, http.StatusBadRequest, inst, formOf(inst, identity(r).Effective().PayByDistributor), err, nil)
 	}
 	m, _ := model.NormalizeMAC(r.PostFormValue("mac"))
-	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), "MAC "+m+" added.")
+	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), tr(r, "MAC %s added.", m))
 }
 
 // ImportMACs imports the uploaded template and shows every rejected row.
@@ -358,7 +359,7 @@ func (w *Web) DeleteMAC(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.cases.DeleteMAC(r.Context(), inst.ID, r.PathValue("mac")); err != nil {
 		return err
 	}
-	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), "MAC removed.")
+	return redirect(rw, r, "/users/installers/"+strconv.FormatInt(inst.ID, 10), tr(r, "MAC removed."))
 }
 
 // StartAccess opens the installer's portal as the installer (the lock icon).
@@ -390,7 +391,7 @@ func (w *Web) EndAccess(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	w.clearActing(rw, r)
-	return redirect(rw, r, "/users/installers", "Back in your own account.")
+	return redirect(rw, r, "/users/installers", tr(r, "Back in your own account."))
 }
 
 // installerSettingsData is the installer's own Settings page.
@@ -411,7 +412,7 @@ func (w *Web) InstallerSettings(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil && model.ErrorCode(err) != model.ENOTFOUND {
 		return err
 	}
-	return w.render(rw, http.StatusOK, "installer_settings", w.page(r, "Settings", "installer-settings", installerSettingsData{me, parent}))
+	return w.render(rw, http.StatusOK, "installer_settings", w.page(r, tr(r, "Settings"), "installer-settings", installerSettingsData{me, parent}))
 }
 
 // SetAccess switches access without password (the installer only).
@@ -420,9 +421,9 @@ func (w *Web) SetAccess(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.cases.SetAccessWithoutPassword(r.Context(), on); err != nil {
 		return err
 	}
-	msg := "Access without password is off: your sub-distributor can no longer open your portal."
+	msg := tr(r, "Access without password is off: your sub-distributor can no longer open your portal.")
 	if on {
-		msg = "Access without password is on: your sub-distributor can open your portal to help you."
+		msg = tr(r, "Access without password is on: your sub-distributor can open your portal to help you.")
 	}
 	return redirect(rw, r, "/installer/settings", msg)
 }
@@ -440,7 +441,7 @@ func (w *Web) SetPasswordPage(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rw.Header().Set("Referrer-Policy", "no-referrer")
-	return w.render(rw, http.StatusOK, "password_set", w.page(r, "Set your password", "", setPasswordData{tok, acc.Username}))
+	return w.render(rw, http.StatusOK, "password_set", w.page(r, tr(r, "Set your password"), "", setPasswordData{tok, acc.Username}))
 }
 
 // SetPassword sets the password from a single-use link.
@@ -449,12 +450,12 @@ func (w *Web) SetPassword(rw http.ResponseWriter, r *http.Request) error {
 	acc, err := w.cases.SetPasswordFromLink(r.Context(), usecase.PasswordFromLink{Token: tok, Password: r.PostFormValue("password"),
 		Confirm: r.PostFormValue("confirm")})
 	if model.ErrorCode(err) == model.EINVALID {
-		p := w.page(r, "Set your password", "", setPasswordData{tok, acc.Username})
-		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		p := w.page(r, tr(r, "Set your password"), "", setPasswordData{tok, acc.Username})
+		p.Fail(err)
 		return w.render(rw, http.StatusBadRequest, "password_set", p)
 	} else if err != nil {
 		return err
 	}
-	http.Redirect(rw, r, "/login?notice="+urlEscape("Your password is set: log in as "+acc.Username+"."), http.StatusSeeOther)
+	http.Redirect(rw, r, "/login?notice="+urlEscape(tr(r, "Your password is set: log in as %s.", acc.Username)), http.StatusSeeOther)
 	return nil
 }
