@@ -60,6 +60,7 @@ var _ = []string{
 // TestBillingReasonsAreInTheCatalogs holds billing's to these. A reason
 // the catalogs lack (one with an account's name in it) is shown as given.
 var billingReasons = []string{
+	i18n.N("Pay by Distributor is off for this installer: its sub-distributor (or the installer) pays."),
 	i18n.N("Pay by Distributor: the distributor pays for this installer's users."),
 	i18n.N("Pay by Distributor: your distributor pays for your users."),
 	i18n.N("Your charge mode is not \"installer\": your users' services are not paid by you."),
