@@ -32,15 +32,6 @@ var upgradeStateLabels = map[model.UpgradeState]string{
 	model.UpgradeFailed: i18n.N("Failed"), model.UpgradeCanceled: i18n.N("Canceled"), model.UpgradeSkipped: i18n.N("Skipped"),
 }
 
-// upgradeStateLabel is a state's label key (the English label); the state
-// itself for one without a label.
-func upgradeStateLabel(s model.UpgradeState) string {
-	if l, ok := upgradeStateLabels[s]; ok {
-		return l
-	}
-	return string(s)
-}
-
 // stateLabelIn is a state's label in the locale's language.
 func stateLabelIn(l *i18n.Locale, s model.UpgradeState) string {
 	if k, ok := upgradeStateLabels[s]; ok {
