@@ -126,7 +126,7 @@ func (a *API) Invoice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := billing.InvoicePDF(inv)
+	pdf, err := billing.InvoicePDF(inv, nil) // in English, dated in UTC
 	if err != nil {
 		return err
 	}

@@ -3,15 +3,29 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
+
+// Why an installer may not pay, as billing.MayPay says it.
+const (
+	reasonChargeMode = "Your charge mode is not \"installer\": your users' services are not paid by you."
+	reasonPbD        = "Pay by Distributor: your distributor pays for your users."
+)
+
+// inLanguageOf is a message as a page shows it to account a: in a's
+// language (the demo's installers speak all of them), escaped.
+func inLanguageOf(a *model.Account, key string) string {
+	return template.HTMLEscapeString(i18n.For(a.Language, "UTC").T(key))
+}
 
 // billableOf finds an installer of the sub-distributor (with charge mode
 // chargeMode, any when "") that has a user to renew, and returns it, the
@@ -195,14 +209,14 @@ func TestInstallerPays(t *testing.T) {
 			on := renewalOrder(t, e, subTok, other.ID, opt, ouser)
 			eu := e.browserLogin(other.Username)
 			sp = page(t, e, eu, "/subscriptions", 200)
-			has(t, "enduser installer's Subscriptions", sp, true, `id="pay-gate"`, "charge mode", `id="sub-elsewhere"`)
+			has(t, "enduser installer's Subscriptions", sp, true, `id="pay-gate"`, inLanguageOf(other, reasonChargeMode), `id="sub-elsewhere"`)
 			has(t, "enduser installer's Subscriptions", sp, false, `id="subscription-order"`, `id="subscription-select"`)
 			if r := e.form(eu.c, "/subscriptions/order", url.Values{"csrf_token": {eu.csrf}, "project_type": {opt}, "mode": {"renew"}, "kind": {"renewal"},
 				"months": {"1"}, "user": {fmt.Sprint(ouser)}}); r.StatusCode != 403 {
 				t.Errorf("enduser installer orders: %d", r.StatusCode)
 			}
 			pl = page(t, e, eu, "/payments", 200)
-			has(t, "enduser installer's Payments", pl, true, `id="pay-gate"`, "charge mode")
+			has(t, "enduser installer's Payments", pl, true, `id="pay-gate"`, inLanguageOf(other, reasonChargeMode))
 			row := orderRow(pl, on)
 			has(t, "enduser installer's row", row, true, "order-details", "order-cancel")
 			has(t, "enduser installer's row", row, false, "order-pay", "order-distributor-pays")
@@ -221,12 +235,12 @@ func TestInstallerPays(t *testing.T) {
 			pn := renewalOrder(t, e, pbdSub, pi.ID, ppt, puser)
 			pib := e.browserLogin(pi.Username)
 			pl = page(t, e, pib, "/payments", 200)
-			has(t, "PbD installer's Payments", pl, true, `id="pay-gate"`, "Pay by Distributor: your distributor pays")
+			has(t, "PbD installer's Payments", pl, true, `id="pay-gate"`, inLanguageOf(pi, reasonPbD))
 			has(t, "PbD installer's row", orderRow(pl, pn), false, "order-pay")
 			has(t, "PbD installer's row", orderRow(pl, pn), true, "order-distributor-pays")
-			has(t, "PbD installer's order", page(t, e, pib, "/payments/"+pn, 200), true, `id="pay-gate"`, "distributor pays")
+			has(t, "PbD installer's order", page(t, e, pib, "/payments/"+pn, 200), true, `id="pay-gate"`, inLanguageOf(pi, reasonPbD))
 			sp = page(t, e, pib, "/subscriptions", 200)
-			has(t, "PbD installer's Subscriptions", sp, true, "Pay by Distributor")
+			has(t, "PbD installer's Subscriptions", sp, true, inLanguageOf(pi, reasonPbD))
 			has(t, "PbD installer's Subscriptions", sp, false, `id="subscription-order"`)
 			sb := e.browserLogin("subdistributor-1-2")
 			pl = page(t, e, sb, "/payments", 200)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/server"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
@@ -181,7 +182,7 @@ func TestBillingHTTP(t *testing.T) {
 			if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/pdf" {
 				t.Fatalf("invoice: %d %s", r.StatusCode, r.body)
 			}
-			checkPDF(t, r.body, number, billing.FormatMoney(total, "USD"))
+			checkPDF(t, r.body, number, i18n.For("en", "UTC").Money(total, "USD")) // the amount in English format (1,234.50 USD)
 
 			// A return before the webhook: Confirm completes the order, the webhook after it changes nothing.
 			r = e.do(nil, "POST", "/api/v1/orders", map[string]any{"type": "activation", "installer_id": instID, "project_type": "office",
@@ -342,7 +343,7 @@ func TestInvoiceIsFrozen(t *testing.T) {
 			putInfo("Old Payer Company Ltd", "1 Old Street")
 			first, total := pay(users[0])
 			before := invoice(first)
-			for _, want := range []string{"Old Payer Company Ltd", "1 Old Street", first, billing.FormatMoney(total, "USD")} {
+			for _, want := range []string{"Old Payer Company Ltd", "1 Old Street", first, i18n.For("en", "UTC").Money(total, "USD")} {
 				if !strings.Contains(before, want) {
 					t.Errorf("invoice lacks %q:\n%s", want, before)
 				}
@@ -367,7 +368,7 @@ func TestInvoiceIsFrozen(t *testing.T) {
 			// under the seller's next invoice number.
 			second, total2 := pay(users[1])
 			later := invoice(second)
-			if !strings.Contains(later, "New Payer Company Ltd") || strings.Contains(later, "Old Payer Company Ltd") || !strings.Contains(later, billing.FormatMoney(total2, "USD")) {
+			if !strings.Contains(later, "New Payer Company Ltd") || strings.Contains(later, "Old Payer Company Ltd") || !strings.Contains(later, i18n.For("en", "UTC").Money(total2, "USD")) {
 				t.Errorf("the later invoice:\n%s", later)
 			}
 			if total2 != 99900+12*9900 {

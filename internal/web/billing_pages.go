@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -43,7 +44,54 @@ func (w *Web) anyProvider() bool {
 	return w.cases.PaymentProviderConfigured("stripe") || w.cases.PaymentProviderConfigured("paypal")
 }
 
-func money(minor int64, cur string) string { return billing.FormatMoney(minor, cur) }
+// The labels of internal/billing the pages show through the catalogs
+// ({{t .Status.Label}}): its items, order types and statuses
+// (TestBillingLabelsAreInTheCatalogs holds them to these).
+var _ = []string{
+	i18n.N("Community app (family master)"), i18n.N("Additional family member app"), i18n.N("Property manager app"),
+	i18n.N("Villa app"), i18n.N("Villa premium plan"), i18n.N("Villa extra family member"), i18n.N("Office user"),
+	i18n.N("Activation"), i18n.N("Subscription"), i18n.N("Features"),
+	i18n.N("Processing"), i18n.N("System Processing"), i18n.N("Completed"), i18n.N("Failed"), i18n.N("Timeout"), i18n.N("Cancel"),
+}
+
+// billingReasons are the reasons internal/billing and the store give why
+// an account may not pay, or not with coupons (Gate.Reason, PayNote,
+// CouponReason): the pages show them through the catalogs (reason), and
+// TestBillingReasonsAreInTheCatalogs holds billing's to these. A reason
+// the catalogs lack (one with an account's name in it) is shown as given.
+var billingReasons = []string{
+	i18n.N("Pay by Distributor is off for this installer: its sub-distributor (or the installer) pays."),
+	i18n.N("Pay by Distributor: the distributor pays for this installer's users."),
+	i18n.N("Pay by Distributor: your distributor pays for your users."),
+	i18n.N("Your charge mode is not \"installer\": your users' services are not paid by you."),
+	i18n.N("You do not pay for services."),
+	i18n.N("Coupons belong to your sub-distributor: pay by Stripe or PayPal."),
+	i18n.N("Coupons belong to the sub-distributor they were issued to: pay by Stripe or PayPal."),
+	i18n.N("Pay by Distributor is on: your distributor pays for your installers' users."),
+}
+
+// couponStates name the coupon states.
+var couponStates = map[billing.CouponState]string{billing.CouponNormal: i18n.N("Normal"), billing.CouponUsed: i18n.N("Used"),
+	billing.CouponExpired: i18n.N("Expired")}
+
+func init() {
+	localeFuncs["reason"] = func(l *i18n.Locale) any {
+		return func(s string) string {
+			if i18n.Has(s) {
+				return l.T(s)
+			}
+			return s
+		}
+	}
+	localeFuncs["couponState"] = func(l *i18n.Locale) any {
+		return func(s billing.CouponState) string {
+			if k, ok := couponStates[s]; ok {
+				return l.T(k)
+			}
+			return string(s)
+		}
+	}
+}
 
 // billingNav is the navigation key of a billing page for the account's
 // portal: the installer's and the distributor's entries have their own.
@@ -89,7 +137,6 @@ type subscriptionsData struct {
 	Methods       payMethods
 	Info          *billing.Info
 	Prices        billing.PriceList
-	Money         func(int64, string) string
 }
 
 // Subscriptions is the Subscriptions module: installer → project type →
@@ -103,7 +150,7 @@ func (w *Web) Subscriptions(rw http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
 	me := identity(r).Effective()
-	d := subscriptionsData{Gate: g, Q: q, ProjectType: q.Get("project_type"), Mode: q.Get("mode"), Money: money, Methods: w.payMethods(r),
+	d := subscriptionsData{Gate: g, Q: q, ProjectType: q.Get("project_type"), Mode: q.Get("mode"), Methods: w.payMethods(r),
 		IsInstaller: me.Role == model.RoleInstaller}
 	if d.IsInstaller {
 		d.InstallerID, d.InstallerName = me.ID, me.Username
@@ -121,9 +168,9 @@ func (w *Web) Subscriptions(rw http.ResponseWriter, r *http.Request) error {
 	if d.Mode == "" {
 		d.Mode = "active"
 	}
-	title := "Subscriptions"
+	title := tr(r, "Subscriptions")
 	if d.IsInstaller {
-		title = "Subscription" // as its navigation entry says
+		title = tr(r, "Subscription") // as its navigation entry says
 	}
 	p := w.page(r, title, billingNav(r, "subscriptions"), &d)
 	if d.IsInstaller && !g.CanPay {
@@ -148,7 +195,7 @@ func (w *Web) Subscriptions(rw http.ResponseWriter, r *http.Request) error {
 		if s := q.Get("expiring_before"); s != "" {
 			t, err := time.Parse("2006-01-02", s)
 			if err != nil {
-				p.Error, p.Fields = "expiring_before: must be a date", map[string]string{"expiring_before": "must be a date"}
+				p.Fail(model.Invalid("expiring_before", "must be a date"))
 				return w.render(rw, http.StatusBadRequest, "billing_subscriptions", p)
 			}
 			f.ExpiringBefore = t
@@ -198,17 +245,17 @@ func (w *Web) SubscriptionOrder(rw http.ResponseWriter, r *http.Request) error {
 	back := "/subscriptions?" + url.Values{"installer": {f.Get("installer")}, "project_type": {req.ProjectType}, "mode": {f.Get("mode")},
 		"project": {f.Get("project")}, "service": {f.Get("service")}}.Encode()
 	if len(req.Items) == 0 {
-		http.Redirect(rw, r, back+"&notice="+url.QueryEscape("Select at least one user."), http.StatusSeeOther)
+		http.Redirect(rw, r, back+"&notice="+url.QueryEscape(tr(r, "Select at least one user.")), http.StatusSeeOther)
 		return nil
 	}
 	o, err := w.cases.CreateOrder(r.Context(), req)
 	if model.ErrorCode(err) == model.EINVALID {
-		http.Redirect(rw, r, back+"&notice="+url.QueryEscape(model.ErrorMessage(err)), http.StatusSeeOther)
+		http.Redirect(rw, r, back+"&notice="+url.QueryEscape(localized(locale(r), err, model.ErrorMessage(err))), http.StatusSeeOther)
 		return nil
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/payments/"+url.PathEscape(o.Number), "Order "+o.Number+" created: pay it below.")
+	return redirect(rw, r, "/payments/"+url.PathEscape(o.Number), tr(r, "Order %s created: pay it below.", o.Number))
 }
 
 type paymentsData struct {
@@ -220,7 +267,6 @@ type paymentsData struct {
 	Types       []billing.OrderType
 	Statuses    []billing.Status
 	Gate        billing.Gate
-	Money       func(int64, string) string
 	Back        string // this list with its search, where row actions return
 }
 
@@ -234,7 +280,7 @@ func (w *Web) Payments(rw http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
 	f := listquery.Orders(r.URL.Query(), &v)
 	me := identity(r).Effective()
-	d := &paymentsData{Q: r.URL.Query(), Types: billing.OrderTypes, Statuses: billing.Statuses, Gate: g, Money: money,
+	d := &paymentsData{Q: r.URL.Query(), Types: billing.OrderTypes, Statuses: billing.Statuses, Gate: g,
 		IsInstaller: me.Role == model.RoleInstaller}
 	q := r.URL.Query()
 	q.Del("notice")
@@ -247,9 +293,9 @@ func (w *Web) Payments(rw http.ResponseWriter, r *http.Request) error {
 			d.Installers = insts.Items
 		}
 	}
-	p := w.page(r, "Payments", billingNav(r, "payments"), d)
+	p := w.page(r, tr(r, "Payments"), billingNav(r, "payments"), d)
 	if err := v.Err(); err != nil {
-		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		p.Fail(err)
 		return w.render(rw, http.StatusBadRequest, "billing_payments", p)
 	}
 	if d.List, err = w.store.ListOrders(r.Context(), f); err != nil {
@@ -265,15 +311,15 @@ type paymentDetailData struct {
 	Payable bool
 	Methods payMethods
 	Coupons []*billing.Coupon
-	Money   func(int64, string) string
 }
 
 // PaymentDetail shows an order: items, history, and its actions.
 func (w *Web) PaymentDetail(rw http.ResponseWriter, r *http.Request) error {
-	return w.paymentDetail(rw, r, http.StatusOK, "")
+	return w.paymentDetail(rw, r, http.StatusOK, nil)
 }
 
-func (w *Web) paymentDetail(rw http.ResponseWriter, r *http.Request, status int, errMsg string) error {
+// paymentDetail shows an order, with fail (when not nil) as the page's error.
+func (w *Web) paymentDetail(rw http.ResponseWriter, r *http.Request, status int, fail error) error {
 	g, err := w.requirePayments(r)
 	if err != nil {
 		return err
@@ -282,14 +328,16 @@ func (w *Web) paymentDetail(rw http.ResponseWriter, r *http.Request, status int,
 	if err != nil {
 		return err
 	}
-	d := &paymentDetailData{Order: o, Gate: g, Payable: o.CanPay, Methods: w.payMethods(r), Money: money}
+	d := &paymentDetailData{Order: o, Gate: g, Payable: o.CanPay, Methods: w.payMethods(r)}
 	if d.Payable && d.Methods.Coupons {
 		if cl, err := w.store.ListCoupons(r.Context(), billing.CouponFilter{State: billing.CouponNormal, Page: model.Page{Page: 1, PerPage: 100}}); err == nil {
 			d.Coupons = cl.Items
 		}
 	}
-	p := w.page(r, "Order "+o.Number, billingNav(r, "payments"), d)
-	p.Error = errMsg
+	p := w.page(r, tr(r, "Order %s", o.Number), billingNav(r, "payments"), d)
+	if fail != nil {
+		p.Fail(fail)
+	}
 	return w.render(rw, status, "billing_payment", p)
 }
 
@@ -302,7 +350,7 @@ func (w *Web) PaymentPay(rw http.ResponseWriter, r *http.Request) error {
 	method := r.PostForm.Get("method")
 	res, err := w.cases.PayOrder(r.Context(), usecase.PayInput{Number: number, Method: method, Coupons: r.PostForm["coupon"]})
 	if code := model.ErrorCode(err); code == model.EINVALID || code == model.ECONFLICT {
-		return w.paymentDetail(rw, r, http.StatusBadRequest, model.ErrorMessage(err))
+		return w.paymentDetail(rw, r, http.StatusBadRequest, err)
 	} else if err != nil {
 		return err
 	}
@@ -313,9 +361,9 @@ func (w *Web) PaymentPay(rw http.ResponseWriter, r *http.Request) error {
 		// page that moves on by itself (and links there) is a new navigation.
 		label := billing.ProviderLabel(method)
 		d := &checkoutRedirect{URL: res.RedirectURL, Label: label, Number: number}
-		return w.render(rw, http.StatusOK, "billing_redirect", w.page(r, "Pay with "+label, billingNav(r, "payments"), d))
+		return w.render(rw, http.StatusOK, "billing_redirect", w.page(r, tr(r, "Pay with %s", label), billingNav(r, "payments"), d))
 	}
-	return redirect(rw, r, "/payments/"+url.PathEscape(number), "Paid by coupon: the order is completed.")
+	return redirect(rw, r, "/payments/"+url.PathEscape(number), tr(r, "Paid by coupon: the order is completed."))
 }
 
 type checkoutRedirect struct {
@@ -327,11 +375,11 @@ func (w *Web) PaymentReturn(rw http.ResponseWriter, r *http.Request) error {
 	number := r.URL.Query().Get("order")
 	o, err := w.cases.ConfirmReturn(r.Context(), number)
 	if model.ErrorCode(err) == model.ECONFLICT {
-		return redirect(rw, r, "/payments/"+url.PathEscape(number), model.ErrorMessage(err))
+		return redirect(rw, r, "/payments/"+url.PathEscape(number), localized(locale(r), err, model.ErrorMessage(err)))
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/payments/"+url.PathEscape(o.Number), "Payment "+o.Status.Label()+".")
+	return redirect(rw, r, "/payments/"+url.PathEscape(o.Number), tr(r, "Payment %s.", tr(r, o.Status.Label())))
 }
 
 // PaymentCancel cancels a Processing order.
@@ -339,11 +387,11 @@ func (w *Web) PaymentCancel(rw http.ResponseWriter, r *http.Request) error {
 	number := r.PathValue("number")
 	err := w.cases.CancelOrder(r.Context(), number)
 	if model.ErrorCode(err) == model.ECONFLICT {
-		return w.paymentDetail(rw, r, http.StatusConflict, model.ErrorMessage(err))
+		return w.paymentDetail(rw, r, http.StatusConflict, err)
 	} else if err != nil {
 		return err
 	}
-	return redirectNotice(rw, r, backTo(r, "/payments/"+url.PathEscape(number)), "Order "+number+" cancelled.")
+	return redirectNotice(rw, r, backTo(r, "/payments/"+url.PathEscape(number)), tr(r, "Order %s cancelled.", number))
 }
 
 // PaymentDelete hides an order from the list.
@@ -351,11 +399,11 @@ func (w *Web) PaymentDelete(rw http.ResponseWriter, r *http.Request) error {
 	number := r.PathValue("number")
 	err := w.cases.DeleteOrder(r.Context(), number)
 	if model.ErrorCode(err) == model.ECONFLICT {
-		return w.paymentDetail(rw, r, http.StatusConflict, model.ErrorMessage(err))
+		return w.paymentDetail(rw, r, http.StatusConflict, err)
 	} else if err != nil {
 		return err
 	}
-	return redirectNotice(rw, r, backTo(r, "/payments"), "Order "+number+" deleted from the list.")
+	return redirectNotice(rw, r, backTo(r, "/payments"), tr(r, "Order %s deleted from the list.", number))
 }
 
 // PaymentInvoice downloads the PDF invoice of a completed order.
@@ -364,7 +412,7 @@ func (w *Web) PaymentInvoice(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := billing.InvoicePDF(inv)
+	pdf, err := billing.InvoicePDF(inv, locale(r))
 	if err != nil {
 		return err
 	}
@@ -386,17 +434,16 @@ func (w *Web) SaveBillingInfo(rw http.ResponseWriter, r *http.Request) error {
 		back = "/subscriptions"
 	}
 	if err := w.cases.PutBillingInfo(r.Context(), b); model.ErrorCode(err) == model.EINVALID {
-		http.Redirect(rw, r, back+"?notice="+url.QueryEscape("Billing information not saved: "+model.ErrorMessage(err)), http.StatusSeeOther)
+		http.Redirect(rw, r, back+"?notice="+url.QueryEscape(tr(r, "Billing information not saved: %s", localized(locale(r), err, model.ErrorMessage(err)))), http.StatusSeeOther)
 		return nil
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, back, "Billing information saved.")
+	return redirect(rw, r, back, tr(r, "Billing information saved."))
 }
 
 type pricesData struct {
 	Prices billing.PriceList
-	Money  func(int64, string) string
 }
 
 // Prices is the distributor's price list.
@@ -405,7 +452,7 @@ func (w *Web) Prices(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return w.render(rw, http.StatusOK, "billing_prices", w.page(r, "Prices", "prices", &pricesData{Prices: l, Money: money}))
+	return w.render(rw, http.StatusOK, "billing_prices", w.page(r, tr(r, "Prices"), "prices", &pricesData{Prices: l}))
 }
 
 // SavePrices saves the distributor's price overrides (fees in minor units).
@@ -429,13 +476,13 @@ func (w *Web) SavePrices(rw http.ResponseWriter, r *http.Request) error {
 	}
 	if code := model.ErrorCode(err); code == model.EINVALID {
 		l, _ := w.store.GetPrices(r.Context())
-		p := w.page(r, "Prices", "prices", &pricesData{Prices: l, Money: money})
-		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		p := w.page(r, tr(r, "Prices"), "prices", &pricesData{Prices: l})
+		p.Fail(err)
 		return w.render(rw, http.StatusBadRequest, "billing_prices", p)
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/prices", "Prices saved.")
+	return redirect(rw, r, "/prices", tr(r, "Prices saved."))
 }
 
 type couponsData struct {
@@ -443,7 +490,6 @@ type couponsData struct {
 	Pager Pager
 	Subs  []*model.Account
 	Form  url.Values
-	Money func(int64, string) string
 }
 
 // Coupons lists the distributor's coupons and issues new ones.
@@ -463,10 +509,10 @@ func (w *Web) coupons(rw http.ResponseWriter, r *http.Request, status int, form 
 	if err != nil {
 		return err
 	}
-	d := &couponsData{List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Subs: subs.Items, Form: form, Money: money}
-	p := w.page(r, "Coupons", "coupons", d)
+	d := &couponsData{List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Subs: subs.Items, Form: form}
+	p := w.page(r, tr(r, "Coupons"), "coupons", d)
 	if formErr != nil {
-		p.Error, p.Fields = model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		p.Fail(formErr)
 	}
 	return w.render(rw, status, "billing_coupons", p)
 }
@@ -486,7 +532,7 @@ func (w *Web) IssueCoupon(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/coupons", "Coupon "+c.Code+" issued.")
+	return redirect(rw, r, "/coupons", tr(r, "Coupon %s issued.", c.Code))
 }
 
 // backTo is the form's "back" path when it is a Payments page of this

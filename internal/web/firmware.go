@@ -23,9 +23,9 @@ type firmwareListData struct {
 func (w *Web) FirmwareList(rw http.ResponseWriter, r *http.Request) error {
 	var v model.Validator
 	f := listquery.Firmware(r.URL.Query(), &v)
-	p := w.page(r, "Firmware", "firmware", nil)
+	p := w.page(r, tr(r, "Firmware"), "firmware", nil)
 	if err := v.Err(); err != nil {
-		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		p.Fail(err)
 		p.Data = firmwareListData{Filter: f}
 		return w.render(rw, http.StatusBadRequest, "firmware_list", p)
 	}
@@ -47,7 +47,7 @@ func (w *Web) FirmwareDetail(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return w.render(rw, http.StatusOK, "firmware_detail", w.page(r, "Firmware "+fw.Version, "firmware", fw))
+	return w.render(rw, http.StatusOK, "firmware_detail", w.page(r, tr(r, "Firmware %s", fw.Version), "firmware", fw))
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -63,7 +63,7 @@ func (d firmwareUploadData) MaxMiB() int64 { return d.MaxBytes >> 20 }
 
 // FirmwareUploadPage is the admin's form to upload a firmware image.
 func (w *Web) FirmwareUploadPage(rw http.ResponseWriter, r *http.Request) error {
-	return w.render(rw, http.StatusOK, "firmware_upload", w.page(r, "Upload firmware", "firmware", firmwareUploadData{MaxBytes: w.cases.FirmwareMaxBytes()}))
+	return w.render(rw, http.StatusOK, "firmware_upload", w.page(r, tr(r, "Upload firmware"), "firmware", firmwareUploadData{MaxBytes: w.cases.FirmwareMaxBytes()}))
 }
 
 // maxUploadField bounds one of the upload form's text fields (the change
@@ -110,7 +110,7 @@ func (w *Web) UploadFirmware(rw http.ResponseWriter, r *http.Request, mr *multip
 		}
 	}()
 	if err == nil {
-		return redirect(rw, r, "/firmware/"+strconv.FormatInt(fw.ID, 10), "Firmware "+fw.Version+" for "+fw.Model+" uploaded.")
+		return redirect(rw, r, "/firmware/"+strconv.FormatInt(fw.ID, 10), tr(r, "Firmware %s for %s uploaded.", fw.Version, fw.Model))
 	}
 	code := model.ErrorCode(err)
 	if code != model.EINVALID && code != model.ECONFLICT && code != model.ETOOLARGE {
@@ -123,7 +123,7 @@ func (w *Web) UploadFirmware(rw http.ResponseWriter, r *http.Request, mr *multip
 	case model.ETOOLARGE:
 		status = http.StatusRequestEntityTooLarge
 	}
-	p := w.page(r, "Upload firmware", "firmware", firmwareUploadData{Form: fw, MaxBytes: w.cases.FirmwareMaxBytes()})
-	p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+	p := w.page(r, tr(r, "Upload firmware"), "firmware", firmwareUploadData{Form: fw, MaxBytes: w.cases.FirmwareMaxBytes()})
+	p.Fail(err)
 	return w.render(rw, status, "firmware_upload", p)
 }

@@ -2,11 +2,14 @@ package web
 
 import (
 	"encoding/json"
+	"html"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/tabular"
@@ -19,31 +22,42 @@ import (
 // Admin, distributor and sub-distributor roll out within their tree, an
 // installer to its own devices; the store scopes every read and write.
 
-// upgradeStateLabels name the upgrade states as the pages show them
-// (static/rollouts.js names them alike).
+// upgradeStateLabels name the upgrade states as the pages show them: keys
+// of the catalogs, translated where shown (stateLabel; static/rollouts.js
+// gets them translated with the progress).
 var upgradeStateLabels = map[model.UpgradeState]string{
-	model.UpgradeDraft: "Draft", model.UpgradePending: "Waiting", model.UpgradeQueued: "Queued", model.UpgradeSent: "Sent",
-	model.UpgradeDownloading: "Downloading", model.UpgradeVerifying: "Verifying", model.UpgradeInstalling: "Installing",
-	model.UpgradeRebooting: "Rebooting", model.UpgradeDone: "Done", model.UpgradeFailed: "Failed",
-	model.UpgradeCanceled: "Canceled", model.UpgradeSkipped: "Skipped",
+	model.UpgradeDraft: i18n.N("Draft"), model.UpgradePending: i18n.N("Waiting"), model.UpgradeQueued: i18n.N("Queued"),
+	model.UpgradeSent: i18n.N("Sent"), model.UpgradeDownloading: i18n.N("Downloading"), model.UpgradeVerifying: i18n.N("Verifying"),
+	model.UpgradeInstalling: i18n.N("Installing"), model.UpgradeRebooting: i18n.N("Rebooting"), model.UpgradeDone: i18n.N("Done"),
+	model.UpgradeFailed: i18n.N("Failed"), model.UpgradeCanceled: i18n.N("Canceled"), model.UpgradeSkipped: i18n.N("Skipped"),
 }
 
-func upgradeStateLabel(s model.UpgradeState) string {
-	if l, ok := upgradeStateLabels[s]; ok {
-		return l
+// stateLabelIn is a state's label in the locale's language.
+func stateLabelIn(l *i18n.Locale, s model.UpgradeState) string {
+	if k, ok := upgradeStateLabels[s]; ok {
+		return l.T(k)
 	}
 	return string(s)
 }
 
-var rolloutStatusLabels = map[model.RolloutStatus]string{model.RolloutDraft: "Draft", model.RolloutRunning: "Running",
-	model.RolloutPaused: "Paused", model.RolloutCanceled: "Canceled", model.RolloutDone: "Done"}
+var rolloutStatusLabels = map[model.RolloutStatus]string{model.RolloutDraft: i18n.N("Draft"), model.RolloutRunning: i18n.N("Running"),
+	model.RolloutPaused: i18n.N("Paused"), model.RolloutCanceled: i18n.N("Canceled"), model.RolloutDone: i18n.N("Done")}
 
-func rolloutStatusLabel(s model.RolloutStatus) string {
-	if l, ok := rolloutStatusLabels[s]; ok {
-		return l
+// statusLabelIn is a rollout status's label in the locale's language.
+func statusLabelIn(l *i18n.Locale, s model.RolloutStatus) string {
+	if k, ok := rolloutStatusLabels[s]; ok {
+		return l.T(k)
 	}
 	return string(s)
 }
+
+// Wave states as a rollout's page shows them (and static/rollouts.js,
+// which reads them from the page).
+var (
+	waveFinished   = i18n.N("Finished")
+	waveInProgress = i18n.N("In progress")
+	waveNotStarted = i18n.N("Not started")
+)
 
 // byteSize writes a size in bytes as people read it: "1.5 MiB".
 func byteSize(n int64) string {
@@ -60,12 +74,45 @@ func byteSize(n int64) string {
 	return strconv.FormatFloat(float64(n)/(1024*1024*1024), 'f', 2, 64) + " GiB"
 }
 
+// byteSizeIn is byteSize in the locale's number format.
+func byteSizeIn(l *i18n.Locale, n int64) string {
+	switch {
+	case n <= 0:
+		return "-"
+	case n < 1024:
+		return l.T("%d B", n)
+	case n < 1024*1024:
+		return l.T("%.1f KiB", float64(n)/1024)
+	case n < 1024*1024*1024:
+		return l.T("%.1f MiB", float64(n)/(1024*1024))
+	}
+	return l.T("%.2f GiB", float64(n)/(1024*1024*1024))
+}
+
+// markup writes a translated message whose arguments "\x01", "\x02", …
+// stand for elements: each is given by three of parts, its opening tag, its
+// text and its closing tag (the tags are the template's own literals; the
+// message and the texts are escaped). It keeps an element a script updates
+// inside a sentence that languages order each their own way.
+func markup(msg string, parts ...string) template.HTML {
+	out := html.EscapeString(msg)
+	for i := 0; i+2 < len(parts); i += 3 {
+		out = strings.Replace(out, string(rune(1+i/3)), parts[i]+html.EscapeString(parts[i+1])+parts[i+2], 1)
+	}
+	return template.HTML(out)
+}
+
 func init() {
 	// firmware_detail.html shows the image's size.
-	staticFuncs["bytes"] = byteSize
-	staticFuncs["thousands"] = thousands
-	staticFuncs["stateLabel"] = upgradeStateLabel
-	staticFuncs["statusLabel"] = rolloutStatusLabel
+	localeFuncs["bytes"] = func(l *i18n.Locale) any { return func(n int64) string { return byteSizeIn(l, n) } }
+	staticFuncs["markup"] = markup
+	localeFuncs["thousands"] = func(l *i18n.Locale) any { return func(n int) string { return l.Number(n) } }
+	localeFuncs["stateLabel"] = func(l *i18n.Locale) any {
+		return func(s model.UpgradeState) string { return stateLabelIn(l, s) }
+	}
+	localeFuncs["statusLabel"] = func(l *i18n.Locale) any {
+		return func(s model.RolloutStatus) string { return statusLabelIn(l, s) }
+	}
 	staticFuncs["percentOf"] = func(n, total int) int {
 		if total <= 0 {
 			return 0
@@ -172,35 +219,33 @@ func rolloutForm(fw *model.Firmware, form url.Values) (rolloutFormData, model.Ro
 	return d, in, v.Err()
 }
 
-// planText says a count's waves in words: "canary of 10, then 4 waves
-// (250, 250, 250, 240)".
-func planText(waves []int, canary bool) string {
+// planText says a count's waves in words: "a canary of 10 devices, then 3
+// waves (250, 250, 240)".
+func planText(l *i18n.Locale, waves []int, canary bool) string {
 	if len(waves) == 0 {
-		return "no device to upgrade"
+		return l.T("no device to upgrade")
 	}
-	var b strings.Builder
-	rest := waves
+	first, rest := "", waves
 	if canary {
-		b.WriteString("a canary of " + plural(waves[0], "device"))
-		rest = waves[1:]
-		if len(rest) > 0 {
-			b.WriteString(", then ")
+		first, rest = l.T("a canary of %d devices", waves[0]), waves[1:]
+		if len(rest) == 0 {
+			return first
 		}
 	}
-	if len(rest) > 0 {
-		b.WriteString(plural(len(rest), "wave"))
-		const shown = 6
-		var sizes []string
-		for i, n := range rest {
-			if i == shown {
-				sizes = append(sizes, "…")
-				break
-			}
-			sizes = append(sizes, thousands(n))
+	const shown = 6
+	var sizes []string
+	for i, n := range rest {
+		if i == shown {
+			sizes = append(sizes, "…")
+			break
 		}
-		b.WriteString(" (" + strings.Join(sizes, ", ") + ")")
+		sizes = append(sizes, l.Number(n))
 	}
-	return b.String()
+	then := l.T("%d waves (%s)", len(rest), strings.Join(sizes, l.T(", ")))
+	if first == "" {
+		return then
+	}
+	return l.T("%s, then %s", first, then)
 }
 
 // fillRolloutChoices loads what the form's selects offer.
@@ -233,7 +278,7 @@ func (w *Web) RolloutForm(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.fillRolloutChoices(r, &d); err != nil {
 		return err
 	}
-	return w.render(rw, http.StatusOK, "rollout_form", w.page(r, "Upgrade to "+fw.Model+" "+fw.Version, "firmware", d))
+	return w.render(rw, http.StatusOK, "rollout_form", w.page(r, tr(r, "Upgrade to %s %s", fw.Model, fw.Version), "firmware", d))
 }
 
 // RolloutFormPost is the Upgrade form's buttons: Count shows how many
@@ -248,10 +293,10 @@ func (w *Web) RolloutFormPost(rw http.ResponseWriter, r *http.Request) error {
 		return model.Invalid("body", "is not a form")
 	}
 	d, in, err := rolloutForm(fw, r.PostForm)
-	p := w.page(r, "Upgrade to "+fw.Model+" "+fw.Version, "firmware", nil)
+	p := w.page(r, tr(r, "Upgrade to %s %s", fw.Model, fw.Version), "firmware", nil)
 	status := http.StatusOK
 	fail := func(err error) {
-		p.Fields, p.Error = model.ErrorFields(err), model.ErrorMessage(err)
+		p.Fail(err)
 		if len(p.Fields) > 0 {
 			p.Error = fieldErrors(p.Fields)
 		}
@@ -264,8 +309,8 @@ func (w *Web) RolloutFormPost(rw http.ResponseWriter, r *http.Request) error {
 		ro, err := w.cases.CreateRollout(r.Context(), in)
 		switch model.ErrorCode(err) {
 		case "":
-			return redirect(rw, r, "/rollouts/"+strconv.FormatInt(ro.ID, 10),
-				"Draft rollout created: "+plural(ro.Total, "device")+" in "+plural(ro.Waves, "wave")+". Check the plan, then Start.")
+			return redirect(rw, r, "/rollouts/"+strconv.FormatInt(ro.ID, 10), tr(r, "Draft rollout created: %s in %s. Check the plan, then Start.",
+				trn(r, "%d devices", ro.Total), trn(r, "%d waves", ro.Waves)))
 		case model.EINVALID, model.ECONFLICT:
 			fail(err)
 		default:
@@ -276,7 +321,7 @@ func (w *Web) RolloutFormPost(rw http.ResponseWriter, r *http.Request) error {
 		switch model.ErrorCode(err) {
 		case "":
 			d.Count = &n
-			d.Plan = planText(n.Waves, in.Plan.CanaryCount > 0 || in.Plan.CanaryPercent > 0)
+			d.Plan = planText(p.L, n.Waves, in.Plan.CanaryCount > 0 || in.Plan.CanaryPercent > 0)
 		case model.EINVALID:
 			fail(err)
 		default:
@@ -322,13 +367,13 @@ func (w *Web) Rollouts(rw http.ResponseWriter, r *http.Request) error {
 	}
 	d := rolloutListData{BarOrder: barOrder, Status: string(f.Status), Name: f.Name, Statuses: []model.RolloutStatus{model.RolloutDraft,
 		model.RolloutRunning, model.RolloutPaused, model.RolloutDone, model.RolloutCanceled}}
-	p := w.page(r, "Firmware Rollouts", "firmware", nil)
+	p := w.page(r, tr(r, "Firmware Rollouts"), "firmware", nil)
 	l, err := w.store.ListRollouts(r.Context(), f)
 	if err == nil {
 		err = v.Err()
 	}
 	if model.ErrorCode(err) == model.EINVALID {
-		p.Fields = model.ErrorFields(err)
+		p.Fail(err)
 		p.Error = fieldErrors(p.Fields)
 		p.Data = d
 		return w.render(rw, http.StatusBadRequest, "rollout_list", p)
@@ -336,7 +381,7 @@ func (w *Web) Rollouts(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, ro := range l.Items {
-		row := rolloutRow{Rollout: ro, StatusLabel: rolloutStatusLabel(ro.Status)}
+		row := rolloutRow{Rollout: ro, StatusLabel: statusLabelIn(p.L, ro.Status)}
 		if row.Progress, err = w.store.RolloutProgress(r.Context(), ro.ID); err != nil {
 			return err
 		}
@@ -396,19 +441,19 @@ type rolloutPageData struct {
 // deviceUpgradeRow is one device of a rollout's table.
 type deviceUpgradeRow struct {
 	*model.DeviceUpgrade
-	Label     string
-	WaveLabel string
+	Label     string // its state's label, translated
+	WaveLabel string // translated
 }
 
 // waveLabel names a wave: the canary, then waves counted from 1.
-func waveLabel(wave int, canary bool) string {
+func waveLabel(l *i18n.Locale, wave int, canary bool) string {
 	switch {
 	case canary && wave == 0:
-		return "Canary"
+		return l.T("Canary")
 	case canary:
-		return "Wave " + strconv.Itoa(wave)
+		return l.T("Wave %d", wave)
 	}
-	return "Wave " + strconv.Itoa(wave+1)
+	return l.T("Wave %d", wave+1)
 }
 
 func rolloutID(r *http.Request) (int64, error) {
@@ -446,32 +491,44 @@ func rolloutDeviceFilter(q url.Values, perPage int) (model.RolloutDeviceFilter, 
 	return f, v.Err()
 }
 
+// targetScopes say a rollout's scope among its targets.
+var targetScopes = map[model.ProjectKind]string{model.ProjectCommunity: i18n.N("Community devices"),
+	model.ProjectOffice: i18n.N("Office devices"), model.ProjectPersonal: i18n.N("Home devices")}
+
 // targetsText says a rollout's targets in words.
 func (w *Web) targetsText(r *http.Request, ro *model.Rollout) []string {
 	t := ro.Targets
-	out := []string{"Model " + ro.FirmwareModel}
+	out := []string{tr(r, "Model %s", ro.FirmwareModel)}
 	if t.Scope != "" {
-		out = append(out, deviceTextOf(t.Scope).Project+" devices")
+		if s, ok := targetScopes[t.Scope]; ok {
+			out = append(out, tr(r, s))
+		} else {
+			out = append(out, string(t.Scope))
+		}
 	}
 	if t.ProjectID != 0 {
 		name := "#" + strconv.FormatInt(t.ProjectID, 10)
 		if p, err := w.store.GetProject(r.Context(), t.ProjectID); err == nil {
 			name = p.Name
 		}
-		out = append(out, "Project "+name)
+		out = append(out, tr(r, "Project %s", name))
 	}
 	if t.InstallerID != 0 {
 		name := "#" + strconv.FormatInt(t.InstallerID, 10)
 		if a, err := w.store.GetInstaller(r.Context(), t.InstallerID); err == nil {
 			name = a.Username
 		}
-		out = append(out, "Installer "+name)
+		out = append(out, tr(r, "Installer %s", name))
 	}
 	if t.CurrentVersion != "" {
-		out = append(out, "Now on "+t.CurrentVersion)
+		out = append(out, tr(r, "Now on %s", t.CurrentVersion))
 	}
 	if t.Online != nil {
-		out = append(out, map[bool]string{true: "Online when created", false: "Offline when created"}[*t.Online])
+		if *t.Online {
+			out = append(out, tr(r, "Online when created"))
+		} else {
+			out = append(out, tr(r, "Offline when created"))
+		}
 	}
 	return out
 }
@@ -493,30 +550,31 @@ func (w *Web) RolloutPage(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	d := rolloutPageData{R: ro, StatusLabel: rolloutStatusLabel(ro.Status), P: pr, Actions: rolloutActions(ro.Status),
+	l10n := locale(r)
+	d := rolloutPageData{R: ro, StatusLabel: statusLabelIn(l10n, ro.Status), P: pr, Actions: rolloutActions(ro.Status),
 		Targets: w.targetsText(r, ro), AllState: model.UpgradeStates}
-	d.fillProgress(pr)
+	d.fillProgress(l10n, pr)
 	plan := ro.Plan
-	d.Window = "Any time"
+	d.Window = l10n.T("Any time")
 	if !(plan.WindowStart == plan.WindowEnd || (plan.WindowStart == "00:00" && plan.WindowEnd == "24:00")) {
-		d.Window = plan.WindowStart + "–" + plan.WindowEnd + " device local time"
+		d.Window = l10n.T("%s–%s device local time", plan.WindowStart, plan.WindowEnd)
 	}
-	d.Timeout = durationText(plan.DeviceTimeout)
+	d.Timeout = durationText(l10n, plan.DeviceTimeout)
 	switch {
 	case plan.CanaryCount > 0:
-		d.Canary = plural(plan.CanaryCount, "device")
+		d.Canary = trn(r, "%d devices", plan.CanaryCount)
 	case plan.CanaryPercent > 0:
-		d.Canary = strconv.Itoa(plan.CanaryPercent) + "% of the devices"
+		d.Canary = tr(r, "%d%% of the devices", plan.CanaryPercent)
 	default:
-		d.Canary = "None"
+		d.Canary = tr(r, "None")
 	}
 	switch {
 	case plan.WaveSize > 0:
-		d.WavePlan = plural(plan.WaveSize, "device") + " each"
+		d.WavePlan = trn(r, "%d devices each", plan.WaveSize)
 	case plan.WavePercent > 0:
-		d.WavePlan = strconv.Itoa(plan.WavePercent) + "% of the devices each"
+		d.WavePlan = tr(r, "%d%% of the devices each", plan.WavePercent)
 	default:
-		d.WavePlan = "All remaining devices at once"
+		d.WavePlan = tr(r, "All remaining devices at once")
 	}
 	q := r.URL.Query()
 	d.MACText, d.State, d.ErrText = strings.TrimSpace(q.Get("mac")), q.Get("state"), strings.TrimSpace(q.Get("error"))
@@ -528,21 +586,21 @@ func (w *Web) RolloutPage(rw http.ResponseWriter, r *http.Request) error {
 		l, ferr = w.store.ListRolloutDevices(ctx, id, f)
 	}
 	if model.ErrorCode(ferr) == model.EINVALID {
-		p.Fields = model.ErrorFields(ferr)
+		p.Fail(ferr)
 		p.Error = fieldErrors(p.Fields)
 		status = http.StatusBadRequest
 	} else if ferr != nil {
 		return ferr
 	}
 	for _, u := range l.Items {
-		d.Devices = append(d.Devices, deviceUpgradeRow{DeviceUpgrade: u, Label: upgradeStateLabel(u.State), WaveLabel: waveLabel(u.Wave, hasCanary(pr))})
+		d.Devices = append(d.Devices, deviceUpgradeRow{DeviceUpgrade: u, Label: stateLabelIn(l10n, u.State), WaveLabel: waveLabel(l10n, u.Wave, hasCanary(pr))})
 	}
 	d.Pager = newPager(r, max(l.Page, 1), max(l.PerPage, 1), l.Total)
 	switch {
 	case l.Total == 0:
-		d.Count = "No devices"
+		d.Count = tr(r, "No devices")
 	default:
-		d.Count = thousands(d.Pager.First) + "–" + thousands(d.Pager.Last) + " of " + thousands(l.Total)
+		d.Count = tr(r, "%d–%d of %d", d.Pager.First, d.Pager.Last, l.Total)
 	}
 	base := "/rollouts/" + strconv.FormatInt(id, 10)
 	sq := url.Values{}
@@ -561,17 +619,17 @@ func (w *Web) RolloutPage(rw http.ResponseWriter, r *http.Request) error {
 }
 
 // durationText writes a number of seconds as "45 min", "2 h", "1 h 30 min".
-func durationText(sec int) string {
+func durationText(l *i18n.Locale, sec int) string {
 	h, m := sec/3600, sec%3600/60
 	switch {
 	case h == 0 && m == 0:
-		return strconv.Itoa(sec) + " s"
+		return l.T("%d s", sec)
 	case h == 0:
-		return strconv.Itoa(m) + " min"
+		return l.T("%d min", m)
 	case m == 0:
-		return strconv.Itoa(h) + " h"
+		return l.T("%d h", h)
 	}
-	return strconv.Itoa(h) + " h " + strconv.Itoa(m) + " min"
+	return l.T("%d h %d min", h, m)
 }
 
 // rolloutLive says whether a rollout may still change by itself: running or
@@ -580,24 +638,24 @@ func rolloutLive(s model.RolloutStatus, pr *model.RolloutProgress) bool {
 	return s == model.RolloutRunning || s == model.RolloutPaused || pr.Ended < pr.Total && s != model.RolloutDraft
 }
 
-func (d *rolloutPageData) fillProgress(pr *model.RolloutProgress) {
+func (d *rolloutPageData) fillProgress(l *i18n.Locale, pr *model.RolloutProgress) {
 	for _, s := range model.UpgradeStates {
 		if s == model.UpgradeDraft && pr.ByState[s] == 0 {
 			continue // only a draft has them: no "Draft 0" on a running rollout
 		}
-		d.States = append(d.States, stateCount{State: s, Label: upgradeStateLabel(s), N: pr.ByState[s]})
+		d.States = append(d.States, stateCount{State: s, Label: stateLabelIn(l, s), N: pr.ByState[s]})
 	}
 	d.BarOrder = barOrder
 	for _, s := range barOrder {
-		d.BarStates = append(d.BarStates, stateCount{State: s, Label: upgradeStateLabel(s), N: pr.ByState[s]})
+		d.BarStates = append(d.BarStates, stateCount{State: s, Label: stateLabelIn(l, s), N: pr.ByState[s]})
 	}
 	for _, wp := range pr.ByWave {
-		d.Waves = append(d.Waves, newWaveView(wp, hasCanary(pr)))
+		d.Waves = append(d.Waves, newWaveView(l, wp, hasCanary(pr)))
 	}
 }
 
-func newWaveView(wp model.WaveProgress, canary bool) waveView {
-	v := waveView{WaveProgress: wp, Label: waveLabel(wp.Wave, canary)}
+func newWaveView(l *i18n.Locale, wp model.WaveProgress, canary bool) waveView {
+	v := waveView{WaveProgress: wp, Label: waveLabel(l, wp.Wave, canary)}
 	for s, n := range wp.ByState {
 		switch {
 		case s.Ended():
@@ -609,11 +667,11 @@ func newWaveView(wp model.WaveProgress, canary bool) waveView {
 	v.Done, v.Failed = wp.ByState[model.UpgradeDone], wp.ByState[model.UpgradeFailed]
 	switch {
 	case wp.Total > 0 && v.Ended == wp.Total:
-		v.State = "Finished"
+		v.State = l.T(waveFinished)
 	case v.Active > 0 || v.Ended > 0:
-		v.State = "In progress"
+		v.State = l.T(waveInProgress)
 	default:
-		v.State = "Not started"
+		v.State = l.T(waveNotStarted)
 	}
 	return v
 }
@@ -627,6 +685,9 @@ type rolloutProgressJSON struct {
 	PauseReason string                 `json:"pause_reason"`
 	Live        bool                   `json:"live"`
 	Devices     []*model.DeviceUpgrade `json:"devices"`
+	// StateLabels name the upgrade states in the reader's language, for
+	// the pages that follow the progress (a rollout's, a device's).
+	StateLabels map[model.UpgradeState]string `json:"state_labels"`
 }
 
 // RolloutProgressJSON is a rollout's progress and the page of its device
@@ -645,8 +706,12 @@ func (w *Web) RolloutProgressJSON(rw http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	out := rolloutProgressJSON{RolloutProgress: pr, StatusLabel: rolloutStatusLabel(ro.Status), PauseReason: ro.PauseReason,
-		Live: rolloutLive(ro.Status, pr), Devices: []*model.DeviceUpgrade{}}
+	l := locale(r)
+	out := rolloutProgressJSON{RolloutProgress: pr, StatusLabel: statusLabelIn(l, ro.Status), PauseReason: ro.PauseReason,
+		Live: rolloutLive(ro.Status, pr), Devices: []*model.DeviceUpgrade{}, StateLabels: map[model.UpgradeState]string{}}
+	for _, s := range model.UpgradeStates {
+		out.StateLabels[s] = stateLabelIn(l, s)
+	}
 	if f, err := rolloutDeviceFilter(r.URL.Query(), 50); err == nil {
 		l, err := w.store.ListRolloutDevices(ctx, id, f)
 		if err != nil && model.ErrorCode(err) != model.EINVALID {
@@ -706,10 +771,10 @@ func (w *Web) RolloutAction(rw http.ResponseWriter, r *http.Request) error {
 	}
 	action := r.PathValue("action")
 	notices := map[string]string{
-		model.RolloutStart:  "Rollout started: the devices are released wave by wave, in their maintenance window.",
-		model.RolloutPause:  "Rollout paused: no more devices are released; those already told finish their upgrade.",
-		model.RolloutResume: "Rollout resumed.",
-		model.RolloutCancel: "Rollout canceled: devices not yet told are left as they are; those already told finish their upgrade.",
+		model.RolloutStart:  i18n.N("Rollout started: the devices are released wave by wave, in their maintenance window."),
+		model.RolloutPause:  i18n.N("Rollout paused: no more devices are released; those already told finish their upgrade."),
+		model.RolloutResume: i18n.N("Rollout resumed."),
+		model.RolloutCancel: i18n.N("Rollout canceled: devices not yet told are left as they are; those already told finish their upgrade."),
 	}
 	notice, ok := notices[action]
 	if !ok {
@@ -718,7 +783,7 @@ func (w *Web) RolloutAction(rw http.ResponseWriter, r *http.Request) error {
 	if _, err := w.cases.SetRolloutStatus(r.Context(), id, action); err != nil {
 		return err
 	}
-	return redirect(rw, r, "/rollouts/"+strconv.FormatInt(id, 10), notice)
+	return redirect(rw, r, "/rollouts/"+strconv.FormatInt(id, 10), tr(r, notice))
 }
 
 // deviceFirmwarePanel feeds a device page's firmware panel: its running
@@ -734,9 +799,9 @@ func (w *Web) deviceFirmware(r *http.Request, mac string) (*deviceFirmwarePanel,
 	if err != nil {
 		return nil, err
 	}
-	p := &deviceFirmwarePanel{}
+	p, l := &deviceFirmwarePanel{}, locale(r)
 	for _, u := range us {
-		row := deviceUpgradeRow{DeviceUpgrade: u, Label: upgradeStateLabel(u.State)}
+		row := deviceUpgradeRow{DeviceUpgrade: u, Label: stateLabelIn(l, u.State)}
 		if u.State.Open() && p.Running == nil {
 			p.Running = &row
 		}

@@ -3,10 +3,12 @@ package web
 import (
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
 func TestRolloutTexts(t *testing.T) {
+	en := i18n.For("en", "UTC")
 	for _, c := range []struct {
 		waves  []int
 		canary bool
@@ -18,15 +20,15 @@ func TestRolloutTexts(t *testing.T) {
 		{[]int{500}, false, "1 wave (500)"},
 		{[]int{1, 2, 2, 2, 2, 2, 2, 2, 1}, true, "a canary of 1 device, then 8 waves (2, 2, 2, 2, 2, 2, …)"},
 	} {
-		if got := planText(c.waves, c.canary); got != c.want {
+		if got := planText(en, c.waves, c.canary); got != c.want {
 			t.Errorf("planText(%v, %v) = %q, want %q", c.waves, c.canary, got, c.want)
 		}
 	}
-	if waveLabel(0, true) != "Canary" || waveLabel(1, true) != "Wave 1" || waveLabel(0, false) != "Wave 1" {
+	if waveLabel(en, 0, true) != "Canary" || waveLabel(en, 1, true) != "Wave 1" || waveLabel(en, 0, false) != "Wave 1" {
 		t.Error("wave labels")
 	}
 	for sec, want := range map[int]string{30: "30 s", 60: "1 min", 3600: "1 h", 5400: "1 h 30 min", 604800: "168 h"} {
-		if got := durationText(sec); got != want {
+		if got := durationText(en, sec); got != want {
 			t.Errorf("durationText(%d) = %q, want %q", sec, got, want)
 		}
 	}

@@ -2,23 +2,28 @@
 // file; it draws the progress bars and makes a rollout's page follow its
 // progress by itself: it polls /rollouts/{id}/progress every 2 s while the
 // rollout may change, and updates the counts, the waves and the devices
-// shown in place.
+// shown in place. Its words come in the reader's language: the states'
+// labels with the progress (state_labels) and on the bars (data-label),
+// the rest in the page's data-msg-* attributes; numbers in the page's
+// language (<html lang>).
 (function () {
   "use strict";
 
-  var labels = { draft: "Draft", pending: "Waiting", queued: "Queued", sent: "Sent", downloading: "Downloading", verifying: "Verifying",
-    installing: "Installing", rebooting: "Rebooting", done: "Done", failed: "Failed", canceled: "Canceled", skipped: "Skipped" };
+  var labels = {}; // state → label, from the progress
   var states = ["draft", "pending", "queued", "sent", "downloading", "verifying", "installing", "rebooting", "done", "failed", "canceled", "skipped"];
   var ended = { done: true, failed: true, canceled: true, skipped: true };
   var open = { pending: true, queued: true, sent: true, downloading: true, verifying: true, installing: true, rebooting: true };
-  var fmt = function (n) { return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ","); };
+  var numbers = null;
+  try { numbers = new Intl.NumberFormat(document.documentElement.lang || "en"); } catch (e) { numbers = null; }
+  var fmt = function (n) { return numbers ? numbers.format(n) : String(n); };
+  var label = function (s) { return labels[s] || s; };
 
   // A bar's segments take their share of the total (data-n of data-total).
   var draw = function (seg) {
     var n = parseInt(seg.getAttribute("data-n"), 10) || 0;
     var total = parseInt(seg.getAttribute("data-total"), 10) || 0;
     seg.style.width = total > 0 ? (n * 100 / total) + "%" : "0";
-    seg.title = (labels[seg.getAttribute("data-state")] || "") + ": " + fmt(n);
+    seg.title = (seg.getAttribute("data-label") || label(seg.getAttribute("data-state"))) + ": " + fmt(n);
   };
   var setBar = function (bar, byState, total) {
     if (!bar) { return; }
@@ -39,11 +44,12 @@
         .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.json(); })
         .then(function (p) {
           var id = parseInt(running.getAttribute("data-upgrade"), 10);
+          labels = p.state_labels || labels;
           var u = (p.devices || []).filter(function (d) { return d.id === id; })[0];
           if (!u) { return; }
           var pill = document.getElementById("running-state");
           pill.className = "ro-pill st-" + u.state;
-          pill.textContent = (labels[u.state] || u.state) + (u.state === "downloading" ? " " + u.percent + "%" : "") +
+          pill.textContent = label(u.state) + (u.state === "downloading" ? " " + u.percent + "%" : "") +
             (u.state === "failed" && u.error ? ": " + u.error : "");
           var bar = document.getElementById("running-percent");
           bar.value = u.percent;
@@ -60,6 +66,7 @@
   var url = page.getAttribute("data-progress");
   var status = page.getAttribute("data-status");
   var text = function (el, v) { if (el) { el.textContent = v; } };
+  var msg = function (name) { return page.getAttribute("data-msg-" + name) || ""; };
 
   var update = function (p) {
     if (p.status !== status) {
@@ -67,6 +74,7 @@
       window.location.reload();
       return;
     }
+    labels = p.state_labels || labels;
     var by = p.by_state || {};
     setBar(document.getElementById("overall-bar"), by, p.total);
     text(document.getElementById("overall-percent"), p.percent + "%");
@@ -96,7 +104,7 @@
       var failed = tr.querySelector(".w-failed");
       text(failed, fmt(wb.failed || 0));
       if (failed) { failed.classList.toggle("ro-bad", (wb.failed || 0) > 0); }
-      text(tr.querySelector(".w-state"), w.total > 0 && over === w.total ? "Finished" : (active > 0 || over > 0 ? "In progress" : "Not started"));
+      text(tr.querySelector(".w-state"), msg(w.total > 0 && over === w.total ? "finished" : (active > 0 || over > 0 ? "in-progress" : "not-started")));
     });
     (p.devices || []).forEach(function (u) {
       var tr = document.querySelector('#rollout-devices tr[data-upgrade="' + u.id + '"]');
@@ -106,7 +114,7 @@
         cell.textContent = "";
         var pill = document.createElement("span");
         pill.className = "ro-pill st-" + u.state;
-        pill.textContent = labels[u.state] || u.state;
+        pill.textContent = label(u.state);
         cell.appendChild(pill);
         if (u.state === "downloading") {
           var pct = document.createElement("span");
@@ -121,7 +129,7 @@
         var up = tr.querySelector(".u-updated");
         if (up && up.getAttribute("data-at") !== u.updated_at) {
           up.setAttribute("data-at", u.updated_at);
-          up.textContent = "just now";
+          up.textContent = msg("just-now");
         }
       }
     });
