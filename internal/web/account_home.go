@@ -98,7 +98,14 @@ func markupHTML(s string) template.HTML {
 	return template.HTML(b.String())
 }
 
+// lineBreaks is a translated message with its line breaks ("Payment\nfeature",
+// a column header on two lines) as <br>.
+func lineBreaks(s string) template.HTML {
+	return template.HTML(strings.ReplaceAll(template.HTMLEscapeString(s), "\n", "<br>"))
+}
+
 func init() {
 	staticFuncs["tag"] = markupTag
 	staticFuncs["markup"] = markupHTML
+	staticFuncs["lines"] = lineBreaks
 }
