@@ -57,12 +57,12 @@ func (w *Web) AccountPage(rw http.ResponseWriter, r *http.Request) error {
 
 // Messages with markup in them: a sentence such as "Signed in as
 // <strong>%s</strong>." is one catalog key ("Signed in as %s."), its
-// argument set in markup by tag, and the whole made HTML by markup:
+// argument set in markup by markTag, and the whole made HTML by marked:
 //
-//	{{markup (t "Signed in as %s." (tag "strong" .Account.Username))}}
+//	{{marked (t "Signed in as %s." (markTag "strong" .Account.Username))}}
 //
-// tag escapes its text and attribute values and wraps the element in a
-// marker no one outside this process knows; markup escapes everything of
+// markTag escapes its text and attribute values and wraps the element in a
+// marker no one outside this process knows; marked escapes everything of
 // the translated text but what lies between two markers. A translation or
 // a plain argument cannot smuggle markup in: neither holds the marker.
 var markupMark = func() string {
@@ -105,7 +105,7 @@ func lineBreaks(s string) template.HTML {
 }
 
 func init() {
-	staticFuncs["tag"] = markupTag
-	staticFuncs["markup"] = markupHTML
-	staticFuncs["lines"] = lineBreaks
+	staticFuncs["markTag"] = markupTag
+	staticFuncs["marked"] = markupHTML
+	staticFuncs["breakLines"] = lineBreaks
 }
