@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 )
 
 // Two-factor sign-in end to end: an installer turns it on (secret, first
@@ -213,11 +215,13 @@ func TestTwoFactorPortal(t *testing.T) {
 // an API token goes on; once set up, everything works again.
 func TestTwoFactorRequiredMustEnroll(t *testing.T) {
 	eachBackend(t, func(t *testing.T, e *env) {
-		var name string
-		if err := e.st.DB().QueryRow(`SELECT i.username FROM accounts i JOIN accounts s ON s.id = i.parent_id
-			WHERE s.username = 'demo-subdistributor' AND i.username <> 'demo-installer' ORDER BY i.id LIMIT 1`).Scan(&name); err != nil {
+		var name, lang string
+		if err := e.st.DB().QueryRow(`SELECT i.username, i.language FROM accounts i JOIN accounts s ON s.id = i.parent_id
+			WHERE s.username = 'demo-subdistributor' AND i.username <> 'demo-installer' ORDER BY i.id LIMIT 1`).Scan(&name, &lang); err != nil {
 			t.Fatal(err)
 		}
+		// The installer reads the portal in its account's language.
+		l := i18n.For(lang, "UTC")
 		sess := e.token(name)
 		r := e.do(nil, "POST", "/api/v1/tokens", map[string]any{"name": "script", "expires_in_days": 30}, bearer(sess))
 		if r.StatusCode != 201 {
@@ -237,8 +241,8 @@ func TestTwoFactorRequiredMustEnroll(t *testing.T) {
 		if r := e.do(b.c, "GET", "/", nil); r.StatusCode != 303 || !strings.HasPrefix(r.Header.Get("Location"), "/account/two-factor") {
 			t.Errorf("a page before setting up: %d %s", r.StatusCode, r.Header.Get("Location"))
 		}
-		if r := e.do(b.c, "GET", "/account/two-factor", nil); r.StatusCode != 200 || !strings.Contains(string(r.body), "requires it: set it up to go on") {
-			t.Errorf("the set-up page: %d", r.StatusCode)
+		if r := e.do(b.c, "GET", "/account/two-factor", nil); r.StatusCode != 200 || !strings.Contains(string(r.body), l.T("Your parent account requires it: set it up to go on.")) {
+			t.Errorf("the set-up page (%s): %d", lang, r.StatusCode)
 		}
 		setup := e.do(nil, "POST", "/api/v1/me/two-factor", nil, bearer(sess))
 		if setup.StatusCode != 201 {

@@ -33,7 +33,8 @@ func (w *Web) accountList(rw http.ResponseWriter, r *http.Request, role model.Ro
 		return err
 	}
 	if formErr != nil {
-		status, p.Error, p.Fields = http.StatusBadRequest, model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		status = http.StatusBadRequest
+		p.Fail(formErr)
 		if model.ErrorCode(formErr) == model.ECONFLICT {
 			status = http.StatusConflict
 		}
@@ -62,34 +63,34 @@ func (w *Web) createAccount(rw http.ResponseWriter, r *http.Request, role model.
 
 // Distributors lists the admin's distributors.
 func (w *Web) Distributors(rw http.ResponseWriter, r *http.Request) error {
-	return w.accountList(rw, r, model.RoleDistributor, "Distributors", "distributors", "accounts", "/api/v1/distributors", accountForm{}, nil)
+	return w.accountList(rw, r, model.RoleDistributor, tr(r, "Distributors"), "distributors", "accounts", "/api/v1/distributors", accountForm{}, nil)
 }
 
 // CreateDistributor adds a distributor.
 func (w *Web) CreateDistributor(rw http.ResponseWriter, r *http.Request) error {
 	form, err := w.createAccount(rw, r, model.RoleDistributor)
 	if isUserError(err) {
-		return w.accountList(rw, r, model.RoleDistributor, "Distributors", "distributors", "accounts", "/api/v1/distributors", form, err)
+		return w.accountList(rw, r, model.RoleDistributor, tr(r, "Distributors"), "distributors", "accounts", "/api/v1/distributors", form, err)
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/distributors", "Distributor "+form.Username+" created.")
+	return redirect(rw, r, "/distributors", tr(r, "Distributor %s created.", form.Username))
 }
 
 // Subdistributors lists the distributor's sub-distributors with their switches.
 func (w *Web) Subdistributors(rw http.ResponseWriter, r *http.Request) error {
-	return w.accountList(rw, r, model.RoleSubdistributor, "Sub-distributors", "subdistributors", "accounts", "/api/v1/subdistributors", accountForm{}, nil)
+	return w.accountList(rw, r, model.RoleSubdistributor, tr(r, "Sub-distributors"), "subdistributors", "accounts", "/api/v1/subdistributors", accountForm{}, nil)
 }
 
 // CreateSubdistributor adds a sub-distributor.
 func (w *Web) CreateSubdistributor(rw http.ResponseWriter, r *http.Request) error {
 	form, err := w.createAccount(rw, r, model.RoleSubdistributor)
 	if isUserError(err) {
-		return w.accountList(rw, r, model.RoleSubdistributor, "Sub-distributors", "subdistributors", "accounts", "/api/v1/subdistributors", form, err)
+		return w.accountList(rw, r, model.RoleSubdistributor, tr(r, "Sub-distributors"), "subdistributors", "accounts", "/api/v1/subdistributors", form, err)
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/subdistributors", "Sub-distributor "+form.Username+" created.")
+	return redirect(rw, r, "/subdistributors", tr(r, "Sub-distributor %s created.", form.Username))
 }
 
 // SubdistributorSwitches sets the payment feature and "Pay by Distributor".
@@ -103,7 +104,7 @@ func (w *Web) SubdistributorSwitches(rw http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/subdistributors", "Saved the switches of "+acc.Username+".")
+	return redirect(rw, r, "/subdistributors", tr(r, "Saved the switches of %s.", acc.Username))
 }
 
 func isUserError(err error) bool {
@@ -131,7 +132,7 @@ func (w *Web) AuditList(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := w.page(r, "Audit Log", "audit", auditData{List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Filter: f,
+	p := w.page(r, tr(r, "Audit Log"), "audit", auditData{List: l, Pager: newPager(r, f.Page.Page, f.PerPage, l.Total), Filter: f,
 		Export: exportURL(r, "/api/v1/audit")})
 	return w.render(rw, http.StatusOK, "audit", p)
 }

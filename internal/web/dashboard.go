@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -16,18 +17,21 @@ import (
 // small charts drawn here as inline SVG (no JavaScript), each figure a link
 // to the list filtered to it where the role has that list.
 
-// dashFigure is one number of the dashboard and where it leads.
+// dashFigure is one number of the dashboard and where it leads; the
+// template writes the number in the reader's language.
 type dashFigure struct {
-	Label string
-	Value string
+	Label string // a catalog key
+	Value int64
+	Over  bool   // the count stopped at Value: more than that
 	Link  string // "" when the role has no list of it
 	Tone  string // "ok", "bad" or ""
 }
 
 // dashShare is a row of the model and firmware tables.
 type dashShare struct {
-	Name    string
-	Devices string
+	Name    string // the model or firmware version
+	Label   string // a catalog key in Name's place: "Others", "(not reported)"
+	Devices int64
 	Percent int
 	Link    string       // the list of them (the installer's)
 	Lists   []dashFigure // per device list: community, office, personal
@@ -36,8 +40,8 @@ type dashShare struct {
 // dashMonthRow is a month of the orders table.
 type dashMonthRow struct {
 	Month   string
-	Short   string // "Jan"
-	Orders  string
+	Short   string // "Jan", in the reader's language
+	Orders  int64
 	Amounts string
 	Link    string
 }
@@ -56,21 +60,6 @@ type dashboardView struct {
 	Months    []dashMonthRow
 	Chart     template.HTML
 	Modules   []Module
-}
-
-func num(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	if n < 0 {
-		return s
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // deviceListLink is the device list of kind filtered by q, for the roles
@@ -93,7 +82,21 @@ func deviceListLink(role model.Role, kind model.ProjectKind, q url.Values) strin
 	return path + "?" + q.Encode()
 }
 
-var endUserKindNames = map[model.EndUserKind]string{model.KindVilla: "Villa", model.KindCommunity: "Community", model.KindOffice: "Office"}
+// The figures' labels by kind of device list and of end-user list.
+var (
+	kindOnline = map[model.ProjectKind]string{model.ProjectCommunity: i18n.N("Community online"),
+		model.ProjectOffice: i18n.N("Office online"), model.ProjectPersonal: i18n.N("Personal online")}
+	kindOffline = map[model.ProjectKind]string{model.ProjectCommunity: i18n.N("Community offline"),
+		model.ProjectOffice: i18n.N("Office offline"), model.ProjectPersonal: i18n.N("Personal offline")}
+	kindList = map[model.ProjectKind]string{model.ProjectCommunity: i18n.N("community"),
+		model.ProjectOffice: i18n.N("office"), model.ProjectPersonal: i18n.N("personal")}
+	endUserKindExpiring = map[model.EndUserKind]string{model.KindVilla: i18n.N("Villa users expiring"),
+		model.KindCommunity: i18n.N("Community users expiring"), model.KindOffice: i18n.N("Office users expiring")}
+)
+
+// monthAbbr are the months' short names (the orders chart's axis).
+var monthAbbr = [12]string{i18n.N("Jan"), i18n.N("Feb"), i18n.N("Mar"), i18n.N("Apr"), i18n.N("May"), i18n.N("Jun"),
+	i18n.N("Jul"), i18n.N("Aug"), i18n.N("Sep"), i18n.N("Oct"), i18n.N("Nov"), i18n.N("Dec")}
 
 // expiringListLink is the end-user list of kind with the dashboard's
 // expiring filter, for the roles that have the end-user list pages (the
@@ -109,16 +112,16 @@ func expiringListLink(role model.Role, kind model.EndUserKind) string {
 	return ""
 }
 
-func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
+func dashboardFor(l *i18n.Locale, a *model.Account, d model.Dashboard) dashboardView {
 	v := dashboardView{Payments: d.Payments}
 	if d.AsOf != nil {
 		v.AsOf = d.AsOf.UTC().Format("15:04") + " UTC"
 	}
 	total := d.Online + d.Offline
 	v.Devices = []dashFigure{
-		{Label: "Devices", Value: num(total)},
-		{Label: "Online now", Value: num(d.Online), Tone: "ok"},
-		{Label: "Offline now", Value: num(d.Offline), Tone: tone(d.Offline)},
+		{Label: i18n.N("Devices"), Value: total},
+		{Label: i18n.N("Online now"), Value: d.Online, Tone: "ok"},
+		{Label: i18n.N("Offline now"), Value: d.Offline, Tone: tone(d.Offline)},
 	}
 	if a.Role == model.RoleInstaller { // one list of every kind
 		v.Devices[0].Link = "/installer/devices"
@@ -126,54 +129,48 @@ func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 		v.Devices[2].Link = "/installer/devices?online=false"
 	}
 	for _, k := range d.Kinds {
-		name := map[model.ProjectKind]string{model.ProjectCommunity: "Community", model.ProjectOffice: "Office", model.ProjectPersonal: "Personal"}[k.Kind]
 		v.Kinds = append(v.Kinds,
-			dashFigure{Label: name + " online", Value: num(k.Online), Link: deviceListLink(a.Role, k.Kind, url.Values{"online": {"true"}}), Tone: "ok"},
-			dashFigure{Label: name + " offline", Value: num(k.Offline), Link: deviceListLink(a.Role, k.Kind, url.Values{"online": {"false"}}), Tone: tone(k.Offline)})
+			dashFigure{Label: kindOnline[k.Kind], Value: k.Online, Link: deviceListLink(a.Role, k.Kind, url.Values{"online": {"true"}}), Tone: "ok"},
+			dashFigure{Label: kindOffline[k.Kind], Value: k.Offline, Link: deviceListLink(a.Role, k.Kind, url.Values{"online": {"false"}}), Tone: tone(k.Offline)})
 	}
-	failed := func(n int64) string {
-		if d.FailedCapped && n >= model.DashboardCountCap {
-			return "more than " + num(n)
-		}
-		return num(n)
-	}
+	over := func(n int64) bool { return d.FailedCapped && n >= model.DashboardCountCap }
 	v.Work = []dashFigure{
-		{Label: "Rollouts running", Value: num(d.Rollouts), Link: "/rollouts?status=running"},
-		{Label: "Devices being upgraded", Value: num(d.Upgrading), Link: "/rollouts?status=running"},
-		{Label: "End users expiring within 30 days", Value: num(d.Expiring), Tone: tone(d.Expiring)},
+		{Label: i18n.N("Rollouts running"), Value: d.Rollouts, Link: "/rollouts?status=running"},
+		{Label: i18n.N("Devices being upgraded"), Value: d.Upgrading, Link: "/rollouts?status=running"},
+		{Label: i18n.N("End users expiring within 30 days"), Value: d.Expiring, Tone: tone(d.Expiring)},
 	}
 	// The expiring users per end-user list, each a link to that list with
 	// the expiring filter (the sub-distributor's Users lists, the
 	// installer's one list per kind).
 	for _, x := range d.ExpiringLists {
-		v.Work = append(v.Work, dashFigure{Label: endUserKindNames[x.List] + " users expiring", Value: num(x.Users),
+		v.Work = append(v.Work, dashFigure{Label: endUserKindExpiring[x.List], Value: x.Users,
 			Link: expiringListLink(a.Role, x.List), Tone: tone(x.Users)})
 	}
 	v.Work = append(v.Work, []dashFigure{
-		{Label: "Failed commands, last 24 h", Value: failed(d.FailedCmds), Link: "/failed-commands?kind=command", Tone: tone(d.FailedCmds)},
-		{Label: "Failed AutoP, last 24 h", Value: failed(d.FailedAutoP), Link: "/failed-commands?kind=autop", Tone: tone(d.FailedAutoP)},
+		{Label: i18n.N("Failed commands, last 24 h"), Value: d.FailedCmds, Over: over(d.FailedCmds), Link: "/failed-commands?kind=command", Tone: tone(d.FailedCmds)},
+		{Label: i18n.N("Failed AutoP, last 24 h"), Value: d.FailedAutoP, Over: over(d.FailedAutoP), Link: "/failed-commands?kind=autop", Tone: tone(d.FailedAutoP)},
 	}...)
 	// A share links to each device list filtered to it (the sub-distributor's
 	// three lists; the installer's one list for a version).
 	shares := func(in []model.DashboardShare, key string) []dashShare {
 		var out []dashShare
 		for _, s := range in {
-			row := dashShare{Name: s.Name, Devices: num(s.Devices)}
+			row := dashShare{Name: s.Name, Devices: s.Devices}
 			if total > 0 {
 				row.Percent = int(s.Devices * 100 / total)
 			}
 			switch {
 			case s.Others:
-				row.Name = "Others"
+				row.Label = i18n.N("Others")
 			case s.Name == "":
-				row.Name = "(not reported)"
+				row.Label = i18n.N("(not reported)")
 			case a.Role == model.RoleSubdistributor:
 				for _, k := range []struct {
 					kind model.ProjectKind
 					n    int64
 				}{{model.ProjectCommunity, s.Community}, {model.ProjectOffice, s.Office}, {model.ProjectPersonal, s.Personal}} {
 					if k.n > 0 {
-						row.Lists = append(row.Lists, dashFigure{Label: string(k.kind), Value: num(k.n),
+						row.Lists = append(row.Lists, dashFigure{Label: kindList[k.kind], Value: k.n,
 							Link: deviceListLink(a.Role, k.kind, url.Values{key: {s.Name}})})
 					}
 				}
@@ -187,19 +184,20 @@ func dashboardFor(a *model.Account, d model.Dashboard) dashboardView {
 	v.Models = shares(d.Models, "model")
 	v.Firmware = shares(d.Firmware, "firmware")
 	now := time.Now().UTC()
-	v.DaysChart, v.DaysText = daysChart(d.Days, now)
-	v.DaysFrom = now.AddDate(0, 0, -model.DashboardDays+1).Format("Jan 2")
+	v.DaysChart, v.DaysText = daysChart(l, d.Days, now)
+	from := now.AddDate(0, 0, -model.DashboardDays+1)
+	v.DaysFrom = l.T("%s %s", l.T(monthAbbr[from.Month()-1]), strconv.Itoa(from.Day())) // "Jan 2"
 	if d.Payments {
 		for _, m := range d.Months {
-			row := dashMonthRow{Month: m.Month, Orders: num(m.Orders), Amounts: amountsText(m.Amounts)}
+			row := dashMonthRow{Month: m.Month, Orders: m.Orders, Amounts: amountsText(l, m.Amounts)}
 			if t, err := time.Parse("2006-01", m.Month); err == nil {
-				row.Short = t.Format("Jan")
+				row.Short = l.T(monthAbbr[t.Month()-1])
 				row.Link = "/payments?" + url.Values{"created_from": {t.Format("2006-01-02")},
 					"created_to": {t.AddDate(0, 1, -1).Format("2006-01-02")}}.Encode()
 			}
 			v.Months = append(v.Months, row)
 		}
-		v.Chart = monthsChart(v.Months, d.Months)
+		v.Chart = monthsChart(l, v.Months, d.Months)
 	}
 	return v
 }
@@ -211,20 +209,21 @@ func tone(n int64) string {
 	return ""
 }
 
-func amountsText(a []model.DashboardAmount) string {
+// amountsText is a month's paid amounts, one per currency, in the reader's format.
+func amountsText(l *i18n.Locale, a []model.DashboardAmount) string {
 	if len(a) == 0 {
 		return "-"
 	}
 	var parts []string
 	for _, x := range a {
-		parts = append(parts, fmt.Sprintf("%s %d.%02d", x.Currency, x.Amount/100, x.Amount%100))
+		parts = append(parts, l.Money(x.Amount, x.Currency))
 	}
 	return strings.Join(parts, ", ")
 }
 
 // daysChart draws the online and offline devices of the last 30 days as
 // stacked bars, and says the same in text.
-func daysChart(days []model.DashboardDay, now time.Time) (template.HTML, string) {
+func daysChart(l *i18n.Locale, days []model.DashboardDay, now time.Time) (template.HTML, string) {
 	const w, h = 600, 140
 	byDay := map[string]model.DashboardDay{}
 	var peak int64 = 1
@@ -236,23 +235,24 @@ func daysChart(days []model.DashboardDay, now time.Time) (template.HTML, string)
 	var b strings.Builder
 	var text []string
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="days-title days-desc" preserveAspectRatio="none">`, w, h)
-	b.WriteString(`<title id="days-title">Devices online and offline, last 30 days</title>`)
+	fmt.Fprintf(&b, `<title id="days-title">%s</title>`, template.HTMLEscapeString(l.T("Devices online and offline, last 30 days")))
 	for i := 0; i < model.DashboardDays; i++ {
 		day := now.AddDate(0, 0, i-model.DashboardDays+1).Format("2006-01-02")
 		d, ok := byDay[day]
 		x := float64(i)*bw + 1
 		if !ok {
-			fmt.Fprintf(&b, `<rect class="none" x="%.1f" y="%d" width="%.1f" height="2"><title>%s: no figure</title></rect>`, x, h-2, bw-2, day)
+			fmt.Fprintf(&b, `<rect class="none" x="%.1f" y="%d" width="%.1f" height="2"><title>%s</title></rect>`, x, h-2, bw-2,
+				template.HTMLEscapeString(l.T("%s: no figure", day)))
 			continue
 		}
 		on := float64(d.Online) / float64(peak) * (h - 4)
 		off := float64(d.Offline) / float64(peak) * (h - 4)
-		label := fmt.Sprintf("%s: %s online, %s offline", day, num(d.Online), num(d.Offline))
+		label := l.T("%s: %d online, %d offline", day, d.Online, d.Offline)
 		text = append(text, label)
 		fmt.Fprintf(&b, `<g><title>%s</title><rect class="on" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/><rect class="off" x="%.1f" y="%.1f" width="%.1f" height="%.1f"/></g>`,
 			template.HTMLEscapeString(label), x, h-on, bw-2, on, x, h-on-off, bw-2, off)
 	}
-	desc := "No daily figures yet."
+	desc := l.T("No daily figures yet.")
 	if len(text) > 0 {
 		desc = strings.Join(text, "; ") + "."
 	}
@@ -261,7 +261,7 @@ func daysChart(days []model.DashboardDay, now time.Time) (template.HTML, string)
 }
 
 // monthsChart draws the orders of each month as bars.
-func monthsChart(rows []dashMonthRow, months []model.DashboardMonth) template.HTML {
+func monthsChart(l *i18n.Locale, rows []dashMonthRow, months []model.DashboardMonth) template.HTML {
 	const w, h = 600, 120
 	var peak int64 = 1
 	for _, m := range months {
@@ -271,16 +271,16 @@ func monthsChart(rows []dashMonthRow, months []model.DashboardMonth) template.HT
 	var b strings.Builder
 	var text []string
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="months-title months-desc" preserveAspectRatio="none">`, w, h)
-	b.WriteString(`<title id="months-title">Orders per month, last 12 months</title>`)
+	fmt.Fprintf(&b, `<title id="months-title">%s</title>`, template.HTMLEscapeString(l.T("Orders per month, last 12 months")))
 	for i, m := range months {
 		x := float64(i)*bw + 4
 		bh := float64(m.Orders) / float64(peak) * (h - 4)
-		label := fmt.Sprintf("%s: %s orders, paid %s", m.Month, num(m.Orders), rows[i].Amounts)
+		label := l.T("%s: %d orders, paid %s", m.Month, m.Orders, rows[i].Amounts)
 		text = append(text, label)
 		fmt.Fprintf(&b, `<a href="%s"><rect class="on" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect></a>`,
 			template.HTMLEscapeString(rows[i].Link), x, h-bh, bw-8, max(bh, 1), template.HTMLEscapeString(label))
 	}
-	fmt.Fprintf(&b, `<desc id="months-desc">%s.</desc></svg>`, template.HTMLEscapeString(strings.Join(text, "; ")))
+	fmt.Fprintf(&b, `<desc id="months-desc">%s</desc></svg>`, template.HTMLEscapeString(strings.Join(text, "; ")+"."))
 	return template.HTML(b.String())
 }
 
@@ -297,9 +297,9 @@ func (w *Web) FailedCommands(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	title := "Failed commands, last 24 h"
+	title := tr(r, "Failed commands, last 24 h")
 	if f.Kind == model.FailedKindAutoP {
-		title = "Failed AutoP, last 24 h"
+		title = tr(r, "Failed AutoP, last 24 h")
 	}
 	p := w.page(r, title, "home", map[string]any{"Kind": f.Kind, "List": l,
 		"Pager": newPager(r, l.Page, l.PerPage, min(l.Total, model.DashboardCountCap)), "DeviceLinks": p0(r).Role == model.RoleSubdistributor,

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
@@ -37,7 +38,7 @@ func (w *Web) LoginPage(rw http.ResponseWriter, r *http.Request) error {
 			return redirect(rw, r, safeNext(r.URL.Query().Get("next")), "")
 		}
 	}
-	return w.render(rw, http.StatusOK, "login", w.page(r, "Log in", "", loginData{Next: r.URL.Query().Get("next")}))
+	return w.render(rw, http.StatusOK, "login", w.page(r, tr(r, "Log in"), "", loginData{Next: r.URL.Query().Get("next")}))
 }
 
 // Login checks the form and opens a session.
@@ -47,29 +48,32 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 	tok, se, _, err := w.auth.Login(r.Context(), username, password, auth.ClientIP(r), r.UserAgent())
 	var sf *auth.SecondFactorNeeded
 	if errors.As(err, &sf) {
-		return w.render(rw, http.StatusOK, "login_second", w.page(r, "Log in", "", secondFactorData{Challenge: sf.Challenge, Next: next, Passkey: sf.Passkey}))
+		return w.render(rw, http.StatusOK, "login_second", w.page(r, tr(r, "Log in"), "", secondFactorData{Challenge: sf.Challenge, Next: next, Passkey: sf.Passkey}))
 	}
 	if err != nil {
-		p := w.page(r, "Log in", "", loginData{Username: username, Next: next})
+		p := w.page(r, tr(r, "Log in"), "", loginData{Username: username, Next: next})
 		status := http.StatusUnauthorized
 		var te *auth.ThrottledError
 		var busy *auth.BusyError
 		switch {
 		case errors.As(err, &te):
 			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
-			status, p.Error = http.StatusTooManyRequests, throttledMessage(te)
+			status, p.Error = http.StatusTooManyRequests, throttledMessage(r, te)
 		case errors.As(err, &busy):
 			rw.Header().Set("Retry-After", itoa(busy.RetryAfterSeconds()))
-			status, p.Error = http.StatusTooManyRequests, model.ErrorMessage(err)
+			status = http.StatusTooManyRequests
+			p.Fail(err)
 		case model.ErrorCode(err) == model.EINVALID:
-			status, p.Error, p.Fields = http.StatusBadRequest, "Enter your user name and password.", model.ErrorFields(err)
-			if f := p.Fields; f["username"] != "" && f["username"] != "is required" {
-				p.Error = "The user name " + f["username"] + "."
+			status = http.StatusBadRequest
+			p.Fail(err)
+			p.Error = tr(r, "Enter your user name and password.")
+			if f := model.ErrorFields(err); f["username"] != "" && f["username"] != "is required" {
+				p.Error = tr(r, "The user name %s.", p.Fields["username"])
 			} else if f["password"] != "" && f["password"] != "is required" {
-				p.Error = "The password " + f["password"] + "."
+				p.Error = tr(r, "The password %s.", p.Fields["password"])
 			}
 		case model.ErrorCode(err) == model.EUNAUTHORIZED:
-			p.Error = model.ErrorMessage(err)
+			p.Fail(err)
 		default:
 			return err
 		}
@@ -81,17 +85,12 @@ func (w *Web) Login(rw http.ResponseWriter, r *http.Request) error {
 }
 
 // throttledMessage says when logging in is possible again.
-func throttledMessage(te *auth.ThrottledError) string {
+func throttledMessage(r *http.Request, te *auth.ThrottledError) string {
 	m := (te.RetryAfterSeconds() + 59) / 60
-	unit := "minutes"
-	if m == 1 {
-		unit = "minute"
-	}
-	who := "for this user name from your network"
 	if te.Address {
-		who = "from your network"
+		return trn(r, "Too many failed logins from your network. Try again in %d minutes.", m)
 	}
-	return "Too many failed logins " + who + ". Try again in " + itoa(m) + " " + unit + "."
+	return trn(r, "Too many failed logins for this user name from your network. Try again in %d minutes.", m)
 }
 
 // Logout ends the session and returns to the login page.
@@ -107,12 +106,12 @@ func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) error {
 // Home is the landing page: the dashboard of the account's subtree
 // (dashboard.go), then its modules.
 func (w *Web) Home(rw http.ResponseWriter, r *http.Request) error {
-	p := w.page(r, "Home", "home", nil)
+	p := w.page(r, tr(r, "Home"), "home", nil)
 	d, err := w.cases.Dashboard(r.Context())
 	if err != nil {
 		return err
 	}
-	v := dashboardFor(p.Account, d)
+	v := dashboardFor(p.L, p.Account, d)
 	v.Modules = modulesFor(p.Account)
 	p.Data = v
 	return w.render(rw, http.StatusOK, "home", p)
@@ -123,7 +122,7 @@ func (w *Web) PasswordPage(rw http.ResponseWriter, r *http.Request) error {
 	if identity(r).ActingAs != nil {
 		return model.Errorf(model.EFORBIDDEN, "Working in another account, you cannot change its password.")
 	}
-	return w.render(rw, http.StatusOK, "account_password", w.page(r, "Change password", "", nil))
+	return w.render(rw, http.StatusOK, "account_password", w.page(r, tr(r, "Change password"), "", nil))
 }
 
 // ChangePassword changes the own password: every other session and token
@@ -139,56 +138,61 @@ func (w *Web) ChangePassword(rw http.ResponseWriter, r *http.Request) error {
 		tok, se, err = w.auth.ChangePassword(r.Context(), identity(r), r.PostFormValue("current_password"), next, auth.ClientIP(r), r.UserAgent())
 	}
 	if err != nil {
-		p := w.page(r, "Change password", "", nil)
+		p := w.page(r, tr(r, "Change password"), "", nil)
 		var te *auth.ThrottledError
 		var busy *auth.BusyError
 		switch {
 		case errors.As(err, &te):
 			rw.Header().Set("Retry-After", itoa(te.RetryAfterSeconds()))
-			p.Error = throttledMessage(te)
+			p.Error = throttledMessage(r, te)
 			return w.render(rw, http.StatusTooManyRequests, "account_password", p)
 		case errors.As(err, &busy):
 			rw.Header().Set("Retry-After", itoa(busy.RetryAfterSeconds()))
-			p.Error = model.ErrorMessage(err)
+			p.Fail(err)
 			return w.render(rw, http.StatusTooManyRequests, "account_password", p)
 		case model.ErrorCode(err) == model.EINVALID:
-			p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+			p.Fail(err)
 			return w.render(rw, http.StatusBadRequest, "account_password", p)
 		}
 		return err
 	}
 	w.setCookie(rw, r, tok, se.Expires)
-	return redirect(rw, r, "/", "Your password is changed. Every other session and API token of your account has ended.")
+	return redirect(rw, r, "/", tr(r, "Your password is changed. Every other session and API token of your account has ended."))
 }
 
 // ForgotPasswordPage is "Forgot password?": a form for the account's user
 // name or e-mail address.
 func (w *Web) ForgotPasswordPage(rw http.ResponseWriter, r *http.Request) error {
-	return w.render(rw, http.StatusOK, "password_forgot", w.page(r, "Forgot password", "", ""))
+	return w.render(rw, http.StatusOK, "password_forgot", w.page(r, tr(r, "Forgot password"), "", ""))
 }
 
 // ForgotPassword asks for a password link; the answer is the same whether
 // an account matched or not.
 func (w *Web) ForgotPassword(rw http.ResponseWriter, r *http.Request) error {
 	login := r.PostFormValue("login")
-	p := w.page(r, "Forgot password", "", login)
+	p := w.page(r, tr(r, "Forgot password"), "", login)
 	err := w.cases.RecoverPassword(r.Context(), login, auth.ClientIP(r))
 	var ra interface{ RetryAfterSeconds() int }
 	switch {
 	case err == nil:
-		p.Notice = usecase.RecoveryAnswer
+		p.Notice = p.L.T(usecase.RecoveryAnswer)
 		p.Data = ""
 		return w.render(rw, http.StatusOK, "password_forgot", p)
 	case model.ErrorCode(err) == model.EINVALID:
-		p.Error, p.Fields = "Enter your user name or e-mail address.", model.ErrorFields(err)
+		p.Fail(err)
+		p.Error = tr(r, "Enter your user name or e-mail address.")
 		return w.render(rw, http.StatusBadRequest, "password_forgot", p)
 	case model.ErrorCode(err) == model.ETOOMANY && errors.As(err, &ra):
 		rw.Header().Set("Retry-After", itoa(ra.RetryAfterSeconds()))
-		p.Error = model.ErrorMessage(err)
+		p.Fail(err)
 		return w.render(rw, http.StatusTooManyRequests, "password_forgot", p)
 	}
 	return err
 }
+
+// usecase.RecoveryAnswer for the catalogs (the extractor
+// reads literals); a difference shows as a key the catalogs lack.
+var _ = i18n.N("If an account matches, a link to set a new password is on its way to its e-mail address. It works once, within 24 hours; an earlier link stops working.")
 
 type secondFactorData struct {
 	Challenge, Next string
@@ -212,8 +216,8 @@ func (w *Web) LoginSecondFactor(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		switch model.ErrorCode(err) {
 		case model.EINVALID, model.EUNAUTHORIZED, model.ECONFLICT:
-			p := w.page(r, "Log in", "", secondFactorData{Challenge: challenge, Next: next, Passkey: passkey})
-			p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+			p := w.page(r, tr(r, "Log in"), "", secondFactorData{Challenge: challenge, Next: next, Passkey: passkey})
+			p.Fail(err)
 			status := http.StatusUnauthorized
 			if model.ErrorCode(err) == model.EINVALID {
 				status = http.StatusBadRequest

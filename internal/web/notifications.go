@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
@@ -21,16 +22,16 @@ type notificationsData struct {
 }
 
 type notifyKindRow struct {
-	Key, Title, Text string
+	Key, Title, Text string // Title and Text: catalog keys
 	On               bool
 }
 
 func notifyKindRows(ns model.NotificationSettings) []notifyKindRow {
 	return []notifyKindRow{
-		{model.NotifyEndUserExpiry, "End users' services expiring", "A daily digest of the end users whose App or Premium service expires in 30, 7 or 1 days, or expired.", ns.EndUserExpiry},
-		{model.NotifyDeviceOffline, "Devices offline", "A digest per project of the devices offline longer than the minutes below, and of their coming back.", ns.DeviceOffline},
-		{model.NotifyOrderResult, "Orders completed or failed", "The orders you placed, when they complete or fail.", ns.OrderResult},
-		{model.NotifyRolloutPaused, "Firmware rollouts paused", "Your rollouts, when their failure threshold or a person pauses them.", ns.RolloutPaused},
+		{model.NotifyEndUserExpiry, i18n.N("End users' services expiring"), i18n.N("A daily digest of the end users whose App or Premium service expires in 30, 7 or 1 days, or expired."), ns.EndUserExpiry},
+		{model.NotifyDeviceOffline, i18n.N("Devices offline"), i18n.N("A digest per project of the devices offline longer than the minutes below, and of their coming back."), ns.DeviceOffline},
+		{model.NotifyOrderResult, i18n.N("Orders completed or failed"), i18n.N("The orders you placed, when they complete or fail."), ns.OrderResult},
+		{model.NotifyRolloutPaused, i18n.N("Firmware rollouts paused"), i18n.N("Your rollouts, when their failure threshold or a person pauses them."), ns.RolloutPaused},
 	}
 }
 
@@ -44,9 +45,9 @@ func (w *Web) NotificationsPage(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Web) notificationsPage(rw http.ResponseWriter, r *http.Request, status int, ns model.NotificationSettings, formErr error) error {
-	p := w.page(r, "Notification", "", notificationsData{Form: ns, Min: model.MinOfflineMinutes, Max: model.MaxOfflineMinutes, Kinds: notifyKindRows(ns)})
+	p := w.page(r, tr(r, "Notification"), "", notificationsData{Form: ns, Min: model.MinOfflineMinutes, Max: model.MaxOfflineMinutes, Kinds: notifyKindRows(ns)})
 	if formErr != nil {
-		p.Error, p.Fields = model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		p.Fail(formErr)
 	}
 	return w.render(rw, status, "account_notifications", p)
 }
@@ -70,5 +71,5 @@ func (w *Web) SaveNotifications(rw http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/account/notifications", "Notification settings saved.")
+	return redirect(rw, r, "/account/notifications", tr(r, "Notification settings saved."))
 }

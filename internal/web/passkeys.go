@@ -18,8 +18,9 @@ func (w *Web) AddPasskey(rw http.ResponseWriter, r *http.Request) error {
 	switch model.ErrorCode(err) {
 	case "":
 	case model.EINVALID, model.ECONFLICT:
-		p := w.page(r, "Two-factor sign-in", "", nil)
-		p.Error, p.Fields = "The passkey was not added: "+model.ErrorMessage(err), model.ErrorFields(err)
+		p := w.page(r, tr(r, "Two-factor sign-in"), "", nil)
+		p.Fail(err)
+		p.Error = tr(r, "The passkey was not added: %s", p.Error)
 		status := http.StatusBadRequest
 		if model.ErrorCode(err) == model.ECONFLICT {
 			status = http.StatusConflict
@@ -29,10 +30,10 @@ func (w *Web) AddPasskey(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if codes == nil {
-		return redirect(rw, r, "/account/two-factor", "The passkey “"+pk.Name+"” is added.")
+		return redirect(rw, r, "/account/two-factor", tr(r, "The passkey “%s” is added.", pk.Name))
 	}
-	p := w.page(r, "Two-factor sign-in", "", nil)
-	p.Notice = "The passkey “" + pk.Name + "” is added: two-factor sign-in is on."
+	p := w.page(r, tr(r, "Two-factor sign-in"), "", nil)
+	p.Notice = tr(r, "The passkey “%s” is added: two-factor sign-in is on.", pk.Name)
 	return w.twoFactorPage(rw, r, http.StatusOK, p, twoFactorData{Codes: codes})
 }
 
@@ -52,13 +53,14 @@ func (w *Web) RenamePasskey(rw http.ResponseWriter, r *http.Request) error {
 	}
 	pk, err := w.cases.RenamePasskey(r.Context(), id, r.PostFormValue("name"))
 	if model.ErrorCode(err) == model.EINVALID {
-		p := w.page(r, "Two-factor sign-in", "", nil)
-		p.Error = "The passkey's name " + model.ErrorFields(err)["name"] + "."
+		p := w.page(r, tr(r, "Two-factor sign-in"), "", nil)
+		p.Fail(err)
+		p.Error, p.Fields = tr(r, "The passkey's name %s.", p.Fields["name"]), nil
 		return w.twoFactorPage(rw, r, http.StatusBadRequest, p, twoFactorData{})
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/account/two-factor", "The passkey is renamed “"+pk.Name+"”.")
+	return redirect(rw, r, "/account/two-factor", tr(r, "The passkey is renamed “%s”.", pk.Name))
 }
 
 // DeletePasskey removes one of the account's passkeys (not the last
@@ -70,11 +72,12 @@ func (w *Web) DeletePasskey(rw http.ResponseWriter, r *http.Request) error {
 	}
 	err = w.cases.DeletePasskey(r.Context(), id)
 	if model.ErrorCode(err) == model.ECONFLICT {
-		p := w.page(r, "Two-factor sign-in", "", nil)
-		p.Error = model.ErrorMessage(err)
+		p := w.page(r, tr(r, "Two-factor sign-in"), "", nil)
+		p.Fail(err)
+		p.Fields = nil
 		return w.twoFactorPage(rw, r, http.StatusConflict, p, twoFactorData{})
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/account/two-factor", "The passkey is removed.")
+	return redirect(rw, r, "/account/two-factor", tr(r, "The passkey is removed."))
 }

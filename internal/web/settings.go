@@ -45,9 +45,9 @@ func (w *Web) SaveCustomerService(rw http.ResponseWriter, r *http.Request) error
 	} else if err != nil {
 		return err
 	}
-	notice := "Customer service settings saved. Receive Feedback is off: installers see that feedback is not being received."
+	notice := tr(r, "Customer service settings saved. Receive Feedback is off: installers see that feedback is not being received.")
 	if cs.ReceiveFeedback {
-		notice = "Customer service settings saved. Feedback from your installers goes to " + cs.FeedbackEmail + "."
+		notice = tr(r, "Customer service settings saved. Feedback from your installers goes to %s.", cs.FeedbackEmail)
 	}
 	return redirect(rw, r, "/settings", notice)
 }
@@ -61,15 +61,17 @@ func (w *Web) settingsPage(rw http.ResponseWriter, r *http.Request, form *model.
 	if form == nil {
 		form = saved
 	}
-	p := w.page(r, "Setting", "settings", nil)
+	p := w.page(r, tr(r, "Setting"), "settings", nil)
 	status := http.StatusOK
 	var v model.Validator
 	f := listquery.Feedback(r.URL.Query(), &v)
 	d := settingsData{Form: form, Saved: saved, Languages: feedbackLanguages, Filter: f}
 	if formErr != nil {
-		status, p.Error, p.Fields = http.StatusBadRequest, model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		status = http.StatusBadRequest
+		p.Fail(formErr)
 	} else if err := v.Err(); err != nil {
-		status, p.Error, p.Fields = http.StatusBadRequest, model.ErrorMessage(err), model.ErrorFields(err)
+		status = http.StatusBadRequest
+		p.Fail(err)
 	}
 	if status == http.StatusBadRequest && formErr == nil {
 		d.Pager = newPager(r, 1, f.PerPage, 0)
@@ -115,7 +117,7 @@ func (w *Web) SendFeedback(rw http.ResponseWriter, r *http.Request) error {
 	default:
 		return err
 	}
-	return redirect(rw, r, "/installer/support", "Thank you: your feedback was sent to your sub-distributor.")
+	return redirect(rw, r, "/installer/support", tr(r, "Thank you: your feedback was sent to your sub-distributor."))
 }
 
 func (w *Web) supportPage(rw http.ResponseWriter, r *http.Request, status int, form feedbackForm, formErr error) error {
@@ -123,9 +125,9 @@ func (w *Web) supportPage(rw http.ResponseWriter, r *http.Request, status int, f
 	if err != nil {
 		return err
 	}
-	p := w.page(r, "Support", "installer-support", supportData{CS: cs, HasSub: cs.SubdistributorID != 0, Form: form})
+	p := w.page(r, tr(r, "Support"), "installer-support", supportData{CS: cs, HasSub: cs.SubdistributorID != 0, Form: form})
 	if formErr != nil {
-		p.Error, p.Fields = model.ErrorMessage(formErr), model.ErrorFields(formErr)
+		p.Fail(formErr)
 	}
 	return w.render(rw, status, "support_index", p)
 }

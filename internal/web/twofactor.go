@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -19,7 +20,7 @@ type twoFactorData struct {
 	QR         string // the setup's PNG, base64
 	Codes      []string
 	CanRequire bool
-	Children   string
+	Children   string // the policy's switch, a catalog key naming the role below
 	// Passkeys (issue 16): the account's, whether this node has them (its
 	// public URL names a host), and whether another may be added.
 	Passkeys       []model.Passkey
@@ -42,14 +43,23 @@ func (w *Web) twoFactorPage(rw http.ResponseWriter, r *http.Request, status int,
 	d.PasskeyRoom = len(d.Passkeys) < model.MaxPasskeys
 	role := identity(r).Account.Role
 	d.CanRequire = role != model.RoleInstaller
-	d.Children = map[model.Role]string{model.RoleAdmin: "distributors", model.RoleDistributor: "sub-distributors",
-		model.RoleSubdistributor: "installers"}[role]
+	d.Children = map[model.Role]string{model.RoleAdmin: i18n.N("Require two-factor sign-in of my distributors"),
+		model.RoleDistributor: i18n.N("Require two-factor sign-in of my sub-distributors"),
+		model.RoleSubdistributor: i18n.N("Require two-factor sign-in of my installers")}[role]
 	if p == nil {
-		p = w.page(r, "Two-factor sign-in", "", nil)
+		p = w.page(r, tr(r, "Two-factor sign-in"), "", nil)
+	}
+	if p.Notice == mustEnrollNotice { // the server's redirect of an account that must set it up
+		p.Notice = p.L.T(mustEnrollNotice)
 	}
 	p.Data = d
 	return w.render(rw, status, "account_two_factor", p)
 }
+
+// mustEnrollNotice is the notice internal/server redirects here with when
+// the parent account requires two-factor sign-in; the page shows it in
+// the reader's language. It must stay the server's text, word for word.
+var mustEnrollNotice = i18n.N("Your parent account requires two-factor sign-in: set it up to go on.")
 
 // TwoFactorPage shows the account's two-factor sign-in.
 func (w *Web) TwoFactorPage(rw http.ResponseWriter, r *http.Request) error {
@@ -69,14 +79,15 @@ func (w *Web) StartTwoFactor(rw http.ResponseWriter, r *http.Request) error {
 func (w *Web) ConfirmTwoFactor(rw http.ResponseWriter, r *http.Request) error {
 	codes, err := w.auth.ConfirmTwoFactor(r.Context(), r.PostFormValue("code"))
 	if model.ErrorCode(err) == model.EINVALID {
-		p := w.page(r, "Two-factor sign-in", "", nil)
-		p.Error = "That code did not match (" + model.ErrorFields(err)["code"] + "). Set it up again and type the newest code."
+		p := w.page(r, tr(r, "Two-factor sign-in"), "", nil)
+		p.Fail(err)
+		p.Error, p.Fields = tr(r, "That code did not match (%s). Set it up again and type the newest code.", p.Fields["code"]), nil
 		return w.twoFactorPage(rw, r, http.StatusBadRequest, p, twoFactorData{})
 	} else if err != nil {
 		return err
 	}
-	p := w.page(r, "Two-factor sign-in", "", nil)
-	p.Notice = "Two-factor sign-in is on."
+	p := w.page(r, tr(r, "Two-factor sign-in"), "", nil)
+	p.Notice = tr(r, "Two-factor sign-in is on.")
 	return w.twoFactorPage(rw, r, http.StatusOK, p, twoFactorData{Codes: codes})
 }
 
@@ -89,13 +100,13 @@ func (w *Web) DisableTwoFactor(rw http.ResponseWriter, r *http.Request) error {
 		err = w.auth.DisableTwoFactor(r.Context(), identity(r), r.PostFormValue("password"), r.PostFormValue("code"), auth.ClientIP(r))
 	}
 	if model.ErrorCode(err) == model.EINVALID {
-		p := w.page(r, "Two-factor sign-in", "", nil)
-		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		p := w.page(r, tr(r, "Two-factor sign-in"), "", nil)
+		p.Fail(err)
 		return w.twoFactorPage(rw, r, http.StatusBadRequest, p, twoFactorData{})
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, "/account/two-factor", "Two-factor sign-in is off.")
+	return redirect(rw, r, "/account/two-factor", tr(r, "Two-factor sign-in is off."))
 }
 
 // SetTwoFactorPolicy saves whether the accounts below must use it.
@@ -104,16 +115,16 @@ func (w *Web) SetTwoFactorPolicy(rw http.ResponseWriter, r *http.Request) error 
 	if err := w.cases.SetChildrenTwoFactorRequired(r.Context(), on); err != nil {
 		return err
 	}
-	msg := "The accounts below yours may sign in without a second factor."
+	msg := tr(r, "The accounts below yours may sign in without a second factor.")
 	if on {
-		msg = "The accounts below yours must use two-factor sign-in: those without it set it up at their next sign-in."
+		msg = tr(r, "The accounts below yours must use two-factor sign-in: those without it set it up at their next sign-in.")
 	}
 	return redirect(rw, r, "/account/two-factor", msg)
 }
 
 // OwnEmailPage asks an account without an e-mail address for one.
 func (w *Web) OwnEmailPage(rw http.ResponseWriter, r *http.Request) error {
-	return w.render(rw, http.StatusOK, "account_email", w.page(r, "Your e-mail address", "", safeNext(r.URL.Query().Get("next"))))
+	return w.render(rw, http.StatusOK, "account_email", w.page(r, tr(r, "Your e-mail address"), "", safeNext(r.URL.Query().Get("next"))))
 }
 
 // SetOwnEmail saves it and goes on where the person was going.
@@ -121,11 +132,11 @@ func (w *Web) SetOwnEmail(rw http.ResponseWriter, r *http.Request) error {
 	next := safeNext(r.PostFormValue("next"))
 	err := w.cases.SetOwnEmail(r.Context(), r.PostFormValue("email"))
 	if model.ErrorCode(err) == model.EINVALID {
-		p := w.page(r, "Your e-mail address", "", next)
-		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		p := w.page(r, tr(r, "Your e-mail address"), "", next)
+		p.Fail(err)
 		return w.render(rw, http.StatusBadRequest, "account_email", p)
 	} else if err != nil {
 		return err
 	}
-	return redirect(rw, r, next, "Your e-mail address is saved.")
+	return redirect(rw, r, next, tr(r, "Your e-mail address is saved."))
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
 )
@@ -69,7 +70,7 @@ func (w *Web) webhooksPage(rw http.ResponseWriter, r *http.Request, status int, 
 		d.Form.Events = map[string]bool{}
 	}
 	if p == nil {
-		p = w.page(r, "Webhooks", "", nil)
+		p = w.page(r, tr(r, "Webhooks"), "", nil)
 	}
 	p.Data = d
 	return w.render(rw, status, "webhooks", p)
@@ -86,14 +87,14 @@ func (w *Web) CreateWebhook(rw http.ResponseWriter, r *http.Request) error {
 	f.Enabled = true
 	e, err := w.cases.CreateWebhookEndpoint(r.Context(), model.WebhookEndpointInput{URL: f.URL, Description: f.Description, Events: events})
 	if c := model.ErrorCode(err); c == model.EINVALID || c == model.ECONFLICT {
-		p := w.page(r, "Webhooks", "", nil)
-		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		p := w.page(r, tr(r, "Webhooks"), "", nil)
+		p.Fail(err)
 		return w.webhooksPage(rw, r, http.StatusBadRequest, p, webhooksData{Form: f})
 	} else if err != nil {
 		return err
 	}
-	p := w.page(r, "Webhook endpoint", "", nil)
-	p.Notice = "Endpoint added. Copy its signing secret now: it is shown only this once."
+	p := w.page(r, tr(r, "Webhook endpoint"), "", nil)
+	p.Notice = tr(r, "Endpoint added. Copy its signing secret now: it is shown only this once.")
 	return w.webhookPage(rw, r, http.StatusOK, p, e, e.Secret)
 }
 
@@ -116,7 +117,7 @@ func (w *Web) webhookPage(rw http.ResponseWriter, r *http.Request, status int, p
 		return err
 	}
 	if p == nil {
-		p = w.page(r, "Webhook endpoint", "", nil)
+		p = w.page(r, tr(r, "Webhook endpoint"), "", nil)
 	}
 	d := webhookData{Endpoint: e, Types: model.WebhookEventTypes, Secret: secret, Deliveries: dl}
 	if p.Error == "" {
@@ -155,13 +156,13 @@ func (w *Web) SaveWebhook(rw http.ResponseWriter, r *http.Request) error {
 		if gerr != nil {
 			return gerr
 		}
-		p := w.page(r, "Webhook endpoint", "", nil)
-		p.Error, p.Fields = model.ErrorMessage(err), model.ErrorFields(err)
+		p := w.page(r, tr(r, "Webhook endpoint"), "", nil)
+		p.Fail(err)
 		return w.webhookPage(rw, r, http.StatusBadRequest, p, cur, "")
 	} else if err != nil {
 		return err
 	}
-	http.Redirect(rw, r, "/webhooks/"+strconv.FormatInt(e.ID, 10)+"?notice="+url.QueryEscape("Endpoint saved."), http.StatusSeeOther)
+	http.Redirect(rw, r, "/webhooks/"+strconv.FormatInt(e.ID, 10)+"?notice="+url.QueryEscape(tr(r, "Endpoint saved.")), http.StatusSeeOther)
 	return nil
 }
 
@@ -174,7 +175,7 @@ func (w *Web) DeleteWebhook(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.cases.DeleteWebhookEndpoint(r.Context(), id); err != nil {
 		return err
 	}
-	http.Redirect(rw, r, "/webhooks?notice="+url.QueryEscape("Endpoint deleted."), http.StatusSeeOther)
+	http.Redirect(rw, r, "/webhooks?notice="+url.QueryEscape(tr(r, "Endpoint deleted.")), http.StatusSeeOther)
 	return nil
 }
 
@@ -188,8 +189,8 @@ func (w *Web) RotateWebhook(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := w.page(r, "Webhook endpoint", "", nil)
-	p.Notice = "New signing secret made: copy it now, it is shown only this once. Deliveries are signed with it from now on."
+	p := w.page(r, tr(r, "Webhook endpoint"), "", nil)
+	p.Notice = tr(r, "New signing secret made: copy it now, it is shown only this once. Deliveries are signed with it from now on.")
 	return w.webhookPage(rw, r, http.StatusOK, p, e, e.Secret)
 }
 
@@ -199,9 +200,9 @@ func (w *Web) TestWebhook(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg := "Test event queued: its delivery shows below within seconds (reload)."
+	msg := tr(r, "Test event queued: its delivery shows below within seconds (reload).")
 	if _, err := w.cases.SendTestWebhook(r.Context(), id); model.ErrorCode(err) == model.ECONFLICT {
-		msg = model.ErrorMessage(err)
+		msg = localized(locale(r), err, model.ErrorMessage(err))
 	} else if err != nil {
 		return err
 	}
@@ -219,12 +220,27 @@ func (w *Web) RedeliverWebhook(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg := "Redelivery queued: it shows below within seconds (reload)."
+	msg := tr(r, "Redelivery queued: it shows below within seconds (reload).")
 	if _, err := w.cases.RedeliverWebhook(r.Context(), id); model.ErrorCode(err) == model.ECONFLICT {
-		msg = model.ErrorMessage(err)
+		msg = localized(locale(r), err, model.ErrorMessage(err))
 	} else if err != nil {
 		return err
 	}
 	http.Redirect(rw, r, "/webhooks/"+strconv.FormatInt(d.EndpointID, 10)+"?notice="+url.QueryEscape(msg)+"#deliveries", http.StatusSeeOther)
 	return nil
+}
+
+// webhookStates are the delivery states as the log shows them.
+var webhookStates = map[string]string{model.WebhookPending: i18n.N("pending"), model.WebhookSucceeded: i18n.N("succeeded"),
+	model.WebhookFailed: i18n.N("failed")}
+
+func init() {
+	localeFuncs["webhookState"] = func(l *i18n.Locale) any {
+		return func(s string) string {
+			if k, ok := webhookStates[s]; ok {
+				return l.T(k)
+			}
+			return s
+		}
+	}
 }

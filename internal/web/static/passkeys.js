@@ -2,7 +2,9 @@
 // (internal/web/passkeys.go, login.go). The forms are plain forms: this
 // script asks the API for the options, the browser for the passkey, puts
 // the answer (JSON, base64url as in the WebAuthn JSON forms) in the form's
-// hidden field and submits it. Without WebAuthn the forms say so.
+// hidden field and submits it. Without WebAuthn the forms say so. What
+// the script writes comes from the form's data-msg-* attributes, in the
+// reader's language (the templates put them there).
 (function () {
   "use strict";
 
@@ -21,9 +23,12 @@
   var ids = function (list) {
     return (list || []).map(function (c) { var d = Object.assign({}, c); d.id = unb64u(c.id); return d; });
   };
-  var fail = function (form, msg) {
+  var msg = function (form, name, fallback) {
+    return form.getAttribute("data-msg-" + name) || fallback;
+  };
+  var fail = function (form, text) {
     var p = form.querySelector("#passkey-error");
-    if (p) { p.textContent = msg; p.hidden = false; }
+    if (p) { p.textContent = text; p.hidden = false; }
     form.querySelectorAll("button").forEach(function (b) { b.disabled = false; });
   };
   var options = function (form, body) {
@@ -45,7 +50,7 @@
   var bind = function (form, run) {
     if (!form) { return; }
     if (!window.PublicKeyCredential || !navigator.credentials) {
-      fail(form, "This browser cannot use passkeys.");
+      fail(form, msg(form, "unsupported", "This browser cannot use passkeys."));
       form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
       return;
     }
@@ -53,7 +58,7 @@
       ev.preventDefault();
       form.querySelectorAll("button").forEach(function (b) { b.disabled = true; });
       run(form).then(function () { form.submit(); }, function (e) {
-        fail(form, e && e.name === "NotAllowedError" ? "The passkey was not used (cancelled or timed out)." : (e && e.message) || String(e));
+        fail(form, e && e.name === "NotAllowedError" ? msg(form, "not-used", "The passkey was not used (cancelled or timed out).") : (e && e.message) || String(e));
       });
     });
   };
@@ -96,7 +101,7 @@
   // The Two-factor page: turn it off with the password and a passkey.
   bind(document.getElementById("disable-passkey"), function (form) {
     if (!form.querySelector("input[name=password]").value) {
-      return Promise.reject(new Error("Type your password first."));
+      return Promise.reject(new Error(msg(form, "password-first", "Type your password first.")));
     }
     return options(form).then(function (j) {
       form.querySelector("input[name=challenge]").value = j.challenge;
