@@ -77,7 +77,9 @@ func (t deviceScopeText) in(l *i18n.Locale) deviceScopeText {
 }
 
 // deviceTextIn is deviceTextOf in the reader's language.
-func deviceTextIn(r *http.Request, k model.ProjectKind) deviceScopeText { return deviceTextOf(k).in(locale(r)) }
+func deviceTextIn(r *http.Request, k model.ProjectKind) deviceScopeText {
+	return deviceTextOf(k).in(locale(r))
+}
 
 // rangeText is a list's count: "1–50 of 327", "1–50 of more than 10,000",
 // or none (what: "No devices").
