@@ -87,10 +87,10 @@ func rangeText(l *i18n.Locale, first, last, total int, capped bool, none string)
 	switch {
 	case last < first || total == 0:
 		return l.T(none)
-	case capped:
-		return l.T("%d–%d of more than %d", first, last, total)
+	case capped: // positions as they are (9951–10000), the total in the language's digits
+		return l.T("%s–%s of more than %d", strconv.Itoa(first), strconv.Itoa(last), total)
 	}
-	return l.T("%d–%d of %d", first, last, total)
+	return l.T("%s–%s of %d", strconv.Itoa(first), strconv.Itoa(last), total)
 }
 
 // deviceColumn is one header cell of a device list.
