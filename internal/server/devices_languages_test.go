@@ -1,0 +1,80 @@
+package server_test
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDevicePagesInLanguages: the device, AutoP, camera and enrollment
+// pages of a sub-distributor who picked another language are written in it
+// (their words, notices and confirmations), with no formatting slip, and the
+// data the scripts read carries the words too.
+func TestDevicePagesInLanguages(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		f := newCamFixture(t, e)
+		b := e.browserLogin("demo-subdistributor")
+		mac := e.devMAC(t, demoSubCond)
+		office := e.devMAC(t, `a.subdistributor_id = (SELECT id FROM accounts WHERE username = 'demo-subdistributor') AND p.kind = 'office'`)
+		personal := e.devMAC(t, `a.subdistributor_id = (SELECT id FROM accounts WHERE username = 'demo-subdistributor') AND p.kind = 'personal'`)
+		// A batch to show, sent in English.
+		r := e.form(b.c, "/autop?scope=community", url.Values{"csrf_token": {b.csrf}, "op": {"submit"}, "type": {"regular"},
+			"commands": {"Config.Settings.SNTP.NTPServer1 = pool.ntp.org"}, "sel": {mac}})
+		batch := r.Header.Get("Location")
+		if r.StatusCode != 303 || !strings.HasPrefix(batch, "/autop/batches/") {
+			t.Fatalf("batch: %d %s", r.StatusCode, batch)
+		}
+		batch, _, _ = strings.Cut(batch, "?")
+		pages := []string{"/project-devices?kind=community", "/project-devices?kind=office", "/personal-devices",
+			"/devices/" + mac, "/devices/" + office, "/devices/" + personal, "/devices/" + mac + "/delete",
+			"/autop?scope=community", "/autop?scope=personal", batch,
+			"/third-party-devices", "/third-party-devices?scope=personal", fmt.Sprintf("/third-party-devices/%d", f.porch),
+			fmt.Sprintf("/third-party-devices/%d/delete", f.lobby), "/pending-devices", "/failed-commands?kind=command"}
+		slip := regexp.MustCompile(`%!|%\[|%[0-9.]*[dsvf]\b`)
+		for _, c := range []struct {
+			lang  string
+			words []string // words of the device page
+		}{
+			{"de", []string{"Fernwartung", "Gerätename", "Neustart", `data-msg-online="Online"`, "Verfügbarkeit"}},
+			{"fr", []string{"Maintenance à distance", "Nom de l&#39;appareil", "Redémarrage", `data-msg-online="En ligne"`}},
+			{"es", []string{"Mantenimiento remoto", "Nombre del dispositivo", "Reinicio", `data-msg-online="En línea"`}},
+			{"ru", []string{"Удалённое обслуживание", "Имя устройства", "Перезагрузка", `data-msg-online="В сети"`}},
+			{"zh-CN", []string{"远程维护", "设备名称", "重启", `data-msg-online="在线"`}},
+		} {
+			if r := e.form(b.c, "/account/language", url.Values{"csrf_token": {b.csrf}, "lang": {c.lang}, "next": {"/"}}); r.StatusCode != 303 {
+				t.Fatalf("%s: language: %d %s", c.lang, r.StatusCode, r.body)
+			}
+			for _, p := range pages {
+				r := e.do(b.c, "GET", p, nil)
+				body := string(r.body)
+				if r.StatusCode != 200 || !strings.Contains(body, `<html lang="`+c.lang+`"`) {
+					t.Errorf("%s %s: %d", c.lang, p, r.StatusCode)
+					continue
+				}
+				if m := slip.FindString(body); m != "" {
+					i := strings.Index(body, m)
+					t.Errorf("%s %s: a formatting slip %q: %s", c.lang, p, m, body[max(0, i-120):min(len(body), i+80)])
+				}
+			}
+			page := string(e.do(b.c, "GET", "/devices/"+mac, nil).body)
+			for _, w := range c.words {
+				if !strings.Contains(page, w) {
+					t.Errorf("%s: the device page lacks %q", c.lang, w)
+				}
+			}
+			for _, en := range []string{">Remote maintenance<", ">Device Name<", "No commands yet.", ">Availability<"} {
+				if strings.Contains(page, en) {
+					t.Errorf("%s: the device page still says %q", c.lang, en)
+				}
+			}
+			// A notice built by a handler: the command label and the sentence.
+			r := e.form(b.c, "/devices/"+mac+"/reboot", url.Values{"csrf_token": {b.csrf}})
+			loc, _ := url.Parse(r.Header.Get("Location"))
+			if notice := loc.Query().Get("notice"); r.StatusCode != 303 || notice == "" || strings.Contains(notice, "queued as command") {
+				t.Errorf("%s: reboot notice %d %q", c.lang, r.StatusCode, notice)
+			}
+		}
+	})
+}
