@@ -6,6 +6,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/devicesim"
 )
 
 // TestDevicePagesInLanguages: the device, AutoP, camera and enrollment
@@ -77,4 +80,44 @@ func TestDevicePagesInLanguages(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestBrowserRemoteMaintenanceInGerman: the maintenance panel's script
+// writes what it refreshes in the reader's words, time zone and date format:
+// a reboot asked for while the page is open appears as "Neustart", its
+// status in German, its time as datetime writes it in Berlin.
+func TestBrowserRemoteMaintenanceInGerman(t *testing.T) {
+	execPath := requireChromium(t)
+	e := newGatewayEnv(t, "sqlite", nil, nil, gwOptions)
+	if _, err := e.st.DB().Exec(`UPDATE accounts SET language = 'de', time_zone = 'Europe/Berlin' WHERE username = 'demo-subdistributor'`); err != nil {
+		t.Fatal(err)
+	}
+	subID := e.accountID(t, "demo-subdistributor")
+	mac := e.devMAC(t, fmt.Sprintf("a.subdistributor_id = %d AND p.kind = 'office' AND NOT d.online", subID))
+	startSimConfig(t, e, devicesim.Config{MACs: []string{mac}, RebootDelay: time.Second})
+
+	c := newChrome(t, execPath, e.url, 1280, 900, 60*time.Second)
+	c.login("demo-subdistributor")
+	if st := c.open("/devices/" + mac); st != 200 {
+		t.Fatalf("device page: %d", st)
+	}
+	if got := c.text("#device-status"); got != "Online" {
+		t.Fatalf("status %q, want Online", got)
+	}
+	// Asked through the API: only the script can show it on this page.
+	if r := e.do(nil, "POST", "/api/v1/devices/"+mac+"/reboot", nil, bearer(e.token("demo-subdistributor"))); r.StatusCode != 202 {
+		t.Fatalf("reboot: %d %s", r.StatusCode, r.body)
+	}
+	row := c.waitText("#device-commands tbody tr:first-child", "Neustart", 15*time.Second)
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	day := time.Now().In(berlin).Format("02.01.2006")
+	if !regexp.MustCompile(regexp.QuoteMeta(day) + `, \d\d:\d\d:\d\d`).MatchString(row) {
+		t.Errorf("the command's time is not written as in German, in Berlin (%s): %q", day, row)
+	}
+	if !regexp.MustCompile(`eingereiht|gesendet|erledigt`).MatchString(row) || regexp.MustCompile(`\b(queued|sent|done)\b`).MatchString(row) {
+		t.Errorf("the command's status is not in German: %q", row)
+	}
+	if seen := c.text("#device-last-seen"); !strings.HasSuffix(seen, " Europe/Berlin") || !strings.HasPrefix(seen, day) {
+		t.Errorf("last seen %q, want %s…, Europe/Berlin", seen, day)
+	}
 }
