@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/devicesim"
 )
@@ -119,5 +122,58 @@ func TestBrowserRemoteMaintenanceInGerman(t *testing.T) {
 	}
 	if seen := c.text("#device-last-seen"); !strings.HasSuffix(seen, " Europe/Berlin") || !strings.HasPrefix(seen, day) {
 		t.Errorf("last seen %q, want %s…, Europe/Berlin", seen, day)
+	}
+}
+
+// TestBrowserBatchAutoPInFrench: the Batch AutoP page counts the selection
+// in the reader's words as boxes are ticked, and a batch's page, following
+// the devices by itself, names their steps and the end in them too.
+func TestBrowserBatchAutoPInFrench(t *testing.T) {
+	execPath := requireChromium(t)
+	e := newEnv(t, "sqlite")
+	if _, err := e.st.DB().Exec(`UPDATE accounts SET language = 'fr' WHERE username = 'demo-subdistributor'`); err != nil {
+		t.Fatal(err)
+	}
+	var mac string
+	if err := e.st.DB().QueryRow(`SELECT d.mac FROM devices d WHERE ` + apCond("demo-subdistributor", "community") + ` ORDER BY d.id LIMIT 1`).Scan(&mac); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fleet, err := devicesim.Start(ctx, devicesim.Config{Server: e.url, MACs: []string{mac}, StateDir: t.TempDir(),
+		Keys: enrolledKeys(t, e.st, []string{mac}), ClaimCodes: claimCodes(t, e.st, []string{mac})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fleet.Close() })
+	if err := fleet.Device(mac).WaitOnline(ctx); err != nil {
+		t.Fatalf("simulated %s does not come online: %v", mac, err)
+	}
+
+	c := newChrome(t, execPath, e.url, 1400, 1000, 60*time.Second)
+	c.login("demo-subdistributor")
+	if st := c.open("/autop?scope=community"); st != 200 {
+		t.Fatalf("/autop: %d", st)
+	}
+	if got := c.text("#selected-count"); got != "0 sélectionné(s) (max. 500)" {
+		t.Errorf("count before ticking %q", got)
+	}
+	c.do("tick "+mac, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#autop-devices tr[data-mac="%s"] input[name=sel]`, mac))))
+	if got := c.text("#selected-count"); got != "1 sélectionné(s) (max. 500)" {
+		t.Errorf("after ticking the count says %q", got)
+	}
+	c.do("type the commands", chromedp.SendKeys(chromedp.ID("autop-commands"), "Config.Settings.WEB.Title = Lot"))
+	if st := c.clickAndLoad("#submit-autop"); st != 200 {
+		t.Fatalf("submit: %d (%s)", st, c.text("p.error"))
+	}
+	if n := c.text(".notice"); !strings.HasPrefix(n, "AutoP envoyé à 1 appareil :") {
+		t.Errorf("notice %q", n)
+	}
+	c.waitText("#ap-state", "Terminé", 30*time.Second)
+	if got := c.text("#autop-items td.ap-state"); got != "Appliquée" {
+		t.Errorf("the device's step %q", got)
+	}
+	if got := c.text("#autop-items td.ap-fetched"); got != "Oui" {
+		t.Errorf("fetched %q", got)
 	}
 }
