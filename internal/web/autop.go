@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
 	"github.com/gatehouse-dev/gatehouse/internal/autop"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -94,28 +95,26 @@ func (w *Web) SaveDeviceAutoP(rw http.ResponseWriter, r *http.Request) error {
 	}
 	var regular, once []string
 	form := &autoPForm{}
-	what := ""
 	if _, ok := r.PostForm["regular"]; ok {
 		t := r.PostFormValue("regular")
-		form.regular, regular, what = &t, formLines(t), "Regular AutoP"
+		form.regular, regular = &t, formLines(t)
 	}
 	if _, ok := r.PostForm["once"]; ok {
 		t := r.PostFormValue("once")
-		form.once, once, what = &t, formLines(t), "One-Time AutoP"
+		form.once, once = &t, formLines(t)
 	}
 	saved, err := w.cases.SaveDeviceAutoP(r.Context(), r.PathValue("mac"), regular, once)
 	if model.ErrorCode(err) == model.EINVALID {
-		form.fields = model.ErrorFields(err)
+		form.fields = fieldsIn(r, err)
 		ctx := context.WithValue(r.Context(), autoPFormKey{}, form)
 		return w.DeviceDetail(&statusOverride{ResponseWriter: rw, status: http.StatusBadRequest}, r.WithContext(ctx))
 	} else if err != nil {
 		return err
 	}
-	n := len(saved.Regular)
+	notice := trn(r, "Regular AutoP saved: %d commands (duplicate commands are not retained). The device fetches its configuration now if it is online, else when it connects.", len(saved.Regular))
 	if once != nil {
-		n = len(saved.Once)
+		notice = trn(r, "One-Time AutoP saved: %d commands (duplicate commands are not retained). The device fetches its configuration now if it is online, else when it connects.", len(saved.Once))
 	}
-	notice := what + " saved: " + plural(n, "command") + " (duplicate commands are not retained). The device fetches its configuration now if it is online, else when it connects."
 	u := "/devices/" + saved.MAC
 	q := url.Values{"notice": {notice}}
 	if b := r.PostFormValue("back"); b != "" {
@@ -134,22 +133,29 @@ func (w *Web) SaveDeviceConnectType(rw http.ResponseWriter, r *http.Request) err
 	}
 	saved, err := w.cases.SaveDeviceConnectType(r.Context(), r.PathValue("mac"), r.PostFormValue("connect_type"))
 	if model.ErrorCode(err) == model.EINVALID {
-		form := &autoPForm{fields: model.ErrorFields(err)}
+		form := &autoPForm{fields: fieldsIn(r, err)}
 		ctx := context.WithValue(r.Context(), autoPFormKey{}, form)
 		return w.DeviceDetail(&statusOverride{ResponseWriter: rw, status: http.StatusBadRequest}, r.WithContext(ctx))
 	} else if err != nil {
 		return err
 	}
-	what := "the installer's Connect Type"
+	what := tr(r, "the installer's Connect Type")
 	if saved.ConnectType != "" {
 		what = strings.ToUpper(saved.ConnectType)
 	}
-	q := url.Values{"notice": {"Data transmission type saved: " + what + ". The device fetches its configuration now if it is online, else when it connects."}}
+	q := url.Values{"notice": {tr(r, "Data transmission type saved: %s. The device fetches its configuration now if it is online, else when it connects.", what)}}
 	if b := r.PostFormValue("back"); b != "" {
 		q.Set("back", safeBack(b, model.ProjectCommunity))
 	}
 	http.Redirect(rw, r, "/devices/"+saved.MAC+"?"+q.Encode()+"#device-autop", http.StatusSeeOther)
 	return nil
+}
+
+// fieldsIn are err's field messages in the reader's language.
+func fieldsIn(r *http.Request, err error) map[string]string {
+	p := &Page{L: locale(r)}
+	p.Fail(err)
+	return p.Fields
 }
 
 func plural(n int, word string) string {
@@ -250,7 +256,7 @@ func (w *Web) BatchAutoPPost(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return redirect(rw, r, "/autop/batches/"+strconv.FormatInt(b.ID, 10),
-		"AutoP sent to "+plural(b.Devices, "device")+": online devices fetch it now, offline ones when they connect (within the hour).")
+		trn(r, "AutoP sent to %d devices: online devices fetch it now, offline ones when they connect (within the hour).", b.Devices))
 }
 
 // selectedMACs are the ticked and carried devices, each once, in the order
@@ -280,21 +286,20 @@ func (w *Web) batchAutoPPage(rw http.ResponseWriter, r *http.Request, kind model
 	if op := form.Get("op"); op == "search" {
 		f.Page.Page = 1
 	}
-	text := deviceTextOf(kind)
+	text := deviceTextIn(r, kind)
 	typ := form.Get("type")
 	if typ != model.AutoPOnce {
 		typ = model.AutoPRegular
 	}
 	d := batchAutoPData{Scope: kind, Text: text, Action: "/autop?scope=" + string(kind), Type: typ, Commands: form.Get("commands"),
 		Filter: f, MACText: strings.TrimSpace(form.Get("mac")), OnlineSel: form.Get("online"), Max: model.MaxAutoPBatch, Page: f.Page.Page}
-	title := "Batch AutoP: " + text.Module
+	title := tr(r, "Batch AutoP: %s", text.Module)
 	if kind != model.ProjectPersonal {
-		title += " (" + text.Project + ")"
+		title = tr(r, "Batch AutoP: %s (%s)", text.Module, text.Project)
 	}
 	p := w.page(r, title, text.Key, nil)
 	if failed != nil {
-		p.Fields = model.ErrorFields(failed)
-		p.Error = model.ErrorMessage(failed)
+		p.Fail(failed)
 	}
 	// The selection: the devices ticked on this page and carried from
 	// other pages and searches ("sel"), or, coming from a device list's
@@ -318,7 +323,7 @@ func (w *Web) batchAutoPPage(rw http.ResponseWriter, r *http.Request, kind model
 		if p.Fields == nil {
 			p.Fields = map[string]string{}
 		}
-		for k, m := range model.ErrorFields(err) {
+		for k, m := range fieldsIn(r, err) {
 			p.Fields[k] = m
 		}
 		p.Error = fieldErrors(p.Fields)
@@ -326,7 +331,8 @@ func (w *Web) batchAutoPPage(rw http.ResponseWriter, r *http.Request, kind model
 	} else {
 		l, err := w.store.ListDevices(r.Context(), f)
 		if model.ErrorCode(err) == model.EINVALID {
-			p.Fields, p.Error, status = model.ErrorFields(err), model.ErrorMessage(err), http.StatusBadRequest
+			p.Fail(err)
+			status = http.StatusBadRequest
 		} else if err != nil {
 			return err
 		}
@@ -347,7 +353,7 @@ func (w *Web) batchAutoPPage(rw http.ResponseWriter, r *http.Request, kind model
 		d.Selected = len(selected)
 		for _, row := range l.Items {
 			shown[row.MAC] = true
-			d.Rows = append(d.Rows, batchAutoPRow{DeviceRow: row, TypeLabel: deviceTypeLabels[row.Type], Selected: sel[row.MAC]})
+			d.Rows = append(d.Rows, batchAutoPRow{DeviceRow: row, TypeLabel: deviceTypeLabel(p.L, row.Type), Selected: sel[row.MAC]})
 		}
 		for _, m := range selected {
 			if !shown[m] {
@@ -358,11 +364,11 @@ func (w *Web) batchAutoPPage(rw http.ResponseWriter, r *http.Request, kind model
 		pager := newPager(r, f.Page.Page, f.PerPage, total)
 		switch {
 		case len(l.Items) == 0:
-			d.Count = "No devices"
+			d.Count = p.L.T("No devices")
 		case l.Total > store.DeviceCountCap:
-			d.Count = strconv.Itoa(pager.First) + "–" + strconv.Itoa(pager.First+len(l.Items)-1) + " of more than " + thousands(store.DeviceCountCap)
+			d.Count = rangeText(p.L, pager.First, pager.First+len(l.Items)-1, store.DeviceCountCap, true, "No devices")
 		default:
-			d.Count = strconv.Itoa(pager.First) + "–" + strconv.Itoa(pager.Last) + " of " + thousands(total)
+			d.Count = rangeText(p.L, pager.First, pager.Last, total, false, "No devices")
 		}
 		if f.Page.Page > 1 {
 			d.Prev = f.Page.Page - 1
@@ -370,9 +376,9 @@ func (w *Web) batchAutoPPage(rw http.ResponseWriter, r *http.Request, kind model
 		if len(l.Items) == f.PerPage && (l.Total > store.DeviceCountCap || f.Page.Page < pager.Pages) {
 			d.Next = f.Page.Page + 1
 		}
-		d.Pages = "Page " + strconv.Itoa(f.Page.Page)
+		d.Pages = p.L.T("Page %d", f.Page.Page)
 		if l.Total <= store.DeviceCountCap {
-			d.Pages += " of " + strconv.Itoa(pager.Pages)
+			d.Pages = p.L.T("Page %d of %d", f.Page.Page, pager.Pages)
 		}
 	}
 	if len(selected) > 0 && len(d.Rows) == 0 && d.Hidden == nil {
@@ -405,18 +411,18 @@ type autoPItemView struct {
 func autoPItemState(it model.AutoPBatchItem) (label, class string) {
 	switch it.Status {
 	case model.CommandQueued:
-		return "Waiting for device", "ap-waiting"
+		return i18n.N("Waiting for device"), "ap-waiting"
 	case model.CommandSent:
 		if it.Fetched {
-			return "Fetched", "ap-fetched"
+			return i18n.N("Fetched"), "ap-fetched"
 		}
-		return "Told", "ap-told"
+		return i18n.N("Told"), "ap-told"
 	case model.CommandDone:
-		return "Applied", "ap-applied"
+		return i18n.N("Applied"), "ap-applied"
 	case model.CommandFailed:
-		return "Failed", "ap-failed"
+		return i18n.N("Failed"), "ap-failed"
 	}
-	return "Expired: the device did not connect", "ap-expired"
+	return i18n.N("Expired: the device did not connect"), "ap-expired"
 }
 
 // AutoPBatchPage shows a batch and its progress, device by device; the
@@ -432,16 +438,26 @@ func (w *Web) AutoPBatchPage(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	kind := model.ProjectKind(b.Scope)
-	v := autoPBatchView{B: b, Text: deviceTextOf(kind), TypeText: "Regular AutoP", Told: b.Sent + b.Done + b.Failed, Waiting: b.Queued}
+	l := locale(r)
+	v := autoPBatchView{B: b, Text: deviceTextOf(kind).in(l), TypeText: l.T("Regular AutoP"), Told: b.Sent + b.Done + b.Failed, Waiting: b.Queued}
 	if b.Type == model.AutoPOnce {
-		v.TypeText = "One-Time AutoP"
+		v.TypeText = l.T("One-Time AutoP")
 	}
-	v.Devices = plural(b.Devices, b.Scope+" device")
+	switch kind {
+	case model.ProjectCommunity:
+		v.Devices = trn(r, "%d community devices", b.Devices)
+	case model.ProjectOffice:
+		v.Devices = trn(r, "%d office devices", b.Devices)
+	case model.ProjectPersonal:
+		v.Devices = trn(r, "%d personal devices", b.Devices)
+	default:
+		v.Devices = plural(b.Devices, b.Scope+" device")
+	}
 	v.Finished = b.Queued == 0 && b.Sent == 0
 	for _, it := range b.Items {
 		label, class := autoPItemState(it)
-		v.Rows = append(v.Rows, autoPItemView{AutoPBatchItem: it, Label: label, Class: class})
+		v.Rows = append(v.Rows, autoPItemView{AutoPBatchItem: it, Label: l.T(label), Class: class})
 	}
 	slices.SortStableFunc(v.Rows, func(a, b autoPItemView) int { return strings.Compare(a.MAC, b.MAC) })
-	return w.render(rw, http.StatusOK, "autop_batch_progress", w.page(r, "AutoP batch "+strconv.FormatInt(b.ID, 10), v.Text.Key, v))
+	return w.render(rw, http.StatusOK, "autop_batch_progress", w.page(r, l.T("AutoP batch %s", strconv.FormatInt(b.ID, 10)), v.Text.Key, v))
 }

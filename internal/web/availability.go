@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -50,11 +51,28 @@ func (w *Web) deviceAvailability(r *http.Request, mac string) (*availabilityView
 	if err != nil {
 		return nil, err
 	}
-	return newAvailabilityView(a), nil
+	return newAvailabilityView(locale(r), a), nil
 }
 
-func newAvailabilityView(a *model.Availability) *availabilityView {
-	v := &availabilityView{A: a, Percent: fmt.Sprintf("%.2f %%", a.Percent), Width: availabilityStripWidth}
+// availTime and availDay write the strip's instants, always in UTC (its
+// ticks are at midnight UTC): English keeps "Jan 2 15:04" and "Mon Jan 2",
+// other languages their date format.
+func availTime(l *i18n.Locale, t time.Time) string {
+	if l.Tag == "en" {
+		return t.UTC().Format("Jan 2 15:04")
+	}
+	return i18n.For(l.Tag, "UTC").DateTime(t)
+}
+
+func availDay(l *i18n.Locale, t time.Time) string {
+	if l.Tag == "en" {
+		return t.UTC().Format("Mon Jan 2")
+	}
+	return i18n.For(l.Tag, "UTC").Date(t)
+}
+
+func newAvailabilityView(l *i18n.Locale, a *model.Availability) *availabilityView {
+	v := &availabilityView{A: a, Percent: l.T("%.2f %%", a.Percent), Width: availabilityStripWidth}
 	total := a.To.Sub(a.From)
 	if total <= 0 {
 		return v
@@ -62,51 +80,51 @@ func newAvailabilityView(a *model.Availability) *availabilityView {
 	x := func(t time.Time) float64 { return float64(t.Sub(a.From)) / float64(total) * availabilityStripWidth }
 	for _, s := range a.Spans {
 		r := availabilityRect{X: fmt.Sprintf("%.2f", x(s.From)), W: fmt.Sprintf("%.2f", x(s.To)-x(s.From))}
+		from, to, span := availTime(l, s.From), availTime(l, s.To), spanText(l, s.To.Sub(s.From))
 		switch {
 		case !s.Known:
 			r.Class, r.Fill = "unknown", "#d9d9d9"
-			r.Title = "no history (not added yet)"
+			r.Title = l.T("no history (not added yet) %s – %s UTC (%s)", from, to, span)
 		case s.Online:
 			r.Class, r.Fill = "online", "#2e9d4f"
-			r.Title = "online"
+			r.Title = l.T("online %s – %s UTC (%s)", from, to, span)
 		default:
 			r.Class, r.Fill = "offline", "#c93c37"
-			r.Title = "offline"
+			r.Title = l.T("offline %s – %s UTC (%s)", from, to, span)
 		}
-		r.Title += " " + s.From.UTC().Format("Jan 2 15:04") + " – " + s.To.UTC().Format("Jan 2 15:04") + " UTC (" + spanText(s.To.Sub(s.From)) + ")"
 		v.Rects = append(v.Rects, r)
 	}
 	// A tick at each midnight (UTC) within the window.
 	for d := a.From.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour); d.Before(a.To); d = d.Add(24 * time.Hour) {
-		v.Ticks = append(v.Ticks, availabilityTick{X: fmt.Sprintf("%.2f", x(d)), Label: d.Format("Mon Jan 2")})
+		v.Ticks = append(v.Ticks, availabilityTick{X: fmt.Sprintf("%.2f", x(d)), Label: availDay(l, d)})
 	}
 	known := time.Duration(a.KnownSeconds) * time.Second
 	v.Partial = known < total-time.Minute
-	v.Known = spanText(known)
+	v.Known = spanText(l, known)
 	var b strings.Builder
-	fmt.Fprintf(&b, "From %s to %s UTC: online %s, offline %s", a.From.UTC().Format("Jan 2 15:04"), a.To.UTC().Format("Jan 2 15:04"),
-		spanText(time.Duration(a.OnlineSeconds)*time.Second), spanText(time.Duration(a.OfflineSeconds)*time.Second))
+	b.WriteString(l.T("From %s to %s UTC: online %s, offline %s", availTime(l, a.From), availTime(l, a.To),
+		spanText(l, time.Duration(a.OnlineSeconds)*time.Second), spanText(l, time.Duration(a.OfflineSeconds)*time.Second)))
 	if v.Partial {
-		fmt.Fprintf(&b, ", no history for %s (before the device was added)", spanText(total-known))
+		b.WriteString(l.T(", no history for %s (before the device was added)", spanText(l, total-known)))
 	}
-	fmt.Fprintf(&b, "; %d transitions.", a.Transitions)
+	b.WriteString(l.T("; %d transitions.", a.Transitions))
 	v.Desc = b.String()
 	return v
 }
 
 // spanText writes a duration as days, hours and minutes: "2 d 3 h", "45 min".
-func spanText(d time.Duration) string {
+func spanText(l *i18n.Locale, d time.Duration) string {
 	d = d.Round(time.Minute)
 	days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
 	switch {
 	case days > 0 && h > 0:
-		return fmt.Sprintf("%d d %d h", days, h)
+		return l.T("%d d %d h", days, h)
 	case days > 0:
-		return fmt.Sprintf("%d d", days)
+		return l.T("%d d", days)
 	case h > 0 && m > 0:
-		return fmt.Sprintf("%d h %d min", h, m)
+		return l.T("%d h %d min", h, m)
 	case h > 0:
-		return fmt.Sprintf("%d h", h)
+		return l.T("%d h", h)
 	}
-	return fmt.Sprintf("%d min", m)
+	return l.T("%d min", m)
 }

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -72,18 +73,25 @@ func (w *Web) Cameras(rw http.ResponseWriter, r *http.Request) error {
 	f := listquery.Cameras(r.URL.Query(), &v)
 	d := cameraListData{Scope: scope, Filter: f, Back: camerasPath + "?" + listQuery(r).Encode()}
 	d.Clear = f.Name != "" || f.Project != "" || f.Manager != "" || f.Owner != ""
-	d.Fields = []cameraField{{"name", "Device Name", f.Name, "e.g. Gate"}}
+	d.Fields = []cameraField{{"name", i18n.N("Device Name"), f.Name, i18n.N("e.g. Gate")}}
 	if scope == store.CameraScopePersonal {
-		d.Fields = append(d.Fields, cameraField{"owner", "Owner", f.Owner, "e.g. Garcia"},
-			cameraField{"manager", "Single-tenant Manager", f.Manager, ""})
+		d.Fields = append(d.Fields, cameraField{"owner", i18n.N("Owner"), f.Owner, i18n.N("e.g. Garcia")},
+			cameraField{"manager", i18n.N("Single-tenant Manager"), f.Manager, ""})
 	} else {
-		d.Fields = append(d.Fields, cameraField{"project", "Project", f.Project, "e.g. Maple"},
-			cameraField{"manager", "Project Manager", f.Manager, ""})
+		d.Fields = append(d.Fields, cameraField{"project", i18n.N("Project"), f.Project, i18n.N("e.g. Maple")},
+			cameraField{"manager", i18n.N("Project Manager"), f.Manager, ""})
+	}
+	l := locale(r)
+	for i := range d.Fields {
+		d.Fields[i].Label = l.T(d.Fields[i].Label)
+		if d.Fields[i].Placeholder != "" {
+			d.Fields[i].Placeholder = l.T(d.Fields[i].Placeholder)
+		}
 	}
 	d.Columns = cameraColumns(r, scope, f)
-	p := w.page(r, "Third-Party Device", "third-party-devices", nil)
+	p := w.page(r, tr(r, "Third-Party Device"), "third-party-devices", nil)
 	if err := v.Err(); err != nil {
-		p.Fields = model.ErrorFields(err)
+		p.Fail(err)
 		p.Error = fieldErrors(p.Fields)
 		// The form keeps what was typed, not an order it cannot show.
 		if p.Fields["sort"] != "" || p.Fields["order"] != "" {
@@ -92,33 +100,30 @@ func (w *Web) Cameras(rw http.ResponseWriter, r *http.Request) error {
 		p.Data = d
 		return w.render(rw, http.StatusBadRequest, "cameras_list", p)
 	}
-	l, err := w.store.ListCameras(r.Context(), f)
+	list, err := w.store.ListCameras(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	d.List = l
-	total := l.Total
+	d.List = list
+	total := list.Total
 	if total > store.CameraCountCap {
 		d.Capped, total = true, store.CameraCountCap
 	}
 	d.Pager = newPager(r, f.Page.Page, f.PerPage, total)
 	if d.Capped {
 		// The count stopped: pages go on while they are full.
-		d.Pager.Last = d.Pager.First + len(l.Items) - 1
+		d.Pager.Last = d.Pager.First + len(list.Items) - 1
 		d.Pager.Next = ""
-		if len(l.Items) == f.PerPage {
+		if len(list.Items) == f.PerPage {
 			nq := listQuery(r)
 			nq.Set("page", strconv.Itoa(f.Page.Page+1))
 			d.Pager.Next = "?" + nq.Encode()
 		}
 	}
-	switch {
-	case len(l.Items) == 0:
-		d.Count = "No cameras"
-	case d.Capped:
-		d.Count = strconv.Itoa(d.Pager.First) + "–" + strconv.Itoa(d.Pager.Last) + " of more than " + thousands(store.CameraCountCap)
-	default:
-		d.Count = strconv.Itoa(d.Pager.First) + "–" + strconv.Itoa(d.Pager.Last) + " of " + thousands(total)
+	if len(list.Items) == 0 {
+		d.Count = l.T("No cameras")
+	} else {
+		d.Count = rangeText(l, d.Pager.First, d.Pager.Last, total, d.Capped, "No cameras")
 	}
 	d.Export = exportURL(r, "/api/v1/third-party-devices")
 	p.Data = d
@@ -134,15 +139,17 @@ func listQuery(r *http.Request) url.Values {
 
 // cameraColumns are the sortable headers of a list, in its order.
 func cameraColumns(r *http.Request, scope string, f store.CameraListFilter) []cameraColumn {
-	cols := []cameraColumn{{Key: "name", Label: "Device Name"}}
+	cols := []cameraColumn{{Key: "name", Label: i18n.N("Device Name")}}
 	if scope == store.CameraScopePersonal {
-		cols = append(cols, cameraColumn{Key: "owner", Label: "Owner"}, cameraColumn{Key: "manager", Label: "Single-tenant Manager"})
+		cols = append(cols, cameraColumn{Key: "owner", Label: i18n.N("Owner")}, cameraColumn{Key: "manager", Label: i18n.N("Single-tenant Manager")})
 	} else {
-		cols = append(cols, cameraColumn{Key: "project", Label: "Project"}, cameraColumn{Key: "manager", Label: "Project Manager"})
+		cols = append(cols, cameraColumn{Key: "project", Label: i18n.N("Project")}, cameraColumn{Key: "manager", Label: i18n.N("Project Manager")})
 	}
-	cols = append(cols, cameraColumn{Key: "installer", Label: "Installer"}, cameraColumn{Key: "created_at", Label: "Created"})
+	cols = append(cols, cameraColumn{Key: "installer", Label: i18n.N("Installer")}, cameraColumn{Key: "created_at", Label: i18n.N("Created")})
+	l := locale(r)
 	for i := range cols {
 		c := &cols[i]
+		c.Label = l.T(c.Label)
 		q := listQuery(r)
 		q.Del("page")
 		q.Set("sort", c.Key)
@@ -209,7 +216,7 @@ func (w *Web) CameraDeleteConfirm(rw http.ResponseWriter, r *http.Request) error
 	}
 	d := cameraDeleteData{Cameras: []*store.CameraListRow{&c.CameraListRow}, Single: true,
 		Action: camerasPath + "/" + strconv.FormatInt(c.ID, 10) + "/delete", Back: safeCamerasBack(r.URL.Query().Get("back"), c.Scope())}
-	return w.render(rw, http.StatusOK, "cameras_delete", w.page(r, "Delete "+c.Name, "third-party-devices", d))
+	return w.render(rw, http.StatusOK, "cameras_delete", w.page(r, tr(r, "Delete %s", c.Name), "third-party-devices", d))
 }
 
 // DeleteCamera deletes one camera and returns to the list it was chosen in.
@@ -221,7 +228,7 @@ func (w *Web) DeleteCamera(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.cases.DeleteCamera(r.Context(), c.ID); err != nil {
 		return err
 	}
-	return redirectCameras(rw, r, safeCamerasBack(r.PostFormValue("back"), c.Scope()), "Deleted "+c.Name+".")
+	return redirectCameras(rw, r, safeCamerasBack(r.PostFormValue("back"), c.Scope()), tr(r, "Deleted %s.", c.Name))
 }
 
 // selectedCameras reads the ids of a selection ("id", repeated).
@@ -236,7 +243,7 @@ func selectedCameras(vals []string) ([]int64, error) {
 	for _, s := range vals {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
-			return nil, model.NotFound("third-party device " + s)
+			return nil, model.Errorf(model.ENOTFOUND, "third-party device %s not found", s)
 		}
 		ids = append(ids, id)
 	}
@@ -250,7 +257,7 @@ func (w *Web) CamerasDeleteConfirm(rw http.ResponseWriter, r *http.Request) erro
 	ids, err := selectedCameras(q["id"])
 	if err != nil {
 		if model.ErrorCode(err) == model.EINVALID {
-			return redirectCameras(rw, r, back, model.ErrorFields(err)["id"]+".")
+			return redirectCameras(rw, r, back, fieldsIn(r, err)["id"]+".")
 		}
 		return err
 	}
@@ -262,9 +269,9 @@ func (w *Web) CamerasDeleteConfirm(rw http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	d := cameraDeleteData{Cameras: l.Items, Action: camerasPath + "/delete", Back: back}
-	title := "Delete " + strconv.Itoa(len(l.Items)) + " cameras"
+	title := trn(r, "Delete %d cameras", len(l.Items))
 	if len(l.Items) == 1 {
-		title = "Delete " + l.Items[0].Name
+		title = tr(r, "Delete %s", l.Items[0].Name)
 	}
 	return w.render(rw, http.StatusOK, "cameras_delete", w.page(r, title, "third-party-devices", d))
 }
@@ -277,7 +284,7 @@ func missingCameras(ids []int64, rows []*store.CameraListRow) error {
 	}
 	for _, id := range ids {
 		if !have[id] {
-			return model.NotFound("third-party device " + strconv.FormatInt(id, 10))
+			return model.Errorf(model.ENOTFOUND, "third-party device %s not found", strconv.FormatInt(id, 10))
 		}
 	}
 	return nil
@@ -292,7 +299,7 @@ func (w *Web) DeleteCameras(rw http.ResponseWriter, r *http.Request) error {
 	ids, err := selectedCameras(r.PostForm["id"])
 	if err != nil {
 		if model.ErrorCode(err) == model.EINVALID {
-			return redirectCameras(rw, r, back, model.ErrorFields(err)["id"]+".")
+			return redirectCameras(rw, r, back, fieldsIn(r, err)["id"]+".")
 		}
 		return err
 	}
@@ -300,11 +307,7 @@ func (w *Web) DeleteCameras(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	msg := "Deleted " + strconv.Itoa(n) + " cameras."
-	if n == 1 {
-		msg = "Deleted 1 camera."
-	}
-	return redirectCameras(rw, r, back, msg)
+	return redirectCameras(rw, r, back, trn(r, "Deleted %d cameras.", n))
 }
 
 // safeCamerasBack is a list of this module to return to: back when it is

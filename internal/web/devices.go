@@ -1,12 +1,14 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/listquery"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -20,8 +22,37 @@ import (
 // device gateway.
 
 // deviceTypeLabels name the device types as the portal shows them.
-var deviceTypeLabels = map[model.DeviceType]string{model.DoorPhone: "Door Phone", model.IndoorMonitor: "Indoor Monitor",
-	model.AccessControl: "Access Control", model.GuardPhone: "Guard Phone"}
+var deviceTypeLabels = map[model.DeviceType]string{model.DoorPhone: i18n.N("Door Phone"), model.IndoorMonitor: i18n.N("Indoor Monitor"),
+	model.AccessControl: i18n.N("Access Control"), model.GuardPhone: i18n.N("Guard Phone")}
+
+// deviceTypeLabel is a device type's name in the locale's language; "" for
+// a type the portal does not name.
+func deviceTypeLabel(l *i18n.Locale, t model.DeviceType) string {
+	if s, ok := deviceTypeLabels[t]; ok {
+		return l.T(s)
+	}
+	return ""
+}
+
+func init() {
+	// emph writes a translated message with its first occurrence of part
+	// (a figure the message holds) in bold: {{emph (t "…%s…" .X) .X}}.
+	staticFuncs["emph"] = func(msg, part string) template.HTML { return markPart(msg, part, "<strong>", "</strong>") }
+	// mono is emph in a monospace span (a MAC, a version, a syntax).
+	staticFuncs["mono"] = func(msg, part string) template.HTML {
+		return markPart(msg, part, `<span class="mono">`, "</span>")
+	}
+}
+
+// markPart escapes msg and puts open and close around its first
+// occurrence of part.
+func markPart(msg, part, open, close string) template.HTML {
+	m, p := template.HTMLEscapeString(msg), template.HTMLEscapeString(part)
+	if i := strings.Index(m, p); p != "" && i >= 0 {
+		return template.HTML(m[:i] + open + p + close + m[i+len(p):])
+	}
+	return template.HTML(m)
+}
 
 // deviceScopeText is what a list calls its project and manager columns and
 // searches.
@@ -32,11 +63,34 @@ type deviceScopeText struct {
 func deviceTextOf(k model.ProjectKind) deviceScopeText {
 	switch k {
 	case model.ProjectOffice:
-		return deviceScopeText{"Office", "Office Manager", "Project Device", "project-devices", "/project-devices?kind=office"}
+		return deviceScopeText{i18n.N("Office"), i18n.N("Office Manager"), i18n.N("Project Device"), "project-devices", "/project-devices?kind=office"}
 	case model.ProjectPersonal:
-		return deviceScopeText{"Home", "Single-tenant Manager", "Personal Device", "personal-devices", "/personal-devices"}
+		return deviceScopeText{i18n.N("Home"), i18n.N("Single-tenant Manager"), i18n.N("Personal Device"), "personal-devices", "/personal-devices"}
 	}
-	return deviceScopeText{"Community", "Community Manager", "Project Device", "project-devices", "/project-devices?kind=community"}
+	return deviceScopeText{i18n.N("Community"), i18n.N("Community Manager"), i18n.N("Project Device"), "project-devices", "/project-devices?kind=community"}
+}
+
+// in is the text in the locale's language (deviceTextOf's is English).
+func (t deviceScopeText) in(l *i18n.Locale) deviceScopeText {
+	t.Project, t.Manager, t.Module = l.T(t.Project), l.T(t.Manager), l.T(t.Module)
+	return t
+}
+
+// deviceTextIn is deviceTextOf in the reader's language.
+func deviceTextIn(r *http.Request, k model.ProjectKind) deviceScopeText {
+	return deviceTextOf(k).in(locale(r))
+}
+
+// rangeText is a list's count: "1–50 of 327", "1–50 of more than 10,000",
+// or none (what: "No devices").
+func rangeText(l *i18n.Locale, first, last, total int, capped bool, none string) string {
+	switch {
+	case last < first || total == 0:
+		return l.T(none)
+	case capped: // positions as they are (9951–10000), the total in the language's digits
+		return l.T("%s–%s of more than %d", strconv.Itoa(first), strconv.Itoa(last), total)
+	}
+	return l.T("%s–%s of %d", strconv.Itoa(first), strconv.Itoa(last), total)
 }
 
 // deviceColumn is one header cell of a device list.
@@ -82,9 +136,10 @@ func (w *Web) ProjectDevices(rw http.ResponseWriter, r *http.Request) error {
 		kind = model.ProjectCommunity
 	}
 	if kind != model.ProjectCommunity && kind != model.ProjectOffice {
-		p := w.page(r, "Project Device", "project-devices", deviceListData{Scope: model.ProjectCommunity,
-			Text: deviceTextOf(model.ProjectCommunity), Action: "/project-devices"})
-		p.Error, p.Fields = "kind: must be community or office.", map[string]string{"kind": "must be community or office"}
+		p := w.page(r, tr(r, "Project Device"), "project-devices", deviceListData{Scope: model.ProjectCommunity,
+			Text: deviceTextIn(r, model.ProjectCommunity), Action: "/project-devices"})
+		p.Fields = map[string]string{"kind": tr(r, "must be community or office")}
+		p.Error = fieldErrors(p.Fields)
 		return w.render(rw, http.StatusBadRequest, "devices_list", p)
 	}
 	return w.deviceList(rw, r, kind, "/project-devices")
@@ -99,7 +154,7 @@ func (w *Web) deviceList(rw http.ResponseWriter, r *http.Request, kind model.Pro
 	var v model.Validator
 	q := r.URL.Query()
 	f := listquery.Devices(q, kind, &v)
-	text := deviceTextOf(kind)
+	text := deviceTextIn(r, kind)
 	d := deviceListData{Scope: kind, Text: text, Action: action, Filter: f, MACText: strings.TrimSpace(q.Get("mac")),
 		OnlineSel: q.Get("online"), Back: r.URL.RequestURI(),
 		Searching: f.MAC != "" || f.SIP != "" || f.Name != "" || f.Community != "" || f.Office != "" || f.Manager != "" ||
@@ -110,7 +165,7 @@ func (w *Web) deviceList(rw http.ResponseWriter, r *http.Request, kind model.Pro
 	}
 	p := w.page(r, text.Module, text.Key, nil)
 	fail := func(err error) error {
-		p.Fields = model.ErrorFields(err)
+		p.Fail(err)
 		p.Error = fieldErrors(p.Fields)
 		d.Columns = deviceColumns(r, f, false)
 		p.Data = d
@@ -131,7 +186,7 @@ func (w *Web) deviceList(rw http.ResponseWriter, r *http.Request, kind model.Pro
 	}
 	d.Columns = deviceColumns(r, f, d.Capped)
 	for _, row := range l.Items {
-		d.Rows = append(d.Rows, deviceRowView{DeviceRow: row, TypeLabel: deviceTypeLabels[row.Type],
+		d.Rows = append(d.Rows, deviceRowView{DeviceRow: row, TypeLabel: deviceTypeLabel(p.L, row.Type),
 			Detail: "/devices/" + row.MAC + "?back=" + url.QueryEscape(d.Back),
 			Delete: "/devices/" + row.MAC + "/delete?back=" + url.QueryEscape(d.Back)})
 	}
@@ -147,13 +202,10 @@ func (w *Web) deviceList(rw http.ResponseWriter, r *http.Request, kind model.Pro
 			d.Pager.Next = "?" + nq.Encode()
 		}
 	}
-	switch {
-	case len(l.Items) == 0:
-		d.Count = "No devices"
-	case d.Capped:
-		d.Count = strconv.Itoa(d.Pager.First) + "–" + strconv.Itoa(d.Pager.Last) + " of more than " + thousands(store.DeviceCountCap)
-	default:
-		d.Count = strconv.Itoa(d.Pager.First) + "–" + strconv.Itoa(d.Pager.Last) + " of " + thousands(total)
+	if len(l.Items) == 0 {
+		d.Count = p.L.T("No devices")
+	} else {
+		d.Count = rangeText(p.L, d.Pager.First, d.Pager.Last, total, d.Capped, "No devices")
 	}
 	// The export is the API's, for this list: its scope instead of kind.
 	er := r.Clone(r.Context())
@@ -189,17 +241,19 @@ func (w *Web) firmwareVersions(r *http.Request) ([]string, error) {
 // click sorts by the column, a second click reverses it. A list of more
 // than 10,000 devices sorts only by the columns an index orders.
 func deviceColumns(r *http.Request, f model.DeviceFilter, capped bool) []deviceColumn {
+	l := locale(r)
 	text := deviceTextOf(f.Scope)
-	cols := []deviceColumn{{Key: "status", Label: "Status"}, {Key: "name", Label: "Device Name"}, {Key: "mac", Label: "MAC"},
-		{Key: "sip", Label: "SIP"}, {Key: "type", Label: "Type"}, {Key: "model", Label: "Model"}, {Key: "firmware", Label: "Firmware"},
-		{Key: "project", Label: text.Project}, {Key: "location", Label: "Location"}, {Key: "installer", Label: "Installer"},
-		{Key: "manager", Label: text.Manager}, {Key: "created_at", Label: "Created Time"},
-		{Key: "availability", Label: "Availability (7 d)"}}
+	cols := []deviceColumn{{Key: "status", Label: i18n.N("Status")}, {Key: "name", Label: i18n.N("Device Name")}, {Key: "mac", Label: i18n.N("MAC")},
+		{Key: "sip", Label: i18n.N("SIP")}, {Key: "type", Label: i18n.N("Type")}, {Key: "model", Label: i18n.N("Model")}, {Key: "firmware", Label: i18n.N("Firmware")},
+		{Key: "project", Label: text.Project}, {Key: "location", Label: i18n.N("Location")}, {Key: "installer", Label: i18n.N("Installer")},
+		{Key: "manager", Label: text.Manager}, {Key: "created_at", Label: i18n.N("Created Time")},
+		{Key: "availability", Label: i18n.N("Availability (7 d)")}}
 	for i := range cols {
 		c := &cols[i]
+		c.Label = l.T(c.Label)
 		c.Active = c.Key == f.Sort
 		if capped && !slices.Contains(store.DeviceWalkSorts, c.Key) {
-			c.Title = "Narrow the search to " + thousands(store.DeviceCountCap) + " devices or fewer to sort by " + c.Label
+			c.Title = l.T("Narrow the search to %d devices or fewer to sort by %s", store.DeviceCountCap, c.Label)
 			continue
 		}
 		q := r.URL.Query()
@@ -216,7 +270,7 @@ func deviceColumns(r *http.Request, f model.DeviceFilter, capped bool) []deviceC
 		}
 		q.Set("order", order)
 		c.Href = "?" + q.Encode()
-		c.Title = "Sort by " + c.Label
+		c.Title = l.T("Sort by %s", c.Label)
 	}
 	return cols
 }
@@ -257,8 +311,8 @@ type deviceDetailData struct {
 // deviceLinkView is one step of the owner chain as the page shows it.
 type deviceLinkView struct{ Label, Name string }
 
-var deviceLinkLabels = map[string]string{"end_user": "Owner", "apartment": "Apartment", "building": "Building",
-	"department": "Department", "community": "Community", "office": "Office", "home": "Home", "installer": "Installer"}
+var deviceLinkLabels = map[string]string{"end_user": i18n.N("Owner"), "apartment": i18n.N("Apartment"), "building": i18n.N("Building"),
+	"department": i18n.N("Department"), "community": i18n.N("Community"), "office": i18n.N("Office"), "home": i18n.N("Home"), "installer": i18n.N("Installer")}
 
 // DeviceDetail shows one device: every stored attribute, what it belongs
 // to up to its installer, its latest audit entries, and the place of
@@ -268,9 +322,10 @@ func (w *Web) DeviceDetail(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	text := deviceTextOf(d.ProjectKind)
+	l := locale(r)
+	text := deviceTextOf(d.ProjectKind).in(l)
 	back := safeBack(r.URL.Query().Get("back"), d.ProjectKind)
-	data := deviceDetailData{D: d, Text: text, TypeLabel: deviceTypeLabels[d.Type], Back: back,
+	data := deviceDetailData{D: d, Text: text, TypeLabel: deviceTypeLabel(l, d.Type), Back: back,
 		Delete: "/devices/" + d.MAC + "/delete?back=" + url.QueryEscape(back)}
 	if data.Maintenance, err = w.deviceMaintenance(r, d); err != nil {
 		return err
@@ -290,8 +345,12 @@ func (w *Web) DeviceDetail(rw http.ResponseWriter, r *http.Request) error {
 	if data.Availability, err = w.deviceAvailability(r, d.MAC); err != nil {
 		return err
 	}
-	for _, l := range d.Chain {
-		data.Chain = append(data.Chain, deviceLinkView{Label: deviceLinkLabels[l.Kind], Name: l.Name})
+	for _, c := range d.Chain {
+		label := deviceLinkLabels[c.Kind]
+		if label != "" {
+			label = l.T(label)
+		}
+		data.Chain = append(data.Chain, deviceLinkView{Label: label, Name: c.Name})
 	}
 	title := d.Name
 	if title == "" {
@@ -314,10 +373,10 @@ func (w *Web) DeviceDeleteConfirm(rw http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	text := deviceTextOf(d.ProjectKind)
+	text := deviceTextIn(r, d.ProjectKind)
 	data := deviceDeleteData{Devices: []*model.DeviceRow{&d.DeviceRow}, Text: text, Action: "/devices/" + d.MAC + "/delete",
 		Back: safeBack(r.URL.Query().Get("back"), d.ProjectKind)}
-	return w.render(rw, http.StatusOK, "devices_delete", w.page(r, "Delete device "+d.MAC, text.Key, data))
+	return w.render(rw, http.StatusOK, "devices_delete", w.page(r, tr(r, "Delete device %s", d.MAC), text.Key, data))
 }
 
 // DeleteDevice deletes one device and returns to its list.
@@ -333,7 +392,7 @@ func (w *Web) DeleteDevice(rw http.ResponseWriter, r *http.Request) error {
 	if d.Name != "" {
 		name = d.Name + " (" + d.MAC + ")"
 	}
-	return redirectWithNotice(rw, r, safeBack(r.PostFormValue("back"), d.ProjectKind), "Device "+name+" deleted; its MAC can be added again.")
+	return redirectWithNotice(rw, r, safeBack(r.PostFormValue("back"), d.ProjectKind), tr(r, "Device %s deleted; its MAC can be added again.", name))
 }
 
 // redirectWithNotice sends the browser to path (which may hold a query)
@@ -362,7 +421,7 @@ func (w *Web) BatchDeleteDevices(rw http.ResponseWriter, r *http.Request) error 
 	back := r.PostFormValue("back")
 	if len(macs) == 0 {
 		// Nothing was ticked: back to the list, saying so.
-		return redirectWithNotice(rw, r, safeBack(back, model.ProjectCommunity), "Select the devices to delete first.")
+		return redirectWithNotice(rw, r, safeBack(back, model.ProjectCommunity), tr(r, "Select the devices to delete first."))
 	}
 	if len(macs) > model.MaxDeviceBatch {
 		return model.Invalid("mac", "%d devices are selected: at most %d are deleted at a time", len(macs), model.MaxDeviceBatch)
@@ -382,16 +441,12 @@ func (w *Web) BatchDeleteDevices(rw http.ResponseWriter, r *http.Request) error 
 	kind := rows[0].ProjectKind
 	back = safeBack(back, kind)
 	if r.PostFormValue("confirm") != "yes" {
-		text := deviceTextOf(kind)
+		text := deviceTextIn(r, kind)
 		data := deviceDeleteData{Devices: rows, Text: text, Action: "/devices/batch-delete", Back: back, Batch: true}
-		return w.render(rw, http.StatusOK, "devices_delete", w.page(r, "Delete "+strconv.Itoa(len(rows))+" devices", text.Key, data))
+		return w.render(rw, http.StatusOK, "devices_delete", w.page(r, trn(r, "Delete %d devices", len(rows)), text.Key, data))
 	}
 	if _, err := w.cases.DeleteDevices(r.Context(), macs); err != nil {
 		return err
 	}
-	msg := thousands(len(rows)) + " devices deleted; their MACs can be added again."
-	if len(rows) == 1 {
-		msg = "1 device deleted; its MAC can be added again."
-	}
-	return redirectWithNotice(rw, r, back, msg)
+	return redirectWithNotice(rw, r, back, trn(r, "%d devices deleted; their MACs can be added again.", len(rows)))
 }

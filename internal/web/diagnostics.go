@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -34,8 +34,39 @@ type diagnosticRow struct {
 	Size, Link                           string
 }
 
-var diagnosticKindLabels = map[model.DiagnosticKind]string{model.DiagnosticLog: "System log", model.DiagnosticPing: "Ping",
-	model.DiagnosticTraceroute: "Traceroute", model.DiagnosticPcap: "Packet capture"}
+var diagnosticKindLabels = map[model.DiagnosticKind]string{model.DiagnosticLog: i18n.N("System log"), model.DiagnosticPing: i18n.N("Ping"),
+	model.DiagnosticTraceroute: i18n.N("Traceroute"), model.DiagnosticPcap: i18n.N("Packet capture")}
+
+// diagnosticKindLabel names a kind in the locale's language.
+func diagnosticKindLabel(l *i18n.Locale, k model.DiagnosticKind) string {
+	if s, ok := diagnosticKindLabels[k]; ok {
+		return l.T(s)
+	}
+	return string(k)
+}
+
+// describeDiagnostic is model.DiagnosticRequest.Describe in the locale's
+// language: "last 200 lines", "8.8.8.8, 4 packets".
+func describeDiagnostic(l *i18n.Locale, r model.DiagnosticRequest) string {
+	p := r.DiagnosticParams
+	switch r.Kind {
+	case model.DiagnosticLog:
+		if p.Since != nil {
+			return l.T("since %s", zoneTime(l, *p.Since, "2006-01-02 15:04:05"))
+		}
+		return l.T("last %d lines", p.Lines)
+	case model.DiagnosticPing:
+		return l.T("%s, %d packets", p.Host, p.Count)
+	case model.DiagnosticTraceroute:
+		return l.T("%s, at most %d hops", p.Host, p.MaxHops)
+	case model.DiagnosticPcap:
+		if p.Filter != "" {
+			return l.T("%d s, %s", p.Seconds, p.Filter)
+		}
+		return l.T("%d s", p.Seconds)
+	}
+	return r.Describe()
+}
 
 // deviceDiagnostics loads the Diagnostics section of the device mac;
 // action is where its forms post.
@@ -49,9 +80,10 @@ func (w *Web) deviceDiagnostics(r *http.Request, mac string, online bool, action
 	if id := auth.IdentityFrom(r.Context()); id != nil && id.Session != nil {
 		p.CSRF = id.Session.CSRFToken
 	}
+	l := locale(r)
 	for _, g := range gs {
-		row := diagnosticRow{ID: g.ID, Kind: diagnosticKindLabels[g.Kind], Params: g.Request().Describe(), State: string(g.State),
-			Error: g.Error, By: g.RequestedBy, When: g.Created.UTC().Format("2006-01-02 15:04:05")}
+		row := diagnosticRow{ID: g.ID, Kind: diagnosticKindLabel(l, g.Kind), Params: describeDiagnostic(l, g.Request()), State: string(g.State),
+			Error: g.Error, By: g.RequestedBy, When: l.DateTime(g.Created)}
 		if g.State.Open() {
 			p.Open = true
 		}
@@ -131,10 +163,11 @@ func (w *Web) requestDiagnostic(rw http.ResponseWriter, r *http.Request, page st
 	var notice string
 	switch code := model.ErrorCode(err); {
 	case err == nil:
-		notice = fmt.Sprintf("%s of %s queued as diagnostic %d: the device runs it when online (until %s UTC).",
-			diagnosticKindLabels[g.Kind], g.MAC, g.ID, g.Expires.UTC().Format("15:04"))
+		l := locale(r)
+		notice = l.T("%s of %s queued as diagnostic %s: the device runs it when online (until %s).",
+			diagnosticKindLabel(l, g.Kind), g.MAC, strconv.FormatInt(g.ID, 10), zoneTime(l, g.Expires, "15:04"))
 	case code == model.EINVALID || code == model.ECONFLICT:
-		notice = model.ErrorMessage(err)
+		notice = localized(locale(r), err, model.ErrorMessage(err))
 	default:
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/usecase"
@@ -71,7 +72,7 @@ func (w *Web) PendingDevices(rw http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	return w.render(rw, http.StatusOK, "pending_devices", w.page(r, "Pending devices", "pending-devices", d))
+	return w.render(rw, http.StatusOK, "pending_devices", w.page(r, tr(r, "Pending devices"), "pending-devices", d))
 }
 
 // enrollBack is where a decision returns: a device's page or the pending
@@ -104,7 +105,7 @@ func (w *Web) AcceptPendingKey(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return redirectWithNotice(rw, r, enrollBack(r), "Accepted key "+k.Fingerprint+" of device "+k.MAC+": it connects on its next attempt.")
+	return redirectWithNotice(rw, r, enrollBack(r), tr(r, "Accepted key %s of device %s: it connects on its next attempt.", k.Fingerprint, k.MAC))
 }
 
 // RejectPendingKey rejects a key.
@@ -117,7 +118,7 @@ func (w *Web) RejectPendingKey(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return redirectWithNotice(rw, r, enrollBack(r), "Rejected key "+k.Fingerprint+" of device "+k.MAC+".")
+	return redirectWithNotice(rw, r, enrollBack(r), tr(r, "Rejected key %s of device %s.", k.Fingerprint, k.MAC))
 }
 
 // OpenEnrollWindow opens an acceptance window for a device (mac) or a
@@ -146,11 +147,13 @@ func (w *Web) OpenEnrollWindow(rw http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	what := "device " + win.MAC + " accepts its next key"
+	l := locale(r)
+	until := zoneTime(l, win.Expires, "15:04:05")
+	notice := l.T("Until %s, device %s accepts its next key.", until, win.MAC)
 	if win.MAC == "" {
-		what = "the devices of " + win.Project + " without an accepted key accept their next key"
+		notice = l.T("Until %s, the devices of %s without an accepted key accept their next key.", until, win.Project)
 	}
-	return redirectWithNotice(rw, r, enrollBack(r), "Until "+win.Expires.UTC().Format("15:04:05")+" UTC, "+what+".")
+	return redirectWithNotice(rw, r, enrollBack(r), notice)
 }
 
 // CloseEnrollWindow closes a window.
@@ -162,5 +165,14 @@ func (w *Web) CloseEnrollWindow(rw http.ResponseWriter, r *http.Request) error {
 	if err := w.cases.CloseEnrollWindow(r.Context(), id); err != nil {
 		return err
 	}
-	return redirectWithNotice(rw, r, enrollBack(r), "Acceptance window closed.")
+	return redirectWithNotice(rw, r, enrollBack(r), tr(r, "Acceptance window closed."))
+}
+
+// keyStatusLabels name a pending key's states as the pages show them.
+var keyStatusLabels = map[string]string{model.KeyPending: i18n.N("pending"), model.KeyRejected: i18n.N("rejected")}
+
+func init() {
+	localeFuncs["keyStatus"] = func(l *i18n.Locale) any {
+		return func(s string) string { return labelIn(l, keyStatusLabels, s) }
+	}
 }

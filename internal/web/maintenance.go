@@ -1,11 +1,14 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -32,17 +35,69 @@ func (w *Web) deviceMaintenance(r *http.Request, d *model.DeviceDetail) (any, er
 	return m, nil
 }
 
-// CommandLabel names a command as the panel shows it.
+// CommandLabel names a command as the panel shows it (a catalog key: the
+// template function commandLabel translates it).
 func commandLabel(c *model.DeviceCommand) string {
 	switch {
 	case c.Kind == model.CommandReset && c.Mode == model.ResetFactory:
-		return "Factory reset"
+		return i18n.N("Factory reset")
 	case c.Kind == model.CommandReset:
-		return "Configuration reset"
+		return i18n.N("Configuration reset")
 	case c.Kind == model.CommandAutoP:
-		return "AutoP (fetch config)"
+		return i18n.N("AutoP (fetch config)")
 	}
-	return "Reboot"
+	return i18n.N("Reboot")
+}
+
+// commandStatusLabels name a command's (and a diagnostic's) states as the
+// pages show them; static/maintenance.js reads them from the page.
+var commandStatusLabels = map[string]string{"queued": i18n.N("queued"), "sent": i18n.N("sent"), "running": i18n.N("running"),
+	"done": i18n.N("done"), "failed": i18n.N("failed"), "expired": i18n.N("expired")}
+
+// commandKindLabels name the kinds of the failed-commands list.
+var commandKindLabels = map[string]string{"reboot": i18n.N("reboot"), "reset": i18n.N("reset"), "autop": i18n.N("autop")}
+
+// labelIn is a state's or kind's label in the locale's language, the value
+// itself when the table does not name it.
+func labelIn(l *i18n.Locale, labels map[string]string, v string) string {
+	if s, ok := labels[v]; ok {
+		return l.T(s)
+	}
+	return v
+}
+
+// zoneTime is an instant in the locale's time zone as layout writes it,
+// the zone's name after it ("2026-12-05 10:00 UTC").
+func zoneTime(l *i18n.Locale, t time.Time, layout string) string {
+	return t.In(l.Zone).Format(layout) + " " + l.Zone.String()
+}
+
+func init() {
+	// cmdStatus and cmdKind name a command's (a diagnostic's) state and kind.
+	localeFuncs["cmdStatus"] = func(l *i18n.Locale) any {
+		return func(s any) string { return labelIn(l, commandStatusLabels, fmt.Sprint(s)) }
+	}
+	localeFuncs["cmdKind"] = func(l *i18n.Locale) any {
+		return func(s any) string { return labelIn(l, commandKindLabels, fmt.Sprint(s)) }
+	}
+	// label translates a label another module built, when it is a
+	// catalog key (and leaves one already translated as it is).
+	localeFuncs["label"] = func(l *i18n.Locale) any {
+		return func(s string) string {
+			if i18n.Has(s) {
+				return l.T(s)
+			}
+			return s
+		}
+	}
+	// zone is the name of the reader's time zone, written after the times
+	// datetime writes in it.
+	localeFuncs["zone"] = func(l *i18n.Locale) any { return func() string { return l.Zone.String() } }
+	// datetimeLayout is the Go layout of datetime in the reader's language
+	// (static/maintenance.js writes the times it refreshes alike).
+	localeFuncs["datetimeLayout"] = func(l *i18n.Locale) any {
+		return func() string { return l.DateTime(time.Date(2006, 1, 2, 15, 4, 5, 0, l.Zone)) }
+	}
 }
 
 // devicePage is the way back to a device's maintenance panel; the page
@@ -83,13 +138,13 @@ func commandQueued(rw http.ResponseWriter, r *http.Request, c *model.DeviceComma
 	if err != nil {
 		return err
 	}
-	http.Redirect(rw, r, devicePage(c.MAC, r.PostFormValue("back"), commandNotice(c)), http.StatusSeeOther)
+	http.Redirect(rw, r, devicePage(c.MAC, r.PostFormValue("back"), commandNotice(locale(r), c)), http.StatusSeeOther)
 	return nil
 }
 
-func commandNotice(c *model.DeviceCommand) string {
-	return commandLabel(c) + " of " + c.MAC + " queued as command " + strconv.FormatInt(c.ID, 10) +
-		": the device gets it at once when online, else when it connects (until " + c.Expires.UTC().Format("2006-01-02 15:04") + " UTC)."
+func commandNotice(l *i18n.Locale, c *model.DeviceCommand) string {
+	return l.T("%s of %s queued as command %s: the device gets it at once when online, else when it connects (until %s).",
+		l.T(commandLabel(c)), c.MAC, strconv.FormatInt(c.ID, 10), zoneTime(l, c.Expires, "2006-01-02 15:04"))
 }
 
 // OpenRemoteControl opens a Remote Control session and sends the browser
@@ -98,7 +153,7 @@ func (w *Web) OpenRemoteControl(rw http.ResponseWriter, r *http.Request) error {
 	rc, err := w.cases.OpenRemoteControl(r.Context(), r.PathValue("mac"))
 	if model.ErrorCode(err) == model.ECONFLICT {
 		mac, _ := model.NormalizeMAC(r.PathValue("mac"))
-		http.Redirect(rw, r, devicePage(mac, r.PostFormValue("back"), model.ErrorMessage(err)), http.StatusSeeOther)
+		http.Redirect(rw, r, devicePage(mac, r.PostFormValue("back"), localized(locale(r), err, model.ErrorMessage(err))), http.StatusSeeOther)
 		return nil
 	} else if err != nil {
 		return err
@@ -111,5 +166,5 @@ func (w *Web) OpenRemoteControl(rw http.ResponseWriter, r *http.Request) error {
 	// The portal's CSP (form-action 'self') stops a form's redirect to
 	// another origin: a page continues there instead.
 	data := struct{ URL, MAC, Host string }{rc.Session.URL, rc.Session.MAC, rc.RemoteHost}
-	return w.render(rw, http.StatusOK, "remote_redirect", w.page(r, "Remote Control of "+rc.Session.MAC, "project-devices", data))
+	return w.render(rw, http.StatusOK, "remote_redirect", w.page(r, tr(r, "Remote Control of %s", rc.Session.MAC), "project-devices", data))
 }
