@@ -1,6 +1,9 @@
 package billing
 
-import "github.com/gatehouse-dev/gatehouse/internal/model"
+import (
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
+	"github.com/gatehouse-dev/gatehouse/internal/model"
+)
 
 // Who pays for an installer's users.
 //
@@ -34,24 +37,24 @@ func MayPay(role model.Role, accountID int64, distributorPays bool, chargeMode s
 	switch role {
 	case model.RoleAdmin, model.RoleDistributor:
 		if !distributorPays {
-			return false, "Pay by Distributor is off for this installer: its sub-distributor (or the installer) pays."
+			return false, i18n.N("Pay by Distributor is off for this installer: its sub-distributor (or the installer) pays.")
 		}
 		return true, ""
 	case model.RoleSubdistributor:
 		if distributorPays {
-			return false, "Pay by Distributor: the distributor pays for this installer's users."
+			return false, i18n.N("Pay by Distributor: the distributor pays for this installer's users.")
 		}
 		return true, ""
 	case model.RoleInstaller:
 		if distributorPays {
-			return false, "Pay by Distributor: your distributor pays for your users."
+			return false, i18n.N("Pay by Distributor: your distributor pays for your users.")
 		}
 		if chargeMode != model.ChargeInstaller {
-			return false, "Your charge mode is not \"installer\": your users' services are not paid by you."
+			return false, i18n.N("Your charge mode is not \"installer\": your users' services are not paid by you.")
 		}
 		return true, ""
 	}
-	return false, "You do not pay for services."
+	return false, i18n.N("You do not pay for services.")
 }
 
 // MayUseCoupons reports whether an actor of role may pay with coupons
@@ -61,7 +64,11 @@ func MayUseCoupons(role model.Role, accountID int64) (bool, string) {
 	case accountID == 0 || role == model.RoleSubdistributor:
 		return true, ""
 	case role == model.RoleInstaller:
-		return false, "Coupons belong to your sub-distributor: pay by Stripe or PayPal."
+		return false, i18n.N("Coupons belong to your sub-distributor: pay by Stripe or PayPal.")
 	}
-	return false, "Coupons belong to the sub-distributor they were issued to: pay by Stripe or PayPal."
+	return false, i18n.N("Coupons belong to the sub-distributor they were issued to: pay by Stripe or PayPal.")
 }
+
+// ReasonPaidByDistributor is why a sub-distributor does not pay while
+// Pay by Distributor is on (the store gives it).
+var ReasonPaidByDistributor = i18n.N("Pay by Distributor is on: your distributor pays for your installers' users.")

@@ -57,7 +57,7 @@ func (s *Store) gateFor(ctx context.Context, q querier, act *model.Actor, instal
 	g := billing.Gate{Enabled: true, CanPay: true}
 	if installerID == 0 && act.Role == model.RoleSubdistributor {
 		if payByDist {
-			g.CanPay, g.Reason = false, "Pay by Distributor is on: your distributor pays for your installers' users."
+			g.CanPay, g.Reason = false, billing.ReasonPaidByDistributor
 		}
 		return g, nil
 	}

@@ -54,22 +54,6 @@ var _ = []string{
 	i18n.N("Processing"), i18n.N("System Processing"), i18n.N("Completed"), i18n.N("Failed"), i18n.N("Timeout"), i18n.N("Cancel"),
 }
 
-// billingReasons are the reasons internal/billing and the store give why
-// an account may not pay, or not with coupons (Gate.Reason, PayNote,
-// CouponReason): the pages show them through the catalogs (reason), and
-// TestBillingReasonsAreInTheCatalogs holds billing's to these. A reason
-// the catalogs lack (one with an account's name in it) is shown as given.
-var billingReasons = []string{
-	i18n.N("Pay by Distributor is off for this installer: its sub-distributor (or the installer) pays."),
-	i18n.N("Pay by Distributor: the distributor pays for this installer's users."),
-	i18n.N("Pay by Distributor: your distributor pays for your users."),
-	i18n.N("Your charge mode is not \"installer\": your users' services are not paid by you."),
-	i18n.N("You do not pay for services."),
-	i18n.N("Coupons belong to your sub-distributor: pay by Stripe or PayPal."),
-	i18n.N("Coupons belong to the sub-distributor they were issued to: pay by Stripe or PayPal."),
-	i18n.N("Pay by Distributor is on: your distributor pays for your installers' users."),
-}
-
 // couponStates name the coupon states.
 var couponStates = map[billing.CouponState]string{billing.CouponNormal: i18n.N("Normal"), billing.CouponUsed: i18n.N("Used"),
 	billing.CouponExpired: i18n.N("Expired")}

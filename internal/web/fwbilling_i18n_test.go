@@ -56,7 +56,7 @@ func TestBillingReasonsAreInTheCatalogs(t *testing.T) {
 	}
 	for _, r := range reasons {
 		if !i18n.Has(r) {
-			t.Errorf("reason %q is not in the catalogs: add it to billingReasons", r)
+			t.Errorf("reason %q is not in the catalogs: mark it with i18n.N where internal/billing writes it", r)
 		}
 	}
 }
