@@ -127,11 +127,9 @@ func keysInUse(t *testing.T) map[string]use {
 					if s, ok := arg(1); ok {
 						add(s, false, path)
 					}
-				case name == "Check" && len(n.Args) >= 3:
-					if _, field := arg(1); field {
-						if s, ok := arg(2); ok {
-							add(s, false, path)
-						}
+				case name == "Check" && len(n.Args) >= 3: // v.Check(ok, field, "message", …): the field may be a variable
+					if s, ok := arg(2); ok {
+						add(s, false, path)
 					}
 				case isModel && name == "NotFound":
 					if s, ok := arg(0); ok {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/billing"
 	"github.com/gatehouse-dev/gatehouse/internal/demo"
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 	"github.com/gatehouse-dev/gatehouse/internal/testutil"
 )
@@ -102,7 +103,10 @@ func TestBrowserInstallerPays(t *testing.T) {
 			if err != nil || o.Status != billing.StatusCompleted || len(o.Items) != 1 || o.Items[0].NewExpires == nil || o.Provider != "paypal" {
 				t.Fatalf("order in the store: %+v %v", o, err)
 			}
-			want := o.Items[0].NewExpires.UTC().Format("2006-01-02")
+			// In the installer's language and time zone, as its pages show dates.
+			var lang, zone string
+			e.st.DB().QueryRow(`SELECT language, time_zone FROM accounts WHERE username = 'demo-installer'`).Scan(&lang, &zone)
+			want := i18n.For(lang, zone).Date(o.Items[0].NewExpires)
 
 			// The user list shows the new expiry.
 			if st := c.open("/installer/users?kind=office&per_page=500"); st != 200 {

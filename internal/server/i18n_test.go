@@ -98,7 +98,7 @@ func TestPortalLanguage(t *testing.T) {
 		}
 		var at time.Time
 		var raw any
-		if err := e.st.DB().QueryRow(`SELECT created_at FROM audit_log WHERE action = 'account.language_set' ORDER BY id DESC LIMIT 1`).Scan(&raw); err != nil {
+		if err := e.st.DB().QueryRow(`SELECT at FROM audit_log WHERE action = 'account.language_set' ORDER BY id DESC LIMIT 1`).Scan(&raw); err != nil {
 			t.Fatal(err)
 		}
 		switch v := raw.(type) {
