@@ -3,7 +3,6 @@ package model
 import (
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -78,14 +77,3 @@ type FirmwareFilter struct {
 	Page
 }
 
-// SizeText is the size for people: "16.0 MiB", "812 KiB", "0 bytes".
-func (f *Firmware) SizeText() string {
-	switch n := f.Size; {
-	case n >= 1<<20:
-		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
-	case n >= 1<<10:
-		return strconv.FormatInt(n>>10, 10) + " KiB"
-	default:
-		return strconv.FormatInt(n, 10) + " bytes"
-	}
-}
