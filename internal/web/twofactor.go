@@ -44,7 +44,7 @@ func (w *Web) twoFactorPage(rw http.ResponseWriter, r *http.Request, status int,
 	role := identity(r).Account.Role
 	d.CanRequire = role != model.RoleInstaller
 	d.Children = map[model.Role]string{model.RoleAdmin: i18n.N("Require two-factor sign-in of my distributors"),
-		model.RoleDistributor: i18n.N("Require two-factor sign-in of my sub-distributors"),
+		model.RoleDistributor:    i18n.N("Require two-factor sign-in of my sub-distributors"),
 		model.RoleSubdistributor: i18n.N("Require two-factor sign-in of my installers")}[role]
 	if p == nil {
 		p = w.page(r, tr(r, "Two-factor sign-in"), "", nil)
