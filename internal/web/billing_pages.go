@@ -58,7 +58,19 @@ var _ = []string{
 var couponStates = map[billing.CouponState]string{billing.CouponNormal: i18n.N("Normal"), billing.CouponUsed: i18n.N("Used"),
 	billing.CouponExpired: i18n.N("Expired")}
 
+// orderStatusKeys are the catalog keys of the statuses whose English label
+// names something else too: the status Cancel is not the Cancel button.
+var orderStatusKeys = map[billing.Status]string{billing.StatusCancel: i18n.N("Cancel (order status)")}
+
 func init() {
+	localeFuncs["orderStatus"] = func(l *i18n.Locale) any {
+		return func(s billing.Status) string {
+			if k, ok := orderStatusKeys[s]; ok {
+				return l.T(k)
+			}
+			return l.T(s.Label())
+		}
+	}
 	localeFuncs["reason"] = func(l *i18n.Locale) any {
 		return func(s string) string {
 			if i18n.Has(s) {

@@ -106,7 +106,7 @@ func (w *Web) Logout(rw http.ResponseWriter, r *http.Request) error {
 // Home is the landing page: the dashboard of the account's subtree
 // (dashboard.go), then its modules.
 func (w *Web) Home(rw http.ResponseWriter, r *http.Request) error {
-	p := w.page(r, tr(r, "Home"), "home", nil)
+	p := w.page(r, tr(r, "Home (start page)"), "home", nil) // English "Home"; the key tells it from a single-tenant home
 	d, err := w.cases.Dashboard(r.Context())
 	if err != nil {
 		return err

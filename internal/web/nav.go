@@ -136,6 +136,6 @@ func (w *Web) Pending(m Module) Handler {
 		if m.PaymentGated && !identity(r).Effective().PaymentEnabled {
 			return model.Errorf(model.EFORBIDDEN, "Your distributor has not switched the payment feature on.")
 		}
-		return w.render(rw, http.StatusOK, "pending", w.page(r, m.Title, m.Key, m))
+		return w.render(rw, http.StatusOK, "pending", w.page(r, tr(r, m.Title), m.Key, m))
 	}
 }
