@@ -27,7 +27,7 @@ import (
 // gets them translated with the progress).
 var upgradeStateLabels = map[model.UpgradeState]string{
 	model.UpgradeDraft: i18n.N("Draft"), model.UpgradePending: i18n.N("Waiting"), model.UpgradeQueued: i18n.N("Queued"),
-	model.UpgradeSent: i18n.N("Sent"), model.UpgradeDownloading: i18n.N("Downloading"), model.UpgradeVerifying: i18n.N("Verifying"),
+	model.UpgradeSent: i18n.N("Sent (state)"), model.UpgradeDownloading: i18n.N("Downloading"), model.UpgradeVerifying: i18n.N("Verifying"),
 	model.UpgradeInstalling: i18n.N("Installing"), model.UpgradeRebooting: i18n.N("Rebooting"), model.UpgradeDone: i18n.N("Done"),
 	model.UpgradeFailed: i18n.N("Failed"), model.UpgradeCanceled: i18n.N("Canceled"), model.UpgradeSkipped: i18n.N("Skipped"),
 }
@@ -54,7 +54,7 @@ func statusLabelIn(l *i18n.Locale, s model.RolloutStatus) string {
 // Wave states as a rollout's page shows them (and static/rollouts.js,
 // which reads them from the page).
 var (
-	waveFinished   = i18n.N("Finished")
+	waveFinished   = i18n.N("Finished (state)")
 	waveInProgress = i18n.N("In progress")
 	waveNotStarted = i18n.N("Not started")
 )
