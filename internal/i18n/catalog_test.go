@@ -123,6 +123,11 @@ func keysInUse(t *testing.T) map[string]use {
 					if s, ok := arg(1); ok {
 						add(s, false, path)
 					}
+				case (name == "internal" || name == "billingProviderFailed") && pkg == "c" && len(n.Args) >= 3:
+					// c.internal(ctx, "saving your language", err): the message names what failed, capitalised.
+					if s, ok := arg(1); ok && s != "" {
+						add(strings.ToUpper(s[:1])+s[1:], false, path)
+					}
 				case name == "WithField" && len(n.Args) >= 2:
 					if s, ok := arg(1); ok {
 						add(s, false, path)

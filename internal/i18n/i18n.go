@@ -299,3 +299,14 @@ func zoneOf(name string) *time.Location {
 	zones.Store(name, loc)
 	return loc
 }
+
+// Name is a language's name in its own language; the tag itself for one
+// not spoken here.
+func Name(tag string) string {
+	for _, l := range Languages {
+		if l.Tag == tag {
+			return l.Name
+		}
+	}
+	return tag
+}

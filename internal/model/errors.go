@@ -137,6 +137,22 @@ func (v *Validator) Add(field, format string, args ...any) {
 	}
 }
 
+// Merge adds the field messages of an invalid-input error, their formats
+// kept for translation.
+func (v *Validator) Merge(err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		return
+	}
+	for f, m := range e.Fields {
+		if t, ok := e.FieldTexts[f]; ok {
+			v.Add(f, t.Format, t.Args...)
+		} else {
+			v.Add(f, "%s", m)
+		}
+	}
+}
+
 // Check adds the message when ok is false.
 func (v *Validator) Check(ok bool, field, format string, args ...any) {
 	if !ok {

@@ -76,4 +76,3 @@ type FirmwareFilter struct {
 	Model   string
 	Page
 }
-

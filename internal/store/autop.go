@@ -218,11 +218,7 @@ func (s *Store) SetDeviceConnectType(ctx context.Context, mac, connectType strin
 }
 
 // addFields copies the field messages of an invalid-input error into v.
-func addFields(v *model.Validator, err error) {
-	for f, m := range model.ErrorFields(err) {
-		v.Add(f, "%s", m)
-	}
-}
+func addFields(v *model.Validator, err error) { v.Merge(err) }
 
 // lockAutoP returns the stored lists of the devices ids, creating empty
 // ones, and on PostgreSQL locks them for the transaction, so that two saves

@@ -436,12 +436,12 @@ func (s *Store) DeleteThirdPartyDevices(ctx context.Context, ids []int64) (int, 
 			}
 		}
 		if len(missing) > 0 {
-			what := "third-party device " + strings.Join(missing, ", ")
+			ids := strings.Join(missing, ", ")
+			err := model.Errorf(model.ENOTFOUND, "third-party device %s not found: nothing was deleted", ids)
 			if len(missing) > 1 {
-				what = "third-party devices " + strings.Join(missing, ", ")
+				err = model.Errorf(model.ENOTFOUND, "third-party devices %s not found: nothing was deleted", ids)
 			}
-			return model.Errorf(model.ENOTFOUND, "%s not found: nothing was deleted", what).
-				WithField("ids", "no such third-party device: %s", strings.Join(missing, ", "))
+			return err.WithField("ids", "no such third-party device: %s", ids)
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM third_party_devices WHERE id IN `+list, idArgs...); err != nil {
 			return err

@@ -476,9 +476,7 @@ func validApartment(a *model.Apartment) error {
 	a.Floor, a.Number, a.Name = strings.TrimSpace(a.Floor), strings.TrimSpace(a.Number), strings.TrimSpace(a.Name)
 	err := a.Validate()
 	var v model.Validator
-	for f, m := range model.ErrorFields(err) {
-		v.Add(f, "%s", m)
-	}
+	v.Merge(err)
 	v.Check(len(a.Floor) <= 16, "floor", "must be at most 16 characters")
 	v.Check(len(a.Number) <= 16, "number", "must be at most 16 characters")
 	v.Check(len(a.Name) <= 64, "name", "must be at most 64 characters")

@@ -115,7 +115,7 @@ func expiringListLink(role model.Role, kind model.EndUserKind) string {
 func dashboardFor(l *i18n.Locale, a *model.Account, d model.Dashboard) dashboardView {
 	v := dashboardView{Payments: d.Payments}
 	if d.AsOf != nil {
-		v.AsOf = d.AsOf.UTC().Format("15:04") + " UTC"
+		v.AsOf = l.Clock(*d.AsOf) + " " + l.Zone.String()
 	}
 	total := d.Online + d.Offline
 	v.Devices = []dashFigure{

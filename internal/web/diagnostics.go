@@ -88,9 +88,9 @@ func (w *Web) deviceDiagnostics(r *http.Request, mac string, online bool, action
 			p.Open = true
 		}
 		if g.State == model.DiagnosticDone {
-			row.Size = byteSize(g.Size)
+			row.Size = byteSizeIn(l, g.Size)
 			if g.Size == 0 {
-				row.Size = "0 B"
+				row.Size = l.T("%d B", 0)
 			}
 			row.Link = "/api/v1/diagnostics/" + strconv.FormatInt(g.ID, 10) + "/file"
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/auth"
@@ -96,7 +97,8 @@ func (w *Web) SetOwnLanguage(rw http.ResponseWriter, r *http.Request) error {
 
 // Messages the server answers in a domain error's place, the message of
 // several invalid fields, and the roles' labels (model.Role.Label).
-var _ = []string{i18n.N("Internal error."), i18n.N("Too many failed logins. Try again later."), i18n.N("Invalid input."),
+var _ = []string{i18n.N("building not found"), i18n.N("apartment not found"), i18n.N("department not found"), // store.scopedPlace
+	i18n.N("Internal error."), i18n.N("Too many failed logins. Try again later."), i18n.N("Invalid input."),
 	i18n.N("Admin"), i18n.N("Distributor"), i18n.N("Sub-distributor"), i18n.N("Installer")}
 
 // errorText formats a domain error's message in a locale: its arguments
@@ -105,7 +107,8 @@ func errorText(l *i18n.Locale) func(format string, args ...any) string {
 	return func(format string, args ...any) string {
 		cloned := false
 		for i, a := range args {
-			if s, ok := a.(string); ok && s != "" && i18n.Has(s) {
+			// Only a label: never text with verbs of its own (a name such as "%d devices").
+			if s, ok := a.(string); ok && s != "" && !strings.Contains(s, "%") && i18n.Has(s) {
 				if !cloned { // the error's own arguments stay as they are
 					args, cloned = slices.Clone(args), true
 				}

@@ -78,6 +78,7 @@ func funcsFor(l *i18n.Locale) template.FuncMap {
 		"role":         func(r model.Role) string { return l.T(r.Label()) },
 		"first":        func(s string, n int) string { return truncateRunes(s, n) },
 		"languages":    func() []i18n.Language { return i18n.Languages },
+		"languageName": i18n.Name,
 	}
 	for k, f := range staticFuncs {
 		m[k] = f
@@ -227,8 +228,11 @@ func here(r *http.Request) string {
 		return "/"
 	}
 	q := r.URL.Query()
-	for _, k := range []string{"next", "back", "notice"} {
-		q.Del(k)
+	q.Del("notice")
+	for _, k := range []string{"next", "back"} { // kept only when they stay on this site (the sign-in page's next)
+		if v := q.Get(k); v != "" && safeNext(v) != v {
+			q.Del(k)
+		}
 	}
 	if len(q) == 0 {
 		return r.URL.EscapedPath()
