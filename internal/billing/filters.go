@@ -1,8 +1,10 @@
 package billing
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/i18n"
 	"github.com/gatehouse-dev/gatehouse/internal/model"
 )
 
@@ -55,6 +57,27 @@ type Gate struct {
 	Enabled bool   // the modules exist for the actor
 	CanPay  bool   // pay buttons are shown
 	Reason  string // why not, when not
+	// off is Reason's format and arguments when the modules are off (it
+	// names an account), for the portal's catalogs.
+	off model.Text
+}
+
+// PaymentsOff is the gate of an actor whose sub-distributor's distributor
+// has not switched payments on.
+func PaymentsOff(subdistributor string) Gate {
+	format := i18n.N("The distributor of %s has not switched the payment feature on.")
+	return Gate{Reason: fmt.Sprintf(format, subdistributor), off: model.Text{Format: format, Args: []any{subdistributor}}}
+}
+
+// Err refuses what the gate does not let through: its reason as a
+// forbidden error, translatable in the portal.
+func (g Gate) Err() error {
+	if g.off.Format != "" {
+		e := model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+		e.Text = g.off
+		return e
+	}
+	return model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
 }
 
 // ParseExpiry reads a coupon's expiry: a date (valid through that day) or an RFC 3339 time.

@@ -127,6 +127,19 @@ func TestPortalLanguage(t *testing.T) {
 		if api.StatusCode != 404 || api.errorCode(t) != "not_found" || !strings.Contains(body(api), "not found") {
 			t.Errorf("the API's error is not English with its code: %d %s", api.StatusCode, api.body)
 		}
+		// Payments switched off above the installer: the refusal names its
+		// sub-distributor, in the reader's language.
+		var sub string
+		var subID int64
+		if err := e.st.DB().QueryRow(`SELECT s.username, s.id FROM accounts i JOIN accounts s ON s.id = i.subdistributor_id WHERE i.username = 'demo-installer'`).Scan(&sub, &subID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.st.DB().Exec(fmt.Sprintf(`UPDATE accounts SET payment_enabled = false WHERE id = %d`, subID)); err != nil {
+			t.Fatal(err)
+		}
+		if r, want := e.do(other.c, "GET", "/payments", nil), in("de", "The distributor of %s has not switched the payment feature on.", sub); r.StatusCode != 403 || !strings.Contains(body(r), want) {
+			t.Errorf("payments switched off: %d, want 403 saying %q", r.StatusCode, want)
+		}
 		// An error page in the reader's language.
 		if r := e.do(other.c, "GET", "/installer/projects/999999999", nil); r.StatusCode != 404 || !strings.Contains(body(r), `<html lang="de">`) || !strings.Contains(body(r), in("de", "Not Found")) {
 			t.Errorf("error page: %d, want 404 in German", r.StatusCode)

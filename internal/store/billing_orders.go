@@ -52,7 +52,7 @@ func (s *Store) gateFor(ctx context.Context, q querier, act *model.Actor, instal
 		return billing.Gate{}, err
 	}
 	if !enabled {
-		return billing.Gate{Reason: fmt.Sprintf("The distributor of %s has not switched the payment feature on.", subName)}, nil
+		return billing.PaymentsOff(subName), nil
 	}
 	g := billing.Gate{Enabled: true, CanPay: true}
 	if installerID == 0 && act.Role == model.RoleSubdistributor {
@@ -82,7 +82,7 @@ func (s *Store) requireGate(ctx context.Context, act *model.Actor) error {
 		return err
 	}
 	if !g.Enabled {
-		return model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+		return g.Err()
 	}
 	return nil
 }
@@ -125,10 +125,10 @@ func (s *Store) CreateOrder(ctx context.Context, req *billing.OrderRequest) (*bi
 			return err
 		}
 		if !g.Enabled {
-			return model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+			return g.Err()
 		}
 		if act.Role == model.RoleInstaller && !g.CanPay {
-			return model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+			return g.Err()
 		}
 		// The price list is locked first (waiting for a price change in
 		// flight), then read by a statement of its own: a statement sees

@@ -31,7 +31,7 @@ func (s *Store) payable(ctx context.Context, tx *Tx, act *model.Actor, number st
 		return nil, err
 	}
 	if !g.Enabled || !g.CanPay {
-		return nil, model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+		return nil, g.Err()
 	}
 	if !billing.Payable(o.Status) {
 		return nil, model.Errorf(model.ECONFLICT, "This order is %s: there is nothing to pay.", o.Status.Label())

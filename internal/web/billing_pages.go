@@ -22,7 +22,7 @@ func (w *Web) requirePayments(r *http.Request) (billing.Gate, error) {
 		return g, err
 	}
 	if !g.Enabled {
-		return g, model.Errorf(model.EFORBIDDEN, "%s", g.Reason)
+		return g, g.Err()
 	}
 	return g, nil
 }
