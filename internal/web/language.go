@@ -77,7 +77,7 @@ func setLangCookie(rw http.ResponseWriter, r *http.Request, lang string) {
 func (w *Web) SetLanguage(rw http.ResponseWriter, r *http.Request) error {
 	lang := r.PostFormValue("lang")
 	if !i18n.Supported(lang) {
-		return model.Invalid("lang", "must be one of %s", "en, zh-CN, es, de, fr, ru")
+		return model.Invalid("lang", "must be one of %s", strings.Join(model.Languages, ", "))
 	}
 	setLangCookie(rw, r, lang)
 	return redirect(rw, r, safeNext(r.PostFormValue("next")), "")

@@ -55,3 +55,15 @@ func TestHereKeepsOnlyLocalLinks(t *testing.T) {
 		t.Errorf("after a POST: %q, want /", got)
 	}
 }
+
+// TestPortalSpeaksTheAccountsLanguages: the switcher offers exactly the
+// languages an account may hold (model.Languages), in the same order.
+func TestPortalSpeaksTheAccountsLanguages(t *testing.T) {
+	var tags []string
+	for _, l := range i18n.Languages {
+		tags = append(tags, l.Tag)
+	}
+	if strings.Join(tags, ",") != strings.Join(model.Languages, ",") {
+		t.Fatalf("i18n.Languages %q, model.Languages %q", tags, model.Languages)
+	}
+}
